@@ -1,0 +1,121 @@
+# kvmini — build, run, test, bench. `make run` and `make test` are the
+# two commands a user needs (README.md).
+
+CC      ?= gcc
+B       := build
+WARN    := -std=gnu11 -Wall -Wextra -Werror
+CPPFLAGS:= -D_GNU_SOURCE -Iinclude -Isrc -I$(B)/gen
+CFLAGS  ?= -O2 -g
+SANFLAGS:= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDLIBS  := -lpthread
+
+LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/devices/*.c src/loaders/*.c)
+CLI_SRCS := $(wildcard src/cli/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
+CLI_OBJS := $(CLI_SRCS:%.c=$(B)/obj/%.o)
+SAN_LIB_OBJS := $(LIB_SRCS:%.c=$(B)/san/%.o)
+SAN_CLI_OBJS := $(CLI_SRCS:%.c=$(B)/san/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/san/tests/%)
+
+.PHONY: all run test unit integration valgrind bench deps guests clean
+all: $(B)/kvmini $(B)/libkvmini.a guests
+
+# ---- guests (freestanding, built with the host gcc) ----
+GUEST_CFLAGS := -ffreestanding -fno-pic -fno-pie -nostdlib -fno-stack-protector \
+	-mno-red-zone -mgeneral-regs-only -fno-asynchronous-unwind-tables -O2 -g \
+	-Wall -Wextra -Werror -Iguests/lib
+GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,--build-id=none -Wl,--no-warn-rwx-segments -z noexecstack
+G := $(B)/guests
+GUESTS := $(G)/demo.bin $(G)/hello_real.bin $(G)/loop.bin \
+	$(G)/exit_code_0.bin $(G)/exit_code_42.bin $(G)/exit_code_200.bin \
+	$(G)/hello_protected.elf $(G)/triple_fault.elf \
+	$(G)/debugcon.bin $(G)/outs.bin $(G)/unclaimed.bin $(G)/echo.bin \
+	$(G)/hello_long.elf $(G)/hello_long.bin $(G)/mmio.elf $(G)/uart_regs.elf
+guests: $(GUESTS)
+
+# Raw real-mode images: assemble as 16-bit code, link at 0x7c00, strip to bytes.
+$(G)/%.bin: guests/%.S guests/flat.ld | $(G)
+	$(CC) -m32 -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-m,elf_i386 \
+		-T guests/flat.ld -o $(G)/$*.flat.elf $<
+	objcopy -O binary $(G)/$*.flat.elf $@
+$(G)/exit_code_%.bin: guests/exit_code.S guests/flat.ld | $(G)
+	$(CC) -m32 -DEXIT_CODE=$* -nostdlib -static -no-pie -Wl,--build-id=none \
+		-Wl,-m,elf_i386 -T guests/flat.ld -o $(G)/exit_code_$*.flat.elf $<
+	objcopy -O binary $(G)/exit_code_$*.flat.elf $@
+# 32-bit protected-mode ELF guests.
+$(G)/%.elf: guests/%.S guests/elf.ld | $(G)
+	$(CC) -m32 $(GUEST_LDFLAGS) -Wl,-m,elf_i386 -T guests/elf.ld -o $@ $<
+# 64-bit long-mode C guests with the runtime.
+GUEST_RT := guests/lib/start64.S guests/lib/guest.c guests/lib/guest.h
+$(G)/%.elf: guests/%.c $(GUEST_RT) guests/elf.ld | $(G)
+	$(CC) -m64 $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ \
+		guests/lib/start64.S guests/lib/guest.c $<
+
+# A long-mode guest flattened to raw bytes, to test raw loading in long mode.
+$(G)/hello_long.bin: $(G)/hello_long.elf
+	objcopy -O binary $< $@
+
+# The built-in demo is guests/demo.S, turned into a C array.
+$(B)/gen/demo_image.h: $(G)/demo.bin | $(B)/gen
+	{ echo '/* generated from guests/demo.S by the Makefile */'; \
+	  echo 'static const uint8_t demo_image[] = {'; \
+	  od -An -v -tx1 $< | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1, /g'; \
+	  echo '};'; } > $@
+
+# ---- library and command line ----
+$(B)/obj/%.o: %.c $(B)/gen/demo_image.h
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+$(B)/san/%.o: %.c $(B)/gen/demo_image.h
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CPPFLAGS) $(SANFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/libkvmini.a: $(LIB_OBJS)
+	ar rcs $@ $^
+$(B)/kvmini: $(CLI_OBJS) $(B)/libkvmini.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJS) $(B)/libkvmini.a $(LDLIBS)
+$(B)/san/kvmini: $(SAN_CLI_OBJS) $(SAN_LIB_OBJS)
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+$(G) $(B)/gen:
+	mkdir -p $@
+
+run: all
+	./$(B)/kvmini run
+
+# ---- tests ----
+deps:
+	scripts/install-deps.sh test
+
+$(B)/san/tests/%: tests/unit/%.c $(SAN_LIB_OBJS) $(SAN_CLI_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CPPFLAGS) $(SANFLAGS) -o $@ $< \
+		$(SAN_LIB_OBJS) $(filter-out $(B)/san/src/cli/main.o,$(SAN_CLI_OBJS)) \
+		-lcriterion -lutil $(LDLIBS)
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+integration: $(B)/san/kvmini $(B)/kvmini guests
+	KVMINI=$(CURDIR)/$(B)/san/kvmini GUESTS=$(CURDIR)/$(G) bats tests/integration
+
+valgrind: $(B)/kvmini
+	scripts/valgrind-demo.sh $(B)/kvmini
+
+test: deps
+	$(MAKE) all $(B)/san/kvmini
+	$(MAKE) unit
+	$(MAKE) integration
+	$(MAKE) valgrind
+
+# ---- benchmarks (not tests) ----
+bench: all
+	scripts/install-deps.sh bench
+	$(MAKE) -C bench B=$(CURDIR)/$(B)
+	$(B)/bench/kvmini-bench
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

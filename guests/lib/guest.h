@@ -1,0 +1,29 @@
+/* The tiny freestanding runtime of kvmini's C guests: port I/O, a
+ * polling COM1 writer and the debug-exit door. */
+#ifndef KVMINI_GUEST_H
+#define KVMINI_GUEST_H
+
+#include <stdint.h>
+
+#define COM1 0x3f8
+#define DEBUG_EXIT_PORT 0xf4
+
+static inline void outb(uint16_t port, uint8_t value)
+{
+	__asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port));
+}
+
+static inline uint8_t inb(uint16_t port)
+{
+	uint8_t value;
+	__asm__ volatile("inb %1, %0" : "=a"(value) : "Nd"(port));
+	return value;
+}
+
+void serial_putc(char c);
+void serial_puts(const char *s);
+void serial_put_hex(uint64_t value);
+/* Ends the VM: kvmini exits with status (code << 1) | 1. */
+__attribute__((noreturn)) void guest_exit(uint32_t code);
+
+#endif

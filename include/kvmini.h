@@ -1,0 +1,93 @@
+/* libkvmini — a small virtual machine monitor on the Linux KVM API.
+ *
+ * The public interface: configure a VM, load an image into it, run it
+ * until it stops, destroy it. Every failure is returned as a value
+ * (struct kvmini_error); the library never calls exit(). */
+#ifndef KVMINI_H
+#define KVMINI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KVMINI_VERSION "0.1.0"
+
+/* Outcome categories. The command-line tool uses them as its exit status;
+ * they are even so they never collide with the debug-exit device, whose
+ * statuses ((value << 1) | 1) are always odd. */
+enum kvmini_status {
+	KVMINI_OK = 0,             /* guest halted or powered off */
+	KVMINI_E_USAGE = 2,        /* bad option, missing or malformed file */
+	KVMINI_E_HOST = 4,         /* KVM unavailable or a host call failed */
+	KVMINI_E_GUEST = 6,        /* guest crashed: triple fault, emulation failure */
+	KVMINI_E_TIMEOUT = 8,      /* --timeout expired */
+	KVMINI_E_STRICT_IO = 10,   /* unclaimed I/O with --strict-io */
+	KVMINI_E_STOPPED = 12,     /* stopped by the user (Ctrl-A x, signal) */
+};
+
+struct kvmini_error {
+	enum kvmini_status code;
+	char msg[512];
+};
+
+enum kvmini_mode { KVMINI_MODE_REAL, KVMINI_MODE_PROTECTED, KVMINI_MODE_LONG };
+enum kvmini_format { KVMINI_FORMAT_AUTO, KVMINI_FORMAT_RAW, KVMINI_FORMAT_ELF };
+
+struct kvmini_config {
+	uint64_t mem_size;          /* bytes of guest RAM */
+	bool mem_shared;            /* back RAM with a memfd instead of anonymous memory */
+	bool mem_prefault;          /* populate RAM before the guest runs */
+	unsigned cpus;              /* number of vCPUs (>= 1) */
+	bool strict_io;             /* unclaimed port/MMIO access stops the guest */
+	bool verbose;               /* report unclaimed accesses and exits on stderr */
+	double timeout;             /* seconds; 0 = no limit */
+	int serial_out_fd;          /* COM1 output */
+	int serial_in_fd;           /* COM1 input; -1 for none */
+	int debugcon_fd;            /* port 0xe9 output */
+	int log_fd;                 /* diagnostics (register dumps, --verbose) */
+};
+
+/* Fill a config with the defaults the command line uses. */
+void kvmini_config_defaults(struct kvmini_config *cfg);
+
+struct kvmini_image {
+	enum kvmini_format format;  /* AUTO: ELF if the file starts with \x7fELF */
+	const char *path;           /* used in error messages */
+	const uint8_t *data;        /* the file's bytes */
+	uint64_t size;
+	bool mode_set;              /* mode given explicitly; otherwise from the format */
+	enum kvmini_mode mode;
+	bool load_addr_set, entry_set;
+	uint64_t load_addr;         /* raw images: where the bytes go */
+	uint64_t entry;             /* overrides the image's own entry point */
+};
+
+/* The image of the built-in demo: real-mode code that adds 2 and 2 and
+ * prints "4\n" on COM1, then halts. */
+void kvmini_demo_image(struct kvmini_image *img);
+
+struct kvmini_result {
+	enum kvmini_status status;  /* category of the stop */
+	int exit_status;            /* what a process should exit with */
+	char message[512];          /* one line: why the VM stopped; empty for a clean halt */
+};
+
+struct kvmini_vm;
+
+struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
+				   struct kvmini_error *err);
+int kvmini_vm_load(struct kvmini_vm *vm, const struct kvmini_image *img,
+		   struct kvmini_error *err);
+/* Runs every vCPU until the VM stops; returns the result's exit status. */
+int kvmini_vm_run(struct kvmini_vm *vm, struct kvmini_result *out);
+/* Feed bytes to the guest's COM1 receiver (any thread). Returns how many
+ * were accepted; fewer than n while the receive FIFO is full. */
+size_t kvmini_vm_serial_input(struct kvmini_vm *vm, const uint8_t *bytes, size_t n);
+/* Ask a running VM to stop, from any thread (not from a signal handler). */
+void kvmini_vm_stop(struct kvmini_vm *vm, enum kvmini_status why);
+void kvmini_vm_destroy(struct kvmini_vm *vm);
+
+/* Host information for `kvmini info`: writes a human-readable report. */
+int kvmini_info(int fd, struct kvmini_error *err);
+
+#endif

@@ -1,0 +1,165 @@
+#include <string.h>
+#include <sys/ioctl.h>
+#include "kvm.h"
+#include "arch/x86/cpu_mode.h"
+
+#define CR0_PE (1ULL << 0)
+#define CR0_MP (1ULL << 1)
+#define CR0_ET (1ULL << 4)
+#define CR0_NE (1ULL << 5)
+#define CR0_WP (1ULL << 16)
+#define CR0_PG (1ULL << 31)
+#define CR4_PAE (1ULL << 5)
+#define CR4_OSFXSR (1ULL << 9)
+#define CR4_OSXMMEXCPT (1ULL << 10)
+#define EFER_LME (1ULL << 8)
+#define EFER_LMA (1ULL << 10)
+
+#define PTE_PRESENT (1ULL << 0)
+#define PTE_WRITE   (1ULL << 1)
+#define PTE_LARGE   (1ULL << 7)
+
+#define GIB (1ULL << 30)
+#define GDT_ENTRIES 4
+
+const char *x86_mode_name(enum kvmini_mode mode)
+{
+	switch (mode) {
+	case KVMINI_MODE_REAL: return "real";
+	case KVMINI_MODE_PROTECTED: return "protected";
+	case KVMINI_MODE_LONG: return "long";
+	}
+	return "unknown";
+}
+
+/* Long mode maps at least the first 4 GiB (RAM plus the device hole
+ * below 4 GiB) and all RAM above it, with 2 MiB pages. */
+static uint64_t mapped_gib(uint64_t ram_end)
+{
+	uint64_t end = ram_end > 4 * GIB ? ram_end : 4 * GIB;
+	return (end + GIB - 1) / GIB;
+}
+
+void x86_reserved_range(enum kvmini_mode mode, uint64_t ram_end,
+			uint64_t *start, uint64_t *end)
+{
+	switch (mode) {
+	case KVMINI_MODE_REAL:
+		*start = *end = 0;
+		return;
+	case KVMINI_MODE_PROTECTED:
+		*start = X86_GDT_ADDR;
+		*end = X86_GDT_ADDR + 0x1000;
+		return;
+	case KVMINI_MODE_LONG:
+		*start = X86_GDT_ADDR;
+		*end = X86_PD_ADDR + mapped_gib(ram_end) * 0x1000;
+		return;
+	}
+}
+
+static int write_gdt(const struct guest_memory *mem, struct kvmini_error *err)
+{
+	static const uint64_t gdt[GDT_ENTRIES] = {
+		0,
+		0x00cf9a000000ffffULL,   /* 0x08: code, 32-bit, flat 4 GiB */
+		0x00cf92000000ffffULL,   /* 0x10: data, flat 4 GiB */
+		0x00af9a000000ffffULL,   /* 0x18: code, 64-bit */
+	};
+	if (guest_write(mem, X86_GDT_ADDR, gdt, sizeof(gdt)) < 0)
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "guest RAM too small for the GDT at 0x%llx",
+				   X86_GDT_ADDR);
+	return 0;
+}
+
+static int write_page_tables(const struct guest_memory *mem, struct kvmini_error *err)
+{
+	uint64_t gib = mapped_gib(guest_ram_end(mem));
+	uint64_t *pml4 = guest_ptr(mem, X86_PML4_ADDR, 0x1000);
+	uint64_t *pdpt = guest_ptr(mem, X86_PDPT_ADDR, 0x1000);
+	uint64_t *pd = guest_ptr(mem, X86_PD_ADDR, gib * 0x1000);
+	if (!pml4 || !pdpt || !pd)
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "guest RAM too small for long-mode page tables (need up to 0x%llx)",
+				   (unsigned long long)(X86_PD_ADDR + gib * 0x1000));
+	memset(pml4, 0, 0x1000);
+	memset(pdpt, 0, 0x1000);
+	pml4[0] = X86_PDPT_ADDR | PTE_PRESENT | PTE_WRITE;
+	for (uint64_t g = 0; g < gib; g++) {
+		pdpt[g] = (X86_PD_ADDR + g * 0x1000) | PTE_PRESENT | PTE_WRITE;
+		for (uint64_t i = 0; i < 512; i++)
+			pd[g * 512 + i] = (g * GIB + (i << 21)) | PTE_PRESENT | PTE_WRITE | PTE_LARGE;
+	}
+	return 0;
+}
+
+static struct kvm_segment flat_segment(uint16_t selector, bool code, bool long_mode)
+{
+	return (struct kvm_segment){
+		.base = 0, .limit = 0xffffffff, .selector = selector,
+		.type = code ? 0xb : 0x3,    /* execute/read accessed, read/write accessed */
+		.present = 1, .dpl = 0, .s = 1, .g = 1,
+		.db = long_mode && code ? 0 : 1,
+		.l = long_mode && code,
+	};
+}
+
+static void set_real_segments(struct kvm_sregs *s, uint16_t segment)
+{
+	struct kvm_segment *segs[] = { &s->cs, &s->ds, &s->es, &s->fs, &s->gs, &s->ss };
+	for (unsigned i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
+		segs[i]->selector = segment;
+		segs[i]->base = (uint64_t)segment << 4;
+	}
+}
+
+static void set_flat_segments(struct kvm_sregs *s, bool long_mode)
+{
+	s->cs = flat_segment(long_mode ? X86_SEL_CODE64 : X86_SEL_CODE32, true, long_mode);
+	s->ds = s->es = s->fs = s->gs = s->ss = flat_segment(X86_SEL_DATA, false, long_mode);
+	s->gdt.base = X86_GDT_ADDR;
+	s->gdt.limit = GDT_ENTRIES * 8 - 1;
+}
+
+int x86_enter(const struct guest_memory *mem, int vcpu_fd,
+	      const struct x86_entry *entry, struct kvmini_error *err)
+{
+	struct kvm_sregs sregs;
+	if (KVM_IOCTL(vcpu_fd, KVM_GET_SREGS, &sregs, err) < 0)
+		return -1;
+	struct kvm_regs regs = entry->regs;
+	regs.rflags |= 2;   /* bit 1 is reserved and always set */
+
+	switch (entry->mode) {
+	case KVMINI_MODE_REAL: {
+		/* cs:ip with ip in the low 16 bits; every segment equals cs. */
+		uint16_t segment = (uint16_t)((regs.rip & 0xf0000) >> 4);
+		set_real_segments(&sregs, segment);
+		regs.rip &= 0xffff;
+		regs.rsp &= 0xffff;
+		break;
+	}
+	case KVMINI_MODE_PROTECTED:
+		if (write_gdt(mem, err) < 0)
+			return -1;
+		set_flat_segments(&sregs, false);
+		sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE;
+		sregs.cr4 = CR4_OSFXSR | CR4_OSXMMEXCPT;
+		sregs.efer = 0;
+		break;
+	case KVMINI_MODE_LONG:
+		if (write_gdt(mem, err) < 0 || write_page_tables(mem, err) < 0)
+			return -1;
+		set_flat_segments(&sregs, true);
+		sregs.cr3 = X86_PML4_ADDR;
+		sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+		sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+		sregs.efer = EFER_LME | EFER_LMA;
+		break;
+	}
+	if (KVM_IOCTL(vcpu_fd, KVM_SET_SREGS, &sregs, err) < 0 ||
+	    KVM_IOCTL(vcpu_fd, KVM_SET_REGS, &regs, err) < 0)
+		return -1;
+	return 0;
+}

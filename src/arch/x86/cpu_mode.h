@@ -1,0 +1,39 @@
+/* x86 entry states. The VMM can start a vCPU in real mode (cs:ip), flat
+ * 32-bit protected mode, or 64-bit long mode with identity-mapped page
+ * tables over all of RAM. docs/entry-state.md documents each state. */
+#ifndef KVMINI_X86_CPU_MODE_H
+#define KVMINI_X86_CPU_MODE_H
+
+#include <linux/kvm.h>
+#include "memory.h"
+
+/* Where the VMM puts its own structures in guest-physical memory. */
+#define X86_GDT_ADDR   0x1000ULL
+#define X86_PML4_ADDR  0x2000ULL
+#define X86_PDPT_ADDR  0x3000ULL
+#define X86_PD_ADDR    0x4000ULL   /* one page per GiB mapped */
+
+/* GDT selectors of the flat segments. */
+#define X86_SEL_CODE32 0x08
+#define X86_SEL_DATA   0x10
+#define X86_SEL_CODE64 0x18
+
+struct x86_entry {
+	enum kvmini_mode mode;
+	struct kvm_regs regs;   /* rip, rsp, and any argument registers */
+};
+
+/* The guest-physical range [*start, *end) that entering `mode` writes
+ * (GDT, page tables); empty (start == end) for real mode. Loaders refuse
+ * to place an image there. */
+void x86_reserved_range(enum kvmini_mode mode, uint64_t ram_end,
+			uint64_t *start, uint64_t *end);
+
+/* Build the mode's tables in guest memory and load the vCPU's special
+ * and general registers. */
+int x86_enter(const struct guest_memory *mem, int vcpu_fd,
+	      const struct x86_entry *entry, struct kvmini_error *err);
+
+const char *x86_mode_name(enum kvmini_mode mode);
+
+#endif

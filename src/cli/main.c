@@ -1,0 +1,236 @@
+/* kvmini — the command-line front end: options, the terminal, signals.
+ * It drives a VM only through the public header include/kvmini.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "kvmini.h"
+#include "error.h"
+#include "cli/console.h"
+#include "cli/options.h"
+
+static const char usage_text[] =
+	"usage: kvmini run [options] [IMAGE]   run IMAGE (or the built-in 2+2 demo)\n"
+	"       kvmini info                    show the host's KVM version and capabilities\n"
+	"       kvmini --help | --version\n"
+	"\n"
+	"run options:\n"
+	"  --mem SIZE          guest RAM, e.g. 64M, 1G (default 64M)\n"
+	"  --mode MODE         real, protected or long (default: real for raw images,\n"
+	"                      from the ELF class for ELF images)\n"
+	"  --format FORMAT     raw or elf (default: ELF when the file starts with \\x7fELF)\n"
+	"  --load-addr ADDR    where a raw image goes (default 0x7c00 in real mode,\n"
+	"                      0x100000 otherwise)\n"
+	"  --entry ADDR        start here instead of the image's entry point\n"
+	"  --timeout SECONDS   stop a guest that runs longer (exit status 8)\n"
+	"  --serial stdio|file:PATH   where COM1 output goes (default stdio)\n"
+	"  --strict-io         unclaimed port or MMIO access stops the guest (exit status 10)\n"
+	"  --mem-shared        back RAM with a memfd (shareable) instead of anonymous memory\n"
+	"  --mem-prefault      populate all of RAM before the guest starts\n"
+	"  --verbose           report unclaimed accesses and why the VM stopped\n"
+	"\n"
+	"On a terminal, type Ctrl-A x to quit; Ctrl-A Ctrl-A sends Ctrl-A.\n"
+	"Exit status: 0 halted, 2 bad input, 4 KVM/host error, 6 guest crashed,\n"
+	"8 timeout, 10 strict-io violation, 12 stopped; odd: debug-exit (v << 1) | 1.\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "kvmini: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (try 'kvmini --help')\n");
+	return KVMINI_E_USAGE;
+}
+
+static int report(const struct kvmini_error *err)
+{
+	fprintf(stderr, "kvmini: %s\n", err->msg);
+	return err->code;
+}
+
+/* Read a whole image file; at most max_size bytes (the guest's RAM). */
+static int read_image(const char *path, uint64_t max_size, uint8_t **data,
+		      uint64_t *size, struct kvmini_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kvmini_fail_errno(err, KVMINI_E_USAGE, errno, "cannot open image '%s'", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return kvmini_fail(err, KVMINI_E_USAGE, "image '%s' is not a regular file", path);
+	}
+	if ((uint64_t)st.st_size > max_size) {
+		close(fd);
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "image '%s' (%lld bytes) is larger than guest RAM (%llu bytes)",
+				   path, (long long)st.st_size, (unsigned long long)max_size);
+	}
+	*size = (uint64_t)st.st_size;
+	*data = malloc(*size ? *size : 1);
+	uint64_t got = 0;
+	while (*data && got < *size) {
+		ssize_t n = read(fd, *data + got, *size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (uint64_t)n;
+	}
+	close(fd);
+	if (!*data || got != *size) {
+		free(*data);
+		*data = NULL;
+		return kvmini_fail(err, KVMINI_E_USAGE, "cannot read image '%s'", path);
+	}
+	return 0;
+}
+
+static int open_serial(const char *spec, int *fd, struct kvmini_error *err)
+{
+	*fd = STDOUT_FILENO;
+	if (strncmp(spec, "file:", 5) != 0)
+		return 0;
+	*fd = open(spec + 5, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (*fd < 0)
+		return kvmini_fail_errno(err, KVMINI_E_USAGE, errno,
+					 "cannot open serial output file '%s'", spec + 5);
+	return 0;
+}
+
+/* ---- signals: one thread waits for them, so no handler runs inside the
+ * VMM's locks; every other thread keeps them blocked. ---- */
+
+struct signal_waiter {
+	pthread_t thread;
+	sigset_t set;
+	struct kvmini_vm *vm;
+};
+
+#define SIGNAL_WAITER_DONE SIGUSR2
+
+static void *signal_thread(void *arg)
+{
+	struct signal_waiter *w = arg;
+	for (;;) {
+		int sig;
+		if (sigwait(&w->set, &sig) != 0 || sig == SIGNAL_WAITER_DONE)
+			return NULL;
+		kvmini_vm_stop(w->vm, KVMINI_E_STOPPED);
+	}
+}
+
+static void block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	int signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGNAL_WAITER_DONE };
+	for (unsigned i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		sigaddset(set, signals[i]);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
+/* ---- the serial console ---- */
+
+static size_t deliver_to_guest(void *ctx, const uint8_t *bytes, size_t n)
+{
+	return kvmini_vm_serial_input(ctx, bytes, n);
+}
+
+static void quit_from_console(void *ctx)
+{
+	kvmini_vm_stop(ctx, KVMINI_E_STOPPED);
+}
+
+static int run_vm(struct run_options *o, const struct kvmini_image *img, struct kvmini_error *err)
+{
+	struct signal_waiter waiter;
+	block_signals(&waiter.set);
+	struct kvmini_vm *vm = kvmini_vm_create(&o->cfg, err);
+	if (!vm || kvmini_vm_load(vm, img, err) < 0) {
+		kvmini_vm_destroy(vm);
+		return report(err);
+	}
+	waiter.vm = vm;
+	pthread_create(&waiter.thread, NULL, signal_thread, &waiter);
+	struct console *console = NULL;
+	if (o->cfg.serial_in_fd >= 0)
+		console = console_open(o->cfg.serial_in_fd, deliver_to_guest, quit_from_console, vm, err);
+	struct kvmini_result result;
+	int status;
+	if (o->cfg.serial_in_fd >= 0 && !console) {
+		status = report(err);
+	} else {
+		status = kvmini_vm_run(vm, &result);
+		console_close(console);   /* restores the terminal before we print */
+		if (result.message[0] && (result.status != KVMINI_OK || o->cfg.verbose))
+			fprintf(stderr, "kvmini: %s\n", result.message);
+	}
+	pthread_kill(waiter.thread, SIGNAL_WAITER_DONE);
+	pthread_join(waiter.thread, NULL);
+	kvmini_vm_destroy(vm);
+	return status;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct run_options o;
+	struct kvmini_error err;
+	if (parse_run_options(argc, argv, &o, &err) < 0)
+		return usage_error("%s", err.msg);
+	struct kvmini_image img = o.image;
+	uint8_t *data = NULL;
+	if (o.demo) {
+		kvmini_demo_image(&img);
+	} else {
+		if (read_image(img.path, o.cfg.mem_size, &data, &img.size, &err) < 0)
+			return report(&err);
+		img.data = data;
+	}
+	int status;
+	if (open_serial(o.serial, &o.cfg.serial_out_fd, &err) < 0) {
+		status = report(&err);
+	} else {
+		status = run_vm(&o, &img, &err);
+		if (o.cfg.serial_out_fd != STDOUT_FILENO)
+			close(o.cfg.serial_out_fd);
+	}
+	free(data);
+	return status;
+}
+
+static int cmd_info(int argc, char **argv)
+{
+	(void)argv;
+	if (argc > 1)
+		return usage_error("'info' takes no arguments, got '%s'", argv[1]);
+	struct kvmini_error err;
+	if (kvmini_info(STDOUT_FILENO, &err) < 0)
+		return report(&err);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage_text, stderr);
+		return KVMINI_E_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0) {
+		printf("kvmini %s\n", KVMINI_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(cmd, "info") == 0)
+		return cmd_info(argc - 1, argv + 1);
+	return usage_error("unknown command '%s'", cmd);
+}

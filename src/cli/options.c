@@ -1,0 +1,190 @@
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "error.h"
+#include "cli/options.h"
+
+int parse_u64(const char *text, uint64_t *out)
+{
+	if (!text || !*text || *text == '-' || *text == '+')
+		return -1;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 0);
+	if (errno || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int parse_size(const char *text, uint64_t *out)
+{
+	if (!text || !*text || *text == '-' || *text == '+')
+		return -1;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 0);
+	if (errno || end == text)
+		return -1;
+	static const char suffixes[] = "KMGT";
+	unsigned shift = 0;
+	if (*end) {
+		const char *s = strchr(suffixes, *end & ~0x20);
+		if (!s || !*s)
+			return -1;
+		shift = 10 * (unsigned)(s - suffixes + 1);
+		end++;
+		if ((*end & ~0x20) == 'B' || (*end == 'i' && (end[1] & ~0x20) == 'B'))
+			end += *end == 'i' ? 2 : 1;
+		if (*end)
+			return -1;
+	}
+	if (shift && v > (UINT64_MAX >> shift))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+enum {
+	OPT_MEM = 256, OPT_MODE, OPT_LOAD_ADDR, OPT_ENTRY, OPT_FORMAT, OPT_TIMEOUT,
+	OPT_SERIAL, OPT_STRICT_IO, OPT_VERBOSE, OPT_MEM_SHARED, OPT_MEM_PREFAULT,
+};
+
+static const struct option run_long_options[] = {
+	{ "mem", required_argument, NULL, OPT_MEM },
+	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "load-addr", required_argument, NULL, OPT_LOAD_ADDR },
+	{ "entry", required_argument, NULL, OPT_ENTRY },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "strict-io", no_argument, NULL, OPT_STRICT_IO },
+	{ "verbose", no_argument, NULL, OPT_VERBOSE },
+	{ "mem-shared", no_argument, NULL, OPT_MEM_SHARED },
+	{ "mem-prefault", no_argument, NULL, OPT_MEM_PREFAULT },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int bad_value(struct kvmini_error *err, const char *option, const char *value,
+		     const char *expected)
+{
+	return kvmini_fail(err, KVMINI_E_USAGE, "invalid value '%s' for --%s: expected %s",
+			   value, option, expected);
+}
+
+static int parse_mode(const char *v, struct kvmini_image *img, struct kvmini_error *err)
+{
+	static const char *names[] = { "real", "protected", "long" };
+	for (unsigned i = 0; i < 3; i++) {
+		if (strcmp(v, names[i]) == 0) {
+			img->mode = (enum kvmini_mode)i;
+			img->mode_set = true;
+			return 0;
+		}
+	}
+	return bad_value(err, "mode", v, "real, protected or long");
+}
+
+static int parse_format(const char *v, struct kvmini_image *img, struct kvmini_error *err)
+{
+	if (strcmp(v, "raw") == 0)
+		img->format = KVMINI_FORMAT_RAW;
+	else if (strcmp(v, "elf") == 0)
+		img->format = KVMINI_FORMAT_ELF;
+	else
+		return bad_value(err, "format", v, "raw or elf");
+	return 0;
+}
+
+static int parse_timeout(const char *v, double *out, struct kvmini_error *err)
+{
+	char *end;
+	errno = 0;
+	double t = strtod(v, &end);
+	if (errno || end == v || *end || !isfinite(t) || t <= 0 || t > 1e7)
+		return bad_value(err, "timeout", v, "a number of seconds greater than 0");
+	*out = t;
+	return 0;
+}
+
+static int parse_serial(const char *v, struct run_options *opts, struct kvmini_error *err)
+{
+	if (strcmp(v, "stdio") != 0 && !(strncmp(v, "file:", 5) == 0 && v[5]))
+		return bad_value(err, "serial", v, "stdio or file:PATH");
+	opts->serial = v;
+	return 0;
+}
+
+static int apply_option(int opt, const char *v, struct run_options *o, struct kvmini_error *err)
+{
+	switch (opt) {
+	case OPT_MEM:
+		return parse_size(v, &o->cfg.mem_size) < 0
+			? bad_value(err, "mem", v, "a size such as 64M or 1G") : 0;
+	case OPT_MODE:
+		return parse_mode(v, &o->image, err);
+	case OPT_LOAD_ADDR:
+		o->image.load_addr_set = true;
+		return parse_u64(v, &o->image.load_addr) < 0
+			? bad_value(err, "load-addr", v, "an address such as 0x100000") : 0;
+	case OPT_ENTRY:
+		o->image.entry_set = true;
+		return parse_u64(v, &o->image.entry) < 0
+			? bad_value(err, "entry", v, "an address such as 0x100000") : 0;
+	case OPT_FORMAT:
+		return parse_format(v, &o->image, err);
+	case OPT_TIMEOUT:
+		return parse_timeout(v, &o->cfg.timeout, err);
+	case OPT_SERIAL:
+		return parse_serial(v, o, err);
+	case OPT_STRICT_IO:
+		o->cfg.strict_io = true;
+		return 0;
+	case OPT_VERBOSE:
+		o->cfg.verbose = true;
+		return 0;
+	case OPT_MEM_SHARED:
+		o->cfg.mem_shared = true;
+		return 0;
+	case OPT_MEM_PREFAULT:
+		o->cfg.mem_prefault = true;
+		return 0;
+	}
+	return kvmini_fail(err, KVMINI_E_USAGE, "internal: unhandled option %d", opt);
+}
+
+int parse_run_options(int argc, char **argv, struct run_options *o, struct kvmini_error *err)
+{
+	memset(o, 0, sizeof(*o));
+	kvmini_config_defaults(&o->cfg);
+	o->serial = "stdio";
+	opterr = 0;
+	optind = 1;
+	int opt;
+	/* "+" stops at the first non-option; ":" reports missing arguments. */
+	while ((opt = getopt_long(argc, argv, "+:", run_long_options, NULL)) != -1) {
+		if (opt == '?')
+			return kvmini_fail(err, KVMINI_E_USAGE, "unknown option '%s'",
+					   argv[optind - 1]);
+		if (opt == ':')
+			return kvmini_fail(err, KVMINI_E_USAGE, "option '%s' needs a value",
+					   argv[optind - 1]);
+		if (apply_option(opt, optarg, o, err) < 0)
+			return -1;
+	}
+	if (argc - optind > 1)
+		return kvmini_fail(err, KVMINI_E_USAGE, "unexpected argument '%s' after the image",
+				   argv[optind + 1]);
+	if (optind < argc) {
+		o->image.path = argv[optind];
+	} else {
+		if (o->image.format != KVMINI_FORMAT_AUTO || o->image.mode_set ||
+		    o->image.load_addr_set || o->image.entry_set)
+			return kvmini_fail(err, KVMINI_E_USAGE,
+					   "--mode, --format, --load-addr and --entry need an IMAGE");
+		o->demo = true;
+	}
+	return 0;
+}

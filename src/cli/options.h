@@ -1,0 +1,24 @@
+/* Command-line parsing for `kvmini run`, kept apart from main() so the
+ * unit tests can drive it. */
+#ifndef KVMINI_CLI_OPTIONS_H
+#define KVMINI_CLI_OPTIONS_H
+
+#include "kvmini.h"
+
+struct run_options {
+	struct kvmini_config cfg;
+	struct kvmini_image image;    /* data/size filled later from image.path */
+	const char *serial;           /* "stdio" or "file:PATH" */
+	bool demo;                    /* no IMAGE given: the built-in demo */
+};
+
+/* Parse "64M", "1G", "4096", "0x1000" (K/M/G/T suffixes, powers of 1024). */
+int parse_size(const char *text, uint64_t *out);
+/* Parse a 64-bit address or number, decimal or 0x-hex; whole string. */
+int parse_u64(const char *text, uint64_t *out);
+
+/* argv[0] is "run". Returns 0, or -1 with a one-line message in err. */
+int parse_run_options(int argc, char **argv, struct run_options *opts,
+		      struct kvmini_error *err);
+
+#endif

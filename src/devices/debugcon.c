@@ -1,0 +1,28 @@
+#include <errno.h>
+#include <unistd.h>
+#include "devices/debugcon.h"
+
+static void debugcon_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t len)
+{
+	(void)offset;
+	const struct debugcon *con = opaque;
+	/* Only the low byte of a wider write is a character. */
+	(void)len;
+	ssize_t r;
+	do
+		r = write(con->out_fd, data, 1);
+	while (r < 0 && errno == EINTR);
+}
+
+static void debugcon_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t len)
+{
+	(void)opaque;
+	(void)offset;
+	for (uint32_t i = 0; i < len; i++)
+		data[i] = i == 0 ? DEBUGCON_PORT : 0;
+}
+
+const struct bus_device_ops debugcon_ops = {
+	.read = debugcon_read,
+	.write = debugcon_write,
+};

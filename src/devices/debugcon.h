@@ -1,0 +1,17 @@
+/* Debug console at port 0xe9: every byte written goes to an fd. A read
+ * returns 0xe9, the customary way for a guest to detect it. */
+#ifndef KVMINI_DEBUGCON_H
+#define KVMINI_DEBUGCON_H
+
+#include "bus.h"
+
+#define DEBUGCON_PORT 0xe9
+
+struct debugcon {
+	int out_fd;
+};
+
+/* opaque is a struct debugcon *. */
+extern const struct bus_device_ops debugcon_ops;
+
+#endif

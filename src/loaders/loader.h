@@ -1,0 +1,50 @@
+/* Image loaders, one file per format. A loader validates the whole file
+ * before it writes a byte of guest memory, and returns the entry point
+ * and mode for the vCPU layer to apply. Errors name the file and the
+ * problem and carry KVMINI_E_USAGE. */
+#ifndef KVMINI_LOADER_H
+#define KVMINI_LOADER_H
+
+#include "memory.h"
+
+struct load_result {
+	enum kvmini_mode mode;
+	uint64_t entry;       /* guest-physical entry point */
+	uint64_t low, high;   /* guest-physical extent written: [low, high) */
+};
+
+/* Raw bytes at img->load_addr (default: 0x7c00 in real mode, 1 MiB
+ * otherwise); entry = img->entry or the load address. Mode defaults to
+ * real. */
+int load_flat(const struct guest_memory *mem, const struct kvmini_image *img,
+	      struct load_result *out, struct kvmini_error *err);
+
+/* ELF32 (EM_386, protected mode) or ELF64 (EM_X86_64, long mode)
+ * executable: every PT_LOAD segment at its physical address, BSS zeroed,
+ * entry from the header unless img->entry_set. */
+int load_elf(const struct guest_memory *mem, const struct kvmini_image *img,
+	     struct load_result *out, struct kvmini_error *err);
+
+/* True when the bytes start with the ELF magic. */
+int image_is_elf(const uint8_t *data, uint64_t size);
+
+/* Helpers shared by the loaders (defined in flat.c). */
+
+/* The name errors use for an image: its path, or "image" without one. */
+const char *loader_image_name(const struct kvmini_image *img);
+
+/* Check that the non-empty range [gpa, gpa+len) does not wrap, lies in
+ * one RAM region, and stays clear of the structures entering `mode`
+ * writes. `what` names the range in the message ("image", "segment 2"). */
+int loader_check_placement(const struct guest_memory *mem,
+			   const struct kvmini_image *img, enum kvmini_mode mode,
+			   const char *what, uint64_t gpa, uint64_t len,
+			   struct kvmini_error *err);
+
+/* Check that an entry point is in RAM and reachable from `mode`'s start
+ * state: below 1 MiB in real mode (cs:ip), below 4 GiB in protected mode. */
+int loader_check_entry(const struct guest_memory *mem,
+		       const struct kvmini_image *img, enum kvmini_mode mode,
+		       uint64_t entry, struct kvmini_error *err);
+
+#endif

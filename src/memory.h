@@ -1,0 +1,57 @@
+/* Layer 2: guest RAM. RAM is a set of regions in guest-physical space
+ * (with a hole below 4 GiB for devices when RAM is large). Everything
+ * else in kvmini reaches guest memory only through guest_ptr() and the
+ * copy helpers below, which check bounds and integer overflow: the guest
+ * is hostile and its addresses and lengths are never trusted. */
+#ifndef KVMINI_MEMORY_H
+#define KVMINI_MEMORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "error.h"
+
+#define GUEST_MEM_MAX_REGIONS 4
+/* RAM beyond this guest-physical address moves above 4 GiB, leaving
+ * [GUEST_MMIO_HOLE_START, 4 GiB) free for devices. */
+#define GUEST_MMIO_HOLE_START 0xC0000000ULL
+#define GUEST_MMIO_HOLE_END   0x100000000ULL
+#define GUEST_MEM_MIN (64ULL << 10)
+#define GUEST_MEM_MAX (64ULL << 30)
+
+struct guest_region {
+	uint64_t gpa;       /* guest-physical start */
+	uint64_t size;
+	uint8_t *host;      /* host address of gpa */
+};
+
+struct guest_memory {
+	struct guest_region regions[GUEST_MEM_MAX_REGIONS];
+	unsigned nregions;
+	uint64_t ram_size;  /* total bytes of RAM */
+	uint8_t *base;      /* the one host mapping behind all regions */
+	size_t map_size;
+	int memfd;          /* -1 unless backed by a memfd */
+};
+
+enum guest_memory_flags {
+	GUEST_MEM_SHARED = 1 << 0,    /* memfd-backed, MAP_SHARED */
+	GUEST_MEM_PREFAULT = 1 << 1,  /* populate every page now */
+};
+
+/* Map ram_size bytes (multiple of 4 KiB, GUEST_MEM_MIN..GUEST_MEM_MAX). */
+int guest_memory_init(struct guest_memory *mem, uint64_t ram_size,
+		      unsigned flags, struct kvmini_error *err);
+void guest_memory_free(struct guest_memory *mem);
+
+/* Host pointer for [gpa, gpa+len) when the whole range lies inside one RAM
+ * region; NULL otherwise (outside RAM, in a hole, straddling, overflow). */
+void *guest_ptr(const struct guest_memory *mem, uint64_t gpa, uint64_t len);
+
+/* Copy helpers on top of guest_ptr(); return 0 or -1 when out of bounds. */
+int guest_read(const struct guest_memory *mem, uint64_t gpa, void *dst, uint64_t len);
+int guest_write(const struct guest_memory *mem, uint64_t gpa, const void *src, uint64_t len);
+
+/* End of the highest RAM region (one past the last byte). */
+uint64_t guest_ram_end(const struct guest_memory *mem);
+
+#endif

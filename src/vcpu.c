@@ -1,0 +1,306 @@
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "vcpu.h"
+
+/* The signal that kicks a vCPU out of KVM_RUN. Its handler does nothing:
+ * the interruption itself (EINTR) is the message. */
+#define VCPU_KICK_SIGNAL (SIGRTMIN + 0)
+
+static void kick_handler(int sig)
+{
+	(void)sig;
+}
+
+static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
+
+static void install_kick_handler(void)
+{
+	struct sigaction sa = { .sa_handler = kick_handler };
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;   /* no SA_RESTART: KVM_RUN must return EINTR */
+	sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
+}
+
+int vcpu_init(struct vcpu *vcpu, struct vm *vm, unsigned index, struct kvmini_error *err)
+{
+	memset(vcpu, 0, sizeof(*vcpu));
+	vcpu->vm = vm;
+	vcpu->index = index;
+	vcpu->fd = KVM_IOCTL(vm->fd, KVM_CREATE_VCPU, (void *)(uintptr_t)index, err);
+	if (vcpu->fd < 0)
+		return -1;
+	vcpu->run = mmap(NULL, (size_t)vm->kvm.vcpu_mmap_size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, vcpu->fd, 0);
+	if (vcpu->run == MAP_FAILED) {
+		vcpu->run = NULL;
+		return kvmini_fail_errno(err, KVMINI_E_HOST, errno, "cannot map vCPU %u's run area", index);
+	}
+	return 0;
+}
+
+void vcpu_destroy(struct vcpu *vcpu)
+{
+	if (vcpu->run)
+		munmap(vcpu->run, (size_t)vcpu->vm->kvm.vcpu_mmap_size);
+	if (vcpu->fd >= 0)
+		close(vcpu->fd);
+	vcpu->run = NULL;
+	vcpu->fd = -1;
+}
+
+/* ---- exit handlers: each returns true to keep running ---- */
+
+static void report_unclaimed(struct vcpu *vcpu, const char *space, uint64_t addr,
+			     uint32_t len, bool is_write)
+{
+	struct vm *vm = vcpu->vm;
+	if (vm->strict_io) {
+		vm_request_stop(vm, KVMINI_E_STRICT_IO, KVMINI_E_STRICT_IO,
+				"vCPU %u: %s of %u byte(s) at unclaimed %s address 0x%llx (--strict-io)",
+				vcpu->index, is_write ? "write" : "read", len, space,
+				(unsigned long long)addr);
+	} else if (vm->verbose) {
+		vm_log(vm, "kvmini: vCPU %u: unclaimed %s %s 0x%llx (%u byte(s))\n",
+		       vcpu->index, space, is_write ? "write" : "read",
+		       (unsigned long long)addr, len);
+	}
+}
+
+static bool handle_io(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	uint32_t size = run->io.size, count = run->io.count;
+	uint64_t bytes = (uint64_t)size * count;
+	uint64_t area = (uint64_t)vcpu->vm->kvm.vcpu_mmap_size;
+	if ((size != 1 && size != 2 && size != 4) ||
+	    run->io.data_offset > area || bytes > area - run->io.data_offset) {
+		vm_request_stop(vcpu->vm, KVMINI_E_HOST, KVMINI_E_HOST,
+				"vCPU %u: malformed I/O exit (size %u, count %u)",
+				vcpu->index, size, count);
+		return false;
+	}
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
+	/* String I/O (rep ins/outs) arrives as count elements in a row. */
+	for (uint32_t i = 0; i < count; i++) {
+		if (!bus_access(&vcpu->vm->pio, run->io.port, data + i * size, size, is_write))
+			report_unclaimed(vcpu, "port", run->io.port, size, is_write);
+	}
+	return !vm_stop_requested(vcpu->vm);
+}
+
+static bool handle_mmio(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	uint32_t len = run->mmio.len;
+	if (len == 0 || len > sizeof(run->mmio.data)) {
+		vm_request_stop(vcpu->vm, KVMINI_E_HOST, KVMINI_E_HOST,
+				"vCPU %u: malformed MMIO exit (length %u)", vcpu->index, len);
+		return false;
+	}
+	if (!bus_access(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, len,
+			run->mmio.is_write))
+		report_unclaimed(vcpu, "MMIO", run->mmio.phys_addr, len, run->mmio.is_write);
+	return !vm_stop_requested(vcpu->vm);
+}
+
+/* A fatal exit: dump the registers, then stop the VM with the reason. */
+static bool fail_guest(struct vcpu *vcpu, const char *reason)
+{
+	vcpu_dump_registers(vcpu, vcpu->vm->log_fd);
+	vm_request_stop(vcpu->vm, KVMINI_E_GUEST, KVMINI_E_GUEST, "vCPU %u: %s",
+			vcpu->index, reason);
+	return false;
+}
+
+static const char *internal_suberror_name(uint32_t suberror)
+{
+	switch (suberror) {
+	case KVM_INTERNAL_ERROR_EMULATION: return "instruction emulation failed";
+	case KVM_INTERNAL_ERROR_SIMUL_EX: return "exception while delivering an exception";
+	case KVM_INTERNAL_ERROR_DELIVERY_EV: return "event delivery failed";
+	case KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON: return "unexpected hardware exit";
+	default: return "unknown internal error";
+	}
+}
+
+static bool handle_internal_error(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	char reason[256];
+	int n = snprintf(reason, sizeof(reason), "KVM internal error %u (%s)",
+			 run->internal.suberror, internal_suberror_name(run->internal.suberror));
+	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
+	    (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
+		unsigned size = run->emulation_failure.insn_size;
+		if (size > sizeof(run->emulation_failure.insn_bytes))
+			size = sizeof(run->emulation_failure.insn_bytes);
+		n += snprintf(reason + n, sizeof(reason) - (size_t)n, ", instruction bytes:");
+		for (unsigned i = 0; i < size && n > 0 && (size_t)n < sizeof(reason); i++)
+			n += snprintf(reason + n, sizeof(reason) - (size_t)n, " %02x",
+				      run->emulation_failure.insn_bytes[i]);
+	}
+	return fail_guest(vcpu, reason);
+}
+
+static bool handle_system_event(struct vcpu *vcpu)
+{
+	switch (vcpu->run->system_event.type) {
+	case KVM_SYSTEM_EVENT_SHUTDOWN:
+		vm_request_stop(vcpu->vm, KVMINI_OK, 0, "guest powered off");
+		return false;
+	case KVM_SYSTEM_EVENT_RESET:
+		vm_request_stop(vcpu->vm, KVMINI_OK, 0, "guest requested a reset");
+		return false;
+	default: {
+		char reason[96];
+		snprintf(reason, sizeof(reason), "guest system event %u (crash)",
+			 vcpu->run->system_event.type);
+		return fail_guest(vcpu, reason);
+	}
+	}
+}
+
+static bool handle_exit(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	char reason[128];
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		return handle_io(vcpu);
+	case KVM_EXIT_MMIO:
+		return handle_mmio(vcpu);
+	case KVM_EXIT_HLT:
+		/* Without interrupts nothing can wake a halted CPU: the guest is done. */
+		vm_request_stop(vcpu->vm, KVMINI_OK, 0, "vCPU %u halted", vcpu->index);
+		return false;
+	case KVM_EXIT_SHUTDOWN:
+		return fail_guest(vcpu, "guest triple-faulted (KVM_EXIT_SHUTDOWN)");
+	case KVM_EXIT_FAIL_ENTRY:
+		snprintf(reason, sizeof(reason), "VM entry failed, hardware reason 0x%llx",
+			 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		return fail_guest(vcpu, reason);
+	case KVM_EXIT_INTERNAL_ERROR:
+		return handle_internal_error(vcpu);
+	case KVM_EXIT_DEBUG:
+		snprintf(reason, sizeof(reason), "unexpected debug exit (exception %u at 0x%llx)",
+			 run->debug.arch.exception, (unsigned long long)run->debug.arch.pc);
+		return fail_guest(vcpu, reason);
+	case KVM_EXIT_SYSTEM_EVENT:
+		return handle_system_event(vcpu);
+	default:
+		snprintf(reason, sizeof(reason), "unhandled KVM exit reason %u", run->exit_reason);
+		return fail_guest(vcpu, reason);
+	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *vcpu = arg;
+	sigset_t kick;
+	sigemptyset(&kick);
+	sigaddset(&kick, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+
+	while (!vm_stop_requested(vcpu->vm)) {
+		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+				continue;
+			}
+			char reason[128];
+			snprintf(reason, sizeof(reason), "KVM_RUN failed: %s", strerror(errno));
+			vm_request_stop(vcpu->vm, KVMINI_E_HOST, KVMINI_E_HOST, "vCPU %u: %s",
+					vcpu->index, reason);
+			break;
+		}
+		if (!handle_exit(vcpu))
+			break;
+	}
+	return NULL;
+}
+
+int vcpu_start(struct vcpu *vcpu, struct kvmini_error *err)
+{
+	pthread_once(&kick_once, install_kick_handler);
+	int e = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+	if (e)
+		return kvmini_fail_errno(err, KVMINI_E_HOST, e, "cannot start vCPU %u's thread",
+					 vcpu->index);
+	__atomic_store_n(&vcpu->thread_started, true, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+void vcpu_join(struct vcpu *vcpu)
+{
+	if (vcpu->thread_started)
+		pthread_join(vcpu->thread, NULL);
+	vcpu->thread_started = false;
+}
+
+void vcpu_kick(struct vcpu *vcpu)
+{
+	if (!vcpu->run)
+		return;
+	/* immediate_exit covers the window between the loop's stop check and
+	 * KVM_RUN; the signal interrupts a KVM_RUN already in progress. */
+	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&vcpu->thread_started, __ATOMIC_SEQ_CST))
+		pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
+}
+
+/* ---- register dump ---- */
+
+static void dump_segment(FILE *f, const char *name, const struct kvm_segment *s)
+{
+	fprintf(f, " %-3s sel=%04x base=%016llx limit=%08x type=%x dpl=%u p=%u s=%u l=%u db=%u g=%u\n",
+		name, s->selector, (unsigned long long)s->base, s->limit, s->type, s->dpl,
+		s->present, s->s, s->l, s->db, s->g);
+}
+
+void vcpu_dump_registers(const struct vcpu *vcpu, int fd)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	char buf[2048];
+	FILE *f = fmemopen(buf, sizeof(buf), "w");
+	if (!f)
+		return;
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &r) < 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0) {
+		fprintf(f, "vCPU %u: registers unavailable: %s\n", vcpu->index, strerror(errno));
+	} else {
+		fprintf(f, "vCPU %u registers:\n", vcpu->index);
+		fprintf(f, " rax=%016llx rbx=%016llx rcx=%016llx rdx=%016llx\n",
+			r.rax, r.rbx, r.rcx, r.rdx);
+		fprintf(f, " rsi=%016llx rdi=%016llx rsp=%016llx rbp=%016llx\n",
+			r.rsi, r.rdi, r.rsp, r.rbp);
+		fprintf(f, " r8 =%016llx r9 =%016llx r10=%016llx r11=%016llx\n",
+			r.r8, r.r9, r.r10, r.r11);
+		fprintf(f, " r12=%016llx r13=%016llx r14=%016llx r15=%016llx\n",
+			r.r12, r.r13, r.r14, r.r15);
+		fprintf(f, " rip=%016llx rflags=%08llx\n", r.rip, r.rflags);
+		dump_segment(f, "cs", &s.cs);
+		dump_segment(f, "ds", &s.ds);
+		dump_segment(f, "es", &s.es);
+		dump_segment(f, "fs", &s.fs);
+		dump_segment(f, "gs", &s.gs);
+		dump_segment(f, "ss", &s.ss);
+		dump_segment(f, "tr", &s.tr);
+		fprintf(f, " gdt base=%016llx limit=%04x  idt base=%016llx limit=%04x\n",
+			s.gdt.base, s.gdt.limit, s.idt.base, s.idt.limit);
+		fprintf(f, " cr0=%016llx cr2=%016llx cr3=%016llx cr4=%016llx\n",
+			s.cr0, s.cr2, s.cr3, s.cr4);
+		fprintf(f, " cr8=%016llx efer=%016llx apic_base=%016llx\n",
+			s.cr8, s.efer, s.apic_base);
+	}
+	fclose(f);
+	size_t len = strnlen(buf, sizeof(buf));
+	if (write(fd, buf, len) < 0) {
+		/* best effort */
+	}
+}

@@ -1,0 +1,209 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "vcpu.h"
+#include "vm.h"
+
+/* Addresses KVM needs for its own real-mode helpers on Intel hosts: three
+ * pages of TSS and one page of identity map, in the device hole below
+ * 4 GiB where no RAM is ever placed. */
+#define VM_TSS_ADDR          0xfffbd000ULL
+#define VM_IDENTITY_MAP_ADDR 0xfffbc000ULL
+
+void vm_log(struct vm *vm, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	size_t len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+	if (write(vm->log_fd, line, len) < 0) {
+		/* diagnostics are best effort */
+	}
+}
+
+static int map_memory(struct vm *vm, struct kvmini_error *err)
+{
+	for (unsigned i = 0; i < vm->mem.nregions; i++) {
+		const struct guest_region *r = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region slot = {
+			.slot = i, .guest_phys_addr = r->gpa, .memory_size = r->size,
+			.userspace_addr = (uint64_t)(uintptr_t)r->host,
+		};
+		if (KVM_IOCTL(vm->fd, KVM_SET_USER_MEMORY_REGION, &slot, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int create_vm_fd(struct vm *vm, struct kvmini_error *err)
+{
+	vm->fd = KVM_IOCTL(vm->kvm.fd, KVM_CREATE_VM, (void *)0, err);
+	if (vm->fd < 0)
+		return -1;
+	uint64_t identity = VM_IDENTITY_MAP_ADDR;
+	if (KVM_IOCTL(vm->fd, KVM_SET_TSS_ADDR, (void *)(uintptr_t)VM_TSS_ADDR, err) < 0)
+		return -1;
+	if (kvm_cap_value(vm->kvm.fd, KVM_CAP_SET_IDENTITY_MAP_ADDR) &&
+	    KVM_IOCTL(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &identity, err) < 0)
+		return -1;
+	return 0;
+}
+
+static int check_cpu_count(struct vm *vm, unsigned cpus, struct kvmini_error *err)
+{
+	int max = kvm_cap_value(vm->kvm.fd, KVM_CAP_MAX_VCPUS);
+	if (max <= 0)
+		max = kvm_cap_value(vm->kvm.fd, KVM_CAP_NR_VCPUS);
+	if (max <= 0)
+		max = 1;
+	if (cpus < 1 || cpus > (unsigned)max)
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "%u vCPUs requested; this host's KVM allows 1 to %d", cpus, max);
+	return 0;
+}
+
+static int create_vcpus(struct vm *vm, unsigned cpus, struct kvmini_error *err)
+{
+	vm->vcpus = calloc(cpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return kvmini_fail(err, KVMINI_E_HOST, "out of memory for %u vCPUs", cpus);
+	for (unsigned i = 0; i < cpus; i++) {
+		vm->vcpus[i].fd = -1;
+		if (vcpu_init(&vm->vcpus[i], vm, i, err) < 0)
+			return -1;
+		vm->ncpus++;
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct kvmini_config *cfg, struct kvmini_error *err)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->fd = -1;
+	vm->kvm.fd = -1;
+	vm->mem.memfd = -1;
+	vm->strict_io = cfg->strict_io;
+	vm->verbose = cfg->verbose;
+	vm->log_fd = cfg->log_fd;
+	bus_init(&vm->pio, "port");
+	bus_init(&vm->mmio, "MMIO");
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&vm->changed, &attr);
+	pthread_condattr_destroy(&attr);
+
+	unsigned flags = (cfg->mem_shared ? GUEST_MEM_SHARED : 0) |
+			 (cfg->mem_prefault ? GUEST_MEM_PREFAULT : 0);
+	if (kvm_open(&vm->kvm, err) < 0 ||
+	    check_cpu_count(vm, cfg->cpus, err) < 0 ||
+	    create_vm_fd(vm, err) < 0 ||
+	    guest_memory_init(&vm->mem, cfg->mem_size, flags, err) < 0 ||
+	    map_memory(vm, err) < 0 ||
+	    create_vcpus(vm, cfg->cpus, err) < 0) {
+		vm_destroy(vm);
+		return -1;
+	}
+	return 0;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	vm->ncpus = 0;
+	if (vm->fd >= 0)
+		close(vm->fd);
+	vm->fd = -1;
+	guest_memory_free(&vm->mem);
+	kvm_close(&vm->kvm);
+	bus_free(&vm->pio);
+	bus_free(&vm->mmio);
+	pthread_cond_destroy(&vm->changed);
+	pthread_mutex_destroy(&vm->lock);
+}
+
+void vm_request_stop(struct vm *vm, enum kvmini_status status, int exit_status,
+		     const char *fmt, ...)
+{
+	pthread_mutex_lock(&vm->lock);
+	bool first = !vm->stopping;
+	if (first) {
+		vm->result.status = status;
+		vm->result.exit_status = exit_status;
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(vm->result.message, sizeof(vm->result.message), fmt, ap);
+		va_end(ap);
+		__atomic_store_n(&vm->stopping, true, __ATOMIC_SEQ_CST);
+		pthread_cond_broadcast(&vm->changed);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	if (first)
+		for (unsigned i = 0; i < vm->ncpus; i++)
+			vcpu_kick(&vm->vcpus[i]);
+}
+
+bool vm_stop_requested(struct vm *vm)
+{
+	return __atomic_load_n(&vm->stopping, __ATOMIC_SEQ_CST);
+}
+
+static struct timespec deadline_after(double seconds)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	double whole = (double)(time_t)seconds;
+	t.tv_sec += (time_t)seconds;
+	t.tv_nsec += (long)((seconds - whole) * 1e9);
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+/* Block until some thread requests a stop, or the timeout passes. */
+static void wait_for_stop(struct vm *vm, double timeout)
+{
+	struct timespec deadline = deadline_after(timeout);
+	bool timed_out = false;
+	pthread_mutex_lock(&vm->lock);
+	while (!vm->stopping && !timed_out) {
+		if (timeout > 0)
+			timed_out = pthread_cond_timedwait(&vm->changed, &vm->lock, &deadline) == ETIMEDOUT;
+		else
+			pthread_cond_wait(&vm->changed, &vm->lock);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	if (timed_out)
+		vm_request_stop(vm, KVMINI_E_TIMEOUT, KVMINI_E_TIMEOUT,
+				"guest still running after the %g-second timeout", timeout);
+}
+
+int vm_run(struct vm *vm, double timeout, struct kvmini_result *out)
+{
+	struct kvmini_error err;
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		if (vcpu_start(&vm->vcpus[i], &err) < 0) {
+			vm_request_stop(vm, err.code, err.code, "%s", err.msg);
+			break;
+		}
+	}
+	wait_for_stop(vm, timeout);
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+	*out = vm->result;
+	return out->exit_status;
+}

@@ -1,0 +1,193 @@
+#!/usr/bin/env bats
+# Each in-repo guest's exact output and exit status.
+bats_require_minimum_version 1.5.0
+load helpers
+
+@test "the built-in demo adds 2 and 2 and prints 4" {
+	kvmini run
+	assert_status 0
+	assert_stdout "4"
+	[ -z "$stderr" ]
+}
+
+@test "the demo built from guests/demo.S gives the same result as the built-in one" {
+	kvmini run "$GUESTS/demo.bin"
+	assert_status 0
+	assert_stdout "4"
+}
+
+@test "hello in real mode" {
+	kvmini run "$GUESTS/hello_real.bin"
+	assert_status 0
+	assert_stdout "Hello from real mode!"
+}
+
+@test "hello in protected mode (ELF32 detected automatically)" {
+	kvmini run "$GUESTS/hello_protected.elf"
+	assert_status 0
+	assert_stdout "Hello from protected mode!"
+}
+
+@test "hello in long mode (ELF64, C guest)" {
+	kvmini run "$GUESTS/hello_long.elf"
+	assert_status 0
+	assert_stdout "Hello from long mode!"
+}
+
+@test "an ELF given as --format elf with --mode long explicitly" {
+	kvmini run --format elf --mode long "$GUESTS/hello_long.elf"
+	assert_status 0
+	assert_stdout "Hello from long mode!"
+}
+
+@test "a raw real-mode image at a chosen load address (cs:ip = 2000:0000)" {
+	kvmini run --load-addr 0x20000 "$GUESTS/demo.bin"
+	assert_status 0
+	assert_stdout "4"
+}
+
+@test "a raw long-mode image at a chosen load address and entry" {
+	# hello_long.bin is hello_long.elf flattened: its bytes start at 1 MiB.
+	entry=$(readelf -h "$GUESTS/hello_long.elf" | awk '/Entry point/ {print $4}')
+	kvmini run --format raw --mode long --load-addr 0x100000 --entry "$entry" "$GUESTS/hello_long.bin"
+	assert_status 0
+	assert_stdout "Hello from long mode!"
+}
+
+@test "debug-exit: value 42 ends with status 85" {
+	kvmini run "$GUESTS/exit_code_42.bin"
+	assert_status 85
+	assert_stdout ""
+}
+
+@test "debug-exit: value 0 ends with status 1" {
+	kvmini run "$GUESTS/exit_code_0.bin"
+	assert_status 1
+}
+
+@test "debug-exit: value 200 ends with status (401 & 255) = 145" {
+	kvmini run "$GUESTS/exit_code_200.bin"
+	assert_status 145
+}
+
+@test "debug-exit reason is reported with --verbose" {
+	kvmini run --verbose "$GUESTS/exit_code_42.bin"
+	assert_status 85
+	assert_stderr_has "guest wrote 0x2a to the debug-exit port"
+}
+
+@test "debug console on port 0xe9 (and string I/O to it)" {
+	kvmini run "$GUESTS/debugcon.bin"
+	assert_status 0
+	assert_stdout "debugcon ok"
+}
+
+@test "string I/O: rep outsb, and rep insw from an unclaimed port" {
+	kvmini run "$GUESTS/outs.bin"
+	assert_status 0
+	assert_stdout "string I/O works
+ff"
+}
+
+@test "a triple fault stops the VM with status 6 and a register dump" {
+	kvmini run "$GUESTS/triple_fault.elf"
+	assert_status 6
+	assert_stdout ""
+	assert_stderr_has "guest triple-faulted (KVM_EXIT_SHUTDOWN)"
+	assert_stderr_has "vCPU 0 registers:"
+	assert_stderr_has "rip="
+	assert_stderr_has "cr0="
+	assert_stderr_has "efer="
+	assert_stderr_has " cs  sel=0008"
+}
+
+@test "--timeout ends a looping guest with status 8" {
+	SECONDS=0
+	kvmini run --timeout 0.5 "$GUESTS/loop.bin"
+	assert_status 8
+	assert_stderr_has "guest still running after the 0.5-second timeout"
+	[ "$SECONDS" -lt 10 ]
+}
+
+@test "unclaimed port reads are all-ones and writes are ignored" {
+	kvmini run "$GUESTS/unclaimed.bin"
+	assert_status 0
+	assert_stdout "ff"
+	[ -z "$stderr" ]
+}
+
+@test "--verbose reports unclaimed port accesses" {
+	kvmini run --verbose "$GUESTS/unclaimed.bin"
+	assert_status 0
+	assert_stderr_has "unclaimed port read 0x81 (1 byte(s))"
+	assert_stderr_has "unclaimed port write 0x80 (1 byte(s))"
+}
+
+@test "--strict-io makes an unclaimed port access fatal (status 10)" {
+	kvmini run --strict-io "$GUESTS/unclaimed.bin"
+	assert_status 10
+	assert_stdout ""
+	assert_stderr_has "read of 1 byte(s) at unclaimed port address 0x81 (--strict-io)"
+}
+
+@test "unclaimed MMIO reads are all-ones and writes are ignored" {
+	kvmini run "$GUESTS/mmio.elf"
+	assert_status 1
+	assert_stdout "mmio read 0x00000000ffffffff
+mmio write done"
+}
+
+@test "--strict-io makes an unclaimed MMIO access fatal" {
+	kvmini run --strict-io "$GUESTS/mmio.elf"
+	assert_status 10
+	assert_stderr_has "unclaimed MMIO address 0xd0000000"
+}
+
+@test "--serial file:PATH writes COM1 output to the file" {
+	out="$BATS_TEST_TMPDIR/serial.txt"
+	kvmini run --serial "file:$out"
+	assert_status 0
+	assert_stdout ""
+	[ "$(od -An -c "$out" | tr -s ' ')" = " 4 \n" ]
+}
+
+@test "memfd-backed and pre-faulted memory run the demo" {
+	kvmini run --mem-shared
+	assert_status 0
+	assert_stdout "4"
+	kvmini run --mem-prefault --mem 128M
+	assert_status 0
+	assert_stdout "4"
+	kvmini run --mem-shared --mem-prefault
+	assert_status 0
+	assert_stdout "4"
+}
+
+@test "long mode with more than 3 GiB of RAM (memory above 4 GiB)" {
+	kvmini run --mem 5G "$GUESTS/hello_long.elf"
+	assert_status 0
+	assert_stdout "Hello from long mode!"
+}
+
+@test "COM1 input from a pipe reaches a polling guest" {
+	run --separate-stderr "$KVMINI" run "$GUESTS/echo.bin" < <(printf 'hello, guest\n')
+	assert_status 0
+	assert_stdout "hello, guest"
+}
+
+@test "every UART register behaves as a 16550A's (guest-side checks)" {
+	kvmini run "$GUESTS/uart_regs.elf"
+	assert_status 1
+	[[ "$output" == *"uart: all checks passed"* ]] || { echo "$output"; false; }
+}
+
+@test "SIGTERM stops a running guest with status 12" {
+	"$KVMINI" run "$GUESTS/loop.bin" </dev/null 2>"$BATS_TEST_TMPDIR/err" &
+	pid=$!
+	sleep 0.5
+	kill -TERM "$pid"
+	status=0
+	wait "$pid" || status=$?
+	[ "$status" -eq 12 ] || { echo "status $status"; cat "$BATS_TEST_TMPDIR/err"; false; }
+	grep -q "stopped by the user" "$BATS_TEST_TMPDIR/err"
+}
