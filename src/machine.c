@@ -96,6 +96,18 @@ struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
 	return m;
 }
 
+/* Real mode: the stack grows down from the entry point within its
+ * segment, as below a boot sector. Otherwise: from the top of the RAM
+ * below the device hole, far from the image and the VMM's tables.
+ * docs/entry-state.md documents both. */
+static uint64_t initial_stack(const struct guest_memory *mem, enum kvmini_mode mode,
+			      uint64_t entry)
+{
+	if (mode == KVMINI_MODE_REAL)
+		return entry;
+	return mem->regions[0].gpa + mem->regions[0].size;
+}
+
 int kvmini_vm_load(struct kvmini_vm *m, const struct kvmini_image *img,
 		   struct kvmini_error *err)
 {
@@ -106,14 +118,9 @@ int kvmini_vm_load(struct kvmini_vm *m, const struct kvmini_image *img,
 		    : load_flat(&m->vm.mem, img, &loaded, err);
 	if (r < 0)
 		return -1;
-	/* The stack grows down from just below the image (real mode: from
-	 * the entry point, within its segment); docs/entry-state.md. */
 	struct x86_entry entry = {
 		.mode = loaded.mode,
-		.regs = {
-			.rip = loaded.entry,
-			.rsp = loaded.mode == KVMINI_MODE_REAL ? loaded.entry : loaded.low,
-		},
+		.regs = { .rip = loaded.entry, .rsp = initial_stack(&m->vm.mem, loaded.mode, loaded.entry) },
 	};
 	if (x86_enter(&m->vm.mem, m->vm.vcpus[0].fd, &entry, err) < 0)
 		return -1;

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -37,7 +38,9 @@ static uint8_t *map_aligned(size_t size, int memfd)
 		    (memfd >= 0 ? MAP_SHARED : MAP_PRIVATE | MAP_ANONYMOUS);
 	void *p = mmap((void *)aligned, size, PROT_READ | PROT_WRITE, flags, memfd, 0);
 	if (p == MAP_FAILED) {
+		int e = errno;
 		munmap((void *)aligned, size);
+		errno = e;
 		return NULL;
 	}
 	return p;
@@ -125,7 +128,8 @@ int guest_read(const struct guest_memory *mem, uint64_t gpa, void *dst, uint64_t
 	const void *src = guest_ptr(mem, gpa, len);
 	if (!src)
 		return -1;
-	memcpy(dst, src, len);
+	if (len)
+		memcpy(dst, src, len);
 	return 0;
 }
 
@@ -134,7 +138,8 @@ int guest_write(const struct guest_memory *mem, uint64_t gpa, const void *src, u
 	void *dst = guest_ptr(mem, gpa, len);
 	if (!dst)
 		return -1;
-	memcpy(dst, src, len);
+	if (len)
+		memcpy(dst, src, len);
 	return 0;
 }
 
