@@ -1,0 +1,114 @@
+/* `kvmini run` option parsing: sizes, addresses, and each rejection. */
+#include <criterion/criterion.h>
+#include <string.h>
+#include "cli/options.h"
+
+static int parse(struct run_options *o, struct kvmini_error *err, int argc, char **argv)
+{
+	return parse_run_options(argc, argv, o, err);
+}
+
+#define ARGV(...) (char *[]){ "run", __VA_ARGS__, NULL }
+#define ARGC(...) (int)(sizeof((char *[]){ "run", __VA_ARGS__ }) / sizeof(char *))
+#define PARSE(o, e, ...) parse((o), (e), ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
+
+Test(options, sizes_with_suffixes)
+{
+	uint64_t v;
+	cr_assert_eq(parse_size("4096", &v), 0); cr_assert_eq(v, 4096);
+	cr_assert_eq(parse_size("0x1000", &v), 0); cr_assert_eq(v, 4096);
+	cr_assert_eq(parse_size("64K", &v), 0); cr_assert_eq(v, 64 << 10);
+	cr_assert_eq(parse_size("64M", &v), 0); cr_assert_eq(v, 64ULL << 20);
+	cr_assert_eq(parse_size("2g", &v), 0); cr_assert_eq(v, 2ULL << 30);
+	cr_assert_eq(parse_size("1T", &v), 0); cr_assert_eq(v, 1ULL << 40);
+	cr_assert_eq(parse_size("512MiB", &v), 0); cr_assert_eq(v, 512ULL << 20);
+	cr_assert_eq(parse_size("8MB", &v), 0); cr_assert_eq(v, 8ULL << 20);
+}
+
+Test(options, malformed_and_overflowing_sizes)
+{
+	uint64_t v;
+	const char *bad[] = { "", "M", "-1", "+5", "12Q", "1MM", "1 M", "99999999999999999999",
+			      "17179869184G", "0x", "1.5G" };
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(parse_size(bad[i], &v), -1, "accepted '%s'", bad[i]);
+}
+
+Test(options, addresses)
+{
+	uint64_t v;
+	cr_assert_eq(parse_u64("0x100000", &v), 0); cr_assert_eq(v, 0x100000);
+	cr_assert_eq(parse_u64("31744", &v), 0); cr_assert_eq(v, 0x7c00);
+	cr_assert_eq(parse_u64("0xffffffffffffffff", &v), 0); cr_assert_eq(v, UINT64_MAX);
+	cr_assert_eq(parse_u64("0x10000000000000000", &v), -1);
+	cr_assert_eq(parse_u64("-1", &v), -1);
+	cr_assert_eq(parse_u64("12abc", &v), -1);
+	cr_assert_eq(parse_u64("", &v), -1);
+}
+
+Test(options, defaults_run_the_demo)
+{
+	struct run_options o;
+	struct kvmini_error err;
+	cr_assert_eq(parse(&o, &err, 1, (char *[]){ "run", NULL }), 0);
+	cr_assert(o.demo);
+	cr_assert_eq(o.cfg.mem_size, 64ULL << 20);
+	cr_assert_eq(o.cfg.cpus, 1);
+	cr_assert_str_eq(o.serial, "stdio");
+	cr_assert_eq(o.cfg.timeout, 0);
+}
+
+Test(options, every_option_is_applied)
+{
+	struct run_options o;
+	struct kvmini_error err;
+	int r = PARSE(&o, &err, "--mem", "128M", "--mode", "long", "--format", "raw",
+		      "--load-addr", "0x200000", "--entry", "0x200010", "--timeout", "2.5",
+		      "--serial", "file:/tmp/x", "--strict-io", "--verbose", "--mem-shared",
+		      "--mem-prefault", "guest.bin");
+	cr_assert_eq(r, 0, "%s", err.msg);
+	cr_assert_not(o.demo);
+	cr_assert_str_eq(o.image.path, "guest.bin");
+	cr_assert_eq(o.cfg.mem_size, 128ULL << 20);
+	cr_assert(o.image.mode_set);
+	cr_assert_eq(o.image.mode, KVMINI_MODE_LONG);
+	cr_assert_eq(o.image.format, KVMINI_FORMAT_RAW);
+	cr_assert(o.image.load_addr_set);
+	cr_assert_eq(o.image.load_addr, 0x200000);
+	cr_assert(o.image.entry_set);
+	cr_assert_eq(o.image.entry, 0x200010);
+	cr_assert_float_eq(o.cfg.timeout, 2.5, 1e-9);
+	cr_assert_str_eq(o.serial, "file:/tmp/x");
+	cr_assert(o.cfg.strict_io && o.cfg.verbose && o.cfg.mem_shared && o.cfg.mem_prefault);
+}
+
+Test(options, option_values_after_equals_sign)
+{
+	struct run_options o;
+	struct kvmini_error err;
+	cr_assert_eq(PARSE(&o, &err, "--mem=1G", "--mode=protected", "x.elf"), 0, "%s", err.msg);
+	cr_assert_eq(o.cfg.mem_size, 1ULL << 30);
+	cr_assert_eq(o.image.mode, KVMINI_MODE_PROTECTED);
+}
+
+Test(options, rejections_name_the_problem)
+{
+	struct { char *argv[4]; int argc; const char *msg; } cases[] = {
+		{ { "run", "--nope" }, 2, "unknown option '--nope'" },
+		{ { "run", "--mem" }, 2, "option '--mem' needs a value" },
+		{ { "run", "--mode", "unreal" }, 3, "invalid value 'unreal' for --mode" },
+		{ { "run", "--format", "pe" }, 3, "invalid value 'pe' for --format" },
+		{ { "run", "--timeout", "nan" }, 3, "invalid value 'nan' for --timeout" },
+		{ { "run", "--timeout", "inf" }, 3, "invalid value 'inf' for --timeout" },
+		{ { "run", "--serial", "tcp:1" }, 3, "invalid value 'tcp:1' for --serial" },
+		{ { "run", "a", "b" }, 3, "unexpected argument 'b'" },
+		{ { "run", "--entry", "0x10" }, 3, "need an IMAGE" },
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct run_options o;
+		struct kvmini_error err = { 0 };
+		cr_assert_eq(parse(&o, &err, cases[i].argc, cases[i].argv), -1, "case %u", i);
+		cr_assert_eq(err.code, KVMINI_E_USAGE);
+		cr_assert(strstr(err.msg, cases[i].msg), "case %u: '%s'", i, err.msg);
+	}
+}
