@@ -215,6 +215,9 @@ static int cmd_info(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* A closed output pipe (kvmini run | head -c1) must end the guest's
+	 * output, not kill the VMM mid-run: writes then fail with EPIPE. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
 		fputs(usage_text, stderr);
 		return KVMINI_E_USAGE;
