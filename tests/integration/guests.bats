@@ -191,3 +191,21 @@ mmio write done"
 	[ "$status" -eq 12 ] || { echo "status $status"; cat "$BATS_TEST_TMPDIR/err"; false; }
 	grep -q "stopped by the user" "$BATS_TEST_TMPDIR/err"
 }
+
+@test "on a terminal, Ctrl-A x quits with status 12 and restores the terminal" {
+	# script(1) gives kvmini a pseudo-terminal fed from our pipe; stty
+	# prints the terminal's settings after kvmini has gone.
+	run --separate-stderr timeout 30 script -qec \
+		"stty -a | grep -o -- '-\?icanon'; $KVMINI run $GUESTS/loop.bin; echo status=\$?; stty -a | grep -o -- '-\?icanon'" \
+		/dev/null < <(sleep 1; printf '\001x')
+	[[ "$output" == *"stopped by the user"* ]] || { echo "$output"; false; }
+	[[ "$output" == *"status=12"* ]] || { echo "$output"; false; }
+	# canonical mode (icanon) before and after: raw mode did not leak out
+	[ "$(printf '%s\n' "$output" | grep -c '^icanon')" -eq 2 ] || { echo "$output"; false; }
+}
+
+@test "on a terminal, Ctrl-A Ctrl-A sends one Ctrl-A to the guest" {
+	run --separate-stderr timeout 30 script -qec "$KVMINI run $GUESTS/echo.bin | od -An -c" \
+		/dev/null < <(sleep 1; printf 'a\001\001b\n')
+	[[ "$output" == *"a 001   b"* ]] || { echo "$output"; false; }
+}
