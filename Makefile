@@ -104,10 +104,8 @@ valgrind: $(B)/kvmini
 	scripts/valgrind-demo.sh $(B)/kvmini
 
 test: deps
-	$(MAKE) all $(B)/san/kvmini
-	$(MAKE) unit
-	$(MAKE) integration
-	$(MAKE) valgrind
+	$(MAKE) all $(B)/san/kvmini $(UNIT_BINS)
+	scripts/run-tests.sh $(B)
 
 # ---- benchmarks (not tests) ----
 bench: all
