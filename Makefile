@@ -31,7 +31,8 @@ GUESTS := $(G)/demo.bin $(G)/hello_real.bin $(G)/loop.bin \
 	$(G)/exit_code_0.bin $(G)/exit_code_42.bin $(G)/exit_code_200.bin \
 	$(G)/hello_protected.elf $(G)/triple_fault.elf \
 	$(G)/debugcon.bin $(G)/outs.bin $(G)/unclaimed.bin $(G)/echo.bin \
-	$(G)/hello_long.elf $(G)/hello_long.bin $(G)/mmio.elf $(G)/uart_regs.elf
+	$(G)/hello_long.elf $(G)/hello_long.bin $(G)/mmio.elf $(G)/uart_regs.elf \
+	$(G)/emulation_failure.elf
 guests: $(GUESTS)
 
 # Raw real-mode images: assemble as 16-bit code, link at 0x7c00, strip to bytes.

@@ -209,3 +209,19 @@ mmio write done"
 		/dev/null < <(sleep 1; printf 'a\001\001b\n')
 	[[ "$output" == *"a 001   b"* ]] || { echo "$output"; false; }
 }
+
+@test "an instruction KVM cannot emulate: internal error with its bytes, or native run" {
+	kvmini run "$GUESTS/emulation_failure.elf"
+	if grep -qwE 'vmx|svm' /proc/cpuinfo; then
+		# Hardware virtualization runs guest kernel code natively.
+		echo "# host has vmx/svm: cmpxchg16b must run natively" >&3
+		assert_status 0
+		assert_stdout "cmpxchg16b ran"
+	else
+		# PVM emulates guest kernel code and cannot emulate cmpxchg16b.
+		echo "# host has no vmx/svm (PVM): expecting KVM's emulation failure" >&3
+		assert_status 6
+		assert_stderr_has "KVM internal error 1 (instruction emulation failed), instruction bytes: f0 48 0f c7"
+		assert_stderr_has "vCPU 0 registers:"
+	fi
+}
