@@ -32,7 +32,8 @@ GUESTS := $(G)/demo.bin $(G)/hello_real.bin $(G)/loop.bin \
 	$(G)/hello_protected.elf $(G)/triple_fault.elf \
 	$(G)/debugcon.bin $(G)/outs.bin $(G)/unclaimed.bin $(G)/echo.bin \
 	$(G)/hello_long.elf $(G)/hello_long.bin $(G)/mmio.elf $(G)/uart_regs.elf \
-	$(G)/emulation_failure.elf
+	$(G)/emulation_failure.elf $(G)/timer_pit.elf $(G)/timer_lapic.elf \
+	$(G)/uart_irq.elf $(G)/smp.elf $(G)/smp_ap_exit.elf
 guests: $(GUESTS)
 
 # Raw real-mode images: assemble as 16-bit code, link at 0x7c00, strip to bytes.
@@ -48,10 +49,17 @@ $(G)/exit_code_%.bin: guests/exit_code.S guests/flat.ld | $(G)
 $(G)/%.elf: guests/%.S guests/elf.ld | $(G)
 	$(CC) -m32 $(GUEST_LDFLAGS) -Wl,-m,elf_i386 -T guests/elf.ld -o $@ $<
 # 64-bit long-mode C guests with the runtime.
-GUEST_RT := guests/lib/start64.S guests/lib/guest.c guests/lib/guest.h
+GUEST_RT_SRCS := guests/lib/start64.S guests/lib/guest.c guests/lib/intr.c
+GUEST_RT := $(GUEST_RT_SRCS) guests/lib/guest.h guests/lib/intr.h
 $(G)/%.elf: guests/%.c $(GUEST_RT) guests/elf.ld | $(G)
-	$(CC) -m64 $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ \
-		guests/lib/start64.S guests/lib/guest.c $<
+	$(CC) -m64 $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ $(GUEST_RT_SRCS) $<
+# The SMP guest carries the real-mode start-up code of its APs.
+$(G)/smp.elf: guests/smp.c guests/smp_trampoline.S $(GUEST_RT) guests/elf.ld | $(G)
+	$(CC) -m64 $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ $(GUEST_RT_SRCS) \
+		guests/smp_trampoline.S $<
+$(G)/smp_ap_exit.elf: guests/smp.c guests/smp_trampoline.S $(GUEST_RT) guests/elf.ld | $(G)
+	$(CC) -m64 -DAP_EXITS $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ \
+		$(GUEST_RT_SRCS) guests/smp_trampoline.S $<
 
 # A long-mode guest flattened to raw bytes, to test raw loading in long mode.
 $(G)/hello_long.bin: $(G)/hello_long.elf
@@ -118,3 +126,56 @@ clean:
 	rm -rf $(B)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# ---- sandbox mode (issue 6): src/sandbox, and the test programs ----
+# The sandbox's objects join the library (and the sanitizer builds) here
+# rather than in LIB_SRCS above; the test programs join `guests`.
+SANDBOX_SRCS := $(wildcard src/sandbox/*.c)
+SANDBOX_OBJS := $(SANDBOX_SRCS:%.c=$(B)/obj/%.o)
+SAN_SANDBOX_OBJS := $(SANDBOX_SRCS:%.c=$(B)/san/%.o)
+$(B)/libkvmini.a: $(SANDBOX_OBJS)
+$(B)/san/kvmini: $(SAN_SANDBOX_OBJS)
+$(UNIT_BINS): $(SAN_SANDBOX_OBJS)
+SAN_LIB_OBJS += $(SAN_SANDBOX_OBJS)
+
+# Static Linux programs for sandbox mode, built with gcc -static and,
+# when Debian's musl-tools is installed, with musl-gcc -static.
+SBT := $(G)/sandbox
+SANDBOX_TEST_SRCS := $(wildcard tests/sandbox/*.c)
+SANDBOX_PROGS := $(SANDBOX_TEST_SRCS:tests/sandbox/%.c=$(SBT)/%.glibc)
+ifneq ($(shell command -v musl-gcc 2>/dev/null),)
+SANDBOX_PROGS += $(SANDBOX_TEST_SRCS:tests/sandbox/%.c=$(SBT)/%.musl)
+endif
+guests: $(SANDBOX_PROGS)
+SANDBOX_PROG_CFLAGS := -O2 -g -Wall -Wextra -Werror -Itests/sandbox
+$(SBT)/%.glibc: tests/sandbox/%.c $(wildcard tests/sandbox/*.h)
+	@mkdir -p $(@D)
+	$(CC) -static $(SANDBOX_PROG_CFLAGS) -o $@ $<
+$(SBT)/%.musl: tests/sandbox/%.c $(wildcard tests/sandbox/*.h)
+	@mkdir -p $(@D)
+	musl-gcc -static $(SANDBOX_PROG_CFLAGS) -o $@ $<
+
+# ---- gdb stub (issue 5): src/gdb, its guest, its fuzz target ----
+# The stub's objects join the library (and the sanitizer builds) here
+# rather than in LIB_SRCS above.
+GDB_SRCS := $(wildcard src/gdb/*.c)
+GDB_OBJS := $(GDB_SRCS:%.c=$(B)/obj/%.o)
+SAN_GDB_OBJS := $(GDB_SRCS:%.c=$(B)/san/%.o)
+$(B)/libkvmini.a: $(GDB_OBJS)
+$(B)/san/kvmini: $(SAN_GDB_OBJS)
+$(UNIT_BINS): $(SAN_GDB_OBJS)
+SAN_LIB_OBJS += $(SAN_GDB_OBJS)
+guests: $(G)/gdb_target.elf
+
+# libFuzzer on the packet layer (needs clang): `make fuzz-gdb`, or
+# FUZZ_SECONDS=600 for a longer run. Crashes land in build/fuzz/.
+FUZZ_SECONDS ?= 60
+$(B)/fuzz/gdb_packet: tests/fuzz/fuzz_gdb_packet.c src/gdb/packet.c src/gdb/packet.h
+	@mkdir -p $(@D)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -o $@ \
+		tests/fuzz/fuzz_gdb_packet.c src/gdb/packet.c
+.PHONY: fuzz-gdb
+fuzz-gdb: $(B)/fuzz/gdb_packet
+	@mkdir -p $(B)/fuzz/corpus
+	$(B)/fuzz/gdb_packet -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(B)/fuzz/ \
+		$(B)/fuzz/corpus tests/fuzz/gdb_corpus

@@ -31,13 +31,18 @@ struct kvmini_error {
 };
 
 enum kvmini_mode { KVMINI_MODE_REAL, KVMINI_MODE_PROTECTED, KVMINI_MODE_LONG };
+/* Interrupt controllers: none (bare guests that poll), or KVM's own
+ * PIC, IOAPIC, local APICs and PIT. */
+enum kvmini_irqchip { KVMINI_IRQCHIP_NONE, KVMINI_IRQCHIP_KERNEL };
+
 enum kvmini_format { KVMINI_FORMAT_AUTO, KVMINI_FORMAT_RAW, KVMINI_FORMAT_ELF };
 
 struct kvmini_config {
 	uint64_t mem_size;          /* bytes of guest RAM */
 	bool mem_shared;            /* back RAM with a memfd instead of anonymous memory */
 	bool mem_prefault;          /* populate RAM before the guest runs */
-	unsigned cpus;              /* number of vCPUs (>= 1) */
+	unsigned cpus;              /* number of vCPUs (>= 1; > 1 needs an irqchip) */
+	enum kvmini_irqchip irqchip;
 	bool strict_io;             /* unclaimed port/MMIO access stops the guest */
 	bool verbose;               /* report unclaimed accesses and exits on stderr */
 	double timeout;             /* seconds; 0 = no limit */
@@ -85,6 +90,12 @@ int kvmini_vm_run(struct kvmini_vm *vm, struct kvmini_result *out);
 size_t kvmini_vm_serial_input(struct kvmini_vm *vm, const uint8_t *bytes, size_t n);
 /* Ask a running VM to stop, from any thread (not from a signal handler). */
 void kvmini_vm_stop(struct kvmini_vm *vm, enum kvmini_status why);
+/* Serve the GDB remote protocol for this VM on address: "tcp:HOST:PORT"
+ * (port 0 picks a free port) or "unix:PATH"; where it listens goes to
+ * the log fd. Call after kvmini_vm_load() and before kvmini_vm_run().
+ * With wait, the guest runs no instruction until gdb continues it. */
+int kvmini_vm_gdb_listen(struct kvmini_vm *vm, const char *address, bool wait,
+			 struct kvmini_error *err);
 void kvmini_vm_destroy(struct kvmini_vm *vm);
 
 /* Host information for `kvmini info`: writes a human-readable report. */

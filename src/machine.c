@@ -7,18 +7,18 @@
 #include "vcpu.h"
 #include "vm.h"
 #include "arch/x86/cpu_mode.h"
-#include "arch/x86/cpuid.h"
 #include "devices/debug_exit.h"
 #include "devices/debugcon.h"
 #include "devices/uart16550.h"
 #include "loaders/loader.h"
+#include "gdb/stub.h"
 #include "demo_image.h"   /* generated from guests/demo.S */
 
 struct kvmini_vm {
 	struct vm vm;
-	struct x86_cpuid cpuid;
 	struct uart16550 *uart;
 	struct debugcon debugcon;
+	struct gdb_stub *gdb;       /* NULL unless kvmini_vm_gdb_listen() */
 	double timeout;
 	bool loaded;
 	bool ran;
@@ -51,7 +51,8 @@ void kvmini_demo_image(struct kvmini_image *img)
 static int attach_devices(struct kvmini_vm *m, const struct kvmini_config *cfg,
 			  struct kvmini_error *err)
 {
-	m->uart = uart16550_create(cfg->serial_out_fd, NULL);
+	struct irq_line com1_irq = vm_irq_line(&m->vm, UART_COM1_IRQ);
+	m->uart = uart16550_create(cfg->serial_out_fd, &com1_irq);
 	if (!m->uart)
 		return kvmini_fail(err, KVMINI_E_HOST, "out of memory for the UART");
 	m->debugcon.out_fd = cfg->debugcon_fd;
@@ -63,16 +64,6 @@ static int attach_devices(struct kvmini_vm *m, const struct kvmini_config *cfg,
 	    bus_register(pio, DEBUGCON_PORT, 1, &debugcon_ops, &m->debugcon,
 			 "debugcon", err) < 0)
 		return -1;
-	return 0;
-}
-
-static int setup_cpuid(struct kvmini_vm *m, struct kvmini_error *err)
-{
-	if (x86_cpuid_init(&m->cpuid, m->vm.kvm.fd, err) < 0)
-		return -1;
-	for (unsigned i = 0; i < m->vm.ncpus; i++)
-		if (x86_cpuid_apply(&m->cpuid, m->vm.vcpus[i].fd, i, err) < 0)
-			return -1;
 	return 0;
 }
 
@@ -89,7 +80,7 @@ struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
 		return NULL;
 	}
 	m->timeout = cfg->timeout;
-	if (setup_cpuid(m, err) < 0 || attach_devices(m, cfg, err) < 0) {
+	if (attach_devices(m, cfg, err) < 0) {
 		kvmini_vm_destroy(m);
 		return NULL;
 	}
@@ -150,13 +141,24 @@ void kvmini_vm_stop(struct kvmini_vm *m, enum kvmini_status why)
 	vm_request_stop(&m->vm, why, why, "stopped by the user");
 }
 
+int kvmini_vm_gdb_listen(struct kvmini_vm *m, const char *address, bool wait,
+			 struct kvmini_error *err)
+{
+	if (m->gdb || m->ran)
+		return kvmini_fail(err, KVMINI_E_USAGE, "%s",
+				   m->gdb ? "a gdb stub is listening already"
+					  : "the gdb stub must start before the VM runs");
+	m->gdb = gdb_stub_create(&m->vm, address, wait, err);
+	return m->gdb ? 0 : -1;
+}
+
 void kvmini_vm_destroy(struct kvmini_vm *m)
 {
 	if (!m)
 		return;
+	gdb_stub_destroy(m->gdb);   /* before the vCPUs it debugs go away */
 	vm_destroy(&m->vm);
 	if (m->uart)
 		uart16550_destroy(m->uart);
-	x86_cpuid_free(&m->cpuid);
 	free(m);
 }

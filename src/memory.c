@@ -83,8 +83,8 @@ int guest_memory_init(struct guest_memory *mem, uint64_t ram_size,
 	}
 	mem->map_size = ram_size;
 	mem->ram_size = ram_size;
-	if (mem->memfd < 0)
-		madvise(mem->base, ram_size, MADV_HUGEPAGE); /* a hint: failure is harmless */
+	/* A hint: shmem honours it only where shmem_enabled is "advise". */
+	madvise(mem->base, ram_size, MADV_HUGEPAGE);
 	if ((flags & GUEST_MEM_PREFAULT) &&
 	    madvise(mem->base, ram_size, MADV_POPULATE_WRITE) < 0) {
 		int e = errno;

@@ -166,6 +166,13 @@ static bool handle_system_event(struct vcpu *vcpu)
 	}
 }
 
+/* Offer an exit to the VM's debugger client, if one is installed. */
+static bool debugger_claims(struct vcpu *vcpu)
+{
+	const struct vm_debug_hooks *hooks = vcpu->vm->debug;
+	return hooks && hooks->on_exit && hooks->on_exit(hooks->opaque, vcpu);
+}
+
 static bool handle_exit(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
@@ -186,8 +193,13 @@ static bool handle_exit(struct vcpu *vcpu)
 			 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		return fail_guest(vcpu, reason);
 	case KVM_EXIT_INTERNAL_ERROR:
+		if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
+		    debugger_claims(vcpu))
+			return true;
 		return handle_internal_error(vcpu);
 	case KVM_EXIT_DEBUG:
+		if (debugger_claims(vcpu))
+			return true;
 		snprintf(reason, sizeof(reason), "unexpected debug exit (exception %u at 0x%llx)",
 			 run->debug.arch.exception, (unsigned long long)run->debug.arch.pc);
 		return fail_guest(vcpu, reason);
@@ -199,6 +211,42 @@ static bool handle_exit(struct vcpu *vcpu)
 	}
 }
 
+/* Wait while the VM is paused or this vCPU is held (a debugger looks at
+ * it). Lock-free when neither is set: a pause request sets the flag
+ * before it kicks, so a KVM_RUN that missed the flag returns at once.
+ * False when the VM stops instead. */
+static bool park_while_paused(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+	if (!__atomic_load_n(&vm->paused, __ATOMIC_SEQ_CST) &&
+	    !__atomic_load_n(&vcpu->held, __ATOMIC_SEQ_CST))
+		return !vm_stop_requested(vm);
+	pthread_mutex_lock(&vm->lock);
+	while ((vm->paused || vcpu->held) && !vm->stopping) {
+		if (!vcpu->parked) {
+			vcpu->parked = true;
+			vm->vcpus_parked++;
+			pthread_cond_broadcast(&vm->changed);
+		}
+		pthread_cond_wait(&vm->changed, &vm->lock);
+	}
+	if (vcpu->parked) {
+		vcpu->parked = false;
+		vm->vcpus_parked--;
+	}
+	bool go = !vm->stopping;
+	pthread_mutex_unlock(&vm->lock);
+	return go;
+}
+
+static void count_running(struct vm *vm, int delta)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->vcpus_running += (unsigned)delta;
+	pthread_cond_broadcast(&vm->changed);
+	pthread_mutex_unlock(&vm->lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -206,8 +254,9 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	count_running(vcpu->vm, 1);
 
-	while (!vm_stop_requested(vcpu->vm)) {
+	while (park_while_paused(vcpu)) {
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
@@ -222,6 +271,7 @@ static void *vcpu_thread(void *arg)
 		if (!handle_exit(vcpu))
 			break;
 	}
+	count_running(vcpu->vm, -1);
 	return NULL;
 }
 
@@ -250,7 +300,9 @@ void vcpu_kick(struct vcpu *vcpu)
 	/* immediate_exit covers the window between the loop's stop check and
 	 * KVM_RUN; the signal interrupts a KVM_RUN already in progress. */
 	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&vcpu->thread_started, __ATOMIC_SEQ_CST))
+	/* A vCPU stopping the VM from its own thread is not in KVM_RUN. */
+	if (__atomic_load_n(&vcpu->thread_started, __ATOMIC_SEQ_CST) &&
+	    !pthread_equal(vcpu->thread, pthread_self()))
 		pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
 }
 

@@ -16,6 +16,8 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool thread_started;
+	bool held;     /* parked until released (vm_hold_vcpu); vm->lock */
+	bool parked;   /* waiting in the park loop; vm->lock */
 };
 
 int vcpu_init(struct vcpu *vcpu, struct vm *vm, unsigned index, struct kvmini_error *err);

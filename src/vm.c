@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "vcpu.h"
 #include "vm.h"
+#include "arch/x86/irqchip.h"
 
 /* Addresses KVM needs for its own real-mode helpers on Intel hosts: three
  * pages of TSS and one page of identity map, in the device hole below
@@ -67,6 +68,10 @@ static int check_cpu_count(struct vm *vm, unsigned cpus, struct kvmini_error *er
 	if (cpus < 1 || cpus > (unsigned)max)
 		return kvmini_fail(err, KVMINI_E_USAGE,
 				   "%u vCPUs requested; this host's KVM allows 1 to %d", cpus, max);
+	/* Application processors start through INIT/SIPI from a local APIC. */
+	if (cpus > 1 && vm->irqchip == KVMINI_IRQCHIP_NONE)
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "%u vCPUs need an interrupt controller: add --irqchip kernel", cpus);
 	return 0;
 }
 
@@ -75,11 +80,15 @@ static int create_vcpus(struct vm *vm, unsigned cpus, struct kvmini_error *err)
 	vm->vcpus = calloc(cpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return kvmini_fail(err, KVMINI_E_HOST, "out of memory for %u vCPUs", cpus);
+	if (x86_cpuid_init(&vm->cpuid, vm->kvm.fd, err) < 0)
+		return -1;
 	for (unsigned i = 0; i < cpus; i++) {
 		vm->vcpus[i].fd = -1;
 		if (vcpu_init(&vm->vcpus[i], vm, i, err) < 0)
 			return -1;
 		vm->ncpus++;
+		if (x86_cpuid_apply(&vm->cpuid, vm->vcpus[i].fd, i, cpus, err) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -90,6 +99,7 @@ int vm_create(struct vm *vm, const struct kvmini_config *cfg, struct kvmini_erro
 	vm->fd = -1;
 	vm->kvm.fd = -1;
 	vm->mem.memfd = -1;
+	vm->irqchip = cfg->irqchip;
 	vm->strict_io = cfg->strict_io;
 	vm->verbose = cfg->verbose;
 	vm->log_fd = cfg->log_fd;
@@ -107,6 +117,7 @@ int vm_create(struct vm *vm, const struct kvmini_config *cfg, struct kvmini_erro
 	if (kvm_open(&vm->kvm, err) < 0 ||
 	    check_cpu_count(vm, cfg->cpus, err) < 0 ||
 	    create_vm_fd(vm, err) < 0 ||
+	    x86_irqchip_create(vm->fd, vm->irqchip, err) < 0 ||
 	    guest_memory_init(&vm->mem, cfg->mem_size, flags, err) < 0 ||
 	    map_memory(vm, err) < 0 ||
 	    create_vcpus(vm, cfg->cpus, err) < 0) {
@@ -122,6 +133,7 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
 	vm->vcpus = NULL;
+	x86_cpuid_free(&vm->cpuid);
 	vm->ncpus = 0;
 	if (vm->fd >= 0)
 		close(vm->fd);
@@ -132,6 +144,18 @@ void vm_destroy(struct vm *vm)
 	bus_free(&vm->mmio);
 	pthread_cond_destroy(&vm->changed);
 	pthread_mutex_destroy(&vm->lock);
+}
+
+static void set_irq_level(void *ctx, unsigned line, bool level)
+{
+	struct vm *vm = ctx;
+	if (vm->irqchip != KVMINI_IRQCHIP_NONE)
+		x86_irqchip_set_line(vm->fd, line, level);
+}
+
+struct irq_line vm_irq_line(struct vm *vm, unsigned line)
+{
+	return (struct irq_line){ .set_level = set_irq_level, .ctx = vm, .line = line };
 }
 
 void vm_request_stop(struct vm *vm, enum kvmini_status status, int exit_status,
@@ -150,14 +174,70 @@ void vm_request_stop(struct vm *vm, enum kvmini_status status, int exit_status,
 		pthread_cond_broadcast(&vm->changed);
 	}
 	pthread_mutex_unlock(&vm->lock);
-	if (first)
-		for (unsigned i = 0; i < vm->ncpus; i++)
-			vcpu_kick(&vm->vcpus[i]);
+	if (!first)
+		return;
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	if (vm->debug && vm->debug->on_stop)
+		vm->debug->on_stop(vm->debug->opaque);
 }
 
 bool vm_stop_requested(struct vm *vm)
 {
 	return __atomic_load_n(&vm->stopping, __ATOMIC_SEQ_CST);
+}
+
+/* ---- pausing, for a debugger: built on the same kick as stopping ---- */
+
+void vm_set_debug_hooks(struct vm *vm, const struct vm_debug_hooks *hooks)
+{
+	vm->debug = hooks;
+}
+
+void vm_request_pause(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	__atomic_store_n(&vm->paused, true, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&vm->lock);
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+}
+
+bool vm_wait_paused(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	while (!vm->stopping && vm->vcpus_parked < vm->vcpus_running)
+		pthread_cond_wait(&vm->changed, &vm->lock);
+	bool paused = !vm->stopping;
+	pthread_mutex_unlock(&vm->lock);
+	return paused;
+}
+
+bool vm_pause_all(struct vm *vm)
+{
+	vm_request_pause(vm);
+	return vm_wait_paused(vm);
+}
+
+void vm_resume_all(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	__atomic_store_n(&vm->paused, false, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&vm->changed);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void vm_hold_vcpu(struct vm *vm, unsigned index, bool held)
+{
+	if (index >= vm->ncpus)
+		return;
+	struct vcpu *vcpu = &vm->vcpus[index];
+	pthread_mutex_lock(&vm->lock);
+	__atomic_store_n(&vcpu->held, held, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&vm->changed);
+	pthread_mutex_unlock(&vm->lock);
+	if (held)
+		vcpu_kick(vcpu);
 }
 
 static struct timespec deadline_after(double seconds)

@@ -8,14 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include "kvmini.h"
 #include "error.h"
 #include "cli/console.h"
+#include "cli/exec.h"
 #include "cli/options.h"
 
 static const char usage_text[] =
 	"usage: kvmini run [options] [IMAGE]   run IMAGE (or the built-in 2+2 demo)\n"
+	"       kvmini exec [options] PROGRAM [ARGS...]   run a static Linux program\n"
+	"                                      in sandbox mode (kvmini exec --help)\n"
 	"       kvmini info                    show the host's KVM version and capabilities\n"
 	"       kvmini --help | --version\n"
 	"\n"
@@ -30,6 +34,10 @@ static const char usage_text[] =
 	"  --timeout SECONDS   stop a guest that runs longer (exit status 8)\n"
 	"  --serial stdio|file:PATH   where COM1 output goes (default stdio)\n"
 	"  --strict-io         unclaimed port or MMIO access stops the guest (exit status 10)\n"
+	"  --cpus N            number of vCPUs (default 1; more than 1 needs --irqchip kernel)\n"
+	"  --irqchip MODEL     kernel (KVM's PIC, IOAPIC, local APICs, PIT) or none (default)\n"
+	"  --gdb tcp:HOST:PORT|unix:PATH   serve gdb's remote protocol (port 0: any free port)\n"
+	"  --gdb-wait          with --gdb: start the guest only when gdb continues it\n"
 	"  --mem-shared        back RAM with a memfd (shareable) instead of anonymous memory\n"
 	"  --mem-prefault      populate all of RAM before the guest starts\n"
 	"  --verbose           report unclaimed accesses and why the VM stopped\n"
@@ -135,6 +143,14 @@ static void block_signals(sigset_t *set)
 
 /* ---- the serial console ---- */
 
+/* Input that can never carry a byte needs no reader thread. */
+static bool is_dev_null(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) &&
+	       major(st.st_rdev) == 1 && minor(st.st_rdev) == 3;
+}
+
 static size_t deliver_to_guest(void *ctx, const uint8_t *bytes, size_t n)
 {
 	return kvmini_vm_serial_input(ctx, bytes, n);
@@ -150,13 +166,16 @@ static int run_vm(struct run_options *o, const struct kvmini_image *img, struct 
 	struct signal_waiter waiter;
 	block_signals(&waiter.set);
 	struct kvmini_vm *vm = kvmini_vm_create(&o->cfg, err);
-	if (!vm || kvmini_vm_load(vm, img, err) < 0) {
+	if (!vm || kvmini_vm_load(vm, img, err) < 0 ||
+	    (o->gdb && kvmini_vm_gdb_listen(vm, o->gdb, o->gdb_wait, err) < 0)) {
 		kvmini_vm_destroy(vm);
 		return report(err);
 	}
 	waiter.vm = vm;
 	pthread_create(&waiter.thread, NULL, signal_thread, &waiter);
 	struct console *console = NULL;
+	if (o->cfg.serial_in_fd >= 0 && is_dev_null(o->cfg.serial_in_fd))
+		o->cfg.serial_in_fd = -1;
 	if (o->cfg.serial_in_fd >= 0)
 		console = console_open(o->cfg.serial_in_fd, deliver_to_guest, quit_from_console, vm, err);
 	struct kvmini_result result;
@@ -235,5 +254,7 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "info") == 0)
 		return cmd_info(argc - 1, argv + 1);
+	if (strcmp(cmd, "exec") == 0)
+		return cmd_exec(argc - 1, argv + 1);
 	return usage_error("unknown command '%s'", cmd);
 }

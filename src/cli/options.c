@@ -50,6 +50,8 @@ int parse_size(const char *text, uint64_t *out)
 enum {
 	OPT_MEM = 256, OPT_MODE, OPT_LOAD_ADDR, OPT_ENTRY, OPT_FORMAT, OPT_TIMEOUT,
 	OPT_SERIAL, OPT_STRICT_IO, OPT_VERBOSE, OPT_MEM_SHARED, OPT_MEM_PREFAULT,
+	OPT_CPUS, OPT_IRQCHIP,
+	OPT_GDB, OPT_GDB_WAIT,
 };
 
 static const struct option run_long_options[] = {
@@ -64,6 +66,10 @@ static const struct option run_long_options[] = {
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "mem-shared", no_argument, NULL, OPT_MEM_SHARED },
 	{ "mem-prefault", no_argument, NULL, OPT_MEM_PREFAULT },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "irqchip", required_argument, NULL, OPT_IRQCHIP },
+	{ "gdb", required_argument, NULL, OPT_GDB },
+	{ "gdb-wait", no_argument, NULL, OPT_GDB_WAIT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -98,6 +104,26 @@ static int parse_format(const char *v, struct kvmini_image *img, struct kvmini_e
 	return 0;
 }
 
+static int parse_cpus(const char *v, unsigned *out, struct kvmini_error *err)
+{
+	uint64_t n;
+	if (parse_u64(v, &n) < 0 || n < 1 || n > 4096)
+		return bad_value(err, "cpus", v, "a number of vCPUs from 1");
+	*out = (unsigned)n;
+	return 0;
+}
+
+static int parse_irqchip(const char *v, enum kvmini_irqchip *out, struct kvmini_error *err)
+{
+	if (strcmp(v, "none") == 0)
+		*out = KVMINI_IRQCHIP_NONE;
+	else if (strcmp(v, "kernel") == 0)
+		*out = KVMINI_IRQCHIP_KERNEL;
+	else
+		return bad_value(err, "irqchip", v, "kernel or none");
+	return 0;
+}
+
 static int parse_timeout(const char *v, double *out, struct kvmini_error *err)
 {
 	char *end;
@@ -114,6 +140,19 @@ static int parse_serial(const char *v, struct run_options *opts, struct kvmini_e
 	if (strcmp(v, "stdio") != 0 && !(strncmp(v, "file:", 5) == 0 && v[5]))
 		return bad_value(err, "serial", v, "stdio or file:PATH");
 	opts->serial = v;
+	return 0;
+}
+
+/* The stub checks the address fully when it listens; catch the obvious
+ * mistakes here, with the other usage errors. */
+static int parse_gdb(const char *v, struct run_options *opts, struct kvmini_error *err)
+{
+	const char *colon = strncmp(v, "tcp:", 4) == 0 ? strrchr(v + 4, ':') : NULL;
+	bool tcp_ok = colon && colon > v + 4 && colon[1];
+	bool unix_ok = strncmp(v, "unix:", 5) == 0 && v[5];
+	if (!tcp_ok && !unix_ok)
+		return bad_value(err, "gdb", v, "tcp:HOST:PORT or unix:PATH");
+	opts->gdb = v;
 	return 0;
 }
 
@@ -151,6 +190,15 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 	case OPT_MEM_PREFAULT:
 		o->cfg.mem_prefault = true;
 		return 0;
+	case OPT_CPUS:
+		return parse_cpus(v, &o->cfg.cpus, err);
+	case OPT_IRQCHIP:
+		return parse_irqchip(v, &o->cfg.irqchip, err);
+	case OPT_GDB:
+		return parse_gdb(v, o, err);
+	case OPT_GDB_WAIT:
+		o->gdb_wait = true;
+		return 0;
 	}
 	return kvmini_fail(err, KVMINI_E_USAGE, "internal: unhandled option %d", opt);
 }
@@ -174,6 +222,8 @@ int parse_run_options(int argc, char **argv, struct run_options *o, struct kvmin
 		if (apply_option(opt, optarg, o, err) < 0)
 			return -1;
 	}
+	if (o->gdb_wait && !o->gdb)
+		return kvmini_fail(err, KVMINI_E_USAGE, "--gdb-wait needs --gdb");
 	if (argc - optind > 1)
 		return kvmini_fail(err, KVMINI_E_USAGE, "unexpected argument '%s' after the image",
 				   argv[optind + 1]);

@@ -10,6 +10,8 @@ struct run_options {
 	struct kvmini_image image;    /* data/size filled later from image.path */
 	const char *serial;           /* "stdio" or "file:PATH" */
 	bool demo;                    /* no IMAGE given: the built-in demo */
+	const char *gdb;              /* --gdb tcp:HOST:PORT or unix:PATH; NULL for none */
+	bool gdb_wait;                /* --gdb-wait: first instruction waits for gdb */
 };
 
 /* Parse "64M", "1G", "4096", "0x1000" (K/M/G/T suffixes, powers of 1024). */

@@ -15,8 +15,9 @@ static struct kvm_cpuid2 *cpuid_alloc(unsigned nent)
 
 int x86_cpuid_init(struct x86_cpuid *cpuid, int kvm_fd, struct kvmini_error *err)
 {
-	/* KVM says E2BIG until the table is large enough. */
-	for (unsigned nent = 64; nent <= 4096; nent *= 2) {
+	/* KVM says E2BIG, after doing all the work, until the table is large
+	 * enough; 256 entries fit every host seen so far in one call. */
+	for (unsigned nent = 256; nent <= 4096; nent *= 2) {
 		cpuid->table = cpuid_alloc(nent);
 		if (!cpuid->table)
 			return kvmini_fail(err, KVMINI_E_HOST, "out of memory for CPUID");
@@ -36,16 +37,52 @@ void x86_cpuid_free(struct x86_cpuid *cpuid)
 	cpuid->table = NULL;
 }
 
-static void set_apic_id(struct kvm_cpuid_entry2 *e, unsigned apic_id)
+/* Bits needed to number `count` things (ceil(log2(count))). */
+static unsigned id_bits(unsigned count)
 {
-	if (e->function == 1)
-		e->ebx = (e->ebx & 0x00ffffffu) | (apic_id << 24);
-	else if (e->function == 0xb || e->function == 0x1f)
+	unsigned bits = 0;
+	while ((1u << bits) < count)
+		bits++;
+	return bits;
+}
+
+/* One package of `ncpus` cores, one thread each, APIC IDs 0..ncpus-1:
+ * leaves 1, 4 and 0xB must all tell the same story, or a kernel's
+ * topology code disagrees with the MP/ACPI tables. */
+static void set_topology(struct kvm_cpuid_entry2 *e, unsigned apic_id, unsigned ncpus)
+{
+	switch (e->function) {
+	case 1:
+		e->ebx = (e->ebx & 0x0000ffffu) | (apic_id << 24) | ((ncpus & 0xff) << 16);
+		if (ncpus > 1)
+			e->edx |= 1u << 28;   /* HTT: the count in EBX[23:16] is valid */
+		break;
+	case 4:
+		/* EAX[31:26]: cores per package - 1; EAX[25:14]: threads sharing this cache - 1 */
+		if ((e->eax & 0x1f) != 0)
+			e->eax = (e->eax & 0x00003fffu) | ((ncpus - 1) << 26);
+		break;
+	case 0xb:
+	case 0x1f:
 		e->edx = apic_id;
+		if (e->index == 0) {          /* SMT level: one thread per core */
+			e->eax = 0;
+			e->ebx = 1;
+			e->ecx = 1u << 8;
+		} else if (e->index == 1) {   /* core level: ncpus cores */
+			e->eax = id_bits(ncpus);
+			e->ebx = ncpus;
+			e->ecx = 1 | (2u << 8);
+		} else {
+			e->eax = e->ebx = 0;
+			e->ecx = e->index;
+		}
+		break;
+	}
 }
 
 int x86_cpuid_apply(const struct x86_cpuid *cpuid, int vcpu_fd, unsigned apic_id,
-		    struct kvmini_error *err)
+		    unsigned ncpus, struct kvmini_error *err)
 {
 	size_t bytes = sizeof(*cpuid->table) + cpuid->table->nent * sizeof(cpuid->table->entries[0]);
 	struct kvm_cpuid2 *t = malloc(bytes);
@@ -53,7 +90,7 @@ int x86_cpuid_apply(const struct x86_cpuid *cpuid, int vcpu_fd, unsigned apic_id
 		return kvmini_fail(err, KVMINI_E_HOST, "out of memory for CPUID");
 	memcpy(t, cpuid->table, bytes);
 	for (unsigned i = 0; i < t->nent; i++)
-		set_apic_id(&t->entries[i], apic_id);
+		set_topology(&t->entries[i], apic_id, ncpus);
 	int r = KVM_IOCTL(vcpu_fd, KVM_SET_CPUID2, t, err);
 	free(t);
 	return r < 0 ? -1 : 0;

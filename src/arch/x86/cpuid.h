@@ -13,8 +13,9 @@ struct x86_cpuid {
 
 int x86_cpuid_init(struct x86_cpuid *cpuid, int kvm_fd, struct kvmini_error *err);
 void x86_cpuid_free(struct x86_cpuid *cpuid);
-/* Give vCPU `apic_id` its CPUID (the table patched with its APIC ID). */
+/* Give vCPU `apic_id` of `ncpus` its CPUID: the table patched with its
+ * APIC ID and a topology of one package with ncpus single-thread cores. */
 int x86_cpuid_apply(const struct x86_cpuid *cpuid, int vcpu_fd, unsigned apic_id,
-		    struct kvmini_error *err);
+		    unsigned ncpus, struct kvmini_error *err);
 
 #endif

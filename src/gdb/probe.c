@@ -1,0 +1,146 @@
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include "vcpu.h"
+#include "vm.h"
+#include "arch/x86/cpu_mode.h"
+#include "gdb/probe.h"
+
+#define CODE_ADDR 0x8000ULL
+#define DATA_ADDR 0x9000ULL
+#define HLT_ADDR  (CODE_ADDR + 6)
+#define INT3_ADDR (CODE_ADDR + 7)
+
+/* mov %eax, DATA_ADDR; hlt; int3; hlt (32-bit protected mode) */
+static const uint8_t probe_code[] = {
+	0x89, 0x05, 0x00, 0x90, 0x00, 0x00, 0xf4, 0xcc, 0xf4,
+};
+
+#define DR7_G0        (1ULL << 1)
+#define DR7_WRITE0    (1ULL << 16)
+#define DR7_LEN4_0    (3ULL << 18)
+#define DR6_B0        (1ULL << 0)
+#define DR6_BS        (1ULL << 14)
+
+struct probe_exit {
+	uint32_t reason;
+	uint32_t exception, suberror;
+	uint64_t pc, dr6;
+	int run_errno;
+};
+
+static const char *exit_name(uint32_t reason)
+{
+	switch (reason) {
+	case KVM_EXIT_DEBUG: return "KVM_EXIT_DEBUG";
+	case KVM_EXIT_HLT: return "KVM_EXIT_HLT";
+	case KVM_EXIT_INTERNAL_ERROR: return "KVM_EXIT_INTERNAL_ERROR";
+	case KVM_EXIT_SHUTDOWN: return "KVM_EXIT_SHUTDOWN";
+	case KVM_EXIT_MMIO: return "KVM_EXIT_MMIO";
+	case KVM_EXIT_IO: return "KVM_EXIT_IO";
+	default: return "another exit";
+	}
+}
+
+static void describe(char *note, size_t cap, const char *what, const struct probe_exit *e)
+{
+	if (e->run_errno) {
+		snprintf(note, cap, "%s: KVM_SET_GUEST_DEBUG or KVM_RUN failed: %s", what,
+			 strerror(e->run_errno));
+		return;
+	}
+	int n = snprintf(note, cap, "%s: KVM_RUN gave %s", what, exit_name(e->reason));
+	if (n < 0 || (size_t)n >= cap)
+		return;
+	if (e->reason == KVM_EXIT_DEBUG)
+		snprintf(note + n, cap - (size_t)n, " (exception %u, pc 0x%llx, dr6 0x%llx)",
+			 e->exception, (unsigned long long)e->pc, (unsigned long long)e->dr6);
+	else if (e->reason == KVM_EXIT_INTERNAL_ERROR)
+		snprintf(note + n, cap - (size_t)n, " (suberror %u, pc 0x%llx)", e->suberror,
+			 (unsigned long long)e->pc);
+}
+
+/* Run the probe vCPU from rip with one guest-debug setting. */
+static struct probe_exit run_with(struct vcpu *vcpu, uint64_t rip, uint32_t control,
+				  uint64_t dr0, uint64_t dr7)
+{
+	struct probe_exit e = { 0 };
+	struct kvm_regs regs = { .rip = rip, .rflags = 2 };
+	struct kvm_guest_debug dbg;
+	memset(&dbg, 0, sizeof(dbg));
+	dbg.control = control;
+	dbg.arch.debugreg[0] = dr0;
+	dbg.arch.debugreg[7] = dr7;
+	if (ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0 ||
+	    ioctl(vcpu->fd, KVM_SET_GUEST_DEBUG, &dbg) < 0 ||
+	    ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+		e.run_errno = errno;
+		return e;
+	}
+	e.reason = vcpu->run->exit_reason;
+	e.exception = vcpu->run->debug.arch.exception;
+	e.pc = vcpu->run->debug.arch.pc;
+	e.dr6 = vcpu->run->debug.arch.dr6;
+	if (e.reason == KVM_EXIT_INTERNAL_ERROR) {
+		e.suberror = vcpu->run->internal.suberror;
+		if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) == 0)
+			e.pc = regs.rip;
+	}
+	return e;
+}
+
+static bool debug_exit(const struct probe_exit *e, uint32_t exception, uint64_t dr6_bit,
+		       uint64_t pc)
+{
+	return !e->run_errno && e->reason == KVM_EXIT_DEBUG && e->exception == exception &&
+	       (e->dr6 & dr6_bit) && e->pc == pc;
+}
+
+static void probe_all(struct vcpu *vcpu, struct gdb_host_debug *h)
+{
+	const uint32_t hw = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
+	struct probe_exit e = run_with(vcpu, CODE_ADDR, KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP, 0, 0);
+	h->single_step = debug_exit(&e, 1, DR6_BS, HLT_ADDR);
+	describe(h->single_step_note, sizeof(h->single_step_note), "KVM_GUESTDBG_SINGLESTEP", &e);
+
+	e = run_with(vcpu, CODE_ADDR, hw, HLT_ADDR, DR7_G0);
+	h->exec_breakpoints = debug_exit(&e, 1, DR6_B0, HLT_ADDR);
+	describe(h->exec_note, sizeof(h->exec_note), "KVM_GUESTDBG_USE_HW_BP, DR7 execute slot", &e);
+
+	e = run_with(vcpu, CODE_ADDR, hw, DATA_ADDR, DR7_G0 | DR7_WRITE0 | DR7_LEN4_0);
+	h->data_breakpoints = debug_exit(&e, 1, DR6_B0, HLT_ADDR);
+	describe(h->data_note, sizeof(h->data_note), "KVM_GUESTDBG_USE_HW_BP, DR7 write slot", &e);
+
+	e = run_with(vcpu, INT3_ADDR, KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP, 0, 0);
+	if (!e.run_errno && e.reason == KVM_EXIT_DEBUG && e.exception == 3)
+		h->int3 = GDB_INT3_DEBUG_EXIT;
+	else if (!e.run_errno && e.reason == KVM_EXIT_INTERNAL_ERROR &&
+		 e.suberror == KVM_INTERNAL_ERROR_EMULATION && e.pc == INT3_ADDR)
+		h->int3 = GDB_INT3_EMULATION_FAILURE;
+	else
+		h->int3 = GDB_INT3_OTHER;
+	describe(h->int3_note, sizeof(h->int3_note), "KVM_GUESTDBG_USE_SW_BP, int3", &e);
+}
+
+int gdb_probe_host(struct gdb_host_debug *host, struct kvmini_error *err)
+{
+	memset(host, 0, sizeof(*host));
+	struct kvmini_config cfg;
+	kvmini_config_defaults(&cfg);
+	cfg.mem_size = GUEST_MEM_MIN;
+	cfg.cpus = 1;
+	struct vm vm;
+	if (vm_create(&vm, &cfg, err) < 0)
+		return -1;
+	struct x86_entry entry = { .mode = KVMINI_MODE_PROTECTED, .regs = { .rip = CODE_ADDR } };
+	int r = -1;
+	if (guest_write(&vm.mem, CODE_ADDR, probe_code, sizeof(probe_code)) < 0)
+		kvmini_fail(err, KVMINI_E_HOST, "gdb probe: no room for its code");
+	else if (x86_enter(&vm.mem, vm.vcpus[0].fd, &entry, err) == 0)
+		r = 0;
+	if (r == 0)
+		probe_all(&vm.vcpus[0], host);
+	vm_destroy(&vm);
+	return r;
+}

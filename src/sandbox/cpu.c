@@ -1,0 +1,298 @@
+/* The VMM's side of the guest: GDT, TSS, IDT, the CPL0 stub and the
+ * kernel half's page tables, and the vCPU's entry state (64-bit mode,
+ * CPL3, syscall wired to the stub).
+ *
+ * Guest kernel mode does as little as possible, because on PVM every
+ * CPL0 instruction is emulated: a system call is `syscall` -> `out` ->
+ * `sysretq`, and the host reads and writes the registers through
+ * kvm_run's synchronised register block while the vCPU is out. An
+ * exception is the CPU's delivery through the IDT -> `out` to the port
+ * of its vector; the host reads the CPU's frame from the exception stack
+ * and ends the run. */
+#include <string.h>
+#include <sys/ioctl.h>
+#include "kvm.h"
+#include "sandbox/sandbox.h"
+
+#define CR0_PE (1ULL << 0)
+#define CR0_MP (1ULL << 1)
+#define CR0_ET (1ULL << 4)
+#define CR0_NE (1ULL << 5)
+#define CR0_WP (1ULL << 16)
+#define CR0_PG (1ULL << 31)
+#define CR4_PAE (1ULL << 5)
+#define CR4_OSFXSR (1ULL << 9)
+#define CR4_OSXMMEXCPT (1ULL << 10)
+#define CR4_OSXSAVE (1ULL << 18)
+#define EFER_SCE (1ULL << 0)
+#define EFER_LME (1ULL << 8)
+#define EFER_LMA (1ULL << 10)
+#define EFER_NXE (1ULL << 11)
+
+#define MSR_STAR 0xc0000081
+#define MSR_LSTAR 0xc0000082
+#define MSR_CSTAR 0xc0000083
+#define MSR_SFMASK 0xc0000084
+#define MSR_FS_BASE 0xc0000100
+#define MSR_GS_BASE 0xc0000101
+#define MSR_KERNEL_GS_BASE 0xc0000102
+
+/* RFLAGS bits syscall clears: TF, IF, DF, IOPL, NT, AC. */
+#define SYSCALL_RFLAGS_MASK 0x47700ULL
+
+#define PTE_P (1ULL << 0)
+#define PTE_W (1ULL << 1)
+#define PTE_U (1ULL << 2)
+#define PTE_A (1ULL << 5)
+#define PTE_D (1ULL << 6)
+#define PTE_NX (1ULL << 63)
+#define KTABLE (PTE_P | PTE_W | PTE_U | PTE_A)   /* the leaves decide */
+
+#define TSS_OFFSET 0x100   /* the TSS sits in the GDT's page */
+#define TSS_LIMIT 0x67
+#define GDT_BYTES 80       /* eight slots (one unused) and the 16-byte TSS descriptor */
+#define IDT_VECTORS 32
+
+static uint64_t kva(uint64_t gpa)
+{
+	return SB_KERNEL_VA + gpa;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
+
+static void write_gdt_tss(uint8_t *ram)
+{
+	uint8_t *gdt = ram + SB_GDT_GPA;
+	static const uint64_t descriptors[7] = {
+		0,
+		0x00cf9b000000ffffULL,   /* 0x08 kernel code, 32-bit (unused) */
+		0x00af9b000000ffffULL,   /* 0x10 kernel code, 64-bit */
+		0x00cf93000000ffffULL,   /* 0x18 kernel data */
+		0x00cffb000000ffffULL,   /* 0x20 user code, 32-bit (sysret's base; unused) */
+		0x00cff3000000ffffULL,   /* 0x28 user data */
+		0x00affb000000ffffULL,   /* 0x30 user code, 64-bit */
+	};
+	memset(gdt, 0, SB_PAGE);
+	memcpy(gdt, descriptors, sizeof(descriptors));
+	uint64_t tss = kva(SB_GDT_GPA + TSS_OFFSET);
+	uint64_t low = TSS_LIMIT | ((tss & 0xffffff) << 16) | (0xbULL << 40) | (1ULL << 47) |
+		       ((tss >> 24 & 0xff) << 56);
+	put64(gdt + SB_SEL_TSS, low);
+	put64(gdt + SB_SEL_TSS + 8, tss >> 32);
+	/* 64-bit TSS: RSP0 at 4, IST1 at 36, I/O map base at 102. The map
+	 * base lies past the limit: no port is open to CPL3. */
+	uint8_t *t = gdt + TSS_OFFSET;
+	put64(t + 4, kva(SB_IST_TOP_GPA));
+	put64(t + 36, kva(SB_IST_TOP_GPA));
+	uint16_t iomap = TSS_LIMIT + 1;
+	memcpy(t + 102, &iomap, 2);
+}
+
+static void write_idt(uint8_t *ram)
+{
+	uint8_t *idt = ram + SB_IDT_GPA;
+	memset(idt, 0, SB_PAGE);
+	for (unsigned v = 0; v < IDT_VECTORS; v++) {
+		uint64_t handler = kva(SB_STUB_GPA + SB_STUB_EXC + 8 * v);
+		/* int3 and into are allowed from CPL3, as on Linux. */
+		uint64_t dpl = (v == 3 || v == 4) ? 3 : 0;
+		uint64_t low = (handler & 0xffff) | ((uint64_t)SB_SEL_KCODE << 16) |
+			       (1ULL << 32) /* IST1 */ | ((0x8eULL | dpl << 5) << 40) |
+			       ((handler >> 16 & 0xffff) << 48);
+		put64(idt + 16 * v, low);
+		put64(idt + 16 * v + 8, handler >> 32);
+	}
+}
+
+/* mov disp32(%rip), %rax ending at stub offset `end`, reading the scratch rax. */
+static void scratch_load(uint8_t *insn, uint64_t end)
+{
+	uint32_t disp = (uint32_t)(SB_SCRATCH_GPA + SB_SCRATCH_RAX - (SB_STUB_GPA + end));
+	insn[0] = 0x48;
+	insn[1] = 0x8b;
+	insn[2] = 0x05;
+	memcpy(insn + 3, &disp, 4);
+}
+
+/* The door. With hardware virtualization `syscall` enters CPL0 at
+ * SB_STUB_SYSCALL, whose `out` exits to the host and whose `sysretq`
+ * returns. PVM instead runs a non-PVM guest's syscall target in user
+ * mode: there the `out` raises #GP, which the IDT takes to the #GP door
+ * below, and the host recognises a system call by the faulting address
+ * (run.c). So the page is user-executable, and every exception door ends
+ * in `iretq` for that one case; the others never return. */
+static void write_stub(uint8_t *ram)
+{
+	static const uint8_t pop_error_iretq[] = {
+		0x48, 0x83, 0xc4, 0x08,       /* add $8, %rsp: drop the error code */
+		0x48, 0xcf,                   /* iretq */
+	};
+	uint8_t *s = ram + SB_STUB_GPA;
+	memset(s, 0xf4, SB_PAGE);   /* hlt everywhere else */
+	static const uint8_t door[] = {
+		0xe6, SB_PORT_SYSCALL,        /* out %al, $SB_PORT_SYSCALL */
+		0x48, 0x0f, 0x07,             /* sysretq */
+	};
+	memcpy(s + SB_STUB_SYSCALL, door, sizeof(door));
+	/* The host enters these instead when a mapping lost rights: reload
+	 * CR3 to flush the TLB, take the result from the scratch page. */
+	static const uint8_t reload_cr3[] = {
+		0x0f, 0x20, 0xd8,             /* mov %cr3, %rax */
+		0x0f, 0x22, 0xd8,             /* mov %rax, %cr3 */
+	};
+	uint8_t *f = s + SB_STUB_FLUSH;
+	memcpy(f, reload_cr3, 6);
+	scratch_load(f + 6, SB_STUB_FLUSH + 13);
+	memcpy(f + 13, (const uint8_t[]){ 0x48, 0x0f, 0x07 }, 3);   /* sysretq */
+	f = s + SB_STUB_IFLUSH;
+	memcpy(f, reload_cr3, 6);
+	scratch_load(f + 6, SB_STUB_IFLUSH + 13);
+	memcpy(f + 13, pop_error_iretq, sizeof(pop_error_iretq));   /* #GP's frame */
+	for (unsigned v = 0; v < IDT_VECTORS; v++) {
+		uint8_t *h = s + SB_STUB_EXC + 8 * v;
+		h[0] = 0xe6;                  /* out %al, $(SB_PORT_EXC + v) */
+		h[1] = (uint8_t)(SB_PORT_EXC + v);
+		if (sb_vector_has_error_code(v))
+			memcpy(h + 2, pop_error_iretq, sizeof(pop_error_iretq));
+		else
+			memcpy(h + 2, pop_error_iretq + 4, 2);
+	}
+}
+
+/* The kernel half: SB_KERNEL_VA + gpa for the VMM's pages, supervisor-only. */
+static void write_kernel_tables(uint8_t *ram)
+{
+	uint64_t *pml4 = (uint64_t *)(ram + SB_PML4_GPA);
+	uint64_t *pdpt = (uint64_t *)(ram + SB_KPDPT_GPA);
+	uint64_t *pd = (uint64_t *)(ram + SB_KPD_GPA);
+	uint64_t *pt = (uint64_t *)(ram + SB_KPT_GPA);
+	memset(pml4, 0, SB_PAGE);
+	memset(pdpt, 0, SB_PAGE);
+	memset(pd, 0, SB_PAGE);
+	memset(pt, 0, SB_PAGE);
+	pml4[(SB_KERNEL_VA >> 39) & 511] = SB_KPDPT_GPA | KTABLE;
+	pdpt[(SB_KERNEL_VA >> 30) & 511] = SB_KPD_GPA | KTABLE;
+	pd[(SB_KERNEL_VA >> 21) & 511] = SB_KPT_GPA | KTABLE;
+	const uint64_t leaf = PTE_P | PTE_A | PTE_D;
+	pt[SB_GDT_GPA / SB_PAGE] = SB_GDT_GPA | leaf | PTE_W | PTE_NX;
+	pt[SB_IDT_GPA / SB_PAGE] = SB_IDT_GPA | leaf | PTE_NX;
+	/* The stub page is also user-executable: see write_stub(). */
+	pt[SB_STUB_GPA / SB_PAGE] = SB_STUB_GPA | leaf | PTE_U;
+	pt[SB_SCRATCH_GPA / SB_PAGE] = SB_SCRATCH_GPA | leaf | PTE_NX;
+	for (uint64_t g = SB_IST_GPA; g < SB_IST_TOP_GPA; g += SB_PAGE)
+		pt[g / SB_PAGE] = g | leaf | PTE_W | PTE_NX;
+}
+
+int sb_cpu_write_tables(sandbox_t *sb, struct kvmini_error *err)
+{
+	uint8_t *ram = guest_ptr(&sb->vm.mem, 0, SB_KERNEL_END);
+	if (!ram)
+		return kvmini_fail(err, KVMINI_E_USAGE, "sandbox memory is too small");
+	write_gdt_tss(ram);
+	write_idt(ram);
+	write_stub(ram);
+	memset(ram + SB_SCRATCH_GPA, 0, SB_PAGE);
+	write_kernel_tables(ram);
+	return 0;
+}
+
+static struct kvm_segment segment(uint16_t sel, uint8_t type, uint8_t dpl, bool code64)
+{
+	return (struct kvm_segment){
+		.base = 0, .limit = 0xffffffff, .selector = sel, .type = type,
+		.present = 1, .dpl = dpl, .s = 1, .g = 1,
+		.db = code64 ? 0 : 1, .l = code64,
+	};
+}
+
+/* The XCR0 bits we enable when the host's KVM offers XSAVE: x87, SSE,
+ * AVX and the AVX-512 states, so libc picks the same code paths as on
+ * the host. */
+#define XCR0_WANTED 0xe7ULL
+
+static uint64_t supported_xcr0(const struct x86_cpuid *cpuid)
+{
+	bool xsave = false;
+	uint64_t xcr0 = 0;
+	for (unsigned i = 0; i < cpuid->table->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &cpuid->table->entries[i];
+		if (e->function == 1)
+			xsave = (e->ecx >> 26) & 1;
+		if (e->function == 0xd && e->index == 0)
+			xcr0 = ((uint64_t)e->edx << 32 | e->eax) & XCR0_WANTED;
+	}
+	return xsave && (xcr0 & 3) == 3 ? xcr0 : 0;
+}
+
+static int set_sregs(sandbox_t *sb, bool osxsave, struct kvmini_error *err)
+{
+	struct kvm_sregs s;
+	if (KVM_IOCTL(sb->vcpu->fd, KVM_GET_SREGS, &s, err) < 0)
+		return -1;
+	s.cs = segment(SB_SEL_UCODE, 0xb, 3, true);
+	s.ss = s.ds = s.es = s.fs = s.gs = segment(SB_SEL_UDATA, 0x3, 3, false);
+	s.tr = (struct kvm_segment){
+		.base = kva(SB_GDT_GPA + TSS_OFFSET), .limit = TSS_LIMIT,
+		.selector = SB_SEL_TSS, .type = 0xb, .present = 1,
+	};
+	s.ldt = (struct kvm_segment){ .type = 2, .present = 1, .unusable = 1 };
+	s.gdt.base = kva(SB_GDT_GPA);
+	s.gdt.limit = GDT_BYTES - 1;
+	s.idt.base = kva(SB_IDT_GPA);
+	s.idt.limit = IDT_VECTORS * 16 - 1;
+	s.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+	s.cr3 = SB_PML4_GPA;
+	s.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | (osxsave ? CR4_OSXSAVE : 0);
+	s.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
+	return KVM_IOCTL(sb->vcpu->fd, KVM_SET_SREGS, &s, err);
+}
+
+static int set_msrs(sandbox_t *sb, struct kvmini_error *err)
+{
+	static const uint32_t index[] = {
+		MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SFMASK,
+		MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE,
+	};
+	uint64_t door = kva(SB_STUB_GPA + SB_STUB_SYSCALL);
+	const uint64_t value[] = {
+		(uint64_t)SB_SEL_UBASE << 48 | (uint64_t)SB_SEL_KCODE << 32,
+		door, door, SYSCALL_RFLAGS_MASK, 0, 0, 0,
+	};
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e[7];
+	} m = { .h.nmsrs = 7 };
+	for (unsigned i = 0; i < 7; i++) {
+		m.e[i].index = index[i];
+		m.e[i].data = value[i];
+	}
+	int n = KVM_IOCTL(sb->vcpu->fd, KVM_SET_MSRS, &m, err);
+	if (n < 0)
+		return -1;
+	if (n != 7)
+		return kvmini_fail(err, KVMINI_E_HOST, "KVM_SET_MSRS refused MSR 0x%x",
+				   index[n]);
+	return 0;
+}
+
+int sb_cpu_setup(sandbox_t *sb, uint64_t entry, uint64_t sp, struct kvmini_error *err)
+{
+	if (x86_cpuid_apply(&sb->cpuid, sb->vcpu->fd, 0, 1, err) < 0)
+		return -1;
+	uint64_t xcr0 = supported_xcr0(&sb->cpuid);
+	if (set_sregs(sb, xcr0 != 0, err) < 0)
+		return -1;
+	if (xcr0) {
+		struct kvm_xcrs x = { .nr_xcrs = 1, .xcrs = { { .xcr = 0, .value = xcr0 } } };
+		if (KVM_IOCTL(sb->vcpu->fd, KVM_SET_XCRS, &x, err) < 0)
+			return -1;
+	}
+	if (set_msrs(sb, err) < 0)
+		return -1;
+	/* The System V ABI entry state: rsp at argc, rdx 0 (no atexit hook). */
+	struct kvm_regs r = { .rip = entry, .rsp = sp, .rflags = 0x202 };
+	return KVM_IOCTL(sb->vcpu->fd, KVM_SET_REGS, &r, err);
+}

@@ -1,0 +1,247 @@
+/* The user window: its page tables and the per-page bookkeeping behind
+ * mmap, munmap, mprotect and brk. See sandbox.h for the layout. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include "sandbox/sandbox.h"
+
+#define PTE_P   (1ULL << 0)
+#define PTE_W   (1ULL << 1)
+#define PTE_U   (1ULL << 2)
+#define PTE_A   (1ULL << 5)
+#define PTE_D   (1ULL << 6)
+#define PTE_NX  (1ULL << 63)
+/* Upper levels allow everything; the leaf decides. A and D are preset so
+ * the CPU (or KVM's page walker) never writes to the tables. */
+#define PTE_TABLE (PTE_P | PTE_W | PTE_U | PTE_A)
+
+/* Zeroing this much or more gives the pages back to the host instead. */
+#define ZERO_BY_MADVISE (64ULL << 10)
+/* The top of the lower canonical half: user addresses stay below it. */
+#define USER_VA_END 0x0000800000000000ULL
+
+struct table_counts {
+	uint64_t pdpt, pd, pt;
+};
+
+/* Tables needed to map [base, base+size) with 4 KiB pages. */
+static struct table_counts count_tables(uint64_t base, uint64_t size)
+{
+	uint64_t last = base + size - 1;
+	return (struct table_counts){
+		.pdpt = (last >> 39) - (base >> 39) + 1,
+		.pd = (last >> 30) - (base >> 30) + 1,
+		.pt = (last >> 21) - (base >> 21) + 1,
+	};
+}
+
+static uint64_t table_pages(struct table_counts c)
+{
+	return c.pdpt + c.pd + c.pt;
+}
+
+/* Link PML4 -> PDPTs -> PDs -> PTs for the window; all PTEs start empty. */
+static void link_tables(struct sb_mm *mm, uint8_t *ram, struct table_counts c)
+{
+	uint64_t base = mm->base;
+	uint64_t pdpt_gpa = SB_KERNEL_END;
+	uint64_t pd_gpa = pdpt_gpa + c.pdpt * SB_PAGE;
+	uint64_t pt_gpa = pd_gpa + c.pd * SB_PAGE;
+	uint64_t *pml4 = (uint64_t *)(ram + SB_PML4_GPA);
+	uint64_t *pdpt = (uint64_t *)(ram + pdpt_gpa);
+	uint64_t *pd = (uint64_t *)(ram + pd_gpa);
+
+	memset(ram + pdpt_gpa, 0, table_pages(c) * SB_PAGE);
+	for (uint64_t i = 0; i < c.pdpt; i++)
+		pml4[((base >> 39) + i) & 511] = (pdpt_gpa + i * SB_PAGE) | PTE_TABLE;
+	/* Entries of consecutive 1 GiB (2 MiB) chunks are consecutive in the
+	 * tables below because each level's pages are allocated in order. */
+	uint64_t pd_first = (base >> 30) & ~511ULL;
+	for (uint64_t i = 0; i < c.pd; i++)
+		pdpt[(base >> 30) + i - pd_first] = (pd_gpa + i * SB_PAGE) | PTE_TABLE;
+	uint64_t pt_first = (base >> 21) & ~511ULL;
+	for (uint64_t i = 0; i < c.pt; i++)
+		pd[(base >> 21) + i - pt_first] = (pt_gpa + i * SB_PAGE) | PTE_TABLE;
+	mm->pte = (uint64_t *)(ram + pt_gpa);
+	mm->pt_gpa = pt_gpa;
+	mm->pte_va0 = (base >> 21) << 21;
+}
+
+int sb_mm_init(struct sb_mm *mm, struct guest_memory *mem, uint64_t base,
+	       struct kvmini_error *err)
+{
+	memset(mm, 0, sizeof(*mm));
+	if (mem->nregions != 1)
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "sandbox memory must lie below 3 GiB (use --mem 3G or less)");
+	uint64_t ram = mem->regions[0].size;
+	uint8_t *host = mem->regions[0].host;
+	if (ram < SB_KERNEL_END + 64 * SB_PAGE || base % SB_PAGE)
+		return kvmini_fail(err, KVMINI_E_USAGE, "sandbox memory is too small");
+	uint64_t size = ram - SB_KERNEL_END;
+	struct table_counts c = count_tables(base, size);
+	/* Fewer bytes never need more tables, so one step settles the size. */
+	size -= table_pages(c) * SB_PAGE;
+	c = count_tables(base, size);
+	if (base == 0 || base > USER_VA_END || size > USER_VA_END - base)
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "the program's addresses (from 0x%llx) do not fit in the user half",
+				   (unsigned long long)base);
+	mm->base = base;
+	mm->size = size;
+	mm->gpa = ram - size;
+	mm->host = host + mm->gpa;
+	mm->npages = size / SB_PAGE;
+	mm->pg = calloc(mm->npages, 1);
+	if (!mm->pg)
+		return kvmini_fail(err, KVMINI_E_HOST, "out of memory for the page map");
+	link_tables(mm, host, c);
+	return 0;
+}
+
+void sb_mm_free(struct sb_mm *mm)
+{
+	free(mm->pg);
+	mm->pg = NULL;
+}
+
+bool sb_mm_contains(const struct sb_mm *mm, uint64_t va, uint64_t len)
+{
+	return va >= mm->base && va - mm->base <= mm->size && len <= mm->size - (va - mm->base);
+}
+
+void sb_mm_mark_dirty(struct sb_mm *mm, uint64_t gpa, uint64_t len)
+{
+	if (!mm->host_dirty || len == 0)
+		return;
+	for (uint64_t p = gpa / SB_PAGE; p <= (gpa + len - 1) / SB_PAGE; p++)
+		mm->host_dirty[p / 64] |= 1ULL << (p % 64);
+}
+
+static uint64_t page_index(const struct sb_mm *mm, uint64_t va)
+{
+	return (va - mm->base) / SB_PAGE;
+}
+
+static uint64_t *pte_of(const struct sb_mm *mm, uint64_t va)
+{
+	return &mm->pte[(va - mm->pte_va0) / SB_PAGE];
+}
+
+static uint64_t pte_value(const struct sb_mm *mm, uint64_t va, unsigned flags)
+{
+	if (!(flags & SB_PG_MAPPED) || !(flags & SB_PG_PROT))
+		return 0;
+	uint64_t pte = (mm->gpa + (va - mm->base)) | PTE_P | PTE_U | PTE_A | PTE_D;
+	if (flags & SB_PG_W)
+		pte |= PTE_W;
+	if (!(flags & SB_PG_X))
+		pte |= PTE_NX;
+	return pte;
+}
+
+/* Set the flags of [va, va+len) and rewrite its PTEs. */
+static void set_pages(struct sb_mm *mm, uint64_t va, uint64_t len, unsigned flags)
+{
+	for (uint64_t a = va; a < va + len; a += SB_PAGE) {
+		uint64_t i = page_index(mm, a);
+		mm->pg[i] = (uint8_t)((mm->pg[i] & SB_PG_GUARD) | flags);
+		*pte_of(mm, a) = pte_value(mm, a, mm->pg[i]);
+	}
+	uint64_t pte_gpa = mm->pt_gpa + (va - mm->pte_va0) / SB_PAGE * 8;
+	sb_mm_mark_dirty(mm, pte_gpa, len / SB_PAGE * 8);
+}
+
+static void zero_pages(struct sb_mm *mm, uint64_t va, uint64_t len)
+{
+	uint8_t *p = sb_mm_host(mm, va);
+	/* MADV_DONTNEED on private anonymous memory reads back as zeros and
+	 * frees the host's pages; its MMU-notifier call also drops KVM's
+	 * own mapping of them. */
+	if (len < ZERO_BY_MADVISE || madvise(p, len, MADV_DONTNEED) < 0)
+		memset(p, 0, len);
+	sb_mm_mark_dirty(mm, mm->gpa + (va - mm->base), len);
+}
+
+/* Make KVM forget its translations of [va, va+len) so that lost rights
+ * take effect at once: with shadow paging (PVM) KVM does not see the
+ * host's writes to guest page tables, but it does drop its mappings of
+ * host pages whose protection changes (the MMU notifier). On hardware
+ * with EPT the guest's own TLB is flushed by the CPL0 flush path. */
+static void forget_translations(struct sb_mm *mm, uint64_t va, uint64_t len)
+{
+	uint8_t *p = sb_mm_host(mm, va);
+	if (mprotect(p, len, PROT_READ) == 0)
+		mprotect(p, len, PROT_READ | PROT_WRITE);
+	mm->flush_tlb = true;
+}
+
+static unsigned normalise_prot(unsigned prot)
+{
+	/* x86 pages cannot be write- or execute-only. */
+	return (prot & (SB_PG_W | SB_PG_X)) ? (prot | SB_PG_R) : prot;
+}
+
+void sb_mm_map(struct sb_mm *mm, uint64_t va, uint64_t len, unsigned prot, bool zero)
+{
+	if (len == 0)
+		return;
+	bool had_rights = !sb_mm_none_mapped(mm, va, len);
+	set_pages(mm, va, len, SB_PG_MAPPED | normalise_prot(prot));
+	if (zero)
+		zero_pages(mm, va, len);
+	if (had_rights && !zero)
+		forget_translations(mm, va, len);
+	else if (had_rights)
+		mm->flush_tlb = true;
+}
+
+void sb_mm_unmap(struct sb_mm *mm, uint64_t va, uint64_t len)
+{
+	if (len == 0)
+		return;
+	set_pages(mm, va, len, 0);
+	zero_pages(mm, va, len);
+	mm->flush_tlb = true;
+}
+
+void sb_mm_protect(struct sb_mm *mm, uint64_t va, uint64_t len, unsigned prot)
+{
+	prot = normalise_prot(prot);
+	bool loses = false;
+	for (uint64_t a = va; a < va + len && !loses; a += SB_PAGE)
+		loses = (mm->pg[page_index(mm, a)] & SB_PG_PROT & ~prot) != 0;
+	set_pages(mm, va, len, SB_PG_MAPPED | prot);
+	if (loses)
+		forget_translations(mm, va, len);
+}
+
+bool sb_mm_all_mapped(const struct sb_mm *mm, uint64_t va, uint64_t len)
+{
+	for (uint64_t a = va; a < va + len; a += SB_PAGE)
+		if (!(mm->pg[page_index(mm, a)] & SB_PG_MAPPED))
+			return false;
+	return true;
+}
+
+bool sb_mm_none_mapped(const struct sb_mm *mm, uint64_t va, uint64_t len)
+{
+	for (uint64_t a = va; a < va + len; a += SB_PAGE)
+		if (mm->pg[page_index(mm, a)] & SB_PG_MAPPED)
+			return false;
+	return true;
+}
+
+uint64_t sb_mm_find_free(const struct sb_mm *mm, uint64_t len)
+{
+	uint64_t want = len / SB_PAGE, run = 0;
+	uint64_t lo = page_index(mm, SB_PAGE_UP(mm->brk));
+	uint64_t top = page_index(mm, mm->mmap_top);
+	for (uint64_t i = top; i > lo; i--) {
+		run = mm->pg[i - 1] ? 0 : run + 1;
+		if (run == want)
+			return mm->base + (i - 1) * SB_PAGE;
+	}
+	return 0;
+}
