@@ -117,5 +117,7 @@ void fig_process(const char *kvmini_path, const char *self);
 /* The body of that process: the demo on raw ioctls, output on stdout. */
 int raw_demo_main(void);
 void fig_first_touch(void);   /* (d) */
+/* (e); guest_dir holds irq_latency.elf (build/guests). */
+void fig_interrupts(const char *guest_dir);
 
 #endif

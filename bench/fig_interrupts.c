@@ -1,0 +1,225 @@
+/* (e) Interrupt delivery with KVM's in-kernel irqchip.
+ *   injections: KVM_IRQ_LINE raise + lower pairs per second, raw ioctls
+ *     on a bare VM fd vs the irq_line handle a kvmini device is given
+ *     (vm_irq_line), which ends in the same ioctl;
+ *   latency: from a device raising IRQ 4 to the guest's handler running,
+ *     timed as the handler's OUT exit reaching a port device
+ *     (guests/irq_latency.c), next to one bare exit round trip (b). */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "bench.h"
+#include "vcpu.h"
+#include "arch/x86/cpu_mode.h"
+#include "loaders/loader.h"
+
+#define INJECTIONS 20000
+#define INJECT_REPS 9
+#define LATENCY_SAMPLES 201
+#define WAIT_NS 2000000000ULL
+#define IRQ_COM1 4
+
+static double pairs_per_s(uint64_t start, uint64_t stop)
+{
+	return INJECTIONS / ((double)(stop - start) / 1e9);
+}
+
+static int raw_injections(double *rate, char *why, size_t whylen)
+{
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	int vm = kvm < 0 ? -1 : ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm < 0 || ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0) {
+		fail_with(why, whylen, "raw VM with irqchip: %s", strerror(errno));
+		goto out;
+	}
+	uint64_t start = now_ns();
+	for (unsigned i = 0; i < INJECTIONS; i++) {
+		struct kvm_irq_level up = { .irq = IRQ_COM1, .level = 1 };
+		struct kvm_irq_level down = { .irq = IRQ_COM1, .level = 0 };
+		ioctl(vm, KVM_IRQ_LINE, &up);
+		ioctl(vm, KVM_IRQ_LINE, &down);
+	}
+	*rate = pairs_per_s(start, now_ns());
+out:
+	if (vm >= 0)
+		close(vm);
+	if (kvm >= 0)
+		close(kvm);
+	return vm >= 0 && *rate > 0 ? 0 : -1;
+}
+
+static int lib_injections(double *rate, char *why, size_t whylen)
+{
+	struct kvmini_config cfg;
+	lib_vm_config(&cfg);
+	cfg.irqchip = KVMINI_IRQCHIP_KERNEL;
+	struct kvmini_error err;
+	struct vm vm;
+	if (vm_create(&vm, &cfg, &err) < 0)
+		return fail_with(why, whylen, "%s", err.msg);
+	struct irq_line line = vm_irq_line(&vm, IRQ_COM1);
+	uint64_t start = now_ns();
+	for (unsigned i = 0; i < INJECTIONS; i++) {
+		irq_line_set(&line, true);
+		irq_line_set(&line, false);
+	}
+	*rate = pairs_per_s(start, now_ns());
+	vm_destroy(&vm);
+	return 0;
+}
+
+/* ---- latency ---- */
+
+struct probe {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool ready;
+	unsigned handled;
+	uint64_t handled_at;
+};
+
+static void probe_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t len)
+{
+	(void)data, (void)len;
+	struct probe *p = opaque;
+	uint64_t t = now_ns();
+	pthread_mutex_lock(&p->lock);
+	if (offset == 1) {
+		p->ready = true;
+	} else {
+		p->handled++;
+		p->handled_at = t;
+	}
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static const struct bus_device_ops probe_ops = { .write = probe_write };
+
+/* Wait until `done(p)` or two seconds pass; false on timeout. */
+static bool probe_wait(struct probe *p, bool (*done)(struct probe *, unsigned), unsigned arg)
+{
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += WAIT_NS / 1000000000ULL;
+	bool ok = true;
+	pthread_mutex_lock(&p->lock);
+	while (!done(p, arg) && ok)
+		ok = pthread_cond_timedwait(&p->cond, &p->lock, &deadline) == 0;
+	pthread_mutex_unlock(&p->lock);
+	return ok || done(p, arg);
+}
+
+static bool is_ready(struct probe *p, unsigned arg) { (void)arg; return p->ready; }
+static bool has_handled(struct probe *p, unsigned n) { return p->handled >= n; }
+
+static int load_guest_elf(struct vm *vm, const char *path, struct kvmini_error *err)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return kvmini_fail_errno(err, KVMINI_E_USAGE, errno, "cannot open %s", path);
+	static uint8_t image[1 << 20];
+	size_t size = fread(image, 1, sizeof(image), f);
+	fclose(f);
+	struct kvmini_image img = { .format = KVMINI_FORMAT_ELF, .path = path,
+				    .data = image, .size = size };
+	struct load_result loaded;
+	if (load_elf(&vm->mem, &img, &loaded, err) < 0)
+		return -1;
+	struct x86_entry entry = {
+		.mode = loaded.mode,
+		.regs = { .rip = loaded.entry,
+			  .rsp = vm->mem.regions[0].gpa + vm->mem.regions[0].size },
+	};
+	return x86_enter(&vm->mem, vm->vcpus[0].fd, &entry, err);
+}
+
+struct runner {
+	struct vm *vm;
+	struct kvmini_result result;
+};
+
+static void *run_vm(void *arg)
+{
+	struct runner *r = arg;
+	vm_run(r->vm, 0, &r->result);
+	return NULL;
+}
+
+static int measure_latency(const char *guest, double *samples, char *why, size_t whylen)
+{
+	struct kvmini_config cfg;
+	lib_vm_config(&cfg);
+	cfg.irqchip = KVMINI_IRQCHIP_KERNEL;
+	struct kvmini_error err;
+	struct vm vm;
+	if (vm_create(&vm, &cfg, &err) < 0)
+		return fail_with(why, whylen, "%s", err.msg);
+	struct probe p = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+	int rc = -1;
+	if (bus_register(&vm.pio, BENCH_MARK_PORT, 2, &probe_ops, &p, "irq probe", &err) < 0 ||
+	    load_guest_elf(&vm, guest, &err) < 0) {
+		fail_with(why, whylen, "%s", err.msg);
+		vm_destroy(&vm);
+		return -1;
+	}
+	struct runner runner = { .vm = &vm };
+	pthread_t thread;
+	pthread_create(&thread, NULL, run_vm, &runner);
+	struct irq_line line = vm_irq_line(&vm, IRQ_COM1);
+	if (!probe_wait(&p, is_ready, 0)) {
+		fail_with(why, whylen, "the guest never reported ready");
+		goto stop;
+	}
+	for (unsigned i = 0; i < LATENCY_SAMPLES; i++) {
+		uint64_t raised = now_ns();
+		irq_line_set(&line, true);
+		irq_line_set(&line, false);
+		if (!probe_wait(&p, has_handled, i + 1)) {
+			fail_with(why, whylen, "interrupt %u never reached the handler", i + 1);
+			goto stop;
+		}
+		samples[i] = (double)(p.handled_at - raised) / 1e3;
+	}
+	rc = 0;
+stop:
+	vm_request_stop(&vm, KVMINI_OK, 0, "bench done");
+	pthread_join(thread, NULL);
+	vm_destroy(&vm);
+	return rc;
+}
+
+void fig_interrupts(const char *guest_dir)
+{
+	print_heading("(e) interrupt delivery, in-kernel irqchip",
+		      "KVM_IRQ_LINE raise+lower pairs; latency: IRQ 4 raised -> guest handler's OUT exit");
+	double raw[INJECT_REPS], lib[INJECT_REPS], ratio[INJECT_REPS];
+	char why[256];
+	for (unsigned i = 0; i < INJECT_REPS; i++) {
+		if (raw_injections(&raw[i], why, sizeof(why)) < 0 ||
+		    lib_injections(&lib[i], why, sizeof(why)) < 0) {
+			print_failure("injections", why);
+			return;
+		}
+		ratio[i] = lib[i] / raw[i];
+	}
+	print_row("raw KVM_IRQ_LINE pairs/s", INJECT_REPS, median(raw, INJECT_REPS), "/s");
+	print_row("kvmini irq_line pairs/s", INJECT_REPS, median(lib, INJECT_REPS), "/s");
+	print_ratio("kvmini / raw (median of pairs)", median(ratio, INJECT_REPS), NULL, 0);
+
+	char guest[512];
+	snprintf(guest, sizeof(guest), "%s/irq_latency.elf", guest_dir);
+	static double samples[LATENCY_SAMPLES];
+	if (measure_latency(guest, samples, why, sizeof(why)) < 0) {
+		print_failure("latency", why);
+		return;
+	}
+	print_row("IRQ 4 raised -> handler's OUT exit", LATENCY_SAMPLES,
+		  median(samples, LATENCY_SAMPLES), "us");
+}
