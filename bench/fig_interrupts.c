@@ -54,15 +54,23 @@ out:
 	return vm >= 0 && *rate > 0 ? 0 : -1;
 }
 
-static int lib_injections(double *rate, char *why, size_t whylen)
+/* A benchmark VM with KVM's in-kernel irqchip. */
+static int create_irqchip_vm(struct vm *vm, char *why, size_t whylen)
 {
 	struct kvmini_config cfg;
 	lib_vm_config(&cfg);
 	cfg.irqchip = KVMINI_IRQCHIP_KERNEL;
 	struct kvmini_error err;
-	struct vm vm;
-	if (vm_create(&vm, &cfg, &err) < 0)
+	if (vm_create(vm, &cfg, &err) < 0)
 		return fail_with(why, whylen, "%s", err.msg);
+	return 0;
+}
+
+static int lib_injections(double *rate, char *why, size_t whylen)
+{
+	struct vm vm;
+	if (create_irqchip_vm(&vm, why, whylen) < 0)
+		return -1;
 	struct irq_line line = vm_irq_line(&vm, IRQ_COM1);
 	uint64_t start = now_ns();
 	for (unsigned i = 0; i < INJECTIONS; i++) {
@@ -154,13 +162,10 @@ static void *run_vm(void *arg)
 
 static int measure_latency(const char *guest, double *samples, char *why, size_t whylen)
 {
-	struct kvmini_config cfg;
-	lib_vm_config(&cfg);
-	cfg.irqchip = KVMINI_IRQCHIP_KERNEL;
-	struct kvmini_error err;
 	struct vm vm;
-	if (vm_create(&vm, &cfg, &err) < 0)
-		return fail_with(why, whylen, "%s", err.msg);
+	if (create_irqchip_vm(&vm, why, whylen) < 0)
+		return -1;
+	struct kvmini_error err;
 	struct probe p = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 	int rc = -1;
 	if (bus_register(&vm.pio, BENCH_MARK_PORT, 2, &probe_ops, &p, "irq probe", &err) < 0 ||

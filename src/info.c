@@ -29,6 +29,11 @@ static const char *virtualization_flag(void)
 	return found;
 }
 
+static void print_cap(int fd, int kvm_fd, const struct kvm_cap_desc *c, const char *note)
+{
+	dprintf(fd, "%-32s %-8d %s%s\n", c->name, kvm_cap_value(kvm_fd, c->cap), c->purpose, note);
+}
+
 int kvmini_info(int fd, struct kvmini_error *err)
 {
 	struct kvm kvm;
@@ -39,12 +44,10 @@ int kvmini_info(int fd, struct kvmini_error *err)
 	dprintf(fd, "vCPU run area: %d bytes\n", kvm.vcpu_mmap_size);
 	dprintf(fd, "hardware virtualization flag: %s\n", virtualization_flag());
 	dprintf(fd, "\n%-32s %-8s %s\n", "capability", "value", "used for");
-	for (unsigned i = 0; i < kvm_reported_caps_count; i++) {
-		const struct kvm_cap_desc *c = &kvm_reported_caps[i];
-		bool required = i < kvm_required_caps_count;
-		dprintf(fd, "%-32s %-8d %s%s\n", c->name, kvm_cap_value(kvm.fd, c->cap),
-			c->purpose, required ? " (required)" : "");
-	}
+	for (unsigned i = 0; i < kvm_required_caps_count; i++)
+		print_cap(fd, kvm.fd, &kvm_required_caps[i], " (required)");
+	for (unsigned i = 0; i < kvm_optional_caps_count; i++)
+		print_cap(fd, kvm.fd, &kvm_optional_caps[i], "");
 	kvm_close(&kvm);
 	return 0;
 }

@@ -17,11 +17,7 @@ const struct kvm_cap_desc kvm_required_caps[] = {
 const unsigned kvm_required_caps_count =
 	sizeof(kvm_required_caps) / sizeof(kvm_required_caps[0]);
 
-const struct kvm_cap_desc kvm_reported_caps[] = {
-	CAP(USER_MEMORY, "map guest RAM from host memory"),
-	CAP(EXT_CPUID, "give vCPUs the host's supported CPUID"),
-	CAP(IMMEDIATE_EXIT, "stop a running vCPU from another thread"),
-	CAP(SET_TSS_ADDR, "real and protected mode on Intel hosts"),
+const struct kvm_cap_desc kvm_optional_caps[] = {
 	CAP(NR_VCPUS, "recommended vCPUs per VM"),
 	CAP(MAX_VCPUS, "maximum vCPUs per VM"),
 	CAP(NR_MEMSLOTS, "memory slots per VM"),
@@ -40,8 +36,8 @@ const struct kvm_cap_desc kvm_reported_caps[] = {
 	CAP(ADJUST_CLOCK, "guest kvmclock control"),
 	CAP(SYNC_REGS, "registers shared through kvm_run"),
 };
-const unsigned kvm_reported_caps_count =
-	sizeof(kvm_reported_caps) / sizeof(kvm_reported_caps[0]);
+const unsigned kvm_optional_caps_count =
+	sizeof(kvm_optional_caps) / sizeof(kvm_optional_caps[0]);
 
 int kvm_cap_value(int fd, long cap)
 {

@@ -20,9 +20,9 @@ struct kvm_cap_desc {
 /* Capabilities every kvmini VM needs. */
 extern const struct kvm_cap_desc kvm_required_caps[];
 extern const unsigned kvm_required_caps_count;
-/* Capabilities `kvmini info` reports (required ones first). */
-extern const struct kvm_cap_desc kvm_reported_caps[];
-extern const unsigned kvm_reported_caps_count;
+/* Further capabilities `kvmini info` reports, used by some features. */
+extern const struct kvm_cap_desc kvm_optional_caps[];
+extern const unsigned kvm_optional_caps_count;
 
 /* Open /dev/kvm (or $KVMINI_DEV when set, for tests), check the API
  * version and every required capability. */
