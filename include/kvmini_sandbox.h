@@ -67,8 +67,8 @@ int kvmini_sandbox_run(struct kvmini_sandbox *sb, struct kvmini_result *out);
  * reply. */
 #define KVMINI_SANDBOX_SYS_SERVE 0x4b560001L
 
-/* Run the program to its first serve call. KVMINI_OK (and 0) once it is
- * ready; otherwise the program ended before getting there. */
+/* Run the program to its first serve call: 0 once it is ready; -1 when
+ * it ended before getting there (out says how). */
 int kvmini_sandbox_start(struct kvmini_sandbox *sb, struct kvmini_result *out);
 
 /* One call: input in, reply copied to reply (at most reply_cap bytes;

@@ -14,9 +14,16 @@ test)
 	need libcriterion-dev test -e /usr/include/criterion/criterion.h
 	need bats command -v bats
 	need valgrind command -v valgrind
+	# sandbox mode: musl-gcc builds test programs, busybox-static is run
+	need musl-tools command -v musl-gcc
+	need busybox-static sh -c 'file -b /bin/busybox | grep -q static'
+	need file command -v file
+	need acpica-tools command -v iasl      # validates the ACPI tables
 	;;
 bench)
 	need qemu-system-x86 command -v qemu-system-x86_64
+	need qemu-user command -v qemu-x86_64   # sandbox bench: user-mode emulation
+	need bc command -v bc                   # sandbox bench: arithmetic on timings
 	;;
 *)
 	echo "usage: $0 test|bench" >&2

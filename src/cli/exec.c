@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,8 +276,8 @@ static int write_all(int fd, const void *buf, size_t len)
 static int serve_lines(struct kvmini_sandbox *sb, bool verbose)
 {
 	struct kvmini_result r;
-	if (kvmini_sandbox_start(sb, &r) != 0 || r.status != KVMINI_OK) {
-		fprintf(stderr, "kvmini: %s\n", r.message[0] ? r.message : "the program ended before serving");
+	if (kvmini_sandbox_start(sb, &r) < 0) {
+		fprintf(stderr, "kvmini: %s before its first serve call\n", r.message);
 		return r.exit_status ? r.exit_status : KVMINI_E_GUEST;
 	}
 	char *line = NULL;
@@ -322,7 +323,10 @@ static int run_program(struct exec_options *o, const uint8_t *data, size_t size)
 	} else {
 		struct kvmini_result r;
 		status = kvmini_sandbox_run(sb, &r);
-		if (r.message[0] && (r.status != KVMINI_OK || o->cfg.verbose || o->cfg.trace))
+		/* Like a shell, say nothing of a death by SIGPIPE in a pipeline. */
+		bool quiet_pipe = r.exit_status == 128 + SIGPIPE && r.status == KVMINI_E_GUEST;
+		if (r.message[0] && ((r.status != KVMINI_OK && !quiet_pipe) || o->cfg.verbose ||
+				     o->cfg.trace))
 			fprintf(stderr, "kvmini: %s\n", r.message);
 	}
 	kvmini_sandbox_destroy(sb);

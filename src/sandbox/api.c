@@ -113,16 +113,21 @@ int kvmini_sandbox_run(struct kvmini_sandbox *sb, struct kvmini_result *out)
 
 int kvmini_sandbox_start(struct kvmini_sandbox *sb, struct kvmini_result *out)
 {
-	if (sb->finished || sb->serving)
-		return refuse(out, "the sandbox has already started");
+	if (sb->finished || sb->serving) {
+		refuse(out, "the sandbox has already started");
+		return -1;
+	}
 	sb->serving = true;
 	sb_run(sb);
-	if (sb->finished)
-		return finish_result(sb, out);
+	if (sb->finished) {
+		*out = sb->result;
+		return -1;
+	}
 	struct kvmini_error err;
 	if (sb_snapshot_take(sb, &err) < 0) {
 		sb_finish(sb, err.code, err.code, "%s", err.msg);
-		return finish_result(sb, out);
+		*out = sb->result;
+		return -1;
 	}
 	*out = (struct kvmini_result){ .status = KVMINI_OK };
 	return 0;

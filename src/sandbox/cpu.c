@@ -107,16 +107,6 @@ static void write_idt(uint8_t *ram)
 	}
 }
 
-/* mov disp32(%rip), %rax ending at stub offset `end`, reading the scratch rax. */
-static void scratch_load(uint8_t *insn, uint64_t end)
-{
-	uint32_t disp = (uint32_t)(SB_SCRATCH_GPA + SB_SCRATCH_RAX - (SB_STUB_GPA + end));
-	insn[0] = 0x48;
-	insn[1] = 0x8b;
-	insn[2] = 0x05;
-	memcpy(insn + 3, &disp, 4);
-}
-
 /* The door. With hardware virtualization `syscall` enters CPL0 at
  * SB_STUB_SYSCALL, whose `out` exits to the host and whose `sysretq`
  * returns. PVM instead runs a non-PVM guest's syscall target in user
@@ -137,20 +127,6 @@ static void write_stub(uint8_t *ram)
 		0x48, 0x0f, 0x07,             /* sysretq */
 	};
 	memcpy(s + SB_STUB_SYSCALL, door, sizeof(door));
-	/* The host enters these instead when a mapping lost rights: reload
-	 * CR3 to flush the TLB, take the result from the scratch page. */
-	static const uint8_t reload_cr3[] = {
-		0x0f, 0x20, 0xd8,             /* mov %cr3, %rax */
-		0x0f, 0x22, 0xd8,             /* mov %rax, %cr3 */
-	};
-	uint8_t *f = s + SB_STUB_FLUSH;
-	memcpy(f, reload_cr3, 6);
-	scratch_load(f + 6, SB_STUB_FLUSH + 13);
-	memcpy(f + 13, (const uint8_t[]){ 0x48, 0x0f, 0x07 }, 3);   /* sysretq */
-	f = s + SB_STUB_IFLUSH;
-	memcpy(f, reload_cr3, 6);
-	scratch_load(f + 6, SB_STUB_IFLUSH + 13);
-	memcpy(f + 13, pop_error_iretq, sizeof(pop_error_iretq));   /* #GP's frame */
 	for (unsigned v = 0; v < IDT_VECTORS; v++) {
 		uint8_t *h = s + SB_STUB_EXC + 8 * v;
 		h[0] = 0xe6;                  /* out %al, $(SB_PORT_EXC + v) */
@@ -181,7 +157,6 @@ static void write_kernel_tables(uint8_t *ram)
 	pt[SB_IDT_GPA / SB_PAGE] = SB_IDT_GPA | leaf | PTE_NX;
 	/* The stub page is also user-executable: see write_stub(). */
 	pt[SB_STUB_GPA / SB_PAGE] = SB_STUB_GPA | leaf | PTE_U;
-	pt[SB_SCRATCH_GPA / SB_PAGE] = SB_SCRATCH_GPA | leaf | PTE_NX;
 	for (uint64_t g = SB_IST_GPA; g < SB_IST_TOP_GPA; g += SB_PAGE)
 		pt[g / SB_PAGE] = g | leaf | PTE_W | PTE_NX;
 }
@@ -194,7 +169,6 @@ int sb_cpu_write_tables(sandbox_t *sb, struct kvmini_error *err)
 	write_gdt_tss(ram);
 	write_idt(ram);
 	write_stub(ram);
-	memset(ram + SB_SCRATCH_GPA, 0, SB_PAGE);
 	write_kernel_tables(ram);
 	return 0;
 }

@@ -16,8 +16,6 @@
  * the CPU (or KVM's page walker) never writes to the tables. */
 #define PTE_TABLE (PTE_P | PTE_W | PTE_U | PTE_A)
 
-/* Zeroing this much or more gives the pages back to the host instead. */
-#define ZERO_BY_MADVISE (64ULL << 10)
 /* The top of the lower canonical half: user addresses stay below it. */
 #define USER_VA_END 0x0000800000000000ULL
 
@@ -153,28 +151,28 @@ static void set_pages(struct sb_mm *mm, uint64_t va, uint64_t len, unsigned flag
 	sb_mm_mark_dirty(mm, pte_gpa, len / SB_PAGE * 8);
 }
 
-static void zero_pages(struct sb_mm *mm, uint64_t va, uint64_t len)
+/* Zero [va, va+len) and make KVM forget it. MADV_DONTNEED on private
+ * anonymous memory reads back as zeros, gives the pages back to the host,
+ * and through the MMU notifier drops KVM's translations of them: the
+ * shadow entries under PVM, the EPT/NPT entries and with them every
+ * cached guest translation on hardware. The host's writes to the guest's
+ * page tables are not seen by KVM, so this is what makes an unmapped page
+ * fault at once. */
+void sb_mm_zero(struct sb_mm *mm, uint64_t va, uint64_t len)
 {
 	uint8_t *p = sb_mm_host(mm, va);
-	/* MADV_DONTNEED on private anonymous memory reads back as zeros and
-	 * frees the host's pages; its MMU-notifier call also drops KVM's
-	 * own mapping of them. */
-	if (len < ZERO_BY_MADVISE || madvise(p, len, MADV_DONTNEED) < 0)
+	if (madvise(p, len, MADV_DONTNEED) < 0)
 		memset(p, 0, len);
 	sb_mm_mark_dirty(mm, mm->gpa + (va - mm->base), len);
 }
 
-/* Make KVM forget its translations of [va, va+len) so that lost rights
- * take effect at once: with shadow paging (PVM) KVM does not see the
- * host's writes to guest page tables, but it does drop its mappings of
- * host pages whose protection changes (the MMU notifier). On hardware
- * with EPT the guest's own TLB is flushed by the CPL0 flush path. */
-static void forget_translations(struct sb_mm *mm, uint64_t va, uint64_t len)
+/* The same forgetting for pages that keep their contents but lose
+ * rights: changing the host protection also calls the MMU notifier. */
+void sb_mm_forget(struct sb_mm *mm, uint64_t va, uint64_t len)
 {
 	uint8_t *p = sb_mm_host(mm, va);
 	if (mprotect(p, len, PROT_READ) == 0)
 		mprotect(p, len, PROT_READ | PROT_WRITE);
-	mm->flush_tlb = true;
 }
 
 static unsigned normalise_prot(unsigned prot)
@@ -187,14 +185,14 @@ void sb_mm_map(struct sb_mm *mm, uint64_t va, uint64_t len, unsigned prot, bool 
 {
 	if (len == 0)
 		return;
-	bool had_rights = !sb_mm_none_mapped(mm, va, len);
+	/* Unmapped window pages are always zero and unknown to KVM, so only
+	 * a mapping that replaces another needs work. */
+	bool replaces = !sb_mm_none_mapped(mm, va, len);
 	set_pages(mm, va, len, SB_PG_MAPPED | normalise_prot(prot));
-	if (zero)
-		zero_pages(mm, va, len);
-	if (had_rights && !zero)
-		forget_translations(mm, va, len);
-	else if (had_rights)
-		mm->flush_tlb = true;
+	if (replaces && zero)
+		sb_mm_zero(mm, va, len);
+	else if (replaces)
+		sb_mm_forget(mm, va, len);
 }
 
 void sb_mm_unmap(struct sb_mm *mm, uint64_t va, uint64_t len)
@@ -202,8 +200,9 @@ void sb_mm_unmap(struct sb_mm *mm, uint64_t va, uint64_t len)
 	if (len == 0)
 		return;
 	set_pages(mm, va, len, 0);
-	zero_pages(mm, va, len);
-	mm->flush_tlb = true;
+	sb_mm_zero(mm, va, len);
+	if (va + len > mm->mmap_next && va + len <= mm->mmap_top)
+		mm->mmap_next = va + len;   /* reuse freed space first */
 }
 
 void sb_mm_protect(struct sb_mm *mm, uint64_t va, uint64_t len, unsigned prot)
@@ -214,7 +213,7 @@ void sb_mm_protect(struct sb_mm *mm, uint64_t va, uint64_t len, unsigned prot)
 		loses = (mm->pg[page_index(mm, a)] & SB_PG_PROT & ~prot) != 0;
 	set_pages(mm, va, len, SB_PG_MAPPED | prot);
 	if (loses)
-		forget_translations(mm, va, len);
+		sb_mm_forget(mm, va, len);
 }
 
 bool sb_mm_all_mapped(const struct sb_mm *mm, uint64_t va, uint64_t len)
@@ -233,15 +232,28 @@ bool sb_mm_none_mapped(const struct sb_mm *mm, uint64_t va, uint64_t len)
 	return true;
 }
 
-uint64_t sb_mm_find_free(const struct sb_mm *mm, uint64_t len)
+/* Top-down next-fit: scan down from mmap_next, then from the top. */
+static uint64_t scan_down(const struct sb_mm *mm, uint64_t from, uint64_t lo, uint64_t want)
 {
-	uint64_t want = len / SB_PAGE, run = 0;
-	uint64_t lo = page_index(mm, SB_PAGE_UP(mm->brk));
-	uint64_t top = page_index(mm, mm->mmap_top);
-	for (uint64_t i = top; i > lo; i--) {
+	uint64_t run = 0;
+	for (uint64_t i = from; i > lo; i--) {
 		run = mm->pg[i - 1] ? 0 : run + 1;
 		if (run == want)
 			return mm->base + (i - 1) * SB_PAGE;
 	}
 	return 0;
+}
+
+uint64_t sb_mm_find_free(struct sb_mm *mm, uint64_t len)
+{
+	uint64_t want = len / SB_PAGE;
+	uint64_t lo = page_index(mm, SB_PAGE_UP(mm->brk));
+	uint64_t top = page_index(mm, mm->mmap_top);
+	uint64_t next = mm->mmap_next ? page_index(mm, mm->mmap_next) : top;
+	uint64_t va = next > lo ? scan_down(mm, next, lo, want) : 0;
+	if (!va)
+		va = scan_down(mm, top, lo, want);
+	if (va)
+		mm->mmap_next = va;
+	return va;
 }

@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
@@ -114,11 +113,6 @@ static void report_exception(sandbox_t *sb, unsigned vector)
 		describe_page_fault(what, sizeof(what), err, s.cr2);
 	else
 		snprintf(what, sizeof(what), "%s", k.what);
-	if (getenv("SB_DEBUG"))
-		sb_log(sb, "debug: vector %u err %llx frame %llx %llx %llx %llx %llx %llx\n", vector,
-		       (unsigned long long)err, (unsigned long long)frame[0], (unsigned long long)frame[1],
-		       (unsigned long long)frame[2], (unsigned long long)frame[3],
-		       (unsigned long long)frame[4], (unsigned long long)frame[5]);
 	if (sb->verbose) {
 		struct kvm_regs r = *regs;
 		r.rip = rip;
@@ -180,17 +174,7 @@ static void door_write(void *opaque, uint64_t offset, const uint8_t *data, uint3
 
 void sb_set_return(sandbox_t *sb, uint64_t value)
 {
-	struct kvm_regs *regs = &sb->run->s.regs.regs;
-	regs->rax = value;
-	if (sb->mm.flush_tlb) {
-		/* Return through a flush path: it reloads CR3 and takes rax
-		 * from the scratch page (rcx and r11 stay the user's). */
-		guest_write(&sb->vm.mem, SB_SCRATCH_GPA + SB_SCRATCH_RAX, &value, 8);
-		sb_mm_mark_dirty(&sb->mm, SB_SCRATCH_GPA, 8);
-		regs->rip = SB_KERNEL_VA + SB_STUB_GPA +
-			    (sb->door_iret ? SB_STUB_IFLUSH : SB_STUB_FLUSH);
-		sb->mm.flush_tlb = false;
-	}
+	sb->run->s.regs.regs.rax = value;
 	sb->regs_dirty = true;
 }
 

@@ -32,7 +32,6 @@
 #define SB_GDT_GPA      0x1000ULL   /* GDT, then the TSS in the same page */
 #define SB_IDT_GPA      0x2000ULL
 #define SB_STUB_GPA     0x3000ULL   /* CPL0 code: syscall door, exception doors */
-#define SB_SCRATCH_GPA  0x4000ULL   /* data the flush path reads */
 #define SB_IST_GPA      0x5000ULL   /* two pages of exception stack */
 #define SB_IST_TOP_GPA  0x7000ULL
 #define SB_PML4_GPA     0x7000ULL
@@ -44,10 +43,8 @@
 
 /* Offsets in the stub page. */
 #define SB_STUB_SYSCALL 0x000       /* out %al,$SB_PORT_SYSCALL; sysretq */
-#define SB_STUB_FLUSH   0x010       /* reload CR3, rax from scratch, sysretq */
 #define SB_STUB_EXC     0x100       /* + 8 * vector: out %al,$(SB_PORT_EXC+v); iretq */
-#define SB_STUB_IFLUSH  0x200       /* reload CR3, rax from scratch, iretq */
-#define SB_SCRATCH_RAX  0x000       /* offset of the flush path's rax */
+
 
 /* The sandbox's ports: one per exception vector, one for system calls. */
 #define SB_PORT_EXC     0xc0
@@ -84,8 +81,8 @@ struct sb_mm {
 	uint64_t pt_gpa;          /* guest-physical address of pte[0] */
 	uint64_t brk_start, brk;  /* the heap: [brk_start, brk) */
 	uint64_t mmap_top;        /* mmap hands out pages below this */
+	uint64_t mmap_next;       /* where the next search starts (0: the top) */
 	uint64_t stack_lo, stack_top;
-	bool flush_tlb;           /* a page lost rights since the last entry */
 	uint64_t *host_dirty;     /* bitmap of guest-physical pages the host wrote, or NULL */
 };
 
@@ -176,8 +173,12 @@ void sb_mm_protect(struct sb_mm *mm, uint64_t va, uint64_t len, unsigned prot);
 /* True when every page of [va, va+len) is mapped. */
 bool sb_mm_all_mapped(const struct sb_mm *mm, uint64_t va, uint64_t len);
 bool sb_mm_none_mapped(const struct sb_mm *mm, uint64_t va, uint64_t len);
-/* The highest free run of len bytes below mmap_top and above the heap; 0 if none. */
-uint64_t sb_mm_find_free(const struct sb_mm *mm, uint64_t len);
+/* A free run of len bytes below mmap_top and above the heap; 0 if none. */
+uint64_t sb_mm_find_free(struct sb_mm *mm, uint64_t len);
+/* Zero pages and drop KVM's translations of them (see mm.c). */
+void sb_mm_zero(struct sb_mm *mm, uint64_t va, uint64_t len);
+/* Drop KVM's translations of pages that lost rights. */
+void sb_mm_forget(struct sb_mm *mm, uint64_t va, uint64_t len);
 /* Host address of window address va (no checks: callers check first). */
 static inline uint8_t *sb_mm_host(const struct sb_mm *mm, uint64_t va)
 {
@@ -288,8 +289,7 @@ long sb_fd_install(sandbox_t *sb, int host_fd, const struct sb_file *like);
 extern const struct bus_device_ops sb_door_ops;
 /* Run the vCPU until the program finishes or reaches a serve call. */
 void sb_run(sandbox_t *sb);
-/* Return `value` from the system call the vCPU is in (through the TLB
- * flush path when a mapping lost rights). */
+/* Return `value` from the system call the vCPU is in. */
 void sb_set_return(sandbox_t *sb, uint64_t value);
 /* Whether the CPU pushes an error code for this exception vector. */
 bool sb_vector_has_error_code(unsigned vector);

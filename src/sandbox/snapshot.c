@@ -98,7 +98,9 @@ static int save_files(sandbox_t *sb, struct kvmini_error *err)
 		s->files[i].file = *f;
 		s->files[i].file.host_fd = dup;
 		s->files[i].file.guest_path = f->guest_path ? strdup(f->guest_path) : NULL;
-		s->files[i].offset = lseek(f->host_fd, 0, SEEK_CUR);
+		/* The standard streams share their offset with kvmini's own
+		 * descriptors: they are streams, never rewound. */
+		s->files[i].offset = f->guest_path ? lseek(f->host_fd, 0, SEEK_CUR) : -1;
 	}
 	return 0;
 }
@@ -190,26 +192,22 @@ static uint64_t restore_pages(sandbox_t *sb)
 	return n;
 }
 
-/* Pages that have rights now but not at the ready point: KVM and the TLB
- * must forget them (see forget_translations() in mm.c). */
-static bool restore_page_map(sandbox_t *sb)
+/* Pages that have rights now but not at the ready point: KVM must forget
+ * them (sb_mm_forget()), as after an mprotect. */
+static void restore_page_map(sandbox_t *sb)
 {
 	struct sb_snapshot *s = sb->snap;
 	struct sb_mm *mm = &sb->mm;
-	bool lost = false;
 	for (uint64_t i = 0; i < mm->npages; i++) {
 		if (mm->pg[i] == s->pg[i])
 			continue;
 		if (mm->pg[i] & SB_PG_PROT & ~s->pg[i]) {
-			uint8_t *host = mm->host + i * SB_PAGE;
-			if (mprotect(host, SB_PAGE, PROT_READ) == 0)
-				mprotect(host, SB_PAGE, PROT_READ | PROT_WRITE);
-			lost = true;
+			sb_mm_forget(mm, mm->base + i * SB_PAGE, SB_PAGE);
 		}
 		mm->pg[i] = s->pg[i];
 	}
 	mm->brk = s->mm.brk;
-	return lost;
+	mm->mmap_next = s->mm.mmap_next;
 }
 
 static int restore_files(sandbox_t *sb, struct kvmini_error *err)
@@ -265,7 +263,7 @@ int sb_snapshot_restore(sandbox_t *sb, struct kvmini_error *err)
 	struct sb_snapshot *s = sb->snap;
 	if (fetch_kvm_dirty(sb, err) < 0)
 		return -1;
-	bool lost = restore_page_map(sb);
+	restore_page_map(sb);
 	uint64_t pages = restore_pages(sb);
 	sb->stats.last_call_pages = pages;
 	sb->stats.pages_restored += pages;
@@ -278,8 +276,6 @@ int sb_snapshot_restore(sandbox_t *sb, struct kvmini_error *err)
 		return -1;
 	sb->sregs_touched = false;
 	sb->run->s.regs.regs = s->regs;
-	if (lost)
-		sb->mm.flush_tlb = true;   /* sb_set_return() takes the flush path */
 	sb->regs_dirty = true;
 	return 0;
 }

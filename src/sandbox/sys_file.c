@@ -103,12 +103,14 @@ static long import_iov(sandbox_t *sb, uint64_t va, uint64_t count, unsigned acce
 	struct iovec *h = calloc(count ? count : 1, sizeof(*h));
 	long r = (!g || !h) ? -ENOMEM : sb_copy_in(sb, g, va, count * sizeof(*g));
 	uint64_t total = 0;
+	/* Lengths first, as Linux does: a total past SSIZE_MAX is EINVAL. */
 	for (uint64_t i = 0; r == 0 && i < count; i++) {
-		if (g[i].len > RW_MAX - total) {
+		if (g[i].len > (uint64_t)SSIZE_MAX - total)
 			r = -EINVAL;
-			break;
-		}
-		total += g[i].len;
+		else
+			total += g[i].len;
+	}
+	for (uint64_t i = 0; r == 0 && i < count; i++) {
 		h[i].iov_base = sb_uptr(sb, g[i].base, g[i].len, access);
 		h[i].iov_len = g[i].len;
 		if (!h[i].iov_base)

@@ -205,10 +205,6 @@ long sb_sys_madvise(sandbox_t *sb, const uint64_t a[6])
 		return 0;   /* advice only */
 	if (!sb_mm_contains(&sb->mm, va, len) || !sb_mm_all_mapped(&sb->mm, va, len))
 		return -ENOMEM;
-	/* Private anonymous pages read back as zeros afterwards. */
-	for (uint64_t p = va; p < va + len; p += SB_PAGE) {
-		unsigned prot = sb->mm.pg[(p - sb->mm.base) / SB_PAGE] & SB_PG_PROT;
-		sb_mm_map(&sb->mm, p, SB_PAGE, prot, true);
-	}
+	sb_mm_zero(&sb->mm, va, len);   /* private anonymous pages read back as zeros */
 	return 0;
 }

@@ -66,7 +66,8 @@ static long resolve(sandbox_t *sb, uint64_t dirfd, uint64_t path_va, struct reso
 static long open_beneath(const struct resolved *r, const char *rel, uint64_t flags, uint64_t mode)
 {
 	struct open_how how = {
-		.flags = flags | O_CLOEXEC | O_NOCTTY,
+		/* openat2 refuses O_PATH with anything but these flags. */
+		.flags = flags | O_CLOEXEC | ((flags & O_PATH) ? 0 : O_NOCTTY),
 		.mode = (flags & O_CREAT) ? (mode & 07777) : 0,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 	};

@@ -31,5 +31,5 @@ int main(int argc, char **argv)
 	printf("entry=%s\n", getauxval(AT_ENTRY) == (unsigned long)_start ? "ok" : "bad");
 	printf("execfn=%s\n", (const char *)getauxval(AT_EXECFN));
 	printf("stack_aligned=%s\n", ((unsigned long)&argc & 3) == 0 ? "ok" : "bad");
-	return argc > 1 && strcmp(argv[1], "exit7") == 0 ? 7 : 0;
+	return argc > 1 && strcmp(argv[argc - 1], "exit7") == 0 ? 7 : 0;
 }
