@@ -121,6 +121,7 @@ bench: all
 	scripts/install-deps.sh bench
 	$(MAKE) -C bench B=$(CURDIR)/$(B)
 	$(B)/bench/kvmini-bench
+	bench/sandbox_bench.sh $(B)
 
 clean:
 	rm -rf $(B)
