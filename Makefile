@@ -35,6 +35,8 @@ GUESTS := $(G)/demo.bin $(G)/hello_real.bin $(G)/loop.bin \
 	$(G)/emulation_failure.elf $(G)/timer_pit.elf $(G)/timer_lapic.elf \
 	$(G)/uart_irq.elf $(G)/smp.elf $(G)/smp_ap_exit.elf $(G)/irq_latency.elf
 guests: $(GUESTS)
+# Firmware tables, CPU feature hiding, boot MSRs.
+guests: $(G)/firmware_tables.elf $(G)/cpuid_bits.elf $(G)/boot_msrs.elf
 
 # Raw real-mode images: assemble as 16-bit code, link at 0x7c00, strip to bytes.
 $(G)/%.bin: guests/%.S guests/flat.ld | $(G)
@@ -176,7 +178,64 @@ $(B)/fuzz/gdb_packet: tests/fuzz/fuzz_gdb_packet.c src/gdb/packet.c src/gdb/pack
 	clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -o $@ \
 		tests/fuzz/fuzz_gdb_packet.c src/gdb/packet.c
 .PHONY: fuzz-gdb
-fuzz-gdb: $(B)/fuzz/gdb_packet
+fuzz-gdb:
+	scripts/install-deps.sh fuzz
+	$(MAKE) $(B)/fuzz/gdb_packet
 	@mkdir -p $(B)/fuzz/corpus
 	$(B)/fuzz/gdb_packet -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(B)/fuzz/ \
 		$(B)/fuzz/corpus tests/fuzz/gdb_corpus
+
+# ---- platform devices (issue 3): the RTC and reset guests ----
+# guests/reset.c is built once per reset path, with -DRESET_VIA_<path>.
+RESET_GUESTS := $(G)/reset_i8042.elf $(G)/reset_port92.elf $(G)/reset_cf9.elf
+guests: $(G)/rtc.elf $(G)/boot_count.elf $(RESET_GUESTS)
+$(G)/rtc.elf $(G)/boot_count.elf: guests/lib/cmos.h
+$(RESET_GUESTS): $(G)/reset_%.elf: guests/reset.c $(GUEST_RT) guests/elf.ld | $(G)
+	$(CC) -m64 -DRESET_VIA_$* $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ \
+		$(GUEST_RT_SRCS) $<
+
+# ---- Linux boot (issue 4): the boot-protocol conformance kernel ----
+# guests/bootconf is packed as a bzImage by tools/mkbzimage (with these
+# header values, which the kernel also gets with -D to check them) and
+# linked as a PVH ELF (32-bit; an ELF64 copy too, as vmlinux is one).
+BOOTCONF_HDR := --version 0x020f --setup-sects 0 --pref-address 0x1000000 \
+	--kernel-alignment 0x200000 --relocatable 1 --xloadflags 0x3 \
+	--cmdline-size 2047 --initrd-addr-max 0x7fffffff
+BOOTCONF_DEFS := -DBOOTCONF_VERSION=0x020f -DBOOTCONF_SETUP_SECTS=0 \
+	-DBOOTCONF_PREF=0x1000000 -DBOOTCONF_ALIGN=0x200000 -DBOOTCONF_XLF=0x3 \
+	-DBOOTCONF_CMDLINE_SIZE=2047 -DBOOTCONF_INITRD_MAX=0x7fffffff
+BOOTCONF_DEPS := guests/bootconf/bootconf.h guests/bootconf/check.c guests/lib/guest.c \
+	guests/lib/guest.h
+BC := $(G)/bootconf
+guests: $(G)/bootconf.bzImage $(G)/bootconf_pvh.elf $(G)/bootconf_pvh64.elf
+
+$(B)/tools/mkbzimage: tools/mkbzimage.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O2 -o $@ $<
+
+# Linked at two bases: identical bytes prove the code position-independent.
+BOOTCONF_BZ_SRCS := guests/bootconf/entry64.S guests/bootconf/zeropage.c \
+	guests/bootconf/check.c guests/lib/guest.c
+BOOTCONF_BZ_CC = $(CC) -m64 $(GUEST_CFLAGS) -fpie -fvisibility=hidden $(BOOTCONF_DEFS) \
+	-Iguests/bootconf $(GUEST_LDFLAGS) -T guests/bootconf/bzimage.ld
+$(BC)/bzimage.elf: $(BOOTCONF_BZ_SRCS) $(BOOTCONF_DEPS) guests/bootconf/bzimage.ld
+	@mkdir -p $(@D)
+	$(BOOTCONF_BZ_CC) -Wl,--defsym=BOOTCONF_BASE=0 -o $@ $(BOOTCONF_BZ_SRCS)
+	$(BOOTCONF_BZ_CC) -Wl,--defsym=BOOTCONF_BASE=0x40000000 -o $@.moved $(BOOTCONF_BZ_SRCS)
+	objcopy -O binary $@ $(BC)/payload.bin
+	objcopy -O binary $@.moved $(BC)/payload.moved.bin
+	cmp $(BC)/payload.bin $(BC)/payload.moved.bin
+$(G)/bootconf.bzImage: $(BC)/bzimage.elf $(B)/tools/mkbzimage
+	end=$$(nm $< | awk '$$3 == "_end" { print "0x" $$1 }') && \
+	$(B)/tools/mkbzimage $(BOOTCONF_HDR) --init-size $$(( (end + 0xfff) & ~0xfff )) \
+		$(BC)/payload.bin $@
+
+BOOTCONF_PVH_SRCS := guests/bootconf/entry_pvh.S guests/bootconf/startinfo.c \
+	guests/bootconf/check.c guests/lib/guest.c
+$(G)/bootconf_pvh.elf: $(BOOTCONF_PVH_SRCS) $(BOOTCONF_DEPS) guests/bootconf/pvh.ld \
+		src/loaders/pvh_abi.h
+	@mkdir -p $(@D)
+	$(CC) -m32 $(GUEST_CFLAGS) -Iguests/bootconf -Isrc/loaders $(GUEST_LDFLAGS) \
+		-Wl,-m,elf_i386 -T guests/bootconf/pvh.ld -o $@ $(BOOTCONF_PVH_SRCS)
+$(G)/bootconf_pvh64.elf: $(G)/bootconf_pvh.elf
+	objcopy -O elf64-x86-64 $< $@

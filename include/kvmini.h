@@ -35,7 +35,23 @@ enum kvmini_mode { KVMINI_MODE_REAL, KVMINI_MODE_PROTECTED, KVMINI_MODE_LONG };
  * PIC, IOAPIC, local APICs and PIT. */
 enum kvmini_irqchip { KVMINI_IRQCHIP_NONE, KVMINI_IRQCHIP_KERNEL };
 
-enum kvmini_format { KVMINI_FORMAT_AUTO, KVMINI_FORMAT_RAW, KVMINI_FORMAT_ELF };
+/* LINUX: a Linux kernel, booted by its own protocol: a bzImage (64-bit
+ * boot protocol) or an ELF vmlinux with a PVH entry note. */
+enum kvmini_format { KVMINI_FORMAT_AUTO, KVMINI_FORMAT_RAW, KVMINI_FORMAT_ELF,
+		     KVMINI_FORMAT_LINUX };
+
+/* The command line a Linux kernel gets unless the image names its own:
+ * the console and early messages on COM1, reset through the keyboard
+ * controller (one port write kvmini catches), reboot at once on a panic
+ * (so a panic ends the VM instead of hanging it), and no PCI probing
+ * (kvmini has no PCI host bridge). README.md explains each part. */
+#define KVMINI_LINUX_CMDLINE \
+	"console=ttyS0 earlyprintk=serial,ttyS0,115200 reboot=k panic=-1 pci=off"
+
+/* What a guest's reset (i8042 0xfe, port 0x92, port 0xcf9) does: end
+ * the run (status 0), or restart the VM from its initial state with the
+ * image loaded again; only the CMOS RAM and clock survive, as on a PC. */
+enum kvmini_on_reset { KVMINI_ON_RESET_EXIT, KVMINI_ON_RESET_RESTART };
 
 struct kvmini_config {
 	uint64_t mem_size;          /* bytes of guest RAM */
@@ -50,6 +66,10 @@ struct kvmini_config {
 	int serial_in_fd;           /* COM1 input; -1 for none */
 	int debugcon_fd;            /* port 0xe9 output */
 	int log_fd;                 /* diagnostics (register dumps, --verbose) */
+	enum kvmini_on_reset on_reset;
+	/* CPUID features hidden from the guest: "-xsave,-cx16" (names as in
+	 * /proc/cpuinfo, each with '-'); NULL or "" for none. */
+	const char *cpu_features;
 };
 
 /* Fill a config with the defaults the command line uses. */
@@ -65,6 +85,12 @@ struct kvmini_image {
 	bool load_addr_set, entry_set;
 	uint64_t load_addr;         /* raw images: where the bytes go */
 	uint64_t entry;             /* overrides the image's own entry point */
+	/* KVMINI_FORMAT_LINUX only. */
+	const char *cmdline;        /* NULL: KVMINI_LINUX_CMDLINE */
+	const char *cmdline_append; /* added after the command line and a space; NULL: none */
+	const char *initrd_path;    /* used in error messages */
+	const uint8_t *initrd;      /* the initrd's bytes; NULL: no initrd */
+	uint64_t initrd_size;
 };
 
 /* The image of the built-in demo: real-mode code that adds 2 and 2 and
@@ -75,15 +101,20 @@ struct kvmini_result {
 	enum kvmini_status status;  /* category of the stop */
 	int exit_status;            /* what a process should exit with */
 	char message[512];          /* one line: why the VM stopped; empty for a clean halt */
+	bool reset;                 /* the guest reset the machine (status KVMINI_OK) */
 };
 
 struct kvmini_vm;
 
 struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
 				   struct kvmini_error *err);
+/* With KVMINI_ON_RESET_RESTART, *img and the bytes it points to must stay
+ * valid until kvmini_vm_run() returns: every restart loads them again. */
 int kvmini_vm_load(struct kvmini_vm *vm, const struct kvmini_image *img,
 		   struct kvmini_error *err);
-/* Runs every vCPU until the VM stops; returns the result's exit status. */
+/* Runs every vCPU until the VM stops; returns the result's exit status.
+ * With KVMINI_ON_RESET_RESTART a guest's reset starts the VM again, and
+ * the timeout covers every boot together. */
 int kvmini_vm_run(struct kvmini_vm *vm, struct kvmini_result *out);
 /* Feed bytes to the guest's COM1 receiver (any thread). Returns how many
  * were accepted; fewer than n while the receive FIFO is full. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what kvmini's tests (or benchmarks) need, from Debian's
-# packages, only when something is missing. Usage: install-deps.sh test|bench
+# packages, only when something is missing. Usage: install-deps.sh test|bench|fuzz
 set -euo pipefail
 
 want=()
@@ -19,6 +19,10 @@ test)
 	need busybox-static sh -c 'file -b /bin/busybox | grep -q static'
 	need file command -v file
 	need acpica-tools command -v iasl      # validates the ACPI tables
+	need gdb command -v gdb                # tests/integration/gdb.bats
+	;;
+fuzz)
+	need clang command -v clang            # make fuzz-gdb (libFuzzer)
 	;;
 bench)
 	need qemu-system-x86 command -v qemu-system-x86_64
@@ -26,7 +30,7 @@ bench)
 	need bc command -v bc                   # sandbox bench: arithmetic on timings
 	;;
 *)
-	echo "usage: $0 test|bench" >&2
+	echo "usage: $0 test|bench|fuzz" >&2
 	exit 2
 	;;
 esac

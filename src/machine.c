@@ -1,15 +1,24 @@
 /* The machine: which devices sit at which addresses, and the public
  * libkvmini API that wires the layers together. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "vcpu.h"
 #include "vm.h"
 #include "arch/x86/cpu_mode.h"
+#include "arch/x86/acpi.h"
+#include "arch/x86/firmware.h"
+#include "arch/x86/mptable.h"
 #include "devices/debug_exit.h"
 #include "devices/debugcon.h"
 #include "devices/uart16550.h"
+#include "devices/i8042.h"
+#include "devices/port92.h"
+#include "devices/reset_control.h"
+#include "devices/rtc.h"
 #include "loaders/loader.h"
 #include "gdb/stub.h"
 #include "demo_image.h"   /* generated from guests/demo.S */
@@ -22,6 +31,22 @@ struct kvmini_vm {
 	double timeout;
 	bool loaded;
 	bool ran;
+	uint64_t acpi_rsdp;         /* the RSDP, for a loader that passes it on; 0: no tables */
+	/* The platform: the reset paths are per boot, like the UART; the
+	 * RTC is created once and outlives restarts (see run_boots()). */
+	struct i8042 *i8042;
+	struct port92 port92;
+	struct reset_control reset_control;
+	struct rtc *rtc;
+	/* What a restart needs again, and the lock that keeps the front
+	 * end's threads (kvmini_vm_stop, kvmini_vm_serial_input) off a VM
+	 * that is being rebuilt. */
+	struct kvmini_config cfg;
+	struct kvmini_image image;
+	pthread_mutex_t lock;
+	bool vm_live;               /* vm is created; false after a failed rebuild */
+	bool user_stopped;          /* kvmini_vm_stop() was called; guarded by lock */
+	enum kvmini_status user_stop_why;
 };
 
 void kvmini_config_defaults(struct kvmini_config *cfg)
@@ -48,6 +73,54 @@ void kvmini_demo_image(struct kvmini_image *img)
 	};
 }
 
+static void pull_reset(void *ctx, const char *reason)
+{
+	vm_request_reset(ctx, "%s", reason);
+}
+
+static void ram_layout(const struct guest_memory *mem, uint64_t *below_4g, uint64_t *above_4g)
+{
+	*below_4g = *above_4g = 0;
+	for (unsigned i = 0; i < mem->nregions; i++) {
+		if (mem->regions[i].gpa >= GUEST_MMIO_HOLE_END)
+			*above_4g += mem->regions[i].size;
+		else
+			*below_4g += mem->regions[i].size;
+	}
+}
+
+/* The CMOS clock (created on the first boot only) and the three ways a
+ * guest resets the machine. */
+static int attach_platform_devices(struct kvmini_vm *m, struct kvmini_error *err)
+{
+	if (!m->rtc) {
+		uint64_t below_4g, above_4g;
+		ram_layout(&m->vm.mem, &below_4g, &above_4g);
+		m->rtc = rtc_create(NULL, below_4g, above_4g);
+		if (!m->rtc)
+			return kvmini_fail(err, KVMINI_E_HOST, "out of memory for the RTC");
+	}
+	struct reset_line reset = { .pull = pull_reset, .ctx = &m->vm };
+	m->i8042 = i8042_create(&reset);
+	if (!m->i8042)
+		return kvmini_fail(err, KVMINI_E_HOST, "out of memory for the i8042");
+	port92_init(&m->port92, &reset);
+	reset_control_init(&m->reset_control, &reset);
+	struct bus *pio = &m->vm.pio;
+	if (bus_register(pio, RTC_PORT, RTC_NPORTS, &rtc_ops, m->rtc, "CMOS RTC", err) < 0 ||
+	    bus_register(pio, I8042_DATA_PORT, 1, &i8042_data_ops, m->i8042,
+			 "i8042 data", err) < 0 ||
+	    bus_register(pio, I8042_COMMAND_PORT, 1, &i8042_command_ops, m->i8042,
+			 "i8042 command/status", err) < 0 ||
+	    bus_register(pio, PORT92_PORT, 1, &port92_ops, &m->port92, "port 0x92", err) < 0 ||
+	    bus_register(pio, RESET_CONTROL_PORT, 1, &reset_control_ops, &m->reset_control,
+			 "reset control (0xcf9)", err) < 0)
+		return -1;
+	return 0;
+}
+
+/* Devices are made per boot (a restart calls this again on a new VM):
+ * free each one in detach_devices(). */
 static int attach_devices(struct kvmini_vm *m, const struct kvmini_config *cfg,
 			  struct kvmini_error *err)
 {
@@ -64,7 +137,16 @@ static int attach_devices(struct kvmini_vm *m, const struct kvmini_config *cfg,
 	    bus_register(pio, DEBUGCON_PORT, 1, &debugcon_ops, &m->debugcon,
 			 "debugcon", err) < 0)
 		return -1;
-	return 0;
+	return attach_platform_devices(m, err);
+}
+
+/* Free what attach_devices() made for one boot (not the RTC). */
+static void detach_devices(struct kvmini_vm *m)
+{
+	uart16550_destroy(m->uart);
+	m->uart = NULL;
+	i8042_destroy(m->i8042);
+	m->i8042 = NULL;
 }
 
 struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
@@ -75,10 +157,14 @@ struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
 		kvmini_fail(err, KVMINI_E_HOST, "out of memory");
 		return NULL;
 	}
+	pthread_mutex_init(&m->lock, NULL);
+	m->cfg = *cfg;
 	if (vm_create(&m->vm, cfg, err) < 0) {
+		pthread_mutex_destroy(&m->lock);
 		free(m);
 		return NULL;
 	}
+	m->vm_live = true;
 	m->timeout = cfg->timeout;
 	if (attach_devices(m, cfg, err) < 0) {
 		kvmini_vm_destroy(m);
@@ -99,24 +185,157 @@ static uint64_t initial_stack(const struct guest_memory *mem, enum kvmini_mode m
 	return mem->regions[0].gpa + mem->regions[0].size;
 }
 
-int kvmini_vm_load(struct kvmini_vm *m, const struct kvmini_image *img,
-		   struct kvmini_error *err)
+/* The MP and ACPI tables, for a VM with an interrupt controller (without
+ * one there is no local APIC or IOAPIC to describe) whose RAM covers the
+ * firmware area. docs/entry-state.md lists the addresses. */
+static int write_firmware_tables(struct kvmini_vm *m, struct kvmini_error *err)
+{
+	m->acpi_rsdp = 0;
+	if (m->vm.irqchip == KVMINI_IRQCHIP_NONE ||
+	    !guest_ptr(&m->vm.mem, X86_FIRMWARE_START, X86_FIRMWARE_END - X86_FIRMWARE_START))
+		return 0;
+	if (mptable_write(&m->vm.mem, m->vm.ncpus, err) < 0 ||
+	    acpi_write_tables(&m->vm.mem, m->vm.ncpus, &m->acpi_rsdp, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* Everything a boot writes into guest memory or vCPU state before the
+ * first instruction: a restart calls this again on the new VM. */
+static int load_image(struct kvmini_vm *m, const struct kvmini_image *img,
+		      struct kvmini_error *err)
 {
 	bool elf = img->format == KVMINI_FORMAT_ELF ||
 		   (img->format == KVMINI_FORMAT_AUTO && image_is_elf(img->data, img->size));
 	struct load_result loaded;
-	int r = elf ? load_elf(&m->vm.mem, img, &loaded, err)
-		    : load_flat(&m->vm.mem, img, &loaded, err);
+	int r;
+	if (img->format == KVMINI_FORMAT_LINUX) {
+		/* A Linux kernel is told where the RSDP is: tables first. */
+		r = write_firmware_tables(m, err) < 0 ? -1
+			: load_linux(&m->vm.mem, img, m->acpi_rsdp, &loaded, err);
+	} else {
+		r = elf ? load_elf(&m->vm.mem, img, &loaded, err)
+			: load_flat(&m->vm.mem, img, &loaded, err);
+		if (r == 0)
+			r = write_firmware_tables(m, err);
+	}
 	if (r < 0)
 		return -1;
 	struct x86_entry entry = {
-		.mode = loaded.mode,
-		.regs = { .rip = loaded.entry, .rsp = initial_stack(&m->vm.mem, loaded.mode, loaded.entry) },
+		.mode = loaded.mode, .abi = loaded.abi,
+		.regs = { .rip = loaded.entry, .rsi = loaded.rsi, .rbx = loaded.rbx,
+			  .rsp = loaded.stack ? loaded.stack
+					      : initial_stack(&m->vm.mem, loaded.mode, loaded.entry) },
 	};
 	if (x86_enter(&m->vm.mem, m->vm.vcpus[0].fd, &entry, err) < 0)
 		return -1;
+	return 0;
+}
+
+int kvmini_vm_load(struct kvmini_vm *m, const struct kvmini_image *img,
+		   struct kvmini_error *err)
+{
+	if (load_image(m, img, err) < 0)
+		return -1;
+	m->image = *img;
 	m->loaded = true;
 	return 0;
+}
+
+/* ---- --on-reset restart ----
+ *
+ * A restart rebuilds the VM rather than resetting it in place: the
+ * boot's VM and its per-boot devices are destroyed (end_boot), and a new
+ * VM is created from the same config, the same devices attached and the
+ * image loaded again (start_boot), through the very functions the first
+ * boot used. A new VM holds no vCPU register, MSR, local APIC, PIC,
+ * IOAPIC, PIT or device state from the last boot by construction, on
+ * VT-x as on PVM, while an in-place reset would have to enumerate and
+ * restore each of those (and every device added later) and would break
+ * silently when one is missed. Its cost, a few milliseconds of KVM
+ * teardown (most of it the in-kernel irqchip), is small next to a boot.
+ * Only the RTC outlives a restart, as the battery-backed CMOS does on a
+ * PC. m->lock keeps the front end's threads away from the VM while it
+ * is rebuilt. A reset loop ends like any run:
+ * --timeout counts every boot together, and Ctrl-A x or a signal
+ * (kvmini_vm_stop) is honoured between two boots as during one. */
+
+static void end_boot(struct kvmini_vm *m)
+{
+	if (m->vm_live)
+		vm_destroy(&m->vm);
+	m->vm_live = false;
+	detach_devices(m);
+}
+
+static int start_boot(struct kvmini_vm *m, struct kvmini_error *err)
+{
+	if (vm_create(&m->vm, &m->cfg, err) < 0)
+		return -1;
+	m->vm_live = true;
+	if (attach_devices(m, &m->cfg, err) < 0 || load_image(m, &m->image, err) < 0)
+		return -1;
+	return 0;
+}
+
+static void set_result(struct kvmini_result *out, enum kvmini_status status,
+		       const char *message)
+{
+	*out = (struct kvmini_result){ .status = status, .exit_status = status };
+	snprintf(out->message, sizeof(out->message), "%s", message);
+}
+
+/* After a reset: false (with *out filled) when the run ends instead. */
+static bool restart(struct kvmini_vm *m, unsigned next_boot, struct kvmini_result *out)
+{
+	struct kvmini_error err;
+	bool restarted = false;
+	pthread_mutex_lock(&m->lock);
+	if (m->user_stopped) {
+		set_result(out, m->user_stop_why, "stopped by the user");
+	} else {
+		if (m->cfg.verbose)
+			vm_log(&m->vm, "kvmini: %s; restarting the VM (boot %u)\n", out->message,
+			       next_boot);
+		end_boot(m);
+		restarted = start_boot(m, &err) == 0;
+		if (!restarted) {
+			set_result(out, err.code, "");
+			snprintf(out->message, sizeof(out->message),
+				 "cannot restart the VM after a reset: %.400s", err.msg);
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	return restarted;
+}
+
+static double seconds_since(const struct timespec *start)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+static int run_boots(struct kvmini_vm *m, struct kvmini_result *out)
+{
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	char timed_out[128];
+	snprintf(timed_out, sizeof(timed_out), "guest still running after the %g-second timeout",
+		 m->timeout);
+	for (unsigned boot = 1;; boot++) {
+		double left = m->timeout > 0 ? m->timeout - seconds_since(&start) : 0;
+		if (m->timeout > 0 && left <= 0) {
+			set_result(out, KVMINI_E_TIMEOUT, timed_out);
+			return out->exit_status;
+		}
+		vm_run(&m->vm, left, out);
+		if (out->status == KVMINI_E_TIMEOUT)   /* the whole run's limit, not this boot's */
+			snprintf(out->message, sizeof(out->message), "%s", timed_out);
+		if (!out->reset || m->cfg.on_reset != KVMINI_ON_RESET_RESTART ||
+		    !restart(m, boot + 1, out))
+			return out->exit_status;
+	}
 }
 
 int kvmini_vm_run(struct kvmini_vm *m, struct kvmini_result *out)
@@ -128,17 +347,27 @@ int kvmini_vm_run(struct kvmini_vm *m, struct kvmini_result *out)
 		return out->exit_status;
 	}
 	m->ran = true;
-	return vm_run(&m->vm, m->timeout, out);
+	return run_boots(m, out);
 }
 
 size_t kvmini_vm_serial_input(struct kvmini_vm *m, const uint8_t *bytes, size_t n)
 {
-	return uart16550_receive(m->uart, bytes, n);
+	pthread_mutex_lock(&m->lock);   /* between boots there is no UART */
+	size_t taken = m->uart ? uart16550_receive(m->uart, bytes, n) : 0;
+	pthread_mutex_unlock(&m->lock);
+	return taken;
 }
 
 void kvmini_vm_stop(struct kvmini_vm *m, enum kvmini_status why)
 {
-	vm_request_stop(&m->vm, why, why, "stopped by the user");
+	pthread_mutex_lock(&m->lock);
+	if (!m->user_stopped) {
+		m->user_stopped = true;   /* also ends a restart loop between boots */
+		m->user_stop_why = why;
+	}
+	if (m->vm_live)
+		vm_request_stop(&m->vm, why, why, "stopped by the user");
+	pthread_mutex_unlock(&m->lock);
 }
 
 int kvmini_vm_gdb_listen(struct kvmini_vm *m, const char *address, bool wait,
@@ -148,6 +377,10 @@ int kvmini_vm_gdb_listen(struct kvmini_vm *m, const char *address, bool wait,
 		return kvmini_fail(err, KVMINI_E_USAGE, "%s",
 				   m->gdb ? "a gdb stub is listening already"
 					  : "the gdb stub must start before the VM runs");
+	/* The stub holds this boot's vCPUs; a restart replaces them. */
+	if (m->cfg.on_reset == KVMINI_ON_RESET_RESTART)
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "the gdb stub cannot follow a restart: use --on-reset exit with --gdb");
 	m->gdb = gdb_stub_create(&m->vm, address, wait, err);
 	return m->gdb ? 0 : -1;
 }
@@ -157,8 +390,8 @@ void kvmini_vm_destroy(struct kvmini_vm *m)
 	if (!m)
 		return;
 	gdb_stub_destroy(m->gdb);   /* before the vCPUs it debugs go away */
-	vm_destroy(&m->vm);
-	if (m->uart)
-		uart16550_destroy(m->uart);
+	end_boot(m);
+	rtc_destroy(m->rtc);
+	pthread_mutex_destroy(&m->lock);
 	free(m);
 }

@@ -155,7 +155,7 @@ static bool handle_system_event(struct vcpu *vcpu)
 		vm_request_stop(vcpu->vm, KVMINI_OK, 0, "guest powered off");
 		return false;
 	case KVM_SYSTEM_EVENT_RESET:
-		vm_request_stop(vcpu->vm, KVMINI_OK, 0, "guest requested a reset");
+		vm_request_reset(vcpu->vm, "guest requested a reset (KVM system event)");
 		return false;
 	default: {
 		char reason[96];
@@ -254,6 +254,9 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	/* Kickable from here on, not only once vcpu_start() returns: a kick
+	 * in between would otherwise miss a KVM_RUN already under way. */
+	__atomic_store_n(&vcpu->thread_started, true, __ATOMIC_SEQ_CST);
 	count_running(vcpu->vm, 1);
 
 	while (park_while_paused(vcpu)) {

@@ -8,6 +8,7 @@
 #include "vcpu.h"
 #include "vm.h"
 #include "arch/x86/irqchip.h"
+#include "arch/x86/msr.h"
 
 /* Addresses KVM needs for its own real-mode helpers on Intel hosts: three
  * pages of TSS and one page of identity map, in the device hole below
@@ -87,7 +88,9 @@ static int create_vcpus(struct vm *vm, unsigned cpus, struct kvmini_error *err)
 		if (vcpu_init(&vm->vcpus[i], vm, i, err) < 0)
 			return -1;
 		vm->ncpus++;
-		if (x86_cpuid_apply(&vm->cpuid, vm->vcpus[i].fd, i, cpus, err) < 0)
+		if (x86_cpuid_apply(&vm->cpuid, vm->vcpus[i].fd, i, cpus, err) < 0 ||
+		    x86_boot_msrs_set(vm->kvm.fd, vm->vcpus[i].fd,
+				      x86_cpuid_has(&vm->cpuid, "mtrr"), err) < 0)
 			return -1;
 	}
 	return 0;
@@ -114,7 +117,8 @@ int vm_create(struct vm *vm, const struct kvmini_config *cfg, struct kvmini_erro
 
 	unsigned flags = (cfg->mem_shared ? GUEST_MEM_SHARED : 0) |
 			 (cfg->mem_prefault ? GUEST_MEM_PREFAULT : 0);
-	if (kvm_open(&vm->kvm, err) < 0 ||
+	if (x86_cpu_features_parse(cfg->cpu_features, &vm->cpuid.hidden, err) < 0 ||
+	    kvm_open(&vm->kvm, err) < 0 ||
 	    check_cpu_count(vm, cfg->cpus, err) < 0 ||
 	    create_vm_fd(vm, err) < 0 ||
 	    x86_irqchip_create(vm->fd, vm->irqchip, err) < 0 ||
@@ -158,18 +162,16 @@ struct irq_line vm_irq_line(struct vm *vm, unsigned line)
 	return (struct irq_line){ .set_level = set_irq_level, .ctx = vm, .line = line };
 }
 
-void vm_request_stop(struct vm *vm, enum kvmini_status status, int exit_status,
-		     const char *fmt, ...)
+static void request_stop(struct vm *vm, bool reset, enum kvmini_status status,
+			 int exit_status, const char *fmt, va_list ap)
 {
 	pthread_mutex_lock(&vm->lock);
 	bool first = !vm->stopping;
 	if (first) {
 		vm->result.status = status;
 		vm->result.exit_status = exit_status;
-		va_list ap;
-		va_start(ap, fmt);
+		vm->result.reset = reset;
 		vsnprintf(vm->result.message, sizeof(vm->result.message), fmt, ap);
-		va_end(ap);
 		__atomic_store_n(&vm->stopping, true, __ATOMIC_SEQ_CST);
 		pthread_cond_broadcast(&vm->changed);
 	}
@@ -180,6 +182,23 @@ void vm_request_stop(struct vm *vm, enum kvmini_status status, int exit_status,
 		vcpu_kick(&vm->vcpus[i]);
 	if (vm->debug && vm->debug->on_stop)
 		vm->debug->on_stop(vm->debug->opaque);
+}
+
+void vm_request_stop(struct vm *vm, enum kvmini_status status, int exit_status,
+		     const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	request_stop(vm, false, status, exit_status, fmt, ap);
+	va_end(ap);
+}
+
+void vm_request_reset(struct vm *vm, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	request_stop(vm, true, KVMINI_OK, 0, fmt, ap);
+	va_end(ap);
 }
 
 bool vm_stop_requested(struct vm *vm)

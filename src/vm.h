@@ -66,6 +66,10 @@ struct irq_line vm_irq_line(struct vm *vm, unsigned line);
 void vm_request_stop(struct vm *vm, enum kvmini_status status, int exit_status,
 		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 bool vm_stop_requested(struct vm *vm);
+/* A guest's reset: a stop with status 0 whose result has .reset set, so
+ * the machine can end the run or restart it (--on-reset). */
+void vm_request_reset(struct vm *vm, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* Start every vCPU thread, wait until the VM stops (or timeout seconds
  * pass, 0 = forever), join all threads and fill *out. */

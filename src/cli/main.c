@@ -18,6 +18,7 @@
 
 static const char usage_text[] =
 	"usage: kvmini run [options] [IMAGE]   run IMAGE (or the built-in 2+2 demo)\n"
+	"       kvmini run [options] --kernel FILE [--initrd FILE]   boot a Linux kernel\n"
 	"       kvmini exec [options] PROGRAM [ARGS...]   run a static Linux program\n"
 	"                                      in sandbox mode (kvmini exec --help)\n"
 	"       kvmini info                    show the host's KVM version and capabilities\n"
@@ -31,6 +32,13 @@ static const char usage_text[] =
 	"  --load-addr ADDR    where a raw image goes (default 0x7c00 in real mode,\n"
 	"                      0x100000 otherwise)\n"
 	"  --entry ADDR        start here instead of the image's entry point\n"
+	"  --kernel FILE       boot a Linux kernel instead of an IMAGE: a bzImage (64-bit\n"
+	"                      boot protocol) or an ELF vmlinux with a PVH entry note;\n"
+	"                      implies --irqchip kernel unless --irqchip is given\n"
+	"  --initrd FILE       with --kernel: the initial ramdisk\n"
+	"  --cmdline STRING    with --kernel: the kernel command line (replaces the default\n"
+	"                      \"" KVMINI_LINUX_CMDLINE "\")\n"
+	"  --append STRING     with --kernel: add STRING to the command line\n"
 	"  --timeout SECONDS   stop a guest that runs longer (exit status 8)\n"
 	"  --serial stdio|file:PATH   where COM1 output goes (default stdio)\n"
 	"  --strict-io         unclaimed port or MMIO access stops the guest (exit status 10)\n"
@@ -38,12 +46,14 @@ static const char usage_text[] =
 	"  --irqchip MODEL     kernel (KVM's PIC, IOAPIC, local APICs, PIT) or none (default)\n"
 	"  --gdb tcp:HOST:PORT|unix:PATH   serve gdb's remote protocol (port 0: any free port)\n"
 	"  --gdb-wait          with --gdb: start the guest only when gdb continues it\n"
+	"  --on-reset exit|restart   a guest's reset ends kvmini (status 0, default)\n"
+	"                      or restarts the VM from its initial state\n"
 	"  --mem-shared        back RAM with a memfd (shareable) instead of anonymous memory\n"
 	"  --mem-prefault      populate all of RAM before the guest starts\n"
 	"  --verbose           report unclaimed accesses and why the VM stopped\n"
 	"\n"
 	"On a terminal, type Ctrl-A x to quit; Ctrl-A Ctrl-A sends Ctrl-A.\n"
-	"Exit status: 0 halted, 2 bad input, 4 KVM/host error, 6 guest crashed,\n"
+	"Exit status: 0 halted or reset, 2 bad input, 4 KVM/host error, 6 guest crashed,\n"
 	"8 timeout, 10 strict-io violation, 12 stopped; odd: debug-exit (v << 1) | 1.\n";
 
 static int usage_error(const char *fmt, const char *arg)
@@ -60,23 +70,24 @@ static int report(const struct kvmini_error *err)
 	return err->code;
 }
 
-/* Read a whole image file; at most max_size bytes (the guest's RAM). */
-static int read_image(const char *path, uint64_t max_size, uint8_t **data,
+/* Read a whole file (`what`: "image", "kernel", "initrd", for messages);
+ * at most max_size bytes (the guest's RAM). */
+static int read_image(const char *what, const char *path, uint64_t max_size, uint8_t **data,
 		      uint64_t *size, struct kvmini_error *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return kvmini_fail_errno(err, KVMINI_E_USAGE, errno, "cannot open image '%s'", path);
+		return kvmini_fail_errno(err, KVMINI_E_USAGE, errno, "cannot open %s '%s'", what, path);
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return kvmini_fail(err, KVMINI_E_USAGE, "image '%s' is not a regular file", path);
+		return kvmini_fail(err, KVMINI_E_USAGE, "%s '%s' is not a regular file", what, path);
 	}
 	if ((uint64_t)st.st_size > max_size) {
 		close(fd);
 		return kvmini_fail(err, KVMINI_E_USAGE,
-				   "image '%s' (%lld bytes) is larger than guest RAM (%llu bytes)",
-				   path, (long long)st.st_size, (unsigned long long)max_size);
+				   "%s '%s' (%lld bytes) is larger than guest RAM (%llu bytes)",
+				   what, path, (long long)st.st_size, (unsigned long long)max_size);
 	}
 	*size = (uint64_t)st.st_size;
 	*data = malloc(*size ? *size : 1);
@@ -93,7 +104,7 @@ static int read_image(const char *path, uint64_t max_size, uint8_t **data,
 	if (!*data || got != *size) {
 		free(*data);
 		*data = NULL;
-		return kvmini_fail(err, KVMINI_E_USAGE, "cannot read image '%s'", path);
+		return kvmini_fail(err, KVMINI_E_USAGE, "cannot read %s '%s'", what, path);
 	}
 	return 0;
 }
@@ -201,13 +212,22 @@ static int cmd_run(int argc, char **argv)
 	if (parse_run_options(argc, argv, &o, &err) < 0)
 		return usage_error("%s", err.msg);
 	struct kvmini_image img = o.image;
-	uint8_t *data = NULL;
+	uint8_t *data = NULL, *initrd = NULL;
 	if (o.demo) {
 		kvmini_demo_image(&img);
 	} else {
-		if (read_image(img.path, o.cfg.mem_size, &data, &img.size, &err) < 0)
+		if (read_image(o.kernel ? "kernel" : "image", img.path, o.cfg.mem_size, &data,
+			       &img.size, &err) < 0)
 			return report(&err);
 		img.data = data;
+	}
+	if (img.initrd_path) {
+		if (read_image("initrd", img.initrd_path, o.cfg.mem_size, &initrd,
+			       &img.initrd_size, &err) < 0) {
+			free(data);
+			return report(&err);
+		}
+		img.initrd = initrd;
 	}
 	int status;
 	if (open_serial(o.serial, &o.cfg.serial_out_fd, &err) < 0) {
@@ -218,6 +238,7 @@ static int cmd_run(int argc, char **argv)
 			close(o.cfg.serial_out_fd);
 	}
 	free(data);
+	free(initrd);
 	return status;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "error.h"
 #include "cli/options.h"
+#include "arch/x86/cpuid.h"
 
 int parse_u64(const char *text, uint64_t *out)
 {
@@ -52,6 +53,9 @@ enum {
 	OPT_SERIAL, OPT_STRICT_IO, OPT_VERBOSE, OPT_MEM_SHARED, OPT_MEM_PREFAULT,
 	OPT_CPUS, OPT_IRQCHIP,
 	OPT_GDB, OPT_GDB_WAIT,
+	OPT_ON_RESET,
+	OPT_CPU_FEATURES,
+	OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_APPEND,
 };
 
 static const struct option run_long_options[] = {
@@ -70,6 +74,12 @@ static const struct option run_long_options[] = {
 	{ "irqchip", required_argument, NULL, OPT_IRQCHIP },
 	{ "gdb", required_argument, NULL, OPT_GDB },
 	{ "gdb-wait", no_argument, NULL, OPT_GDB_WAIT },
+	{ "on-reset", required_argument, NULL, OPT_ON_RESET },
+	{ "cpu-features", required_argument, NULL, OPT_CPU_FEATURES },
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+	{ "append", required_argument, NULL, OPT_APPEND },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -121,6 +131,30 @@ static int parse_irqchip(const char *v, enum kvmini_irqchip *out, struct kvmini_
 		*out = KVMINI_IRQCHIP_KERNEL;
 	else
 		return bad_value(err, "irqchip", v, "kernel or none");
+	return 0;
+}
+
+/* The list is checked here, so a bad name is a usage error before any
+ * KVM work; the VM parses it again from the config. */
+static int parse_cpu_features(const char *v, struct run_options *o, struct kvmini_error *err)
+{
+	struct x86_cpuid_hidden hidden;
+	struct kvmini_error why;
+	if (x86_cpu_features_parse(v, &hidden, &why) < 0)
+		return kvmini_fail(err, KVMINI_E_USAGE, "invalid value '%.100s' for --cpu-features: %.300s",
+				   v, why.msg);
+	o->cfg.cpu_features = v;
+	return 0;
+}
+
+static int parse_on_reset(const char *v, enum kvmini_on_reset *out, struct kvmini_error *err)
+{
+	if (strcmp(v, "exit") == 0)
+		*out = KVMINI_ON_RESET_EXIT;
+	else if (strcmp(v, "restart") == 0)
+		*out = KVMINI_ON_RESET_RESTART;
+	else
+		return bad_value(err, "on-reset", v, "exit or restart");
 	return 0;
 }
 
@@ -193,14 +227,50 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 	case OPT_CPUS:
 		return parse_cpus(v, &o->cfg.cpus, err);
 	case OPT_IRQCHIP:
+		o->irqchip_set = true;
 		return parse_irqchip(v, &o->cfg.irqchip, err);
 	case OPT_GDB:
 		return parse_gdb(v, o, err);
 	case OPT_GDB_WAIT:
 		o->gdb_wait = true;
 		return 0;
+	case OPT_ON_RESET:
+		return parse_on_reset(v, &o->cfg.on_reset, err);
+	case OPT_KERNEL:
+		o->kernel = v;
+		return 0;
+	case OPT_INITRD:
+		o->image.initrd_path = v;
+		return 0;
+	case OPT_CMDLINE:
+		o->image.cmdline = v;
+		return 0;
+	case OPT_APPEND:
+		o->image.cmdline_append = v;
+		return 0;
+	case OPT_CPU_FEATURES:
+		return parse_cpu_features(v, o, err);
 	}
 	return kvmini_fail(err, KVMINI_E_USAGE, "internal: unhandled option %d", opt);
+}
+
+/* --kernel: the kernel is the image, booted by its own protocol. Linux
+ * needs timer interrupts to boot, so the irqchip defaults to KVM's. */
+static int finish_kernel_options(int argc, char **argv, struct run_options *o,
+				 struct kvmini_error *err)
+{
+	if (optind < argc)
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "unexpected argument '%s': --kernel names the image", argv[optind]);
+	if (o->image.format != KVMINI_FORMAT_AUTO || o->image.mode_set ||
+	    o->image.load_addr_set || o->image.entry_set)
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "--mode, --format, --load-addr and --entry do not apply to --kernel");
+	o->image.path = o->kernel;
+	o->image.format = KVMINI_FORMAT_LINUX;
+	if (!o->irqchip_set)
+		o->cfg.irqchip = KVMINI_IRQCHIP_KERNEL;
+	return 0;
 }
 
 int parse_run_options(int argc, char **argv, struct run_options *o, struct kvmini_error *err)
@@ -224,6 +294,10 @@ int parse_run_options(int argc, char **argv, struct run_options *o, struct kvmin
 	}
 	if (o->gdb_wait && !o->gdb)
 		return kvmini_fail(err, KVMINI_E_USAGE, "--gdb-wait needs --gdb");
+	if (o->kernel)
+		return finish_kernel_options(argc, argv, o, err);
+	if (o->image.initrd_path || o->image.cmdline || o->image.cmdline_append)
+		return kvmini_fail(err, KVMINI_E_USAGE, "--initrd, --cmdline and --append need --kernel");
 	if (argc - optind > 1)
 		return kvmini_fail(err, KVMINI_E_USAGE, "unexpected argument '%s' after the image",
 				   argv[optind + 1]);

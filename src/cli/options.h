@@ -12,6 +12,11 @@ struct run_options {
 	bool demo;                    /* no IMAGE given: the built-in demo */
 	const char *gdb;              /* --gdb tcp:HOST:PORT or unix:PATH; NULL for none */
 	bool gdb_wait;                /* --gdb-wait: first instruction waits for gdb */
+	/* --kernel FILE boots Linux: image.format is then KVMINI_FORMAT_LINUX
+	 * and image.path the kernel; --initrd, --cmdline and --append fill
+	 * image.initrd_path, image.cmdline and image.cmdline_append. */
+	const char *kernel;
+	bool irqchip_set;             /* --irqchip given; else --kernel picks kernel */
 };
 
 /* Parse "64M", "1G", "4096", "0x1000" (K/M/G/T suffixes, powers of 1024). */

@@ -119,11 +119,16 @@ void gdb_sw_rewrite(struct gdb_breakpoints *bps, const struct guest_memory *mem,
 
 /* ---- debug-register slots ---- */
 
+static bool is_exec(unsigned type)
+{
+	return type == GDB_POINT_SW || type == GDB_POINT_HW;
+}
+
 static bool valid_hw(unsigned type, uint64_t addr, uint64_t len)
 {
-	if (type == GDB_POINT_HW)
+	if (is_exec(type))
 		return true;
-	if (type < GDB_POINT_WRITE || type > GDB_POINT_ACCESS)
+	if (type > GDB_POINT_ACCESS)
 		return false;
 	/* A data slot covers 1, 2, 4 or 8 naturally aligned bytes. */
 	return (len == 1 || len == 2 || len == 4 || len == 8) && (addr & (len - 1)) == 0;
@@ -134,7 +139,7 @@ static int hw_index(const struct gdb_breakpoints *bps, unsigned type, uint64_t a
 	for (int i = 0; i < GDB_HW_SLOTS; i++) {
 		const struct gdb_hw_slot *s = &bps->hw[i];
 		if (s->used && s->type == type && s->addr == addr &&
-		    (type == GDB_POINT_HW || s->len == len))
+		    (is_exec(type) || s->len == len))
 			return i;
 	}
 	return -1;
@@ -150,7 +155,7 @@ int gdb_hw_insert(struct gdb_breakpoints *bps, unsigned type, uint64_t addr, uin
 		if (!bps->hw[i].used) {
 			bps->hw[i] = (struct gdb_hw_slot){
 				.used = true, .type = (uint8_t)type, .addr = addr,
-				.len = type == GDB_POINT_HW ? 1 : (uint8_t)len,
+				.len = is_exec(type) ? 1 : (uint8_t)len,
 			};
 			return GDB_BP_OK;
 		}
@@ -193,7 +198,7 @@ void gdb_hw_debugregs(const struct gdb_breakpoints *bps, uint64_t dr[8])
 			continue;
 		dr[i] = s->addr;
 		dr[7] |= DR7_GLOBAL(i);
-		if (s->type == GDB_POINT_HW)
+		if (is_exec(s->type))
 			continue;   /* execute: R/W and LEN stay 00 */
 		dr[7] |= DR7_RW(i, s->type == GDB_POINT_WRITE ? 1 : 3) |
 			 DR7_LEN(i, dr7_len_bits(s->len)) | DR7_GE;

@@ -5,7 +5,9 @@
  *   an instruction; the original byte is kept, restored on removal, and
  *   shown instead of the int3 to every debugger read.
  * - Hardware breakpoints and watchpoints: the four x86 debug-register
- *   slots, turned into DR0-DR3 and DR7 for KVM_SET_GUEST_DEBUG.
+ *   slots, turned into DR0-DR3 and DR7 for KVM_SET_GUEST_DEBUG. A slot
+ *   may also serve a software breakpoint (type GDB_POINT_SW) where an
+ *   int3 would not reach the debugger (real mode on an emulating host).
  * - Stepped watchpoints: where the host's KVM never raises data
  *   breakpoints (it emulates guest kernel code), the stub single-steps
  *   and compares the watched bytes after every instruction instead.
@@ -37,7 +39,7 @@ struct gdb_sw_breakpoint {
 
 struct gdb_hw_slot {
 	bool used;
-	uint8_t type;         /* GDB_POINT_HW .. GDB_POINT_ACCESS */
+	uint8_t type;         /* GDB_POINT_SW .. GDB_POINT_ACCESS */
 	uint8_t len;          /* 1, 2, 4 or 8; 1 for execution */
 	uint64_t addr;
 };

@@ -11,6 +11,10 @@
 #define DATA_ADDR 0x9000ULL
 #define HLT_ADDR  (CODE_ADDR + 6)
 #define INT3_ADDR (CODE_ADDR + 7)
+/* Real mode: int3 at REAL_INT3 (cs = 0); vector 3 of the guest's table
+ * points at a hlt, so an int3 the host delivers to the guest ends there. */
+#define REAL_INT3 0x7000ULL
+#define REAL_HANDLER 0x7010ULL
 
 /* mov %eax, DATA_ADDR; hlt; int3; hlt (32-bit protected mode) */
 static const uint8_t probe_code[] = {
@@ -97,10 +101,31 @@ static bool debug_exit(const struct probe_exit *e, uint32_t exception, uint64_t 
 	       (e->dr6 & dr6_bit) && e->pc == pc;
 }
 
+static void probe_real_mode_int3(struct vm *vm, struct gdb_host_debug *h)
+{
+	struct kvmini_error err;
+	const uint8_t int3 = 0xcc, hlt = 0xf4;
+	const uint16_t vector3[2] = { (uint16_t)REAL_HANDLER, 0 };
+	struct x86_entry entry = {
+		.mode = KVMINI_MODE_REAL, .regs = { .rip = REAL_INT3, .rsp = REAL_INT3 },
+	};
+	struct probe_exit e = { .run_errno = EINVAL };
+	if (guest_write(&vm->mem, REAL_INT3, &int3, 1) == 0 &&
+	    guest_write(&vm->mem, REAL_HANDLER, &hlt, 1) == 0 &&
+	    guest_write(&vm->mem, 3 * 4, vector3, sizeof(vector3)) == 0 &&
+	    x86_enter(&vm->mem, vm->vcpus[0].fd, &entry, &err) == 0)
+		e = run_with(&vm->vcpus[0], REAL_INT3,
+			     KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP, 0, 0);
+	h->int3_real_mode = !e.run_errno && e.reason == KVM_EXIT_DEBUG && e.exception == 3;
+	describe(h->int3_real_note, sizeof(h->int3_real_note),
+		 "KVM_GUESTDBG_USE_SW_BP, int3 in real mode", &e);
+}
+
 static void probe_all(struct vcpu *vcpu, struct gdb_host_debug *h)
 {
 	const uint32_t hw = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
-	struct probe_exit e = run_with(vcpu, CODE_ADDR, KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP, 0, 0);
+	struct probe_exit e = run_with(vcpu, CODE_ADDR,
+				       KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP, 0, 0);
 	h->single_step = debug_exit(&e, 1, DR6_BS, HLT_ADDR);
 	describe(h->single_step_note, sizeof(h->single_step_note), "KVM_GUESTDBG_SINGLESTEP", &e);
 
@@ -135,6 +160,8 @@ int gdb_probe_host(struct gdb_host_debug *host, struct kvmini_error *err)
 		return -1;
 	struct x86_entry entry = { .mode = KVMINI_MODE_PROTECTED, .regs = { .rip = CODE_ADDR } };
 	int r = -1;
+	/* Real mode first: x86_enter() expects a vCPU fresh from reset. */
+	probe_real_mode_int3(&vm, host);
 	if (guest_write(&vm.mem, CODE_ADDR, probe_code, sizeof(probe_code)) < 0)
 		kvmini_fail(err, KVMINI_E_HOST, "gdb probe: no room for its code");
 	else if (x86_enter(&vm.mem, vm.vcpus[0].fd, &entry, err) == 0)

@@ -13,7 +13,8 @@
  * stale, so gdb may read selectors but not change them. */
 #define SEG(n, s) REG(n, 32, GDB_AREA_SREGS, GDB_CONV_READONLY, \
 		      offsetof(struct kvm_sregs, s.selector), 2, "int32")
-#define FPU(n, b, f, fld, t) REG(n, b, GDB_AREA_FPU, GDB_CONV_COPY, offsetof(struct kvm_fpu, f), fld, t)
+#define FPU(n, b, f, fld, t) \
+	REG(n, b, GDB_AREA_FPU, GDB_CONV_COPY, offsetof(struct kvm_fpu, f), fld, t)
 #define ST(i) FPU("st" #i, 80, fpr[i], 10, "i387_ext")
 #define XMM(i) FPU("xmm" #i, 128, xmm[i], 16, "kvmini_vec128")
 #define SYS(n, f) { .name = n, .bits = 64, .area = GDB_AREA_SREGS, .conv = GDB_CONV_COPY, \
@@ -295,7 +296,8 @@ struct xml_out {
 	bool overflow;
 };
 
-static void xml_printf(struct xml_out *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void xml_printf(struct xml_out *x, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 static void xml_printf(struct xml_out *x, const char *fmt, ...)
 {
 	if (x->overflow)

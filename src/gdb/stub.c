@@ -23,7 +23,6 @@
 #define XML_MAX 16384
 
 /* Error replies carry an errno-like number, in hex as gdb expects. */
-#define E_PERM   0x01
 #define E_IO     0x05
 #define E_FAULT  0x0e
 #define E_BUSY   0x10
@@ -36,6 +35,7 @@ enum outcome { REPLY, NO_REPLY, END_SESSION };
 struct session {
 	int fd;
 	bool ok;                  /* the connection still works */
+	bool attached;            /* spoke the protocol: the guest is stopped for it */
 	bool no_ack;              /* QStartNoAckMode */
 	bool running;             /* vCPUs run; gdb waits for a stop reply */
 	bool swbreak, hwbreak;    /* gdb understands these stop reasons */
@@ -87,7 +87,8 @@ static void reply_str(struct session *s, const char *text)
 	reply_add(s, text, strlen(text));
 }
 
-static void reply_fmt(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void reply_fmt(struct session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 static void reply_fmt(struct session *s, const char *fmt, ...)
 {
 	char buf[256];
@@ -459,8 +460,21 @@ static enum outcome cmd_resume_legacy(struct gdb_stub *g, char op, struct gdb_ar
 	return resume(g);
 }
 
-/* vCont: each vCPU takes the leftmost action that names it or names no
- * thread; vCPUs no action names stay stopped. */
+/* The action of vCPU `cpu`: the leftmost that names it or names no
+ * thread ("0", any thread, means the current one); NULL if none does. */
+static const struct gdb_vcont_action *action_for(const struct session *s, unsigned cpu,
+						  const struct gdb_vcont_action *acts, int n)
+{
+	for (int k = 0; k < n; k++) {
+		long tid = acts[k].tid == GDB_TID_ANY ? (long)s->g_cpu + 1 : acts[k].tid;
+		if (tid == GDB_TID_ALL || tid == (long)cpu + 1)
+			return &acts[k];
+	}
+	return NULL;
+}
+
+/* vCont: vCPUs no action names stay stopped. A later Ctrl-C is reported
+ * on the first vCPU named alone (or stepped), else on the current one. */
 static enum outcome cmd_vcont(struct gdb_stub *g, struct gdb_args *a)
 {
 	struct session *s = &g->s;
@@ -468,20 +482,17 @@ static enum outcome cmd_vcont(struct gdb_stub *g, struct gdb_args *a)
 	int n = gdb_parse_vcont(a, acts, MAX_VCONT_ACTIONS);
 	if (n < 0)
 		return reply_error(s, E_INVAL);
-	bool any = false;
+	bool any = false, named = false;
 	s->resumed_cpu = s->g_cpu;
-	for (unsigned i = g->vm->ncpus; i-- > 0;) {
-		g->actions[i] = GDB_ACT_STOP;
-		for (int k = 0; k < n; k++) {
-			long tid = acts[k].tid == GDB_TID_ANY ? (long)s->g_cpu + 1 : acts[k].tid;
-			if (tid != GDB_TID_ALL && tid != (long)i + 1)
-				continue;
-			g->actions[i] = acts[k].action == 's' ? GDB_ACT_STEP : GDB_ACT_CONTINUE;
-			if (acts[k].action == 's' || tid != GDB_TID_ALL)
-				s->resumed_cpu = i;
-			break;
+	for (unsigned i = 0; i < g->vm->ncpus; i++) {
+		const struct gdb_vcont_action *act = action_for(s, i, acts, n);
+		g->actions[i] = !act ? GDB_ACT_STOP
+			      : act->action == 's' ? GDB_ACT_STEP : GDB_ACT_CONTINUE;
+		if (act && !named && (act->action == 's' || act->tid != GDB_TID_ALL)) {
+			s->resumed_cpu = i;
+			named = true;
 		}
-		any = any || g->actions[i] != GDB_ACT_STOP;
+		any = any || act;
 	}
 	if (!any)
 		return reply_error(s, E_INVAL);
@@ -655,9 +666,33 @@ static void interrupt(struct gdb_stub *g)
 		report_stop(&g->s, &ev);
 }
 
+/* Stop every vCPU (gdb expects a stopped target) and describe vCPU 0's
+ * architecture, fixed for the session. */
+static void attach(struct gdb_stub *g)
+{
+	struct session *s = &g->s;
+	if (!gdb_target_attach(&g->target)) {
+		s->ok = false;   /* the VM is stopping */
+		return;
+	}
+	s->attached = true;
+	struct gdb_x86_state st;
+	s->arch = gdb_target_get_regs(&g->target, 0, &st) == 0 ? gdb_arch_for(&st.sregs)
+								 : &gdb_arch_amd64;
+	s->xml_len = gdb_target_xml(s->arch, s->xml, sizeof(s->xml));
+	struct gdb_event stop = { .kind = GDB_STOP_TRAP, .cpu = 0 };
+	format_stop(s, &stop, s->stop_reply, sizeof(s->stop_reply));
+}
+
 static void handle_input(struct gdb_stub *g, enum gdb_input what)
 {
 	struct session *s = &g->s;
+	/* Only a well-formed packet (or Ctrl-C) stops the guest: a port
+	 * scanner or a client sending junk never does. */
+	if (!s->attached && (what == GDB_IN_PACKET || what == GDB_IN_INTERRUPT))
+		attach(g);
+	if (!s->ok)
+		return;
 	switch (what) {
 	case GDB_IN_PACKET:
 		if (!s->no_ack)
@@ -736,32 +771,23 @@ static void handle_wake(struct gdb_stub *g)
 	}
 }
 
-static void start_session(struct gdb_stub *g, int fd)
+static void start_session(struct session *s, int fd)
 {
-	struct session *s = &g->s;
 	s->fd = fd;
 	s->ok = true;
-	s->no_ack = s->running = s->swbreak = s->hwbreak = false;
+	s->attached = s->no_ack = s->running = s->swbreak = s->hwbreak = false;
 	s->g_cpu = s->resumed_cpu = s->thread_cursor = s->retransmits = 0;
 	s->c_tid = GDB_TID_ALL;
 	s->reply_len = s->frame_len = 0;
 	s->reply_overflow = false;
 	gdb_decoder_init(&s->dec);
-	struct gdb_x86_state st;
-	s->arch = gdb_target_get_regs(&g->target, 0, &st) == 0 ? gdb_arch_for(&st.sregs)
-								 : &gdb_arch_amd64;
-	s->xml_len = gdb_target_xml(s->arch, s->xml, sizeof(s->xml));
-	struct gdb_event attach = { .kind = GDB_STOP_TRAP, .cpu = 0 };
-	format_stop(s, &attach, s->stop_reply, sizeof(s->stop_reply));
 }
 
 static void serve_client(struct gdb_stub *g, int fd)
 {
 	struct session *s = &g->s;
-	/* Attaching stops every vCPU: gdb expects a stopped target. */
-	if (!gdb_target_attach(&g->target))
-		return;
-	start_session(g, fd);
+	start_session(s, fd);
+	handle_wake(g);   /* the VM may have stopped while the client queued */
 	while (s->ok) {
 		struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = g->wake_fd, .events = POLLIN } };
 		if (poll(p, 2, -1) < 0) {
@@ -774,7 +800,9 @@ static void serve_client(struct gdb_stub *g, int fd)
 		if (s->ok && p[0].revents)
 			read_client(g);
 	}
-	gdb_target_detach(&g->target);
+	/* Whatever the way out, the guest runs on without breakpoints. */
+	if (s->attached)
+		gdb_target_detach(&g->target);
 }
 
 static int wait_for_client(struct gdb_stub *g)
@@ -817,12 +845,13 @@ static void *server_thread(void *arg)
 
 /* ---- creation ---- */
 
-/* Adapt to what the host's KVM can do, and say what is missing. */
-static int probe_host(struct gdb_stub *g, bool *stepped_watches, struct kvmini_error *err)
+/* Find what the host's KVM can do, and say what is missing. */
+static int probe_host(struct gdb_stub *g, struct gdb_host_debug *host_out,
+		      struct kvmini_error *err)
 {
-	struct gdb_host_debug host;
-	if (gdb_probe_host(&host, err) < 0)
+	if (gdb_probe_host(host_out, err) < 0)
 		return -1;
+	const struct gdb_host_debug host = *host_out;
 	if (!host.single_step)
 		vm_log(g->vm, "kvmini: gdb: warning: single-step does not work here: %s\n",
 		       host.single_step_note);
@@ -833,7 +862,10 @@ static int probe_host(struct gdb_stub *g, bool *stepped_watches, struct kvmini_e
 		vm_log(g->vm, "kvmini: gdb: this host raises no data breakpoints (%s); "
 		       "write watchpoints single-step the guest instead, read and access "
 		       "watchpoints are unavailable\n", host.data_note);
-	*stepped_watches = !host.data_breakpoints;
+	if (!host.int3_real_mode && g->vm->verbose)
+		vm_log(g->vm, "kvmini: gdb: int3 does not reach the debugger in real mode (%s); "
+		       "real-mode software breakpoints use debug registers (4 at most)\n",
+		       host.int3_real_note);
 	return 0;
 }
 
@@ -849,14 +881,14 @@ struct gdb_stub *gdb_stub_create(struct vm *vm, const char *address, bool wait,
 	g->listener.fd = -1;
 	g->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	g->actions = calloc(vm->ncpus, sizeof(*g->actions));
-	bool stepped_watches = false;
+	struct gdb_host_debug host;
 	if (g->wake_fd < 0 || !g->actions) {
 		kvmini_fail_errno(err, KVMINI_E_HOST, errno, "cannot set up the gdb stub");
 		goto fail;
 	}
 	if (gdb_listen(address, &g->listener, err) < 0 ||
-	    probe_host(g, &stepped_watches, err) < 0 ||
-	    gdb_target_init(&g->target, vm, g->wake_fd, stepped_watches, err) < 0)
+	    probe_host(g, &host, err) < 0 ||
+	    gdb_target_init(&g->target, vm, g->wake_fd, &host, err) < 0)
 		goto fail;
 	g->target_ready = true;
 	if (wait)

@@ -1,8 +1,10 @@
 /* The gdb stub: a GDB remote-serial-protocol server for one VM, on a TCP
  * or Unix socket, in a thread of its own. Threads are vCPUs (thread id =
- * vCPU index + 1). One client at a time; when it detaches or drops the
- * connection, every breakpoint is removed, the guest runs on, and the
- * stub waits for the next client. The VM side is gdb/target.h; the wire
+ * vCPU index + 1). One client at a time. The guest stops when a client
+ * sends its first well-formed packet (a client that only sends junk never
+ * stops it); when the client detaches or drops the connection, every
+ * breakpoint is removed, the guest runs on, and the stub waits for the
+ * next client. The VM side is gdb/target.h; the wire
  * format is gdb/packet.h. */
 #ifndef KVMINI_GDB_STUB_H
 #define KVMINI_GDB_STUB_H

@@ -22,12 +22,13 @@ static void wake(struct gdb_target *t)
 }
 
 int gdb_target_init(struct gdb_target *t, struct vm *vm, int wake_fd,
-		    bool stepped_watches, struct kvmini_error *err)
+		    const struct gdb_host_debug *host, struct kvmini_error *err)
 {
 	memset(t, 0, sizeof(*t));
 	t->vm = vm;
 	t->wake_fd = wake_fd;
-	t->stepped_watches = stepped_watches;
+	t->stepped_watches = !host->data_breakpoints;
+	t->real_mode_slots = !host->int3_real_mode;
 	gdb_bp_init(&t->bps);
 	t->action = calloc(vm->ncpus, sizeof(*t->action));
 	t->pending = calloc(vm->ncpus, sizeof(*t->pending));
@@ -85,6 +86,7 @@ static int linear_pc(struct vcpu *vcpu, uint64_t *pc)
 static enum gdb_stop slot_stop(const struct gdb_hw_slot *slot)
 {
 	switch (slot->type) {
+	case GDB_POINT_SW: return GDB_STOP_SWBREAK;
 	case GDB_POINT_HW: return GDB_STOP_HWBREAK;
 	case GDB_POINT_WRITE: return GDB_STOP_WATCH;
 	case GDB_POINT_READ: return GDB_STOP_RWATCH;
@@ -279,7 +281,7 @@ static bool watch_still_set(const struct gdb_target *t, const struct gdb_event *
 		if (t->bps.watch[i].addr == ev->addr)
 			return true;
 	for (int i = 0; i < GDB_HW_SLOTS; i++)
-		if (t->bps.hw[i].used && t->bps.hw[i].type != GDB_POINT_HW &&
+		if (t->bps.hw[i].used && t->bps.hw[i].type >= GDB_POINT_WRITE &&
 		    t->bps.hw[i].addr == ev->addr)
 			return true;
 	return false;
@@ -430,8 +432,20 @@ static int insert_watch(struct gdb_target *t, const struct gdb_point *pt, uint64
 	return gdb_watch_insert(&t->bps, &t->vm->mem, pt->addr, gpa, pt->kind);
 }
 
+static bool in_real_mode(struct gdb_target *t, unsigned cpu)
+{
+	struct kvm_sregs s;
+	return ioctl(t->vm->vcpus[cpu].fd, KVM_GET_SREGS, &s) == 0 && !(s.cr0 & 1);
+}
+
 int gdb_target_insert(struct gdb_target *t, unsigned cpu, const struct gdb_point *pt)
 {
+	if (pt->type == GDB_POINT_SW && t->real_mode_slots && in_real_mode(t, cpu)) {
+		pthread_mutex_lock(&t->lock);
+		int r = gdb_hw_insert(&t->bps, GDB_POINT_SW, pt->addr, 1);
+		pthread_mutex_unlock(&t->lock);
+		return r;
+	}
 	uint64_t gpa = 0;
 	bool stepped_watch = t->stepped_watches && pt->type == GDB_POINT_WRITE;
 	if (stepped_watch && (pt->kind < 1 || pt->kind > 8))
@@ -463,7 +477,8 @@ int gdb_target_remove(struct gdb_target *t, const struct gdb_point *pt)
 	pthread_mutex_lock(&t->lock);
 	int r;
 	switch (pt->type) {
-	case GDB_POINT_SW:
+	case GDB_POINT_SW:   /* planted, or served by a slot */
+		gdb_hw_remove(&t->bps, GDB_POINT_SW, pt->addr, 1);
 		r = gdb_sw_remove(&t->bps, &t->vm->mem, pt->addr);
 		break;
 	case GDB_POINT_HW:

@@ -16,6 +16,7 @@
 #include "vm.h"
 #include "gdb/breakpoints.h"
 #include "gdb/packet.h"
+#include "gdb/probe.h"
 #include "gdb/regs.h"
 
 enum gdb_action { GDB_ACT_STOP, GDB_ACT_CONTINUE, GDB_ACT_STEP };
@@ -45,6 +46,9 @@ struct gdb_target {
 	/* The host's KVM never raises data breakpoints (it emulates guest
 	 * kernel code): watch writes by single-stepping instead. */
 	bool stepped_watches;
+	/* Its int3 never leaves a real-mode guest: serve software
+	 * breakpoints there from debug-register slots. */
+	bool real_mode_slots;
 	struct vm_debug_hooks hooks;
 
 	pthread_mutex_t lock; /* guards everything below */
@@ -56,8 +60,9 @@ struct gdb_target {
 	struct gdb_event *pending;   /* per vCPU; kind NONE when empty */
 };
 
+/* host: what gdb_probe_host() found, to work around what is missing. */
 int gdb_target_init(struct gdb_target *t, struct vm *vm, int wake_fd,
-		    bool stepped_watches, struct kvmini_error *err);
+		    const struct gdb_host_debug *host, struct kvmini_error *err);
 void gdb_target_fini(struct gdb_target *t);
 bool gdb_target_vm_stopped(struct gdb_target *t);
 
@@ -91,7 +96,9 @@ int gdb_target_write(struct gdb_target *t, unsigned cpu, uint64_t addr,
 		     const uint8_t *buf, uint64_t len);
 
 /* Z and z packets. Returns 0, 1 when this kind of point is unsupported
- * here, or a negative GDB_BP_* error. */
+ * here, or a negative GDB_BP_* error. Software breakpoints inserted while
+ * `cpu` is in real mode use a debug-register slot where int3 would not
+ * reach the debugger. */
 int gdb_target_insert(struct gdb_target *t, unsigned cpu, const struct gdb_point *pt);
 int gdb_target_remove(struct gdb_target *t, const struct gdb_point *pt);
 

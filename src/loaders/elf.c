@@ -25,7 +25,7 @@ struct elf_header {
 /* A PT_LOAD program header, with its index for messages. */
 struct elf_segment {
 	unsigned index;
-	uint64_t offset, paddr, filesz, memsz;
+	uint64_t offset, paddr, filesz, memsz, align;
 };
 
 int image_is_elf(const uint8_t *data, uint64_t size)
@@ -190,7 +190,8 @@ static uint32_t read_phdr32(const uint8_t *at, unsigned index, struct elf_segmen
 	Elf32_Phdr p;
 
 	memcpy(&p, at, sizeof(p));
-	*seg = (struct elf_segment){ index, p.p_offset, p.p_paddr, p.p_filesz, p.p_memsz };
+	*seg = (struct elf_segment){ index, p.p_offset, p.p_paddr, p.p_filesz, p.p_memsz,
+				     p.p_align };
 	return p.p_type;
 }
 
@@ -199,7 +200,8 @@ static uint32_t read_phdr64(const uint8_t *at, unsigned index, struct elf_segmen
 	Elf64_Phdr p;
 
 	memcpy(&p, at, sizeof(p));
-	*seg = (struct elf_segment){ index, p.p_offset, p.p_paddr, p.p_filesz, p.p_memsz };
+	*seg = (struct elf_segment){ index, p.p_offset, p.p_paddr, p.p_filesz, p.p_memsz,
+				     p.p_align };
 	return p.p_type;
 }
 
@@ -352,24 +354,122 @@ static void fill_result(const struct elf_header *h, uint64_t entry,
 	};
 }
 
+/* Validate the whole file; on success *segs (caller frees) holds the
+ * sorted, non-overlapping segments and *out the result. */
+static int prepare(const struct guest_memory *mem, const struct kvmini_image *img,
+		   struct elf_segment **segs, unsigned *nsegs, struct load_result *out,
+		   struct kvmini_error *err)
+{
+	struct elf_header h = { 0 };   /* gcc cannot tell kvmini_fail() never returns 0 */
+
+	*segs = NULL;
+	if (check_header(img, &h, err) ||
+	    collect_segments(mem, img, &h, segs, nsegs, err))
+		return -1;
+	if (check_no_overlap(img, *segs, *nsegs, err) ||
+	    check_entry(mem, img, &h, *segs, *nsegs, err)) {
+		free(*segs);
+		*segs = NULL;
+		return -1;
+	}
+	fill_result(&h, img->entry_set ? img->entry : h.entry, *segs, *nsegs, out);
+	return 0;
+}
+
+int elf_validate(const struct guest_memory *mem, const struct kvmini_image *img,
+		 struct load_result *out, struct kvmini_error *err)
+{
+	struct elf_segment *segs;
+	unsigned nsegs = 0;
+
+	if (prepare(mem, img, &segs, &nsegs, out, err))
+		return -1;
+	free(segs);
+	return 0;
+}
+
 int load_elf(const struct guest_memory *mem, const struct kvmini_image *img,
 	     struct load_result *out, struct kvmini_error *err)
 {
-	struct elf_header h = { 0 };   /* gcc cannot tell kvmini_fail() never returns 0 */
-	struct elf_segment *segs = NULL;
+	struct elf_segment *segs;
 	unsigned nsegs = 0;
+	struct load_result res;
 	int rc;
 
-	if (check_header(img, &h, err) ||
-	    collect_segments(mem, img, &h, &segs, &nsegs, err))
+	if (prepare(mem, img, &segs, &nsegs, &res, err))
 		return -1;
-	rc = check_no_overlap(img, segs, nsegs, err);
+	rc = write_segments(mem, img, segs, nsegs, err);
 	if (!rc)
-		rc = check_entry(mem, img, &h, segs, nsegs, err);
-	if (!rc)
-		rc = write_segments(mem, img, segs, nsegs, err);
-	if (!rc)
-		fill_result(&h, img->entry_set ? img->entry : h.entry, segs, nsegs, out);
+		*out = res;
 	free(segs);
 	return rc;
+}
+
+/* ---- notes ---- */
+
+#define NOTE_HEADER_SIZE 12   /* namesz, descsz, type: the same in both classes */
+
+static uint64_t align_up(uint64_t value, uint64_t align)
+{
+	return (value + align - 1) & ~(align - 1);
+}
+
+/* Walk the notes of one PT_NOTE segment (inside the file: checked by the
+ * caller). Name and descriptor are padded to the segment's alignment:
+ * 4 bytes, or 8 for segments aligned so (the gABI's ELF64 rule). */
+static int search_note_segment(const struct kvmini_image *img, const struct elf_segment *seg,
+			       const char *name, uint32_t type, const uint8_t **desc,
+			       uint64_t *descsz, struct kvmini_error *err)
+{
+	const uint8_t *notes = img->data + seg->offset;
+	uint64_t pad = seg->align == 8 ? 8 : 4, size = seg->filesz, at = 0;
+	uint64_t name_len = strlen(name) + 1;
+
+	while (size - at >= NOTE_HEADER_SIZE) {
+		uint32_t word[3];
+		memcpy(word, notes + at, sizeof(word));
+		uint64_t name_at = at + NOTE_HEADER_SIZE;
+		uint64_t desc_at = name_at + align_up(word[0], pad);
+		if (desc_at > size || word[1] > size - desc_at)
+			return kvmini_fail(err, KVMINI_E_USAGE,
+					   "%s: note at offset 0x%" PRIx64 " of segment %u"
+					   " extends past the segment (0x%" PRIx64 " bytes)",
+					   loader_image_name(img), at, seg->index, size);
+		if (word[0] == name_len && word[2] == type &&
+		    memcmp(notes + name_at, name, name_len) == 0) {
+			*desc = notes + desc_at;
+			*descsz = word[1];
+			return 1;
+		}
+		at = desc_at + align_up(word[1], pad);
+		if (at > size)
+			break;
+	}
+	return 0;
+}
+
+int elf_find_note(const struct kvmini_image *img, const char *name, uint32_t type,
+		  const uint8_t **desc, uint64_t *descsz, struct kvmini_error *err)
+{
+	struct elf_header h = { 0 };
+
+	if (check_header(img, &h, err))
+		return -1;
+	for (unsigned i = 0; i < h.phnum; i++) {
+		struct elf_segment seg;
+		int found;
+
+		if (read_program_header(img, &h, i, &seg) != PT_NOTE)
+			continue;
+		if (seg.offset > img->size || seg.filesz > img->size - seg.offset)
+			return kvmini_fail(err, KVMINI_E_USAGE,
+					   "%s: note segment %u (0x%" PRIx64 " bytes at offset 0x%"
+					   PRIx64 ") extends past the end of the file (%" PRIu64
+					   " bytes)", loader_image_name(img), i, seg.filesz,
+					   seg.offset, img->size);
+		found = search_note_segment(img, &seg, name, type, desc, descsz, err);
+		if (found)
+			return found;
+	}
+	return 0;
 }

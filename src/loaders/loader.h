@@ -6,11 +6,16 @@
 #define KVMINI_LOADER_H
 
 #include "memory.h"
+#include "arch/x86/cpu_mode.h"
 
 struct load_result {
 	enum kvmini_mode mode;
 	uint64_t entry;       /* guest-physical entry point */
 	uint64_t low, high;   /* guest-physical extent written: [low, high) */
+	/* Set by the boot-protocol loaders (bzImage, PVH); zero otherwise. */
+	enum x86_boot_abi abi;
+	uint64_t rsi, rbx;    /* argument registers: the zero page, the start info */
+	uint64_t stack;       /* initial stack pointer; 0: the machine's default */
 };
 
 /* Raw bytes at img->load_addr (default: 0x7c00 in real mode, 1 MiB
@@ -27,6 +32,23 @@ int load_elf(const struct guest_memory *mem, const struct kvmini_image *img,
 
 /* True when the bytes start with the ELF magic. */
 int image_is_elf(const uint8_t *data, uint64_t size);
+
+/* Everything load_elf() checks, without writing guest memory: on success
+ * *out is what load_elf() would return. */
+int elf_validate(const struct guest_memory *mem, const struct kvmini_image *img,
+		 struct load_result *out, struct kvmini_error *err);
+
+/* Find the note (name, type) in the PT_NOTE segments of a valid ELF file
+ * (call after elf_validate). Returns 1 and sets *desc and *descsz when
+ * found, 0 when absent, -1 (with err) when a note segment is malformed. */
+int elf_find_note(const struct kvmini_image *img, const char *name, uint32_t type,
+		  const uint8_t **desc, uint64_t *descsz, struct kvmini_error *err);
+
+/* A Linux kernel (KVMINI_FORMAT_LINUX): a PVH vmlinux when the file is
+ * ELF, a bzImage otherwise (src/loaders/linux_boot.h). rsdp is the ACPI
+ * RSDP's address to pass on, 0 for none. */
+int load_linux(const struct guest_memory *mem, const struct kvmini_image *img,
+	       uint64_t rsdp, struct load_result *out, struct kvmini_error *err);
 
 /* Helpers shared by the loaders (defined in flat.c). */
 

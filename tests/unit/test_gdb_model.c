@@ -275,10 +275,20 @@ Test(breakpoints, data_slots_need_aligned_power_of_two_lengths)
 	cr_assert_eq(gdb_hw_insert(&bps, GDB_POINT_WRITE, 0x1001, 2), GDB_BP_INVALID);
 	cr_assert_eq(gdb_hw_insert(&bps, GDB_POINT_WRITE, 0x1000, 3), GDB_BP_INVALID);
 	cr_assert_eq(gdb_hw_insert(&bps, GDB_POINT_WRITE, 0x1000, 16), GDB_BP_INVALID);
-	cr_assert_eq(gdb_hw_insert(&bps, GDB_POINT_SW, 0x1000, 1), GDB_BP_INVALID);
 	cr_assert_eq(gdb_hw_insert(&bps, 7, 0x1000, 1), GDB_BP_INVALID);
 	cr_assert_eq(gdb_hw_insert(&bps, GDB_POINT_HW, 0x1003, 99), GDB_BP_OK);  /* kind ignored */
 	cr_assert(!bps.hw[1].used && gdb_hw_any(&bps));
+}
+
+Test(breakpoints, a_slot_can_serve_a_software_breakpoint)
+{
+	cr_assert_eq(gdb_hw_insert(&bps, GDB_POINT_SW, 0x7c05, 1), GDB_BP_OK);
+	cr_assert_eq(gdb_hw_insert(&bps, GDB_POINT_HW, 0x7c05, 1), GDB_BP_OK);   /* a separate Z1 */
+	uint64_t dr[8];
+	gdb_hw_debugregs(&bps, dr);
+	cr_assert(dr[0] == 0x7c05 && dr[1] == 0x7c05 && dr[7] == 0xa);   /* G0, G1, execute */
+	gdb_hw_remove(&bps, GDB_POINT_SW, 0x7c05, 1);
+	cr_assert(!bps.hw[0].used && bps.hw[1].used);
 }
 
 /* ---- stepped watchpoints ---- */

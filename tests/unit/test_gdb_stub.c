@@ -87,16 +87,44 @@ static void connect_client(void)
 	gdb_decoder_init(&f.dec);
 }
 
+/* Real mode, at 0x7c00 (cs = 0): incw 0x7e00; jmp 0x7c00 */
+#define REAL_CODE 0x7c00ULL
+static const uint8_t real_code[] = { 0xff, 0x06, 0x00, 0x7e, 0xeb, 0xfa };
+
+static void start_image(unsigned cpus, bool wait, const struct kvmini_image *img);
+
 /* A VM running the guest with `limit` loop rounds, served on a socket. */
 static void start(unsigned cpus, bool wait, uint64_t limit)
 {
 	memset(&f, 0, sizeof(f));
+	memcpy(f.image, guest_code, sizeof(guest_code));
+	memcpy(f.image + (LIMIT - CODE), &limit, 8);
+	struct kvmini_image img = {
+		.format = KVMINI_FORMAT_RAW, .path = "test guest", .data = f.image,
+		.size = sizeof(f.image), .mode_set = true, .mode = KVMINI_MODE_LONG,
+		.load_addr_set = true, .load_addr = CODE,
+	};
+	start_image(cpus, wait, &img);
+}
+
+static void start_real(void)
+{
+	memset(&f, 0, sizeof(f));
+	memcpy(f.image, real_code, sizeof(real_code));
+	struct kvmini_image img = {
+		.format = KVMINI_FORMAT_RAW, .path = "real-mode test guest", .data = f.image,
+		.size = 0x400, .mode_set = true, .mode = KVMINI_MODE_REAL,
+		.load_addr_set = true, .load_addr = REAL_CODE,
+	};
+	start_image(1, true, &img);
+}
+
+static void start_image(unsigned cpus, bool wait, const struct kvmini_image *img)
+{
 	f.fd = -1;
 	snprintf(f.dir, sizeof(f.dir), "/tmp/kvmini-gdb-XXXXXX");
 	cr_assert_not_null(mkdtemp(f.dir));
 	snprintf(f.sock, sizeof(f.sock), "%s/gdb.sock", f.dir);
-	memcpy(f.image, guest_code, sizeof(guest_code));
-	memcpy(f.image + (LIMIT - CODE), &limit, 8);
 
 	struct kvmini_config cfg;
 	kvmini_config_defaults(&cfg);
@@ -105,17 +133,12 @@ static void start(unsigned cpus, bool wait, uint64_t limit)
 	cfg.serial_in_fd = -1;
 	cfg.timeout = 30;
 	cfg.log_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);   /* the stub's notes: see host_debug_support */
-	struct kvmini_image img = {
-		.format = KVMINI_FORMAT_RAW, .path = "test guest", .data = f.image,
-		.size = sizeof(f.image), .mode_set = true, .mode = KVMINI_MODE_LONG,
-		.load_addr_set = true, .load_addr = CODE,
-	};
 	struct kvmini_error err;
 	char address[128];
 	snprintf(address, sizeof(address), "unix:%s", f.sock);
 	f.vm = kvmini_vm_create(&cfg, &err);
 	cr_assert_not_null(f.vm, "%s", err.msg);
-	cr_assert_eq(kvmini_vm_load(f.vm, &img, &err), 0, "%s", err.msg);
+	cr_assert_eq(kvmini_vm_load(f.vm, img, &err), 0, "%s", err.msg);
 	cr_assert_eq(kvmini_vm_gdb_listen(f.vm, address, wait, &err), 0, "%s", err.msg);
 	cr_assert_eq(pthread_create(&f.runner, NULL, run_vm, NULL), 0);
 	f.running = true;
@@ -235,8 +258,8 @@ Test(gdb_stub, host_debug_support, .timeout = 30)
 	probe();
 	/* Findings, printed on every run (cr_log_warn would fail the run). */
 	fprintf(stderr, "host debug probe: %s\nhost debug probe: %s\nhost debug probe: %s\n"
-		"host debug probe: %s\n", host.single_step_note, host.exec_note, host.data_note,
-		host.int3_note);
+		"host debug probe: %s\nhost debug probe: %s\n", host.single_step_note,
+		host.exec_note, host.data_note, host.int3_note, host.int3_real_note);
 	cr_expect(host.single_step, "single-step is required: %s", host.single_step_note);
 	cr_expect(host.exec_breakpoints, "hardware breakpoints: %s", host.exec_note);
 	if (!host.data_breakpoints)
@@ -245,7 +268,36 @@ Test(gdb_stub, host_debug_support, .timeout = 30)
 	if (host.int3 == GDB_INT3_EMULATION_FAILURE)
 		fprintf(stderr, "NOTE: int3 is an emulation failure here (%s): the stub recognizes its "
 			    "own int3s in KVM_EXIT_INTERNAL_ERROR\n", host.int3_note);
+	if (!host.int3_real_mode)
+		fprintf(stderr, "NOTE: int3 does not reach the debugger in real mode (%s): the stub "
+			"serves real-mode software breakpoints from debug registers\n",
+			host.int3_real_note);
 	cr_expect_neq(host.int3, GDB_INT3_OTHER, "%s", host.int3_note);
+}
+
+Test(gdb_stub, real_mode_breakpoints_and_steps, .timeout = 60)
+{
+	start_real();
+	ask("qSupported:swbreak+;hwbreak+");
+	const char *r = ask("qXfer:features:read:target.xml:0,3fff");
+	cr_assert(strstr(r, "<architecture>i386<"), "%.80s", r);
+	expect("p8", "007c0000");                     /* eip, register 8 of i386 */
+	expect("Z0,7c04,1", "OK");
+	expect("m7c04,2", "ebfa");
+	expect("vCont;c", "T05thread:1;swbreak:;");
+	expect("p8", "047c0000");
+	expect("m7e00,2", "0100");
+	expect("vCont;s:1", "T05thread:1;swbreak:;");  /* jmp is under the breakpoint: */
+	expect("p8", "047c0000");                     /* gdb steps over it with z0 first */
+	expect("z0,7c04,1", "OK");
+	expect("vCont;s:1", "T05thread:1;");
+	expect("p8", "007c0000");
+	expect("Z1,7c04,1", "OK");
+	expect("vCont;c", "T05thread:1;hwbreak:;");
+	expect("m7e00,2", "0200");
+	expect("D", "OK");
+	kvmini_vm_stop(f.vm, KVMINI_E_STOPPED);
+	cr_assert_eq(finish(), KVMINI_E_STOPPED);
 }
 
 Test(gdb_stub, queries_and_initial_stop, .timeout = 60)
@@ -371,6 +423,18 @@ Test(gdb_stub, attaching_stops_a_running_guest, .timeout = 60)
 	cr_assert_eq(counter(), before);
 	expect("vKill;1", "OK");
 	cr_assert_eq(finish(), KVMINI_E_STOPPED);
+}
+
+Test(gdb_stub, a_client_that_speaks_no_protocol_never_stops_the_guest, .timeout = 60)
+{
+	start(1, false, 200000);            /* about half a second of guest time */
+	send_bytes("GET / HTTP/1.0\r\n\r\n$g#00\x7f\xff", 25);   /* junk, a bad checksum */
+	while (next_input() != GDB_IN_NACK)
+		;
+	/* still connected, yet the guest runs to its end */
+	pthread_join(f.runner, NULL);
+	f.running = false;
+	cr_assert_eq(finish(), EXIT_STATUS);
 }
 
 Test(gdb_stub, a_dropped_connection_detaches, .timeout = 60)

@@ -112,3 +112,17 @@ Test(options, rejections_name_the_problem)
 		cr_assert(strstr(err.msg, cases[i].msg), "case %u: '%s'", i, err.msg);
 	}
 }
+
+Test(options, on_reset_exit_by_default_or_restart)
+{
+	struct run_options o;
+	struct kvmini_error err;
+	cr_assert_eq(PARSE(&o, &err, "guest.elf"), 0, "%s", err.msg);
+	cr_assert_eq(o.cfg.on_reset, KVMINI_ON_RESET_EXIT);
+	cr_assert_eq(PARSE(&o, &err, "--on-reset", "restart", "guest.elf"), 0, "%s", err.msg);
+	cr_assert_eq(o.cfg.on_reset, KVMINI_ON_RESET_RESTART);
+	cr_assert_eq(PARSE(&o, &err, "--on-reset=exit", "guest.elf"), 0, "%s", err.msg);
+	cr_assert_eq(o.cfg.on_reset, KVMINI_ON_RESET_EXIT);
+	cr_assert_eq(PARSE(&o, &err, "--on-reset", "Restart", "guest.elf"), -1);
+	cr_assert_str_eq(err.msg, "invalid value 'Restart' for --on-reset: expected exit or restart");
+}

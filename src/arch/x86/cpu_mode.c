@@ -58,7 +58,8 @@ void x86_reserved_range(enum kvmini_mode mode, uint64_t ram_end,
 	}
 }
 
-static int write_gdt(const struct guest_memory *mem, struct kvmini_error *err)
+static int write_gdt(const struct guest_memory *mem, enum x86_boot_abi abi,
+		     struct kvmini_error *err)
 {
 	static const uint64_t gdt[GDT_ENTRIES] = {
 		0,
@@ -66,7 +67,15 @@ static int write_gdt(const struct guest_memory *mem, struct kvmini_error *err)
 		0x00cf92000000ffffULL,   /* 0x10: data, flat 4 GiB */
 		0x00af9a000000ffffULL,   /* 0x18: code, 64-bit */
 	};
-	if (guest_write(mem, X86_GDT_ADDR, gdt, sizeof(gdt)) < 0)
+	/* The Linux boot protocol's __BOOT_CS (0x10) and __BOOT_DS (0x18). */
+	static const uint64_t linux_gdt[GDT_ENTRIES] = {
+		0,
+		0,
+		0x00af9a000000ffffULL,   /* 0x10: code, 64-bit */
+		0x00cf92000000ffffULL,   /* 0x18: data, flat 4 GiB */
+	};
+	if (guest_write(mem, X86_GDT_ADDR, abi == X86_ABI_LINUX64 ? linux_gdt : gdt,
+			sizeof(gdt)) < 0)
 		return kvmini_fail(err, KVMINI_E_USAGE,
 				   "guest RAM too small for the GDT at 0x%llx",
 				   X86_GDT_ADDR);
@@ -114,12 +123,24 @@ static void set_real_segments(struct kvm_sregs *s, uint16_t segment)
 	}
 }
 
-static void set_flat_segments(struct kvm_sregs *s, bool long_mode)
+static void set_flat_segments(struct kvm_sregs *s, bool long_mode, enum x86_boot_abi abi)
 {
-	s->cs = flat_segment(long_mode ? X86_SEL_CODE64 : X86_SEL_CODE32, true, long_mode);
-	s->ds = s->es = s->fs = s->gs = s->ss = flat_segment(X86_SEL_DATA, false, long_mode);
+	bool linux64 = abi == X86_ABI_LINUX64;
+	uint16_t code = linux64 ? X86_SEL_BOOT_CS : long_mode ? X86_SEL_CODE64 : X86_SEL_CODE32;
+	uint16_t data = linux64 ? X86_SEL_BOOT_DS : X86_SEL_DATA;
+	s->cs = flat_segment(code, true, long_mode);
+	s->ds = s->es = s->fs = s->gs = s->ss = flat_segment(data, false, long_mode);
 	s->gdt.base = X86_GDT_ADDR;
 	s->gdt.limit = GDT_ENTRIES * 8 - 1;
+}
+
+/* PVH: CR0 = PE (ET reads as 1 on every CPU since the 486), CR4 = 0,
+ * and TR a busy 32-bit TSS with base 0 and limit 0x67. */
+static void set_pvh_state(struct kvm_sregs *s)
+{
+	s->cr0 = CR0_PE | CR0_ET;
+	s->cr4 = 0;
+	s->tr = (struct kvm_segment){ .base = 0, .limit = 0x67, .type = 0xb, .present = 1 };
 }
 
 int x86_enter(const struct guest_memory *mem, int vcpu_fd,
@@ -141,17 +162,19 @@ int x86_enter(const struct guest_memory *mem, int vcpu_fd,
 		break;
 	}
 	case KVMINI_MODE_PROTECTED:
-		if (write_gdt(mem, err) < 0)
+		if (write_gdt(mem, entry->abi, err) < 0)
 			return -1;
-		set_flat_segments(&sregs, false);
+		set_flat_segments(&sregs, false, entry->abi);
 		sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE;
 		sregs.cr4 = CR4_OSFXSR | CR4_OSXMMEXCPT;
 		sregs.efer = 0;
+		if (entry->abi == X86_ABI_PVH)
+			set_pvh_state(&sregs);
 		break;
 	case KVMINI_MODE_LONG:
-		if (write_gdt(mem, err) < 0 || write_page_tables(mem, err) < 0)
+		if (write_gdt(mem, entry->abi, err) < 0 || write_page_tables(mem, err) < 0)
 			return -1;
-		set_flat_segments(&sregs, true);
+		set_flat_segments(&sregs, true, entry->abi);
 		sregs.cr3 = X86_PML4_ADDR;
 		sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
 		sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;

@@ -18,9 +18,25 @@
 #define X86_SEL_DATA   0x10
 #define X86_SEL_CODE64 0x18
 
+/* Whose conventions the entry state follows beyond the mode itself.
+ * KVMINI: kvmini's GDT and control registers (docs/entry-state.md).
+ * LINUX64: the Linux 64-bit boot protocol (Documentation/arch/x86/boot.rst)
+ *   wants CS = __BOOT_CS (0x10, here a 64-bit code segment) and DS = ES =
+ *   SS = __BOOT_DS (0x18), so the GDT at X86_GDT_ADDR holds those two at
+ *   those selectors instead of kvmini's layout; the rest is kvmini's
+ *   long mode.
+ * PVH: the Xen PVH entry (32-bit protected mode) wants CR0 = PE only,
+ *   CR4 = 0 and TR a 32-bit TSS of base 0, limit 0x67; segments flat. */
+enum x86_boot_abi { X86_ABI_KVMINI, X86_ABI_LINUX64, X86_ABI_PVH };
+
+/* Selectors of the LINUX64 GDT. */
+#define X86_SEL_BOOT_CS 0x10
+#define X86_SEL_BOOT_DS 0x18
+
 struct x86_entry {
 	enum kvmini_mode mode;
 	struct kvm_regs regs;   /* rip, rsp, and any argument registers */
+	enum x86_boot_abi abi;  /* zero (KVMINI) unless a boot protocol asks */
 };
 
 /* The guest-physical range [*start, *end) that entering `mode` writes

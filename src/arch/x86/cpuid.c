@@ -81,6 +81,31 @@ static void set_topology(struct kvm_cpuid_entry2 *e, unsigned apic_id, unsigned 
 	}
 }
 
+/* Some KVMs overrule the table: PVM shows the guest every host feature
+ * its user mode can run natively (KVM_GET_SUPPORTED_CPUID lists only the
+ * bits it lets a VMM control), and KVM itself keeps the APIC bit in step
+ * with the APIC base MSR. Read the result back so a feature the user
+ * asked to hide is never silently left visible. */
+static int check_hidden(int vcpu_fd, const struct x86_cpuid *cpuid, unsigned nent,
+			struct kvmini_error *err)
+{
+	struct kvm_cpuid2 *got = cpuid_alloc(nent);
+	if (!got)
+		return kvmini_fail(err, KVMINI_E_HOST, "out of memory for CPUID");
+	int r = KVM_IOCTL(vcpu_fd, KVM_GET_CPUID2, got, err);
+	bool named = false;
+	const char *kept = r < 0 ? NULL : x86_cpuid_kept_feature(got, &cpuid->hidden, &named);
+	free(got);
+	if (r < 0)
+		return -1;
+	if (kept)
+		return kvmini_fail(err, KVMINI_E_HOST,
+				   "this host's KVM keeps CPUID feature '%s'%s visible to the guest:"
+				   " it cannot be hidden here", kept,
+				   named ? "" : " (hidden with a feature it needs)");
+	return 0;
+}
+
 int x86_cpuid_apply(const struct x86_cpuid *cpuid, int vcpu_fd, unsigned apic_id,
 		    unsigned ncpus, struct kvmini_error *err)
 {
@@ -91,7 +116,11 @@ int x86_cpuid_apply(const struct x86_cpuid *cpuid, int vcpu_fd, unsigned apic_id
 	memcpy(t, cpuid->table, bytes);
 	for (unsigned i = 0; i < t->nent; i++)
 		set_topology(&t->entries[i], apic_id, ncpus);
+	x86_cpuid_hide(t, &cpuid->hidden);   /* after set_topology: "-ht" wins over HTT */
 	int r = KVM_IOCTL(vcpu_fd, KVM_SET_CPUID2, t, err);
 	free(t);
-	return r < 0 ? -1 : 0;
+	if (r < 0)
+		return -1;
+	return x86_cpuid_hides_any(&cpuid->hidden)
+		? check_hidden(vcpu_fd, cpuid, cpuid->table->nent + 64, err) : 0;
 }

@@ -13,6 +13,42 @@ const char *x86_irqchip_name(enum kvmini_irqchip model)
 	return "unknown";
 }
 
+/* KVM's default routing sends GSI 0 (where its PIT raises IRQ 0) to
+ * IOAPIC pin 0. On a PC, and in kvmini's MP and ACPI tables, IRQ 0 is
+ * wired to pin 2 (pin 2 carries no IRQ 2: that is the 8259 cascade), so
+ * route GSIs 0-15 to both 8259s and the IOAPIC that way, and 16-23 to
+ * the IOAPIC only. Fills `table` (room for X86_ISA_ROUTES entries). */
+void x86_irqchip_isa_routes(struct kvm_irq_routing_entry *table, unsigned *count)
+{
+	unsigned n = 0;
+	for (unsigned gsi = 0; gsi < X86_IOAPIC_PINS; gsi++) {
+		if (gsi < 16 && gsi != 2)
+			table[n++] = (struct kvm_irq_routing_entry){
+				.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+				.u.irqchip = { .irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER
+								  : KVM_IRQCHIP_PIC_SLAVE,
+					       .pin = gsi % 8 },
+			};
+		if (gsi != 2)
+			table[n++] = (struct kvm_irq_routing_entry){
+				.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+				.u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC,
+					       .pin = gsi == 0 ? 2 : gsi },
+			};
+	}
+	*count = n;
+}
+
+static int route_isa_irqs(int vm_fd, struct kvmini_error *err)
+{
+	struct {
+		struct kvm_irq_routing head;
+		struct kvm_irq_routing_entry entries[X86_ISA_ROUTES];
+	} routing = { 0 };
+	x86_irqchip_isa_routes(routing.entries, &routing.head.nr);
+	return KVM_IOCTL(vm_fd, KVM_SET_GSI_ROUTING, &routing, err) < 0 ? -1 : 0;
+}
+
 int x86_irqchip_create(int vm_fd, enum kvmini_irqchip model, struct kvmini_error *err)
 {
 	if (model == KVMINI_IRQCHIP_NONE)
@@ -23,6 +59,7 @@ int x86_irqchip_create(int vm_fd, enum kvmini_irqchip model, struct kvmini_error
 	/* The PIT's speaker port (0x61) is left to KVM's dummy model. */
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	if (KVM_IOCTL(vm_fd, KVM_CREATE_IRQCHIP, (void *)0, err) < 0 ||
+	    route_isa_irqs(vm_fd, err) < 0 ||
 	    KVM_IOCTL(vm_fd, KVM_CREATE_PIT2, &pit, err) < 0)
 		return -1;
 	return 0;

@@ -1,0 +1,181 @@
+/* The ACPI tables of kvmini's PC. Not hardware-reduced: there is an 8259
+ * pair and a PIT, so the FADT announces a PM1 event/control block, the
+ * SCI on ISA IRQ 9 and a FACS. */
+#include <string.h>
+#include "arch/x86/acpi.h"
+#include "arch/x86/firmware.h"
+
+#define ACPI_OEM_ID       "KVMINI"
+#define ACPI_OEM_TABLE_ID "KVMINIPC"
+#define ACPI_CREATOR_ID   "KVMI"
+
+/* The DSDT's AML, written by hand (ACPI 6.0 chapter 20):
+ *   Name (\_S5, Package (4) { 5, 5, 0, 0 })
+ * i.e. soft-off is SLP_TYP 5 in PM1a_CNT (and PM1b, which is absent). */
+static const uint8_t dsdt_aml[] = {
+	0x08,                         /* NameOp */
+	'\\', '_', 'S', '5', '_',     /* NameString: root, NameSeg "_S5_" */
+	0x12,                         /* PackageOp */
+	0x08,                         /* PkgLength: 8 bytes from here to the end */
+	0x04,                         /* NumElements */
+	0x0a, ACPI_S5_SLP_TYP,        /* BytePrefix 5: SLP_TYPa */
+	0x0a, ACPI_S5_SLP_TYP,        /* BytePrefix 5: SLP_TYPb */
+	0x00,                         /* ZeroOp: reserved */
+	0x00,                         /* ZeroOp: reserved */
+};
+
+static struct acpi_header header(const char *signature, uint32_t length, uint8_t revision)
+{
+	struct acpi_header h = {
+		.length = length, .revision = revision, .oem_revision = 1, .creator_revision = 1,
+	};
+	memcpy(h.signature, signature, sizeof(h.signature));
+	memcpy(h.oem_id, ACPI_OEM_ID, sizeof(h.oem_id));
+	memcpy(h.oem_table_id, ACPI_OEM_TABLE_ID, sizeof(h.oem_table_id));
+	memcpy(h.creator_id, ACPI_CREATOR_ID, sizeof(h.creator_id));
+	return h;
+}
+
+/* Checksum the table built at `table` (its length is in its header). */
+static void seal(void *table)
+{
+	struct acpi_header *h = table;
+	h->checksum = 0;
+	h->checksum = firmware_checksum(table, h->length);
+}
+
+static struct acpi_gas io_register(uint16_t port, uint8_t bits, uint8_t access_size)
+{
+	return (struct acpi_gas){
+		.space_id = ACPI_GAS_IO, .bit_width = bits, .access_size = access_size,
+		.address = port,
+	};
+}
+
+static void build_fadt(struct acpi_fadt *f)
+{
+	*f = (struct acpi_fadt){
+		.h = header("FACP", sizeof(*f), 6),
+		.firmware_ctrl = (uint32_t)ACPI_FACS_ADDR,
+		.dsdt = (uint32_t)ACPI_DSDT_ADDR,
+		.sci_int = X86_SCI_IRQ,
+		.pm1a_evt_blk = ACPI_PM1A_EVT_PORT,
+		.pm1a_cnt_blk = ACPI_PM1A_CNT_PORT,
+		.pm1_evt_len = ACPI_PM1_EVT_LEN,
+		.pm1_cnt_len = ACPI_PM1_CNT_LEN,
+		.p_lvl2_lat = 101,          /* > 100: no C2 */
+		.p_lvl3_lat = 1001,         /* > 1000: no C3 */
+		.century = ACPI_RTC_CENTURY,
+		.iapc_boot_arch = ACPI_BOOT_LEGACY_DEVICES | ACPI_BOOT_VGA_NOT_PRESENT,
+		.flags = ACPI_FADT_WBINVD | ACPI_FADT_PROC_C1 | ACPI_FADT_PWR_BUTTON |
+			 ACPI_FADT_SLP_BUTTON | ACPI_FADT_RESET_REG_SUP,
+		.reset_reg = io_register(ACPI_RESET_PORT, 8, 1),
+		.reset_value = ACPI_RESET_VALUE,
+		.x_dsdt = ACPI_DSDT_ADDR,   /* X_FIRMWARE_CTRL stays 0: FIRMWARE_CTRL is set */
+		.x_pm1a_evt_blk = io_register(ACPI_PM1A_EVT_PORT, ACPI_PM1_EVT_LEN * 8, 2),
+		.x_pm1a_cnt_blk = io_register(ACPI_PM1A_CNT_PORT, ACPI_PM1_CNT_LEN * 8, 2),
+	};
+	seal(f);
+}
+
+static void build_facs(struct acpi_facs *facs)
+{
+	*facs = (struct acpi_facs){ .length = sizeof(*facs), .version = 2 };
+	memcpy(facs->signature, "FACS", 4);   /* the FACS has no checksum */
+}
+
+uint64_t acpi_madt_size(unsigned ncpus)
+{
+	return sizeof(struct acpi_madt) + ncpus * sizeof(struct acpi_madt_lapic) +
+	       sizeof(struct acpi_madt_ioapic) + 2 * sizeof(struct acpi_madt_iso) +
+	       sizeof(struct acpi_madt_lapic_nmi);
+}
+
+static uint8_t *put(uint8_t *at, const void *entry, size_t size)
+{
+	memcpy(at, entry, size);
+	return at + size;
+}
+
+static void build_madt(uint8_t *table, unsigned ncpus)
+{
+	uint32_t length = (uint32_t)acpi_madt_size(ncpus);
+	struct acpi_madt m = {
+		.h = header("APIC", length, 4),
+		.lapic_addr = X86_LAPIC_ADDR, .flags = ACPI_MADT_PCAT_COMPAT,
+	};
+	uint8_t *at = put(table, &m, sizeof(m));
+	for (unsigned i = 0; i < ncpus; i++) {
+		struct acpi_madt_lapic cpu = {
+			.type = ACPI_MADT_LAPIC, .length = sizeof(cpu),
+			.processor_uid = (uint8_t)i, .apic_id = (uint8_t)i, .flags = ACPI_MADT_ENABLED,
+		};
+		at = put(at, &cpu, sizeof(cpu));
+	}
+	struct acpi_madt_ioapic ioapic = {
+		.type = ACPI_MADT_IOAPIC, .length = sizeof(ioapic), .ioapic_id = (uint8_t)ncpus,
+		.address = X86_IOAPIC_ADDR, .gsi_base = 0,
+	};
+	at = put(at, &ioapic, sizeof(ioapic));
+	struct acpi_madt_iso overrides[2] = {
+		{ .type = ACPI_MADT_ISO, .length = sizeof(overrides[0]), .source = 0,
+		  .gsi = X86_IRQ0_IOAPIC_PIN, .flags = ACPI_INTI_CONFORMS },
+		{ .type = ACPI_MADT_ISO, .length = sizeof(overrides[0]), .source = X86_SCI_IRQ,
+		  .gsi = X86_SCI_IRQ, .flags = ACPI_INTI_LEVEL | ACPI_INTI_ACTIVE_HIGH },
+	};
+	at = put(at, overrides, sizeof(overrides));
+	struct acpi_madt_lapic_nmi nmi = {
+		.type = ACPI_MADT_LAPIC_NMI, .length = sizeof(nmi), .processor_uid = 0xff,
+		.flags = ACPI_INTI_EDGE | ACPI_INTI_ACTIVE_HIGH, .lint = 1,
+	};
+	put(at, &nmi, sizeof(nmi));
+	seal(table);
+}
+
+static void build_xsdt(struct acpi_xsdt *x)
+{
+	*x = (struct acpi_xsdt){
+		.h = header("XSDT", sizeof(*x), 1),
+		.entries = { ACPI_FADT_ADDR, ACPI_MADT_ADDR },
+	};
+	seal(x);
+}
+
+static void build_rsdp(struct acpi_rsdp *r)
+{
+	*r = (struct acpi_rsdp){ .revision = 2, .length = sizeof(*r), .xsdt_addr = ACPI_XSDT_ADDR };
+	memcpy(r->signature, "RSD PTR ", sizeof(r->signature));
+	memcpy(r->oem_id, ACPI_OEM_ID, sizeof(r->oem_id));
+	r->checksum = firmware_checksum(r, 20);   /* the ACPI 1.0 part */
+	r->ext_checksum = firmware_checksum(r, sizeof(*r));
+}
+
+int acpi_write_tables(const struct guest_memory *mem, unsigned ncpus, uint64_t *rsdp,
+		      struct kvmini_error *err)
+{
+	if (ncpus < 1 || ncpus > X86_FIRMWARE_MAX_CPUS)
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "%u vCPUs: the ACPI tables describe 1 to %u", ncpus,
+				   X86_FIRMWARE_MAX_CPUS);
+	uint64_t dsdt_length = sizeof(struct acpi_header) + sizeof(dsdt_aml);
+	struct acpi_rsdp *r = guest_ptr(mem, ACPI_RSDP_ADDR, sizeof(*r));
+	struct acpi_xsdt *x = guest_ptr(mem, ACPI_XSDT_ADDR, sizeof(*x));
+	struct acpi_fadt *f = guest_ptr(mem, ACPI_FADT_ADDR, sizeof(*f));
+	struct acpi_facs *facs = guest_ptr(mem, ACPI_FACS_ADDR, sizeof(*facs));
+	uint8_t *dsdt = guest_ptr(mem, ACPI_DSDT_ADDR, dsdt_length);
+	uint8_t *madt = guest_ptr(mem, ACPI_MADT_ADDR, acpi_madt_size(ncpus));
+	if (!r || !x || !f || !facs || !dsdt || !madt)
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "guest RAM too small for the ACPI tables at 0x%llx",
+				   ACPI_RSDP_ADDR);
+	struct acpi_header dh = header("DSDT", (uint32_t)dsdt_length, 2);
+	memcpy(put(dsdt, &dh, sizeof(dh)), dsdt_aml, sizeof(dsdt_aml));
+	seal(dsdt);
+	build_facs(facs);
+	build_fadt(f);
+	build_madt(madt, ncpus);
+	build_xsdt(x);
+	build_rsdp(r);
+	*rsdp = ACPI_RSDP_ADDR;
+	return 0;
+}

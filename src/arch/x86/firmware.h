@@ -1,0 +1,39 @@
+/* The firmware area: where kvmini puts the tables a PC's BIOS would
+ * leave behind (the MP table and the ACPI tables), and what they have
+ * in common. The area is the BIOS range below 1 MiB, which the OS scans
+ * for both tables' anchors; loaders refuse images that overlap it in
+ * every mode, whether or not a VM gets tables (docs/entry-state.md). */
+#ifndef KVMINI_X86_FIRMWARE_H
+#define KVMINI_X86_FIRMWARE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define X86_FIRMWARE_START 0xe0000ULL
+#define X86_FIRMWARE_END   0x100000ULL
+
+/* The machine the tables describe (the in-kernel irqchip's devices). */
+#define X86_LAPIC_ADDR   0xfee00000u
+#define X86_IOAPIC_ADDR  0xfec00000u
+#define X86_LAPIC_VERSION  0x14   /* what KVM's local APIC reports */
+#define X86_IOAPIC_VERSION 0x11   /* what KVM's IOAPIC reports */
+/* The IOAPIC's ID follows the vCPUs' APIC IDs 0..ncpus-1, and all of
+ * them must fit an xAPIC ID below the broadcast ID 0xff. */
+#define X86_FIRMWARE_MAX_CPUS 254u
+/* ISA IRQ 0 (the PIT) is wired to IOAPIC pin 2, as on a PC; pin 2 does
+ * not carry IRQ 2 (the 8259 cascade), every other IRQ n uses pin n. */
+#define X86_IRQ0_IOAPIC_PIN 2u
+/* The ACPI System Control Interrupt: ISA IRQ 9, level, active high. */
+#define X86_SCI_IRQ 9u
+
+/* The byte that makes `len` bytes (with it in place) sum to zero. */
+static inline uint8_t firmware_checksum(const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	uint8_t sum = 0;
+	for (size_t i = 0; i < len; i++)
+		sum = (uint8_t)(sum + p[i]);
+	return (uint8_t)-sum;
+}
+
+#endif

@@ -1,0 +1,128 @@
+/* The MPS 1.4 table for kvmini's PC: ncpus processors, one ISA bus, the
+ * IOAPIC, the ISA IRQs' pins and the local APICs' LINT0/LINT1 wiring. */
+#include <string.h>
+#include "arch/x86/firmware.h"
+#include "arch/x86/mptable.h"
+
+#define ISA_IRQS 16
+#define ISA_CASCADE_IRQ 2    /* the 8259 cascade: no device, no entry */
+#define IO_INTERRUPTS (ISA_IRQS - 1)
+#define LOCAL_INTERRUPTS 2
+
+uint64_t mptable_config_size(unsigned ncpus)
+{
+	return sizeof(struct mp_config_header) + ncpus * sizeof(struct mp_processor) +
+	       sizeof(struct mp_bus) + sizeof(struct mp_ioapic) +
+	       (IO_INTERRUPTS + LOCAL_INTERRUPTS) * sizeof(struct mp_interrupt);
+}
+
+/* Appends entries to the configuration table being built in place. */
+struct mp_builder {
+	uint8_t *next;
+	uint16_t count;
+};
+
+static void append(struct mp_builder *b, const void *entry, size_t size)
+{
+	memcpy(b->next, entry, size);
+	b->next += size;
+	b->count++;
+}
+
+static void append_processors(struct mp_builder *b, unsigned ncpus)
+{
+	for (unsigned i = 0; i < ncpus; i++) {
+		struct mp_processor cpu = {
+			.type = MP_PROCESSOR, .lapic_id = (uint8_t)i,
+			.lapic_version = X86_LAPIC_VERSION,
+			.cpu_flags = MP_CPU_ENABLED | (i == 0 ? MP_CPU_BSP : 0),
+		};
+		append(b, &cpu, sizeof(cpu));
+	}
+}
+
+static uint8_t isa_irq_pin(unsigned irq)
+{
+	return (uint8_t)(irq == 0 ? X86_IRQ0_IOAPIC_PIN : irq);
+}
+
+static void append_io_interrupts(struct mp_builder *b, uint8_t ioapic_id)
+{
+	for (unsigned irq = 0; irq < ISA_IRQS; irq++) {
+		if (irq == ISA_CASCADE_IRQ)
+			continue;
+		struct mp_interrupt e = {
+			.type = MP_IO_INTERRUPT, .interrupt_type = MP_INT,
+			.source_bus = MP_ISA_BUS_ID, .source_irq = (uint8_t)irq,
+			.dest_id = ioapic_id, .dest_pin = isa_irq_pin(irq),
+		};
+		append(b, &e, sizeof(e));
+	}
+}
+
+/* Virtual-wire mode: the 8259's output reaches every local APIC's
+ * LINT0 as ExtINT, and NMI arrives on LINT1. */
+static void append_local_interrupts(struct mp_builder *b)
+{
+	static const uint8_t kinds[LOCAL_INTERRUPTS] = { MP_EXTINT, MP_NMI };
+	for (uint8_t lint = 0; lint < LOCAL_INTERRUPTS; lint++) {
+		struct mp_interrupt e = {
+			.type = MP_LOCAL_INTERRUPT, .interrupt_type = kinds[lint],
+			.source_bus = MP_ISA_BUS_ID, .source_irq = 0,
+			.dest_id = MP_ALL_LAPICS, .dest_pin = lint,
+		};
+		append(b, &e, sizeof(e));
+	}
+}
+
+static void write_config(uint8_t *table, unsigned ncpus, uint16_t length)
+{
+	uint8_t ioapic_id = (uint8_t)ncpus;
+	struct mp_builder b = { .next = table + sizeof(struct mp_config_header) };
+	append_processors(&b, ncpus);
+	struct mp_bus isa = { .type = MP_BUS, .bus_id = MP_ISA_BUS_ID };
+	memcpy(isa.bus_type, "ISA   ", sizeof(isa.bus_type));
+	append(&b, &isa, sizeof(isa));
+	struct mp_ioapic ioapic = {
+		.type = MP_IOAPIC, .ioapic_id = ioapic_id, .ioapic_version = X86_IOAPIC_VERSION,
+		.flags = MP_IOAPIC_ENABLED, .addr = X86_IOAPIC_ADDR,
+	};
+	append(&b, &ioapic, sizeof(ioapic));
+	append_io_interrupts(&b, ioapic_id);
+	append_local_interrupts(&b);
+
+	struct mp_config_header h = {
+		.base_length = length, .spec_rev = 4, .entry_count = b.count,
+		.lapic_addr = X86_LAPIC_ADDR,
+	};
+	memcpy(h.signature, "PCMP", 4);
+	memcpy(h.oem_id, "KVMINI  ", sizeof(h.oem_id));
+	memcpy(h.product_id, "KVMINI PC   ", sizeof(h.product_id));
+	memcpy(table, &h, sizeof(h));
+	table[offsetof(struct mp_config_header, checksum)] = firmware_checksum(table, length);
+}
+
+int mptable_write(const struct guest_memory *mem, unsigned ncpus, struct kvmini_error *err)
+{
+	if (ncpus < 1 || ncpus > X86_FIRMWARE_MAX_CPUS)
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "%u vCPUs: the MP table describes 1 to %u", ncpus,
+				   X86_FIRMWARE_MAX_CPUS);
+	uint64_t length = mptable_config_size(ncpus);
+	struct mp_floating_pointer *fp = guest_ptr(mem, MP_FLOATING_ADDR, sizeof(*fp));
+	uint8_t *table = guest_ptr(mem, MP_CONFIG_ADDR, length);
+	if (!fp || !table)
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "guest RAM too small for the MP table at 0x%llx",
+				   MP_FLOATING_ADDR);
+	memset(table, 0, length);
+	write_config(table, ncpus, (uint16_t)length);
+
+	struct mp_floating_pointer f = {
+		.config_addr = (uint32_t)MP_CONFIG_ADDR, .length = 1, .spec_rev = 4,
+	};
+	memcpy(f.signature, "_MP_", 4);
+	f.checksum = firmware_checksum(&f, sizeof(f));
+	memcpy(fp, &f, sizeof(f));
+	return 0;
+}

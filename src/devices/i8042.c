@@ -1,0 +1,256 @@
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "devices/i8042.h"
+
+#define QUEUE_SIZE 8           /* bytes waiting to be read at port 0x60 */
+#define CONTROLLER_RAM 32      /* ram[0] is the command byte */
+
+enum {
+	CTR_SYS = 0x04, CTR_KBD_OFF = 0x10, CTR_AUX_OFF = 0x20, CTR_TRANSLATE = 0x40,
+	CTR_RESET = CTR_SYS | CTR_TRANSLATE,
+	OUT_RESET_LINE = 0x01,     /* low = the machine is held in reset */
+	OUT_A20 = 0x02,
+	/* A20 reads as enabled: KVM never wraps addresses at 1 MiB. */
+	OUT_PORT_RESET = OUT_RESET_LINE | OUT_A20,
+};
+
+enum {
+	CMD_READ_RAM = 0x20, CMD_WRITE_RAM = 0x60, CMD_RAM_LAST_OFFSET = 0x1f,
+	CMD_AUX_OFF = 0xa7, CMD_AUX_ON = 0xa8, CMD_AUX_TEST = 0xa9, CMD_SELF_TEST = 0xaa,
+	CMD_KBD_TEST = 0xab, CMD_KBD_OFF = 0xad, CMD_KBD_ON = 0xae,
+	CMD_READ_OUTPUT = 0xd0, CMD_WRITE_OUTPUT = 0xd1, CMD_WRITE_KBD_BUFFER = 0xd2,
+	CMD_WRITE_AUX_BUFFER = 0xd3, CMD_WRITE_AUX = 0xd4, CMD_A20_OFF = 0xdd, CMD_A20_ON = 0xdf,
+	CMD_PULSE_FIRST = 0xf0,
+};
+
+enum {
+	KBD_ACK = 0xfa, KBD_ECHO = 0xee, KBD_RESET = 0xff, KBD_SELF_TEST_OK = 0xaa,
+	KBD_IDENTIFY = 0xf2, KBD_ID_1 = 0xab, KBD_ID_2 = 0x83,
+	SELF_TEST_OK = 0x55, INTERFACE_OK = 0x00,
+};
+
+struct queued_byte {
+	uint8_t value;
+	bool aux;                  /* from the mouse port */
+};
+
+struct i8042 {
+	pthread_mutex_t lock;      /* vCPU threads share the controller */
+	struct reset_line reset;
+	uint8_t ram[CONTROLLER_RAM];
+	uint8_t output_port;
+	uint8_t pending;           /* command waiting for its data byte; 0: none */
+	bool last_was_command;
+	struct queued_byte queue[QUEUE_SIZE];
+	unsigned head, count;
+	uint8_t last_read;         /* read again when the queue is empty */
+};
+
+/* Why the machine resets, filled in by a command that pulls the line. */
+struct reset_reason {
+	bool pulled;
+	char text[96];
+};
+
+static void push(struct i8042 *kbc, uint8_t value, bool aux)
+{
+	if (kbc->count == QUEUE_SIZE)
+		return;   /* a guest that never reads loses the newest bytes */
+	kbc->queue[(kbc->head + kbc->count) % QUEUE_SIZE] = (struct queued_byte){ value, aux };
+	kbc->count++;
+}
+
+static uint8_t pop(struct i8042 *kbc)
+{
+	if (kbc->count) {
+		kbc->last_read = kbc->queue[kbc->head].value;
+		kbc->head = (kbc->head + 1) % QUEUE_SIZE;
+		kbc->count--;
+	}
+	return kbc->last_read;
+}
+
+static uint8_t status(const struct i8042 *kbc)
+{
+	uint8_t s = I8042_STATUS_UNLOCKED | (kbc->ram[0] & CTR_SYS ? I8042_STATUS_SYS : 0);
+	if (kbc->count)
+		s |= I8042_STATUS_OBF | (kbc->queue[kbc->head].aux ? I8042_STATUS_AUX : 0);
+	if (kbc->last_was_command)
+		s |= I8042_STATUS_CMD;
+	return s;
+}
+
+static void keyboard_receive(struct i8042 *kbc, uint8_t byte)
+{
+	if (byte == KBD_ECHO) {
+		push(kbc, KBD_ECHO, false);
+		return;
+	}
+	push(kbc, KBD_ACK, false);
+	if (byte == KBD_RESET)
+		push(kbc, KBD_SELF_TEST_OK, false);
+	if (byte == KBD_IDENTIFY) {
+		push(kbc, KBD_ID_1, false);
+		push(kbc, KBD_ID_2, false);
+	}
+}
+
+static void write_output_port(struct i8042 *kbc, uint8_t value, struct reset_reason *why)
+{
+	kbc->output_port = value;
+	if (value & OUT_RESET_LINE)
+		return;
+	why->pulled = true;
+	snprintf(why->text, sizeof(why->text),
+		 "guest reset through the i8042 output port (0xd1, 0x%02x)", value);
+}
+
+static void data_write(struct i8042 *kbc, uint8_t byte, struct reset_reason *why)
+{
+	uint8_t cmd = kbc->pending;
+	kbc->pending = 0;
+	kbc->last_was_command = false;
+	if (cmd >= CMD_WRITE_RAM && cmd <= CMD_WRITE_RAM + CMD_RAM_LAST_OFFSET) {
+		kbc->ram[cmd - CMD_WRITE_RAM] = byte;
+		return;
+	}
+	switch (cmd) {
+	case CMD_WRITE_OUTPUT:
+		write_output_port(kbc, byte, why);
+		return;
+	case CMD_WRITE_KBD_BUFFER:
+		push(kbc, byte, false);
+		return;
+	case CMD_WRITE_AUX_BUFFER:
+		push(kbc, byte, true);
+		return;
+	case CMD_WRITE_AUX:
+		return;   /* no mouse answers */
+	default:
+		keyboard_receive(kbc, byte);
+	}
+}
+
+static bool takes_data_byte(uint8_t cmd)
+{
+	return (cmd >= CMD_WRITE_RAM && cmd <= CMD_WRITE_RAM + CMD_RAM_LAST_OFFSET) ||
+	       (cmd >= CMD_WRITE_OUTPUT && cmd <= CMD_WRITE_AUX);
+}
+
+static void command_write(struct i8042 *kbc, uint8_t cmd, struct reset_reason *why)
+{
+	kbc->last_was_command = true;
+	kbc->pending = takes_data_byte(cmd) ? cmd : 0;
+	if (cmd >= CMD_READ_RAM && cmd <= CMD_READ_RAM + CMD_RAM_LAST_OFFSET) {
+		push(kbc, kbc->ram[cmd - CMD_READ_RAM], false);
+		return;
+	}
+	if (cmd >= CMD_PULSE_FIRST) {
+		/* Bits 0-3 clear are the lines pulsed low; line 0 is reset. */
+		if (!(cmd & OUT_RESET_LINE)) {
+			why->pulled = true;
+			snprintf(why->text, sizeof(why->text), "guest reset through the i8042 (0x%02x)", cmd);
+		}
+		return;
+	}
+	switch (cmd) {
+	case CMD_AUX_OFF: kbc->ram[0] |= CTR_AUX_OFF; break;
+	case CMD_AUX_ON: kbc->ram[0] &= (uint8_t)~CTR_AUX_OFF; break;
+	case CMD_KBD_OFF: kbc->ram[0] |= CTR_KBD_OFF; break;
+	case CMD_KBD_ON: kbc->ram[0] &= (uint8_t)~CTR_KBD_OFF; break;
+	case CMD_AUX_TEST:
+	case CMD_KBD_TEST:
+		push(kbc, INTERFACE_OK, false);
+		break;
+	case CMD_SELF_TEST:
+		kbc->ram[0] |= CTR_SYS;
+		push(kbc, SELF_TEST_OK, false);
+		break;
+	case CMD_READ_OUTPUT: push(kbc, kbc->output_port, false); break;
+	case CMD_A20_OFF: kbc->output_port &= (uint8_t)~OUT_A20; break;
+	case CMD_A20_ON: kbc->output_port |= OUT_A20; break;
+	default: break;   /* accepted and ignored */
+	}
+}
+
+/* Both ports: take the lock, do the access, and pull the reset line only
+ * after the lock is released. */
+static void kbc_access(struct i8042 *kbc, bool command_port, uint8_t *data, uint32_t len,
+		   bool is_write)
+{
+	struct reset_reason why = { .pulled = false };
+	pthread_mutex_lock(&kbc->lock);
+	/* Only the low byte of a wider access reaches the 8-bit controller. */
+	if (is_write && command_port)
+		command_write(kbc, data[0], &why);
+	else if (is_write)
+		data_write(kbc, data[0], &why);
+	else
+		data[0] = command_port ? status(kbc) : pop(kbc);
+	pthread_mutex_unlock(&kbc->lock);
+	for (uint32_t i = 1; !is_write && i < len; i++)
+		data[i] = 0xff;
+	if (why.pulled)
+		reset_line_pull(&kbc->reset, why.text);
+}
+
+static void data_port_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t len)
+{
+	(void)offset;
+	kbc_access(opaque, false, data, len, false);
+}
+
+static void data_port_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t len)
+{
+	(void)offset;
+	uint8_t byte = data[0];
+	kbc_access(opaque, false, &byte, len, true);
+}
+
+static void command_port_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t len)
+{
+	(void)offset;
+	kbc_access(opaque, true, data, len, false);
+}
+
+static void command_port_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t len)
+{
+	(void)offset;
+	uint8_t byte = data[0];
+	kbc_access(opaque, true, &byte, len, true);
+}
+
+const struct bus_device_ops i8042_data_ops = {
+	.read = data_port_read,
+	.write = data_port_write,
+};
+
+const struct bus_device_ops i8042_command_ops = {
+	.read = command_port_read,
+	.write = command_port_write,
+};
+
+struct i8042 *i8042_create(const struct reset_line *reset)
+{
+	struct i8042 *kbc = calloc(1, sizeof(*kbc));
+	if (!kbc)
+		return NULL;
+	if (pthread_mutex_init(&kbc->lock, NULL) != 0) {
+		free(kbc);
+		return NULL;
+	}
+	if (reset)
+		kbc->reset = *reset;
+	kbc->ram[0] = CTR_RESET;
+	kbc->output_port = OUT_PORT_RESET;
+	return kbc;
+}
+
+void i8042_destroy(struct i8042 *kbc)
+{
+	if (!kbc)
+		return;
+	pthread_mutex_destroy(&kbc->lock);
+	free(kbc);
+}

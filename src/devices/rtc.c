@@ -1,0 +1,324 @@
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "devices/rtc.h"
+
+#define NS_PER_S 1000000000L
+/* The MC146818 raises UIP this long before it changes the registers. */
+#define UIP_WINDOW_NS 244000L
+#define RTC_STATUS_A_RESET 0x26   /* 32.768 kHz divider, 1024 Hz rate */
+#define RTC_STATUS_B_RESET RTC_B_24H
+#define RTC_CHECKSUM_FIRST 0x10
+#define RTC_CHECKSUM_LAST  0x2d
+#define RTC_CHECKSUM_HIGH  0x2e
+
+struct rtc {
+	pthread_mutex_t lock;      /* vCPU threads share the chip */
+	struct rtc_clock clock;
+	uint8_t index_port;        /* last byte written to port 0x70 */
+	uint8_t ram[RTC_RAM_SIZE]; /* time registers live in `offset`/`held` instead */
+	int64_t offset;            /* guest time minus host time, in seconds */
+	struct tm held;            /* the time registers while status B's SET is 1 */
+};
+
+static void host_clock(void *ctx, struct timespec *now)
+{
+	(void)ctx;
+	clock_gettime(CLOCK_REALTIME, now);
+}
+
+static struct timespec read_host(const struct rtc *rtc)
+{
+	struct timespec now = { 0, 0 };
+	rtc->clock.now(rtc->clock.ctx, &now);
+	return now;
+}
+
+static bool updates_held(const struct rtc *rtc)
+{
+	return rtc->ram[RTC_STATUS_B] & RTC_B_SET;
+}
+
+static bool binary_mode(const struct rtc *rtc)
+{
+	return rtc->ram[RTC_STATUS_B] & RTC_B_BINARY;
+}
+
+/* ---- the time: host clock + offset, broken down in UTC ---- */
+
+static struct tm guest_time(const struct rtc *rtc, const struct timespec *host)
+{
+	if (updates_held(rtc))
+		return rtc->held;
+	time_t t = (time_t)(host->tv_sec + rtc->offset);
+	struct tm tm;
+	if (!gmtime_r(&t, &tm))
+		memset(&tm, 0, sizeof(tm));
+	return tm;
+}
+
+/* The guest's clock reads tm from this host second on. */
+static void start_clock_at(struct rtc *rtc, struct tm tm, const struct timespec *host)
+{
+	time_t t = timegm(&tm);   /* normalizes out-of-range fields, as a carry would */
+	rtc->offset = (int64_t)t - (int64_t)host->tv_sec;
+}
+
+static uint8_t to_bcd(unsigned v)
+{
+	return (uint8_t)(((v / 10 % 10) << 4) | (v % 10));
+}
+
+static unsigned from_bcd(uint8_t v)
+{
+	return (v >> 4) * 10u + (v & 0x0fu);
+}
+
+static uint8_t encode(const struct rtc *rtc, unsigned v)
+{
+	return binary_mode(rtc) ? (uint8_t)v : to_bcd(v);
+}
+
+static unsigned decode(const struct rtc *rtc, uint8_t v)
+{
+	return binary_mode(rtc) ? v : from_bcd(v);
+}
+
+/* 12-hour mode counts 12, 1, ..., 11 and flags the afternoon in bit 7. */
+static uint8_t encode_hours(const struct rtc *rtc, int hour24)
+{
+	if (rtc->ram[RTC_STATUS_B] & RTC_B_24H)
+		return encode(rtc, (unsigned)hour24);
+	unsigned hour12 = hour24 % 12 ? (unsigned)(hour24 % 12) : 12;
+	return (uint8_t)(encode(rtc, hour12) | (hour24 >= 12 ? RTC_HOUR_PM : 0));
+}
+
+static int decode_hours(const struct rtc *rtc, uint8_t v)
+{
+	if (rtc->ram[RTC_STATUS_B] & RTC_B_24H)
+		return (int)decode(rtc, v);
+	int hour12 = (int)decode(rtc, v & (uint8_t)~RTC_HOUR_PM);
+	return hour12 % 12 + (v & RTC_HOUR_PM ? 12 : 0);
+}
+
+static unsigned full_year(const struct tm *tm)
+{
+	return tm->tm_year < -1900 ? 0 : (unsigned)(tm->tm_year + 1900);
+}
+
+static bool is_time_register(unsigned reg)
+{
+	return reg <= RTC_YEAR || reg == RTC_CENTURY;
+}
+
+static uint8_t read_time(const struct rtc *rtc, unsigned reg, const struct tm *tm)
+{
+	switch (reg) {
+	case RTC_SECONDS: return encode(rtc, (unsigned)tm->tm_sec);
+	case RTC_MINUTES: return encode(rtc, (unsigned)tm->tm_min);
+	case RTC_HOURS: return encode_hours(rtc, tm->tm_hour);
+	case RTC_DAY_OF_WEEK: return encode(rtc, (unsigned)tm->tm_wday + 1);
+	case RTC_DAY: return encode(rtc, (unsigned)tm->tm_mday);
+	case RTC_MONTH: return encode(rtc, (unsigned)tm->tm_mon + 1);
+	case RTC_YEAR: return encode(rtc, full_year(tm) % 100);
+	case RTC_CENTURY: return encode(rtc, full_year(tm) / 100 % 100);
+	default: return rtc->ram[reg];   /* the alarm registers */
+	}
+}
+
+/* Put a written value into tm; false when the register does not move
+ * the clock (the alarms are RAM; the day of week follows the date). */
+static bool write_time(struct rtc *rtc, unsigned reg, uint8_t v, struct tm *tm)
+{
+	unsigned year = full_year(tm);
+	switch (reg) {
+	case RTC_SECONDS: tm->tm_sec = (int)decode(rtc, v); return true;
+	case RTC_MINUTES: tm->tm_min = (int)decode(rtc, v); return true;
+	case RTC_HOURS: tm->tm_hour = decode_hours(rtc, v); return true;
+	case RTC_DAY: tm->tm_mday = (int)decode(rtc, v); return true;
+	case RTC_MONTH: tm->tm_mon = (int)decode(rtc, v) - 1; return true;
+	case RTC_YEAR:
+		tm->tm_year = (int)(year / 100 * 100 + decode(rtc, v)) - 1900;
+		return true;
+	case RTC_CENTURY:
+		tm->tm_year = (int)(decode(rtc, v) * 100 + year % 100) - 1900;
+		return true;
+	case RTC_DAY_OF_WEEK:
+		return false;
+	default:
+		rtc->ram[reg] = v;
+		return false;
+	}
+}
+
+/* ---- registers ---- */
+
+static uint8_t read_register(struct rtc *rtc, unsigned reg)
+{
+	struct timespec host = read_host(rtc);
+	if (is_time_register(reg)) {
+		struct tm tm = guest_time(rtc, &host);
+		return read_time(rtc, reg, &tm);
+	}
+	switch (reg) {
+	case RTC_STATUS_A: {
+		bool uip = !updates_held(rtc) && host.tv_nsec >= NS_PER_S - UIP_WINDOW_NS;
+		return (uint8_t)((rtc->ram[RTC_STATUS_A] & ~RTC_A_UIP) | (uip ? RTC_A_UIP : 0));
+	}
+	case RTC_STATUS_C:
+		return 0;
+	case RTC_STATUS_D:
+		return RTC_D_VALID;
+	default:
+		return rtc->ram[reg];
+	}
+}
+
+static void write_status_b(struct rtc *rtc, uint8_t v, const struct timespec *host)
+{
+	bool was_held = updates_held(rtc), hold = v & RTC_B_SET;
+	if (hold && !was_held)
+		rtc->held = guest_time(rtc, host);
+	rtc->ram[RTC_STATUS_B] = v;
+	if (was_held && !hold)
+		start_clock_at(rtc, rtc->held, host);
+}
+
+static void write_register(struct rtc *rtc, unsigned reg, uint8_t v)
+{
+	struct timespec host = read_host(rtc);
+	if (is_time_register(reg)) {
+		struct tm tm = guest_time(rtc, &host);
+		if (!write_time(rtc, reg, v, &tm))
+			return;
+		if (updates_held(rtc))
+			rtc->held = tm;
+		else
+			start_clock_at(rtc, tm, &host);
+		return;
+	}
+	switch (reg) {
+	case RTC_STATUS_A:
+		rtc->ram[reg] = v & (uint8_t)~RTC_A_UIP;
+		break;
+	case RTC_STATUS_B:
+		write_status_b(rtc, v, &host);
+		break;
+	case RTC_STATUS_C:
+	case RTC_STATUS_D:
+		break;   /* read-only */
+	default:
+		rtc->ram[reg] = v;
+	}
+}
+
+/* ---- ports ---- */
+
+static unsigned selected(const struct rtc *rtc)
+{
+	return rtc->index_port & (RTC_RAM_SIZE - 1);
+}
+
+static void rtc_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t len)
+{
+	struct rtc *rtc = opaque;
+	pthread_mutex_lock(&rtc->lock);
+	for (uint32_t i = 0; i < len; i++) {
+		uint64_t port = offset + i;
+		if (port == 0)
+			data[i] = rtc->index_port;
+		else if (port == 1)
+			data[i] = read_register(rtc, selected(rtc));
+		else
+			data[i] = 0xff;
+	}
+	pthread_mutex_unlock(&rtc->lock);
+}
+
+static void rtc_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t len)
+{
+	struct rtc *rtc = opaque;
+	pthread_mutex_lock(&rtc->lock);
+	/* A 16-bit write to 0x70 selects (low byte) and writes (high byte). */
+	for (uint32_t i = 0; i < len; i++) {
+		uint64_t port = offset + i;
+		if (port == 0)
+			rtc->index_port = data[i];
+		else if (port == 1)
+			write_register(rtc, selected(rtc), data[i]);
+	}
+	pthread_mutex_unlock(&rtc->lock);
+}
+
+const struct bus_device_ops rtc_ops = {
+	.read = rtc_read,
+	.write = rtc_write,
+};
+
+bool rtc_nmi_disabled(struct rtc *rtc)
+{
+	pthread_mutex_lock(&rtc->lock);
+	bool disabled = rtc->index_port & RTC_INDEX_NMI_DISABLE;
+	pthread_mutex_unlock(&rtc->lock);
+	return disabled;
+}
+
+/* ---- power-on contents ---- */
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+static void put_le16(uint8_t *ram, unsigned reg, uint64_t v)
+{
+	ram[reg] = (uint8_t)v;
+	ram[reg + 1] = (uint8_t)(v >> 8);
+}
+
+static void fill_memory_sizes(uint8_t *ram, uint64_t below_4g, uint64_t above_4g)
+{
+	const uint64_t one_mib = 1ULL << 20, sixteen_mib = 16ULL << 20;
+	uint64_t base_kib = min_u64(below_4g >> 10, 640);
+	uint64_t ext_kib = below_4g > one_mib ? min_u64((below_4g - one_mib) >> 10, 0xffff) : 0;
+	uint64_t over_16m = below_4g > sixteen_mib
+		? min_u64((below_4g - sixteen_mib) >> 16, 0xffff) : 0;
+	uint64_t over_4g = min_u64(above_4g >> 16, 0xffffff);
+	put_le16(ram, 0x15, base_kib);
+	put_le16(ram, 0x17, ext_kib);
+	put_le16(ram, 0x30, ext_kib);
+	put_le16(ram, 0x34, over_16m);
+	ram[0x5b] = (uint8_t)over_4g;
+	ram[0x5c] = (uint8_t)(over_4g >> 8);
+	ram[0x5d] = (uint8_t)(over_4g >> 16);
+	unsigned sum = 0;
+	for (unsigned reg = RTC_CHECKSUM_FIRST; reg <= RTC_CHECKSUM_LAST; reg++)
+		sum += ram[reg];
+	ram[RTC_CHECKSUM_HIGH] = (uint8_t)(sum >> 8);
+	ram[RTC_CHECKSUM_HIGH + 1] = (uint8_t)sum;
+}
+
+struct rtc *rtc_create(const struct rtc_clock *clock, uint64_t ram_below_4g,
+		       uint64_t ram_above_4g)
+{
+	struct rtc *rtc = calloc(1, sizeof(*rtc));
+	if (!rtc)
+		return NULL;
+	if (pthread_mutex_init(&rtc->lock, NULL) != 0) {
+		free(rtc);
+		return NULL;
+	}
+	rtc->clock = clock && clock->now ? *clock : (struct rtc_clock){ .now = host_clock };
+	rtc->ram[RTC_STATUS_A] = RTC_STATUS_A_RESET;
+	rtc->ram[RTC_STATUS_B] = RTC_STATUS_B_RESET;
+	fill_memory_sizes(rtc->ram, ram_below_4g, ram_above_4g);
+	return rtc;
+}
+
+void rtc_destroy(struct rtc *rtc)
+{
+	if (!rtc)
+		return;
+	pthread_mutex_destroy(&rtc->lock);
+	free(rtc);
+}

@@ -1,0 +1,154 @@
+/* The boot area, memory map, command line and initrd placement that the
+ * bzImage and PVH loaders share (linux_boot.h). */
+#include <inttypes.h>
+#include <string.h>
+#include "linux_boot.h"
+
+/* Long mode's page directories grow with RAM (one page per GiB mapped);
+ * even at the largest RAM kvmini accepts they, and a 16 KiB stack under
+ * the boot area, must end below it. */
+_Static_assert(X86_PD_ADDR + ((GUEST_MEM_MAX + GUEST_MMIO_HOLE_END - GUEST_MMIO_HOLE_START) >> 30)
+	       * 0x1000 + 0x4000 <= BOOT_STACK_TOP,
+	       "the page tables of the largest RAM reach the boot area");
+_Static_assert(BOOT_AREA_END <= BOOT_LOW_RAM_END, "the boot area is in the RAM below the EBDA");
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+uint64_t boot_low_ram_end(const struct guest_memory *mem)
+{
+	for (unsigned i = 0; i < mem->nregions; i++)
+		if (mem->regions[i].gpa == 0)
+			return mem->regions[i].size;
+	return 0;
+}
+
+static void add_range(struct boot_map_entry *map, unsigned *n, uint64_t start, uint64_t end,
+		      uint32_t type)
+{
+	if (end > start && *n < BOOT_MAP_MAX)
+		map[(*n)++] = (struct boot_map_entry){ .addr = start, .size = end - start, .type = type };
+}
+
+unsigned boot_memory_map(const struct guest_memory *mem, struct boot_map_entry map[BOOT_MAP_MAX])
+{
+	uint64_t low = boot_low_ram_end(mem);
+	unsigned n = 0;
+
+	add_range(map, &n, 0, min_u64(low, BOOT_LOW_RAM_END), BOOT_MAP_RAM);
+	add_range(map, &n, BOOT_LOW_RAM_END, BOOT_BIOS_END, BOOT_MAP_RESERVED);
+	add_range(map, &n, BOOT_BIOS_END, low, BOOT_MAP_RAM);
+	for (unsigned i = 0; i < mem->nregions; i++)
+		if (mem->regions[i].gpa >= GUEST_MMIO_HOLE_END)
+			add_range(map, &n, mem->regions[i].gpa,
+				  mem->regions[i].gpa + mem->regions[i].size, BOOT_MAP_RAM);
+	return n;
+}
+
+static const char *cmdline_base(const struct kvmini_image *img)
+{
+	return img->cmdline ? img->cmdline : KVMINI_LINUX_CMDLINE;
+}
+
+/* The separator between the base and the appended part: none when the
+ * base is empty, so --cmdline "" --append X gives exactly X. */
+static const char *cmdline_separator(const struct kvmini_image *img)
+{
+	return img->cmdline_append && *cmdline_base(img) ? " " : "";
+}
+
+uint64_t boot_cmdline_length(const struct kvmini_image *img)
+{
+	uint64_t len = strlen(cmdline_base(img));
+
+	if (img->cmdline_append)
+		len += strlen(cmdline_separator(img)) + strlen(img->cmdline_append);
+	return len;
+}
+
+int boot_check_cmdline(const struct kvmini_image *img, uint64_t max_len, const char *limit,
+		       struct kvmini_error *err)
+{
+	uint64_t len = boot_cmdline_length(img);
+
+	if (len > max_len)
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "%s: the command line is %" PRIu64 " bytes, longer than %s"
+				   " (%" PRIu64 " bytes)", loader_image_name(img), len, limit, max_len);
+	return 0;
+}
+
+int boot_write_cmdline(const struct guest_memory *mem, const struct kvmini_image *img,
+		       struct kvmini_error *err)
+{
+	uint64_t len = boot_cmdline_length(img);
+	char *dst = guest_ptr(mem, BOOT_CMDLINE_ADDR, len + 1);
+	const char *base = cmdline_base(img), *sep = cmdline_separator(img);
+
+	if (len > BOOT_CMDLINE_MAX || !dst)
+		return kvmini_fail(err, KVMINI_E_USAGE, "%s: cannot write the command line"
+				   " to guest RAM", loader_image_name(img));
+	memcpy(dst, base, strlen(base));
+	dst += strlen(base);
+	if (img->cmdline_append) {
+		memcpy(dst, sep, strlen(sep));
+		dst += strlen(sep);
+		memcpy(dst, img->cmdline_append, strlen(img->cmdline_append));
+		dst += strlen(img->cmdline_append);
+	}
+	*dst = '\0';
+	return 0;
+}
+
+const char *boot_initrd_name(const struct kvmini_image *img)
+{
+	return img->initrd_path ? img->initrd_path : "initrd";
+}
+
+int boot_place_initrd(const struct guest_memory *mem, const struct kvmini_image *img,
+		      uint64_t kernel_end, uint64_t limit, const char *limit_name,
+		      uint64_t *addr, struct kvmini_error *err)
+{
+	uint64_t low = boot_low_ram_end(mem), top = min_u64(limit, low);
+	uint64_t size = img->initrd_size;
+
+	*addr = 0;
+	if (!img->initrd)
+		return 0;
+	if (size == 0)
+		return kvmini_fail(err, KVMINI_E_USAGE, "%s: empty initrd", boot_initrd_name(img));
+	if (top == low)
+		limit_name = "the end of the RAM below 4 GiB";
+	if (size > top || ((top - size) & ~(BOOT_INITRD_ALIGN - 1)) < kernel_end)
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "%s: the initrd (%" PRIu64 " bytes) does not fit between the"
+				   " kernel's end 0x%" PRIx64 " and 0x%" PRIx64 " (%s); raise --mem",
+				   boot_initrd_name(img), size, kernel_end, top, limit_name);
+	*addr = (top - size) & ~(BOOT_INITRD_ALIGN - 1);
+	return 0;
+}
+
+int boot_write_initrd(const struct guest_memory *mem, const struct kvmini_image *img,
+		      uint64_t addr, struct kvmini_error *err)
+{
+	if (!img->initrd)
+		return 0;
+	if (guest_write(mem, addr, img->initrd, img->initrd_size) < 0)
+		return kvmini_fail(err, KVMINI_E_USAGE, "%s: cannot write the initrd to guest RAM",
+				   boot_initrd_name(img));
+	return 0;
+}
+
+int load_linux(const struct guest_memory *mem, const struct kvmini_image *img,
+	       uint64_t rsdp, struct load_result *out, struct kvmini_error *err)
+{
+	if (img->mode_set || img->load_addr_set || img->entry_set)
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "%s: a Linux kernel sets its own mode, load address and entry",
+				   loader_image_name(img));
+	if (image_is_elf(img->data, img->size))
+		return load_pvh(mem, img, rsdp, out, err);
+	return load_bzimage(mem, img, rsdp, out, err);
+}

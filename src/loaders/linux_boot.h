@@ -1,0 +1,79 @@
+/* What kvmini's two ways of booting Linux share. The bzImage loader
+ * (64-bit boot protocol, Documentation/arch/x86/boot.rst) and the PVH
+ * loader (an ELF vmlinux entered in 32-bit protected mode with an
+ * hvm_start_info) put their structures in one fixed boot area, describe
+ * RAM with the same memory map, and place the command line and the
+ * initrd by the same rules. docs/entry-state.md documents the addresses.
+ *
+ *   [0x1000, <= 0x45000)   kvmini's GDT and page tables (cpu_mode.h)
+ *   [.., 0x50000)          scratch stack for the entry (grows down)
+ *   [0x50000, 0x51000)     zero page (bzImage) or start info (PVH)
+ *   [0x51000, 0x60000)     the command line, NUL-terminated
+ *   [0x9fc00, 0x100000)    reserved in the memory map (EBDA, BIOS area,
+ *                          the firmware tables at 0xe0000)
+ *   [1 MiB, ...)           the kernel; the initrd at the top of the RAM
+ *                          below 4 GiB, page aligned, above the kernel */
+#ifndef KVMINI_LOADERS_LINUX_BOOT_H
+#define KVMINI_LOADERS_LINUX_BOOT_H
+
+#include "loader.h"
+
+#define BOOT_PARAMS_ADDR  0x50000ULL   /* zero page or hvm_start_info */
+#define BOOT_CMDLINE_ADDR 0x51000ULL
+#define BOOT_AREA_END     0x60000ULL
+/* Characters of command line the buffer holds, without the NUL. */
+#define BOOT_CMDLINE_MAX  (BOOT_AREA_END - BOOT_CMDLINE_ADDR - 1)
+#define BOOT_STACK_TOP    BOOT_PARAMS_ADDR
+#define BOOT_KERNEL_MIN   0x100000ULL  /* kernels load at or above 1 MiB */
+#define BOOT_INITRD_ALIGN 0x1000ULL
+
+/* The memory map both protocols pass: RAM below the EBDA, the reserved
+ * BIOS area, RAM from 1 MiB to the device hole, RAM above 4 GiB. */
+#define BOOT_LOW_RAM_END  0x9fc00ULL   /* 639 KiB: an EBDA would start here */
+#define BOOT_BIOS_END     0x100000ULL
+#define BOOT_MAP_RAM      1            /* E820_TYPE_RAM, XEN_HVM_MEMMAP_TYPE_RAM */
+#define BOOT_MAP_RESERVED 2
+#define BOOT_MAP_MAX      4
+
+struct boot_map_entry {
+	uint64_t addr, size;
+	uint32_t type;
+};
+
+/* Fill map[] for this RAM; returns the number of entries. */
+unsigned boot_memory_map(const struct guest_memory *mem, struct boot_map_entry map[BOOT_MAP_MAX]);
+
+/* End of the RAM that starts at address 0 (below the device hole). */
+uint64_t boot_low_ram_end(const struct guest_memory *mem);
+
+/* The command line the kernel gets: img->cmdline (or the default), then
+ * a space and img->cmdline_append when given. */
+uint64_t boot_cmdline_length(const struct kvmini_image *img);
+/* Fail unless the command line has at most max_len characters; `limit`
+ * names the limit in the message. */
+int boot_check_cmdline(const struct kvmini_image *img, uint64_t max_len, const char *limit,
+		       struct kvmini_error *err);
+/* Write it, NUL-terminated, at BOOT_CMDLINE_ADDR (after the check). */
+int boot_write_cmdline(const struct guest_memory *mem, const struct kvmini_image *img,
+		       struct kvmini_error *err);
+
+/* Where the initrd goes: the highest page-aligned address at which it
+ * ends at or below min(limit, end of low RAM) and starts at or above
+ * kernel_end. `limit_name` says what `limit` is, for the message. *addr
+ * is 0 without an initrd. */
+int boot_place_initrd(const struct guest_memory *mem, const struct kvmini_image *img,
+		      uint64_t kernel_end, uint64_t limit, const char *limit_name,
+		      uint64_t *addr, struct kvmini_error *err);
+int boot_write_initrd(const struct guest_memory *mem, const struct kvmini_image *img,
+		      uint64_t addr, struct kvmini_error *err);
+
+/* The name errors use for the initrd. */
+const char *boot_initrd_name(const struct kvmini_image *img);
+
+/* The two protocols (bzimage.c, pvh.c); load_linux() picks one. */
+int load_bzimage(const struct guest_memory *mem, const struct kvmini_image *img,
+		 uint64_t rsdp, struct load_result *out, struct kvmini_error *err);
+int load_pvh(const struct guest_memory *mem, const struct kvmini_image *img,
+	     uint64_t rsdp, struct load_result *out, struct kvmini_error *err);
+
+#endif

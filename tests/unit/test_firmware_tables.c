@@ -1,0 +1,505 @@
+/* Unit tests of the firmware tables (src/arch/x86/mptable.c, acpi.c),
+ * written into plain guest memory without KVM: each table found the way
+ * an OS finds it (a scan for the MP floating pointer and the RSDP), every
+ * checksum and signature, the entries for 1, 2, 4 and the maximum number
+ * of vCPUs, and Debian's iasl (acpica-tools) disassembling each ACPI table
+ * without complaint and compiling it back to the same bytes. Also: the
+ * loaders keep images off the firmware area, and the in-kernel irqchip's
+ * routing matches what the tables say about IRQ 0. */
+#include <criterion/criterion.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "memory.h"
+#include "arch/x86/acpi.h"
+#include "arch/x86/firmware.h"
+#include "arch/x86/irqchip.h"
+#include "arch/x86/mptable.h"
+#include "loaders/loader.h"
+
+#define MIB (1ULL << 20)
+
+struct tables {
+	struct guest_memory mem;
+	uint64_t rsdp;
+};
+
+static void write_tables(struct tables *t, unsigned ncpus)
+{
+	struct kvmini_error err = { 0 };
+	cr_assert_eq(guest_memory_init(&t->mem, 2 * MIB, 0, &err), 0, "%s", err.msg);
+	cr_assert_eq(mptable_write(&t->mem, ncpus, &err), 0, "%s", err.msg);
+	cr_assert_eq(acpi_write_tables(&t->mem, ncpus, &t->rsdp, &err), 0, "%s", err.msg);
+}
+
+static const uint8_t *at(const struct tables *t, uint64_t gpa, uint64_t len)
+{
+	const uint8_t *p = guest_ptr(&t->mem, gpa, len);
+	cr_assert_not_null(p, "[0x%llx, +0x%llx) is not in guest RAM",
+			   (unsigned long long)gpa, (unsigned long long)len);
+	return p;
+}
+
+static uint8_t sum(const uint8_t *p, uint64_t len)
+{
+	uint8_t s = 0;
+	while (len--)
+		s = (uint8_t)(s + *p++);
+	return s;
+}
+
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint32_t get32(const uint8_t *p) { return get16(p) | (uint32_t)get16(p + 2) << 16; }
+static uint64_t get64(const uint8_t *p) { return get32(p) | (uint64_t)get32(p + 4) << 32; }
+
+/* The first 16-byte aligned address in [start, start+len) holding
+ * `sig` with a valid checksum over `sum_len` bytes, or 0. */
+static uint64_t scan(const struct tables *t, uint64_t start, uint64_t len, const char *sig,
+		     uint64_t sum_len)
+{
+	for (uint64_t a = start; a + sum_len <= start + len; a += 16) {
+		const uint8_t *p = at(t, a, sum_len);
+		if (memcmp(p, sig, strlen(sig)) == 0 && sum(p, sum_len) == 0)
+			return a;
+	}
+	return 0;
+}
+
+/* Where an OS looks for the MP floating pointer: the EBDA's first KiB
+ * (none here: the BIOS data area says 0), the last KiB of base memory,
+ * then the BIOS ROM area 0xf0000-0xfffff. */
+static uint64_t find_mp(const struct tables *t)
+{
+	uint64_t found = scan(t, 639 * 1024, 1024, "_MP_", 16);
+	return found ? found : scan(t, 0xf0000, 0x10000, "_MP_", 16);
+}
+
+/* ==== the MP table ==== */
+
+static void check_mp(unsigned ncpus)
+{
+	struct tables t;
+	write_tables(&t, ncpus);
+	uint64_t fp_addr = find_mp(&t);
+	cr_assert_eq(fp_addr, MP_FLOATING_ADDR, "floating pointer at 0x%llx",
+		     (unsigned long long)fp_addr);
+	const uint8_t *fp = at(&t, fp_addr, 16);
+	cr_assert_eq(fp[8], 1, "length in paragraphs");
+	cr_assert_eq(fp[9], 4, "MPS 1.4");
+	cr_assert_eq(fp[11], 0, "feature byte 1: a configuration table follows");
+
+	uint32_t cfg_addr = get32(fp + 4);
+	const uint8_t *h = at(&t, cfg_addr, 44);
+	uint16_t length = get16(h + 4);
+	const uint8_t *cfg = at(&t, cfg_addr, length);
+	cr_assert(memcmp(cfg, "PCMP", 4) == 0);
+	cr_assert_eq(sum(cfg, length), 0, "configuration table checksum");
+	cr_assert_eq(length, mptable_config_size(ncpus));
+	cr_assert_eq(cfg[6], 4);
+	cr_assert_eq(get32(cfg + 36), 0xfee00000u, "local APIC address");
+	uint16_t count = get16(cfg + 34);
+	cr_assert_eq(count, ncpus + 1 + 1 + 15 + 2, "entries: cpus, bus, IOAPIC, 15 IRQs, 2 LINTs");
+
+	unsigned cpus = 0, buses = 0, ioapics = 0, irqs = 0, lints = 0;
+	uint32_t irq_seen = 0;
+	const uint8_t *e = cfg + 44;
+	for (unsigned i = 0; i < count; i++) {
+		cr_assert_lt(e, cfg + length, "entry %u past the table's length", i);
+		switch (e[0]) {
+		case 0:
+			cr_assert_eq(e[1], cpus, "processor %u's APIC ID", cpus);
+			cr_assert_eq(e[2], 0x14, "local APIC version");
+			cr_assert_eq(e[3], cpus == 0 ? 3 : 1, "processor %u flags (EN, BP on 0)", cpus);
+			cpus++;
+			e += 20;
+			continue;
+		case 1:
+			cr_assert_eq(e[1], 0);
+			cr_assert(memcmp(e + 2, "ISA   ", 6) == 0);
+			buses++;
+			break;
+		case 2:
+			cr_assert_eq(e[1], ncpus, "IOAPIC ID");
+			cr_assert_eq(e[3], 1, "IOAPIC enabled");
+			cr_assert_eq(get32(e + 4), 0xfec00000u, "IOAPIC address");
+			ioapics++;
+			break;
+		case 3:
+			cr_assert_eq(e[1], 0, "INT");
+			cr_assert_eq(e[4], 0, "source bus ISA");
+			cr_assert_eq(e[6], ncpus, "destination IOAPIC ID");
+			cr_assert_eq(e[7], e[5] == 0 ? 2 : e[5], "IRQ %u's pin", e[5]);
+			cr_assert_neq(e[5], 2, "IRQ 2 is the cascade");
+			irq_seen |= 1u << e[5];
+			irqs++;
+			break;
+		case 4:
+			cr_assert_eq(e[1], lints == 0 ? 3 : 1, "ExtINT on LINT0, NMI on LINT1");
+			cr_assert_eq(e[6], 0xff, "every local APIC");
+			cr_assert_eq(e[7], lints);
+			lints++;
+			break;
+		default:
+			cr_assert_fail("unknown MP entry type %u", e[0]);
+		}
+		e += 8;
+	}
+	cr_assert_eq(e, cfg + length, "entries end where the table does");
+	cr_assert_eq(cpus, ncpus);
+	cr_assert_eq(buses + ioapics, 2);
+	cr_assert_eq(irqs, 15);
+	cr_assert_eq(irq_seen, 0xfffbu, "IRQs 0-15 but 2");
+	cr_assert_eq(lints, 2);
+	guest_memory_free(&t.mem);
+}
+
+Test(mptable, one_cpu) { check_mp(1); }
+Test(mptable, two_cpus) { check_mp(2); }
+Test(mptable, four_cpus) { check_mp(4); }
+Test(mptable, most_cpus) { check_mp(X86_FIRMWARE_MAX_CPUS); }
+
+/* ==== ACPI ==== */
+
+/* A table named in the XSDT, checked: signature, checksum, length. */
+static const uint8_t *acpi_table(const struct tables *t, uint64_t addr, const char *sig)
+{
+	const uint8_t *h = at(t, addr, 36);
+	uint32_t length = get32(h + 4);
+	const uint8_t *table = at(t, addr, length);
+	cr_assert(memcmp(table, sig, 4) == 0, "%s expected at 0x%llx", sig, (unsigned long long)addr);
+	cr_assert_eq(sum(table, length), 0, "%s checksum", sig);
+	cr_assert(memcmp(table + 10, "KVMINI", 6) == 0, "%s OEM ID", sig);
+	return table;
+}
+
+static void check_madt(const uint8_t *m, unsigned ncpus)
+{
+	cr_assert_eq(get32(m + 4), acpi_madt_size(ncpus));
+	cr_assert_eq(m[8], 4, "MADT revision");
+	cr_assert_eq(get32(m + 36), 0xfee00000u, "local APIC address");
+	cr_assert_eq(get32(m + 40), 1, "PCAT_COMPAT");
+	unsigned cpus = 0, ioapics = 0, overrides = 0, nmis = 0;
+	const uint8_t *e = m + 44, *end = m + get32(m + 4);
+	while (e < end) {
+		cr_assert_geq(e[1], 2);
+		switch (e[0]) {
+		case 0:
+			cr_assert_eq(e[1], 8);
+			cr_assert_eq(e[2], cpus, "processor UID");
+			cr_assert_eq(e[3], cpus, "APIC ID");
+			cr_assert_eq(get32(e + 4), 1, "enabled");
+			cpus++;
+			break;
+		case 1:
+			cr_assert_eq(e[1], 12);
+			cr_assert_eq(e[2], ncpus, "IOAPIC ID");
+			cr_assert_eq(get32(e + 4), 0xfec00000u);
+			cr_assert_eq(get32(e + 8), 0, "GSI base");
+			ioapics++;
+			break;
+		case 2:
+			cr_assert_eq(e[1], 10);
+			cr_assert_eq(e[2], 0, "ISA");
+			if (e[3] == 0) {
+				cr_assert_eq(get32(e + 4), 2, "IRQ 0 -> GSI 2");
+				cr_assert_eq(get16(e + 8), 0, "as the ISA bus says");
+			} else {
+				cr_assert_eq(e[3], 9, "the SCI");
+				cr_assert_eq(get32(e + 4), 9);
+				cr_assert_eq(get16(e + 8), 0xd, "level, active high");
+			}
+			overrides++;
+			break;
+		case 4:
+			cr_assert_eq(e[1], 6);
+			cr_assert_eq(e[2], 0xff, "every processor");
+			cr_assert_eq(e[5], 1, "LINT1");
+			nmis++;
+			break;
+		default:
+			cr_assert_fail("unexpected MADT entry type %u", e[0]);
+		}
+		e += e[1];
+	}
+	cr_assert_eq(e, end);
+	cr_assert_eq(cpus, ncpus);
+	cr_assert_eq(ioapics, 1);
+	cr_assert_eq(overrides, 2);
+	cr_assert_eq(nmis, 1);
+}
+
+static void check_fadt(const struct tables *t, const uint8_t *f)
+{
+	cr_assert_eq(get32(f + 4), 276, "ACPI 6.0 FADT length");
+	cr_assert_eq(f[8], 6, "FADT revision");
+	cr_assert_eq(get32(f + 36), ACPI_FACS_ADDR, "FIRMWARE_CTRL");
+	cr_assert_eq(get32(f + 40), ACPI_DSDT_ADDR, "DSDT");
+	cr_assert_eq(get64(f + 140), ACPI_DSDT_ADDR, "X_DSDT");
+	cr_assert_eq(get16(f + 46), 9, "SCI_INT");
+	cr_assert_eq(get32(f + 48), 0, "no SMI_CMD: always in ACPI mode");
+	cr_assert_eq(get32(f + 56), 0x600, "PM1a_EVT_BLK");
+	cr_assert_eq(get32(f + 64), 0x604, "PM1a_CNT_BLK");
+	cr_assert_eq(f[88], 4, "PM1_EVT_LEN");
+	cr_assert_eq(f[89], 2, "PM1_CNT_LEN");
+	cr_assert_eq(get32(f + 112) & (1u << 20), 0, "not hardware-reduced");
+	cr_assert_eq(get64(f + 148 + 4), 0x600, "X_PM1a_EVT_BLK address");
+	cr_assert_eq(get64(f + 172 + 4), 0x604, "X_PM1a_CNT_BLK address");
+	cr_assert_eq(f[116], 1, "reset register in I/O space");
+	cr_assert_eq(get64(f + 120), 0xcf9);
+	cr_assert_eq(f[128], 6, "reset value");
+	cr_assert_eq(f[108], 0x32, "RTC century register");
+
+	const uint8_t *facs = at(t, get32(f + 36), 64);
+	cr_assert(memcmp(facs, "FACS", 4) == 0);
+	cr_assert_eq(get32(facs + 4), 64);
+	cr_assert_eq(get32(f + 36) % 64, 0, "the FACS is 64-byte aligned");
+
+	const uint8_t *dsdt = acpi_table(t, get64(f + 140), "DSDT");
+	static const uint8_t s5[] = { 0x08, '\\', '_', 'S', '5', '_', 0x12, 0x08, 0x04,
+				      0x0a, 0x05, 0x0a, 0x05, 0x00, 0x00 };
+	cr_assert_eq(get32(dsdt + 4), 36 + sizeof(s5));
+	cr_assert(memcmp(dsdt + 36, s5, sizeof(s5)) == 0, "Name (\\_S5, Package (4) {5, 5, 0, 0})");
+}
+
+static void check_acpi(unsigned ncpus)
+{
+	struct tables t;
+	write_tables(&t, ncpus);
+	/* An OS scans 0xe0000-0xfffff on 16-byte boundaries for the RSDP. */
+	uint64_t rsdp_addr = scan(&t, 0xe0000, 0x20000, "RSD PTR ", 20);
+	cr_assert_eq(rsdp_addr, ACPI_RSDP_ADDR);
+	cr_assert_eq(t.rsdp, rsdp_addr, "the address the writer reports");
+	const uint8_t *rsdp = at(&t, rsdp_addr, 36);
+	cr_assert_eq(rsdp[15], 2, "ACPI 2.0+ RSDP");
+	cr_assert_eq(get32(rsdp + 20), 36);
+	cr_assert_eq(sum(rsdp, 36), 0, "extended checksum");
+
+	const uint8_t *xsdt = acpi_table(&t, get64(rsdp + 24), "XSDT");
+	cr_assert_eq(get32(xsdt + 4), 36 + 2 * 8, "two entries");
+	check_fadt(&t, acpi_table(&t, get64(xsdt + 36), "FACP"));
+	check_madt(acpi_table(&t, get64(xsdt + 44), "APIC"), ncpus);
+	guest_memory_free(&t.mem);
+}
+
+Test(acpi, one_cpu) { check_acpi(1); }
+Test(acpi, two_cpus) { check_acpi(2); }
+Test(acpi, four_cpus) { check_acpi(4); }
+Test(acpi, most_cpus) { check_acpi(X86_FIRMWARE_MAX_CPUS); }
+
+Test(firmware, every_table_stays_inside_the_firmware_area)
+{
+	unsigned n = X86_FIRMWARE_MAX_CPUS;
+	cr_assert_leq(MP_CONFIG_ADDR + mptable_config_size(n), X86_FIRMWARE_END);
+	cr_assert_leq(ACPI_MADT_ADDR + acpi_madt_size(n), ACPI_TABLES_END);
+	cr_assert_leq(ACPI_TABLES_END, MP_FLOATING_ADDR);
+	cr_assert_geq(ACPI_RSDP_ADDR, X86_FIRMWARE_START);
+}
+
+Test(firmware, cpu_counts_outside_the_range_are_refused)
+{
+	struct guest_memory mem;
+	struct kvmini_error err = { 0 };
+	uint64_t rsdp = 0;
+	cr_assert_eq(guest_memory_init(&mem, 2 * MIB, 0, &err), 0);
+	cr_assert_eq(mptable_write(&mem, 0, &err), -1);
+	cr_assert_eq(mptable_write(&mem, X86_FIRMWARE_MAX_CPUS + 1, &err), -1);
+	cr_assert(strstr(err.msg, "255 vCPUs: the MP table describes 1 to 254"), "%s", err.msg);
+	cr_assert_eq(acpi_write_tables(&mem, X86_FIRMWARE_MAX_CPUS + 1, &rsdp, &err), -1);
+	cr_assert(strstr(err.msg, "255 vCPUs: the ACPI tables describe 1 to 254"), "%s", err.msg);
+	cr_assert_eq(err.code, KVMINI_E_USAGE);
+	guest_memory_free(&mem);
+}
+
+Test(firmware, ram_below_the_area_is_refused_with_a_message)
+{
+	struct guest_memory mem;
+	struct kvmini_error err = { 0 };
+	uint64_t rsdp = 0;
+	cr_assert_eq(guest_memory_init(&mem, 512 << 10, 0, &err), 0);
+	cr_assert_eq(mptable_write(&mem, 1, &err), -1);
+	cr_assert(strstr(err.msg, "guest RAM too small for the MP table"), "%s", err.msg);
+	cr_assert_eq(acpi_write_tables(&mem, 1, &rsdp, &err), -1);
+	cr_assert(strstr(err.msg, "guest RAM too small for the ACPI tables"), "%s", err.msg);
+	guest_memory_free(&mem);
+}
+
+/* ==== iasl from acpica-tools ==== */
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	cr_assert_not_null(f, "cannot create %s", path);
+	cr_assert_eq(fwrite(data, 1, len, f), len);
+	fclose(f);
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	cr_assert_not_null(f, "iasl wrote no %s", path);
+	static char buf[1 << 16];
+	*len = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[*len] = 0;
+	fclose(f);
+	return buf;
+}
+
+static void run(const char *dir, const char *command, const char *log)
+{
+	char line[1024];
+	snprintf(line, sizeof(line), "cd %s && %s > %s 2>&1", dir, command, log);
+	int status = system(line);
+	size_t n;
+	cr_assert_eq(status, 0, "'%s' failed (%d): %s", command, status,
+		     read_file(log, &n));
+}
+
+/* Disassemble one table; iasl must recognise it and find nothing wrong
+ * (it reports a bad checksum or length as a warning, not a failure). */
+static const char *disassemble(const char *dir, const char *name, const uint8_t *table,
+			       uint32_t length)
+{
+	char path[512], log[512];
+	snprintf(path, sizeof(path), "%s/%s.dat", dir, name);
+	write_file(path, table, length);
+	snprintf(log, sizeof(log), "%s/%s.log", dir, name);
+	char command[256];
+	snprintf(command, sizeof(command), "iasl -d %s.dat", name);
+	run(dir, command, log);
+	size_t n;
+	const char *out = read_file(log, &n);
+	cr_assert_not_null(strstr(out, "decoded") ? out : strstr(out, "Disassembly completed"),
+			   "iasl did not decode %s: %s", name, out);
+	for (const char *bad = "Warning\0Error\0Incorrect\0Invalid\0Unknown\0"; *bad;
+	     bad += strlen(bad) + 1)
+		cr_assert_null(strstr(out, bad), "iasl on %s says '%s': %s", name, bad, out);
+	snprintf(path, sizeof(path), "%s/%s.dsl", dir, name);
+	const char *dsl = read_file(path, &n);
+	for (const char *bad = "Incorrect\0Invalid\0Unknown\0**** \0"; *bad; bad += strlen(bad) + 1)
+		cr_assert_null(strstr(dsl, bad), "%s.dsl has '%s':\n%s", name, bad, dsl);
+	return dsl;
+}
+
+/* Compile the disassembly back without a warning. With `compare`, it
+ * must give the same bytes, but for the creator ID and revision iasl puts
+ * in a standard header (and so the checksum). */
+static void round_trip(const char *dir, const char *name, const uint8_t *table, uint32_t length,
+		       bool compare, bool header)
+{
+	char command[256], log[512], path[512];
+	snprintf(command, sizeof(command), "iasl -p back_%s %s.dsl", name, name);
+	snprintf(log, sizeof(log), "%s/back_%s.log", dir, name);
+	run(dir, command, log);
+	size_t n;
+	const char *out = read_file(log, &n);
+	cr_assert(strstr(out, "0 Errors, 0 Warnings, 0 Remarks"), "iasl compiling %s: %s", name, out);
+	if (!compare)
+		return;
+	snprintf(path, sizeof(path), "%s/back_%s.aml", dir, name);
+	const uint8_t *back = (const uint8_t *)read_file(path, &n);
+	cr_assert_eq(n, length, "%s: %zu bytes back, %u written", name, n, length);
+	for (uint32_t i = 0; i < length; i++)
+		if (!header || (i != 9 && (i < 28 || i >= 36)))
+			cr_assert_eq(back[i], table[i], "%s byte %u: 0x%02x back, 0x%02x written",
+				     name, i, back[i], table[i]);
+}
+
+Test(iasl, disassembles_every_acpi_table_cleanly)
+{
+	if (system("command -v iasl > /dev/null 2>&1") != 0)
+		cr_assert_fail("iasl missing: scripts/install-deps.sh test installs acpica-tools");
+	struct tables t;
+	write_tables(&t, 4);
+	char dir[] = "/tmp/kvmini-acpi-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	static const struct { const char *name; uint64_t addr; } tables[] = {
+		{ "xsdt", ACPI_XSDT_ADDR }, { "facp", ACPI_FADT_ADDR },
+		{ "apic", ACPI_MADT_ADDR }, { "facs", ACPI_FACS_ADDR },
+	};
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		uint32_t length = get32(at(&t, tables[i].addr + 4, 4));
+		const uint8_t *table = at(&t, tables[i].addr, length);
+		disassemble(dir, tables[i].name, table, length);
+		round_trip(dir, tables[i].name, table, length, true, tables[i].addr != ACPI_FACS_ADDR);
+	}
+	/* The DSDT's AML: iasl writes \_S5 back without the root prefix, one
+	 * byte shorter, so it compiles cleanly but not to the same bytes. */
+	const uint8_t *dsdt = at(&t, ACPI_DSDT_ADDR, get32(at(&t, ACPI_DSDT_ADDR + 4, 4)));
+	const char *dsl = disassemble(dir, "dsdt", dsdt, get32(dsdt + 4));
+	cr_assert(strstr(dsl, "Name (\\_S5, Package (0x04)"), "%s", dsl);
+	cr_assert(strstr(dsl, "0x05, \n        0x05, \n        Zero, \n        Zero"), "%s", dsl);
+	round_trip(dir, "dsdt", dsdt, get32(dsdt + 4), false, true);
+	char cleanup[128];
+	snprintf(cleanup, sizeof(cleanup), "rm -rf %s", dir);
+	cr_assert_eq(system(cleanup), 0);
+	guest_memory_free(&t.mem);
+}
+
+/* ==== who else must agree with the tables ==== */
+
+static void expect_flat_refused(uint64_t addr, uint64_t size, enum kvmini_mode mode)
+{
+	struct guest_memory mem;
+	struct kvmini_error err = { 0 };
+	cr_assert_eq(guest_memory_init(&mem, 2 * MIB, 0, &err), 0);
+	static uint8_t bytes[0x200];
+	struct kvmini_image img = {
+		.format = KVMINI_FORMAT_RAW, .path = "fw.bin", .data = bytes, .size = size,
+		.mode_set = true, .mode = mode, .load_addr_set = true, .load_addr = addr,
+	};
+	struct load_result out;
+	cr_assert_eq(load_flat(&mem, &img, &out, &err), -1, "0x%llx accepted",
+		     (unsigned long long)addr);
+	cr_assert(strstr(err.msg, "overlaps the firmware area of the MP and ACPI tables"
+			 " [0xe0000, 0x100000)"), "%s", err.msg);
+	guest_memory_free(&mem);
+}
+
+Test(firmware, loaders_keep_images_off_the_area_in_every_mode)
+{
+	expect_flat_refused(0xe0000, 0x10, KVMINI_MODE_REAL);
+	expect_flat_refused(0xdff00, 0x101, KVMINI_MODE_REAL);
+	expect_flat_refused(0xfff00, 0x200, KVMINI_MODE_PROTECTED);
+	expect_flat_refused(0xf0000, 0x10, KVMINI_MODE_LONG);
+
+	struct guest_memory mem;
+	struct kvmini_error err = { 0 };
+	cr_assert_eq(guest_memory_init(&mem, 2 * MIB, 0, &err), 0);
+	static uint8_t bytes[0x100];
+	struct kvmini_image img = {
+		.format = KVMINI_FORMAT_RAW, .data = bytes, .size = sizeof(bytes),
+		.mode_set = true, .mode = KVMINI_MODE_REAL, .load_addr_set = true,
+		.load_addr = 0xdff00,
+	};
+	struct load_result out;
+	cr_assert_eq(load_flat(&mem, &img, &out, &err), 0, "right below the area: %s", err.msg);
+	guest_memory_free(&mem);
+}
+
+Test(firmware, irqchip_routes_irq0_to_the_pin_the_tables_name)
+{
+	struct kvm_irq_routing_entry routes[X86_ISA_ROUTES];
+	unsigned n = 0;
+	x86_irqchip_isa_routes(routes, &n);
+	cr_assert_eq(n, X86_ISA_ROUTES);
+	unsigned ioapic_pins = 0, pic_pins = 0;
+	for (unsigned i = 0; i < n; i++) {
+		cr_assert_eq(routes[i].type, KVM_IRQ_ROUTING_IRQCHIP);
+		unsigned gsi = routes[i].gsi, chip = routes[i].u.irqchip.irqchip;
+		unsigned pin = routes[i].u.irqchip.pin;
+		cr_assert_neq(gsi, 2, "nothing raises GSI 2");
+		if (chip == KVM_IRQCHIP_IOAPIC) {
+			cr_assert_eq(pin, gsi == 0 ? X86_IRQ0_IOAPIC_PIN : gsi, "GSI %u", gsi);
+			ioapic_pins++;
+		} else {
+			cr_assert_lt(gsi, 16);
+			cr_assert_eq(chip, gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE);
+			cr_assert_eq(pin, gsi % 8);
+			pic_pins++;
+		}
+	}
+	cr_assert_eq(ioapic_pins, 23, "GSIs 0-23 but 2");
+	cr_assert_eq(pic_pins, 15, "ISA IRQs 0-15 but 2");
+}
