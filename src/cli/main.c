@@ -44,6 +44,7 @@ static const char usage_text[] =
 	"  --strict-io         unclaimed port or MMIO access stops the guest (exit status 10)\n"
 	"  --cpus N            number of vCPUs (default 1; more than 1 needs --irqchip kernel)\n"
 	"  --irqchip MODEL     kernel (KVM's PIC, IOAPIC, local APICs, PIT) or none (default)\n"
+	"  --cpu-features -NAME,...   hide CPUID features from the guest, e.g. -xsave,-cx16\n"
 	"  --gdb tcp:HOST:PORT|unix:PATH   serve gdb's remote protocol (port 0: any free port)\n"
 	"  --gdb-wait          with --gdb: start the guest only when gdb continues it\n"
 	"  --on-reset exit|restart   a guest's reset ends kvmini (status 0, default)\n"
