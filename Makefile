@@ -33,7 +33,8 @@ GUESTS := $(G)/demo.bin $(G)/hello_real.bin $(G)/loop.bin \
 	$(G)/debugcon.bin $(G)/outs.bin $(G)/unclaimed.bin $(G)/echo.bin \
 	$(G)/hello_long.elf $(G)/hello_long.bin $(G)/mmio.elf $(G)/uart_regs.elf \
 	$(G)/emulation_failure.elf $(G)/timer_pit.elf $(G)/timer_lapic.elf \
-	$(G)/uart_irq.elf $(G)/smp.elf $(G)/smp_ap_exit.elf $(G)/irq_latency.elf
+	$(G)/uart_irq.elf $(G)/smp.elf $(G)/smp_ap_exit.elf $(G)/irq_latency.elf \
+	$(G)/acpi_poweroff.elf
 guests: $(GUESTS)
 # Firmware tables, CPU feature hiding, boot MSRs.
 guests: $(G)/firmware_tables.elf $(G)/cpuid_bits.elf $(G)/boot_msrs.elf

@@ -12,6 +12,7 @@
 #include "arch/x86/acpi.h"
 #include "arch/x86/firmware.h"
 #include "arch/x86/mptable.h"
+#include "devices/acpi_pm.h"
 #include "devices/debug_exit.h"
 #include "devices/debugcon.h"
 #include "devices/uart16550.h"
@@ -36,6 +37,7 @@ struct kvmini_vm {
 	 * RTC is created once and outlives restarts (see run_boots()). */
 	struct i8042 *i8042;
 	struct port92 port92;
+	struct acpi_pm acpi_pm;
 	struct reset_control reset_control;
 	struct rtc *rtc;
 	/* What a restart needs again, and the lock that keeps the front
@@ -78,6 +80,11 @@ static void pull_reset(void *ctx, const char *reason)
 	vm_request_reset(ctx, "%s", reason);
 }
 
+static void power_off(void *ctx, const char *reason)
+{
+	vm_request_stop(ctx, KVMINI_OK, 0, "%s", reason);
+}
+
 static void ram_layout(const struct guest_memory *mem, uint64_t *below_4g, uint64_t *above_4g)
 {
 	*below_4g = *above_4g = 0;
@@ -106,6 +113,8 @@ static int attach_platform_devices(struct kvmini_vm *m, struct kvmini_error *err
 		return kvmini_fail(err, KVMINI_E_HOST, "out of memory for the i8042");
 	port92_init(&m->port92, &reset);
 	reset_control_init(&m->reset_control, &reset);
+	struct power_off_line off = { .off = power_off, .ctx = &m->vm };
+	acpi_pm_init(&m->acpi_pm, &off);
 	struct bus *pio = &m->vm.pio;
 	if (bus_register(pio, RTC_PORT, RTC_NPORTS, &rtc_ops, m->rtc, "CMOS RTC", err) < 0 ||
 	    bus_register(pio, I8042_DATA_PORT, 1, &i8042_data_ops, m->i8042,
@@ -114,7 +123,11 @@ static int attach_platform_devices(struct kvmini_vm *m, struct kvmini_error *err
 			 "i8042 command/status", err) < 0 ||
 	    bus_register(pio, PORT92_PORT, 1, &port92_ops, &m->port92, "port 0x92", err) < 0 ||
 	    bus_register(pio, RESET_CONTROL_PORT, 1, &reset_control_ops, &m->reset_control,
-			 "reset control (0xcf9)", err) < 0)
+			 "reset control (0xcf9)", err) < 0 ||
+	    bus_register(pio, ACPI_PM1A_EVT_PORT, ACPI_PM1_EVT_LEN, &acpi_pm_event_ops,
+			 &m->acpi_pm, "ACPI PM1a event block", err) < 0 ||
+	    bus_register(pio, ACPI_PM1A_CNT_PORT, ACPI_PM1_CNT_LEN, &acpi_pm_control_ops,
+			 &m->acpi_pm, "ACPI PM1a control block", err) < 0)
 		return -1;
 	return 0;
 }
@@ -147,6 +160,7 @@ static void detach_devices(struct kvmini_vm *m)
 	m->uart = NULL;
 	i8042_destroy(m->i8042);
 	m->i8042 = NULL;
+	acpi_pm_destroy(&m->acpi_pm);
 }
 
 struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,

@@ -157,3 +157,13 @@ boot 2: RAM fresh"
 	assert_stderr_has "the gdb stub cannot follow a restart: use --on-reset exit with --gdb"
 	assert_one_line_error
 }
+
+@test "ACPI S5 through the PM1a control block powers off with status 0" {
+	kvmini run --verbose "$GUESTS/acpi_poweroff.elf"
+	assert_status 0
+	assert_stdout "entering S5"
+	assert_stderr_has "guest powered off (ACPI S5)"
+	kvmini run --irqchip kernel "$GUESTS/acpi_poweroff.elf"
+	assert_status 0
+	assert_stdout "entering S5"
+}
