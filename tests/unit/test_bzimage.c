@@ -6,6 +6,7 @@
 #include <asm/bootparam.h>
 #include <criterion/criterion.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include "loaders/linux_boot.h"
 
@@ -635,16 +636,18 @@ Test(bzimage, rejects_an_initrd_larger_than_the_ram_above_the_kernel)
 {
 	struct test_bz t;
 	struct kvmini_image img;
-	static uint8_t big[RAM_SIZE / 2];
+	uint8_t *big = calloc(1, RAM_SIZE / 2);
 
+	cr_assert_not_null(big);
 	build(&t);
 	img = image(&t);
 	img.initrd = big;
-	img.initrd_size = sizeof(big);
+	img.initrd_size = RAM_SIZE / 2;
 	img.initrd_path = INITRD_PATH;
 	expect_rejected_in(RAM_SIZE, &img, INITRD_PATH,
 			   "does not fit between the kernel's end 0x1100000 and 0x2000000"
 			   " (the end of the RAM below 4 GiB)");
+	free(big);
 }
 
 Test(bzimage, rejects_an_empty_initrd)

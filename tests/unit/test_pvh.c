@@ -4,6 +4,7 @@
  * first, so rejections also prove nothing was written. */
 #include <criterion/criterion.h>
 #include <elf.h>
+#include <stdlib.h>
 #include <string.h>
 #include "loaders/linux_boot.h"
 #include "loaders/pvh_abi.h"
@@ -405,15 +406,17 @@ Test(pvh, rejects_an_initrd_that_does_not_fit)
 {
 	struct test_elf t;
 	struct kvmini_image img;
-	static uint8_t big[24 << 20];
+	uint8_t *big = calloc(1, 24 << 20);
 
+	cr_assert_not_null(big);
 	build64(&t, 1);
 	img = image(&t);
 	img.initrd = big;
-	img.initrd_size = sizeof(big);
+	img.initrd_size = 24 << 20;
 	img.initrd_path = INITRD_PATH;
 	expect_rejected(&img, INITRD_PATH, "the initrd (25165824 bytes) does not fit between the"
 			" kernel's end 0x1003000 and 0x2000000");
+	free(big);
 }
 
 Test(pvh, rejects_a_command_line_longer_than_the_buffer)
