@@ -174,12 +174,14 @@ static void request_stop(struct vm *vm, bool reset, enum kvmini_status status,
 		vsnprintf(vm->result.message, sizeof(vm->result.message), fmt, ap);
 		__atomic_store_n(&vm->stopping, true, __ATOMIC_SEQ_CST);
 		pthread_cond_broadcast(&vm->changed);
+		/* Under the lock, like a pause: a vCPU thread cannot count
+		 * itself out and be joined before its kick is sent. */
+		for (unsigned i = 0; i < vm->ncpus; i++)
+			vcpu_kick(&vm->vcpus[i]);
 	}
 	pthread_mutex_unlock(&vm->lock);
 	if (!first)
 		return;
-	for (unsigned i = 0; i < vm->ncpus; i++)
-		vcpu_kick(&vm->vcpus[i]);
 	if (vm->debug && vm->debug->on_stop)
 		vm->debug->on_stop(vm->debug->opaque);
 }
@@ -213,13 +215,16 @@ void vm_set_debug_hooks(struct vm *vm, const struct vm_debug_hooks *hooks)
 	vm->debug = hooks;
 }
 
+/* Kicks happen under the lock and only before the VM stops: a vCPU
+ * thread cannot finish (count itself out) meanwhile, so vm_run() cannot
+ * have joined the thread a kick signals. */
 void vm_request_pause(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->lock);
 	__atomic_store_n(&vm->paused, true, __ATOMIC_SEQ_CST);
-	pthread_mutex_unlock(&vm->lock);
-	for (unsigned i = 0; i < vm->ncpus; i++)
+	for (unsigned i = 0; i < vm->ncpus && !vm->stopping; i++)
 		vcpu_kick(&vm->vcpus[i]);
+	pthread_mutex_unlock(&vm->lock);
 }
 
 bool vm_wait_paused(struct vm *vm)
@@ -254,9 +259,9 @@ void vm_hold_vcpu(struct vm *vm, unsigned index, bool held)
 	pthread_mutex_lock(&vm->lock);
 	__atomic_store_n(&vcpu->held, held, __ATOMIC_SEQ_CST);
 	pthread_cond_broadcast(&vm->changed);
+	if (held && !vm->stopping)
+		vcpu_kick(vcpu);   /* under the lock: see vm_request_pause() */
 	pthread_mutex_unlock(&vm->lock);
-	if (held)
-		vcpu_kick(vcpu);
 }
 
 static struct timespec deadline_after(double seconds)

@@ -33,6 +33,7 @@ start_kvmini() {   # [kvmini run options...] [--image FILE]
 	while [ $# -gt 0 ]; do
 		if [ "$1" = --image ]; then image=$2; shift 2; else args+=("$1"); shift; fi
 	done
+	: >"$ERR"   # exists before the background shell opens it, for sed below
 	"$KVMINI" run --gdb tcp:127.0.0.1:0 --gdb-wait --timeout 60 "${args[@]}" "$image" \
 		>"$OUT" 2>"$ERR" </dev/null &
 	KPID=$!
@@ -214,7 +215,7 @@ gdb_target: done"
 	gdb_batch 'break compute' 'continue' 'kill'
 	assert_gdb_has "[Inferior 1 (Remote target) killed]"
 	wait_kvmini
-	[ "$KSTATUS" -eq 12 ]
+	[ "$KSTATUS" -eq 12 ] || { echo "status $KSTATUS; stderr: $(cat "$ERR")"; return 1; }
 	grep -q "killed from gdb" "$ERR"
 }
 
