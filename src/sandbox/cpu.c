@@ -13,39 +13,14 @@
 #include <sys/ioctl.h>
 #include "kvm.h"
 #include "sandbox/sandbox.h"
+#include "arch/x86/msr.h"
+#include "arch/x86/regs.h"
 
-#define CR0_PE (1ULL << 0)
-#define CR0_MP (1ULL << 1)
-#define CR0_ET (1ULL << 4)
-#define CR0_NE (1ULL << 5)
-#define CR0_WP (1ULL << 16)
-#define CR0_PG (1ULL << 31)
-#define CR4_PAE (1ULL << 5)
-#define CR4_OSFXSR (1ULL << 9)
-#define CR4_OSXMMEXCPT (1ULL << 10)
-#define CR4_OSXSAVE (1ULL << 18)
-#define EFER_SCE (1ULL << 0)
-#define EFER_LME (1ULL << 8)
-#define EFER_LMA (1ULL << 10)
-#define EFER_NXE (1ULL << 11)
 
-#define MSR_STAR 0xc0000081
-#define MSR_LSTAR 0xc0000082
-#define MSR_CSTAR 0xc0000083
-#define MSR_SFMASK 0xc0000084
-#define MSR_FS_BASE 0xc0000100
-#define MSR_GS_BASE 0xc0000101
-#define MSR_KERNEL_GS_BASE 0xc0000102
 
 /* RFLAGS bits syscall clears: TF, IF, DF, IOPL, NT, AC. */
 #define SYSCALL_RFLAGS_MASK 0x47700ULL
 
-#define PTE_P (1ULL << 0)
-#define PTE_W (1ULL << 1)
-#define PTE_U (1ULL << 2)
-#define PTE_A (1ULL << 5)
-#define PTE_D (1ULL << 6)
-#define PTE_NX (1ULL << 63)
 #define KTABLE (PTE_P | PTE_W | PTE_U | PTE_A)   /* the leaves decide */
 
 #define TSS_OFFSET 0x100   /* the TSS sits in the GDT's page */
@@ -227,7 +202,7 @@ static int set_sregs(sandbox_t *sb, bool osxsave, struct kvmini_error *err)
 static int set_msrs(sandbox_t *sb, struct kvmini_error *err)
 {
 	static const uint32_t index[] = {
-		MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SFMASK,
+		MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SYSCALL_MASK,
 		MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE,
 	};
 	uint64_t door = kva(SB_STUB_GPA + SB_STUB_SYSCALL);

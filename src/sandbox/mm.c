@@ -5,13 +5,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include "sandbox/sandbox.h"
+#include "arch/x86/regs.h"
 
-#define PTE_P   (1ULL << 0)
-#define PTE_W   (1ULL << 1)
-#define PTE_U   (1ULL << 2)
-#define PTE_A   (1ULL << 5)
-#define PTE_D   (1ULL << 6)
-#define PTE_NX  (1ULL << 63)
 /* Upper levels allow everything; the leaf decides. A and D are preset so
  * the CPU (or KVM's page walker) never writes to the tables. */
 #define PTE_TABLE (PTE_P | PTE_W | PTE_U | PTE_A)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <linux/futex.h>
 #include "sandbox/sandbox.h"
+#include "arch/x86/msr.h"
 
 /* The program's view of its identity: one process, one thread. */
 #define SB_PID 2
@@ -26,8 +27,6 @@
 #define ARCH_SET_FS 0x1002
 #define ARCH_GET_FS 0x1003
 #define ARCH_GET_GS 0x1004
-#define MSR_FS_BASE 0xc0000100
-#define MSR_GS_BASE 0xc0000101
 
 void sb_log(sandbox_t *sb, const char *fmt, ...)
 {

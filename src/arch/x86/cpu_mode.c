@@ -2,22 +2,9 @@
 #include <sys/ioctl.h>
 #include "kvm.h"
 #include "arch/x86/cpu_mode.h"
+#include "arch/x86/regs.h"
 
-#define CR0_PE (1ULL << 0)
-#define CR0_MP (1ULL << 1)
-#define CR0_ET (1ULL << 4)
-#define CR0_NE (1ULL << 5)
-#define CR0_WP (1ULL << 16)
-#define CR0_PG (1ULL << 31)
-#define CR4_PAE (1ULL << 5)
-#define CR4_OSFXSR (1ULL << 9)
-#define CR4_OSXMMEXCPT (1ULL << 10)
-#define EFER_LME (1ULL << 8)
-#define EFER_LMA (1ULL << 10)
 
-#define PTE_PRESENT (1ULL << 0)
-#define PTE_WRITE   (1ULL << 1)
-#define PTE_LARGE   (1ULL << 7)
 
 #define GIB (1ULL << 30)
 #define GDT_ENTRIES 4
@@ -94,11 +81,11 @@ static int write_page_tables(const struct guest_memory *mem, struct kvmini_error
 				   (unsigned long long)(X86_PD_ADDR + gib * 0x1000));
 	memset(pml4, 0, 0x1000);
 	memset(pdpt, 0, 0x1000);
-	pml4[0] = X86_PDPT_ADDR | PTE_PRESENT | PTE_WRITE;
+	pml4[0] = X86_PDPT_ADDR | PTE_P | PTE_W;
 	for (uint64_t g = 0; g < gib; g++) {
-		pdpt[g] = (X86_PD_ADDR + g * 0x1000) | PTE_PRESENT | PTE_WRITE;
+		pdpt[g] = (X86_PD_ADDR + g * 0x1000) | PTE_P | PTE_W;
 		for (uint64_t i = 0; i < 512; i++)
-			pd[g * 512 + i] = (g * GIB + (i << 21)) | PTE_PRESENT | PTE_WRITE | PTE_LARGE;
+			pd[g * 512 + i] = (g * GIB + (i << 21)) | PTE_P | PTE_W | PTE_PS;
 	}
 	return 0;
 }

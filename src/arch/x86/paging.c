@@ -1,15 +1,5 @@
 #include "arch/x86/paging.h"
-
-#define CR0_PG     (1ULL << 31)
-#define CR4_PSE    (1ULL << 4)
-#define CR4_PAE    (1ULL << 5)
-#define CR4_LA57   (1ULL << 12)
-#define EFER_LMA   (1ULL << 10)
-
-#define PTE_P      (1ULL << 0)
-#define PTE_PS     (1ULL << 7)
-/* Bits 51:12 of a 64-bit entry hold the next table or the page frame. */
-#define PTE_ADDR   0x000ffffffffff000ULL
+#include "arch/x86/regs.h"
 
 static int read_entry64(const struct guest_memory *mem, uint64_t table, unsigned index,
 			uint64_t *entry)
