@@ -1,6 +1,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include "error.h"
 
 static int fail_v(struct kvmini_error *err, enum kvmini_status code,
@@ -34,4 +35,16 @@ int kvmini_fail_errno(struct kvmini_error *err, enum kvmini_status code,
 	fail_v(err, code, errno_value, fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+void kvmini_log_v(int fd, const char *fmt, va_list ap)
+{
+	char line[1024];
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	if (n < 0)
+		return;
+	size_t len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+	if (write(fd, line, len) < 0) {
+		/* diagnostics are best effort */
+	}
 }

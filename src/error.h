@@ -3,6 +3,7 @@
 #ifndef KVMINI_ERROR_H
 #define KVMINI_ERROR_H
 
+#include <stdarg.h>
 #include "kvmini.h"
 
 /* Record an error; returns -1 so callers can `return kvmini_fail(...)`. */
@@ -13,5 +14,9 @@ int kvmini_fail(struct kvmini_error *err, enum kvmini_status code,
 int kvmini_fail_errno(struct kvmini_error *err, enum kvmini_status code,
 		      int errno_value, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* Write one formatted diagnostic line to fd (at most 1 KiB; best
+ * effort: a failing write is ignored). */
+void kvmini_log_v(int fd, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 #endif

@@ -18,17 +18,10 @@
 
 void vm_log(struct vm *vm, const char *fmt, ...)
 {
-	char line[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	kvmini_log_v(vm->log_fd, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	size_t len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
-	if (write(vm->log_fd, line, len) < 0) {
-		/* diagnostics are best effort */
-	}
 }
 
 static int map_memory(struct vm *vm, struct kvmini_error *err)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "error.h"
 #include "cli/exec.h"
+#include "cli/file.h"
 #include "cli/options.h"
 
 enum {
@@ -222,37 +223,6 @@ static char *default_cwd(const struct exec_options *o)
 	return NULL;
 }
 
-static int read_program(const char *path, uint64_t max, uint8_t **data, size_t *size,
-			struct kvmini_error *err)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return kvmini_fail_errno(err, KVMINI_E_USAGE, errno, "cannot open program '%s'", path);
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
-		close(fd);
-		return kvmini_fail(err, KVMINI_E_USAGE,
-				   "program '%s' is not a regular file that fits in --mem", path);
-	}
-	*size = (size_t)st.st_size;
-	*data = malloc(*size ? *size : 1);
-	size_t got = 0;
-	while (*data && got < *size) {
-		ssize_t n = read(fd, *data + got, *size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	if (!*data || got != *size) {
-		free(*data);
-		*data = NULL;
-		return kvmini_fail(err, KVMINI_E_USAGE, "cannot read program '%s'", path);
-	}
-	return 0;
-}
 
 static int write_all(int fd, const void *buf, size_t len)
 {
@@ -350,9 +320,9 @@ int cmd_exec(int argc, char **argv)
 	if (cwd)
 		o.cfg.cwd = cwd;
 	uint8_t *data = NULL;
-	size_t size = 0;
+	uint64_t size = 0;
 	int status;
-	if (read_program(o.program, o.cfg.mem_size, &data, &size, &err) < 0) {
+	if (cli_read_file("program", o.program, o.cfg.mem_size, "--mem", &data, &size, &err) < 0) {
 		fprintf(stderr, "kvmini: %s\n", err.msg);
 		status = err.code;
 	} else {

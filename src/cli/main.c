@@ -13,6 +13,7 @@
 #include "kvmini.h"
 #include "error.h"
 #include "cli/console.h"
+#include "cli/file.h"
 #include "cli/exec.h"
 #include "cli/options.h"
 
@@ -71,44 +72,6 @@ static int report(const struct kvmini_error *err)
 	return err->code;
 }
 
-/* Read a whole file (`what`: "image", "kernel", "initrd", for messages);
- * at most max_size bytes (the guest's RAM). */
-static int read_image(const char *what, const char *path, uint64_t max_size, uint8_t **data,
-		      uint64_t *size, struct kvmini_error *err)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return kvmini_fail_errno(err, KVMINI_E_USAGE, errno, "cannot open %s '%s'", what, path);
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return kvmini_fail(err, KVMINI_E_USAGE, "%s '%s' is not a regular file", what, path);
-	}
-	if ((uint64_t)st.st_size > max_size) {
-		close(fd);
-		return kvmini_fail(err, KVMINI_E_USAGE,
-				   "%s '%s' (%lld bytes) is larger than guest RAM (%llu bytes)",
-				   what, path, (long long)st.st_size, (unsigned long long)max_size);
-	}
-	*size = (uint64_t)st.st_size;
-	*data = malloc(*size ? *size : 1);
-	uint64_t got = 0;
-	while (*data && got < *size) {
-		ssize_t n = read(fd, *data + got, *size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (uint64_t)n;
-	}
-	close(fd);
-	if (!*data || got != *size) {
-		free(*data);
-		*data = NULL;
-		return kvmini_fail(err, KVMINI_E_USAGE, "cannot read %s '%s'", what, path);
-	}
-	return 0;
-}
 
 static int open_serial(const char *spec, int *fd, struct kvmini_error *err)
 {
@@ -217,13 +180,13 @@ static int cmd_run(int argc, char **argv)
 	if (o.demo) {
 		kvmini_demo_image(&img);
 	} else {
-		if (read_image(o.kernel ? "kernel" : "image", img.path, o.cfg.mem_size, &data,
+		if (cli_read_file(o.kernel ? "kernel" : "image", img.path, o.cfg.mem_size, "guest RAM", &data,
 			       &img.size, &err) < 0)
 			return report(&err);
 		img.data = data;
 	}
 	if (img.initrd_path) {
-		if (read_image("initrd", img.initrd_path, o.cfg.mem_size, &initrd,
+		if (cli_read_file("initrd", img.initrd_path, o.cfg.mem_size, "guest RAM", &initrd,
 			       &img.initrd_size, &err) < 0) {
 			free(data);
 			return report(&err);

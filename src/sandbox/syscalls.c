@@ -30,17 +30,10 @@
 
 void sb_log(sandbox_t *sb, const char *fmt, ...)
 {
-	char line[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	kvmini_log_v(sb->log_fd, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	size_t len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
-	if (write(sb->log_fd, line, len) < 0) {
-		/* diagnostics are best effort */
-	}
 }
 
 void sb_finish(sandbox_t *sb, enum kvmini_status status, int exit_status,
