@@ -228,9 +228,6 @@ gdb_target: done"
 }
 
 @test "gdb: info threads lists each of several vCPUs" {
-	if ! "$KVMINI" --help | grep -q -- '--cpus'; then
-		skip "this kvmini has no --cpus option (no SMP yet); tests/unit/test_gdb_stub.c covers two vCPUs through the library"
-	fi
 	start_kvmini --cpus 2 --irqchip kernel
 	gdb_batch 'info threads' 'thread 2' 'print/x $pc' 'thread 1' 'detach'
 	assert_gdb_has "Thread 1 (vCPU 0)"
@@ -241,9 +238,6 @@ gdb_target: done"
 }
 
 @test "gdb: with two running vCPUs, a watchpoint on what the second one writes" {
-	if ! "$KVMINI" --help | grep -q -- '--cpus'; then
-		skip "this kvmini has no --cpus option (no SMP yet)"
-	fi
 	# guests/smp.c: the application processor checks in by incrementing
 	# smp_checked_in while the boot processor polls it
 	start_kvmini --cpus 2 --irqchip kernel --image "$GUESTS/smp.elf"
