@@ -33,6 +33,9 @@ __attribute__((noinline)) int compute(int n)
 
 __attribute__((noinline)) void wait_while_spinning(void)
 {
+	/* Announce the loop, so a test knows gdb has let the guest run. */
+	if (spin)
+		serial_puts("gdb_target: spinning\n");
 	while (spin)
 		;
 }

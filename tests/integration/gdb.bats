@@ -195,11 +195,12 @@ gdb_target: done"
 		-ex "target remote 127.0.0.1:$PORT" -ex 'set var spin = 1' -ex 'continue' \
 		-ex 'bt' -ex 'set var spin = 0' -ex 'continue' >"$BATS_TEST_TMPDIR/gdb" 2>&1 &
 	local gdb_pid=$!
-	for _ in $(seq 100); do
-		grep -q "gdb_target: start" "$OUT" && break
+	# Only once the guest spins is gdb inside `continue`: a SIGINT before
+	# that would end gdb itself.
+	for _ in $(seq 600); do
+		grep -q "gdb_target: spinning" "$OUT" && break
 		sleep 0.05
 	done
-	sleep 0.5
 	kill -INT "$gdb_pid"
 	wait "$gdb_pid"
 	output=$(cat "$BATS_TEST_TMPDIR/gdb")
@@ -207,7 +208,8 @@ gdb_target: done"
 	assert_gdb_has "wait_while_spinning () at guests/gdb_target.c"
 	assert_gdb_has "[Inferior 1 (Remote target) exited with code 01]"
 	wait_kvmini
-	assert_kvmini 1 "$NORMAL_OUTPUT"
+	assert_kvmini 1 "$(printf 'gdb_target: start\ngdb_target: spinning\n%s' "${NORMAL_OUTPUT#gdb_target: start
+}")"
 }
 
 @test "gdb: kill stops the VM" {
