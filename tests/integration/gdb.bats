@@ -94,6 +94,11 @@ value 1
 value 11
 value 21
 gdb_target: done"
+# What the guest prints when gdb sets `spin` before its first loop.
+SPIN_OUTPUT="gdb_target: start
+gdb_target: spinning
+${NORMAL_OUTPUT#gdb_target: start
+}"
 
 @test "gdb: break on a function, continue, read a register and a local variable" {
 	start_kvmini
@@ -208,8 +213,7 @@ gdb_target: done"
 	assert_gdb_has "wait_while_spinning () at guests/gdb_target.c"
 	assert_gdb_has "[Inferior 1 (Remote target) exited with code 01]"
 	wait_kvmini
-	assert_kvmini 1 "$(printf 'gdb_target: start\ngdb_target: spinning\n%s' "${NORMAL_OUTPUT#gdb_target: start
-}")"
+	assert_kvmini 1 "$SPIN_OUTPUT"
 }
 
 @test "gdb: kill stops the VM" {
@@ -311,7 +315,7 @@ New value = 1"
 	assert_gdb_has "wait_while_spinning () at guests/gdb_target.c"
 	assert_gdb_has "[Inferior 1 (Remote target) exited with code 01]"
 	wait_kvmini
-	assert_kvmini 1 "$NORMAL_OUTPUT"
+	assert_kvmini 1 "$SPIN_OUTPUT"
 }
 
 @test "gdb: bad --gdb options are usage errors" {
