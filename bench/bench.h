@@ -101,6 +101,10 @@ size_t guest_port_loop(uint8_t *code, uint16_t iterations);
 /* 32-bit protected mode: write one byte per 4 KiB page below ram_end,
  * twice, with an out to BENCH_MARK_PORT before, between and after; hlt. */
 size_t guest_touch_pages(uint8_t *code, uint32_t ram_end);
+/* Real mode: the demo's "4\n" on COM1, then 0 to the debug-exit port
+ * 0xf4 (status 1): a guest that ends with any irqchip, where the demo's
+ * hlt would wait for an interrupt. */
+size_t guest_demo_exit(uint8_t *code);
 /* A 64 KiB BIOS whose reset vector writes "4\n" to COM1 and then 0 to
  * the debug-exit port 0xf4. */
 #define BIOS_IMAGE_SIZE 0x10000
@@ -116,8 +120,24 @@ void fig_process(const char *kvmini_path, const char *self);
 #define RAW_DEMO_FLAG "--raw-demo-process"
 /* The body of that process: the demo on raw ioctls, output on stdout. */
 int raw_demo_main(void);
+/* A command (c) and (f) spawn: what to run, what it must print on
+ * stdout and exit with, and its samples (time in ms, peak RSS in KiB). */
+struct process_command {
+	char *const *argv;
+	const char *output;
+	int status;
+	double *ms, *rss;
+};
+/* Run every command n times, taking turns, so host drift during the
+ * measurement hits each alike; sample i of each goes to ms[i], rss[i]. */
+int measure_processes(struct process_command *cmds, unsigned ncmds, unsigned n, char *why,
+		      size_t whylen);
+
 void fig_first_touch(void);   /* (d) */
 /* (e); guest_dir holds irq_latency.elf (build/guests). */
 void fig_interrupts(const char *guest_dir);
+/* (f) the interrupt-controller models: a VM's life in the process, and
+ * whole `kvmini run` processes next to the raw-ioctl floor (c). */
+void fig_irqchip(const char *kvmini_path, const char *self);
 
 #endif

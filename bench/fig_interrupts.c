@@ -1,7 +1,10 @@
-/* (e) Interrupt delivery with KVM's in-kernel irqchip.
+/* (e) Interrupt delivery with KVM's in-kernel irqchip, and with the
+ * split one (kvmini's 8259 pair and IOAPIC, KVM's local APICs).
  *   injections: KVM_IRQ_LINE raise + lower pairs per second, raw ioctls
  *     on a bare VM fd vs the irq_line handle a kvmini device is given
- *     (vm_irq_line), which ends in the same ioctl;
+ *     (vm_irq_line), which ends in the same ioctl; with the split chip
+ *     the handle reaches kvmini's 8259 and IOAPIC instead (no guest
+ *     runs, so no ioctl follows);
  *   latency: from a device raising IRQ 4 to the guest's handler running,
  *     timed as the handler's OUT exit reaching a port device
  *     (guests/irq_latency.c), next to one bare exit round trip (b). */
@@ -18,6 +21,7 @@
 #include "vcpu.h"
 #include "arch/x86/cpu_mode.h"
 #include "loaders/loader.h"
+#include "split_irqchip.h"
 
 #define INJECTIONS 20000
 #define INJECT_REPS 9
@@ -54,31 +58,49 @@ out:
 	return vm >= 0 && *rate > 0 ? 0 : -1;
 }
 
-/* A benchmark VM with KVM's in-kernel irqchip. */
-static int create_irqchip_vm(struct vm *vm, char *why, size_t whylen)
+/* A benchmark VM with an interrupt controller: KVM's, or the split
+ * one, whose devices machine.c would attach. */
+struct irq_vm {
+	struct vm vm;
+	struct split_irqchip *split;
+};
+
+static int create_irqchip_vm(struct irq_vm *v, enum kvmini_irqchip model, char *why,
+			     size_t whylen)
 {
 	struct kvmini_config cfg;
 	lib_vm_config(&cfg);
-	cfg.irqchip = KVMINI_IRQCHIP_KERNEL;
+	cfg.irqchip = model;
 	struct kvmini_error err;
-	if (vm_create(vm, &cfg, &err) < 0)
+	v->split = NULL;
+	if (vm_create(&v->vm, &cfg, &err) < 0)
 		return fail_with(why, whylen, "%s", err.msg);
+	if (model == KVMINI_IRQCHIP_SPLIT && !(v->split = split_irqchip_create(&v->vm, &err))) {
+		vm_destroy(&v->vm);
+		return fail_with(why, whylen, "%s", err.msg);
+	}
 	return 0;
 }
 
-static int lib_injections(double *rate, char *why, size_t whylen)
+static void destroy_irqchip_vm(struct irq_vm *v)
 {
-	struct vm vm;
-	if (create_irqchip_vm(&vm, why, whylen) < 0)
+	split_irqchip_destroy(v->split);
+	vm_destroy(&v->vm);
+}
+
+static int lib_injections(enum kvmini_irqchip model, double *rate, char *why, size_t whylen)
+{
+	struct irq_vm v;
+	if (create_irqchip_vm(&v, model, why, whylen) < 0)
 		return -1;
-	struct irq_line line = vm_irq_line(&vm, IRQ_COM1);
+	struct irq_line line = vm_irq_line(&v.vm, IRQ_COM1);
 	uint64_t start = now_ns();
 	for (unsigned i = 0; i < INJECTIONS; i++) {
 		irq_line_set(&line, true);
 		irq_line_set(&line, false);
 	}
 	*rate = pairs_per_s(start, now_ns());
-	vm_destroy(&vm);
+	destroy_irqchip_vm(&v);
 	return 0;
 }
 
@@ -160,24 +182,26 @@ static void *run_vm(void *arg)
 	return NULL;
 }
 
-static int measure_latency(const char *guest, double *samples, char *why, size_t whylen)
+static int measure_latency(enum kvmini_irqchip model, const char *guest, double *samples,
+			   char *why, size_t whylen)
 {
-	struct vm vm;
-	if (create_irqchip_vm(&vm, why, whylen) < 0)
+	struct irq_vm v;
+	if (create_irqchip_vm(&v, model, why, whylen) < 0)
 		return -1;
+	struct vm *vm = &v.vm;
 	struct kvmini_error err;
 	struct probe p = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 	int rc = -1;
-	if (bus_register(&vm.pio, BENCH_MARK_PORT, 2, &probe_ops, &p, "irq probe", &err) < 0 ||
-	    load_guest_elf(&vm, guest, &err) < 0) {
+	if (bus_register(&vm->pio, BENCH_MARK_PORT, 2, &probe_ops, &p, "irq probe", &err) < 0 ||
+	    load_guest_elf(vm, guest, &err) < 0) {
 		fail_with(why, whylen, "%s", err.msg);
-		vm_destroy(&vm);
+		destroy_irqchip_vm(&v);
 		return -1;
 	}
-	struct runner runner = { .vm = &vm };
+	struct runner runner = { .vm = vm };
 	pthread_t thread;
 	pthread_create(&thread, NULL, run_vm, &runner);
-	struct irq_line line = vm_irq_line(&vm, IRQ_COM1);
+	struct irq_line line = vm_irq_line(vm, IRQ_COM1);
 	if (!probe_wait(&p, is_ready, 0)) {
 		fail_with(why, whylen, "the guest never reported ready");
 		goto stop;
@@ -194,21 +218,22 @@ static int measure_latency(const char *guest, double *samples, char *why, size_t
 	}
 	rc = 0;
 stop:
-	vm_request_stop(&vm, KVMINI_OK, 0, "bench done");
+	vm_request_stop(vm, KVMINI_OK, 0, "bench done");
 	pthread_join(thread, NULL);
-	vm_destroy(&vm);
+	destroy_irqchip_vm(&v);
 	return rc;
 }
 
 void fig_interrupts(const char *guest_dir)
 {
-	print_heading("(e) interrupt delivery, in-kernel irqchip",
+	print_heading("(e) interrupt delivery, in-kernel and split irqchip",
 		      "KVM_IRQ_LINE raise+lower pairs; latency: IRQ 4 raised -> guest handler's OUT exit");
-	double raw[INJECT_REPS], lib[INJECT_REPS], ratio[INJECT_REPS];
+	double raw[INJECT_REPS], lib[INJECT_REPS], split[INJECT_REPS], ratio[INJECT_REPS];
 	char why[256];
 	for (unsigned i = 0; i < INJECT_REPS; i++) {
 		if (raw_injections(&raw[i], why, sizeof(why)) < 0 ||
-		    lib_injections(&lib[i], why, sizeof(why)) < 0) {
+		    lib_injections(KVMINI_IRQCHIP_KERNEL, &lib[i], why, sizeof(why)) < 0 ||
+		    lib_injections(KVMINI_IRQCHIP_SPLIT, &split[i], why, sizeof(why)) < 0) {
 			print_failure("injections", why);
 			return;
 		}
@@ -217,14 +242,21 @@ void fig_interrupts(const char *guest_dir)
 	print_row("raw KVM_IRQ_LINE pairs/s", INJECT_REPS, median(raw, INJECT_REPS), "/s");
 	print_row("kvmini irq_line pairs/s", INJECT_REPS, median(lib, INJECT_REPS), "/s");
 	print_ratio("kvmini / raw (median of pairs)", median(ratio, INJECT_REPS), NULL, 0);
+	print_row("split: irq_line pairs/s (8259+IOAPIC)", INJECT_REPS,
+		  median(split, INJECT_REPS), "/s");
 
 	char guest[512];
 	snprintf(guest, sizeof(guest), "%s/irq_latency.elf", guest_dir);
 	static double samples[LATENCY_SAMPLES];
-	if (measure_latency(guest, samples, why, sizeof(why)) < 0) {
-		print_failure("latency", why);
-		return;
+	static const struct { enum kvmini_irqchip model; const char *label; } latency[] = {
+		{ KVMINI_IRQCHIP_KERNEL, "IRQ 4 raised -> handler's OUT exit" },
+		{ KVMINI_IRQCHIP_SPLIT, "split: IRQ 4 -> handler (8259, ExtINT)" },
+	};
+	for (unsigned m = 0; m < 2; m++) {
+		if (measure_latency(latency[m].model, guest, samples, why, sizeof(why)) < 0) {
+			print_failure(latency[m].label, why);
+			continue;
+		}
+		print_row(latency[m].label, LATENCY_SAMPLES, median(samples, LATENCY_SAMPLES), "us");
 	}
-	print_row("IRQ 4 raised -> handler's OUT exit", LATENCY_SAMPLES,
-		  median(samples, LATENCY_SAMPLES), "us");
 }

@@ -114,17 +114,8 @@ static const char *stderr_line(struct spawn_io *io, char *buf, size_t size)
 	return line[0] ? line : "(nothing on stderr)";
 }
 
-/* A command under test: what to run, what it must print and exit with,
- * and its samples (time in ms, peak RSS in KiB). */
-struct command {
-	char *const *argv;
-	const char *output;
-	int status;
-	double *ms, *rss;
-};
-
 /* One run of cmd; stores its sample at index slot unless slot < 0. */
-static int run_command(struct command *cmd, struct spawn_io *io, int slot,
+static int run_command(struct process_command *cmd, struct spawn_io *io, int slot,
 		       char *why, size_t whylen)
 {
 	struct process_sample s = { 0, 0 };
@@ -144,9 +135,9 @@ static int run_command(struct command *cmd, struct spawn_io *io, int slot,
 	return 0;
 }
 
-/* Run every command n times, taking turns, so host drift during the
- * measurement hits each alike. Round -1 warms caches and is not kept. */
-static int measure(struct command *cmds, unsigned ncmds, unsigned n, char *why, size_t whylen)
+/* Round -1 warms caches and is not kept. */
+int measure_processes(struct process_command *cmds, unsigned ncmds, unsigned n, char *why,
+		      size_t whylen)
 {
 	struct spawn_io io = { .stderr_fd = memfd_create("bench-stderr", MFD_CLOEXEC) };
 	if (io.stderr_fd < 0)
@@ -159,7 +150,7 @@ static int measure(struct command *cmds, unsigned ncmds, unsigned n, char *why, 
 	return rc;
 }
 
-static struct process_sample medians(struct command *cmd, unsigned n)
+static struct process_sample medians(struct process_command *cmd, unsigned n)
 {
 	return (struct process_sample){
 		.wall_ms = median(cmd->ms, n),
@@ -200,8 +191,8 @@ static int measure_qemu(const char *bios, struct process_sample *med, char *why,
 	       " -device isa-debug-exit,iobase=0xf4,iosize=4\n", argv[0], argv[2]);
 	unsigned n = reps(QEMU_RUNS);
 	double ms[QEMU_RUNS], rss[QEMU_RUNS];
-	struct command qemu = { argv, EXPECTED_OUTPUT, 1, ms, rss };
-	if (measure(&qemu, 1, n, why, whylen) < 0)
+	struct process_command qemu = { argv, EXPECTED_OUTPUT, 1, ms, rss };
+	if (measure_processes(&qemu, 1, n, why, whylen) < 0)
 		return -1;
 	*med = medians(&qemu, n);
 	return 0;
@@ -247,12 +238,12 @@ static int measure_kvmini(const char *kvmini_path, const char *self, char *why, 
 	char *const raw_argv[] = { (char *)self, RAW_DEMO_FLAG, NULL };
 	char *const kvmini_argv[] = { (char *)kvmini_path, "run", NULL };
 	static double ms[2][KVMINI_RUNS], rss[2][KVMINI_RUNS];
-	struct command cmds[2] = {
+	struct process_command cmds[2] = {
 		{ raw_argv, EXPECTED_OUTPUT, 0, ms[0], rss[0] },
 		{ kvmini_argv, EXPECTED_OUTPUT, 0, ms[1], rss[1] },
 	};
 	unsigned n = reps(KVMINI_RUNS);
-	if (measure(cmds, 2, n, why, whylen) < 0)
+	if (measure_processes(cmds, 2, n, why, whylen) < 0)
 		return -1;
 	*raw = medians(&cmds[0], n);
 	*kvmini = medians(&cmds[1], n);

@@ -173,6 +173,22 @@ static bool debugger_claims(struct vcpu *vcpu)
 	return hooks && hooks->on_exit && hooks->on_exit(hooks->opaque, vcpu);
 }
 
+/* Offer an exit to the emulated interrupt controllers, if any. */
+static bool irqchip_claims(struct vcpu *vcpu)
+{
+	const struct vm_irqchip_hooks *hooks =
+		__atomic_load_n(&vcpu->vm->irqchip_hooks, __ATOMIC_ACQUIRE);
+	return hooks && hooks->on_exit && hooks->on_exit(hooks->opaque, vcpu);
+}
+
+static void irqchip_pre_run(struct vcpu *vcpu)
+{
+	const struct vm_irqchip_hooks *hooks =
+		__atomic_load_n(&vcpu->vm->irqchip_hooks, __ATOMIC_ACQUIRE);
+	if (hooks && hooks->pre_run)
+		hooks->pre_run(hooks->opaque, vcpu);
+}
+
 static bool handle_exit(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
@@ -205,6 +221,13 @@ static bool handle_exit(struct vcpu *vcpu)
 		return fail_guest(vcpu, reason);
 	case KVM_EXIT_SYSTEM_EVENT:
 		return handle_system_event(vcpu);
+	case KVM_EXIT_IOAPIC_EOI:
+	case KVM_EXIT_IRQ_WINDOW_OPEN:
+		if (irqchip_claims(vcpu))
+			return true;
+		snprintf(reason, sizeof(reason), "unexpected interrupt-controller exit %u",
+			 run->exit_reason);
+		return fail_guest(vcpu, reason);
 	default:
 		snprintf(reason, sizeof(reason), "unhandled KVM exit reason %u", run->exit_reason);
 		return fail_guest(vcpu, reason);
@@ -260,6 +283,7 @@ static void *vcpu_thread(void *arg)
 	count_running(vcpu->vm, 1);
 
 	while (park_while_paused(vcpu)) {
+		irqchip_pre_run(vcpu);
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);

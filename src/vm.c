@@ -146,8 +146,40 @@ void vm_destroy(struct vm *vm)
 static void set_irq_level(void *ctx, unsigned line, bool level)
 {
 	struct vm *vm = ctx;
-	if (vm->irqchip != KVMINI_IRQCHIP_NONE)
+	const struct vm_irqchip_hooks *hooks;
+	switch (vm->irqchip) {
+	case KVMINI_IRQCHIP_KERNEL:
 		x86_irqchip_set_line(vm->fd, line, level);
+		break;
+	case KVMINI_IRQCHIP_SPLIT:
+		hooks = __atomic_load_n(&vm->irqchip_hooks, __ATOMIC_ACQUIRE);
+		if (hooks && hooks->set_line)
+			hooks->set_line(hooks->opaque, line, level);
+		break;
+	case KVMINI_IRQCHIP_NONE:
+		break;
+	}
+}
+
+void vm_set_irqchip_hooks(struct vm *vm, const struct vm_irqchip_hooks *hooks)
+{
+	__atomic_store_n(&vm->irqchip_hooks, hooks, __ATOMIC_RELEASE);
+}
+
+void vm_kick_vcpu(struct vm *vm, unsigned index)
+{
+	if (index >= vm->ncpus)
+		return;
+	struct vcpu *vcpu = &vm->vcpus[index];
+	if (__atomic_load_n(&vcpu->thread_started, __ATOMIC_SEQ_CST) &&
+	    pthread_equal(vcpu->thread, pthread_self()))
+		return;
+	/* Under the lock and before a stop, as in vm_request_pause(): the
+	 * thread cannot have been joined. */
+	pthread_mutex_lock(&vm->lock);
+	if (!vm->stopping)
+		vcpu_kick(vcpu);
+	pthread_mutex_unlock(&vm->lock);
 }
 
 struct irq_line vm_irq_line(struct vm *vm, unsigned line)

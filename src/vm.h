@@ -29,6 +29,21 @@ struct vm_debug_hooks {
 	void *opaque;
 };
 
+/* The interrupt controllers kvmini emulates itself (the split irqchip).
+ * The VM and the run loop never name them: the VM hands ISA lines to
+ * set_line, and the loop calls pre_run and offers its exits. */
+struct vm_irqchip_hooks {
+	/* ISA / GSI line `line` changed; any thread (devices raise lines). */
+	void (*set_line)(void *opaque, unsigned line, bool level);
+	/* In the vCPU's thread before every KVM_RUN: inject what waits, or
+	 * ask for an interrupt window (kvm_run's request_interrupt_window). */
+	void (*pre_run)(void *opaque, struct vcpu *vcpu);
+	/* In the vCPU's thread, for KVM_EXIT_IOAPIC_EOI and
+	 * KVM_EXIT_IRQ_WINDOW_OPEN; true: handled, the vCPU runs on. */
+	bool (*on_exit)(void *opaque, struct vcpu *vcpu);
+	void *opaque;
+};
+
 struct vm {
 	struct kvm kvm;
 	int fd;
@@ -53,6 +68,7 @@ struct vm {
 	bool paused;
 	unsigned vcpus_parked;
 	const struct vm_debug_hooks *debug;   /* set before vm_run(), or NULL */
+	const struct vm_irqchip_hooks *irqchip_hooks;   /* split irqchip; atomic */
 };
 
 int vm_create(struct vm *vm, const struct kvmini_config *cfg, struct kvmini_error *err);
@@ -77,6 +93,14 @@ int vm_run(struct vm *vm, double timeout, struct kvmini_result *out);
 
 /* Install a debugger client; only before vm_run(). */
 void vm_set_debug_hooks(struct vm *vm, const struct vm_debug_hooks *hooks);
+
+/* Install (or, with NULL, remove) the emulated interrupt controllers;
+ * not while vCPUs run. */
+void vm_set_irqchip_hooks(struct vm *vm, const struct vm_irqchip_hooks *hooks);
+/* Make vCPU `index` leave KVM_RUN soon so its pre_run hook runs; any
+ * thread. Nothing when the VM is stopping, or when called from that
+ * vCPU's own thread (its pre_run runs before its next KVM_RUN anyway). */
+void vm_kick_vcpu(struct vm *vm, unsigned index);
 
 /* Ask every vCPU to park before its next KVM_RUN and kick it; returns at
  * once, so a vCPU thread may call it. Works before vm_run() too: the

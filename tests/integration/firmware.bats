@@ -5,7 +5,7 @@ bats_require_minimum_version 1.5.0
 load helpers
 
 firmware_run() {
-	kvmini run --irqchip kernel --cpus "$1" --timeout 60 "$GUESTS/firmware_tables.elf"
+	kvmini run --irqchip "${2:-kernel}" --cpus "$1" --timeout 60 "$GUESTS/firmware_tables.elf"
 	assert_status 1
 	assert_stdout "mp: $1 cpus, ioapic 0xfec00000
 acpi: $1 cpus, ioapic 0xfec00000
@@ -22,6 +22,18 @@ timer: irq 0 at ioapic pin 2: 10 interrupts, 0 on other pins"
 
 @test "firmware tables: 4 vCPUs" {
 	firmware_run 4
+}
+
+@test "split irqchip firmware tables: 1 vCPU; IRQ 0 at the pin they name, kvmini's IOAPIC" {
+	firmware_run 1 split
+}
+
+@test "split irqchip firmware tables: 2 vCPUs" {
+	firmware_run 2 split
+}
+
+@test "split irqchip firmware tables: 4 vCPUs" {
+	firmware_run 4 split
 }
 
 @test "firmware tables: none without an interrupt controller" {

@@ -1,0 +1,193 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "split_irqchip.h"
+#include "device_timer.h"
+#include "vcpu.h"
+#include "arch/x86/firmware.h"
+#include "arch/x86/irqchip.h"
+#include "devices/i8254.h"
+#include "devices/i8259.h"
+#include "devices/ioapic.h"
+
+_Static_assert(IOAPIC_MMIO_BASE == X86_IOAPIC_ADDR, "the IOAPIC sits where the tables say");
+_Static_assert(IOAPIC_PINS == X86_IOAPIC_PINS, "one KVM route per IOAPIC pin");
+_Static_assert(IOAPIC_VERSION == X86_IOAPIC_VERSION, "the tables give the IOAPIC's version");
+
+#define BOOT_CPU 0   /* the vCPU whose LINT0 the 8259 drives */
+#define PIT_IRQ 0
+
+struct split_irqchip {
+	struct vm *vm;
+	struct i8259 *pic;
+	struct ioapic *ioapic;
+	struct i8254 *pit;
+	struct device_timer pit_timer;
+	struct vm_irqchip_hooks hooks;
+};
+
+/* A KVM call made on a device's behalf failed: interrupts are broken,
+ * so the VM stops with the reason. */
+static void host_failure(struct split_irqchip *c, const struct kvmini_error *err)
+{
+	vm_request_stop(c->vm, err->code, err->code, "split irqchip: %s", err->msg);
+}
+
+/* ---- ISA lines: the wiring of both interrupt controllers ---- */
+
+static void route_line(void *opaque, unsigned line, bool level)
+{
+	struct split_irqchip *c = opaque;
+	if (x86_isa_pic_input(line))
+		i8259_set_irq(c->pic, line, level);
+	int pin = x86_isa_ioapic_pin(line);
+	if (pin >= 0)
+		ioapic_set_pin(c->ioapic, (unsigned)pin, level);
+}
+
+/* ---- IOAPIC -> KVM's MSI routes ---- */
+
+static void program_routes(void *ctx, const struct ioapic_msi msgs[IOAPIC_PINS])
+{
+	struct split_irqchip *c = ctx;
+	struct x86_msi routes[IOAPIC_PINS];
+	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++)
+		routes[pin] = (struct x86_msi){ .address = msgs[pin].address, .data = msgs[pin].data };
+	struct kvmini_error err;
+	if (x86_irqchip_route_msis(c->vm->fd, routes, IOAPIC_PINS, &err) < 0)
+		host_failure(c, &err);
+}
+
+static void send_route(void *ctx, unsigned pin, const struct ioapic_msi *msg)
+{
+	(void)msg;   /* programmed as GSI `pin` already */
+	struct split_irqchip *c = ctx;
+	if (x86_irqchip_set_line(c->vm->fd, pin, true) < 0) {
+		struct kvmini_error err;
+		kvmini_fail_errno(&err, KVMINI_E_HOST, errno, "KVM_IRQ_LINE for IOAPIC pin %u failed",
+				  pin);
+		host_failure(c, &err);
+	}
+}
+
+/* ---- 8259 -> the boot CPU's LINT0 ---- */
+
+static void pic_output_changed(void *ctx, bool level)
+{
+	struct split_irqchip *c = ctx;
+	if (level)
+		vm_kick_vcpu(c->vm, BOOT_CPU);
+}
+
+/* Before each KVM_RUN of the boot CPU: KVM says at every exit whether
+ * the vCPU can take an external interrupt now (IF set, no interrupt
+ * shadow, LINT0 unmasked in ExtINT mode, none already waiting). */
+static void pre_run(void *opaque, struct vcpu *vcpu)
+{
+	struct split_irqchip *c = opaque;
+	if (vcpu->index != BOOT_CPU)
+		return;
+	struct kvm_run *run = vcpu->run;
+	if (run->ready_for_interrupt_injection && i8259_output(c->pic)) {
+		struct kvmini_error err;
+		if (x86_irqchip_inject_extint(vcpu->fd, i8259_acknowledge(c->pic), &err) < 0)
+			host_failure(c, &err);
+		run->ready_for_interrupt_injection = 0;   /* one per KVM_RUN */
+	}
+	run->request_interrupt_window = i8259_output(c->pic);
+}
+
+static bool claim_exit(void *opaque, struct vcpu *vcpu)
+{
+	struct split_irqchip *c = opaque;
+	switch (vcpu->run->exit_reason) {
+	case KVM_EXIT_IOAPIC_EOI:
+		ioapic_eoi(c->ioapic, vcpu->run->eoi.vector);
+		return true;
+	case KVM_EXIT_IRQ_WINDOW_OPEN:
+		return true;   /* pre_run injects */
+	default:
+		return false;
+	}
+}
+
+/* ---- the PIT's clock ---- */
+
+static uint64_t pit_tick(void *opaque)
+{
+	struct split_irqchip *c = opaque;
+	return i8254_tick(c->pit);
+}
+
+static void pit_rearm(void *ctx)
+{
+	struct split_irqchip *c = ctx;
+	device_timer_rearm(&c->pit_timer);
+}
+
+/* ---- set-up ---- */
+
+static int create_devices(struct split_irqchip *c, struct kvmini_error *err)
+{
+	struct i8259_output pic_out = { .changed = pic_output_changed, .ctx = c };
+	struct ioapic_sink sink = { .program = program_routes, .send = send_route, .ctx = c };
+	struct irq_line irq0 = vm_irq_line(c->vm, PIT_IRQ);
+	struct i8254_wakeup wakeup = { .rearm = pit_rearm, .ctx = c };
+	/* The IOAPIC's ID is the one the MP and ACPI tables give it. */
+	c->pic = i8259_create(&pic_out);
+	c->ioapic = ioapic_create((uint8_t)c->vm->ncpus, &sink);
+	c->pit = i8254_create(NULL, &irq0, &wakeup);
+	if (!c->pic || !c->ioapic || !c->pit)
+		return kvmini_fail(err, KVMINI_E_HOST, "out of memory for the split irqchip");
+	return 0;
+}
+
+static int register_devices(struct split_irqchip *c, struct kvmini_error *err)
+{
+	struct bus *pio = &c->vm->pio;
+	if (bus_register(pio, I8259_MASTER_PORT, I8259_NPORTS, &i8259_master_ops, c->pic,
+			 "8259 PIC (master)", err) < 0 ||
+	    bus_register(pio, I8259_SLAVE_PORT, I8259_NPORTS, &i8259_slave_ops, c->pic,
+			 "8259 PIC (slave)", err) < 0 ||
+	    bus_register(pio, I8259_ELCR_PORT, I8259_ELCR_NPORTS, &i8259_elcr_ops, c->pic,
+			 "8259 ELCR", err) < 0 ||
+	    bus_register(pio, I8254_PORT, I8254_NPORTS, &i8254_ops, c->pit, "8254 PIT", err) < 0 ||
+	    bus_register(pio, I8254_SPEAKER_PORT, 1, &i8254_speaker_ops, c->pit,
+			 "system control port B (0x61)", err) < 0 ||
+	    bus_register(&c->vm->mmio, IOAPIC_MMIO_BASE, IOAPIC_MMIO_SIZE, &ioapic_ops, c->ioapic,
+			 "IOAPIC", err) < 0)
+		return -1;
+	return 0;
+}
+
+struct split_irqchip *split_irqchip_create(struct vm *vm, struct kvmini_error *err)
+{
+	struct split_irqchip *c = calloc(1, sizeof(*c));
+	if (!c) {
+		kvmini_fail(err, KVMINI_E_HOST, "out of memory for the split irqchip");
+		return NULL;
+	}
+	c->vm = vm;
+	c->hooks = (struct vm_irqchip_hooks){
+		.set_line = route_line, .pre_run = pre_run, .on_exit = claim_exit, .opaque = c,
+	};
+	if (create_devices(c, err) < 0 || register_devices(c, err) < 0 ||
+	    device_timer_start(&c->pit_timer, pit_tick, c, err) < 0) {
+		split_irqchip_destroy(c);
+		return NULL;
+	}
+	vm_set_irqchip_hooks(vm, &c->hooks);
+	return c;
+}
+
+void split_irqchip_destroy(struct split_irqchip *c)
+{
+	if (!c)
+		return;
+	device_timer_stop(&c->pit_timer);   /* the last thread that raises IRQ 0 */
+	vm_set_irqchip_hooks(c->vm, NULL);
+	i8254_destroy(c->pit);
+	ioapic_destroy(c->ioapic);
+	i8259_destroy(c->pic);
+	free(c);
+}

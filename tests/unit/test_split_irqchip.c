@@ -1,0 +1,112 @@
+/* The split irqchip's wiring: `--irqchip split`, the ISA routing both
+ * interrupt-controller models share, and what split_irqchip_create()
+ * puts on a real VM's buses and takes off again. */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <linux/kvm.h>
+
+#include "cli/options.h"
+#include "split_irqchip.h"
+#include "vcpu.h"
+#include "arch/x86/irqchip.h"
+
+#define ARGV(...) (char *[]){ "run", __VA_ARGS__, NULL }
+#define ARGC(...) (int)(sizeof((char *[]){ "run", __VA_ARGS__ }) / sizeof(char *))
+#define PARSE(o, e, ...) parse_run_options(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), (o), (e))
+
+Test(split_irqchip, the_option_takes_three_models)
+{
+	struct run_options o;
+	struct kvmini_error err;
+	cr_assert_eq(PARSE(&o, &err, "--irqchip", "split"), 0, "%s", err.msg);
+	cr_expect_eq(o.cfg.irqchip, KVMINI_IRQCHIP_SPLIT);
+	cr_assert_eq(PARSE(&o, &err, "--irqchip", "kernel"), 0, "%s", err.msg);
+	cr_expect_eq(o.cfg.irqchip, KVMINI_IRQCHIP_KERNEL);
+	cr_assert_eq(PARSE(&o, &err, "--irqchip", "none"), 0, "%s", err.msg);
+	cr_expect_eq(o.cfg.irqchip, KVMINI_IRQCHIP_NONE);
+	cr_assert_eq(PARSE(&o, &err, "--irqchip", "Split"), -1);
+	cr_expect_eq(err.code, KVMINI_E_USAGE);
+	cr_expect_str_eq(err.msg, "invalid value 'Split' for --irqchip: expected kernel, split or none");
+	cr_expect_str_eq(x86_irqchip_name(KVMINI_IRQCHIP_SPLIT), "split");
+}
+
+Test(split_irqchip, an_explicit_split_holds_with_kernel)
+{
+	struct run_options o;
+	struct kvmini_error err;
+	cr_assert_eq(PARSE(&o, &err, "--irqchip", "split", "--kernel", "bzImage"), 0, "%s", err.msg);
+	cr_expect_eq(o.cfg.irqchip, KVMINI_IRQCHIP_SPLIT);
+}
+
+Test(split_irqchip, isa_lines_reach_the_pins_of_a_pc)
+{
+	cr_expect_eq(x86_isa_ioapic_pin(0), 2, "IRQ 0 (the PIT) at pin 2");
+	cr_expect_eq(x86_isa_ioapic_pin(2), -1, "IRQ 2 is the cascade");
+	for (unsigned line = 1; line < 24; line++)
+		if (line != 2)
+			cr_expect_eq(x86_isa_ioapic_pin(line), (int)line, "line %u", line);
+	cr_expect_eq(x86_isa_ioapic_pin(24), -1);
+	for (unsigned line = 0; line < 24; line++)
+		cr_expect_eq(x86_isa_pic_input(line), line < 16 && line != 2, "line %u", line);
+}
+
+static void make_vm(struct vm *vm, enum kvmini_irqchip model)
+{
+	struct kvmini_config cfg;
+	kvmini_config_defaults(&cfg);
+	cfg.mem_size = 16 << 20;
+	cfg.irqchip = model;
+	struct kvmini_error err;
+	cr_assert_eq(vm_create(vm, &cfg, &err), 0, "%s", err.msg);
+}
+
+Test(split_irqchip, its_devices_sit_where_the_tables_say_and_go_away)
+{
+	struct vm vm;
+	make_vm(&vm, KVMINI_IRQCHIP_SPLIT);
+	struct kvmini_error err;
+	struct split_irqchip *chip = split_irqchip_create(&vm, &err);
+	cr_assert_not_null(chip, "%s", err.msg);
+	cr_expect_not_null(vm.irqchip_hooks);
+	static const struct { uint64_t port; const char *name; } ports[] = {
+		{ 0x20, "8259 PIC (master)" }, { 0x21, "8259 PIC (master)" },
+		{ 0xa0, "8259 PIC (slave)" }, { 0xa1, "8259 PIC (slave)" },
+		{ 0x4d0, "8259 ELCR" }, { 0x4d1, "8259 ELCR" },
+		{ 0x40, "8254 PIT" }, { 0x43, "8254 PIT" },
+		{ 0x61, "system control port B (0x61)" },
+	};
+	for (unsigned i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+		const struct bus_range *r = bus_find(&vm.pio, ports[i].port);
+		cr_assert_not_null(r, "port 0x%llx", (unsigned long long)ports[i].port);
+		cr_expect_str_eq(r->name, ports[i].name);
+	}
+	const struct bus_range *io = bus_find(&vm.mmio, 0xfec00000);
+	cr_assert_not_null(io);
+	cr_expect_str_eq(io->name, "IOAPIC");
+	cr_expect_eq(io->len, 0x1000u);
+	/* The IOAPIC's ID is the one the firmware tables give it: the vCPU count. */
+	uint8_t data[4] = { 0 };
+	bus_access(&vm.mmio, 0xfec00000, data, 4, true);
+	bus_access(&vm.mmio, 0xfec00010, data, 4, false);
+	cr_expect_eq(data[3], 1);
+	/* A line raised after the chip is gone goes nowhere. */
+	split_irqchip_destroy(chip);
+	cr_expect_null(vm.irqchip_hooks);
+	struct irq_line line = vm_irq_line(&vm, 4);
+	irq_line_set(&line, true);
+	vm_destroy(&vm);
+}
+
+Test(split_irqchip, kvm_keeps_the_local_apics_and_no_pic)
+{
+	struct vm vm;
+	make_vm(&vm, KVMINI_IRQCHIP_SPLIT);
+	struct kvm_lapic_state lapic;
+	cr_expect_eq(ioctl(vm.vcpus[0].fd, KVM_GET_LAPIC, &lapic), 0, "%s", strerror(errno));
+	struct kvm_irqchip pic = { .chip_id = KVM_IRQCHIP_PIC_MASTER };
+	cr_expect_eq(ioctl(vm.fd, KVM_GET_IRQCHIP, &pic), -1, "no PIC in KVM");
+	vm_destroy(&vm);
+}
