@@ -125,6 +125,7 @@ bench: all
 	$(MAKE) -C bench B=$(CURDIR)/$(B)
 	$(B)/bench/kvmini-bench
 	bench/sandbox_bench.sh $(B)
+	$(MAKE) all && bench/linux_bench.sh $(B)
 
 clean:
 	rm -rf $(B)
@@ -240,3 +241,54 @@ $(G)/bootconf_pvh.elf: $(BOOTCONF_PVH_SRCS) $(BOOTCONF_DEPS) guests/bootconf/pvh
 		-Wl,-m,elf_i386 -T guests/bootconf/pvh.ld -o $@ $(BOOTCONF_PVH_SRCS)
 $(G)/bootconf_pvh64.elf: $(G)/bootconf_pvh.elf
 	objcopy -O elf64-x86-64 $< $@
+
+# The conformance kernel with a payload too: the same code linked as an
+# ELF vmlinux at pref_address, compressed (gzip; xz with kbuild's size
+# trailer) and appended by mkbzimage, for --decompress to find. The xz
+# one needs xz-utils (scripts/install-deps.sh build), not on every system.
+BOOTCONF_PACKED := $(G)/bootconf_gzip.bzImage
+ifneq ($(shell command -v xz 2>/dev/null),)
+BOOTCONF_PACKED += $(G)/bootconf_xz.bzImage
+endif
+guests: $(BOOTCONF_PACKED)
+$(BC)/vmlinux: $(BOOTCONF_BZ_SRCS) $(BOOTCONF_DEPS) guests/bootconf/bzimage.ld
+	@mkdir -p $(@D)
+	$(BOOTCONF_BZ_CC) -Wl,--defsym=BOOTCONF_BASE=0x1000000 -o $@ $(BOOTCONF_BZ_SRCS)
+	strip $@
+$(BC)/vmlinux.gzip: $(BC)/vmlinux
+	gzip -9 -n -c $< > $@
+$(BC)/vmlinux.xz: $(BC)/vmlinux
+	{ xz --check=crc32 -9 -c $<; perl -e 'print pack("V", -s $$ARGV[0])' $<; } > $@
+$(G)/bootconf_%.bzImage: $(BC)/vmlinux.% $(BC)/bzimage.elf $(B)/tools/mkbzimage
+	end=$$(nm $(BC)/bzimage.elf | awk '$$3 == "_end" { print "0x" $$1 }') && \
+	$(B)/tools/mkbzimage $(BOOTCONF_HDR) --init-size $$(( (end + 0xfff) & ~0xfff )) \
+		--payload $< $(BC)/payload.bin $@
+
+# ---- host-side decompression (issue 4): --decompress ----
+# Each of zlib, liblzma, libzstd and liblz4 whose header is installed is
+# compiled in and linked; $(DECOMP_CONFIG) records which (rewritten only
+# when that changes, so what includes it rebuilds then). Without them
+# kvmini still builds and --decompress names the missing package
+# ($(B)/gen/decompress.libs tells bench/Makefile what to link);
+# `make test` and `make bench` install them (scripts/install-deps.sh).
+have_header = $(shell $(CC) -E -include $(1) -x c /dev/null >/dev/null 2>&1 && echo 1 || echo 0)
+HAVE_ZLIB := $(call have_header,zlib.h)
+HAVE_LZMA := $(call have_header,lzma.h)
+HAVE_ZSTD := $(call have_header,zstd.h)
+HAVE_LZ4 := $(call have_header,lz4.h)
+DECOMP_LIBS := $(if $(filter 1,$(HAVE_ZLIB)),-lz) $(if $(filter 1,$(HAVE_LZMA)),-llzma) \
+	$(if $(filter 1,$(HAVE_ZSTD)),-lzstd) $(if $(filter 1,$(HAVE_LZ4)),-llz4)
+LDLIBS += $(DECOMP_LIBS)
+DECOMP_CONFIG := $(B)/gen/decompress_config.h
+$(shell mkdir -p $(B)/gen && printf '/* written by the Makefile */\n\043define KVMINI_HAVE_ZLIB %s\n\043define KVMINI_HAVE_LZMA %s\n\043define KVMINI_HAVE_ZSTD %s\n\043define KVMINI_HAVE_LZ4 %s\n' \
+	$(HAVE_ZLIB) $(HAVE_LZMA) $(HAVE_ZSTD) $(HAVE_LZ4) > $(DECOMP_CONFIG).new && \
+	{ cmp -s $(DECOMP_CONFIG).new $(DECOMP_CONFIG) || cp $(DECOMP_CONFIG).new $(DECOMP_CONFIG); }; \
+	rm -f $(DECOMP_CONFIG).new; echo '$(strip $(DECOMP_LIBS))' > $(B)/gen/decompress.libs)
+ifneq ($(HAVE_ZLIB)$(HAVE_LZMA)$(HAVE_ZSTD)$(HAVE_LZ4),1111)
+$(info kvmini: --decompress built without some of zlib1g-dev liblzma-dev libzstd-dev liblz4-dev; scripts/install-deps.sh build installs them)
+endif
+$(B)/obj/src/loaders/decompress.o $(B)/san/src/loaders/decompress.o: $(DECOMP_CONFIG)
+$(B)/san/tests/test_decompress: $(DECOMP_CONFIG)
+
+# ---- split irqchip (issue 3): a level-triggered IOAPIC interrupt's EOI ----
+guests: $(G)/ioapic_level.elf

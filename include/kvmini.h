@@ -31,9 +31,10 @@ struct kvmini_error {
 };
 
 enum kvmini_mode { KVMINI_MODE_REAL, KVMINI_MODE_PROTECTED, KVMINI_MODE_LONG };
-/* Interrupt controllers: none (bare guests that poll), or KVM's own
- * PIC, IOAPIC, local APICs and PIT. */
-enum kvmini_irqchip { KVMINI_IRQCHIP_NONE, KVMINI_IRQCHIP_KERNEL };
+/* Interrupt controllers: none (bare guests that poll), KVM's own PIC,
+ * IOAPIC, local APICs and PIT (kernel), or KVM's local APICs with
+ * kvmini's own IOAPIC, PIC pair and PIT (split). */
+enum kvmini_irqchip { KVMINI_IRQCHIP_NONE, KVMINI_IRQCHIP_KERNEL, KVMINI_IRQCHIP_SPLIT };
 
 /* LINUX: a Linux kernel, booted by its own protocol: a bzImage (64-bit
  * boot protocol) or an ELF vmlinux with a PVH entry note. */
@@ -91,6 +92,9 @@ struct kvmini_image {
 	const char *initrd_path;    /* used in error messages */
 	const uint8_t *initrd;      /* the initrd's bytes; NULL: no initrd */
 	uint64_t initrd_size;
+	/* A bzImage's payload decompressed by kvmini and entered at vmlinux's
+	 * startup_64, instead of the kernel decompressing itself. */
+	bool decompress;
 };
 
 /* The image of the built-in demo: real-mode code that adds 2 and 2 and

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what kvmini's tests (or benchmarks) need, from Debian's
-# packages, only when something is missing. Usage: install-deps.sh test|bench|fuzz
+# packages, only when something is missing. Usage: install-deps.sh test|bench|fuzz|build
 set -euo pipefail
 
 want=()
@@ -9,8 +9,31 @@ need() {   # need PACKAGE CHECK-COMMAND...
 	"$@" >/dev/null 2>&1 || want+=("$pkg")
 }
 
+# Libraries --decompress is built with when their headers are there
+# (the Makefile checks): `make test` and `make bench` install them.
+build_deps() {
+	need zlib1g-dev test -e /usr/include/zlib.h
+	need liblzma-dev test -e /usr/include/lzma.h
+	need libzstd-dev test -e /usr/include/zstd.h
+	need liblz4-dev test -e /usr/include/lz4.h
+	need xz-utils command -v xz   # the xz-packed conformance kernel
+}
+# Debian's stock kernel and what its initramfs is built from
+# (scripts/linux-guest.sh, tests/integration/linux.bats, the Linux bench).
+linux_deps() {
+	need linux-image-amd64 sh -c 'ls /boot/vmlinuz-* >/dev/null'
+	need busybox-static sh -c 'file -b /bin/busybox | grep -q static'
+	need cpio command -v cpio
+	need file command -v file
+}
+
 case "${1:-test}" in
+build)
+	build_deps
+	;;
 test)
+	build_deps
+	linux_deps
 	need libcriterion-dev test -e /usr/include/criterion/criterion.h
 	need bats command -v bats
 	need valgrind command -v valgrind
@@ -25,12 +48,14 @@ fuzz)
 	need clang command -v clang            # make fuzz-gdb (libFuzzer)
 	;;
 bench)
+	build_deps
+	linux_deps
 	need qemu-system-x86 command -v qemu-system-x86_64
 	need qemu-user command -v qemu-x86_64   # sandbox bench: user-mode emulation
 	need bc command -v bc                   # sandbox bench: arithmetic on timings
 	;;
 *)
-	echo "usage: $0 test|bench|fuzz" >&2
+	echo "usage: $0 test|bench|fuzz|build" >&2
 	exit 2
 	;;
 esac

@@ -20,6 +20,7 @@
 #include "devices/port92.h"
 #include "devices/reset_control.h"
 #include "devices/rtc.h"
+#include "split_irqchip.h"
 #include "loaders/loader.h"
 #include "gdb/stub.h"
 #include "demo_image.h"   /* generated from guests/demo.S */
@@ -40,6 +41,7 @@ struct kvmini_vm {
 	struct acpi_pm acpi_pm;
 	struct reset_control reset_control;
 	struct rtc *rtc;
+	struct split_irqchip *split;   /* --irqchip split: per boot, like the UART */
 	/* What a restart needs again, and the lock that keeps the front
 	 * end's threads (kvmini_vm_stop, kvmini_vm_serial_input) off a VM
 	 * that is being rebuilt. */
@@ -137,6 +139,8 @@ static int attach_platform_devices(struct kvmini_vm *m, struct kvmini_error *err
 static int attach_devices(struct kvmini_vm *m, const struct kvmini_config *cfg,
 			  struct kvmini_error *err)
 {
+	if (m->vm.irqchip == KVMINI_IRQCHIP_SPLIT && !(m->split = split_irqchip_create(&m->vm, err)))
+		return -1;
 	struct irq_line com1_irq = vm_irq_line(&m->vm, UART_COM1_IRQ);
 	m->uart = uart16550_create(cfg->serial_out_fd, &com1_irq);
 	if (!m->uart)
@@ -199,9 +203,10 @@ static uint64_t initial_stack(const struct guest_memory *mem, enum kvmini_mode m
 	return mem->regions[0].gpa + mem->regions[0].size;
 }
 
-/* The MP and ACPI tables, for a VM with an interrupt controller (without
- * one there is no local APIC or IOAPIC to describe) whose RAM covers the
- * firmware area. docs/entry-state.md lists the addresses. */
+/* The MP and ACPI tables, for a VM with an interrupt controller, in the
+ * kernel or split (without one there is no local APIC or IOAPIC to
+ * describe), whose RAM covers the firmware area. docs/entry-state.md
+ * lists the addresses. */
 static int write_firmware_tables(struct kvmini_vm *m, struct kvmini_error *err)
 {
 	m->acpi_rsdp = 0;
@@ -276,6 +281,8 @@ int kvmini_vm_load(struct kvmini_vm *m, const struct kvmini_image *img,
 
 static void end_boot(struct kvmini_vm *m)
 {
+	split_irqchip_destroy(m->split);   /* its timer thread uses the VM fd */
+	m->split = NULL;
 	if (m->vm_live)
 		vm_destroy(&m->vm);
 	m->vm_live = false;

@@ -8,6 +8,9 @@
  * 64-bit entry must be at its offset 0x200. The setup sectors hold no
  * real-mode code, so only the 64-bit boot protocol can start the
  * result. kvmini's conformance kernel (guests/bootconf) is built with it.
+ * With --payload FILE, FILE (a compressed vmlinux) follows the flat
+ * kernel, 16-byte aligned, and payload_offset/payload_length locate it,
+ * as a real bzImage locates the payload its decompressor unpacks.
  *
  * usage: mkbzimage [--NAME VALUE]... PAYLOAD OUTPUT  (mkbzimage --help) */
 #include <asm/bootparam.h>
@@ -58,7 +61,9 @@ static void usage(FILE *to)
 	      "  --cmdline-size N       (default 2047)\n"
 	      "  --initrd-addr-max A    (default 0x7fffffff)\n"
 	      "  --relocatable 0|1      (default 1)\n"
-	      "  --xloadflags F         (default 0x3: XLF_KERNEL_64 | XLF_CAN_BE_LOADED_ABOVE_4G)\n",
+	      "  --xloadflags F         (default 0x3: XLF_KERNEL_64 | XLF_CAN_BE_LOADED_ABOVE_4G)\n"
+	      "  --payload FILE         append FILE after PAYLOAD and point payload_offset\n"
+	      "                         and payload_length at it\n",
 	      to);
 }
 
@@ -122,7 +127,13 @@ static uint8_t *read_file(const char *path, size_t *size)
 }
 
 /* The setup area: boot flag, the header, the jump over it. */
-static void fill_setup(uint8_t *setup, const struct settings *set, size_t kernel_size)
+/* Where the appended payload lies in the protected-mode kernel. */
+struct packed {
+	size_t offset, length;
+};
+
+static void fill_setup(uint8_t *setup, const struct settings *set, size_t kernel_size,
+		       const struct packed *packed)
 {
 	struct setup_header hdr;
 
@@ -143,6 +154,8 @@ static void fill_setup(uint8_t *setup, const struct settings *set, size_t kernel
 	hdr.cmdline_size = (uint32_t)set->cmdline_size;
 	hdr.pref_address = set->pref_address;
 	hdr.init_size = (uint32_t)set->init_size;
+	hdr.payload_offset = (uint32_t)packed->offset;
+	hdr.payload_length = (uint32_t)packed->length;
 	memcpy(setup + HDR_OFFSET, &hdr, sizeof(hdr));
 }
 
@@ -168,13 +181,16 @@ int main(int argc, char **argv)
 		.xloadflags = XLF_KERNEL_64 | XLF_CAN_BE_LOADED_ABOVE_4G,
 	};
 	int i = 1;
+	const char *packed_path = NULL;
 
 	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
 		usage(stdout);
 		return 0;
 	}
 	for (; i + 1 < argc && strncmp(argv[i], "--", 2) == 0; i += 2)
-		if (parse_setting(argv[i] + 2, argv[i + 1], &set))
+		if (strcmp(argv[i], "--payload") == 0)
+			packed_path = argv[i + 1];
+		else if (parse_setting(argv[i] + 2, argv[i + 1], &set))
 			return 2;
 	if (argc - i != 2) {
 		usage(stderr);
@@ -187,7 +203,14 @@ int main(int argc, char **argv)
 	if (payload_size <= JUMP_AT)
 		return fail("payload '%s' is too short to hold the 64-bit entry at 0x200", argv[i]);
 	/* The kernel part is whole 16-byte paragraphs, as syssize counts it. */
-	size_t kernel_size = (payload_size + 15) & ~(size_t)15;
+	size_t flat_size = (payload_size + 15) & ~(size_t)15;
+	struct packed packed = { 0, 0 };
+	uint8_t *packed_data = NULL;
+	if (packed_path && !(packed_data = read_file(packed_path, &packed.length)))
+		return fail("cannot read a non-empty payload from '%s'", packed_path);
+	if (packed_data)
+		packed.offset = flat_size;
+	size_t kernel_size = (flat_size + packed.length + 15) & ~(size_t)15;
 	if (!set.init_size)
 		set.init_size = (kernel_size + 0xfff) & ~(size_t)0xfff;
 	size_t setup_size = ((set.setup_sects ? set.setup_sects : 4) + 1) * SECTOR;
@@ -195,10 +218,13 @@ int main(int argc, char **argv)
 	if (!setup || !kernel)
 		return fail("out of memory%s", "");
 	memcpy(kernel, payload, payload_size);
-	fill_setup(setup, &set, kernel_size);
+	if (packed_data)
+		memcpy(kernel + packed.offset, packed_data, packed.length);
+	fill_setup(setup, &set, kernel_size, &packed);
 	int rc = write_image(argv[i + 1], setup, setup_size, kernel, kernel_size);
 	free(setup);
 	free(kernel);
 	free(payload);
+	free(packed_data);
 	return rc;
 }

@@ -39,7 +39,13 @@ static void check_header(const struct setup_header *hdr, uint64_t load)
 	check_eq("jump over the header", hdr->jump, JUMP);
 	check_eq("version", hdr->version, BOOTCONF_VERSION);
 	check_eq("setup_sects", hdr->setup_sects, BOOTCONF_SETUP_SECTS);
-	check_eq("syssize", hdr->syssize, file_bytes / 16);
+	/* With a payload (bootconf_*.bzImage), it follows the flat kernel. */
+	if (hdr->payload_length)
+		check_eq("syssize: the flat kernel, then the payload at payload_offset",
+			 hdr->syssize * 16ULL, hdr->payload_offset == file_bytes ?
+			 align_up(file_bytes + hdr->payload_length, 16) : 0);
+	else
+		check_eq("syssize", hdr->syssize, file_bytes / 16);
 	check_eq("pref_address", hdr->pref_address, BOOTCONF_PREF);
 	check_eq("kernel_alignment", hdr->kernel_alignment, BOOTCONF_ALIGN);
 	check_eq("relocatable_kernel", hdr->relocatable_kernel, 1);

@@ -56,6 +56,7 @@ enum {
 	OPT_ON_RESET,
 	OPT_CPU_FEATURES,
 	OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_APPEND,
+	OPT_DECOMPRESS,
 };
 
 static const struct option run_long_options[] = {
@@ -80,6 +81,7 @@ static const struct option run_long_options[] = {
 	{ "initrd", required_argument, NULL, OPT_INITRD },
 	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
 	{ "append", required_argument, NULL, OPT_APPEND },
+	{ "decompress", no_argument, NULL, OPT_DECOMPRESS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -129,8 +131,10 @@ static int parse_irqchip(const char *v, enum kvmini_irqchip *out, struct kvmini_
 		*out = KVMINI_IRQCHIP_NONE;
 	else if (strcmp(v, "kernel") == 0)
 		*out = KVMINI_IRQCHIP_KERNEL;
+	else if (strcmp(v, "split") == 0)
+		*out = KVMINI_IRQCHIP_SPLIT;
 	else
-		return bad_value(err, "irqchip", v, "kernel or none");
+		return bad_value(err, "irqchip", v, "kernel, split or none");
 	return 0;
 }
 
@@ -248,6 +252,9 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 	case OPT_APPEND:
 		o->image.cmdline_append = v;
 		return 0;
+	case OPT_DECOMPRESS:
+		o->image.decompress = true;
+		return 0;
 	case OPT_CPU_FEATURES:
 		return parse_cpu_features(v, o, err);
 	}
@@ -298,6 +305,8 @@ int parse_run_options(int argc, char **argv, struct run_options *o, struct kvmin
 		return finish_kernel_options(argc, argv, o, err);
 	if (o->image.initrd_path || o->image.cmdline || o->image.cmdline_append)
 		return kvmini_fail(err, KVMINI_E_USAGE, "--initrd, --cmdline and --append need --kernel");
+	if (o->image.decompress)
+		return kvmini_fail(err, KVMINI_E_USAGE, "--decompress needs --kernel");
 	if (argc - optind > 1)
 		return kvmini_fail(err, KVMINI_E_USAGE, "unexpected argument '%s' after the image",
 				   argv[optind + 1]);

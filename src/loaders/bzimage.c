@@ -6,14 +6,25 @@
  * RSI pointing at the zero page. The real-mode setup code is not run:
  * kvmini fills in what it would have found (the memory map). As with
  * every loader, the whole file is checked before guest memory is
- * written. */
+ * written.
+ *
+ * With --decompress (img->decompress) kvmini does the kernel's own
+ * decompressor's work on the host: the payload (payload_offset and
+ * payload_length, protocol 2.08+) is decompressed (decompress.h), and
+ * the vmlinux ELF inside has its segments placed as the decompressor
+ * would, at load address + (p_paddr - LOAD_PHYSICAL_ADDR), the link
+ * base the header gives as pref_address; the CPU enters at startup_64
+ * (the ELF entry, moved the same way) with the same zero page. */
 #include <asm/bootparam.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include "decompress.h"
 #include "linux_boot.h"
+#include "vmlinux.h"
 
 #define HDR_OFFSET        0x1f1u   /* the setup header's place in file and zero page */
 #define HDR_FILE(field)   (HDR_OFFSET + offsetof(struct setup_header, field))
@@ -44,6 +55,10 @@ struct bzimage {
 	uint64_t need;             /* bytes from the load address: max(init_size, kernel_size) */
 	uint64_t load;
 	uint64_t initrd;           /* 0: none */
+	/* --decompress: the decompressed payload (malloc'd) and its segments. */
+	uint8_t *vmlinux;
+	size_t vmlinux_size;
+	struct vmlinux elf;
 };
 
 static int bad(const struct kvmini_image *img, struct kvmini_error *err, const char *fmt, ...)
@@ -232,11 +247,44 @@ static int place_initrd(const struct guest_memory *mem, const struct kvmini_imag
 				 "the kernel's initrd_addr_max", &bz->initrd, err);
 }
 
+/* Where vmlinux's physical addresses start: LOAD_PHYSICAL_ADDR, which
+ * the header carries as pref_address. */
+static uint64_t link_base(const struct setup_header *hdr)
+{
+	return hdr->pref_address ? hdr->pref_address : BOOT_KERNEL_MIN;
+}
+
+/* --decompress: the payload becomes vmlinux, which then needs its
+ * segments' span from the load address (or init_size, if larger). */
+static int unpack_payload(const struct guest_memory *mem, const struct kvmini_image *img,
+			  struct bzimage *bz, struct kvmini_error *err)
+{
+	const struct setup_header *hdr = &bz->hdr;
+	const char *name = loader_image_name(img);
+	uint64_t base = link_base(hdr);
+
+	if (hdr->payload_length == 0)
+		return bad(img, err, "--decompress: the header locates no payload"
+			   " (payload_length is 0)");
+	if (payload_decompress(name, img->data + bz->kernel_offset + hdr->payload_offset,
+			       hdr->payload_length, boot_low_ram_end(mem),
+			       "the guest's RAM below 3 GiB; raise --mem", &bz->vmlinux,
+			       &bz->vmlinux_size, err) ||
+	    vmlinux_parse(name, bz->vmlinux, bz->vmlinux_size, &bz->elf, err))
+		return -1;
+	if (bz->elf.low < base)
+		return bad(img, err, "a vmlinux segment starts at 0x%" PRIx64 ", below the link"
+			   " base pref_address 0x%" PRIx64, bz->elf.low, base);
+	bz->need = hdr->init_size > bz->elf.high - base ? hdr->init_size : bz->elf.high - base;
+	return 0;
+}
+
 static int validate(const struct guest_memory *mem, const struct kvmini_image *img,
 		    struct bzimage *bz, struct kvmini_error *err)
 {
 	if (check_identity(img, err) || read_header(img, bz, err) ||
 	    check_kind(img, &bz->hdr, err) || check_layout(img, bz, err) ||
+	    (img->decompress && unpack_payload(mem, img, bz, err)) ||
 	    place_kernel(mem, img, bz, err) || check_cmdline(img, &bz->hdr, err))
 		return -1;
 	return place_initrd(mem, img, bz, err);
@@ -274,13 +322,38 @@ static void fill_zero_page(const struct guest_memory *mem, const struct kvmini_i
 	fill_memory_map(mem, zp);
 }
 
+/* vmlinux's segments, moved with the load address as the kernel's own
+ * decompressor moves them; the rest of each segment's memory zeroed. */
+static int write_vmlinux(const struct guest_memory *mem, const struct bzimage *bz)
+{
+	uint64_t base = link_base(&bz->hdr);
+
+	for (unsigned i = 0; i < bz->elf.nseg; i++) {
+		const struct vmlinux_segment *seg = &bz->elf.seg[i];
+		uint8_t *dst = guest_ptr(mem, bz->load + (seg->paddr - base), seg->memsz);
+		if (!dst)
+			return -1;
+		memcpy(dst, bz->vmlinux + seg->offset, seg->filesz);
+		memset(dst + seg->filesz, 0, seg->memsz - seg->filesz);
+	}
+	return 0;
+}
+
+static int write_kernel(const struct guest_memory *mem, const struct kvmini_image *img,
+			const struct bzimage *bz)
+{
+	if (bz->vmlinux)
+		return write_vmlinux(mem, bz);
+	return guest_write(mem, bz->load, img->data + bz->kernel_offset, bz->kernel_size);
+}
+
 static int write_all(const struct guest_memory *mem, const struct kvmini_image *img,
 		     const struct bzimage *bz, uint64_t rsdp, struct kvmini_error *err)
 {
 	struct boot_params zp;
 
 	fill_zero_page(mem, img, bz, rsdp, &zp);
-	if (guest_write(mem, bz->load, img->data + bz->kernel_offset, bz->kernel_size) < 0 ||
+	if (write_kernel(mem, img, bz) < 0 ||
 	    guest_write(mem, BOOT_PARAMS_ADDR, &zp, sizeof(zp)) < 0)
 		return bad(img, err, "cannot write the kernel to guest RAM");
 	if (boot_write_cmdline(mem, img, err) || boot_write_initrd(mem, img, bz->initrd, err))
@@ -292,14 +365,18 @@ int load_bzimage(const struct guest_memory *mem, const struct kvmini_image *img,
 		 uint64_t rsdp, struct load_result *out, struct kvmini_error *err)
 {
 	struct bzimage bz = { .load = 0 };
+	int failed = validate(mem, img, &bz, err) || write_all(mem, img, &bz, rsdp, err);
 
-	if (validate(mem, img, &bz, err) || write_all(mem, img, &bz, rsdp, err))
-		return -1;
-	*out = (struct load_result){
-		.mode = KVMINI_MODE_LONG, .abi = X86_ABI_LINUX64,
-		.entry = bz.load + ENTRY_64_OFFSET,
-		.low = bz.load, .high = bz.load + bz.kernel_size,
-		.rsi = BOOT_PARAMS_ADDR, .stack = BOOT_STACK_TOP,
-	};
-	return 0;
+	if (!failed)
+		*out = (struct load_result){
+			.mode = KVMINI_MODE_LONG, .abi = X86_ABI_LINUX64,
+			.entry = bz.vmlinux ? bz.load + (bz.elf.entry - link_base(&bz.hdr))
+					    : bz.load + ENTRY_64_OFFSET,
+			.low = bz.load,
+			.high = bz.load + (bz.vmlinux ? bz.elf.high - link_base(&bz.hdr)
+						      : bz.kernel_size),
+			.rsi = BOOT_PARAMS_ADDR, .stack = BOOT_STACK_TOP,
+		};
+	free(bz.vmlinux);
+	return failed ? -1 : 0;
 }

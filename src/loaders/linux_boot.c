@@ -148,7 +148,12 @@ int load_linux(const struct guest_memory *mem, const struct kvmini_image *img,
 		return kvmini_fail(err, KVMINI_E_USAGE,
 				   "%s: a Linux kernel sets its own mode, load address and entry",
 				   loader_image_name(img));
-	if (image_is_elf(img->data, img->size))
+	if (image_is_elf(img->data, img->size)) {
+		if (img->decompress)
+			return kvmini_fail(err, KVMINI_E_USAGE, "%s: --decompress applies to a"
+					   " bzImage; this is an ELF vmlinux, already uncompressed",
+					   loader_image_name(img));
 		return load_pvh(mem, img, rsdp, out, err);
+	}
 	return load_bzimage(mem, img, rsdp, out, err);
 }

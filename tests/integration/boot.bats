@@ -251,3 +251,91 @@ assert_rejected() {
 	kvmini run --initrd "$INITRD" "$GUESTS/hello_long.elf"
 	assert_rejected "kvmini: --initrd, --cmdline and --append need --kernel (try 'kvmini --help')"
 }
+
+# ---- --decompress: kvmini decompresses the payload, enters vmlinux ----
+# bootconf_gzip.bzImage and bootconf_xz.bzImage carry the conformance
+# kernel twice: flat at offset 0 of the protected-mode part (what the
+# plain 64-bit entry runs) and, as an ELF vmlinux linked at
+# pref_address, compressed in the payload that payload_offset and
+# payload_length locate.
+
+# A copy of $1 whose flat kernel is zeroed: only --decompress can boot it.
+without_flat_kernel() {
+	local f=$BATS_TEST_TMPDIR/packed
+	cp "$1" "$f"
+	local offset
+	offset=$(od -An -tu4 -j $((0x248)) -N4 "$f" | tr -d ' ')
+	dd if=/dev/zero of="$f" bs=1 seek=$((0xa00)) count="$offset" conv=notrunc status=none
+	echo "$f"
+}
+
+@test "--decompress: the gzip payload's vmlinux, at pref_address, passes every check" {
+	f=$(without_flat_kernel "$GUESTS/bootconf_gzip.bzImage")
+	expect="$(mem_expect 64M) bootconf.load=0x1000000 bootconf.rsdp=0xe0000 bootconf.end"
+	kvmini run --timeout 60 --mem 64M --kernel "$f" --decompress --append "$expect"
+	assert_conformant 42
+	assert_line_present "bootconf: ok syssize: the flat kernel, then the payload at payload_offset"
+	assert_line_present "bootconf: ok code32_start is the load address"
+}
+
+@test "--decompress: xz payload, 16M: vmlinux moved to 2 MiB, initrd above it" {
+	f=$(without_flat_kernel "$GUESTS/bootconf_xz.bzImage")
+	expect="$(mem_expect 16M) bootconf.load=0x200000 $INITRD_EXPECT bootconf.end"
+	kvmini run --timeout 60 --mem 16M --kernel "$f" --decompress --initrd "$INITRD" --cmdline "$expect"
+	assert_conformant 42
+	assert_line_present "bootconf: kernel loaded at 0x0000000000200000"
+}
+
+@test "--decompress: the same kernel without it runs the flat copy" {
+	expect="$(mem_expect 64M) bootconf.load=0x1000000 bootconf.end"
+	kvmini run --timeout 60 --mem 64M --kernel "$GUESTS/bootconf_xz.bzImage" --cmdline "$expect"
+	assert_conformant 40
+	f=$(without_flat_kernel "$GUESTS/bootconf_xz.bzImage")
+	kvmini run --timeout 20 --mem 64M --kernel "$f" --cmdline "$expect"
+	# Zeroed code runs into garbage (a triple fault here), never a check.
+	[ "$status" -ne 1 ] && [[ "$output" != *bootconf:* ]] ||
+		{ echo "status $status, output: $output"; return 1; }
+}
+
+@test "--decompress needs --kernel, and a bzImage" {
+	kvmini run --decompress "$GUESTS/hello_long.elf"
+	assert_rejected "kvmini: --decompress needs --kernel (try 'kvmini --help')"
+	kvmini run --kernel "$PVH64" --decompress
+	assert_rejected "kvmini: $PVH64: --decompress applies to a bzImage; this is an ELF vmlinux, already uncompressed"
+	kvmini run --kernel "$BZ" --decompress
+	assert_rejected "kvmini: $BZ: --decompress: the header locates no payload (payload_length is 0)"
+}
+
+@test "--decompress: corrupt, cut and unknown payloads" {
+	f=$BATS_TEST_TMPDIR/bz
+	cp "$GUESTS/bootconf_xz.bzImage" "$f"
+	offset=$(od -An -tu4 -j $((0x248)) -N4 "$f" | tr -d ' ')
+	length=$(od -An -tu4 -j $((0x24c)) -N4 "$f" | tr -d ' ')
+	# Bytes in the middle of the LZMA2 data.
+	head -c 64 /dev/zero | tr '\0' '\125' |
+		dd of="$f" bs=1 seek=$((0xa00 + offset + length / 2)) conv=notrunc status=none
+	kvmini run --kernel "$f" --decompress
+	assert_rejected "kvmini: $f: corrupt xz payload: "
+	# payload_length one third: the stream ends early.
+	cp "$GUESTS/bootconf_xz.bzImage" "$f"
+	patch "$f" 0x24c $(printf '%08x' $((length / 3)) | sed -E 's/(..)(..)(..)(..)/\4 \3 \2 \1/')
+	kvmini run --kernel "$f" --decompress
+	assert_rejected "kvmini: $f: truncated xz payload: the stream ends before its end marker"
+	cp "$GUESTS/bootconf_xz.bzImage" "$f"
+	patch "$f" $((0xa00 + offset)) 42 5a 68 39
+	kvmini run --kernel "$f" --decompress
+	assert_rejected "kvmini: $f: the payload is bzip2-compressed: --decompress reads gzip, xz, zstd and lz4 only (boot without --decompress)"
+	patch "$f" $((0xa00 + offset)) 00 11 22 33
+	kvmini run --kernel "$f" --decompress
+	assert_rejected "kvmini: $f: the payload starts with 00 11 22 33: not gzip, xz, zstd or lz4 (boot without --decompress)"
+}
+
+@test "--decompress: a payload that decompresses beyond RAM is refused, bounded" {
+	bomb=$BATS_TEST_TMPDIR/bomb.gz
+	f=$BATS_TEST_TMPDIR/bomb.bzImage
+	head -c 100M /dev/zero | gzip -1 >"$bomb"   # about 100 KiB
+	"$GUESTS/../tools/mkbzimage" --setup-sects 0 --init-size 0x100000 --payload "$bomb" \
+		"$GUESTS/bootconf/payload.bin" "$f"
+	kvmini run --mem 16M --kernel "$f" --decompress
+	assert_rejected "kvmini: $f: the gzip payload decompresses to more than 16777216 bytes (the guest's RAM below 3 GiB; raise --mem)"
+}
