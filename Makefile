@@ -207,7 +207,7 @@ BOOTCONF_DEFS := -DBOOTCONF_VERSION=0x020f -DBOOTCONF_SETUP_SECTS=0 \
 	-DBOOTCONF_PREF=0x1000000 -DBOOTCONF_ALIGN=0x200000 -DBOOTCONF_XLF=0x3 \
 	-DBOOTCONF_CMDLINE_SIZE=2047 -DBOOTCONF_INITRD_MAX=0x7fffffff
 BOOTCONF_DEPS := guests/bootconf/bootconf.h guests/bootconf/check.c guests/lib/guest.c \
-	guests/lib/guest.h
+	guests/lib/guest.h guests/bootconf/entry_data.S
 BC := $(G)/bootconf
 guests: $(G)/bootconf.bzImage $(G)/bootconf_pvh.elf $(G)/bootconf_pvh64.elf
 

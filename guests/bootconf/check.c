@@ -24,19 +24,6 @@ uint64_t align_up(uint64_t value, uint64_t align)
 	return (value + align - 1) & ~(align - 1);
 }
 
-static void put_dec(unsigned value)
-{
-	char digits[12];
-	int n = 0;
-
-	do {
-		digits[n++] = (char)('0' + value % 10);
-		value /= 10;
-	} while (value);
-	while (n)
-		serial_putc(digits[--n]);
-}
-
 static void report(const char *what, int ok)
 {
 	checks++;
@@ -80,9 +67,9 @@ void info(const char *what, uint64_t value)
 int check_summary(void)
 {
 	serial_puts("bootconf: ");
-	put_dec(checks);
+	serial_put_dec(checks);
 	serial_puts(" checks, ");
-	put_dec(failures);
+	serial_put_dec(failures);
 	serial_puts(" failed\n");
 	return (int)failures;
 }

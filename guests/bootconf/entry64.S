@@ -57,16 +57,4 @@ startup_64:
 2:	hlt
 	jmp 2b
 
-	.data
-	.balign 8
-	.globl entry_state, entry_gdtr
-entry_state:
-	.quad 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-entry_gdtr:
-	.quad 0, 0
-
-	.bss
-	.balign 16
-	.space 8192
-boot_stack_top:
-	.section .note.GNU-stack,"",@progbits
+#include "entry_data.S"

@@ -56,16 +56,4 @@ pvh_start:
 5:	hlt
 	jmp 5b
 
-	.data
-	.balign 8
-	.globl entry_state, entry_gdtr
-entry_state:
-	.quad 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-entry_gdtr:
-	.quad 0, 0
-
-	.bss
-	.balign 16
-	.space 8192
-boot_stack_top:
-	.section .note.GNU-stack,"",@progbits
+#include "entry_data.S"

@@ -21,6 +21,18 @@ void serial_put_hex(uint64_t value)
 		serial_putc(digits[(value >> shift) & 0xf]);
 }
 
+void serial_put_dec(unsigned long value)
+{
+	char digits[20];
+	int n = 0;
+	do {
+		digits[n++] = (char)('0' + value % 10);
+		value /= 10;
+	} while (value);
+	while (n)
+		serial_putc(digits[--n]);
+}
+
 void guest_exit(uint32_t code)
 {
 	__asm__ volatile("outl %0, %1" : : "a"(code), "Nd"((uint16_t)DEBUG_EXIT_PORT));

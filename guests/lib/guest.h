@@ -23,6 +23,9 @@ static inline uint8_t inb(uint16_t port)
 void serial_putc(char c);
 void serial_puts(const char *s);
 void serial_put_hex(uint64_t value);
+/* unsigned long: 64 bits in long mode, 32 in the 32-bit guests, which
+ * have no libgcc for 64-bit division. */
+void serial_put_dec(unsigned long value);
 /* Ends the VM: kvmini exits with status (code << 1) | 1. */
 __attribute__((noreturn)) void guest_exit(uint32_t code);
 

@@ -62,15 +62,3 @@ void pit_start(unsigned hz)
 	outb(0x40, (uint8_t)divisor);
 	outb(0x40, (uint8_t)(divisor >> 8));
 }
-
-void serial_put_dec(uint64_t value)
-{
-	char digits[20];
-	int n = 0;
-	do {
-		digits[n++] = (char)('0' + value % 10);
-		value /= 10;
-	} while (value);
-	while (n)
-		serial_putc(digits[--n]);
-}

@@ -42,6 +42,5 @@ static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
 /* Enable interrupts and wait for one, with no window between the two. */
 static inline void sti_hlt(void) { __asm__ volatile("sti; hlt" ::: "memory"); }
 
-void serial_put_dec(uint64_t value);
 
 #endif
