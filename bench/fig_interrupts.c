@@ -21,7 +21,7 @@
 #include "vcpu.h"
 #include "arch/x86/cpu_mode.h"
 #include "loaders/loader.h"
-#include "split_irqchip.h"
+#include "board/split_irqchip.h"
 
 #define INJECTIONS 20000
 #define INJECT_REPS 9

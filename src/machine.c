@@ -20,7 +20,7 @@
 #include "devices/port92.h"
 #include "devices/reset_control.h"
 #include "devices/rtc.h"
-#include "split_irqchip.h"
+#include "board/split_irqchip.h"
 #include "loaders/loader.h"
 #include "gdb/stub.h"
 #include "demo_image.h"   /* generated from guests/demo.S */

@@ -9,7 +9,7 @@
 #include <linux/kvm.h>
 
 #include "cli/options.h"
-#include "split_irqchip.h"
+#include "board/split_irqchip.h"
 #include "vcpu.h"
 #include "arch/x86/irqchip.h"
 

@@ -1,7 +1,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "split_irqchip.h"
+#include "board/split_irqchip.h"
 #include "device_timer.h"
 #include "vcpu.h"
 #include "arch/x86/firmware.h"
