@@ -21,6 +21,7 @@
 #include "vcpu.h"
 #include "arch/x86/cpu_mode.h"
 #include "loaders/loader.h"
+#include "event_loop.h"
 #include "board/split_irqchip.h"
 
 #define INJECTIONS 20000
@@ -62,8 +63,17 @@ out:
  * one, whose devices machine.c would attach. */
 struct irq_vm {
 	struct vm vm;
+	struct event_loop *loop;     /* the PIT's timer; started with the vCPUs */
 	struct split_irqchip *split;
 };
+
+static void destroy_irqchip_vm(struct irq_vm *v)
+{
+	event_loop_stop(v->loop);
+	split_irqchip_destroy(v->split);
+	vm_destroy(&v->vm);
+	event_loop_destroy(v->loop);
+}
 
 static int create_irqchip_vm(struct irq_vm *v, enum kvmini_irqchip model, char *why,
 			     size_t whylen)
@@ -73,19 +83,18 @@ static int create_irqchip_vm(struct irq_vm *v, enum kvmini_irqchip model, char *
 	cfg.irqchip = model;
 	struct kvmini_error err;
 	v->split = NULL;
-	if (vm_create(&v->vm, &cfg, &err) < 0)
+	if (!(v->loop = event_loop_create("evloop", &err)))
 		return fail_with(why, whylen, "%s", err.msg);
-	if (model == KVMINI_IRQCHIP_SPLIT && !(v->split = split_irqchip_create(&v->vm, &err))) {
-		vm_destroy(&v->vm);
+	if (vm_create(&v->vm, &cfg, &err) < 0) {
+		event_loop_destroy(v->loop);
+		return fail_with(why, whylen, "%s", err.msg);
+	}
+	if (model == KVMINI_IRQCHIP_SPLIT &&
+	    !(v->split = split_irqchip_create(&v->vm, v->loop, &err))) {
+		destroy_irqchip_vm(v);
 		return fail_with(why, whylen, "%s", err.msg);
 	}
 	return 0;
-}
-
-static void destroy_irqchip_vm(struct irq_vm *v)
-{
-	split_irqchip_destroy(v->split);
-	vm_destroy(&v->vm);
 }
 
 static int lib_injections(enum kvmini_irqchip model, double *rate, char *why, size_t whylen)
@@ -200,6 +209,11 @@ static int measure_latency(enum kvmini_irqchip model, const char *guest, double 
 	}
 	struct runner runner = { .vm = vm };
 	pthread_t thread;
+	if (event_loop_start(v.loop, &err) < 0) {
+		fail_with(why, whylen, "%s", err.msg);
+		destroy_irqchip_vm(&v);
+		return -1;
+	}
 	pthread_create(&thread, NULL, run_vm, &runner);
 	struct irq_line line = vm_irq_line(vm, IRQ_COM1);
 	if (!probe_wait(&p, is_ready, 0)) {

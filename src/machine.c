@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "event_loop.h"
 #include "vcpu.h"
 #include "vm.h"
 #include "arch/x86/cpu_mode.h"
@@ -42,6 +43,9 @@ struct kvmini_vm {
 	struct reset_control reset_control;
 	struct rtc *rtc;
 	struct split_irqchip *split;   /* --irqchip split: per boot, like the UART */
+	/* Outlives restarts, unlike `vm`: see src/event_loop.h. Started
+	 * by kvmini_vm_run(), stopped and joined before it returns. */
+	struct event_loop *loop;
 	/* What a restart needs again, and the lock that keeps the front
 	 * end's threads (kvmini_vm_stop, kvmini_vm_serial_input) off a VM
 	 * that is being rebuilt. */
@@ -139,7 +143,7 @@ static int attach_platform_devices(struct kvmini_vm *m, struct kvmini_error *err
 static int attach_devices(struct kvmini_vm *m, const struct kvmini_config *cfg,
 			  struct kvmini_error *err)
 {
-	if (m->vm.irqchip == KVMINI_IRQCHIP_SPLIT && !(m->split = split_irqchip_create(&m->vm, err)))
+	if (m->vm.irqchip == KVMINI_IRQCHIP_SPLIT && !(m->split = split_irqchip_create(&m->vm, m->loop, err)))
 		return -1;
 	struct irq_line com1_irq = vm_irq_line(&m->vm, UART_COM1_IRQ);
 	m->uart = uart16550_create(cfg->serial_out_fd, &com1_irq);
@@ -177,7 +181,8 @@ struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
 	}
 	pthread_mutex_init(&m->lock, NULL);
 	m->cfg = *cfg;
-	if (vm_create(&m->vm, cfg, err) < 0) {
+	if (!(m->loop = event_loop_create("evloop", err)) || vm_create(&m->vm, cfg, err) < 0) {
+		event_loop_destroy(m->loop);
 		pthread_mutex_destroy(&m->lock);
 		free(m);
 		return NULL;
@@ -368,7 +373,14 @@ int kvmini_vm_run(struct kvmini_vm *m, struct kvmini_result *out)
 		return out->exit_status;
 	}
 	m->ran = true;
-	return run_boots(m, out);
+	struct kvmini_error err;
+	if (event_loop_start(m->loop, &err) < 0) {
+		set_result(out, err.code, err.msg);
+		return out->exit_status;
+	}
+	run_boots(m, out);
+	event_loop_stop(m->loop);
+	return out->exit_status;
 }
 
 size_t kvmini_vm_serial_input(struct kvmini_vm *m, const uint8_t *bytes, size_t n)
@@ -377,6 +389,55 @@ size_t kvmini_vm_serial_input(struct kvmini_vm *m, const uint8_t *bytes, size_t 
 	size_t taken = m->uart ? uart16550_receive(m->uart, bytes, n) : 0;
 	pthread_mutex_unlock(&m->lock);
 	return taken;
+}
+
+/* ---- front ends' fds on the event loop ---- */
+
+struct kvmini_watch {
+	struct event_handler *handler;
+	kvmini_watch_fn *fn;
+	void *ctx;
+};
+
+static void watch_ready(void *ctx, int fd, uint32_t events)
+{
+	(void)events;
+	struct kvmini_watch *w = ctx;
+	w->fn(w->ctx, fd);
+}
+
+struct kvmini_watch *kvmini_vm_watch(struct kvmini_vm *m, int fd, kvmini_watch_fn *fn,
+				     void *ctx, struct kvmini_error *err)
+{
+	struct kvmini_watch *w = calloc(1, sizeof(*w));
+	if (!w) {
+		kvmini_fail(err, KVMINI_E_HOST, "out of memory for a watch");
+		return NULL;
+	}
+	*w = (struct kvmini_watch){ .fn = fn, .ctx = ctx };
+	w->handler = event_loop_add(m->loop, fd, EPOLLIN, watch_ready, w, err);
+	if (!w->handler) {
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+/* EPOLL_CTL_MOD on a registered fd cannot fail for lack of anything. */
+void kvmini_watch_pause(struct kvmini_vm *m, struct kvmini_watch *w, bool paused)
+{
+	struct kvmini_error err;
+	event_loop_modify(m->loop, w->handler, paused ? 0 : EPOLLIN, &err);
+}
+
+/* From the watch's own callback the handler is freed by the loop later,
+ * but `w` at once: watch_ready touches nothing after fn returns. */
+void kvmini_vm_unwatch(struct kvmini_vm *m, struct kvmini_watch *w)
+{
+	if (!w)
+		return;
+	event_loop_remove(m->loop, w->handler);
+	free(w);
 }
 
 void kvmini_vm_stop(struct kvmini_vm *m, enum kvmini_status why)
@@ -411,7 +472,9 @@ void kvmini_vm_destroy(struct kvmini_vm *m)
 	if (!m)
 		return;
 	gdb_stub_destroy(m->gdb);   /* before the vCPUs it debugs go away */
+	event_loop_stop(m->loop);   /* kvmini_vm_run() did, unless it never ran */
 	end_boot(m);
+	event_loop_destroy(m->loop);
 	rtc_destroy(m->rtc);
 	pthread_mutex_destroy(&m->lock);
 	free(m);

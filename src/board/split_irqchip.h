@@ -14,24 +14,31 @@
  *       LINT0 (KVM_INTERRUPT) when kvm_run says the vCPU can take it,
  *       or else sets request_interrupt_window and waits for
  *       KVM_EXIT_IRQ_WINDOW_OPEN;
- *   8254 channel 0 -> ISA IRQ 0, driven by a timer thread this module
- *       owns (src/device_timer.c).
+ *   8254 channel 0 -> ISA IRQ 0, driven by a timer (timerfd) on the
+ *       machine's event loop (src/event_loop.h).
+ *
+ * It lives in board/, not arch/x86/: it wires devices to KVM through
+ * the VM and vCPU layers, above which arch/x86 (raw fds only) sits.
  *
  * Ports and addresses: docs/entry-state.md. */
 #ifndef KVMINI_SPLIT_IRQCHIP_H
 #define KVMINI_SPLIT_IRQCHIP_H
 
 #include "error.h"
+#include "event_loop.h"
 #include "vm.h"
 
 struct split_irqchip;
 
 /* For a VM created with KVMINI_IRQCHIP_SPLIT, before its vCPUs run:
- * creates the devices, registers them on the VM's buses, starts the
- * PIT's timer thread and installs the VM's irqchip hooks. */
-struct split_irqchip *split_irqchip_create(struct vm *vm, struct kvmini_error *err);
-/* After the vCPUs are joined and before vm_destroy(): stops the timer
- * thread, removes the hooks, frees the devices. NULL is fine. */
+ * creates the devices, registers them on the VM's buses, puts the PIT's
+ * timer on `loop` (which may or may not run yet) and installs the VM's
+ * irqchip hooks. */
+struct split_irqchip *split_irqchip_create(struct vm *vm, struct event_loop *loop,
+					   struct kvmini_error *err);
+/* After the vCPUs are joined and before vm_destroy(): takes the PIT's
+ * timer off the loop (no tick runs after), removes the hooks, frees the
+ * devices. NULL is fine. */
 void split_irqchip_destroy(struct split_irqchip *chip);
 
 #endif

@@ -1,6 +1,7 @@
 /* Unit tests of the console front end: a pipe stands in for stdin (bytes
  * pass untouched), a pseudo-terminal for an interactive terminal (raw
- * mode, Ctrl-A escape, restoration on every way out). */
+ * mode, Ctrl-A escape, restoration on every way out), a bare event loop
+ * for the VM's. */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -15,6 +16,76 @@
 #include <unistd.h>
 
 #include "cli/console.h"
+#include "event_loop.h"
+
+/* ==== the console's event loop: a bare one per test (per process) ==== */
+
+struct test_watch {
+	struct event_handler *handler;
+	console_ready_fn *ready;
+	void *ctx;
+};
+
+static void test_ready(void *ctx, int fd, uint32_t events)
+{
+	struct test_watch *w = ctx;
+
+	(void)events;
+	w->ready(w->ctx, fd);
+}
+
+static void *test_watch(void *loop, int fd, console_ready_fn *ready, void *ctx,
+			struct kvmini_error *err)
+{
+	struct test_watch *w = calloc(1, sizeof(*w));
+
+	cr_assert_not_null(w);
+	*w = (struct test_watch){ .ready = ready, .ctx = ctx };
+	w->handler = event_loop_add(loop, fd, EPOLLIN, test_ready, w, err);
+	if (!w->handler) {
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+static void test_pause(void *loop, void *watch, bool paused)
+{
+	struct test_watch *w = watch;
+	struct kvmini_error err;
+
+	cr_assert_eq(event_loop_modify(loop, w->handler, paused ? 0 : EPOLLIN, &err), 0);
+}
+
+static void test_unwatch(void *loop, void *watch)
+{
+	struct test_watch *w = watch;
+
+	if (!w)
+		return;
+	event_loop_remove(loop, w->handler);
+	free(w);
+}
+
+static struct console_loop loop;
+
+static void loop_start(void)
+{
+	struct kvmini_error err;
+	struct event_loop *l = event_loop_create("console-test", &err);
+
+	cr_assert_not_null(l, "%s", err.msg);
+	cr_assert_eq(event_loop_start(l, &err), 0, "%s", err.msg);
+	loop = (struct console_loop){ .watch = test_watch, .pause = test_pause,
+				      .unwatch = test_unwatch, .loop = l };
+}
+
+static void loop_end(void)
+{
+	event_loop_destroy(loop.loop);
+}
+
+TestSuite(console, .init = loop_start, .fini = loop_end);
 
 #define SINK_MAX 65536
 #define WAIT_MS 5000
@@ -143,7 +214,7 @@ static void write_all(int fd, const void *data, size_t n)
 static struct console *open_on(int fd, struct sink *s)
 {
 	struct kvmini_error err = { 0 };
-	struct console *c = console_open(fd, sink_deliver, sink_quit, s, &err);
+	struct console *c = console_open(&loop, fd, sink_deliver, sink_quit, s, &err);
 
 	cr_assert_not_null(c, "console_open: %s", err.msg);
 	return c;
@@ -271,7 +342,7 @@ Test(console, close_is_prompt_while_idle, .timeout = 20)
 	cr_assert_eq(pipe(fds), 0);
 	struct console *c = open_on(fds[0], &s);
 
-	usleep(50000);   /* let the reader block in poll() */
+	usleep(50000);   /* let the loop wait in epoll */
 	double start = now_ms();
 	console_close(c);
 	cr_expect_lt(now_ms() - start, 200.0);
@@ -308,9 +379,10 @@ Test(console, rejects_bad_arguments)
 	struct sink s;
 
 	sink_init(&s);
-	cr_expect_null(console_open(-1, sink_deliver, sink_quit, &s, &err));
+	cr_expect_null(console_open(&loop, -1, sink_deliver, sink_quit, &s, &err));
 	cr_expect_eq(err.code, KVMINI_E_USAGE);
-	cr_expect_null(console_open(0, NULL, sink_quit, &s, &err));
+	cr_expect_null(console_open(&loop, 0, NULL, sink_quit, &s, &err));
+	cr_expect_null(console_open(NULL, 0, sink_deliver, sink_quit, &s, &err));
 	console_close(NULL);
 	sink_free(&s);
 }
@@ -439,7 +511,7 @@ Test(console, tty_quit_may_be_null, .timeout = 20)
 
 	sink_init(&s);
 	pty_open(&p);
-	struct console *c = console_open(p.slave, sink_deliver, NULL, &s, &err);
+	struct console *c = console_open(&loop, p.slave, sink_deliver, NULL, &s, &err);
 
 	cr_assert_not_null(c, "%s", err.msg);
 	write_all(p.master, "\x01xk", 3);
@@ -461,7 +533,7 @@ Test(console, only_one_console_owns_the_terminal, .timeout = 20)
 	pty_open(&q);
 	struct console *c = open_on(p.slave, &s);
 
-	cr_expect_null(console_open(q.slave, sink_deliver, sink_quit, &s, &err));
+	cr_expect_null(console_open(&loop, q.slave, sink_deliver, sink_quit, &s, &err));
 	cr_expect_eq(err.code, KVMINI_E_USAGE);
 	struct termios t;
 	cr_assert_eq(tcgetattr(q.slave, &t), 0);
@@ -502,7 +574,9 @@ static size_t discard(void *ctx, const uint8_t *bytes, size_t n)
 
 static struct console *child_console(struct pty *p)
 {
-	struct console *c = console_open(p->slave, discard, NULL, NULL, NULL);
+	/* The parent's loop thread did not survive fork(): a loop of its own. */
+	loop_start();
+	struct console *c = console_open(&loop, p->slave, discard, NULL, NULL, NULL);
 
 	if (!c)
 		_exit(98);

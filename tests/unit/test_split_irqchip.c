@@ -68,7 +68,9 @@ Test(split_irqchip, its_devices_sit_where_the_tables_say_and_go_away)
 	struct vm vm;
 	make_vm(&vm, KVMINI_IRQCHIP_SPLIT);
 	struct kvmini_error err;
-	struct split_irqchip *chip = split_irqchip_create(&vm, &err);
+	struct event_loop *loop = event_loop_create("test", &err);
+	cr_assert_not_null(loop, "%s", err.msg);
+	struct split_irqchip *chip = split_irqchip_create(&vm, loop, &err);
 	cr_assert_not_null(chip, "%s", err.msg);
 	cr_expect_not_null(vm.irqchip_hooks);
 	static const struct { uint64_t port; const char *name; } ports[] = {
@@ -98,6 +100,7 @@ Test(split_irqchip, its_devices_sit_where_the_tables_say_and_go_away)
 	struct irq_line line = vm_irq_line(&vm, 4);
 	irq_line_set(&line, true);
 	vm_destroy(&vm);
+	event_loop_destroy(loop);
 }
 
 Test(split_irqchip, kvm_keeps_the_local_apics_and_no_pic)
