@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <termios.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@ struct console {
 	int retry_fd;             /* timerfd: offer refused bytes again */
 	void *in_watch, *retry_watch;
 	bool escapes;             /* interpret Ctrl-A (in_fd is a terminal) */
+	bool in_file;             /* a regular file: epoll refuses it; read on the timer */
 	bool owns_terminal;
 	console_deliver_fn *deliver;
 	console_quit_fn *quit;
@@ -264,6 +266,8 @@ static void filter_byte(struct console *c, uint8_t byte)
 /* An fd at end of file stays readable: stop watching it for good. */
 static void end_of_input(struct console *c)
 {
+	if (c->at_eof)
+		return;
 	c->at_eof = true;
 	c->loop.unwatch(c->loop.loop, c->in_watch);
 	c->in_watch = NULL;
@@ -285,7 +289,8 @@ static size_t read_room(const struct console *c)
 
 /* After every read or retry: input waits in in_fd (not watched) while
  * there is no room for it; refused bytes are offered again by the
- * retry timer; at end of input with nothing left, input is done. */
+ * retry timer (which also reads a regular file, always "ready"); at end
+ * of input with nothing left, input is done. */
 static void settle(struct console *c)
 {
 	bool want_input = !c->at_eof && read_room(c) > 0;
@@ -293,17 +298,17 @@ static void settle(struct console *c)
 		c->in_paused = !want_input;
 		c->loop.pause(c->loop.loop, c->in_watch, c->in_paused);
 	}
-	struct itimerspec retry = { .it_value.tv_nsec = c->npending > 0 ? CONSOLE_RETRY_NS : 0 };
+	bool again = c->npending > 0 || (c->in_file && want_input);
+	struct itimerspec retry = { .it_value.tv_nsec = again ? CONSOLE_RETRY_NS : 0 };
 	timerfd_settime(c->retry_fd, 0, &retry, NULL);
 	if (c->at_eof && c->npending == 0)
 		atomic_store(&c->input_done, true);
 }
 
-static void on_input(void *ctx, int fd)
+static void read_input(struct console *c)
 {
-	struct console *c = ctx;
 	uint8_t chunk[CONSOLE_BUFFER];
-	ssize_t n = read(fd, chunk, read_room(c));
+	ssize_t n = read(c->in_fd, chunk, read_room(c));
 
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
@@ -318,6 +323,14 @@ static void on_input(void *ctx, int fd)
 		else
 			queue_byte(c, chunk[i]);
 	}
+}
+
+static void on_input(void *ctx, int fd)
+{
+	struct console *c = ctx;
+
+	(void)fd;
+	read_input(c);
 	deliver_pending(c);
 	settle(c);
 }
@@ -329,6 +342,8 @@ static void on_retry(void *ctx, int fd)
 
 	if (read(fd, &expirations, sizeof(expirations)) != sizeof(expirations))
 		return;   /* re-armed meanwhile */
+	if (c->in_file && !c->at_eof && read_room(c) > 0)
+		read_input(c);
 	deliver_pending(c);
 	settle(c);
 }
@@ -369,12 +384,22 @@ static struct console *console_alloc(const struct console_loop *loop, int in_fd,
 	return c;
 }
 
-/* Input is watched last: from then on callbacks may run. */
+/* Input is watched last: from then on callbacks may run. A regular
+ * file cannot be watched (epoll refuses it) and never blocks: the retry
+ * timer reads it, starting now. */
 static int watch_input(struct console *c, struct kvmini_error *err)
 {
+	struct stat st;
+
+	c->in_file = fstat(c->in_fd, &st) == 0 && S_ISREG(st.st_mode);
 	c->retry_watch = c->loop.watch(c->loop.loop, c->retry_fd, on_retry, c, err);
 	if (!c->retry_watch)
 		return -1;
+	if (c->in_file) {
+		struct itimerspec now = { .it_value.tv_nsec = 1 };
+		timerfd_settime(c->retry_fd, 0, &now, NULL);
+		return 0;
+	}
 	c->in_watch = c->loop.watch(c->loop.loop, c->in_fd, on_input, c, err);
 	return c->in_watch ? 0 : -1;
 }
