@@ -56,7 +56,7 @@ static void program_routes(void *ctx, const struct ioapic_msi msgs[IOAPIC_PINS])
 	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++)
 		routes[pin] = (struct x86_msi){ .address = msgs[pin].address, .data = msgs[pin].data };
 	struct kvmini_error err;
-	if (x86_irqchip_route_msis(c->vm->fd, routes, IOAPIC_PINS, &err) < 0)
+	if (x86_irqchip_route_msis(&c->vm->routes, routes, IOAPIC_PINS, &err) < 0)
 		host_failure(c, &err);
 }
 
