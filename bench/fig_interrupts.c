@@ -158,27 +158,6 @@ static bool probe_wait(struct probe *p, bool (*done)(struct probe *, unsigned), 
 static bool is_ready(struct probe *p, unsigned arg) { (void)arg; return p->ready; }
 static bool has_handled(struct probe *p, unsigned n) { return p->handled >= n; }
 
-static int load_guest_elf(struct vm *vm, const char *path, struct kvmini_error *err)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return kvmini_fail_errno(err, KVMINI_E_USAGE, errno, "cannot open %s", path);
-	static uint8_t image[1 << 20];
-	size_t size = fread(image, 1, sizeof(image), f);
-	fclose(f);
-	struct kvmini_image img = { .format = KVMINI_FORMAT_ELF, .path = path,
-				    .data = image, .size = size };
-	struct load_result loaded;
-	if (load_elf(&vm->mem, &img, &loaded, err) < 0)
-		return -1;
-	struct x86_entry entry = {
-		.mode = loaded.mode,
-		.regs = { .rip = loaded.entry,
-			  .rsp = vm->mem.regions[0].gpa + vm->mem.regions[0].size },
-	};
-	return x86_enter(&vm->mem, vm->vcpus[0].fd, &entry, err);
-}
-
 struct runner {
 	struct vm *vm;
 	struct kvmini_result result;
@@ -202,7 +181,7 @@ static int measure_latency(enum kvmini_irqchip model, const char *guest, double 
 	struct probe p = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 	int rc = -1;
 	if (bus_register(&vm->pio, BENCH_MARK_PORT, 2, &probe_ops, &p, "irq probe", &err) < 0 ||
-	    load_guest_elf(vm, guest, &err) < 0) {
+	    lib_vm_load_elf(vm, guest, &err) < 0) {
 		fail_with(why, whylen, "%s", err.msg);
 		destroy_irqchip_vm(&v);
 		return -1;
