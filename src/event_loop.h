@@ -44,7 +44,8 @@ void event_loop_destroy(struct event_loop *loop);
 int event_loop_start(struct event_loop *loop, struct kvmini_error *err);
 /* Wake the thread through an eventfd (not a signal) and join it. A
  * callback running now finishes first; ready events not yet dispatched
- * stay in epoll. Nothing when the loop is not running. */
+ * stay in epoll. Nothing when the loop is not running. One stopper at a
+ * time (the owner at teardown). */
 void event_loop_stop(struct event_loop *loop);
 /* True on the loop's own thread. */
 bool event_loop_on_thread(struct event_loop *loop);

@@ -93,6 +93,15 @@ Test(doorbell, no_irqchip_means_no_interrupt_doorbell)
 	irqfd_detach(NULL);
 }
 
+Test(doorbell, the_split_irqchip_refuses_a_level_triggered_irqfd)
+{
+	struct vm vm = { .irqchip = KVMINI_IRQCHIP_SPLIT, .fd = -1 };
+	struct kvmini_error err;
+	cr_expect_null(irqfd_attach(&vm, NULL, -1, 10, 3, &err));
+	cr_expect_eq(err.code, KVMINI_E_USAGE);
+	cr_expect_str_eq(err.msg, "a level-triggered irqfd (resample) needs --irqchip kernel");
+}
+
 /* ---- a real guest ---- */
 
 /* The device on the event loop: each doorbell it hears is answered by
@@ -217,6 +226,33 @@ Test(doorbell, a_doorbell_matching_its_data_still_rings, .timeout = 180)
 {
 	skip_without_kvm();
 	ring_doorbells(KVMINI_IRQCHIP_KERNEL, true);
+}
+
+/* KVM takes a level-triggered irqfd (with its resample fd) on an ISA
+ * line of its own IOAPIC, and lets it go again. */
+Test(doorbell, the_kernel_irqchip_takes_a_resampled_irqfd)
+{
+	skip_without_kvm();
+	struct kvmini_config cfg;
+	struct kvmini_error err;
+	kvmini_config_defaults(&cfg);
+	cfg.mem_size = 16 << 20;
+	cfg.irqchip = KVMINI_IRQCHIP_KERNEL;
+	struct vm vm;
+	cr_assert_eq(vm_create(&vm, &cfg, &err), 0, "%s", err.msg);
+	struct event_loop *loop = event_loop_create("test", &err);
+	int efd = eventfd(0, EFD_CLOEXEC), resample = eventfd(0, EFD_CLOEXEC);
+	struct irqfd *f = irqfd_attach(&vm, loop, efd, DOORBELL_LINE, resample, &err);
+	cr_expect_not_null(f, "%s", err.msg);
+	irqfd_detach(f);
+	/* Detached: the same fd may be attached again. */
+	f = irqfd_attach(&vm, loop, efd, DOORBELL_LINE, -1, &err);
+	cr_expect_not_null(f, "%s", err.msg);
+	irqfd_detach(f);
+	vm_destroy(&vm);
+	event_loop_destroy(loop);
+	close(efd);
+	close(resample);
 }
 
 /* The split chip's IOAPIC rewrites GSIs 0-23 whenever the guest changes
