@@ -27,6 +27,7 @@ struct event_handler {
 	int fd;
 	event_fd_fn *fn;
 	void *ctx;
+	uint32_t events;              /* loop->lock; 0: paused, out of epoll */
 	bool removed;                 /* loop->lock */
 	struct event_handler *next;   /* loop->handlers */
 };
@@ -230,7 +231,7 @@ struct event_handler *event_loop_add(struct event_loop *loop, int fd, uint32_t e
 		kvmini_fail(err, KVMINI_E_HOST, "out of memory for an event handler");
 		return NULL;
 	}
-	*h = (struct event_handler){ .loop = loop, .fd = fd, .fn = fn, .ctx = ctx };
+	*h = (struct event_handler){ .loop = loop, .fd = fd, .fn = fn, .ctx = ctx, .events = events };
 	pthread_mutex_lock(&loop->lock);
 	struct epoll_event ev = { .events = events, .data.ptr = h };
 	int rc = epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
@@ -247,11 +248,22 @@ struct event_handler *event_loop_add(struct event_loop *loop, int fd, uint32_t e
 	return h;
 }
 
+/* Pausing takes the fd out of epoll: epoll reports a hang-up or an
+ * error even for an empty event mask, so a paused pipe whose writer
+ * closed would otherwise call its handler without end. */
 int event_loop_modify(struct event_loop *loop, struct event_handler *h, uint32_t events,
 		      struct kvmini_error *err)
 {
+	pthread_mutex_lock(&loop->lock);
 	struct epoll_event ev = { .events = events, .data.ptr = h };
-	if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_MOD, h->fd, &ev) < 0)
+	int op = !events ? EPOLL_CTL_DEL : h->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	int rc = 0;
+	if (!h->removed && (events || h->events))
+		rc = epoll_ctl(loop->epoll_fd, op, h->fd, &ev);
+	if (rc == 0)
+		h->events = events;
+	pthread_mutex_unlock(&loop->lock);
+	if (rc < 0)
 		return kvmini_fail_errno(err, KVMINI_E_HOST, errno,
 					 "cannot change what the event loop watches on fd %d", h->fd);
 	return 0;
@@ -263,7 +275,8 @@ void event_loop_remove(struct event_loop *loop, struct event_handler *h)
 		return;
 	pthread_mutex_lock(&loop->lock);
 	h->removed = true;
-	epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, h->fd, NULL);
+	if (h->events)
+		epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, h->fd, NULL);
 	bool on_thread = loop->thread_running && pthread_equal(loop->thread, pthread_self());
 	if (!on_thread)
 		while (loop->running == h)

@@ -54,7 +54,8 @@ bool event_loop_on_thread(struct event_loop *loop);
  * caller's: it must stay open until the handler is removed. */
 struct event_handler *event_loop_add(struct event_loop *loop, int fd, uint32_t events,
 				     event_fd_fn *fn, void *ctx, struct kvmini_error *err);
-/* Change what fd is watched for; 0 pauses it. */
+/* Change what fd is watched for; 0 pauses it (not even a hang-up is
+ * reported until it is resumed). */
 int event_loop_modify(struct event_loop *loop, struct event_handler *h, uint32_t events,
 		      struct kvmini_error *err);
 /* Stop watching. When this returns the handler's callback is not

@@ -308,6 +308,9 @@ static void settle(struct console *c)
 static void read_input(struct console *c)
 {
 	uint8_t chunk[CONSOLE_BUFFER];
+
+	if (read_room(c) == 0)
+		return;   /* a read of 0 bytes would look like end of file */
 	ssize_t n = read(c->in_fd, chunk, read_room(c));
 
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))

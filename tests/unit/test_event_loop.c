@@ -23,6 +23,7 @@ struct recorder {
 	pthread_t thread;
 	bool in_callback;          /* a slow callback is running now */
 	bool release;              /* let the slow callback return */
+	struct event_loop *thread_loop;
 };
 
 static void recorder_init(struct recorder *r)
@@ -78,6 +79,7 @@ static void signal_fd(int fd)
 struct fd_watch {
 	struct recorder *r;
 	int id;
+	struct event_handler *h;
 };
 
 static void on_readable(void *ctx, int fd, uint32_t events)
@@ -95,7 +97,7 @@ Test(event_loop, an_fd_callback_runs_on_the_loop_thread_each_time, .timeout = 30
 	recorder_init(&r);
 	struct event_loop *loop = started_loop();
 	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	struct fd_watch w = { &r, 7 };
+	struct fd_watch w = { .r = &r, .id = 7 };
 	struct kvmini_error err;
 	struct event_handler *h = event_loop_add(loop, fd, EPOLLIN, on_readable, &w, &err);
 	cr_assert_not_null(h, "%s", err.msg);
@@ -122,7 +124,7 @@ Test(event_loop, a_paused_fd_is_not_reported_until_resumed, .timeout = 30)
 	struct event_loop *loop = started_loop();
 	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	int other = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	struct fd_watch w = { &r, 1 }, o = { &r, 2 };
+	struct fd_watch w = { .r = &r, .id = 1 }, o = { .r = &r, .id = 2 };
 	struct kvmini_error err;
 	struct event_handler *h = event_loop_add(loop, fd, EPOLLIN, on_readable, &w, &err);
 	struct event_handler *g = event_loop_add(loop, other, EPOLLIN, on_readable, &o, &err);
@@ -138,6 +140,44 @@ Test(event_loop, a_paused_fd_is_not_reported_until_resumed, .timeout = 30)
 	event_loop_remove(loop, g);
 	event_loop_destroy(loop);
 	close(fd);
+	close(other);
+}
+
+static void on_hangup(void *ctx, int fd, uint32_t events)
+{
+	(void)fd;
+	struct fd_watch *w = ctx;
+	cr_assert(events & EPOLLHUP);
+	event_loop_remove(w->r->thread_loop, w->h);   /* at end of file for good */
+	record(w->r, w->id);
+}
+
+Test(event_loop, a_paused_pipe_does_not_report_its_hangup, .timeout = 30)
+{
+	struct recorder r;
+	recorder_init(&r);
+	struct event_loop *loop = started_loop();
+	r.thread_loop = loop;
+	int fds[2], other = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	cr_assert_eq(pipe(fds), 0);
+	struct fd_watch w = { .r = &r, .id = 1 }, o = { .r = &r, .id = 2 };
+	struct kvmini_error err;
+	w.h = event_loop_add(loop, fds[0], EPOLLIN, on_hangup, &w, &err);
+	struct event_handler *g = event_loop_add(loop, other, EPOLLIN, on_readable, &o, &err);
+	cr_assert_eq(event_loop_modify(loop, w.h, 0, &err), 0, "%s", err.msg);
+	close(fds[1]);    /* the read end hangs up */
+	signal_fd(other);
+	cr_assert(wait_count(&r, 1));
+	signal_fd(other);
+	cr_assert(wait_count(&r, 2));
+	cr_expect_eq(r.order[0], 2);
+	cr_expect_eq(r.order[1], 2, "the paused hang-up stayed quiet");
+	cr_assert_eq(event_loop_modify(loop, w.h, EPOLLIN, &err), 0, "%s", err.msg);
+	cr_assert(wait_count(&r, 3));
+	cr_expect_eq(r.order[2], 1, "resumed, the hang-up is reported");
+	event_loop_remove(loop, g);
+	event_loop_destroy(loop);
+	close(fds[0]);
 	close(other);
 }
 
@@ -247,7 +287,7 @@ Test(event_loop, a_callback_may_remove_its_own_handler_or_timer, .timeout = 30)
 	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	int marker_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	struct self_remover s = { .r = &r, .loop = loop };
-	struct fd_watch marker = { &r, 3 };
+	struct fd_watch marker = { .r = &r, .id = 3 };
 	s.h = event_loop_add(loop, fd, EPOLLIN, remove_self, &s, &err);
 	s.t = event_timer_create(loop, destroy_own_timer, &s, &err);
 	cr_assert(s.h && s.t, "%s", err.msg);
@@ -328,7 +368,7 @@ Test(event_loop, remove_waits_for_a_running_callback_and_none_follows, .timeout 
 	struct recorder m;
 	recorder_init(&m);
 	int marker_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	struct fd_watch mw = { &m, 9 };
+	struct fd_watch mw = { .r = &m, .id = 9 };
 	struct event_handler *mh = event_loop_add(loop, marker_fd, EPOLLIN, on_readable, &mw, &err);
 	signal_fd(marker_fd);
 	cr_assert(wait_count(&m, 1));
@@ -356,7 +396,7 @@ Test(event_loop, stop_from_another_thread_joins_and_leaves_events_pending, .time
 	struct event_loop *loop = started_loop();
 	struct kvmini_error err;
 	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	struct fd_watch w = { &r, 5 };
+	struct fd_watch w = { .r = &r, .id = 5 };
 	struct event_handler *h = event_loop_add(loop, fd, EPOLLIN, on_readable, &w, &err);
 	pthread_t thread;
 	pthread_create(&thread, NULL, stop_from_thread, loop);
