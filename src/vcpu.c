@@ -166,31 +166,11 @@ static bool handle_system_event(struct vcpu *vcpu)
 	}
 }
 
-/* ---- the VM's exit hooks, in the order they were added ---- */
-
-static void hooks_pre_run(struct vcpu *vcpu)
-{
-	const struct vm *vm = vcpu->vm;
-	for (unsigned i = 0; i < vm->nexit_hooks; i++)
-		if (vm->exit_hooks[i]->pre_run)
-			vm->exit_hooks[i]->pre_run(vm->exit_hooks[i]->opaque, vcpu);
-}
-
-static bool hooks_claim(struct vcpu *vcpu)
-{
-	const struct vm *vm = vcpu->vm;
-	for (unsigned i = 0; i < vm->nexit_hooks; i++)
-		if (vm->exit_hooks[i]->on_exit &&
-		    vm->exit_hooks[i]->on_exit(vm->exit_hooks[i]->opaque, vcpu))
-			return true;
-	return false;
-}
-
 static bool handle_exit(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
 	char reason[128];
-	if (hooks_claim(vcpu))
+	if (vm_exit_hooks_claim(vcpu->vm, vcpu))
 		return true;   /* the loop's stop and pause checks come next */
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
@@ -280,7 +260,7 @@ static void *vcpu_thread(void *arg)
 	count_running(vcpu->vm, 1);
 
 	while (park_while_paused(vcpu)) {
-		hooks_pre_run(vcpu);
+		vm_exit_hooks_pre_run(vcpu->vm, vcpu);
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);

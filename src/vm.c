@@ -208,6 +208,22 @@ void vm_remove_exit_hooks(struct vm *vm, const struct vm_exit_hooks *hooks)
 	vm->nexit_hooks = kept;
 }
 
+void vm_exit_hooks_pre_run(struct vm *vm, struct vcpu *vcpu)
+{
+	for (unsigned i = 0; i < vm->nexit_hooks; i++)
+		if (vm->exit_hooks[i]->pre_run)
+			vm->exit_hooks[i]->pre_run(vm->exit_hooks[i]->opaque, vcpu);
+}
+
+bool vm_exit_hooks_claim(struct vm *vm, struct vcpu *vcpu)
+{
+	for (unsigned i = 0; i < vm->nexit_hooks; i++)
+		if (vm->exit_hooks[i]->on_exit &&
+		    vm->exit_hooks[i]->on_exit(vm->exit_hooks[i]->opaque, vcpu))
+			return true;
+	return false;
+}
+
 /* Outside the VM's lock: a hook may take its own locks, and its
  * vCPU-side callbacks call back into the VM. */
 static void notify_stop(struct vm *vm)

@@ -1,4 +1,4 @@
-/* Layer 4: a VM owns its KVM handle, its memory, its two buses, its
+/* Layer 5: a VM owns its KVM handle, its memory, its two buses, its
  * vCPUs and its stop state. vm_request_stop() may be called from any
  * thread (a device callback, the timeout, the front end); the first
  * request wins, every vCPU is kicked, and vm_run() winds down in one
@@ -73,7 +73,8 @@ struct vm {
 	bool paused;
 	unsigned vcpus_parked;
 	/* Changed only while no vCPU thread runs (before or between
-	 * vm_run() calls): the threads' creation publishes them. */
+	 * vm_run() calls) and no other thread can request a stop: the
+	 * threads' creation publishes them, and they are read unlocked. */
 	const struct vm_exit_hooks *exit_hooks[VM_EXIT_HOOKS_MAX];
 	unsigned nexit_hooks;
 	const struct vm_irq_router *irq_router;   /* split irqchip; atomic */
@@ -109,6 +110,10 @@ int vm_add_exit_hooks(struct vm *vm, const struct vm_exit_hooks *hooks,
 		      struct kvmini_error *err);
 /* Detach them (nothing if they are not attached); only while no vCPU runs. */
 void vm_remove_exit_hooks(struct vm *vm, const struct vm_exit_hooks *hooks);
+/* For the run loop (vcpu.c): every pre_run in order; then, after an exit,
+ * each on_exit in order until one claims it (true). */
+void vm_exit_hooks_pre_run(struct vm *vm, struct vcpu *vcpu);
+bool vm_exit_hooks_claim(struct vm *vm, struct vcpu *vcpu);
 
 /* Install (or, with NULL, remove) the emulated interrupt controllers'
  * line router; not while vCPUs run. */
