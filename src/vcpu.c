@@ -234,31 +234,23 @@ static bool park_while_paused(struct vcpu *vcpu)
 	return go;
 }
 
-static void count_running(struct vm *vm, int delta)
+/* The end of this vCPU's part in a vm_run(), which waits for it. */
+static void leave_run(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->lock);
-	vm->vcpus_running += (unsigned)delta;
+	vm->vcpus_running--;
 	pthread_cond_broadcast(&vm->changed);
 	pthread_mutex_unlock(&vm->lock);
 }
 
-static void *vcpu_thread(void *arg)
+/* One vm_run()'s worth of the loop. */
+static void run_loop(struct vcpu *vcpu)
 {
-	struct vcpu *vcpu = arg;
-	sigset_t kick;
-	sigemptyset(&kick);
-	sigaddset(&kick, VCPU_KICK_SIGNAL);
-	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
-	/* Kickable from here on, not only once vcpu_start() returns: a kick
-	 * in between would otherwise miss a KVM_RUN already under way. */
-	__atomic_store_n(&vcpu->thread_started, true, __ATOMIC_SEQ_CST);
-	/* A kick left over from the stop that ended the last vm_run() must
-	 * not cut the first entry short: KVM would skip loading registers a
+	/* A kick left over from the stop that ended the last run must not
+	 * cut the first entry short: KVM would skip loading registers a
 	 * pre_run hook left in kvm_run. Every request a kick carries is also
 	 * a flag that park_while_paused() reads after this. */
 	__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
-	count_running(vcpu->vm, 1);
-
 	while (park_while_paused(vcpu)) {
 		vm_exit_hooks_pre_run(vcpu->vm, vcpu);
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
@@ -275,13 +267,46 @@ static void *vcpu_thread(void *arg)
 		if (!handle_exit(vcpu))
 			break;
 	}
-	count_running(vcpu->vm, -1);
+	leave_run(vcpu->vm);
+}
+
+/* Between runs the thread waits for the next vm_run() (true) or for
+ * vm_destroy() (false). */
+static bool wait_for_run(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+	pthread_mutex_lock(&vm->lock);
+	while (!vm->vcpus_quit && vm->run_seq == vcpu->run_seen)
+		pthread_cond_wait(&vm->changed, &vm->lock);
+	bool run = !vm->vcpus_quit;
+	vcpu->run_seen = vm->run_seq;
+	pthread_mutex_unlock(&vm->lock);
+	return run;
+}
+
+/* The thread lives from the VM's first run to vm_destroy(), so a run
+ * (the sandbox makes one per call) costs no thread creation. */
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *vcpu = arg;
+	sigset_t kick;
+	sigemptyset(&kick);
+	sigaddset(&kick, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	/* Kickable from here on, not only once vcpu_start() returns: a kick
+	 * in between would otherwise miss a KVM_RUN already under way. */
+	__atomic_store_n(&vcpu->thread_started, true, __ATOMIC_SEQ_CST);
+	while (wait_for_run(vcpu))
+		run_loop(vcpu);
 	return NULL;
 }
 
 int vcpu_start(struct vcpu *vcpu, struct kvmini_error *err)
 {
+	if (vcpu->thread_started)
+		return 0;
 	pthread_once(&kick_once, install_kick_handler);
+	vcpu->run_seen = vcpu->vm->run_seq;   /* only vm_run(), on this thread, changes it */
 	int e = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
 	if (e)
 		return kvmini_fail_errno(err, KVMINI_E_HOST, e, "cannot start vCPU %u's thread",

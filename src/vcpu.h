@@ -20,13 +20,17 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool thread_started;
+	unsigned run_seen;   /* the last vm->run_seq this thread ran; vm->lock */
 	bool held;     /* parked until released (vm_hold_vcpu); vm->lock */
 	bool parked;   /* waiting in the park loop; vm->lock */
 };
 
 int vcpu_init(struct vcpu *vcpu, struct vm *vm, unsigned index, struct kvmini_error *err);
 void vcpu_destroy(struct vcpu *vcpu);
+/* Start the vCPU's thread (once; later calls do nothing). It waits for
+ * each run vm_run() starts, and ends when vm_destroy() says so. */
 int vcpu_start(struct vcpu *vcpu, struct kvmini_error *err);
+/* Wait for the thread to end (after vm->vcpus_quit is set). */
 void vcpu_join(struct vcpu *vcpu);
 /* Make a vCPU leave KVM_RUN soon (immediate_exit + signal). Any thread. */
 void vcpu_kick(struct vcpu *vcpu);

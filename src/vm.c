@@ -145,8 +145,21 @@ int vm_create(struct vm *vm, const struct kvmini_config *cfg, struct kvmini_erro
 	return 0;
 }
 
+/* Between runs every vCPU thread waits in wait_for_run(): release and
+ * join them. */
+static void end_vcpu_threads(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->vcpus_quit = true;
+	pthread_cond_broadcast(&vm->changed);
+	pthread_mutex_unlock(&vm->lock);
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+}
+
 void vm_destroy(struct vm *vm)
 {
+	end_vcpu_threads(vm);
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
@@ -241,8 +254,8 @@ void vm_kick_vcpu(struct vm *vm, unsigned index)
 	if (__atomic_load_n(&vcpu->thread_started, __ATOMIC_SEQ_CST) &&
 	    pthread_equal(vcpu->thread, pthread_self()))
 		return;
-	/* Under the lock and before a stop, as in vm_request_pause(): the
-	 * thread cannot have been joined. */
+	/* Under the lock, as in vm_request_pause(); after a stop there is
+	 * no KVM_RUN to interrupt. */
 	pthread_mutex_lock(&vm->lock);
 	if (!vm->stopping)
 		vcpu_kick(vcpu);
@@ -266,8 +279,8 @@ static void request_stop(struct vm *vm, bool reset, enum kvmini_status status,
 		vsnprintf(vm->result.message, sizeof(vm->result.message), fmt, ap);
 		__atomic_store_n(&vm->stopping, true, __ATOMIC_SEQ_CST);
 		pthread_cond_broadcast(&vm->changed);
-		/* Under the lock, like a pause: a vCPU thread cannot count
-		 * itself out and be joined before its kick is sent. */
+		/* Under the lock, like a pause, so the flag is set before the
+		 * kick; vCPU threads live until vm_destroy(), never gone here. */
 		for (unsigned i = 0; i < vm->ncpus; i++)
 			vcpu_kick(&vm->vcpus[i]);
 	}
@@ -308,9 +321,9 @@ void vm_clear_stop(struct vm *vm)
 
 /* ---- pausing, for a debugger: built on the same kick as stopping ---- */
 
-/* Kicks happen under the lock and only before the VM stops: a vCPU
- * thread cannot finish (count itself out) meanwhile, so vm_run() cannot
- * have joined the thread a kick signals. */
+/* Kicks happen under the lock, after the flag they announce is set:
+ * a vCPU that misses the flag before KVM_RUN gets the kick inside it.
+ * The threads live until vm_destroy(), so a kick never finds one gone. */
 void vm_request_pause(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->lock);
@@ -389,18 +402,38 @@ static void wait_for_stop(struct vm *vm, double timeout)
 				"guest still running after the %g-second timeout", timeout);
 }
 
+/* Let `started` vCPU threads run the loop once more. */
+static void start_run(struct vm *vm, unsigned started)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->run_seq++;
+	vm->vcpus_running = started;
+	pthread_cond_broadcast(&vm->changed);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+/* After a stop: until no vCPU is in its loop (none can be in KVM_RUN). */
+static void wait_for_vcpus_out(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	while (vm->vcpus_running > 0)
+		pthread_cond_wait(&vm->changed, &vm->lock);
+	pthread_mutex_unlock(&vm->lock);
+}
+
 int vm_run(struct vm *vm, double timeout, struct kvmini_result *out)
 {
 	struct kvmini_error err;
-	for (unsigned i = 0; i < vm->ncpus; i++) {
-		if (vcpu_start(&vm->vcpus[i], &err) < 0) {
+	unsigned started = 0;
+	for (; started < vm->ncpus; started++) {
+		if (vcpu_start(&vm->vcpus[started], &err) < 0) {
 			vm_request_stop(vm, err.code, err.code, "%s", err.msg);
 			break;
 		}
 	}
+	start_run(vm, started);
 	wait_for_stop(vm, timeout);
-	for (unsigned i = 0; i < vm->ncpus; i++)
-		vcpu_join(&vm->vcpus[i]);
+	wait_for_vcpus_out(vm);
 	*out = vm->result;
 	return out->exit_status;
 }

@@ -66,7 +66,9 @@ struct vm {
 	pthread_mutex_t lock;     /* guards everything below */
 	pthread_cond_t changed;   /* signalled on stop requests and vCPU exits */
 	bool stopping;
-	unsigned vcpus_running;
+	unsigned run_seq;         /* bumped by each vm_run(): the vCPU threads run */
+	bool vcpus_quit;          /* vm_destroy(): the vCPU threads end */
+	unsigned vcpus_running;   /* in the current run's loop */
 	struct kvmini_result result;
 	/* Pausing (for a debugger): vCPUs park before their next KVM_RUN
 	 * while `paused`, or while their own `held` flag is set. */
@@ -96,10 +98,11 @@ bool vm_stop_requested(struct vm *vm);
 void vm_request_reset(struct vm *vm, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Start every vCPU thread, wait until the VM stops (or timeout seconds
- * pass, 0 = forever), join all threads and fill *out. After
- * vm_clear_stop() it may run again: the vCPUs go on from where they
- * stopped (the sandbox runs its program call by call this way). */
+/* Run every vCPU (starting its thread on the first run), wait until the
+ * VM stops (or timeout seconds pass, 0 = forever) and every vCPU has
+ * left its loop, and fill *out. After vm_clear_stop() it may run again:
+ * the vCPUs go on from where they stopped, on the same threads (the
+ * sandbox runs its program call by call this way). */
 int vm_run(struct vm *vm, double timeout, struct kvmini_result *out);
 /* Forget the stop that ended the last vm_run(); only between runs. */
 void vm_clear_stop(struct vm *vm);
