@@ -117,6 +117,15 @@ static void hook_init(struct probe_hook *h, char name)
 	};
 }
 
+/* Hooks A and B on vm, in that order. */
+static void attach_two(struct vm *vm, struct probe_hook *a, struct probe_hook *b)
+{
+	hook_init(a, 'A');
+	hook_init(b, 'B');
+	cr_assert_eq(vm_add_exit_hooks(vm, &a->hooks, NULL), 0);
+	cr_assert_eq(vm_add_exit_hooks(vm, &b->hooks, NULL), 0);
+}
+
 /* ---- the dispatch alone: a VM with no KVM behind it ---- */
 
 struct fake {
@@ -156,10 +165,7 @@ Test(vm_hooks, pre_run_and_exits_go_to_hooks_in_the_order_they_were_added)
 	struct fake f;
 	struct probe_hook a, b;
 	fake_init(&f, 1);
-	hook_init(&a, 'A');
-	hook_init(&b, 'B');
-	cr_assert_eq(vm_add_exit_hooks(&f.vm, &a.hooks, NULL), 0);
-	cr_assert_eq(vm_add_exit_hooks(&f.vm, &b.hooks, NULL), 0);
+	attach_two(&f.vm, &a, &b);
 	vm_exit_hooks_pre_run(&f.vm, &f.vcpu);
 	cr_expect_not(vm_exit_hooks_claim(&f.vm, &f.vcpu), "nobody claims: the loop handles it");
 	cr_expect_str_eq(trace, "pApBeAeB");
@@ -171,11 +177,8 @@ Test(vm_hooks, a_claimed_exit_reaches_no_later_hook)
 	struct fake f;
 	struct probe_hook a, b;
 	fake_init(&f, 1);
-	hook_init(&a, 'A');
-	hook_init(&b, 'B');
+	attach_two(&f.vm, &a, &b);
 	a.claim_port = true;
-	vm_add_exit_hooks(&f.vm, &a.hooks, NULL);
-	vm_add_exit_hooks(&f.vm, &b.hooks, NULL);
 	cr_expect(vm_exit_hooks_claim(&f.vm, &f.vcpu));
 	cr_expect_str_eq(trace, "eA");
 	cr_expect_eq(b.nreasons, 0u);
@@ -207,10 +210,7 @@ Test(vm_hooks, every_hook_hears_of_a_stop_once_and_the_first_reason_wins)
 	struct fake f;
 	struct probe_hook a, b;
 	fake_init(&f, 1);
-	hook_init(&a, 'A');
-	hook_init(&b, 'B');
-	vm_add_exit_hooks(&f.vm, &a.hooks, NULL);
-	vm_add_exit_hooks(&f.vm, &b.hooks, NULL);
+	attach_two(&f.vm, &a, &b);
 	vm_request_stop(&f.vm, KVMINI_E_GUEST, 42, "first");
 	vm_request_stop(&f.vm, KVMINI_E_HOST, 4, "second");
 	cr_expect_eq(a.stops, 1u);
@@ -258,6 +258,16 @@ static void guest_vm(struct vm *vm, bool strict_io)
 	trace[0] = 0;
 }
 
+/* A guest VM with one hook A that acts at the exit carrying `at`. */
+static void guest_vm_acting(struct vm *vm, struct probe_hook *a, enum act act, unsigned at)
+{
+	guest_vm(vm, false);
+	hook_init(a, 'A');
+	a->act = act;
+	a->act_at = at;
+	cr_assert_eq(vm_add_exit_hooks(vm, &a->hooks, NULL), 0);
+}
+
 static void expect_values(const struct probe_hook *h, const char *expected)
 {
 	char seen[16] = "";
@@ -272,10 +282,7 @@ Test(vm_hooks, a_guest_runs_past_exits_no_hook_claims)
 	struct vm vm;
 	struct probe_hook a, b;
 	guest_vm(&vm, false);
-	hook_init(&a, 'A');
-	hook_init(&b, 'B');
-	vm_add_exit_hooks(&vm, &a.hooks, NULL);
-	vm_add_exit_hooks(&vm, &b.hooks, NULL);
+	attach_two(&vm, &a, &b);
 	struct kvmini_result r;
 	cr_expect_eq(vm_run(&vm, 30, &r), 0, "%s", r.message);
 	cr_expect_str_eq(r.message, "vCPU 0 halted");
@@ -296,11 +303,8 @@ Test(vm_hooks, a_claimed_exit_never_reaches_the_loop)
 	struct vm vm;
 	struct probe_hook a, b;
 	guest_vm(&vm, true);   /* unclaimed, the first `out` would end the run */
-	hook_init(&a, 'A');
-	hook_init(&b, 'B');
+	attach_two(&vm, &a, &b);
 	a.claim_port = true;
-	vm_add_exit_hooks(&vm, &a.hooks, NULL);
-	vm_add_exit_hooks(&vm, &b.hooks, NULL);
 	struct kvmini_result r;
 	cr_expect_eq(vm_run(&vm, 30, &r), 0, "%s", r.message);
 	cr_expect_eq(r.status, KVMINI_OK);
@@ -315,11 +319,7 @@ Test(vm_hooks, a_stop_from_a_hook_ends_the_run_and_a_cleared_stop_runs_on)
 	NEEDS_KVM();
 	struct vm vm;
 	struct probe_hook a;
-	guest_vm(&vm, false);
-	hook_init(&a, 'A');
-	a.act = ACT_STOP;
-	a.act_at = 2;
-	vm_add_exit_hooks(&vm, &a.hooks, NULL);
+	guest_vm_acting(&vm, &a, ACT_STOP, 2);
 	struct kvmini_result r;
 	cr_expect_eq(vm_run(&vm, 30, &r), 42);
 	cr_expect_eq(r.status, KVMINI_E_GUEST);
@@ -351,11 +351,7 @@ Test(vm_hooks, a_pause_from_a_hook_parks_the_vcpu_until_resumed)
 	NEEDS_KVM();
 	struct vm vm;
 	struct probe_hook a;
-	guest_vm(&vm, false);
-	hook_init(&a, 'A');
-	a.act = ACT_PAUSE;
-	a.act_at = 2;
-	vm_add_exit_hooks(&vm, &a.hooks, NULL);
+	guest_vm_acting(&vm, &a, ACT_PAUSE, 2);
 	cr_assert_eq(sem_init(&paused_sem, 0, 0), 0);
 	struct runner r = { .vm = &vm };
 	pthread_t t;
