@@ -12,13 +12,13 @@
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
 #include <criterion/options.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "kvm_skip.h"
 #include "vcpu.h"
 #include "vm.h"
 #include "arch/x86/cpu_mode.h"
@@ -228,21 +228,6 @@ Test(vm_hooks, every_hook_hears_of_a_stop_once_and_the_first_reason_wins)
 
 /* ---- a real guest ---- */
 
-static bool have_kvm(void)
-{
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
-}
-
-#define NEEDS_KVM() \
-	do { \
-		if (!have_kvm()) \
-			cr_skip_test("needs /dev/kvm"); \
-	} while (0)
-
 static void guest_vm(struct vm *vm, bool strict_io)
 {
 	const struct kvmini_config cfg = {
@@ -278,7 +263,7 @@ static void expect_values(const struct probe_hook *h, const char *expected)
 
 Test(vm_hooks, a_guest_runs_past_exits_no_hook_claims)
 {
-	NEEDS_KVM();
+	skip_without_kvm();
 	struct vm vm;
 	struct probe_hook a, b;
 	guest_vm(&vm, false);
@@ -299,7 +284,7 @@ Test(vm_hooks, a_guest_runs_past_exits_no_hook_claims)
 
 Test(vm_hooks, a_claimed_exit_never_reaches_the_loop)
 {
-	NEEDS_KVM();
+	skip_without_kvm();
 	struct vm vm;
 	struct probe_hook a, b;
 	guest_vm(&vm, true);   /* unclaimed, the first `out` would end the run */
@@ -316,7 +301,7 @@ Test(vm_hooks, a_claimed_exit_never_reaches_the_loop)
 
 Test(vm_hooks, a_stop_from_a_hook_ends_the_run_and_a_cleared_stop_runs_on)
 {
-	NEEDS_KVM();
+	skip_without_kvm();
 	struct vm vm;
 	struct probe_hook a;
 	guest_vm_acting(&vm, &a, ACT_STOP, 2);
@@ -348,7 +333,7 @@ static void *run_thread(void *arg)
 
 Test(vm_hooks, a_pause_from_a_hook_parks_the_vcpu_until_resumed)
 {
-	NEEDS_KVM();
+	skip_without_kvm();
 	struct vm vm;
 	struct probe_hook a;
 	guest_vm_acting(&vm, &a, ACT_PAUSE, 2);
