@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "machine.h"
 #include "vcpu.h"
 #include "vm.h"
 #include "arch/x86/cpu_mode.h"
@@ -22,14 +23,12 @@
 #include "devices/rtc.h"
 #include "split_irqchip.h"
 #include "loaders/loader.h"
-#include "gdb/stub.h"
 #include "demo_image.h"   /* generated from guests/demo.S */
 
 struct kvmini_vm {
 	struct vm vm;
 	struct uart16550 *uart;
 	struct debugcon debugcon;
-	struct gdb_stub *gdb;       /* NULL unless kvmini_vm_gdb_listen() */
 	double timeout;
 	bool loaded;
 	bool ran;
@@ -391,26 +390,26 @@ void kvmini_vm_stop(struct kvmini_vm *m, enum kvmini_status why)
 	pthread_mutex_unlock(&m->lock);
 }
 
-int kvmini_vm_gdb_listen(struct kvmini_vm *m, const char *address, bool wait,
-			 struct kvmini_error *err)
+struct vm *machine_vm_for(struct kvmini_vm *m, const char *who, const char *option,
+			  struct kvmini_error *err)
 {
-	if (m->gdb || m->ran)
-		return kvmini_fail(err, KVMINI_E_USAGE, "%s",
-				   m->gdb ? "a gdb stub is listening already"
-					  : "the gdb stub must start before the VM runs");
-	/* The stub holds this boot's vCPUs; a restart replaces them. */
-	if (m->cfg.on_reset == KVMINI_ON_RESET_RESTART)
-		return kvmini_fail(err, KVMINI_E_USAGE,
-				   "the gdb stub cannot follow a restart: use --on-reset exit with --gdb");
-	m->gdb = gdb_stub_create(&m->vm, address, wait, err);
-	return m->gdb ? 0 : -1;
+	if (m->ran) {
+		kvmini_fail(err, KVMINI_E_USAGE, "%s must start before the VM runs", who);
+		return NULL;
+	}
+	/* What attaches holds this boot's vCPUs; a restart replaces them. */
+	if (m->cfg.on_reset == KVMINI_ON_RESET_RESTART) {
+		kvmini_fail(err, KVMINI_E_USAGE,
+			    "%s cannot follow a restart: use --on-reset exit with %s", who, option);
+		return NULL;
+	}
+	return &m->vm;
 }
 
 void kvmini_vm_destroy(struct kvmini_vm *m)
 {
 	if (!m)
 		return;
-	gdb_stub_destroy(m->gdb);   /* before the vCPUs it debugs go away */
 	end_boot(m);
 	rtc_destroy(m->rtc);
 	pthread_mutex_destroy(&m->lock);
