@@ -305,6 +305,35 @@ Test(device_state, every_device_round_trips_through_bytes)
 	close(cfg.serial_out_fd);
 }
 
+/* reset: the state a fresh device has, whatever the guest did. The
+ * CMOS has no reset (it survives one, as on a PC). */
+Test(device_state, reset_returns_a_device_to_its_power_on_state)
+{
+	struct kvmini_config cfg = config();
+	unsigned reset = 0;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct device_type *type = cases[i].type;
+		if (!type->reset) {
+			cr_assert(type->persistent, "%s has no reset and is not persistent", type->name);
+			continue;
+		}
+		void *a = device_new(type, &cfg), *fresh = device_new(type, &cfg);
+		device_drive(&cases[i], a);
+		type->reset(a);
+		struct state_writer w = device_save(type, a), f = device_save(type, fresh);
+		cr_assert(w.len == f.len && memcmp(w.data, f.data, w.len) == 0,
+			  "%s: reset leaves other state than power-on", type->name);
+		expect_same_reads(type, a, fresh);
+		state_writer_free(&w);
+		state_writer_free(&f);
+		type->destroy(a);
+		type->destroy(fresh);
+		reset++;
+	}
+	cr_assert_eq(reset, 5);
+	close(cfg.serial_out_fd);
+}
+
 /* A restore that fails leaves the device as it was. */
 static void expect_refused(const struct device_type *type, const uint8_t *bytes, size_t len,
 			   const char *why, const struct kvmini_config *cfg)
