@@ -25,7 +25,8 @@ struct split_irqchip {
 	struct event_loop *loop;
 	struct event_timer *pit_timer;
 	bool pit_rearmed;          /* atomic: the PIT was reprogrammed since the last tick */
-	struct vm_irqchip_hooks hooks;
+	struct vm_irq_router router;
+	struct vm_exit_hooks hooks;
 };
 
 /* A KVM call made on a device's behalf failed: interrupts are broken,
@@ -181,6 +182,10 @@ static int register_devices(struct split_irqchip *c, struct kvmini_error *err)
 struct split_irqchip *split_irqchip_create(struct vm *vm, struct event_loop *loop,
 					   struct kvmini_error *err)
 {
+	if (!loop) {
+		kvmini_fail(err, KVMINI_E_HOST, "the split irqchip needs an event loop for its PIT");
+		return NULL;
+	}
 	struct split_irqchip *c = calloc(1, sizeof(*c));
 	if (!c) {
 		kvmini_fail(err, KVMINI_E_HOST, "out of memory for the split irqchip");
@@ -188,16 +193,16 @@ struct split_irqchip *split_irqchip_create(struct vm *vm, struct event_loop *loo
 	}
 	c->vm = vm;
 	c->loop = loop;
-	c->hooks = (struct vm_irqchip_hooks){
-		.set_line = route_line, .pre_run = pre_run, .on_exit = claim_exit, .opaque = c,
-	};
+	c->router = (struct vm_irq_router){ .set_line = route_line, .opaque = c };
+	c->hooks = (struct vm_exit_hooks){ .pre_run = pre_run, .on_exit = claim_exit, .opaque = c };
 	/* The timer exists before the PIT, which may rearm it at once. */
 	if (!(c->pit_timer = event_timer_create(loop, pit_tick, c, err)) ||
-	    create_devices(c, err) < 0 || register_devices(c, err) < 0) {
+	    create_devices(c, err) < 0 || register_devices(c, err) < 0 ||
+	    vm_add_exit_hooks(vm, &c->hooks, err) < 0) {
 		split_irqchip_destroy(c);
 		return NULL;
 	}
-	vm_set_irqchip_hooks(vm, &c->hooks);
+	vm_set_irq_router(vm, &c->router);
 	return c;
 }
 
@@ -206,7 +211,8 @@ void split_irqchip_destroy(struct split_irqchip *c)
 	if (!c)
 		return;
 	event_timer_destroy(c->pit_timer);   /* the last thing that raises IRQ 0 */
-	vm_set_irqchip_hooks(c->vm, NULL);
+	vm_set_irq_router(c->vm, NULL);
+	vm_remove_exit_hooks(c->vm, &c->hooks);
 	i8254_destroy(c->pit);
 	ioapic_destroy(c->ioapic);
 	i8259_destroy(c->pic);

@@ -1,7 +1,8 @@
 /* The split irqchip's user-space half (--irqchip split): KVM keeps the
  * local APICs (KVM_CAP_SPLIT_IRQCHIP, set up by vm_create()), and this
  * module builds the rest of a PC's interrupt hardware from kvmini's own
- * devices and wires it to KVM through the VM's irqchip hooks:
+ * devices and wires it to KVM through the VM's line router and an exit
+ * hook of the run loop:
  *
  *   ISA IRQ n (a device's irq_line)  -> 8259 input n and IOAPIC pin
  *       x86_isa_ioapic_pin(n) (IRQ 0 at pin 2), the one place both
@@ -32,13 +33,13 @@ struct split_irqchip;
 
 /* For a VM created with KVMINI_IRQCHIP_SPLIT, before its vCPUs run:
  * creates the devices, registers them on the VM's buses, puts the PIT's
- * timer on `loop` (which may or may not run yet) and installs the VM's
- * irqchip hooks. */
+ * timer on `loop` (which may or may not run yet), adds its exit hooks
+ * and installs the VM's line router. */
 struct split_irqchip *split_irqchip_create(struct vm *vm, struct event_loop *loop,
 					   struct kvmini_error *err);
-/* After the vCPUs are joined and before vm_destroy(): takes the PIT's
- * timer off the loop (no tick runs after), removes the hooks, frees the
- * devices. NULL is fine. */
+/* After the vCPUs have stopped and before vm_destroy(): takes the PIT's
+ * timer off the loop (no tick runs after), removes the router and the
+ * hooks, frees the devices. NULL is fine. */
 void split_irqchip_destroy(struct split_irqchip *chip);
 
 #endif
