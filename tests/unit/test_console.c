@@ -70,23 +70,31 @@ static void test_unwatch(void *loop, void *watch)
 
 static struct console_loop loop;
 
-static void loop_start(void)
+/* Started on first use, not for every test: a test that forks must not
+ * have a thread running (a thread inside malloc at fork() leaves the
+ * child's allocator locked for good). */
+static const struct console_loop *test_loop(void)
 {
 	struct kvmini_error err;
-	struct event_loop *l = event_loop_create("console-test", &err);
+	struct event_loop *l;
 
+	if (loop.loop)
+		return &loop;
+	l = event_loop_create("console-test", &err);
 	cr_assert_not_null(l, "%s", err.msg);
 	cr_assert_eq(event_loop_start(l, &err), 0, "%s", err.msg);
 	loop = (struct console_loop){ .watch = test_watch, .pause = test_pause,
 				      .unwatch = test_unwatch, .loop = l };
+	return &loop;
 }
 
 static void loop_end(void)
 {
 	event_loop_destroy(loop.loop);
+	loop.loop = NULL;
 }
 
-TestSuite(console, .init = loop_start, .fini = loop_end);
+TestSuite(console, .fini = loop_end);
 
 #define SINK_MAX 65536
 #define WAIT_MS 5000
@@ -243,7 +251,7 @@ static void write_all(int fd, const void *data, size_t n)
 static struct console *open_on(int fd, struct sink *s)
 {
 	struct kvmini_error err = { 0 };
-	struct console *c = console_open(&loop, fd, sink_deliver, sink_quit, s, &err);
+	struct console *c = console_open(test_loop(), fd, sink_deliver, sink_quit, s, &err);
 
 	cr_assert_not_null(c, "console_open: %s", err.msg);
 	return c;
@@ -433,9 +441,9 @@ Test(console, rejects_bad_arguments)
 	struct sink s;
 
 	sink_init(&s);
-	cr_expect_null(console_open(&loop, -1, sink_deliver, sink_quit, &s, &err));
+	cr_expect_null(console_open(test_loop(), -1, sink_deliver, sink_quit, &s, &err));
 	cr_expect_eq(err.code, KVMINI_E_USAGE);
-	cr_expect_null(console_open(&loop, 0, NULL, sink_quit, &s, &err));
+	cr_expect_null(console_open(test_loop(), 0, NULL, sink_quit, &s, &err));
 	cr_expect_null(console_open(NULL, 0, sink_deliver, sink_quit, &s, &err));
 	console_close(NULL);
 	sink_free(&s);
@@ -565,7 +573,7 @@ Test(console, tty_quit_may_be_null, .timeout = 20)
 
 	sink_init(&s);
 	pty_open(&p);
-	struct console *c = console_open(&loop, p.slave, sink_deliver, NULL, &s, &err);
+	struct console *c = console_open(test_loop(), p.slave, sink_deliver, NULL, &s, &err);
 
 	cr_assert_not_null(c, "%s", err.msg);
 	write_all(p.master, "\x01xk", 3);
@@ -587,7 +595,7 @@ Test(console, only_one_console_owns_the_terminal, .timeout = 20)
 	pty_open(&q);
 	struct console *c = open_on(p.slave, &s);
 
-	cr_expect_null(console_open(&loop, q.slave, sink_deliver, sink_quit, &s, &err));
+	cr_expect_null(console_open(test_loop(), q.slave, sink_deliver, sink_quit, &s, &err));
 	cr_expect_eq(err.code, KVMINI_E_USAGE);
 	struct termios t;
 	cr_assert_eq(tcgetattr(q.slave, &t), 0);
@@ -628,9 +636,7 @@ static size_t discard(void *ctx, const uint8_t *bytes, size_t n)
 
 static struct console *child_console(struct pty *p)
 {
-	/* The parent's loop thread did not survive fork(): a loop of its own. */
-	loop_start();
-	struct console *c = console_open(&loop, p->slave, discard, NULL, NULL, NULL);
+	struct console *c = console_open(test_loop(), p->slave, discard, NULL, NULL, NULL);
 
 	if (!c)
 		_exit(98);
