@@ -7,6 +7,7 @@
 
 #include "memory.h"
 #include "arch/x86/cpu_mode.h"
+#include "loaders/elf_reader.h"
 
 struct load_result {
 	enum kvmini_mode mode;
@@ -38,11 +39,12 @@ int image_is_elf(const uint8_t *data, uint64_t size);
 int elf_validate(const struct guest_memory *mem, const struct kvmini_image *img,
 		 struct load_result *out, struct kvmini_error *err);
 
-/* Find the note (name, type) in the PT_NOTE segments of a valid ELF file
- * (call after elf_validate). Returns 1 and sets *desc and *descsz when
- * found, 0 when absent, -1 (with err) when a note segment is malformed. */
-int elf_find_note(const struct kvmini_image *img, const char *name, uint32_t type,
-		  const uint8_t **desc, uint64_t *descsz, struct kvmini_error *err);
+/* Read img as an ELF file (elf_reader.h, ELF32 or ELF64) and apply the
+ * image loader's own checks: an executable (ET_EXEC), its class matching
+ * --mode, no --load-addr. For a loader that needs more of the file than
+ * its segments (the PVH note: elf_find_note()). */
+int elf_image_read(const struct kvmini_image *img, struct elf_file *f,
+		   struct kvmini_error *err);
 
 /* A Linux kernel (KVMINI_FORMAT_LINUX): a PVH vmlinux when the file is
  * ELF, a bzImage otherwise (src/loaders/linux_boot.h). rsdp is the ACPI

@@ -28,8 +28,12 @@ static int read_entry(const struct kvmini_image *img, uint32_t *entry, struct kv
 	const char *name = loader_image_name(img);
 	const uint8_t *desc;
 	uint64_t descsz, value = 0;
-	int found = elf_find_note(img, "Xen", XEN_ELFNOTE_PHYS32_ENTRY, &desc, &descsz, err);
+	struct elf_file f;
+	int found;
 
+	if (elf_image_read(img, &f, err))
+		return -1;
+	found = elf_find_note(&f, "Xen", XEN_ELFNOTE_PHYS32_ENTRY, &desc, &descsz, err);
 	if (found < 0)
 		return -1;
 	if (!found)
