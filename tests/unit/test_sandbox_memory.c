@@ -1,0 +1,166 @@
+/* The sandbox's guest memory without KVM: a real program
+ * (build/guests/sandbox/hello.glibc) is laid out in guest RAM by the
+ * same functions kvmini_sandbox_create() calls, and the result is
+ * checked as the CPU would see it, through the guest's own page tables
+ * (the software walker, arch/x86/paging.c): the program's bytes at its
+ * entry, the initial stack, the guard page, the GDT, and that the
+ * window's host view never reaches past the window. */
+#include <criterion/criterion.h>
+#include <asm/processor-flags.h>
+#include <elf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "arch/x86/paging.h"
+#include "arch/x86/regs.h"
+#include "loaders/elf_reader.h"
+#include "sandbox/sandbox.h"
+
+#define PROGRAM "build/guests/sandbox/hello.glibc"
+#define RAM (16ULL << 20)
+
+static sandbox_t sb;
+static uint8_t *elf;
+static size_t elf_size;
+static gva_t entry, sp;
+
+static const struct x86_paging paging = {
+	.cr0 = X86_CR0_PE | X86_CR0_PG, .cr3 = SB_PML4_GPA, .cr4 = X86_CR4_PAE,
+	.efer = EFER_LME | EFER_LMA,
+};
+
+static void read_program(void)
+{
+	FILE *f = fopen(PROGRAM, "rb");
+	cr_assert_not_null(f, "%s missing: run `make guests` first", PROGRAM);
+	fseek(f, 0, SEEK_END);
+	elf_size = (size_t)ftell(f);
+	fseek(f, 0, SEEK_SET);
+	elf = malloc(elf_size);
+	cr_assert_eq(fread(elf, 1, elf_size, f), elf_size);
+	fclose(f);
+}
+
+static void setup(void)
+{
+	static const char *const argv[] = { "prog", "arg1", NULL };
+	static const char *const envp[] = { "K=V", NULL };
+	struct kvmini_error err;
+	gva_t base;
+
+	read_program();
+	memset(&sb, 0, sizeof(sb));
+	cr_assert_eq(guest_memory_init(&sb.vm.mem, RAM, 0, &err), 0, "%s", err.msg);
+	cr_assert_eq(sb_cpu_write_tables(&sb, &err), 0, "%s", err.msg);
+	cr_assert_eq(sb_program_base(elf, elf_size, PROGRAM, &base, &err), 0, "%s", err.msg);
+	cr_assert_eq(sb_mm_init(&sb.mm, &sb.vm.mem, base, &err), 0, "%s", err.msg);
+	cr_assert_eq(sb_load_program(&sb, elf, elf_size, PROGRAM, argv, envp, &entry, &sp, &err),
+		     0, "%s", err.msg);
+}
+
+static void teardown(void)
+{
+	sb_mm_free(&sb.mm);
+	guest_memory_free(&sb.vm.mem);
+	free(elf);
+}
+
+TestSuite(sandbox_memory, .init = setup, .fini = teardown);
+
+/* Read the guest's [va, va+len) through its page tables. */
+static void read_virtual(gva_t va, void *buf, uint64_t len)
+{
+	gpa_t gpa;
+	uint64_t span;
+	cr_assert_eq(x86_translate(&sb.vm.mem, &paging, va, &gpa, &span), 0,
+		     "0x%llx is not mapped", (unsigned long long)va);
+	cr_assert_geq(span, len, "the test reads across a page");
+	cr_assert_eq(guest_read(&sb.vm.mem, gpa, buf, len), 0);
+}
+
+Test(sandbox_memory, the_entry_holds_the_programs_bytes)
+{
+	struct elf_file f;
+	struct elf_segment s;
+	struct kvmini_error err;
+	uint8_t code[16];
+
+	cr_assert_eq(elf_read(&f, elf, elf_size, PROGRAM, &(struct elf_rules){ ELF_ACCEPT_64, 0 },
+			      &err), 0);
+	cr_assert_eq(entry, f.entry, "a static (non-PIE) program enters at e_entry");
+	for (unsigned i = 0; elf_next_load(&f, &i, &s);) {
+		if (entry < s.vaddr || entry + sizeof(code) > s.vaddr + s.filesz)
+			continue;
+		read_virtual(entry, code, sizeof(code));
+		cr_assert_arr_eq(code, elf + s.offset + (entry - s.vaddr), sizeof(code));
+		return;
+	}
+	cr_assert_fail("no segment holds the entry");
+}
+
+Test(sandbox_memory, the_stack_holds_argc_argv_and_envp)
+{
+	uint64_t words[5];
+	char text[8];
+
+	cr_assert_eq(sp % 16, 0);
+	read_virtual(sp, words, sizeof(words));
+	cr_assert_eq(words[0], 2, "argc");
+	cr_assert_eq(words[3], 0, "argv ends");
+	cr_assert_eq(words[4] != 0, 1, "envp[0]");
+	read_virtual(words[1], text, 5);
+	cr_assert_str_eq(text, "prog");
+	read_virtual(words[2], text, 5);
+	cr_assert_str_eq(text, "arg1");
+	read_virtual(words[4], text, 4);
+	cr_assert_str_eq(text, "K=V");
+}
+
+Test(sandbox_memory, the_guard_page_and_the_kernel_half)
+{
+	gpa_t gpa;
+	uint64_t span, gdt_null;
+
+	cr_assert_eq(x86_translate(&sb.vm.mem, &paging, sb.mm.mmap_top, &gpa, &span), -1,
+		     "the guard page under the stack is not mapped");
+	cr_assert_eq(x86_translate(&sb.vm.mem, &paging, SB_KERNEL_VA + SB_GDT_GPA, &gpa, &span),
+		     0);
+	cr_assert_eq(gpa, SB_GDT_GPA);
+	read_virtual(SB_KERNEL_VA + SB_GDT_GPA, &gdt_null, 8);
+	cr_assert_eq(gdt_null, 0);
+}
+
+Test(sandbox_memory, the_gdt_holds_linuxs_segments_and_the_tss)
+{
+	static const uint64_t want[7] = {
+		0,
+		0x00cf9b000000ffffULL,   /* 0x08 kernel code, 32-bit */
+		0x00af9b000000ffffULL,   /* 0x10 kernel code, 64-bit */
+		0x00cf93000000ffffULL,   /* 0x18 kernel data */
+		0x00cffb000000ffffULL,   /* 0x20 user code, 32-bit */
+		0x00cff3000000ffffULL,   /* 0x28 user data */
+		0x00affb000000ffffULL,   /* 0x30 user code, 64-bit */
+	};
+	uint64_t gdt[7], tss[2];
+	gva_t tss_base = SB_KERNEL_VA + SB_GDT_GPA + 0x100;
+
+	cr_assert_eq(guest_read(&sb.vm.mem, SB_GDT_GPA, gdt, sizeof(gdt)), 0);
+	for (unsigned i = 0; i < 7; i++)
+		cr_assert_eq(gdt[i], want[i], "slot %u: 0x%016llx", i, (unsigned long long)gdt[i]);
+	cr_assert_eq(guest_read(&sb.vm.mem, SB_GDT_GPA + SB_SEL_TSS, tss, sizeof(tss)), 0);
+	cr_assert_eq(tss[0], 0x67 | (tss_base & 0xffffff) << 16 | 0x8bULL << 40 |
+			     (tss_base >> 24 & 0xff) << 56);
+	cr_assert_eq(tss[1], tss_base >> 32);
+}
+
+Test(sandbox_memory, the_host_view_stays_inside_the_window)
+{
+	const struct sb_mm *mm = &sb.mm;
+
+	cr_assert_not_null(sb_mm_host(mm, mm->base, mm->size));
+	cr_assert_eq(sb_mm_host(mm, mm->base, 1), guest_ptr(&sb.vm.mem, mm->gpa, 1));
+	cr_assert_null(sb_mm_host(mm, mm->base, mm->size + 1), "one byte past the window");
+	cr_assert_null(sb_mm_host(mm, mm->base - 1, 1), "below the window");
+	cr_assert_null(sb_mm_host(mm, mm->base + mm->size - 8, 16), "straddling its end");
+	cr_assert_null(sb_mm_host(mm, UINT64_MAX - 4, 8), "wrapping");
+}
