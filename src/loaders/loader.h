@@ -11,12 +11,12 @@
 
 struct load_result {
 	enum kvmini_mode mode;
-	uint64_t entry;       /* guest-physical entry point */
-	uint64_t low, high;   /* guest-physical extent written: [low, high) */
+	gpa_t entry;          /* guest-physical entry point */
+	gpa_t low, high;      /* guest-physical extent written: [low, high) */
 	/* Set by the boot-protocol loaders (bzImage, PVH); zero otherwise. */
 	enum x86_boot_abi abi;
 	uint64_t rsi, rbx;    /* argument registers: the zero page, the start info */
-	uint64_t stack;       /* initial stack pointer; 0: the machine's default */
+	gpa_t stack;          /* initial stack pointer; 0: the machine's default */
 };
 
 /* Raw bytes at img->load_addr (default: 0x7c00 in real mode, 1 MiB
@@ -50,7 +50,7 @@ int elf_image_read(const struct kvmini_image *img, struct elf_file *f,
  * ELF, a bzImage otherwise (src/loaders/linux_boot.h). rsdp is the ACPI
  * RSDP's address to pass on, 0 for none. */
 int load_linux(const struct guest_memory *mem, const struct kvmini_image *img,
-	       uint64_t rsdp, struct load_result *out, struct kvmini_error *err);
+	       gpa_t rsdp, struct load_result *out, struct kvmini_error *err);
 
 /* Helpers shared by the loaders (defined in flat.c). */
 
@@ -62,13 +62,13 @@ const char *loader_image_name(const struct kvmini_image *img);
  * writes. `what` names the range in the message ("image", "segment 2"). */
 int loader_check_placement(const struct guest_memory *mem,
 			   const struct kvmini_image *img, enum kvmini_mode mode,
-			   const char *what, uint64_t gpa, uint64_t len,
+			   const char *what, gpa_t gpa, uint64_t len,
 			   struct kvmini_error *err);
 
 /* Check that an entry point is in RAM and reachable from `mode`'s start
  * state: below 1 MiB in real mode (cs:ip), below 4 GiB in protected mode. */
 int loader_check_entry(const struct guest_memory *mem,
 		       const struct kvmini_image *img, enum kvmini_mode mode,
-		       uint64_t entry, struct kvmini_error *err);
+		       gpa_t entry, struct kvmini_error *err);
 
 #endif
