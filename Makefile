@@ -17,6 +17,9 @@ SAN_LIB_OBJS := $(LIB_SRCS:%.c=$(B)/san/%.o)
 SAN_CLI_OBJS := $(CLI_SRCS:%.c=$(B)/san/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/san/tests/%)
+# Programs with planted bugs for the harness's self-test (end of file).
+HARNESS_SRCS := $(wildcard tests/harness/*.c)
+HARNESS_BINS := $(HARNESS_SRCS:tests/harness/%.c=$(B)/san/harness/%)
 
 .PHONY: all run test unit integration valgrind bench deps guests clean
 all: $(B)/kvmini $(B)/libkvmini.a guests
@@ -34,7 +37,7 @@ GUESTS := $(G)/demo.bin $(G)/hello_real.bin $(G)/loop.bin \
 	$(G)/hello_long.elf $(G)/hello_long.bin $(G)/mmio.elf $(G)/uart_regs.elf \
 	$(G)/emulation_failure.elf $(G)/timer_pit.elf $(G)/timer_lapic.elf \
 	$(G)/uart_irq.elf $(G)/smp.elf $(G)/smp_ap_exit.elf $(G)/irq_latency.elf \
-	$(G)/acpi_poweroff.elf
+	$(G)/acpi_poweroff.elf $(G)/loop_ready.bin $(G)/echo_ready.bin
 guests: $(GUESTS)
 # Firmware tables, CPU feature hiding, boot MSRs.
 guests: $(G)/firmware_tables.elf $(G)/cpuid_bits.elf $(G)/boot_msrs.elf
@@ -48,6 +51,11 @@ $(G)/exit_code_%.bin: guests/exit_code.S guests/flat.ld | $(G)
 	$(CC) -m32 -DEXIT_CODE=$* -nostdlib -static -no-pie -Wl,--build-id=none \
 		-Wl,-m,elf_i386 -T guests/flat.ld -o $(G)/exit_code_$*.flat.elf $<
 	objcopy -O binary $(G)/exit_code_$*.flat.elf $@
+# loop.S and echo.S again, printing "ready" first (guests/ready.h).
+$(G)/%_ready.bin: guests/%.S guests/ready.h guests/flat.ld | $(G)
+	$(CC) -m32 -DREADY -Iguests -nostdlib -static -no-pie -Wl,--build-id=none \
+		-Wl,-m,elf_i386 -T guests/flat.ld -o $(G)/$*_ready.flat.elf $<
+	objcopy -O binary $(G)/$*_ready.flat.elf $@
 # 32-bit protected-mode ELF guests.
 $(G)/%.elf: guests/%.S guests/elf.ld | $(G)
 	$(CC) -m32 $(GUEST_LDFLAGS) -Wl,-m,elf_i386 -T guests/elf.ld -o $@ $<
@@ -107,16 +115,17 @@ $(B)/san/tests/%: tests/unit/%.c $(SAN_LIB_OBJS) $(SAN_CLI_OBJS)
 		-lcriterion -lutil $(LDLIBS)
 
 unit: $(UNIT_BINS)
-	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+	@. scripts/test-lib.sh && sanitizer_env && set -e && \
+		for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-integration: $(B)/san/kvmini $(B)/kvmini guests
+integration: $(B)/san/kvmini $(B)/kvmini guests $(HARNESS_BINS)
 	KVMINI=$(CURDIR)/$(B)/san/kvmini GUESTS=$(CURDIR)/$(G) bats tests/integration
 
 valgrind: $(B)/kvmini
 	scripts/valgrind-demo.sh $(B)/kvmini
 
 test: deps
-	$(MAKE) all $(B)/san/kvmini $(UNIT_BINS)
+	$(MAKE) all $(B)/san/kvmini $(UNIT_BINS) $(HARNESS_BINS)
 	scripts/run-tests.sh $(B)
 
 # ---- benchmarks (not tests) ----
@@ -292,3 +301,12 @@ $(B)/san/tests/test_decompress: $(DECOMP_CONFIG)
 
 # ---- split irqchip (issue 3): a level-triggered IOAPIC interrupt's EOI ----
 guests: $(G)/ioapic_level.elf
+
+# ---- the test harness's own self-test (tests/integration/harness.bats) ----
+# Programs with planted bugs, built with the sanitizer flags the tests use.
+$(B)/san/harness/unit_%: tests/harness/unit_%.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(SANFLAGS) -o $@ $< -lcriterion
+$(B)/san/harness/%: tests/harness/%.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(SANFLAGS) -o $@ $<

@@ -1,8 +1,13 @@
 /* Echoes COM1 input back to COM1 until a newline, by polling the line
- * status register's data-ready bit. Real mode, raw. */
+ * status register's data-ready bit. Real mode, raw. Built with -DREADY
+ * as echo_ready.bin, it first prints "ready" (guests/ready.h). */
+#include "ready.h"
 	.code16
 	.globl _start
 _start:
+#ifdef READY
+	print_ready
+#endif
 	mov $0x3fd, %dx
 wait:
 	in (%dx), %al

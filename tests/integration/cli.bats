@@ -216,7 +216,7 @@ load helpers
 	chmod 000 "$dev"
 	cp "$KVMINI" "$dir/kvmini"
 	chmod 755 "$dir/kvmini"
-	run --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups \
+	run_checked setpriv --reuid=65534 --regid=65534 --clear-groups \
 		env KVMINI_DEV="$dev" "$dir/kvmini" run </dev/null
 	rm -rf "$dir"
 	assert_status 4

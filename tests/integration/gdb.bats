@@ -13,6 +13,7 @@ load helpers
 BATS_TEST_TIMEOUT=120
 
 setup() {
+	needs_kvm
 	GUEST="$GUESTS/gdb_target.elf"
 	OUT="$BATS_TEST_TMPDIR/out"
 	ERR="$BATS_TEST_TMPDIR/err"
@@ -20,9 +21,11 @@ setup() {
 }
 
 teardown() {
-	if [ -n "$KPID" ] && kill -0 "$KPID" 2>/dev/null; then
+	if [ -n "${KPID:-}" ] && kill -0 "$KPID" 2>/dev/null; then
 		kill "$KPID" 2>/dev/null || true
 	fi
+	[ -z "${KPID:-}" ] || wait "$KPID" 2>/dev/null || true
+	sanitizer_teardown
 }
 
 # Start kvmini in the background with the stub on a free port, waiting for

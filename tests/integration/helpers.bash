@@ -3,9 +3,78 @@
 : "${KVMINI:=$BATS_TEST_DIRNAME/../../build/san/kvmini}"
 : "${GUESTS:=$BATS_TEST_DIRNAME/../../build/guests}"
 
-# Run kvmini with stdin closed off, capturing stdout and stderr apart.
+# ---- sanitizer reports fail the test, however kvmini was started ----
+#
+# A sanitizer report must never hide behind an exit status a test
+# expects: a passing guest ends with status 1 (debug-exit 0), which is
+# also ASan's default exit code. So every sanitizer stops at the first
+# report with status 222, which neither a guest (odd statuses), kvmini
+# (even statuses up to 12, 124, 128+signal) nor a test program produces,
+# and writes its report to a file in this test's own directory
+# (log_path): a report from a process run in the background or with its
+# stderr redirected is found as surely as one from `run`. The `kvmini`
+# helper checks right after each run; teardown checks whatever else ran.
+SANITIZER_EXIT=222
+SANITIZER_LOG_DIR=${BATS_TEST_TMPDIR:-${BATS_FILE_TMPDIR:-${TMPDIR:-/tmp}}}/sanitizer
+mkdir -p "$SANITIZER_LOG_DIR" 2>/dev/null || true
+sanitizer_options="halt_on_error=1:exitcode=$SANITIZER_EXIT:log_path=$SANITIZER_LOG_DIR/report"
+export ASAN_OPTIONS="$sanitizer_options:detect_leaks=1:abort_on_error=0"
+export UBSAN_OPTIONS="$sanitizer_options:print_stacktrace=1"
+export LSAN_OPTIONS="$sanitizer_options"
+unset sanitizer_options
+
+# The lines that start a sanitizer report, in a log file or on stderr.
+SANITIZER_PATTERN='ERROR: AddressSanitizer|ERROR: LeakSanitizer|LeakSanitizer|runtime error:|ERROR: UndefinedBehaviorSanitizer|SUMMARY: (Address|UndefinedBehavior|Leak)Sanitizer'
+
+# Fail (status 1, the report printed) when a sanitizer reported anything
+# in this test so far: in a log file, or in the text given (stderr).
+# Reports stay on disk, so teardown fails the test too even where a
+# caller ignored this function's status; sanitizer_forget() is only for
+# the harness's own self-test.
+sanitizer_check() {
+	local found=0 f
+	if [ -n "${1:-}" ] && grep -Eq "$SANITIZER_PATTERN" <<<"$1"; then
+		echo "sanitizer report on stderr:"
+		printf '%s\n' "$1"
+		found=1
+	fi
+	for f in "$SANITIZER_LOG_DIR"/report*; do
+		[ -e "$f" ] || continue
+		echo "sanitizer report ($f):"
+		cat "$f"
+		found=1
+	done
+	[ "$found" -eq 0 ]
+}
+
+sanitizer_forget() {
+	rm -f "$SANITIZER_LOG_DIR"/report*
+}
+
+# Every test file's teardown ends here (files with a teardown of their
+# own call it last).
+teardown() {
+	sanitizer_teardown
+}
+
+sanitizer_teardown() {
+	sanitizer_check "" || return 1
+}
+
+# Run kvmini with stdin closed off, capturing stdout and stderr apart;
+# a sanitizer report fails the test at once.
 kvmini() {
 	run --separate-stderr "$KVMINI" "$@" </dev/null
+	sanitizer_check "$stderr" || return 1
+	skip_if_kvm_was_missing
+}
+
+# The same for any command line that starts kvmini itself (a pipeline,
+# a pty through script(1), timeout(1)): `run_checked CMD...`.
+run_checked() {
+	run --separate-stderr "$@"
+	sanitizer_check "$stderr" || return 1
+	skip_if_kvm_was_missing
 }
 
 # Assert the last command's exit status, showing its output on failure.
@@ -43,4 +112,55 @@ assert_one_line_error() {
 		echo "expected a one-line error, got $lines lines: $stderr"
 		return 1
 	fi
+}
+
+# After a run: when kvmini stopped because this host has no /dev/kvm
+# (and the test did not point KVMINI_DEV elsewhere on purpose), the test
+# needed a guest it cannot have here: skip it with that reason. On a
+# host with /dev/kvm this never skips.
+skip_if_kvm_was_missing() {
+	[ -z "${KVMINI_DEV:-}" ] && [ ! -e /dev/kvm ] && [ "$status" -eq 4 ] &&
+		[[ "$stderr$output" == *"/dev/kvm does not exist"* ]] &&
+		skip "no /dev/kvm on this host: this test runs a guest"
+	return 0
+}
+
+# A test that runs a guest needs KVM. On a host without /dev/kvm (or
+# where it cannot be opened) it is skipped with the reason, and counted
+# as a skip, never as a pass.
+needs_kvm() {
+	local dev=${KVMINI_DEV:-/dev/kvm}
+	[ -r "$dev" ] && [ -w "$dev" ] ||
+		skip "no usable $dev on this host: this test runs a guest"
+}
+
+# Wait, bounded (120 s), until FILE holds COUNT (default 1) lines with
+# TEXT: tests wait for what they need to see, never for a guessed time.
+# `wait_for_text FILE TEXT [COUNT]`
+wait_for_text() {
+	local limit=$((SECONDS + 120)) want=${3:-1} n
+	while :; do
+		n=$(grep -cF -- "$2" "$1" 2>/dev/null || true)
+		[ "${n:-0}" -ge "$want" ] && return 0
+		if [ "$SECONDS" -ge "$limit" ]; then
+			echo "only ${n:-0} of $want lines with '$2' in $1 after 120 s"
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+# Run a shell command line on a pseudo-terminal (script(1)) and type
+# INPUT (a printf format) at it once FILE holds a line with TEXT, a line
+# the guest prints once it runs, and so once the terminal is in raw
+# mode (guests/ready.h prints "ready"): `on_pty FILE TEXT INPUT CMDLINE`.
+# Sets $output (what the terminal showed) and $status (script's).
+on_pty() {
+	local file=$1 text=$2 input=$3 cmd=$4 log=$BATS_TEST_TMPDIR/pty
+	: >"$log"
+	status=0
+	timeout 120 script -qfec "$cmd" /dev/null \
+		< <(wait_for_text "$file" "$text" >/dev/null; printf "$input") >"$log" 2>&1 || status=$?
+	output=$(cat "$log")
+	sanitizer_check "" || return 1
 }

@@ -31,6 +31,7 @@
 #include "gdb/packet.h"
 #include "gdb/probe.h"
 #include "gdb/socket.h"
+#include "kvm_skip.h"
 
 #define CODE 0x100000ULL
 #define COUNTER 0x101000ULL
@@ -255,6 +256,7 @@ static void probe(void)
 
 Test(gdb_stub, host_debug_support, .timeout = 30)
 {
+	skip_without_kvm();
 	probe();
 	/* Findings, printed on every run (cr_log_warn would fail the run). */
 	fprintf(stderr, "host debug probe: %s\nhost debug probe: %s\nhost debug probe: %s\n"
@@ -277,6 +279,7 @@ Test(gdb_stub, host_debug_support, .timeout = 30)
 
 Test(gdb_stub, real_mode_breakpoints_and_steps, .timeout = 60)
 {
+	skip_without_kvm();
 	start_real();
 	ask("qSupported:swbreak+;hwbreak+");
 	const char *r = ask("qXfer:features:read:target.xml:0,3fff");
@@ -302,6 +305,7 @@ Test(gdb_stub, real_mode_breakpoints_and_steps, .timeout = 60)
 
 Test(gdb_stub, queries_and_initial_stop, .timeout = 60)
 {
+	skip_without_kvm();
 	start(1, true, 100);
 	const char *r = ask("qSupported:multiprocess+;swbreak+;hwbreak+;xmlRegisters=i386");
 	cr_assert(strstr(r, "PacketSize=4000") && strstr(r, "qXfer:features:read+") &&
@@ -330,6 +334,7 @@ Test(gdb_stub, queries_and_initial_stop, .timeout = 60)
 
 Test(gdb_stub, breakpoints_steps_and_watchpoints, .timeout = 120)
 {
+	skip_without_kvm();
 	probe();
 	start(1, true, 100);
 	ask("qSupported:swbreak+;hwbreak+");
@@ -363,6 +368,7 @@ Test(gdb_stub, breakpoints_steps_and_watchpoints, .timeout = 120)
 
 Test(gdb_stub, memory_and_register_writes, .timeout = 60)
 {
+	skip_without_kvm();
 	start(1, true, 100);
 	ask("qSupported:swbreak+");
 	expect("M101008,8:0300000000000000", "OK");      /* limit = 3 */
@@ -399,6 +405,7 @@ static void pause_ms(long ms)
 
 Test(gdb_stub, interrupt_then_kill, .timeout = 60)
 {
+	skip_without_kvm();
 	start(1, true, 0);                  /* limit 0: loops for ever */
 	send_packet("vCont;c", 7);
 	pause_ms(300);
@@ -416,6 +423,7 @@ Test(gdb_stub, interrupt_then_kill, .timeout = 60)
 
 Test(gdb_stub, attaching_stops_a_running_guest, .timeout = 60)
 {
+	skip_without_kvm();
 	start(1, false, 0);
 	expect("?", "T05thread:1;");
 	uint64_t before = counter();
@@ -427,6 +435,7 @@ Test(gdb_stub, attaching_stops_a_running_guest, .timeout = 60)
 
 Test(gdb_stub, a_client_that_speaks_no_protocol_never_stops_the_guest, .timeout = 60)
 {
+	skip_without_kvm();
 	start(1, false, 200000);            /* about half a second of guest time */
 	send_bytes("GET / HTTP/1.0\r\n\r\n$g#00\x7f\xff", 25);   /* junk, a bad checksum */
 	while (next_input() != GDB_IN_NACK)
@@ -439,6 +448,7 @@ Test(gdb_stub, a_client_that_speaks_no_protocol_never_stops_the_guest, .timeout 
 
 Test(gdb_stub, a_dropped_connection_detaches, .timeout = 60)
 {
+	skip_without_kvm();
 	start(1, true, 1000);
 	expect("Z0,100007,1", "OK");
 	expect("Z1,100015,1", "OK");
@@ -453,6 +463,7 @@ Test(gdb_stub, a_dropped_connection_detaches, .timeout = 60)
 
 Test(gdb_stub, a_new_client_after_a_detach, .timeout = 60)
 {
+	skip_without_kvm();
 	start(1, true, 0);
 	expect("D", "OK");
 	close(f.fd);
@@ -468,6 +479,7 @@ Test(gdb_stub, a_new_client_after_a_detach, .timeout = 60)
 
 Test(gdb_stub, the_vm_stopping_ends_the_session, .timeout = 60)
 {
+	skip_without_kvm();
 	start(1, true, 0);
 	kvmini_vm_stop(f.vm, KVMINI_E_STOPPED);
 	pthread_join(f.runner, NULL);
@@ -482,6 +494,7 @@ Test(gdb_stub, the_vm_stopping_ends_the_session, .timeout = 60)
 
 Test(gdb_stub, hostile_input, .timeout = 120)
 {
+	skip_without_kvm();
 	start(1, true, 100);
 	send_bytes("garbage\r\n#00+++---", 18);
 	send_bytes("$g#00", 5);             /* bad checksum */
@@ -543,6 +556,7 @@ Test(gdb_stub, hostile_input, .timeout = 120)
 
 Test(gdb_stub, two_vcpus_are_two_threads, .timeout = 60)
 {
+	skip_without_kvm();
 	start(2, true, 100);
 	expect("qfThreadInfo", "m1,2");
 	expect("qsThreadInfo", "l");

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "sandbox/sandbox.h"
+#include "kvm_skip.h"
 
 #define PROGRAM "build/guests/sandbox/hello.glibc"
 
@@ -47,6 +48,7 @@ static void write_file(const char *dir, const char *name, const char *text)
 
 static void setup(void)
 {
+	skip_without_kvm();
 	read_program();
 	cr_assert_not_null(mkdtemp(grant_dir));
 	char sub[PATH_MAX];

@@ -12,6 +12,7 @@
 #include "split_irqchip.h"
 #include "vcpu.h"
 #include "arch/x86/irqchip.h"
+#include "kvm_skip.h"
 
 #define ARGV(...) (char *[]){ "run", __VA_ARGS__, NULL }
 #define ARGC(...) (int)(sizeof((char *[]){ "run", __VA_ARGS__ }) / sizeof(char *))
@@ -65,6 +66,7 @@ static void make_vm(struct vm *vm, enum kvmini_irqchip model)
 
 Test(split_irqchip, its_devices_sit_where_the_tables_say_and_go_away)
 {
+	skip_without_kvm();
 	struct vm vm;
 	make_vm(&vm, KVMINI_IRQCHIP_SPLIT);
 	struct kvmini_error err;
@@ -102,6 +104,7 @@ Test(split_irqchip, its_devices_sit_where_the_tables_say_and_go_away)
 
 Test(split_irqchip, kvm_keeps_the_local_apics_and_no_pic)
 {
+	skip_without_kvm();
 	struct vm vm;
 	make_vm(&vm, KVMINI_IRQCHIP_SPLIT);
 	struct kvm_lapic_state lapic;

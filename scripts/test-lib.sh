@@ -1,0 +1,64 @@
+# How scripts/run-tests.sh counts: sourced by it and by the harness's
+# own self-test (tests/integration/harness.bats), so the counting that
+# decides whether `make test` passes is itself tested.
+#
+# Each function adds to the globals passed, failed and skipped.
+
+# The lines that start a sanitizer report.
+SANITIZER_PATTERN='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|ERROR: UndefinedBehaviorSanitizer|SUMMARY: (Address|UndefinedBehavior|Leak)Sanitizer'
+
+# Sanitizers stop at the first report with this status, one that no
+# guest, kvmini status or test program produces (see helpers.bash).
+SANITIZER_EXIT=222
+sanitizer_env() {
+	local opts="halt_on_error=1:exitcode=$SANITIZER_EXIT"
+	export ASAN_OPTIONS="$opts:detect_leaks=1:abort_on_error=0"
+	export UBSAN_OPTIONS="$opts:print_stacktrace=1"
+	export LSAN_OPTIONS="$opts"
+}
+
+# count_unit BIN LOG: run one Criterion binary, its output to LOG and,
+# without the per-test RUN/PASS lines, to stdout. Its tests count as
+# passed, failed (failing or crashing) and skipped (each with its
+# reason). The binary as a whole counts one failure more when it exits
+# non-zero, prints no summary, or prints a sanitizer report: Criterion
+# itself can pass every test and still exit non-zero.
+count_unit() {
+	local bin=$1 log=$2 rc=0 line p f c s
+	"$bin" --verbose >"$log" 2>&1 || rc=$?
+	grep -av '^\[RUN \]\|^\[PASS\]' "$log" || true
+	line=$(grep -a 'Synthesis:' "$log" | tail -n 1)
+	p=$(sed -n 's/.*Passing: \([0-9]*\).*/\1/p' <<<"$line")
+	f=$(sed -n 's/.*Failing: \([0-9]*\).*/\1/p' <<<"$line")
+	c=$(sed -n 's/.*Crashing: \([0-9]*\).*/\1/p' <<<"$line")
+	s=$(grep -ac '^\[SKIP\]' "$log" || true)
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0} + ${c:-0}))
+	skipped=$((skipped + s))
+	if [ -z "$p" ]; then
+		echo "FAIL $bin: no Criterion summary (exit status $rc)"
+		failed=$((failed + 1))
+	elif grep -Eaq "$SANITIZER_PATTERN" "$log"; then
+		echo "FAIL $bin: a sanitizer report"
+		failed=$((failed + 1))
+	elif [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ] && [ "${c:-0}" -eq 0 ]; then
+		echo "FAIL $bin: exit status $rc with no failing test"
+		failed=$((failed + 1))
+	fi
+}
+
+# count_tap LOG: a bats --tap log. "ok N ... # skip REASON" is a skip,
+# printed with its reason; "not ok" a failure; any other "ok" a pass.
+count_tap() {
+	local log=$1 p f s
+	s=$(grep -Eac '^ok [0-9]+ .* # skip' "$log" || true)
+	p=$(grep -Eac '^ok [0-9]+ ' "$log" || true)
+	f=$(grep -Eac '^not ok [0-9]+ ' "$log" || true)
+	passed=$((passed + p - s))
+	failed=$((failed + f))
+	skipped=$((skipped + s))
+	if [ "$s" -gt 0 ]; then
+		echo "skipped:"
+		grep -Ea '^ok [0-9]+ .* # skip' "$log" | sed 's/^ok [0-9]* /  /'
+	fi
+}
