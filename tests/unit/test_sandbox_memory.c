@@ -15,6 +15,7 @@
 #include "arch/x86/regs.h"
 #include "loaders/elf_reader.h"
 #include "sandbox/sandbox.h"
+#include "read_file.h"
 
 #define PROGRAM "build/guests/sandbox/hello.glibc"
 #define RAM (16ULL << 20)
@@ -31,14 +32,7 @@ static const struct x86_paging paging = {
 
 static void read_program(void)
 {
-	FILE *f = fopen(PROGRAM, "rb");
-	cr_assert_not_null(f, "%s missing: run `make guests` first", PROGRAM);
-	fseek(f, 0, SEEK_END);
-	elf_size = (size_t)ftell(f);
-	fseek(f, 0, SEEK_SET);
-	elf = malloc(elf_size);
-	cr_assert_eq(fread(elf, 1, elf_size, f), elf_size);
-	fclose(f);
+	elf = test_read_file(PROGRAM, &elf_size);
 }
 
 static void setup(void)
