@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <asm/processor-flags.h>
 #include <elf.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,4 +158,47 @@ Test(sandbox_memory, the_host_view_stays_inside_the_window)
 	cr_assert_null(sb_mm_host(mm, mm->base - 1, 1), "below the window");
 	cr_assert_null(sb_mm_host(mm, mm->base + mm->size - 8, 16), "straddling its end");
 	cr_assert_null(sb_mm_host(mm, UINT64_MAX - 4, 8), "wrapping");
+}
+
+/* The leaf PTE of va, read from guest RAM as the CPU would. */
+static uint64_t leaf_pte(gva_t va)
+{
+	uint64_t e;
+	gpa_t table = SB_PML4_GPA;
+	for (unsigned shift = 39; shift >= 12; shift -= 9) {
+		cr_assert_eq(guest_read(&sb.vm.mem, (table & PTE_ADDR) + (va >> shift & 511) * 8,
+					&e, 8), 0);
+		if (shift == 12 || !(e & PTE_P))
+			return e;
+		table = e;
+	}
+	return 0;
+}
+
+Test(sandbox_memory, map_protect_and_unmap_rewrite_the_ptes_in_guest_ram)
+{
+	struct sb_mm *mm = &sb.mm;
+	gva_t va = sb_mm_find_free(mm, 2 * SB_PAGE);
+	const uint8_t byte = 0x5a;
+	uint8_t back = 0;
+
+	cr_assert_neq(va, 0);
+	cr_assert_eq(leaf_pte(va) & PTE_P, 0, "a free page is not present");
+	sb_mm_map(mm, va, 2 * SB_PAGE, SB_PG_R | SB_PG_W, true);
+	cr_assert_eq(leaf_pte(va), sb_mm_gpa(mm, va) | PTE_P | PTE_W | PTE_U | PTE_A | PTE_D | PTE_NX);
+	cr_assert_eq(sb_copy_out(&sb, va + SB_PAGE + 7, &byte, 1), 0);
+	read_virtual(va + SB_PAGE + 7, &back, 1);
+	cr_assert_eq(back, byte, "the program sees what the host wrote");
+
+	sb_mm_protect(mm, va, SB_PAGE, SB_PG_R);
+	cr_assert_eq(leaf_pte(va) & (PTE_P | PTE_W), PTE_P, "read-only now");
+	cr_assert_null(sb_uptr(&sb, va, 1, SB_ACCESS_WRITE), "no host write to a read-only page");
+	cr_assert_not_null(sb_uptr(&sb, va, 1, SB_ACCESS_READ));
+
+	sb_mm_unmap(mm, va, 2 * SB_PAGE);
+	cr_assert_eq(leaf_pte(va + SB_PAGE), 0, "unmapped: no PTE");
+	cr_assert_eq(sb_copy_in(&sb, &back, va + SB_PAGE + 7, 1), -EFAULT);
+	sb_mm_map(mm, va, 2 * SB_PAGE, SB_PG_R | SB_PG_W, true);
+	cr_assert_eq(sb_copy_in(&sb, &back, va + SB_PAGE + 7, 1), 0);
+	cr_assert_eq(back, 0, "a page mapped again reads as zeros");
 }
