@@ -9,7 +9,7 @@ CFLAGS  ?= -O2 -g
 SANFLAGS:= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDLIBS  := -lpthread
 
-LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/devices/*.c src/loaders/*.c)
+LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/board/*.c src/devices/*.c src/loaders/*.c)
 CLI_SRCS := $(wildcard src/cli/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(B)/obj/%.o)
@@ -125,7 +125,7 @@ valgrind: $(B)/kvmini
 	scripts/valgrind-demo.sh $(B)/kvmini
 
 test: deps
-	$(MAKE) all $(B)/san/kvmini $(UNIT_BINS) $(HARNESS_BINS)
+	$(MAKE) all $(B)/san/kvmini $(UNIT_BINS) $(HARNESS_BINS) fuzz-build
 	scripts/run-tests.sh $(B)
 
 # ---- benchmarks (not tests) ----
@@ -180,21 +180,6 @@ $(B)/san/kvmini: $(SAN_GDB_OBJS)
 $(UNIT_BINS): $(SAN_GDB_OBJS)
 SAN_LIB_OBJS += $(SAN_GDB_OBJS)
 guests: $(G)/gdb_target.elf
-
-# libFuzzer on the packet layer (needs clang): `make fuzz-gdb`, or
-# FUZZ_SECONDS=600 for a longer run. Crashes land in build/fuzz/.
-FUZZ_SECONDS ?= 60
-$(B)/fuzz/gdb_packet: tests/fuzz/fuzz_gdb_packet.c src/gdb/packet.c src/gdb/packet.h
-	@mkdir -p $(@D)
-	clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -o $@ \
-		tests/fuzz/fuzz_gdb_packet.c src/gdb/packet.c
-.PHONY: fuzz-gdb
-fuzz-gdb:
-	scripts/install-deps.sh fuzz
-	$(MAKE) $(B)/fuzz/gdb_packet
-	@mkdir -p $(B)/fuzz/corpus
-	$(B)/fuzz/gdb_packet -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(B)/fuzz/ \
-		$(B)/fuzz/corpus tests/fuzz/gdb_corpus
 
 # ---- platform devices (issue 3): the RTC and reset guests ----
 # guests/reset.c is built once per reset path, with -DRESET_VIA_<path>.
@@ -310,3 +295,33 @@ $(B)/san/harness/unit_%: tests/harness/unit_%.c
 $(B)/san/harness/%: tests/harness/%.c
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(SANFLAGS) -o $@ $<
+
+# ---- fuzzing: one libFuzzer target per file- or client-facing parser ----
+# tests/fuzz/fuzz_NAME.c, built with clang, ASan and UBSan against the
+# library compiled the same way. `make fuzz` runs each for FUZZ_SECONDS
+# (FUZZ=NAME for one); `make test` runs each for a few seconds on its
+# saved corpus (scripts/fuzz.sh, scripts/run-tests.sh). Crashes land in
+# build/fuzz/ and become regression tests.
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+	-Wno-gnu-variable-sized-type-not-at-end \
+	-fno-omit-frame-pointer
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(B)/fuzz/%)
+FUZZ_LIB_SRCS := $(LIB_SRCS) $(GDB_SRCS)
+FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(B)/fuzz/obj/%.o)
+$(B)/fuzz/obj/%.o: %.c $(B)/gen/demo_image.h $(DECOMP_CONFIG)
+	@mkdir -p $(@D)
+	clang $(WARN) $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+$(B)/fuzz/libkvmini.a: $(FUZZ_LIB_OBJS)
+	ar rcs $@ $^
+$(B)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_target.h $(B)/fuzz/libkvmini.a
+	clang $(WARN) $(CPPFLAGS) -Itests/fuzz $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+		$(B)/fuzz/libkvmini.a $(DECOMP_LIBS) -lpthread
+.PHONY: fuzz fuzz-build
+fuzz-build: guests $(FUZZ_BINS)
+fuzz:
+	scripts/install-deps.sh fuzz
+	$(MAKE) fuzz-build
+	@set -e; for t in $(or $(FUZZ),$(FUZZ_TARGETS)); do \
+		scripts/fuzz.sh $(B) $$t $(FUZZ_SECONDS); done

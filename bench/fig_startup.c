@@ -73,12 +73,19 @@ static int raw_startup(struct startup_times *t, char *why, size_t whylen)
 
 /* The devices kvmini_vm_create attaches, except that a marker takes the
  * UART's place to timestamp the demo's first OUT. */
-static int layers_attach(struct vm *vm, struct marker *mark, struct kvmini_error *err)
+static void exit_vm(void *ctx, int status, const char *reason)
 {
+	vm_request_stop(ctx, KVMINI_OK, status, "%s", reason);
+}
+
+static int layers_attach(struct vm *vm, struct marker *mark, struct debug_exit *exit,
+			 struct kvmini_error *err)
+{
+	*exit = (struct debug_exit){ .exit = { .exit = exit_vm, .ctx = vm } };
 	if (bus_register(&vm->pio, UART_COM1_BASE, UART_NREGS, &marker_ops, mark,
 			 "first-exit marker", err) < 0 ||
 	    bus_register(&vm->pio, DEBUG_EXIT_PORT, DEBUG_EXIT_SIZE, &debug_exit_ops,
-			 vm, "debug-exit", err) < 0)
+			 exit, "debug-exit", err) < 0)
 		return -1;
 	return 0;
 }
@@ -90,13 +97,14 @@ static int layers_startup(struct startup_times *t, char *why, size_t whylen)
 	struct kvmini_image demo;
 	kvmini_demo_image(&demo);
 	struct marker mark = { .count = 0 };
+	struct debug_exit exit;
 	struct kvmini_error err;
 	struct vm vm;
 	uint64_t start = now_ns();
 	if (vm_create(&vm, &cfg, &err) < 0)
 		return fail_with(why, whylen, "%s", err.msg);
 	struct kvmini_result result = { .status = KVMINI_OK };
-	int rc = layers_attach(&vm, &mark, &err) < 0 ||
+	int rc = layers_attach(&vm, &mark, &exit, &err) < 0 ||
 		 lib_vm_load(&vm, demo.data, demo.size, KVMINI_MODE_REAL, &err) < 0 ? -1 : 0;
 	if (rc == 0)
 		vm_run(&vm, 0, &result);

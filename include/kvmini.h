@@ -125,13 +125,9 @@ int kvmini_vm_run(struct kvmini_vm *vm, struct kvmini_result *out);
 size_t kvmini_vm_serial_input(struct kvmini_vm *vm, const uint8_t *bytes, size_t n);
 /* Ask a running VM to stop, from any thread (not from a signal handler). */
 void kvmini_vm_stop(struct kvmini_vm *vm, enum kvmini_status why);
-/* Serve the GDB remote protocol for this VM on address: "tcp:HOST:PORT"
- * (port 0 picks a free port) or "unix:PATH"; where it listens goes to
- * the log fd. Call after kvmini_vm_load() and before kvmini_vm_run().
- * With wait, the guest runs no instruction until gdb continues it. */
-int kvmini_vm_gdb_listen(struct kvmini_vm *vm, const char *address, bool wait,
-			 struct kvmini_error *err);
 void kvmini_vm_destroy(struct kvmini_vm *vm);
+
+/* The gdb stub is a layer of its own: include/kvmini_gdb.h. */
 
 /* Host information for `kvmini info`: writes a human-readable report. */
 int kvmini_info(int fd, struct kvmini_error *err);

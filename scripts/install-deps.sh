@@ -43,9 +43,11 @@ test)
 	need file command -v file
 	need acpica-tools command -v iasl      # validates the ACPI tables
 	need gdb command -v gdb                # tests/integration/gdb.bats
+	need clang command -v clang            # the fuzz targets' short runs
 	;;
 fuzz)
-	need clang command -v clang            # make fuzz-gdb (libFuzzer)
+	build_deps
+	need clang command -v clang            # make fuzz (libFuzzer)
 	;;
 bench)
 	build_deps

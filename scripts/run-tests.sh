@@ -36,6 +36,16 @@ if [ "$bats_rc" -ne 0 ] && ! grep -qa '^not ok ' "$log"; then
 	failed=$((failed + 1))
 fi
 
+echo "== fuzz targets, ${FUZZ_TEST_SECONDS:=10} s each on their saved corpus (make fuzz runs longer)"
+for src in tests/fuzz/fuzz_*.c; do
+	name=${src#tests/fuzz/fuzz_}
+	if scripts/fuzz.sh "$B" "${name%.c}" "$FUZZ_TEST_SECONDS"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+	fi
+done
+
 echo "== the demo under valgrind"
 if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
 	echo "skip: no usable /dev/kvm on this host: the demo runs a guest"

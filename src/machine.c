@@ -1,47 +1,28 @@
-/* The machine: which devices sit at which addresses, and the public
- * libkvmini API that wires the layers together. */
+/* The public libkvmini API: a VM and its board (src/board/: which
+ * devices sit where), load, run with the --on-reset restart loop, stop,
+ * destroy. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "machine.h"
 #include "vcpu.h"
 #include "vm.h"
 #include "arch/x86/cpu_mode.h"
-#include "arch/x86/acpi.h"
 #include "arch/x86/firmware.h"
-#include "arch/x86/mptable.h"
-#include "devices/acpi_pm.h"
-#include "devices/debug_exit.h"
-#include "devices/debugcon.h"
-#include "devices/uart16550.h"
-#include "devices/i8042.h"
-#include "devices/port92.h"
-#include "devices/reset_control.h"
-#include "devices/rtc.h"
-#include "split_irqchip.h"
+#include "board/board.h"
 #include "loaders/loader.h"
-#include "gdb/stub.h"
 #include "demo_image.h"   /* generated from guests/demo.S */
 
 struct kvmini_vm {
 	struct vm vm;
-	struct uart16550 *uart;
-	struct debugcon debugcon;
-	struct gdb_stub *gdb;       /* NULL unless kvmini_vm_gdb_listen() */
+	struct board board;         /* the devices; the RTC outlives restarts (run_boots()) */
 	double timeout;
 	bool loaded;
 	bool ran;
 	uint64_t acpi_rsdp;         /* the RSDP, for a loader that passes it on; 0: no tables */
-	/* The platform: the reset paths are per boot, like the UART; the
-	 * RTC is created once and outlives restarts (see run_boots()). */
-	struct i8042 *i8042;
-	struct port92 port92;
-	struct acpi_pm acpi_pm;
-	struct reset_control reset_control;
-	struct rtc *rtc;
-	struct split_irqchip *split;   /* --irqchip split: per boot, like the UART */
 	/* What a restart needs again, and the lock that keeps the front
 	 * end's threads (kvmini_vm_stop, kvmini_vm_serial_input) off a VM
 	 * that is being rebuilt. */
@@ -77,96 +58,6 @@ void kvmini_demo_image(struct kvmini_image *img)
 	};
 }
 
-static void pull_reset(void *ctx, const char *reason)
-{
-	vm_request_reset(ctx, "%s", reason);
-}
-
-static void power_off(void *ctx, const char *reason)
-{
-	vm_request_stop(ctx, KVMINI_OK, 0, "%s", reason);
-}
-
-static void ram_layout(const struct guest_memory *mem, uint64_t *below_4g, uint64_t *above_4g)
-{
-	*below_4g = *above_4g = 0;
-	for (unsigned i = 0; i < mem->nregions; i++) {
-		if (mem->regions[i].gpa >= GUEST_MMIO_HOLE_END)
-			*above_4g += mem->regions[i].size;
-		else
-			*below_4g += mem->regions[i].size;
-	}
-}
-
-/* The CMOS clock (created on the first boot only) and the three ways a
- * guest resets the machine. */
-static int attach_platform_devices(struct kvmini_vm *m, struct kvmini_error *err)
-{
-	if (!m->rtc) {
-		uint64_t below_4g, above_4g;
-		ram_layout(&m->vm.mem, &below_4g, &above_4g);
-		m->rtc = rtc_create(NULL, below_4g, above_4g);
-		if (!m->rtc)
-			return kvmini_fail(err, KVMINI_E_HOST, "out of memory for the RTC");
-	}
-	struct reset_line reset = { .pull = pull_reset, .ctx = &m->vm };
-	m->i8042 = i8042_create(&reset);
-	if (!m->i8042)
-		return kvmini_fail(err, KVMINI_E_HOST, "out of memory for the i8042");
-	port92_init(&m->port92, &reset);
-	reset_control_init(&m->reset_control, &reset);
-	struct power_off_line off = { .off = power_off, .ctx = &m->vm };
-	acpi_pm_init(&m->acpi_pm, &off);
-	struct bus *pio = &m->vm.pio;
-	if (bus_register(pio, RTC_PORT, RTC_NPORTS, &rtc_ops, m->rtc, "CMOS RTC", err) < 0 ||
-	    bus_register(pio, I8042_DATA_PORT, 1, &i8042_data_ops, m->i8042,
-			 "i8042 data", err) < 0 ||
-	    bus_register(pio, I8042_COMMAND_PORT, 1, &i8042_command_ops, m->i8042,
-			 "i8042 command/status", err) < 0 ||
-	    bus_register(pio, PORT92_PORT, 1, &port92_ops, &m->port92, "port 0x92", err) < 0 ||
-	    bus_register(pio, RESET_CONTROL_PORT, 1, &reset_control_ops, &m->reset_control,
-			 "reset control (0xcf9)", err) < 0 ||
-	    bus_register(pio, ACPI_PM1A_EVT_PORT, ACPI_PM1_EVT_LEN, &acpi_pm_event_ops,
-			 &m->acpi_pm, "ACPI PM1a event block", err) < 0 ||
-	    bus_register(pio, ACPI_PM1A_CNT_PORT, ACPI_PM1_CNT_LEN, &acpi_pm_control_ops,
-			 &m->acpi_pm, "ACPI PM1a control block", err) < 0)
-		return -1;
-	return 0;
-}
-
-/* Devices are made per boot (a restart calls this again on a new VM):
- * free each one in detach_devices(). */
-static int attach_devices(struct kvmini_vm *m, const struct kvmini_config *cfg,
-			  struct kvmini_error *err)
-{
-	if (m->vm.irqchip == KVMINI_IRQCHIP_SPLIT && !(m->split = split_irqchip_create(&m->vm, err)))
-		return -1;
-	struct irq_line com1_irq = vm_irq_line(&m->vm, UART_COM1_IRQ);
-	m->uart = uart16550_create(cfg->serial_out_fd, &com1_irq);
-	if (!m->uart)
-		return kvmini_fail(err, KVMINI_E_HOST, "out of memory for the UART");
-	m->debugcon.out_fd = cfg->debugcon_fd;
-	struct bus *pio = &m->vm.pio;
-	if (bus_register(pio, UART_COM1_BASE, UART_NREGS, &uart16550_ops, m->uart,
-			 "uart16550 (COM1)", err) < 0 ||
-	    bus_register(pio, DEBUG_EXIT_PORT, DEBUG_EXIT_SIZE, &debug_exit_ops, &m->vm,
-			 "debug-exit", err) < 0 ||
-	    bus_register(pio, DEBUGCON_PORT, 1, &debugcon_ops, &m->debugcon,
-			 "debugcon", err) < 0)
-		return -1;
-	return attach_platform_devices(m, err);
-}
-
-/* Free what attach_devices() made for one boot (not the RTC). */
-static void detach_devices(struct kvmini_vm *m)
-{
-	uart16550_destroy(m->uart);
-	m->uart = NULL;
-	i8042_destroy(m->i8042);
-	m->i8042 = NULL;
-	acpi_pm_destroy(&m->acpi_pm);
-}
-
 struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
 				   struct kvmini_error *err)
 {
@@ -184,7 +75,8 @@ struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
 	}
 	m->vm_live = true;
 	m->timeout = cfg->timeout;
-	if (attach_devices(m, cfg, err) < 0) {
+	if (board_init(&m->board, &pc_board, err) < 0 ||
+	    board_attach(&m->board, &m->vm, cfg, err) < 0) {
 		kvmini_vm_destroy(m);
 		return NULL;
 	}
@@ -213,10 +105,7 @@ static int write_firmware_tables(struct kvmini_vm *m, struct kvmini_error *err)
 	if (m->vm.irqchip == KVMINI_IRQCHIP_NONE ||
 	    !guest_ptr(&m->vm.mem, X86_FIRMWARE_START, X86_FIRMWARE_END - X86_FIRMWARE_START))
 		return 0;
-	if (mptable_write(&m->vm.mem, m->vm.ncpus, err) < 0 ||
-	    acpi_write_tables(&m->vm.mem, m->vm.ncpus, &m->acpi_rsdp, err) < 0)
-		return -1;
-	return 0;
+	return board_write_firmware(&m->board, &m->vm.mem, m->vm.ncpus, &m->acpi_rsdp, err);
 }
 
 /* Everything a boot writes into guest memory or vCPU state before the
@@ -281,12 +170,10 @@ int kvmini_vm_load(struct kvmini_vm *m, const struct kvmini_image *img,
 
 static void end_boot(struct kvmini_vm *m)
 {
-	split_irqchip_destroy(m->split);   /* its timer thread uses the VM fd */
-	m->split = NULL;
+	board_detach(&m->board);   /* before the VM fd the split irqchip uses closes */
 	if (m->vm_live)
 		vm_destroy(&m->vm);
 	m->vm_live = false;
-	detach_devices(m);
 }
 
 static int start_boot(struct kvmini_vm *m, struct kvmini_error *err)
@@ -294,7 +181,8 @@ static int start_boot(struct kvmini_vm *m, struct kvmini_error *err)
 	if (vm_create(&m->vm, &m->cfg, err) < 0)
 		return -1;
 	m->vm_live = true;
-	if (attach_devices(m, &m->cfg, err) < 0 || load_image(m, &m->image, err) < 0)
+	if (board_attach(&m->board, &m->vm, &m->cfg, err) < 0 ||
+	    load_image(m, &m->image, err) < 0)
 		return -1;
 	return 0;
 }
@@ -374,7 +262,7 @@ int kvmini_vm_run(struct kvmini_vm *m, struct kvmini_result *out)
 size_t kvmini_vm_serial_input(struct kvmini_vm *m, const uint8_t *bytes, size_t n)
 {
 	pthread_mutex_lock(&m->lock);   /* between boots there is no UART */
-	size_t taken = m->uart ? uart16550_receive(m->uart, bytes, n) : 0;
+	size_t taken = board_input(&m->board, bytes, n);
 	pthread_mutex_unlock(&m->lock);
 	return taken;
 }
@@ -391,28 +279,28 @@ void kvmini_vm_stop(struct kvmini_vm *m, enum kvmini_status why)
 	pthread_mutex_unlock(&m->lock);
 }
 
-int kvmini_vm_gdb_listen(struct kvmini_vm *m, const char *address, bool wait,
-			 struct kvmini_error *err)
+struct vm *machine_vm_for(struct kvmini_vm *m, const char *who, const char *option,
+			  struct kvmini_error *err)
 {
-	if (m->gdb || m->ran)
-		return kvmini_fail(err, KVMINI_E_USAGE, "%s",
-				   m->gdb ? "a gdb stub is listening already"
-					  : "the gdb stub must start before the VM runs");
-	/* The stub holds this boot's vCPUs; a restart replaces them. */
-	if (m->cfg.on_reset == KVMINI_ON_RESET_RESTART)
-		return kvmini_fail(err, KVMINI_E_USAGE,
-				   "the gdb stub cannot follow a restart: use --on-reset exit with --gdb");
-	m->gdb = gdb_stub_create(&m->vm, address, wait, err);
-	return m->gdb ? 0 : -1;
+	if (m->ran) {
+		kvmini_fail(err, KVMINI_E_USAGE, "%s must start before the VM runs", who);
+		return NULL;
+	}
+	/* What attaches holds this boot's vCPUs; a restart replaces them. */
+	if (m->cfg.on_reset == KVMINI_ON_RESET_RESTART) {
+		kvmini_fail(err, KVMINI_E_USAGE,
+			    "%s cannot follow a restart: use --on-reset exit with %s", who, option);
+		return NULL;
+	}
+	return &m->vm;
 }
 
 void kvmini_vm_destroy(struct kvmini_vm *m)
 {
 	if (!m)
 		return;
-	gdb_stub_destroy(m->gdb);   /* before the vCPUs it debugs go away */
 	end_boot(m);
-	rtc_destroy(m->rtc);
+	board_destroy(&m->board);   /* and what outlived the boots */
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }

@@ -23,7 +23,8 @@ struct split_irqchip {
 	struct ioapic *ioapic;
 	struct i8254 *pit;
 	struct device_timer pit_timer;
-	struct vm_irqchip_hooks hooks;
+	struct vm_irq_router router;
+	struct vm_exit_hooks hooks;
 };
 
 /* A KVM call made on a device's behalf failed: interrupts are broken,
@@ -168,15 +169,15 @@ struct split_irqchip *split_irqchip_create(struct vm *vm, struct kvmini_error *e
 		return NULL;
 	}
 	c->vm = vm;
-	c->hooks = (struct vm_irqchip_hooks){
-		.set_line = route_line, .pre_run = pre_run, .on_exit = claim_exit, .opaque = c,
-	};
+	c->router = (struct vm_irq_router){ .set_line = route_line, .opaque = c };
+	c->hooks = (struct vm_exit_hooks){ .pre_run = pre_run, .on_exit = claim_exit, .opaque = c };
 	if (create_devices(c, err) < 0 || register_devices(c, err) < 0 ||
+	    vm_add_exit_hooks(vm, &c->hooks, err) < 0 ||
 	    device_timer_start(&c->pit_timer, pit_tick, c, err) < 0) {
 		split_irqchip_destroy(c);
 		return NULL;
 	}
-	vm_set_irqchip_hooks(vm, &c->hooks);
+	vm_set_irq_router(vm, &c->router);
 	return c;
 }
 
@@ -185,7 +186,8 @@ void split_irqchip_destroy(struct split_irqchip *c)
 	if (!c)
 		return;
 	device_timer_stop(&c->pit_timer);   /* the last thread that raises IRQ 0 */
-	vm_set_irqchip_hooks(c->vm, NULL);
+	vm_set_irq_router(c->vm, NULL);
+	vm_remove_exit_hooks(c->vm, &c->hooks);
 	i8254_destroy(c->pit);
 	ioapic_destroy(c->ioapic);
 	i8259_destroy(c->pic);

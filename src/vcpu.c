@@ -166,33 +166,12 @@ static bool handle_system_event(struct vcpu *vcpu)
 	}
 }
 
-/* Offer an exit to the VM's debugger client, if one is installed. */
-static bool debugger_claims(struct vcpu *vcpu)
-{
-	const struct vm_debug_hooks *hooks = vcpu->vm->debug;
-	return hooks && hooks->on_exit && hooks->on_exit(hooks->opaque, vcpu);
-}
-
-/* Offer an exit to the emulated interrupt controllers, if any. */
-static bool irqchip_claims(struct vcpu *vcpu)
-{
-	const struct vm_irqchip_hooks *hooks =
-		__atomic_load_n(&vcpu->vm->irqchip_hooks, __ATOMIC_ACQUIRE);
-	return hooks && hooks->on_exit && hooks->on_exit(hooks->opaque, vcpu);
-}
-
-static void irqchip_pre_run(struct vcpu *vcpu)
-{
-	const struct vm_irqchip_hooks *hooks =
-		__atomic_load_n(&vcpu->vm->irqchip_hooks, __ATOMIC_ACQUIRE);
-	if (hooks && hooks->pre_run)
-		hooks->pre_run(hooks->opaque, vcpu);
-}
-
 static bool handle_exit(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
 	char reason[128];
+	if (vm_exit_hooks_claim(vcpu->vm, vcpu))
+		return true;   /* the loop's stop and pause checks come next */
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		return handle_io(vcpu);
@@ -209,13 +188,8 @@ static bool handle_exit(struct vcpu *vcpu)
 			 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		return fail_guest(vcpu, reason);
 	case KVM_EXIT_INTERNAL_ERROR:
-		if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
-		    debugger_claims(vcpu))
-			return true;
 		return handle_internal_error(vcpu);
 	case KVM_EXIT_DEBUG:
-		if (debugger_claims(vcpu))
-			return true;
 		snprintf(reason, sizeof(reason), "unexpected debug exit (exception %u at 0x%llx)",
 			 run->debug.arch.exception, (unsigned long long)run->debug.arch.pc);
 		return fail_guest(vcpu, reason);
@@ -223,8 +197,6 @@ static bool handle_exit(struct vcpu *vcpu)
 		return handle_system_event(vcpu);
 	case KVM_EXIT_IOAPIC_EOI:
 	case KVM_EXIT_IRQ_WINDOW_OPEN:
-		if (irqchip_claims(vcpu))
-			return true;
 		snprintf(reason, sizeof(reason), "unexpected interrupt-controller exit %u",
 			 run->exit_reason);
 		return fail_guest(vcpu, reason);
@@ -262,28 +234,25 @@ static bool park_while_paused(struct vcpu *vcpu)
 	return go;
 }
 
-static void count_running(struct vm *vm, int delta)
+/* The end of this vCPU's part in a vm_run(), which waits for it. */
+static void leave_run(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->lock);
-	vm->vcpus_running += (unsigned)delta;
+	vm->vcpus_running--;
 	pthread_cond_broadcast(&vm->changed);
 	pthread_mutex_unlock(&vm->lock);
 }
 
-static void *vcpu_thread(void *arg)
+/* One vm_run()'s worth of the loop. */
+static void run_loop(struct vcpu *vcpu)
 {
-	struct vcpu *vcpu = arg;
-	sigset_t kick;
-	sigemptyset(&kick);
-	sigaddset(&kick, VCPU_KICK_SIGNAL);
-	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
-	/* Kickable from here on, not only once vcpu_start() returns: a kick
-	 * in between would otherwise miss a KVM_RUN already under way. */
-	__atomic_store_n(&vcpu->thread_started, true, __ATOMIC_SEQ_CST);
-	count_running(vcpu->vm, 1);
-
+	/* A kick left over from the stop that ended the last run must not
+	 * cut the first entry short: KVM would skip loading registers a
+	 * pre_run hook left in kvm_run. Every request a kick carries is also
+	 * a flag that park_while_paused() reads after this. */
+	__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 	while (park_while_paused(vcpu)) {
-		irqchip_pre_run(vcpu);
+		vm_exit_hooks_pre_run(vcpu->vm, vcpu);
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
@@ -298,13 +267,46 @@ static void *vcpu_thread(void *arg)
 		if (!handle_exit(vcpu))
 			break;
 	}
-	count_running(vcpu->vm, -1);
+	leave_run(vcpu->vm);
+}
+
+/* Between runs the thread waits for the next vm_run() (true) or for
+ * vm_destroy() (false). */
+static bool wait_for_run(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+	pthread_mutex_lock(&vm->lock);
+	while (!vm->vcpus_quit && vm->run_seq == vcpu->run_seen)
+		pthread_cond_wait(&vm->changed, &vm->lock);
+	bool run = !vm->vcpus_quit;
+	vcpu->run_seen = vm->run_seq;
+	pthread_mutex_unlock(&vm->lock);
+	return run;
+}
+
+/* The thread lives from the VM's first run to vm_destroy(), so a run
+ * (the sandbox makes one per call) costs no thread creation. */
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *vcpu = arg;
+	sigset_t kick;
+	sigemptyset(&kick);
+	sigaddset(&kick, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	/* Kickable from here on, not only once vcpu_start() returns: a kick
+	 * in between would otherwise miss a KVM_RUN already under way. */
+	__atomic_store_n(&vcpu->thread_started, true, __ATOMIC_SEQ_CST);
+	while (wait_for_run(vcpu))
+		run_loop(vcpu);
 	return NULL;
 }
 
 int vcpu_start(struct vcpu *vcpu, struct kvmini_error *err)
 {
+	if (vcpu->thread_started)
+		return 0;
 	pthread_once(&kick_once, install_kick_handler);
+	vcpu->run_seen = vcpu->vm->run_seq;   /* only vm_run(), on this thread, changes it */
 	int e = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
 	if (e)
 		return kvmini_fail_errno(err, KVMINI_E_HOST, e, "cannot start vCPU %u's thread",
@@ -331,6 +333,99 @@ void vcpu_kick(struct vcpu *vcpu)
 	if (__atomic_load_n(&vcpu->thread_started, __ATOMIC_SEQ_CST) &&
 	    !pthread_equal(vcpu->thread, pthread_self()))
 		pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
+}
+
+/* ---- state ---- */
+
+int vcpu_get_regs(const struct vcpu *vcpu, struct kvm_regs *regs, struct kvmini_error *err)
+{
+	return KVM_IOCTL(vcpu->fd, KVM_GET_REGS, regs, err) < 0 ? -1 : 0;
+}
+
+int vcpu_set_regs(const struct vcpu *vcpu, const struct kvm_regs *regs, struct kvmini_error *err)
+{
+	return KVM_IOCTL(vcpu->fd, KVM_SET_REGS, (void *)regs, err) < 0 ? -1 : 0;
+}
+
+int vcpu_get_sregs(const struct vcpu *vcpu, struct kvm_sregs *sregs, struct kvmini_error *err)
+{
+	return KVM_IOCTL(vcpu->fd, KVM_GET_SREGS, sregs, err) < 0 ? -1 : 0;
+}
+
+int vcpu_set_sregs(const struct vcpu *vcpu, const struct kvm_sregs *sregs,
+		   struct kvmini_error *err)
+{
+	return KVM_IOCTL(vcpu->fd, KVM_SET_SREGS, (void *)sregs, err) < 0 ? -1 : 0;
+}
+
+int vcpu_get_fpu(const struct vcpu *vcpu, struct kvm_fpu *fpu, struct kvmini_error *err)
+{
+	return KVM_IOCTL(vcpu->fd, KVM_GET_FPU, fpu, err) < 0 ? -1 : 0;
+}
+
+int vcpu_set_fpu(const struct vcpu *vcpu, const struct kvm_fpu *fpu, struct kvmini_error *err)
+{
+	return KVM_IOCTL(vcpu->fd, KVM_SET_FPU, (void *)fpu, err) < 0 ? -1 : 0;
+}
+
+int vcpu_get_xsave(const struct vcpu *vcpu, struct kvm_xsave *xsave, struct kvmini_error *err)
+{
+	return KVM_IOCTL(vcpu->fd, KVM_GET_XSAVE, xsave, err) < 0 ? -1 : 0;
+}
+
+int vcpu_set_xsave(const struct vcpu *vcpu, const struct kvm_xsave *xsave,
+		   struct kvmini_error *err)
+{
+	return KVM_IOCTL(vcpu->fd, KVM_SET_XSAVE, (void *)xsave, err) < 0 ? -1 : 0;
+}
+
+int vcpu_set_xcrs(const struct vcpu *vcpu, const struct kvm_xcrs *xcrs, struct kvmini_error *err)
+{
+	return KVM_IOCTL(vcpu->fd, KVM_SET_XCRS, (void *)xcrs, err) < 0 ? -1 : 0;
+}
+
+int vcpu_set_guest_debug(const struct vcpu *vcpu, const struct kvm_guest_debug *dbg,
+			 struct kvmini_error *err)
+{
+	return KVM_IOCTL(vcpu->fd, KVM_SET_GUEST_DEBUG, (void *)dbg, err) < 0 ? -1 : 0;
+}
+
+#define VCPU_MSRS_MAX 16
+
+int vcpu_set_msrs(const struct vcpu *vcpu, const struct kvm_msr_entry *msrs, unsigned n,
+		  struct kvmini_error *err)
+{
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e[VCPU_MSRS_MAX];
+	} m = { .h.nmsrs = n };
+	if (n > VCPU_MSRS_MAX)
+		return kvmini_fail(err, KVMINI_E_HOST, "%u MSRs at once (at most %d)", n,
+				   VCPU_MSRS_MAX);
+	memcpy(m.e, msrs, n * sizeof(*msrs));
+	int done = KVM_IOCTL(vcpu->fd, KVM_SET_MSRS, &m, err);
+	if (done < 0)
+		return -1;
+	if ((unsigned)done != n)   /* KVM stops at the first MSR it refuses */
+		return kvmini_fail(err, KVMINI_E_HOST, "KVM_SET_MSRS refused MSR 0x%x",
+				   msrs[done].index);
+	return 0;
+}
+
+int vcpu_get_msr(const struct vcpu *vcpu, uint32_t index, uint64_t *value,
+		 struct kvmini_error *err)
+{
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e;
+	} m = { .h.nmsrs = 1, .e = { .index = index } };
+	int done = KVM_IOCTL(vcpu->fd, KVM_GET_MSRS, &m, err);
+	if (done < 0)
+		return -1;
+	if (done != 1)
+		return kvmini_fail(err, KVMINI_E_HOST, "KVM_GET_MSRS refused MSR 0x%x", index);
+	*value = m.e.data;
+	return 0;
 }
 
 /* ---- register dump ---- */

@@ -24,18 +24,39 @@ void vm_log(struct vm *vm, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Memory slot i holds RAM region i. */
+static int set_slot(struct vm *vm, unsigned i, uint32_t flags, struct kvmini_error *err)
+{
+	const struct guest_region *r = &vm->mem.regions[i];
+	struct kvm_userspace_memory_region slot = {
+		.slot = i, .flags = flags, .guest_phys_addr = r->gpa, .memory_size = r->size,
+		.userspace_addr = (uint64_t)(uintptr_t)r->host,
+	};
+	return KVM_IOCTL(vm->fd, KVM_SET_USER_MEMORY_REGION, &slot, err) < 0 ? -1 : 0;
+}
+
 static int map_memory(struct vm *vm, struct kvmini_error *err)
 {
-	for (unsigned i = 0; i < vm->mem.nregions; i++) {
-		const struct guest_region *r = &vm->mem.regions[i];
-		struct kvm_userspace_memory_region slot = {
-			.slot = i, .guest_phys_addr = r->gpa, .memory_size = r->size,
-			.userspace_addr = (uint64_t)(uintptr_t)r->host,
-		};
-		if (KVM_IOCTL(vm->fd, KVM_SET_USER_MEMORY_REGION, &slot, err) < 0)
+	for (unsigned i = 0; i < vm->mem.nregions; i++)
+		if (set_slot(vm, i, 0, err) < 0)
 			return -1;
-	}
 	return 0;
+}
+
+int vm_set_dirty_logging(struct vm *vm, unsigned region, bool on, struct kvmini_error *err)
+{
+	if (region >= vm->mem.nregions)
+		return kvmini_fail(err, KVMINI_E_HOST, "no RAM region %u", region);
+	return set_slot(vm, region, on ? KVM_MEM_LOG_DIRTY_PAGES : 0, err);
+}
+
+int vm_get_dirty_log(struct vm *vm, unsigned region, uint64_t *bitmap,
+		     struct kvmini_error *err)
+{
+	if (region >= vm->mem.nregions)
+		return kvmini_fail(err, KVMINI_E_HOST, "no RAM region %u", region);
+	struct kvm_dirty_log log = { .slot = region, .dirty_bitmap = bitmap };
+	return KVM_IOCTL(vm->fd, KVM_GET_DIRTY_LOG, &log, err) < 0 ? -1 : 0;
 }
 
 static int create_vm_fd(struct vm *vm, struct kvmini_error *err)
@@ -124,8 +145,21 @@ int vm_create(struct vm *vm, const struct kvmini_config *cfg, struct kvmini_erro
 	return 0;
 }
 
+/* Between runs every vCPU thread waits in wait_for_run(): release and
+ * join them. */
+static void end_vcpu_threads(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->vcpus_quit = true;
+	pthread_cond_broadcast(&vm->changed);
+	pthread_mutex_unlock(&vm->lock);
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+}
+
 void vm_destroy(struct vm *vm)
 {
+	end_vcpu_threads(vm);
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
@@ -146,24 +180,70 @@ void vm_destroy(struct vm *vm)
 static void set_irq_level(void *ctx, unsigned line, bool level)
 {
 	struct vm *vm = ctx;
-	const struct vm_irqchip_hooks *hooks;
+	const struct vm_irq_router *router;
 	switch (vm->irqchip) {
 	case KVMINI_IRQCHIP_KERNEL:
 		x86_irqchip_set_line(vm->fd, line, level);
 		break;
 	case KVMINI_IRQCHIP_SPLIT:
-		hooks = __atomic_load_n(&vm->irqchip_hooks, __ATOMIC_ACQUIRE);
-		if (hooks && hooks->set_line)
-			hooks->set_line(hooks->opaque, line, level);
+		router = __atomic_load_n(&vm->irq_router, __ATOMIC_ACQUIRE);
+		if (router && router->set_line)
+			router->set_line(router->opaque, line, level);
 		break;
 	case KVMINI_IRQCHIP_NONE:
 		break;
 	}
 }
 
-void vm_set_irqchip_hooks(struct vm *vm, const struct vm_irqchip_hooks *hooks)
+void vm_set_irq_router(struct vm *vm, const struct vm_irq_router *router)
 {
-	__atomic_store_n(&vm->irqchip_hooks, hooks, __ATOMIC_RELEASE);
+	__atomic_store_n(&vm->irq_router, router, __ATOMIC_RELEASE);
+}
+
+/* ---- exit hooks: how users of the layer attach to the run loop ---- */
+
+int vm_add_exit_hooks(struct vm *vm, const struct vm_exit_hooks *hooks,
+		      struct kvmini_error *err)
+{
+	if (vm->nexit_hooks == VM_EXIT_HOOKS_MAX)
+		return kvmini_fail(err, KVMINI_E_HOST, "more than %d users of the run loop",
+				   VM_EXIT_HOOKS_MAX);
+	vm->exit_hooks[vm->nexit_hooks++] = hooks;
+	return 0;
+}
+
+void vm_remove_exit_hooks(struct vm *vm, const struct vm_exit_hooks *hooks)
+{
+	unsigned kept = 0;
+	for (unsigned i = 0; i < vm->nexit_hooks; i++)
+		if (vm->exit_hooks[i] != hooks)
+			vm->exit_hooks[kept++] = vm->exit_hooks[i];
+	vm->nexit_hooks = kept;
+}
+
+void vm_exit_hooks_pre_run(struct vm *vm, struct vcpu *vcpu)
+{
+	for (unsigned i = 0; i < vm->nexit_hooks; i++)
+		if (vm->exit_hooks[i]->pre_run)
+			vm->exit_hooks[i]->pre_run(vm->exit_hooks[i]->opaque, vcpu);
+}
+
+bool vm_exit_hooks_claim(struct vm *vm, struct vcpu *vcpu)
+{
+	for (unsigned i = 0; i < vm->nexit_hooks; i++)
+		if (vm->exit_hooks[i]->on_exit &&
+		    vm->exit_hooks[i]->on_exit(vm->exit_hooks[i]->opaque, vcpu))
+			return true;
+	return false;
+}
+
+/* Outside the VM's lock: a hook may take its own locks, and its
+ * vCPU-side callbacks call back into the VM. */
+static void notify_stop(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nexit_hooks; i++)
+		if (vm->exit_hooks[i]->on_stop)
+			vm->exit_hooks[i]->on_stop(vm->exit_hooks[i]->opaque);
 }
 
 void vm_kick_vcpu(struct vm *vm, unsigned index)
@@ -174,8 +254,8 @@ void vm_kick_vcpu(struct vm *vm, unsigned index)
 	if (__atomic_load_n(&vcpu->thread_started, __ATOMIC_SEQ_CST) &&
 	    pthread_equal(vcpu->thread, pthread_self()))
 		return;
-	/* Under the lock and before a stop, as in vm_request_pause(): the
-	 * thread cannot have been joined. */
+	/* Under the lock, as in vm_request_pause(); after a stop there is
+	 * no KVM_RUN to interrupt. */
 	pthread_mutex_lock(&vm->lock);
 	if (!vm->stopping)
 		vcpu_kick(vcpu);
@@ -199,16 +279,14 @@ static void request_stop(struct vm *vm, bool reset, enum kvmini_status status,
 		vsnprintf(vm->result.message, sizeof(vm->result.message), fmt, ap);
 		__atomic_store_n(&vm->stopping, true, __ATOMIC_SEQ_CST);
 		pthread_cond_broadcast(&vm->changed);
-		/* Under the lock, like a pause: a vCPU thread cannot count
-		 * itself out and be joined before its kick is sent. */
+		/* Under the lock, like a pause, so the flag is set before the
+		 * kick; vCPU threads live until vm_destroy(), never gone here. */
 		for (unsigned i = 0; i < vm->ncpus; i++)
 			vcpu_kick(&vm->vcpus[i]);
 	}
 	pthread_mutex_unlock(&vm->lock);
-	if (!first)
-		return;
-	if (vm->debug && vm->debug->on_stop)
-		vm->debug->on_stop(vm->debug->opaque);
+	if (first)
+		notify_stop(vm);
 }
 
 void vm_request_stop(struct vm *vm, enum kvmini_status status, int exit_status,
@@ -233,16 +311,19 @@ bool vm_stop_requested(struct vm *vm)
 	return __atomic_load_n(&vm->stopping, __ATOMIC_SEQ_CST);
 }
 
-/* ---- pausing, for a debugger: built on the same kick as stopping ---- */
-
-void vm_set_debug_hooks(struct vm *vm, const struct vm_debug_hooks *hooks)
+void vm_clear_stop(struct vm *vm)
 {
-	vm->debug = hooks;
+	pthread_mutex_lock(&vm->lock);
+	__atomic_store_n(&vm->stopping, false, __ATOMIC_SEQ_CST);
+	memset(&vm->result, 0, sizeof(vm->result));
+	pthread_mutex_unlock(&vm->lock);
 }
 
-/* Kicks happen under the lock and only before the VM stops: a vCPU
- * thread cannot finish (count itself out) meanwhile, so vm_run() cannot
- * have joined the thread a kick signals. */
+/* ---- pausing, for a debugger: built on the same kick as stopping ---- */
+
+/* Kicks happen under the lock, after the flag they announce is set:
+ * a vCPU that misses the flag before KVM_RUN gets the kick inside it.
+ * The threads live until vm_destroy(), so a kick never finds one gone. */
 void vm_request_pause(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->lock);
@@ -321,18 +402,38 @@ static void wait_for_stop(struct vm *vm, double timeout)
 				"guest still running after the %g-second timeout", timeout);
 }
 
+/* Let `started` vCPU threads run the loop once more. */
+static void start_run(struct vm *vm, unsigned started)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->run_seq++;
+	vm->vcpus_running = started;
+	pthread_cond_broadcast(&vm->changed);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+/* After a stop: until no vCPU is in its loop (none can be in KVM_RUN). */
+static void wait_for_vcpus_out(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	while (vm->vcpus_running > 0)
+		pthread_cond_wait(&vm->changed, &vm->lock);
+	pthread_mutex_unlock(&vm->lock);
+}
+
 int vm_run(struct vm *vm, double timeout, struct kvmini_result *out)
 {
 	struct kvmini_error err;
-	for (unsigned i = 0; i < vm->ncpus; i++) {
-		if (vcpu_start(&vm->vcpus[i], &err) < 0) {
+	unsigned started = 0;
+	for (; started < vm->ncpus; started++) {
+		if (vcpu_start(&vm->vcpus[started], &err) < 0) {
 			vm_request_stop(vm, err.code, err.code, "%s", err.msg);
 			break;
 		}
 	}
+	start_run(vm, started);
 	wait_for_stop(vm, timeout);
-	for (unsigned i = 0; i < vm->ncpus; i++)
-		vcpu_join(&vm->vcpus[i]);
+	wait_for_vcpus_out(vm);
 	*out = vm->result;
 	return out->exit_status;
 }

@@ -1,4 +1,4 @@
-/* Layer 4: a VM owns its KVM handle, its memory, its two buses, its
+/* Layer 5: a VM owns its KVM handle, its memory, its two buses, its
  * vCPUs and its stop state. vm_request_stop() may be called from any
  * thread (a device callback, the timeout, the front end); the first
  * request wins, every vCPU is kicked, and vm_run() winds down in one
@@ -16,31 +16,36 @@
 
 struct vcpu;
 
-/* An optional debugger client of the run loop (the gdb stub). The loop
- * never names it: it only offers exits it would otherwise treat as fatal. */
-struct vm_debug_hooks {
-	/* In the vCPU's thread, on KVM_EXIT_DEBUG and on an instruction-
-	 * emulation failure (how a host that emulates guest kernel code, such
-	 * as PVM, reports an int3). True: the exit was consumed and the vCPU
-	 * keeps going (parking first if a pause was requested). */
+/* Users of the VM layer (the machine's interrupt controllers, the gdb
+ * stub, the sandbox, a probe) attach to the one KVM_RUN loop through
+ * exit hooks; the loop never names them. Every callback but on_stop
+ * runs in a vCPU's thread. Hooks are kept in the order they were added:
+ * each pre_run is called in that order before every KVM_RUN, and an
+ * exit is offered to each on_exit in that order until one claims it;
+ * an exit nobody claims gets the loop's own handling (buses, HLT, the
+ * fatal reasons). A hook never ends or pauses the loop itself: it calls
+ * vm_request_stop() or vm_request_pause(), which the loop honours
+ * before its next KVM_RUN, for every vCPU alike. */
+struct vm_exit_hooks {
+	/* Before every KVM_RUN (also after one interrupted by a kick):
+	 * inject what waits, load registers, ask for an interrupt window. */
+	void (*pre_run)(void *opaque, struct vcpu *vcpu);
+	/* After KVM_RUN returned an exit (vcpu->run->exit_reason). True: the
+	 * exit is handled and no later hook or the loop sees it. */
 	bool (*on_exit)(void *opaque, struct vcpu *vcpu);
-	/* Once, when the VM starts stopping; from the thread that stopped it. */
+	/* Once per stop, when the VM starts stopping; from the thread that
+	 * requested the stop (any thread). */
 	void (*on_stop)(void *opaque);
 	void *opaque;
 };
 
-/* The interrupt controllers kvmini emulates itself (the split irqchip).
- * The VM and the run loop never name them: the VM hands ISA lines to
- * set_line, and the loop calls pre_run and offers its exits. */
-struct vm_irqchip_hooks {
-	/* ISA / GSI line `line` changed; any thread (devices raise lines). */
+#define VM_EXIT_HOOKS_MAX 4
+
+/* Where ISA lines go when kvmini emulates the interrupt controllers
+ * itself (the split irqchip): the VM hands every line change of
+ * vm_irq_line() handles to set_line, from any thread. */
+struct vm_irq_router {
 	void (*set_line)(void *opaque, unsigned line, bool level);
-	/* In the vCPU's thread before every KVM_RUN: inject what waits, or
-	 * ask for an interrupt window (kvm_run's request_interrupt_window). */
-	void (*pre_run)(void *opaque, struct vcpu *vcpu);
-	/* In the vCPU's thread, for KVM_EXIT_IOAPIC_EOI and
-	 * KVM_EXIT_IRQ_WINDOW_OPEN; true: handled, the vCPU runs on. */
-	bool (*on_exit)(void *opaque, struct vcpu *vcpu);
 	void *opaque;
 };
 
@@ -61,14 +66,20 @@ struct vm {
 	pthread_mutex_t lock;     /* guards everything below */
 	pthread_cond_t changed;   /* signalled on stop requests and vCPU exits */
 	bool stopping;
-	unsigned vcpus_running;
+	unsigned run_seq;         /* bumped by each vm_run(): the vCPU threads run */
+	bool vcpus_quit;          /* vm_destroy(): the vCPU threads end */
+	unsigned vcpus_running;   /* in the current run's loop */
 	struct kvmini_result result;
 	/* Pausing (for a debugger): vCPUs park before their next KVM_RUN
 	 * while `paused`, or while their own `held` flag is set. */
 	bool paused;
 	unsigned vcpus_parked;
-	const struct vm_debug_hooks *debug;   /* set before vm_run(), or NULL */
-	const struct vm_irqchip_hooks *irqchip_hooks;   /* split irqchip; atomic */
+	/* Changed only while no vCPU thread runs (before or between
+	 * vm_run() calls) and no other thread can request a stop: the
+	 * threads' creation publishes them, and they are read unlocked. */
+	const struct vm_exit_hooks *exit_hooks[VM_EXIT_HOOKS_MAX];
+	unsigned nexit_hooks;
+	const struct vm_irq_router *irq_router;   /* split irqchip; atomic */
 };
 
 int vm_create(struct vm *vm, const struct kvmini_config *cfg, struct kvmini_error *err);
@@ -87,20 +98,39 @@ bool vm_stop_requested(struct vm *vm);
 void vm_request_reset(struct vm *vm, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Start every vCPU thread, wait until the VM stops (or timeout seconds
- * pass, 0 = forever), join all threads and fill *out. */
+/* Run every vCPU (starting its thread on the first run), wait until the
+ * VM stops (or timeout seconds pass, 0 = forever) and every vCPU has
+ * left its loop, and fill *out. After vm_clear_stop() it may run again:
+ * the vCPUs go on from where they stopped, on the same threads (the
+ * sandbox runs its program call by call this way). */
 int vm_run(struct vm *vm, double timeout, struct kvmini_result *out);
+/* Forget the stop that ended the last vm_run(); only between runs. */
+void vm_clear_stop(struct vm *vm);
 
-/* Install a debugger client; only before vm_run(). */
-void vm_set_debug_hooks(struct vm *vm, const struct vm_debug_hooks *hooks);
+/* Attach hooks to the run loop, after those already there; only while
+ * no vCPU runs. Fails when VM_EXIT_HOOKS_MAX are attached. */
+int vm_add_exit_hooks(struct vm *vm, const struct vm_exit_hooks *hooks,
+		      struct kvmini_error *err);
+/* Detach them (nothing if they are not attached); only while no vCPU runs. */
+void vm_remove_exit_hooks(struct vm *vm, const struct vm_exit_hooks *hooks);
+/* For the run loop (vcpu.c): every pre_run in order; then, after an exit,
+ * each on_exit in order until one claims it (true). */
+void vm_exit_hooks_pre_run(struct vm *vm, struct vcpu *vcpu);
+bool vm_exit_hooks_claim(struct vm *vm, struct vcpu *vcpu);
 
-/* Install (or, with NULL, remove) the emulated interrupt controllers;
- * not while vCPUs run. */
-void vm_set_irqchip_hooks(struct vm *vm, const struct vm_irqchip_hooks *hooks);
-/* Make vCPU `index` leave KVM_RUN soon so its pre_run hook runs; any
+/* Install (or, with NULL, remove) the emulated interrupt controllers'
+ * line router; not while vCPUs run. */
+void vm_set_irq_router(struct vm *vm, const struct vm_irq_router *router);
+/* Make vCPU `index` leave KVM_RUN soon so its pre_run hooks run; any
  * thread. Nothing when the VM is stopping, or when called from that
  * vCPU's own thread (its pre_run runs before its next KVM_RUN anyway). */
 void vm_kick_vcpu(struct vm *vm, unsigned index);
+
+/* KVM's dirty-page log for the memory slot of RAM region `region`: turn
+ * it on or off, and fetch (and reset) its bitmap, one bit per page. */
+int vm_set_dirty_logging(struct vm *vm, unsigned region, bool on, struct kvmini_error *err);
+int vm_get_dirty_log(struct vm *vm, unsigned region, uint64_t *bitmap,
+		     struct kvmini_error *err);
 
 /* Ask every vCPU to park before its next KVM_RUN and kick it; returns at
  * once, so a vCPU thread may call it. Works before vm_run() too: the

@@ -24,7 +24,9 @@ int cli_read_file(const char *what, const char *path, uint64_t max, const char *
 		  uint8_t **data, uint64_t *size, struct kvmini_error *err)
 {
 	*data = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; the
+	 * regular-file check below refuses it (and devices) at once. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return kvmini_fail_errno(err, KVMINI_E_USAGE, errno, "cannot open %s '%s'", what, path);
 	struct stat st;

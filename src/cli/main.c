@@ -1,5 +1,6 @@
 /* kvmini — the command-line front end: options, the terminal, signals.
- * It drives a VM only through the public header include/kvmini.h. */
+ * It drives a VM only through the public headers include/kvmini.h and,
+ * for --gdb, include/kvmini_gdb.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -11,6 +12,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include "kvmini.h"
+#include "kvmini_gdb.h"
 #include "error.h"
 #include "cli/console.h"
 #include "cli/file.h"
@@ -144,8 +146,9 @@ static int run_vm(struct run_options *o, const struct kvmini_image *img, struct 
 	struct signal_waiter waiter;
 	block_signals(&waiter.set);
 	struct kvmini_vm *vm = kvmini_vm_create(&o->cfg, err);
+	struct kvmini_gdb *gdb = NULL;
 	if (!vm || kvmini_vm_load(vm, img, err) < 0 ||
-	    (o->gdb && kvmini_vm_gdb_listen(vm, o->gdb, o->gdb_wait, err) < 0)) {
+	    (o->gdb && !(gdb = kvmini_gdb_listen(vm, o->gdb, o->gdb_wait, err)))) {
 		kvmini_vm_destroy(vm);
 		return report(err);
 	}
@@ -168,6 +171,7 @@ static int run_vm(struct run_options *o, const struct kvmini_image *img, struct 
 	}
 	pthread_kill(waiter.thread, SIGNAL_WAITER_DONE);
 	pthread_join(waiter.thread, NULL);
+	kvmini_gdb_close(gdb);   /* before the vCPUs it debugs go away */
 	kvmini_vm_destroy(vm);
 	return status;
 }

@@ -1,4 +1,7 @@
+#include <stdlib.h>
 #include <string.h>
+#include "arch/x86/acpi.h"
+#include "arch/x86/firmware.h"
 #include "devices/acpi_pm.h"
 
 #define PM1_CNT_SCI_EN   (1u << 0)    /* no SMI command port: always in ACPI mode */
@@ -79,3 +82,74 @@ static void control_write(void *opaque, uint64_t offset, const uint8_t *data, ui
 
 const struct bus_device_ops acpi_pm_event_ops = { .read = event_read, .write = event_write };
 const struct bus_device_ops acpi_pm_control_ops = { .read = control_read, .write = control_write };
+
+/* ---- the device interface (src/device.h) ---- */
+
+static void *acpi_pm_create(const struct device_env *env, struct kvmini_error *err)
+{
+	struct acpi_pm *pm = malloc(sizeof(*pm));
+	if (!pm)
+		kvmini_fail(err, KVMINI_E_HOST, "out of memory for ACPI PM");
+	else
+		acpi_pm_init(pm, &env->power_off);
+	return pm;
+}
+
+static void acpi_pm_device_destroy(void *dev)
+{
+	acpi_pm_destroy(dev);
+	free(dev);
+}
+
+static void acpi_pm_reset(void *dev)
+{
+	struct acpi_pm *pm = dev;
+	pthread_mutex_lock(&pm->lock);
+	pm->status = pm->enable = 0;
+	pm->control = PM1_CNT_SCI_EN;
+	pthread_mutex_unlock(&pm->lock);
+}
+
+static void acpi_pm_save(void *dev, struct state_writer *w)
+{
+	struct acpi_pm *pm = dev;
+	pthread_mutex_lock(&pm->lock);
+	state_put_u16(w, pm->status);
+	state_put_u16(w, pm->enable);
+	state_put_u16(w, pm->control);
+	pthread_mutex_unlock(&pm->lock);
+}
+
+static int acpi_pm_restore(void *dev, struct state_reader *r, struct kvmini_error *err)
+{
+	struct acpi_pm *pm = dev;
+	uint16_t status = state_get_u16(r), enable = state_get_u16(r), control = state_get_u16(r);
+	if (state_reader_finish(r, "ACPI PM", err) < 0)
+		return -1;
+	if (control != (PM1_CNT_SCI_EN | (control & PM1_CNT_WRITABLE)))
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "ACPI PM: saved PM1_CNT 0x%04x is not one a guest can set", control);
+	pthread_mutex_lock(&pm->lock);
+	pm->status = status;
+	pm->enable = enable;
+	pm->control = control;
+	pthread_mutex_unlock(&pm->lock);
+	return 0;
+}
+
+const struct device_type acpi_pm_device = {
+	.name = "ACPI PM",
+	.res = {
+		.ranges = {
+			{ RESOURCE_SPACE_PORT, ACPI_PM1A_EVT_PORT, ACPI_PM1_EVT_LEN, &acpi_pm_event_ops,
+			  "ACPI PM1a event block" },
+			{ RESOURCE_SPACE_PORT, ACPI_PM1A_CNT_PORT, ACPI_PM1_CNT_LEN, &acpi_pm_control_ops,
+			  "ACPI PM1a control block" },
+		},
+		.nranges = 2,
+		.irqs = { { X86_SCI_IRQ, true } },   /* the SCI: level, active high */
+		.nirqs = 1,
+	},
+	.create = acpi_pm_create, .destroy = acpi_pm_device_destroy, .reset = acpi_pm_reset,
+	.save_state = acpi_pm_save, .restore_state = acpi_pm_restore,
+};

@@ -7,14 +7,10 @@
 #include <pthread.h>
 #include <stdint.h>
 #include "bus.h"
+#include "device.h"
+#include "devices/reset.h"
 
 #define ACPI_PM_SLP_TYP_S5 5   /* must match \_S5 in the DSDT (src/arch/x86/acpi.c) */
-
-/* What entering S5 does; the machine ends the VM. */
-struct power_off_line {
-	void (*off)(void *ctx, const char *reason);
-	void *ctx;
-};
 
 struct acpi_pm {
 	pthread_mutex_t lock;
@@ -30,5 +26,7 @@ void acpi_pm_destroy(struct acpi_pm *pm);
 /* opaque: struct acpi_pm *. The event block is 4 ports, the control block 2. */
 extern const struct bus_device_ops acpi_pm_event_ops;
 extern const struct bus_device_ops acpi_pm_control_ops;
+
+extern const struct device_type acpi_pm_device;
 
 #endif

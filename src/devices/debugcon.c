@@ -1,5 +1,7 @@
 #include <errno.h>
+#include <stdlib.h>
 #include <unistd.h>
+#include "kvmini.h"
 #include "devices/debugcon.h"
 
 static void debugcon_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t len)
@@ -25,4 +27,23 @@ static void debugcon_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t
 const struct bus_device_ops debugcon_ops = {
 	.read = debugcon_read,
 	.write = debugcon_write,
+};
+
+static void *debugcon_create(const struct device_env *env, struct kvmini_error *err)
+{
+	struct debugcon *con = malloc(sizeof(*con));
+	if (!con)
+		kvmini_fail(err, KVMINI_E_HOST, "out of memory for debugcon");
+	else
+		con->out_fd = env->config->debugcon_fd;
+	return con;
+}
+
+const struct device_type debugcon_device = {
+	.name = "debugcon",
+	.res = {
+		.ranges = { { RESOURCE_SPACE_PORT, DEBUGCON_PORT, 1, &debugcon_ops, "debugcon" } },
+		.nranges = 1,
+	},
+	.create = debugcon_create, .destroy = free,
 };

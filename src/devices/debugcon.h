@@ -4,6 +4,7 @@
 #define KVMINI_DEBUGCON_H
 
 #include "bus.h"
+#include "device.h"
 
 #define DEBUGCON_PORT 0xe9
 
@@ -11,7 +12,8 @@ struct debugcon {
 	int out_fd;
 };
 
-/* opaque is a struct debugcon *. */
 extern const struct bus_device_ops debugcon_ops;
+
+extern const struct device_type debugcon_device;
 
 #endif

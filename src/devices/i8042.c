@@ -1,6 +1,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "devices/i8042.h"
 
 #define QUEUE_SIZE 8           /* bytes waiting to be read at port 0x60 */
@@ -254,3 +255,105 @@ void i8042_destroy(struct i8042 *kbc)
 	pthread_mutex_destroy(&kbc->lock);
 	free(kbc);
 }
+
+/* ---- the device interface (src/device.h) ---- */
+
+static void *i8042_device_create(const struct device_env *env, struct kvmini_error *err)
+{
+	struct i8042 *kbc = i8042_create(&env->reset);
+	if (!kbc)
+		kvmini_fail(err, KVMINI_E_HOST, "out of memory for the i8042");
+	return kbc;
+}
+
+static void i8042_device_destroy(void *dev)
+{
+	i8042_destroy(dev);
+}
+
+static void i8042_device_reset(void *dev)
+{
+	struct i8042 *kbc = dev;
+	pthread_mutex_lock(&kbc->lock);
+	struct reset_line reset = kbc->reset;
+	memset(kbc->ram, 0, sizeof(kbc->ram));
+	kbc->ram[0] = CTR_RESET;
+	kbc->output_port = OUT_PORT_RESET;
+	kbc->pending = 0;
+	kbc->last_was_command = false;
+	kbc->head = kbc->count = 0;
+	kbc->last_read = 0;
+	kbc->reset = reset;
+	pthread_mutex_unlock(&kbc->lock);
+}
+
+/* The output queue goes oldest byte first, each with its port. */
+static void i8042_save(void *dev, struct state_writer *w)
+{
+	struct i8042 *kbc = dev;
+	pthread_mutex_lock(&kbc->lock);
+	state_put_bytes(w, kbc->ram, CONTROLLER_RAM);
+	const uint8_t regs[] = { kbc->output_port, kbc->pending, kbc->last_was_command,
+				 kbc->last_read, (uint8_t)kbc->count };
+	state_put_bytes(w, regs, sizeof(regs));
+	for (unsigned i = 0; i < kbc->count; i++) {
+		const struct queued_byte *q = &kbc->queue[(kbc->head + i) % QUEUE_SIZE];
+		state_put_u8(w, q->value);
+		state_put_u8(w, q->aux);
+	}
+	pthread_mutex_unlock(&kbc->lock);
+}
+
+static int i8042_restore(void *dev, struct state_reader *r, struct kvmini_error *err)
+{
+	struct i8042 *kbc = dev;
+	uint8_t ram[CONTROLLER_RAM], regs[5];
+	struct queued_byte queue[QUEUE_SIZE];
+	state_get_bytes(r, ram, sizeof(ram));
+	state_get_bytes(r, regs, sizeof(regs));
+	unsigned count = regs[4];
+	if (count > QUEUE_SIZE)
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "i8042: saved output queue holds %u bytes, more than %u", count,
+				   QUEUE_SIZE);
+	bool flags_valid = regs[2] <= 1 && (regs[1] == 0 || takes_data_byte(regs[1]));
+	for (unsigned i = 0; i < count; i++) {
+		queue[i].value = state_get_u8(r);
+		uint8_t aux = state_get_u8(r);
+		flags_valid = flags_valid && aux <= 1;
+		queue[i].aux = aux;
+	}
+	if (state_reader_finish(r, "i8042", err) < 0)
+		return -1;
+	if (!flags_valid)
+		return kvmini_fail(err, KVMINI_E_USAGE, "i8042: saved state holds an impossible value");
+	pthread_mutex_lock(&kbc->lock);
+	memcpy(kbc->ram, ram, sizeof(ram));
+	kbc->output_port = regs[0];
+	kbc->pending = regs[1];
+	kbc->last_was_command = regs[2];
+	kbc->last_read = regs[3];
+	memcpy(kbc->queue, queue, count * sizeof(queue[0]));
+	kbc->head = 0;
+	kbc->count = count;
+	pthread_mutex_unlock(&kbc->lock);
+	return 0;
+}
+
+const struct device_type i8042_device = {
+	.name = "i8042",
+	.res = {
+		.ranges = {
+			{ RESOURCE_SPACE_PORT, I8042_DATA_PORT, 1, &i8042_data_ops, "i8042 data" },
+			{ RESOURCE_SPACE_PORT, I8042_COMMAND_PORT, 1, &i8042_command_ops,
+			  "i8042 command/status" },
+		},
+		.nranges = 2,
+		.irqs = { { I8042_KBD_IRQ, false } },
+		.nirqs = 1,
+		.acpi_name = "KBD_", .acpi_hid = "PNP0303",
+	},
+	.create = i8042_device_create, .destroy = i8042_device_destroy,
+	.reset = i8042_device_reset,
+	.save_state = i8042_save, .restore_state = i8042_restore,
+};

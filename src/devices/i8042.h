@@ -27,10 +27,12 @@
 #define KVMINI_I8042_H
 
 #include "bus.h"
+#include "device.h"
 #include "devices/reset.h"
 
 #define I8042_DATA_PORT    0x60
 #define I8042_COMMAND_PORT 0x64
+#define I8042_KBD_IRQ      1      /* wired on a PC; no keyboard here raises it */
 
 enum {
 	I8042_STATUS_OBF = 0x01, I8042_STATUS_IBF = 0x02, I8042_STATUS_SYS = 0x04,
@@ -48,5 +50,8 @@ void i8042_destroy(struct i8042 *kbc);
  * them belongs to the PIT's speaker gate); opaque is the struct i8042 *. */
 extern const struct bus_device_ops i8042_data_ops;
 extern const struct bus_device_ops i8042_command_ops;
+
+/* Ports 0x60 and 0x64, ISA IRQ 1, PNP0303 (src/device.h). */
+extern const struct device_type i8042_device;
 
 #endif

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include "bus.h"
+#include "device.h"
 #include "devices/reset.h"
 
 #define PORT92_PORT 0x92
@@ -22,5 +23,7 @@ void port92_init(struct port92 *port, const struct reset_line *reset);
 
 /* One port; opaque is the struct port92 *. */
 extern const struct bus_device_ops port92_ops;
+
+extern const struct device_type port92_device;
 
 #endif

@@ -1,7 +1,6 @@
-/* The reset line a device pulls to reset the machine (the i8042, port
- * 0x92, port 0xcf9). Like an irq_line it is a value the machine hands
- * the device: the device never names the VM, and the machine decides
- * what a reset does (end the VM, or restart it with --on-reset restart). */
+/* The lines a device pulls to act on the whole machine: reset it, power
+ * it off, or end the VM with a status (debug-exit). The machine decides
+ * what each does (--on-reset, the exit status); a device only pulls. */
 #ifndef KVMINI_DEVICES_RESET_H
 #define KVMINI_DEVICES_RESET_H
 
@@ -18,5 +17,16 @@ static inline void reset_line_pull(const struct reset_line *line, const char *re
 	if (line && line->pull)
 		line->pull(line->ctx, reason);
 }
+
+struct power_off_line {
+	void (*off)(void *ctx, const char *reason);
+	void *ctx;
+};
+
+/* End the VM with exit status `status` (as a process exit status). */
+struct exit_line {
+	void (*exit)(void *ctx, int status, const char *reason);
+	void *ctx;
+};
 
 #endif

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include "bus.h"
+#include "device.h"
 #include "devices/reset.h"
 
 /* One byte only: a PCI host bridge would own 0xcf8-0xcfb for 32-bit
@@ -26,5 +27,7 @@ void reset_control_init(struct reset_control *rc, const struct reset_line *reset
 
 /* One port; opaque is the struct reset_control *. */
 extern const struct bus_device_ops reset_control_ops;
+
+extern const struct device_type reset_control_device;
 
 #endif

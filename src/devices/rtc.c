@@ -322,3 +322,88 @@ void rtc_destroy(struct rtc *rtc)
 	pthread_mutex_destroy(&rtc->lock);
 	free(rtc);
 }
+
+/* ---- the device interface (src/device.h) ---- */
+
+static void *rtc_device_create(const struct device_env *env, struct kvmini_error *err)
+{
+	struct rtc *rtc = rtc_create(NULL, env->ram_below_4g, env->ram_above_4g);
+	if (!rtc)
+		kvmini_fail(err, KVMINI_E_HOST, "out of memory for the RTC");
+	return rtc;
+}
+
+static void rtc_device_destroy(void *dev)
+{
+	rtc_destroy(dev);
+}
+
+/* The held time registers, as struct tm fields, in this order. */
+static int *held_fields(struct tm *tm, size_t i)
+{
+	int *fields[] = { &tm->tm_sec, &tm->tm_min, &tm->tm_hour, &tm->tm_mday,
+			  &tm->tm_mon, &tm->tm_year, &tm->tm_wday };
+	return i < sizeof(fields) / sizeof(fields[0]) ? fields[i] : NULL;
+}
+
+static void rtc_save(void *dev, struct state_writer *w)
+{
+	struct rtc *rtc = dev;
+	pthread_mutex_lock(&rtc->lock);
+	state_put_u8(w, rtc->index_port);
+	state_put_bytes(w, rtc->ram, RTC_RAM_SIZE);
+	state_put_u64(w, (uint64_t)rtc->offset);
+	for (size_t i = 0; held_fields(&rtc->held, i); i++)
+		state_put_u32(w, (uint32_t)*held_fields(&rtc->held, i));
+	pthread_mutex_unlock(&rtc->lock);
+}
+
+/* A held time whose fields a guest could have written (write_time decodes
+ * one byte per field, BCD or binary), and a clock offset within ±2^40
+ * seconds, so host time plus offset cannot overflow. */
+static bool rtc_state_valid(struct tm *held, int64_t offset)
+{
+	static const int lo[] = { 0, 0, 0, 0, -1, -1900, 0 };
+	static const int hi[] = { 255, 255, 255, 255, 254, 255 * 100 + 255 - 1900, 6 };
+	for (size_t i = 0; held_fields(held, i); i++)
+		if (*held_fields(held, i) < lo[i] || *held_fields(held, i) > hi[i])
+			return false;
+	return offset > -(INT64_C(1) << 40) && offset < (INT64_C(1) << 40);
+}
+
+static int rtc_restore(void *dev, struct state_reader *r, struct kvmini_error *err)
+{
+	struct rtc *rtc = dev;
+	uint8_t index = state_get_u8(r), ram[RTC_RAM_SIZE];
+	state_get_bytes(r, ram, sizeof(ram));
+	int64_t offset = (int64_t)state_get_u64(r);
+	struct tm held;
+	memset(&held, 0, sizeof(held));
+	for (size_t i = 0; held_fields(&held, i); i++)
+		*held_fields(&held, i) = (int32_t)state_get_u32(r);
+	if (state_reader_finish(r, "CMOS RTC", err) < 0)
+		return -1;
+	if (!rtc_state_valid(&held, offset))
+		return kvmini_fail(err, KVMINI_E_USAGE, "CMOS RTC: saved clock is out of range");
+	pthread_mutex_lock(&rtc->lock);
+	rtc->index_port = index;
+	memcpy(rtc->ram, ram, sizeof(ram));
+	rtc->offset = offset;
+	rtc->held = held;
+	pthread_mutex_unlock(&rtc->lock);
+	return 0;
+}
+
+const struct device_type rtc_device = {
+	.name = "CMOS RTC",
+	.res = {
+		.ranges = { { RESOURCE_SPACE_PORT, RTC_PORT, RTC_NPORTS, &rtc_ops, "CMOS RTC" } },
+		.nranges = 1,
+		.irqs = { { RTC_IRQ, false } },
+		.nirqs = 1,
+		.acpi_name = "RTC_", .acpi_hid = "PNP0B00",
+	},
+	.persistent = true,   /* the CMOS RAM and clock survive a reset, as on a PC */
+	.create = rtc_device_create, .destroy = rtc_device_destroy,
+	.save_state = rtc_save, .restore_state = rtc_restore,
+};

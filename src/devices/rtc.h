@@ -38,9 +38,11 @@
 #include <stdint.h>
 #include <time.h>
 #include "bus.h"
+#include "device.h"
 
 #define RTC_PORT  0x70
 #define RTC_NPORTS 2
+#define RTC_IRQ    8   /* wired on a PC; this RTC raises no interrupt yet */
 #define RTC_RAM_SIZE 128
 
 /* Register numbers (the index written to port 0x70). */
@@ -79,5 +81,8 @@ extern const struct bus_device_ops rtc_ops;
 
 /* Bit 7 of the last index written to port 0x70. */
 bool rtc_nmi_disabled(struct rtc *rtc);
+
+/* Ports 0x70-0x71, ISA IRQ 8, PNP0B00; persistent (src/device.h). */
+extern const struct device_type rtc_device;
 
 #endif

@@ -452,3 +452,108 @@ size_t uart16550_receive(struct uart16550 *uart, const uint8_t *bytes, size_t n)
 	pthread_mutex_unlock(&uart->lock);
 	return accepted;
 }
+
+/* ---- the device interface (src/device.h) ---- */
+
+static void *uart_device_create(const struct device_env *env, struct kvmini_error *err)
+{
+	struct uart16550 *uart = uart16550_create(env->config->serial_out_fd, &env->irqs[0]);
+	if (!uart)
+		kvmini_fail(err, KVMINI_E_HOST, "out of memory for the UART");
+	return uart;
+}
+
+static void uart_device_destroy(void *dev)
+{
+	uart16550_destroy(dev);
+}
+
+static void uart_device_reset(void *dev)
+{
+	struct uart16550 *uart = dev;
+	pthread_mutex_lock(&uart->lock);
+	bool was_raised = uart->irq_level;
+	reset(uart);
+	uart->irq_level = was_raised;
+	update_irq(uart);   /* lowers the line if it was up */
+	pthread_mutex_unlock(&uart->lock);
+}
+
+/* The receive FIFO goes oldest byte first; the interrupt line's level is
+ * not saved: it follows from the registers (update_irq after restore). */
+static void uart_save(void *dev, struct state_writer *w)
+{
+	struct uart16550 *uart = dev;
+	pthread_mutex_lock(&uart->lock);
+	state_put_u8(w, (uint8_t)uart->rx_count);
+	for (unsigned i = 0; i < uart->rx_count; i++)
+		state_put_u8(w, uart->rx_fifo[(uart->rx_head + i) % UART_RX_FIFO_SIZE]);
+	const uint8_t regs[] = {
+		uart->rbr, uart->ier, uart->lcr, uart->mcr, uart->scr, uart->dll, uart->dlm,
+		uart->fcr, uart->lsr_errors, uart->msr_deltas, uart->thre_pending,
+	};
+	state_put_bytes(w, regs, sizeof(regs));
+	pthread_mutex_unlock(&uart->lock);
+}
+
+/* Bits a saved register may have set: what the guest can make it hold. */
+static bool uart_state_valid(const uint8_t regs[11])
+{
+	enum { IER = 1, MCR = 3, FCR = 7, LSR_ERR = 8, MSR_DELTA = 9, THRE = 10 };
+	return !(regs[IER] & ~UART_IER_WRITABLE) && !(regs[MCR] & ~UART_MCR_WRITABLE) &&
+	       !(regs[FCR] & ~(UART_FCR_ENABLE_FIFO | UART_FCR_TRIGGER_MASK)) &&
+	       !(regs[LSR_ERR] & ~UART_LSR_BRK_ERROR_BITS) && !(regs[MSR_DELTA] & ~UART_MSR_ANY_DELTA) &&
+	       regs[THRE] <= 1;
+}
+
+static int uart_restore(void *dev, struct state_reader *r, struct kvmini_error *err)
+{
+	struct uart16550 *uart = dev;
+	uint8_t fifo[UART_RX_FIFO_SIZE], regs[11];
+	unsigned count = state_get_u8(r);
+	if (count > UART_RX_FIFO_SIZE)
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "uart16550: saved receive FIFO holds %u bytes, more than %u",
+				   count, UART_RX_FIFO_SIZE);
+	state_get_bytes(r, fifo, count);
+	state_get_bytes(r, regs, sizeof(regs));
+	if (state_reader_finish(r, "uart16550", err) < 0)
+		return -1;
+	if (!uart_state_valid(regs))
+		return kvmini_fail(err, KVMINI_E_USAGE, "uart16550: saved registers hold bits no 16550A has");
+	pthread_mutex_lock(&uart->lock);
+	memcpy(uart->rx_fifo, fifo, count);
+	uart->rx_head = 0;
+	uart->rx_count = count;
+	uint8_t *fields[] = {
+		&uart->rbr, &uart->ier, &uart->lcr, &uart->mcr, &uart->scr, &uart->dll, &uart->dlm,
+		&uart->fcr, &uart->lsr_errors, &uart->msr_deltas,
+	};
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		*fields[i] = regs[i];
+	uart->thre_pending = regs[10];
+	update_irq(uart);
+	pthread_mutex_unlock(&uart->lock);
+	return 0;
+}
+
+static size_t uart_device_input(void *dev, const uint8_t *bytes, size_t n)
+{
+	return uart16550_receive(dev, bytes, n);
+}
+
+const struct device_type uart16550_device = {
+	.name = "uart16550 (COM1)",
+	.res = {
+		.ranges = { { RESOURCE_SPACE_PORT, UART_COM1_BASE, UART_NREGS, &uart16550_ops,
+			      "uart16550 (COM1)" } },
+		.nranges = 1,
+		.irqs = { { UART_COM1_IRQ, false } },
+		.nirqs = 1,
+		.acpi_name = "COM1", .acpi_hid = "PNP0501",
+	},
+	.create = uart_device_create, .destroy = uart_device_destroy,
+	.reset = uart_device_reset,
+	.save_state = uart_save, .restore_state = uart_restore,
+	.input = uart_device_input,
+};

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "bus.h"
+#include "device.h"
 #include "irq.h"
 
 #define UART_COM1_BASE 0x3f8
@@ -40,5 +41,8 @@ extern const struct bus_device_ops uart16550_ops;
  * the receiver is disconnected from the line: all n are accepted and
  * discarded. */
 size_t uart16550_receive(struct uart16550 *uart, const uint8_t *bytes, size_t n);
+
+/* COM1 at 0x3f8, ISA IRQ 4, PNP0501 (src/device.h). */
+extern const struct device_type uart16550_device;
 
 #endif

@@ -1,8 +1,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
+#include <asm/processor-flags.h>
 #include "vcpu.h"
 #include "arch/x86/paging.h"
 #include "gdb/target.h"
@@ -39,15 +39,19 @@ int gdb_target_init(struct gdb_target *t, struct vm *vm, int wake_fd,
 	}
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		t->action[i] = GDB_ACT_CONTINUE;
+	t->hooks = (struct vm_exit_hooks){ .on_exit = debug_exit, .on_stop = vm_stopping, .opaque = t };
+	if (vm_add_exit_hooks(vm, &t->hooks, err) < 0) {
+		free(t->action);
+		free(t->pending);
+		return -1;
+	}
 	pthread_mutex_init(&t->lock, NULL);
-	t->hooks = (struct vm_debug_hooks){ .on_exit = debug_exit, .on_stop = vm_stopping, .opaque = t };
-	vm_set_debug_hooks(vm, &t->hooks);
 	return 0;
 }
 
 void gdb_target_fini(struct gdb_target *t)
 {
-	vm_set_debug_hooks(t->vm, NULL);
+	vm_remove_exit_hooks(t->vm, &t->hooks);
 	pthread_mutex_destroy(&t->lock);
 	free(t->action);
 	free(t->pending);
@@ -77,7 +81,7 @@ static int linear_pc(struct vcpu *vcpu, uint64_t *pc)
 {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
-	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0)
+	if (vcpu_get_regs(vcpu, &regs, NULL) < 0 || vcpu_get_sregs(vcpu, &sregs, NULL) < 0)
 		return -1;
 	*pc = sregs.cs.l ? regs.rip : sregs.cs.base + (regs.rip & 0xffffffffULL);
 	return 0;
@@ -133,9 +137,23 @@ static bool classify(struct gdb_target *t, struct vcpu *vcpu, uint64_t pc, struc
 	return true;
 }
 
+/* The exits a debugger may own: KVM_EXIT_DEBUG, and an instruction-
+ * emulation failure (how a host that emulates guest kernel code, such
+ * as PVM, reports an int3). */
+static bool debug_related(const struct kvm_run *run)
+{
+	return run->exit_reason == KVM_EXIT_DEBUG ||
+	       (run->exit_reason == KVM_EXIT_INTERNAL_ERROR &&
+		run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION);
+}
+
+/* The exit hook: true when the exit was ours (the vCPU keeps going,
+ * parking first when the event paused the VM). */
 static bool debug_exit(void *opaque, struct vcpu *vcpu)
 {
 	struct gdb_target *t = opaque;
+	if (!debug_related(vcpu->run))
+		return false;
 	uint64_t pc = vcpu->run->debug.arch.pc;
 	if (vcpu->run->exit_reason != KVM_EXIT_DEBUG && linear_pc(vcpu, &pc) < 0)
 		return false;
@@ -196,7 +214,7 @@ static int apply_debug(struct gdb_target *t, unsigned cpu, struct kvmini_error *
 			dbg.arch.debugreg[i] = dr[i];
 	}
 	pthread_mutex_unlock(&t->lock);
-	return KVM_IOCTL(t->vm->vcpus[cpu].fd, KVM_SET_GUEST_DEBUG, &dbg, err);
+	return vcpu_set_guest_debug(&t->vm->vcpus[cpu], &dbg, err);
 }
 
 void gdb_target_detach(struct gdb_target *t)
@@ -326,22 +344,22 @@ int gdb_target_resume(struct gdb_target *t, const enum gdb_action *actions,
 
 int gdb_target_get_regs(struct gdb_target *t, unsigned cpu, struct gdb_x86_state *st)
 {
-	int fd = t->vm->vcpus[cpu].fd;
+	const struct vcpu *vcpu = &t->vm->vcpus[cpu];
 	memset(st, 0, sizeof(*st));
-	if (ioctl(fd, KVM_GET_REGS, &st->regs) < 0 || ioctl(fd, KVM_GET_SREGS, &st->sregs) < 0)
+	if (vcpu_get_regs(vcpu, &st->regs, NULL) < 0 || vcpu_get_sregs(vcpu, &st->sregs, NULL) < 0)
 		return -1;
-	st->fpu_valid = ioctl(fd, KVM_GET_FPU, &st->fpu) == 0;
+	st->fpu_valid = vcpu_get_fpu(vcpu, &st->fpu, NULL) == 0;
 	return 0;
 }
 
 int gdb_target_set_regs(struct gdb_target *t, unsigned cpu, const struct gdb_x86_state *st)
 {
-	int fd = t->vm->vcpus[cpu].fd;
-	if ((st->dirty & GDB_DIRTY_REGS) && ioctl(fd, KVM_SET_REGS, &st->regs) < 0)
+	const struct vcpu *vcpu = &t->vm->vcpus[cpu];
+	if ((st->dirty & GDB_DIRTY_REGS) && vcpu_set_regs(vcpu, &st->regs, NULL) < 0)
 		return -1;
-	if ((st->dirty & GDB_DIRTY_SREGS) && ioctl(fd, KVM_SET_SREGS, &st->sregs) < 0)
+	if ((st->dirty & GDB_DIRTY_SREGS) && vcpu_set_sregs(vcpu, &st->sregs, NULL) < 0)
 		return -1;
-	if ((st->dirty & GDB_DIRTY_FPU) && ioctl(fd, KVM_SET_FPU, &st->fpu) < 0)
+	if ((st->dirty & GDB_DIRTY_FPU) && vcpu_set_fpu(vcpu, &st->fpu, NULL) < 0)
 		return -1;
 	return 0;
 }
@@ -351,7 +369,7 @@ int gdb_target_set_regs(struct gdb_target *t, unsigned cpu, const struct gdb_x86
 static int paging_of(struct gdb_target *t, unsigned cpu, struct x86_paging *p)
 {
 	struct kvm_sregs s;
-	if (ioctl(t->vm->vcpus[cpu].fd, KVM_GET_SREGS, &s) < 0)
+	if (vcpu_get_sregs(&t->vm->vcpus[cpu], &s, NULL) < 0)
 		return -1;
 	*p = (struct x86_paging){ .cr0 = s.cr0, .cr3 = s.cr3, .cr4 = s.cr4, .efer = s.efer };
 	return 0;
@@ -436,7 +454,7 @@ static int insert_watch(struct gdb_target *t, const struct gdb_point *pt, gpa_t 
 static bool in_real_mode(struct gdb_target *t, unsigned cpu)
 {
 	struct kvm_sregs s;
-	return ioctl(t->vm->vcpus[cpu].fd, KVM_GET_SREGS, &s) == 0 && !(s.cr0 & 1);
+	return vcpu_get_sregs(&t->vm->vcpus[cpu], &s, NULL) == 0 && !(s.cr0 & X86_CR0_PE);
 }
 
 int gdb_target_insert(struct gdb_target *t, unsigned cpu, const struct gdb_point *pt)

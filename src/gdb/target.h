@@ -2,10 +2,11 @@
  * any protocol. It owns the state the vCPU threads share with the stub's
  * server thread (breakpoints, per-vCPU resume actions, pending stop
  * events), turns debug exits into stop events, and pauses, steps and
- * resumes vCPUs through the vm layer's pause hooks.
+ * resumes vCPUs through the vm layer's pause functions. It attaches to
+ * the run loop as one of the VM's exit hooks (vm.h).
  *
  * Threads: every gdb_target_* function below runs on the stub's server
- * thread; the vm_debug_hooks callbacks run on vCPU threads. Breakpoints
+ * thread; its exit hook runs on vCPU threads. Breakpoints
  * and registers change only while every vCPU is parked. */
 #ifndef KVMINI_GDB_TARGET_H
 #define KVMINI_GDB_TARGET_H
@@ -49,7 +50,7 @@ struct gdb_target {
 	/* Its int3 never leaves a real-mode guest: serve software
 	 * breakpoints there from debug-register slots. */
 	bool real_mode_slots;
-	struct vm_debug_hooks hooks;
+	struct vm_exit_hooks hooks;
 
 	pthread_mutex_t lock; /* guards everything below */
 	bool attached;        /* a debugger owns debug exits */

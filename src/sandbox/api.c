@@ -1,6 +1,5 @@
 /* The public sandbox API (include/kvmini_sandbox.h): build the VM for a
  * program, run it once, or start it and call into it repeatedly. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +20,12 @@ void kvmini_sandbox_config_defaults(struct kvmini_sandbox_config *cfg)
 static int create_vm(sandbox_t *sb, const struct kvmini_sandbox_config *cfg,
 		     struct kvmini_error *err)
 {
-	struct kvmini_config vcfg;
-	kvmini_config_defaults(&vcfg);
-	vcfg.mem_size = cfg->mem_size;
-	vcfg.cpus = 1;
-	vcfg.log_fd = cfg->log_fd;
+	/* The VM layer's config: one vCPU, no interrupt controller, none of
+	 * the machine's devices or defaults. */
+	const struct kvmini_config vcfg = {
+		.mem_size = cfg->mem_size, .cpus = 1, .irqchip = KVMINI_IRQCHIP_NONE,
+		.log_fd = cfg->log_fd,
+	};
 	if (vm_create(&sb->vm, &vcfg, err) < 0)
 		return -1;
 	sb->vm_ready = true;
@@ -59,6 +59,7 @@ static int build(sandbox_t *sb, const struct kvmini_sandbox_config *cfg,
 	    sb_mm_init(&sb->mm, &sb->vm.mem, base, err) < 0 ||
 	    bus_register(&sb->vm.pio, SB_PORT_EXC, SB_PORT_COUNT, &sb_door_ops, sb,
 			 "sandbox door", err) < 0 ||
+	    sb_run_attach(sb, err) < 0 ||
 	    sb_files_init(sb, cfg, err) < 0)
 		return -1;
 	if (sb_load_program(sb, elf, size, path, cfg->argv ? cfg->argv : default_argv,
@@ -82,7 +83,6 @@ struct kvmini_sandbox *kvmini_sandbox_create(const struct kvmini_sandbox_config 
 	sb->verbose = cfg->verbose || cfg->trace;
 	sb->trace = cfg->trace;
 	sb->timeout = cfg->timeout;
-	sb->timer_signal = SIGRTMIN + 2;
 	if (build(sb, cfg, elf, size, path ? path : "program", err) < 0) {
 		kvmini_sandbox_destroy(sb);
 		return NULL;

@@ -11,8 +11,6 @@
  * and ends the run. */
 #include <asm/processor-flags.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include "kvm.h"
 #include "sandbox/sandbox.h"
 #include "arch/x86/gdt.h"
 #include "arch/x86/msr.h"
@@ -192,7 +190,7 @@ static uint64_t supported_xcr0(const struct x86_cpuid *cpuid)
 static int set_sregs(sandbox_t *sb, bool osxsave, struct kvmini_error *err)
 {
 	struct kvm_sregs s;
-	if (KVM_IOCTL(sb->vcpu->fd, KVM_GET_SREGS, &s, err) < 0)
+	if (vcpu_get_sregs(sb->vcpu, &s, err) < 0)
 		return -1;
 	s.cs = x86_flat_segment(SB_SEL_UCODE, X86_SEGMENT_CODE64, 3);
 	s.ss = s.ds = s.es = s.fs = s.gs = x86_flat_segment(SB_SEL_UDATA, X86_SEGMENT_DATA, 3);
@@ -206,7 +204,7 @@ static int set_sregs(sandbox_t *sb, bool osxsave, struct kvmini_error *err)
 	s.cr3 = SB_PML4_GPA;
 	s.cr4 = X86_CR4_PAE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | (osxsave ? X86_CR4_OSXSAVE : 0);
 	s.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
-	return KVM_IOCTL(sb->vcpu->fd, KVM_SET_SREGS, &s, err);
+	return vcpu_set_sregs(sb->vcpu, &s, err);
 }
 
 static int set_msrs(sandbox_t *sb, struct kvmini_error *err)
@@ -220,21 +218,13 @@ static int set_msrs(sandbox_t *sb, struct kvmini_error *err)
 		(uint64_t)SB_SEL_UBASE << 48 | (uint64_t)SB_SEL_KCODE << 32,
 		door, door, SYSCALL_RFLAGS_MASK, 0, 0, 0,
 	};
-	struct {
-		struct kvm_msrs h;
-		struct kvm_msr_entry e[7];
-	} m = { .h.nmsrs = 7 };
+	struct kvm_msr_entry e[7];
+	memset(e, 0, sizeof(e));
 	for (unsigned i = 0; i < 7; i++) {
-		m.e[i].index = index[i];
-		m.e[i].data = value[i];
+		e[i].index = index[i];
+		e[i].data = value[i];
 	}
-	int n = KVM_IOCTL(sb->vcpu->fd, KVM_SET_MSRS, &m, err);
-	if (n < 0)
-		return -1;
-	if (n != 7)
-		return kvmini_fail(err, KVMINI_E_HOST, "KVM_SET_MSRS refused MSR 0x%x",
-				   index[n]);
-	return 0;
+	return vcpu_set_msrs(sb->vcpu, e, 7, err);
 }
 
 int sb_cpu_setup(sandbox_t *sb, gva_t entry, gva_t sp, struct kvmini_error *err)
@@ -246,12 +236,12 @@ int sb_cpu_setup(sandbox_t *sb, gva_t entry, gva_t sp, struct kvmini_error *err)
 		return -1;
 	if (xcr0) {
 		struct kvm_xcrs x = { .nr_xcrs = 1, .xcrs = { { .xcr = 0, .value = xcr0 } } };
-		if (KVM_IOCTL(sb->vcpu->fd, KVM_SET_XCRS, &x, err) < 0)
+		if (vcpu_set_xcrs(sb->vcpu, &x, err) < 0)
 			return -1;
 	}
 	if (set_msrs(sb, err) < 0)
 		return -1;
 	/* The System V ABI entry state: rsp at argc, rdx 0 (no atexit hook). */
 	struct kvm_regs r = { .rip = entry, .rsp = sp, .rflags = 0x202 };
-	return KVM_IOCTL(sb->vcpu->fd, KVM_SET_REGS, &r, err);
+	return vcpu_set_regs(sb->vcpu, &r, err);
 }

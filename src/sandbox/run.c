@@ -1,22 +1,17 @@
-/* The sandbox's run loop: KVM_RUN on the calling thread, the door device
- * on the port bus (system calls and exception reports), the deadline.
+/* The sandbox on the VM layer's one run loop: an exit hook that owns
+ * every exit of its vCPU (the door device on the port bus for system
+ * calls and exception reports, the fatal reasons with the sandbox's own
+ * statuses), and vm_run() for each stretch of the program: the whole
+ * run, or up to the next serve call. vm_run()'s timeout is the deadline;
+ * the stop and the kick that end a run are the VM layer's.
  *
  * Registers cross through kvm_run's synchronised block (KVM_CAP_SYNC_REGS)
  * when KVM has it, so a system call costs one exit and no extra ioctl;
- * without it the loop falls back to KVM_GET_REGS/KVM_SET_REGS.
- *
- * The deadline is a POSIX timer that signals this thread. The signal is
- * blocked outside KVM_RUN and unblocked inside it (KVM_SET_SIGNAL_MASK),
- * so a signal that arrives while the host serves a system call stays
- * pending and makes the next KVM_RUN return EINTR at once: none is lost. */
-#include <errno.h>
+ * without it the hook falls back to KVM_GET_REGS/KVM_SET_REGS. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <time.h>
-#include <unistd.h>
-#include "kvm.h"
 #include "sandbox/sandbox.h"
 
 #define NO_DEADLINE 1e18
@@ -109,7 +104,7 @@ static void report_exception(sandbox_t *sb, unsigned vector)
 	struct fault_kind k = fault_kind(vector);
 	char what[160];
 	struct kvm_sregs s;
-	if (vector == 14 && ioctl(sb->vcpu->fd, KVM_GET_SREGS, &s) == 0)
+	if (vector == 14 && vcpu_get_sregs(sb->vcpu, &s, NULL) == 0)
 		describe_page_fault(what, sizeof(what), err, s.cr2);
 	else
 		snprintf(what, sizeof(what), "%s", k.what);
@@ -187,20 +182,21 @@ uint64_t sb_resume_rip(uint64_t rip)
 
 const struct bus_device_ops sb_door_ops = { .write = door_write };
 
-/* ---- exits ---- */
+/* ---- exits: the hooks the run loop calls ---- */
 
 static void handle_io(sandbox_t *sb)
 {
 	struct kvm_run *run = sb->run;
 	uint64_t area = (uint64_t)sb->vm.kvm.vcpu_mmap_size;
+	struct kvmini_error err;
 	if (run->io.direction != KVM_EXIT_IO_OUT || run->io.size != 1 || run->io.count != 1 ||
 	    run->io.data_offset >= area) {
 		sb_finish(sb, KVMINI_E_HOST, KVMINI_E_HOST,
 			  "internal error: unexpected port access 0x%x", run->io.port);
 		return;
 	}
-	if (!sb->sync_regs && ioctl(sb->vcpu->fd, KVM_GET_REGS, &run->s.regs.regs) < 0) {
-		sb_finish(sb, KVMINI_E_HOST, KVMINI_E_HOST, "KVM_GET_REGS failed: %s", strerror(errno));
+	if (!sb->sync_regs && vcpu_get_regs(sb->vcpu, &run->s.regs.regs, &err) < 0) {
+		sb_finish(sb, KVMINI_E_HOST, KVMINI_E_HOST, "%s", err.msg);
 		return;
 	}
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
@@ -237,107 +233,65 @@ static void handle_exit(sandbox_t *sb)
 	}
 }
 
-/* ---- the deadline timer ---- */
-
-struct deadline_timer {
-	timer_t id;
-	bool armed;
-	sigset_t saved;
-};
-
-static void timer_signal_handler(int sig)
+/* The program finished, or reached a serve call: this stretch is over.
+ * The outcome is the sandbox's own (sb->result); the VM's stop only
+ * ends vm_run(). */
+static void stop_if_done(sandbox_t *sb)
 {
-	(void)sig;
+	if (sb->finished || sb->at_serve)
+		vm_request_stop(&sb->vm, KVMINI_OK, 0, "%s",
+				sb->finished ? "program finished" : "serve call");
 }
 
-static int arm_timer(sandbox_t *sb, struct deadline_timer *t)
+static bool sandbox_exit(void *opaque, struct vcpu *vcpu)
 {
-	int sig = sb->timer_signal;
-	sigset_t block;
-	sigemptyset(&block);
-	sigaddset(&block, sig);
-	pthread_sigmask(SIG_BLOCK, &block, &t->saved);
-	struct sigaction sa = { .sa_handler = timer_signal_handler };
-	sigemptyset(&sa.sa_mask);
-	sigaction(sig, &sa, NULL);
-	/* Inside KVM_RUN: the thread's usual mask, with the timer's signal open. */
-	struct {
-		struct kvm_signal_mask h;
-		uint8_t set[8];
-	} mask = { .h.len = 8 };
-	sigset_t during = t->saved;
-	sigdelset(&during, sig);
-	memcpy(mask.set, &during, 8);
+	(void)vcpu;
+	sandbox_t *sb = opaque;
+	sb->stats.exits++;
+	handle_exit(sb);
+	stop_if_done(sb);
+	return true;   /* every exit of the sandbox's vCPU is its own */
+}
+
+/* Before every KVM_RUN: the registers a system call changed go in. */
+static void sandbox_pre_run(void *opaque, struct vcpu *vcpu)
+{
+	sandbox_t *sb = opaque;
+	struct kvm_run *run = vcpu->run;
 	struct kvmini_error err;
-	if (KVM_IOCTL(sb->vcpu->fd, KVM_SET_SIGNAL_MASK, &mask, &err) < 0)
-		return -1;
-	sb->deadline = now_seconds() + sb->timeout;
-	struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = sig };
-	sev._sigev_un._tid = gettid();
-	if (timer_create(CLOCK_MONOTONIC, &sev, &t->id) < 0)
-		return -1;
-	t->armed = true;
-	double whole = (double)(time_t)sb->timeout;
-	struct itimerspec its = {
-		.it_value = { (time_t)sb->timeout, (long)((sb->timeout - whole) * 1e9) },
-		.it_interval = { 0, 50 * 1000 * 1000 },   /* keep knocking until seen */
-	};
-	if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
-		its.it_value.tv_nsec = 1;
-	return timer_settime(t->id, 0, &its, NULL);
-}
-
-static void disarm_timer(sandbox_t *sb, struct deadline_timer *t)
-{
-	if (t->armed)
-		timer_delete(t->id);
-	/* Swallow a signal still pending, then restore the thread's mask. */
-	sigset_t only;
-	sigemptyset(&only);
-	sigaddset(&only, sb->timer_signal);
-	struct timespec zero = { 0, 0 };
-	while (sigtimedwait(&only, NULL, &zero) > 0)
-		;
-	pthread_sigmask(SIG_SETMASK, &t->saved, NULL);
-}
-
-static bool run_once(sandbox_t *sb)
-{
-	struct kvm_run *run = sb->run;
 	if (sb->sync_regs) {
 		run->kvm_valid_regs = KVM_SYNC_X86_REGS;
 		run->kvm_dirty_regs = sb->regs_dirty ? KVM_SYNC_X86_REGS : 0;
-	} else if (sb->regs_dirty && ioctl(sb->vcpu->fd, KVM_SET_REGS, &run->s.regs.regs) < 0) {
-		sb_finish(sb, KVMINI_E_HOST, KVMINI_E_HOST, "KVM_SET_REGS failed: %s", strerror(errno));
-		return false;
+	} else if (sb->regs_dirty && vcpu_set_regs(vcpu, &run->s.regs.regs, &err) < 0) {
+		sb_finish(sb, KVMINI_E_HOST, KVMINI_E_HOST, "%s", err.msg);
+		stop_if_done(sb);
+		return;
 	}
 	sb->regs_dirty = false;
-	if (ioctl(sb->vcpu->fd, KVM_RUN, 0) < 0) {
-		if (errno != EINTR && errno != EAGAIN) {
-			sb_finish(sb, KVMINI_E_HOST, KVMINI_E_HOST, "KVM_RUN failed: %s", strerror(errno));
-			return false;
-		}
-		if (sb->timeout > 0 && sb_run_seconds_left(sb) <= 0)
-			sb_finish(sb, KVMINI_E_TIMEOUT, 124,
-				  "program still running after the %g-second timeout", sb->timeout);
-		return !sb->finished;
-	}
-	sb->stats.exits++;
-	handle_exit(sb);
-	return !sb->finished && !sb->at_serve;
 }
+
+int sb_run_attach(sandbox_t *sb, struct kvmini_error *err)
+{
+	sb->hooks = (struct vm_exit_hooks){
+		.pre_run = sandbox_pre_run, .on_exit = sandbox_exit, .opaque = sb,
+	};
+	return vm_add_exit_hooks(&sb->vm, &sb->hooks, err);
+}
+
+/* ---- one stretch of the program ---- */
 
 void sb_run(sandbox_t *sb)
 {
-	struct deadline_timer t = { .armed = false };
+	struct kvmini_result r;
 	sb->at_serve = false;
-	if (sb->timeout > 0 && arm_timer(sb, &t) < 0) {
-		sb_finish(sb, KVMINI_E_HOST, KVMINI_E_HOST, "cannot arm the timeout: %s",
-			  strerror(errno));
-	} else {
-		while (!sb->finished && run_once(sb))
-			;
-	}
-	if (sb->timeout > 0)
-		disarm_timer(sb, &t);
+	sb->deadline = now_seconds() + sb->timeout;
+	vm_clear_stop(&sb->vm);
+	vm_run(&sb->vm, sb->timeout, &r);
+	if (sb->finished || sb->at_serve)
+		return;
+	if (r.status == KVMINI_E_TIMEOUT)
+		sb_finish(sb, KVMINI_E_TIMEOUT, 124,
+			  "program still running after the %g-second timeout", sb->timeout);
+	else
+		sb_finish(sb, r.status, r.exit_status, "%s", r.message);
 }

@@ -131,8 +131,8 @@ struct kvmini_sandbox {
 	int log_fd;
 	bool verbose, trace;
 	double timeout;
-	int timer_signal;
 	double deadline;          /* CLOCK_MONOTONIC seconds, for the current run */
+	struct vm_exit_hooks hooks;   /* the sandbox on the VM's run loop */
 	bool sync_regs;           /* KVM_CAP_SYNC_REGS: registers travel in kvm_run */
 	bool regs_dirty;          /* run->s.regs.regs must be loaded before the next entry */
 	bool door_iret;           /* the current call came as a #GP at the door (PVM) */
@@ -289,9 +289,12 @@ struct sb_file *sb_file_get(sandbox_t *sb, uint64_t fd);
  * of its guest path; closes host_fd and returns -EMFILE when full. */
 long sb_fd_install(sandbox_t *sb, int host_fd, const struct sb_file *like);
 
-/* ---- run.c: the run loop ---- */
+/* ---- run.c: the sandbox on the VM's run loop ---- */
 extern const struct bus_device_ops sb_door_ops;
-/* Run the vCPU until the program finishes or reaches a serve call. */
+/* Attach the sandbox's exit hooks to its VM; once, before sb_run(). */
+int sb_run_attach(sandbox_t *sb, struct kvmini_error *err);
+/* Run the vCPU until the program finishes or reaches a serve call (on a
+ * vCPU thread of the VM layer; this thread waits). */
 void sb_run(sandbox_t *sb);
 /* Return `value` from the system call the vCPU is in. */
 void sb_set_return(sandbox_t *sb, uint64_t value);

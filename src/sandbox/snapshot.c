@@ -16,10 +16,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include "kvm.h"
 #include "sandbox/sandbox.h"
 
 struct saved_file {
@@ -46,21 +44,15 @@ struct sb_snapshot {
 	uint64_t serve_in, serve_in_cap;
 };
 
+/* The sandbox's RAM is one region, slot 0: its log is the program's. */
 static int set_dirty_logging(sandbox_t *sb, bool on, struct kvmini_error *err)
 {
-	const struct guest_region *r = &sb->vm.mem.regions[0];
-	struct kvm_userspace_memory_region slot = {
-		.slot = 0, .flags = on ? KVM_MEM_LOG_DIRTY_PAGES : 0,
-		.guest_phys_addr = r->gpa, .memory_size = r->size,
-		.userspace_addr = (uint64_t)(uintptr_t)r->host,
-	};
-	return KVM_IOCTL(sb->vm.fd, KVM_SET_USER_MEMORY_REGION, &slot, err) < 0 ? -1 : 0;
+	return vm_set_dirty_logging(&sb->vm, 0, on, err);
 }
 
 static int fetch_kvm_dirty(sandbox_t *sb, struct kvmini_error *err)
 {
-	struct kvm_dirty_log log = { .slot = 0, .dirty_bitmap = sb->snap->kvm_dirty };
-	return KVM_IOCTL(sb->vm.fd, KVM_GET_DIRTY_LOG, &log, err) < 0 ? -1 : 0;
+	return vm_get_dirty_log(&sb->vm, 0, sb->snap->kvm_dirty, err);
 }
 
 /* Was guest-physical page p in use at the ready point? */
@@ -111,8 +103,8 @@ static int save_vcpu(sandbox_t *sb, struct kvmini_error *err)
 	struct sb_snapshot *s = sb->snap;
 	s->regs = sb->run->s.regs.regs;
 	s->regs.rip = sb_resume_rip(s->regs.rip);
-	if (KVM_IOCTL(sb->vcpu->fd, KVM_GET_SREGS, &s->sregs, err) < 0 ||
-	    KVM_IOCTL(sb->vcpu->fd, KVM_GET_XSAVE, &s->xsave, err) < 0)
+	if (vcpu_get_sregs(sb->vcpu, &s->sregs, err) < 0 ||
+	    vcpu_get_xsave(sb->vcpu, &s->xsave, err) < 0)
 		return -1;
 	return 0;
 }
@@ -269,9 +261,9 @@ int sb_snapshot_restore(sandbox_t *sb, struct kvmini_error *err)
 	restore_host_state(sb);
 	if (restore_files(sb, err) < 0)
 		return -1;
-	if (KVM_IOCTL(sb->vcpu->fd, KVM_SET_XSAVE, &s->xsave, err) < 0)
+	if (vcpu_set_xsave(sb->vcpu, &s->xsave, err) < 0)
 		return -1;
-	if (sb->sregs_touched && KVM_IOCTL(sb->vcpu->fd, KVM_SET_SREGS, &s->sregs, err) < 0)
+	if (sb->sregs_touched && vcpu_set_sregs(sb->vcpu, &s->sregs, err) < 0)
 		return -1;
 	sb->sregs_touched = false;
 	sb->run->s.regs.regs = s->regs;

@@ -10,7 +10,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -61,15 +60,10 @@ static long sys_exit_group(sandbox_t *sb, const uint64_t a[6])
 
 static int msr_access(sandbox_t *sb, uint32_t index, uint64_t *value, bool set)
 {
-	struct {
-		struct kvm_msrs h;
-		struct kvm_msr_entry e;
-	} m = { .h.nmsrs = 1, .e = { .index = index, .data = set ? *value : 0 } };
-	int n = ioctl(sb->vcpu->fd, set ? KVM_SET_MSRS : KVM_GET_MSRS, &m);
-	if (n != 1)
-		return -1;
-	*value = m.e.data;
-	return 0;
+	if (!set)
+		return vcpu_get_msr(sb->vcpu, index, value, NULL);
+	const struct kvm_msr_entry e = { .index = index, .data = *value };
+	return vcpu_set_msrs(sb->vcpu, &e, 1, NULL);
 }
 
 static bool canonical(uint64_t a)

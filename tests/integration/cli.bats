@@ -107,6 +107,21 @@ load helpers
 	assert_stderr_has "is not a regular file"
 }
 
+@test "a FIFO as the image or the initrd is refused at once, not waited on" {
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	# timeout(1) only bounds a hang (status 124): open() must not block.
+	run_checked timeout 60 "$KVMINI" run "$BATS_TEST_TMPDIR/fifo" </dev/null
+	assert_status 2
+	assert_stderr_has "kvmini: image '$BATS_TEST_TMPDIR/fifo' is not a regular file"
+	assert_one_line_error
+	: >"$BATS_TEST_TMPDIR/kernel"
+	run_checked timeout 60 "$KVMINI" run --kernel "$BATS_TEST_TMPDIR/kernel" \
+		--initrd "$BATS_TEST_TMPDIR/fifo" </dev/null
+	assert_status 2
+	assert_stderr_has "kvmini: initrd '$BATS_TEST_TMPDIR/fifo' is not a regular file"
+	assert_one_line_error
+}
+
 @test "an empty image" {
 	: > "$BATS_TEST_TMPDIR/empty.bin"
 	kvmini run "$BATS_TEST_TMPDIR/empty.bin"

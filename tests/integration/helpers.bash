@@ -5,26 +5,16 @@
 
 # ---- sanitizer reports fail the test, however kvmini was started ----
 #
-# A sanitizer report must never hide behind an exit status a test
-# expects: a passing guest ends with status 1 (debug-exit 0), which is
-# also ASan's default exit code. So every sanitizer stops at the first
-# report with status 222, which neither a guest (odd statuses), kvmini
-# (even statuses up to 12, 124, 128+signal) nor a test program produces,
-# and writes its report to a file in this test's own directory
-# (log_path): a report from a process run in the background or with its
-# stderr redirected is found as surely as one from `run`. The `kvmini`
-# helper checks right after each run; teardown checks whatever else ran.
-SANITIZER_EXIT=222
+# Every sanitizer stops at its first report with a status no guest or
+# kvmini gives (SANITIZER_EXIT, scripts/test-lib.sh) and writes the
+# report to a file in this test's own directory: a report from a process
+# run in the background or with its stderr redirected is found as surely
+# as one from `run`. The `kvmini` helper checks right after each run;
+# teardown checks whatever else ran.
+. "$BATS_TEST_DIRNAME/../../scripts/test-lib.sh"
 SANITIZER_LOG_DIR=${BATS_TEST_TMPDIR:-${BATS_FILE_TMPDIR:-${TMPDIR:-/tmp}}}/sanitizer
 mkdir -p "$SANITIZER_LOG_DIR" 2>/dev/null || true
-sanitizer_options="halt_on_error=1:exitcode=$SANITIZER_EXIT:log_path=$SANITIZER_LOG_DIR/report"
-export ASAN_OPTIONS="$sanitizer_options:detect_leaks=1:abort_on_error=0"
-export UBSAN_OPTIONS="$sanitizer_options:print_stacktrace=1"
-export LSAN_OPTIONS="$sanitizer_options"
-unset sanitizer_options
-
-# The lines that start a sanitizer report, in a log file or on stderr.
-SANITIZER_PATTERN='ERROR: AddressSanitizer|ERROR: LeakSanitizer|LeakSanitizer|runtime error:|ERROR: UndefinedBehaviorSanitizer|SUMMARY: (Address|UndefinedBehavior|Leak)Sanitizer'
+sanitizer_env "$SANITIZER_LOG_DIR/report"
 
 # Fail (status 1, the report printed) when a sanitizer reported anything
 # in this test so far: in a log file, or in the text given (stderr).

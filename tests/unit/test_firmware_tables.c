@@ -13,7 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 #include "memory.h"
+#include "board/board.h"
 #include "arch/x86/acpi.h"
+#include "arch/x86/aml.h"
 #include "arch/x86/firmware.h"
 #include "arch/x86/irqchip.h"
 #include "arch/x86/mptable.h"
@@ -24,14 +26,31 @@
 struct tables {
 	struct guest_memory mem;
 	uint64_t rsdp;
+	const struct resources *devices[BOARD_MAX_DEVICES + 1];
+	struct x86_firmware_desc desc;
 };
 
-static void write_tables(struct tables *t, unsigned ncpus)
+/* The PC board's devices, as the machine describes them, for ncpus. */
+static struct x86_firmware_desc pc_desc(const struct resources **devices, unsigned ncpus)
+{
+	return (struct x86_firmware_desc){
+		.ncpus = ncpus, .devices = devices,
+		.ndevices = board_resources(&pc_board, true, devices),
+	};
+}
+
+static void write_desc(struct tables *t)
 {
 	struct kvmini_error err = { 0 };
 	cr_assert_eq(guest_memory_init(&t->mem, 2 * MIB, 0, &err), 0, "%s", err.msg);
-	cr_assert_eq(mptable_write(&t->mem, ncpus, &err), 0, "%s", err.msg);
-	cr_assert_eq(acpi_write_tables(&t->mem, ncpus, &t->rsdp, &err), 0, "%s", err.msg);
+	cr_assert_eq(mptable_write(&t->mem, &t->desc, &err), 0, "%s", err.msg);
+	cr_assert_eq(acpi_write_tables(&t->mem, &t->desc, &t->rsdp, &err), 0, "%s", err.msg);
+}
+
+static void write_tables(struct tables *t, unsigned ncpus)
+{
+	t->desc = pc_desc(t->devices, ncpus);
+	write_desc(t);
 }
 
 static const uint8_t *at(const struct tables *t, uint64_t gpa, uint64_t len)
@@ -96,11 +115,15 @@ static void check_mp(unsigned ncpus)
 	const uint8_t *cfg = at(&t, cfg_addr, length);
 	cr_assert(memcmp(cfg, "PCMP", 4) == 0);
 	cr_assert_eq(sum(cfg, length), 0, "configuration table checksum");
-	cr_assert_eq(length, mptable_config_size(ncpus));
+	cr_assert_eq(length, mptable_config_size(&t.desc));
+	uint16_t level;
+	uint16_t declared = x86_firmware_isa_irqs(&t.desc, &level);
+	cr_assert_eq(declared, 0x0313, "the PC's devices: IRQs 0 (PIT), 1, 4, 8, 9");
 	cr_assert_eq(cfg[6], 4);
 	cr_assert_eq(get32(cfg + 36), 0xfee00000u, "local APIC address");
 	uint16_t count = get16(cfg + 34);
-	cr_assert_eq(count, ncpus + 1 + 1 + 15 + 2, "entries: cpus, bus, IOAPIC, 15 IRQs, 2 LINTs");
+	unsigned nirqs = (unsigned)__builtin_popcount(declared);
+	cr_assert_eq(count, ncpus + 1 + 1 + nirqs + 2, "entries: cpus, bus, IOAPIC, IRQs, 2 LINTs");
 
 	unsigned cpus = 0, buses = 0, ioapics = 0, irqs = 0, lints = 0;
 	uint32_t irq_seen = 0;
@@ -132,6 +155,8 @@ static void check_mp(unsigned ncpus)
 			cr_assert_eq(e[6], ncpus, "destination IOAPIC ID");
 			cr_assert_eq(e[7], e[5] == 0 ? 2 : e[5], "IRQ %u's pin", e[5]);
 			cr_assert_neq(e[5], 2, "IRQ 2 is the cascade");
+			cr_assert_eq(get16(e + 2), level & (1u << e[5]) ? 0xd : 0,
+				     "IRQ %u's trigger and polarity", e[5]);
 			irq_seen |= 1u << e[5];
 			irqs++;
 			break;
@@ -149,8 +174,8 @@ static void check_mp(unsigned ncpus)
 	cr_assert_eq(e, cfg + length, "entries end where the table does");
 	cr_assert_eq(cpus, ncpus);
 	cr_assert_eq(buses + ioapics, 2);
-	cr_assert_eq(irqs, 15);
-	cr_assert_eq(irq_seen, 0xfffbu, "IRQs 0-15 but 2");
+	cr_assert_eq(irqs, nirqs);
+	cr_assert_eq(irq_seen, declared, "every declared ISA IRQ, once");
 	cr_assert_eq(lints, 2);
 	guest_memory_free(&t.mem);
 }
@@ -174,9 +199,10 @@ static const uint8_t *acpi_table(const struct tables *t, uint64_t addr, const ch
 	return table;
 }
 
-static void check_madt(const uint8_t *m, unsigned ncpus)
+static void check_madt(const uint8_t *m, const struct x86_firmware_desc *desc)
 {
-	cr_assert_eq(get32(m + 4), acpi_madt_size(ncpus));
+	unsigned ncpus = desc->ncpus;
+	cr_assert_eq(get32(m + 4), acpi_madt_size(desc));
 	cr_assert_eq(m[8], 4, "MADT revision");
 	cr_assert_eq(get32(m + 36), 0xfee00000u, "local APIC address");
 	cr_assert_eq(get32(m + 40), 1, "PCAT_COMPAT");
@@ -259,7 +285,7 @@ static void check_fadt(const struct tables *t, const uint8_t *f)
 	const uint8_t *dsdt = acpi_table(t, get64(f + 140), "DSDT");
 	static const uint8_t s5[] = { 0x08, '\\', '_', 'S', '5', '_', 0x12, 0x08, 0x04,
 				      0x0a, 0x05, 0x0a, 0x05, 0x00, 0x00 };
-	cr_assert_eq(get32(dsdt + 4), 36 + sizeof(s5));
+	cr_assert_leq(get32(dsdt + 4), ACPI_DSDT_MAX);
 	cr_assert(memcmp(dsdt + 36, s5, sizeof(s5)) == 0, "Name (\\_S5, Package (4) {5, 5, 0, 0})");
 }
 
@@ -279,7 +305,7 @@ static void check_acpi(unsigned ncpus)
 	const uint8_t *xsdt = acpi_table(&t, get64(rsdp + 24), "XSDT");
 	cr_assert_eq(get32(xsdt + 4), 36 + 2 * 8, "two entries");
 	check_fadt(&t, acpi_table(&t, get64(xsdt + 36), "FACP"));
-	check_madt(acpi_table(&t, get64(xsdt + 44), "APIC"), ncpus);
+	check_madt(acpi_table(&t, get64(xsdt + 44), "APIC"), &t.desc);
 	guest_memory_free(&t.mem);
 }
 
@@ -290,9 +316,10 @@ Test(acpi, most_cpus) { check_acpi(X86_FIRMWARE_MAX_CPUS); }
 
 Test(firmware, every_table_stays_inside_the_firmware_area)
 {
-	unsigned n = X86_FIRMWARE_MAX_CPUS;
-	cr_assert_leq(MP_CONFIG_ADDR + mptable_config_size(n), X86_FIRMWARE_END);
-	cr_assert_leq(ACPI_MADT_ADDR + acpi_madt_size(n), ACPI_TABLES_END);
+	const struct resources *devices[BOARD_MAX_DEVICES];
+	struct x86_firmware_desc desc = pc_desc(devices, X86_FIRMWARE_MAX_CPUS);
+	cr_assert_leq(MP_CONFIG_ADDR + mptable_config_size(&desc), X86_FIRMWARE_END);
+	cr_assert_leq(ACPI_MADT_ADDR + acpi_madt_size(&desc), ACPI_TABLES_END);
 	cr_assert_leq(ACPI_TABLES_END, MP_FLOATING_ADDR);
 	cr_assert_geq(ACPI_RSDP_ADDR, X86_FIRMWARE_START);
 }
@@ -302,11 +329,14 @@ Test(firmware, cpu_counts_outside_the_range_are_refused)
 	struct guest_memory mem;
 	struct kvmini_error err = { 0 };
 	uint64_t rsdp = 0;
+	const struct resources *devices[BOARD_MAX_DEVICES];
+	struct x86_firmware_desc none = pc_desc(devices, 0);
+	struct x86_firmware_desc too_many = pc_desc(devices, X86_FIRMWARE_MAX_CPUS + 1);
 	cr_assert_eq(guest_memory_init(&mem, 2 * MIB, 0, &err), 0);
-	cr_assert_eq(mptable_write(&mem, 0, &err), -1);
-	cr_assert_eq(mptable_write(&mem, X86_FIRMWARE_MAX_CPUS + 1, &err), -1);
+	cr_assert_eq(mptable_write(&mem, &none, &err), -1);
+	cr_assert_eq(mptable_write(&mem, &too_many, &err), -1);
 	cr_assert(strstr(err.msg, "255 vCPUs: the MP table describes 1 to 254"), "%s", err.msg);
-	cr_assert_eq(acpi_write_tables(&mem, X86_FIRMWARE_MAX_CPUS + 1, &rsdp, &err), -1);
+	cr_assert_eq(acpi_write_tables(&mem, &too_many, &rsdp, &err), -1);
 	cr_assert(strstr(err.msg, "255 vCPUs: the ACPI tables describe 1 to 254"), "%s", err.msg);
 	cr_assert_eq(err.code, KVMINI_E_USAGE);
 	guest_memory_free(&mem);
@@ -317,10 +347,12 @@ Test(firmware, ram_below_the_area_is_refused_with_a_message)
 	struct guest_memory mem;
 	struct kvmini_error err = { 0 };
 	uint64_t rsdp = 0;
+	const struct resources *devices[BOARD_MAX_DEVICES];
+	struct x86_firmware_desc one = pc_desc(devices, 1);
 	cr_assert_eq(guest_memory_init(&mem, 512 << 10, 0, &err), 0);
-	cr_assert_eq(mptable_write(&mem, 1, &err), -1);
+	cr_assert_eq(mptable_write(&mem, &one, &err), -1);
 	cr_assert(strstr(err.msg, "guest RAM too small for the MP table"), "%s", err.msg);
-	cr_assert_eq(acpi_write_tables(&mem, 1, &rsdp, &err), -1);
+	cr_assert_eq(acpi_write_tables(&mem, &one, &rsdp, &err), -1);
 	cr_assert(strstr(err.msg, "guest RAM too small for the ACPI tables"), "%s", err.msg);
 	guest_memory_free(&mem);
 }
@@ -430,10 +462,157 @@ Test(iasl, disassembles_every_acpi_table_cleanly)
 	const char *dsl = disassemble(dir, "dsdt", dsdt, get32(dsdt + 4));
 	cr_assert(strstr(dsl, "Name (\\_S5, Package (0x04)"), "%s", dsl);
 	cr_assert(strstr(dsl, "0x05, \n        0x05, \n        Zero, \n        Zero"), "%s", dsl);
+	cr_assert(strstr(dsl, "Device (COM1)"), "%s", dsl);
+	cr_assert(strstr(dsl, "Name (_HID, EisaId (\"PNP0501\")"), "%s", dsl);
+	cr_assert(strstr(dsl, "IO (Decode16,\n                    0x03F8,"), "%s", dsl);
+	cr_assert(strstr(dsl, "IRQNoFlags ()\n                    {4}"), "%s", dsl);
+	cr_assert(strstr(dsl, "Device (KBD)") && strstr(dsl, "Device (RTC)") &&
+		  strstr(dsl, "Device (TMR)"), "%s", dsl);
 	round_trip(dir, "dsdt", dsdt, get32(dsdt + 4), false, true);
 	char cleanup[128];
 	snprintf(cleanup, sizeof(cleanup), "rm -rf %s", dir);
 	cr_assert_eq(system(cleanup), 0);
+	guest_memory_free(&t.mem);
+}
+
+/* ==== the tables follow the devices' declared resources ==== */
+
+/* The Device (name) object in the DSDT: its body (after the name) and
+ * the body's length, or NULL. */
+static const uint8_t *dsdt_device(const uint8_t *dsdt, const char *name, size_t *len)
+{
+	uint32_t total = get32(dsdt + 4);
+	for (uint32_t i = 36; i + 8 < total; i++) {
+		if (dsdt[i] != 0x5b || dsdt[i + 1] != 0x82)
+			continue;
+		const uint8_t *pkg = dsdt + i + 2;
+		unsigned n = (pkg[0] >> 6) + 1;
+		size_t pkg_len = n == 1 ? pkg[0] & 0x3f : (pkg[0] & 0x0f);
+		for (unsigned k = 1; k < n; k++)
+			pkg_len |= (size_t)pkg[k] << (4 + 8 * (k - 1));
+		if (memcmp(pkg + n, name, 4) == 0 && i + 2 + pkg_len <= total) {
+			*len = pkg_len - n - 4;
+			return pkg + n + 4;
+		}
+	}
+	return NULL;
+}
+
+static bool has_bytes(const uint8_t *p, size_t len, const uint8_t *want, size_t n)
+{
+	return memmem(p, len, want, n) != NULL;
+}
+
+/* The MP table's I/O interrupt entry for ISA IRQ irq, or NULL. */
+static const uint8_t *mp_irq(const struct tables *t, unsigned irq)
+{
+	const uint8_t *cfg = at(t, MP_CONFIG_ADDR, 44);
+	uint16_t length = get16(cfg + 4);
+	cfg = at(t, MP_CONFIG_ADDR, length);
+	for (const uint8_t *e = cfg + 44; e < cfg + length; e += e[0] == 0 ? 20 : 8)
+		if (e[0] == 3 && e[5] == irq)
+			return e;
+	return NULL;
+}
+
+/* Each port range and line of `res` in its DSDT device and the MP table. */
+static void expect_described(const struct tables *t, const struct resources *res)
+{
+	for (unsigned i = 0; i < res->nirqs; i++)
+		if (res->irqs[i].line != 2)
+			cr_assert_not_null(mp_irq(t, res->irqs[i].line), "MP entry for IRQ %u",
+					   res->irqs[i].line);
+	if (!res->acpi_hid)
+		return;
+	const uint8_t *dsdt = at(t, ACPI_DSDT_ADDR, ACPI_DSDT_MAX);
+	size_t len;
+	const uint8_t *dev = dsdt_device(dsdt, res->acpi_name, &len);
+	cr_assert_not_null(dev, "Device (%s) in the DSDT", res->acpi_name);
+	uint32_t hid;
+	cr_assert(aml_eisa_id(res->acpi_hid, &hid));
+	uint8_t name_hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c, (uint8_t)hid, (uint8_t)(hid >> 8),
+			       (uint8_t)(hid >> 16), (uint8_t)(hid >> 24) };
+	cr_assert(has_bytes(dev, len, name_hid, sizeof(name_hid)), "%s: _HID %s", res->acpi_name,
+		  res->acpi_hid);
+	for (unsigned i = 0; i < res->nranges; i++) {
+		uint16_t b = (uint16_t)res->ranges[i].base;
+		uint8_t io[] = { 0x47, 0x01, (uint8_t)b, (uint8_t)(b >> 8), (uint8_t)b,
+				 (uint8_t)(b >> 8), 0x01, (uint8_t)res->ranges[i].len };
+		cr_assert(has_bytes(dev, len, io, sizeof(io)), "%s: IO at 0x%x", res->acpi_name, b);
+	}
+	for (unsigned i = 0; i < res->nirqs; i++) {
+		unsigned mask = 1u << res->irqs[i].line;
+		uint8_t irq[] = { res->irqs[i].level ? 0x23 : 0x22, (uint8_t)mask, (uint8_t)(mask >> 8) };
+		cr_assert(has_bytes(dev, len, irq, sizeof(irq)), "%s: IRQ %u", res->acpi_name,
+			  res->irqs[i].line);
+	}
+}
+
+Test(firmware, every_declared_resource_is_in_the_tables)
+{
+	struct tables t;
+	write_tables(&t, 2);
+	cr_assert_geq(t.desc.ndevices, 9, "the PIT and the PC's eight devices");
+	for (size_t i = 0; i < t.desc.ndevices; i++)
+		expect_described(&t, t.desc.devices[i]);
+	uint32_t hid;
+	cr_assert(aml_eisa_id("PNP0501", &hid));
+	cr_assert_eq(hid, 0x0105d041u, "EisaId (\"PNP0501\")");
+	cr_assert_not(aml_eisa_id("pnp0501", &hid));
+	cr_assert_not(aml_eisa_id("PNP05G1", &hid));
+	guest_memory_free(&t.mem);
+}
+
+/* A device the board does not have: declaring it is all it takes. */
+static const struct resources com2 = {
+	.ranges = { { RESOURCE_SPACE_PORT, 0x2f8, 8, NULL, "COM2" } }, .nranges = 1,
+	.irqs = { { 3, false } }, .nirqs = 1,
+	.acpi_name = "COM2", .acpi_hid = "PNP0501",
+};
+static const struct resources level_irq_device = {
+	.ranges = { { RESOURCE_SPACE_PORT, 0x700, 4, NULL, "level" } }, .nranges = 1,
+	.irqs = { { 11, true } }, .nirqs = 1,
+};
+
+/* The PC's own devices (not the irqchip's PIT: the DSDT's 256 bytes at
+ * 0xe0500 hold the PC's devices and one more) and two new ones. */
+Test(firmware, a_new_device_appears_by_declaring_its_resources)
+{
+	struct tables t;
+	t.desc = (struct x86_firmware_desc){
+		.ncpus = 1, .devices = t.devices,
+		.ndevices = board_resources(&pc_board, false, t.devices),
+	};
+	t.devices[t.desc.ndevices++] = &com2;
+	t.devices[t.desc.ndevices++] = &level_irq_device;
+	write_desc(&t);
+	expect_described(&t, &com2);
+	expect_described(&t, &level_irq_device);
+	cr_assert_eq(get16(mp_irq(&t, 11) + 2), 0xd, "level, active high in the MP table");
+	cr_assert_eq(get16(mp_irq(&t, 3) + 2), 0, "as the ISA bus says");
+	/* The MADT overrides the level-triggered line, not the edge one. */
+	const uint8_t *m = at(&t, ACPI_MADT_ADDR, acpi_madt_size(&t.desc));
+	bool irq11 = false, irq3 = false;
+	for (const uint8_t *e = m + 44; e < m + get32(m + 4); e += e[1]) {
+		irq11 |= e[0] == 2 && e[3] == 11 && get16(e + 8) == 0xd;
+		irq3 |= e[0] == 2 && e[3] == 3;
+	}
+	cr_assert(irq11);
+	cr_assert_not(irq3);
+	guest_memory_free(&t.mem);
+}
+
+Test(firmware, devices_beyond_the_dsdt_room_are_refused)
+{
+	struct tables t;
+	t.desc = pc_desc(t.devices, 1);
+	while (t.desc.ndevices < BOARD_MAX_DEVICES)
+		t.devices[t.desc.ndevices++] = &com2;
+	struct kvmini_error err = { 0 };
+	cr_assert_eq(guest_memory_init(&t.mem, 2 * MIB, 0, &err), 0);
+	cr_assert_eq(acpi_write_tables(&t.mem, &t.desc, &t.rsdp, &err), -1);
+	cr_assert(strstr(err.msg, "the DSDT's devices need more than its 256 bytes at 0xe0500"),
+		  "%s", err.msg);
 	guest_memory_free(&t.mem);
 }
 

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "kvmini.h"
+#include "kvmini_gdb.h"
 #include "gdb/packet.h"
 #include "gdb/probe.h"
 #include "gdb/socket.h"
@@ -51,6 +52,7 @@ struct fixture {
 	char dir[64], sock[96];
 	uint8_t image[0x1010];
 	struct kvmini_vm *vm;
+	struct kvmini_gdb *gdb;
 	pthread_t runner;
 	bool running;
 	struct kvmini_result result;
@@ -140,7 +142,8 @@ static void start_image(unsigned cpus, bool wait, const struct kvmini_image *img
 	f.vm = kvmini_vm_create(&cfg, &err);
 	cr_assert_not_null(f.vm, "%s", err.msg);
 	cr_assert_eq(kvmini_vm_load(f.vm, img, &err), 0, "%s", err.msg);
-	cr_assert_eq(kvmini_vm_gdb_listen(f.vm, address, wait, &err), 0, "%s", err.msg);
+	f.gdb = kvmini_gdb_listen(f.vm, address, wait, &err);
+	cr_assert_not_null(f.gdb, "%s", err.msg);
 	cr_assert_eq(pthread_create(&f.runner, NULL, run_vm, NULL), 0);
 	f.running = true;
 	connect_client();
@@ -155,6 +158,8 @@ static int finish(void)
 	if (f.running)
 		pthread_join(f.runner, NULL);
 	f.running = false;
+	kvmini_gdb_close(f.gdb);
+	f.gdb = NULL;
 	kvmini_vm_destroy(f.vm);
 	f.vm = NULL;
 	rmdir(f.dir);

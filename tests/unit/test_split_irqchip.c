@@ -72,7 +72,8 @@ Test(split_irqchip, its_devices_sit_where_the_tables_say_and_go_away)
 	struct kvmini_error err;
 	struct split_irqchip *chip = split_irqchip_create(&vm, &err);
 	cr_assert_not_null(chip, "%s", err.msg);
-	cr_expect_not_null(vm.irqchip_hooks);
+	cr_expect_not_null(vm.irq_router);
+	cr_expect_eq(vm.nexit_hooks, 1u);
 	static const struct { uint64_t port; const char *name; } ports[] = {
 		{ 0x20, "8259 PIC (master)" }, { 0x21, "8259 PIC (master)" },
 		{ 0xa0, "8259 PIC (slave)" }, { 0xa1, "8259 PIC (slave)" },
@@ -96,7 +97,8 @@ Test(split_irqchip, its_devices_sit_where_the_tables_say_and_go_away)
 	cr_expect_eq(data[3], 1);
 	/* A line raised after the chip is gone goes nowhere. */
 	split_irqchip_destroy(chip);
-	cr_expect_null(vm.irqchip_hooks);
+	cr_expect_null(vm.irq_router);
+	cr_expect_eq(vm.nexit_hooks, 0u);
 	struct irq_line line = vm_irq_line(&vm, 4);
 	irq_line_set(&line, true);
 	vm_destroy(&vm);

@@ -3,16 +3,19 @@
  * SCI on ISA IRQ 9 and a FACS. */
 #include <string.h>
 #include "arch/x86/acpi.h"
+#include "arch/x86/aml.h"
 #include "arch/x86/firmware.h"
+#include "arch/x86/irqchip.h"
 
 #define ACPI_OEM_ID       "KVMINI"
 #define ACPI_OEM_TABLE_ID "KVMINIPC"
 #define ACPI_CREATOR_ID   "KVMI"
 
-/* The DSDT's AML, written by hand (ACPI 6.0 chapter 20):
+/* The start of the DSDT's AML, written by hand (ACPI 6.0 chapter 20):
  *   Name (\_S5, Package (4) { 5, 5, 0, 0 })
- * i.e. soft-off is SLP_TYP 5 in PM1a_CNT (and PM1b, which is absent). */
-static const uint8_t dsdt_aml[] = {
+ * i.e. soft-off is SLP_TYP 5 in PM1a_CNT (and PM1b, which is absent).
+ * The devices follow, generated from their resources (dsdt_write). */
+static const uint8_t dsdt_s5[] = {
 	0x08,                         /* NameOp */
 	'\\', '_', 'S', '5', '_',     /* NameString: root, NameSeg "_S5_" */
 	0x12,                         /* PackageOp */
@@ -84,10 +87,25 @@ static void build_facs(struct acpi_facs *facs)
 	memcpy(facs->signature, "FACS", 4);   /* the FACS has no checksum */
 }
 
-uint64_t acpi_madt_size(unsigned ncpus)
+/* ISA IRQs that need an interrupt source override: those not at the
+ * IOAPIC pin of their own number (IRQ 0), and those not edge-triggered
+ * active high as the ISA bus says (the SCI). */
+static uint16_t overridden_irqs(const struct x86_firmware_desc *desc, uint16_t *level)
 {
-	return sizeof(struct acpi_madt) + ncpus * sizeof(struct acpi_madt_lapic) +
-	       sizeof(struct acpi_madt_ioapic) + 2 * sizeof(struct acpi_madt_iso) +
+	uint16_t irqs = x86_firmware_isa_irqs(desc, level), out = 0;
+	for (unsigned irq = 0; irq < X86_ISA_IRQS; irq++)
+		if ((irqs & (1u << irq)) &&
+		    (x86_isa_ioapic_pin(irq) != (int)irq || (*level & (1u << irq))))
+			out |= (uint16_t)(1u << irq);
+	return out;
+}
+
+uint64_t acpi_madt_size(const struct x86_firmware_desc *desc)
+{
+	uint16_t level;
+	unsigned overrides = (unsigned)__builtin_popcount(overridden_irqs(desc, &level));
+	return sizeof(struct acpi_madt) + desc->ncpus * sizeof(struct acpi_madt_lapic) +
+	       sizeof(struct acpi_madt_ioapic) + overrides * sizeof(struct acpi_madt_iso) +
 	       sizeof(struct acpi_madt_lapic_nmi);
 }
 
@@ -97,9 +115,28 @@ static uint8_t *put(uint8_t *at, const void *entry, size_t size)
 	return at + size;
 }
 
-static void build_madt(uint8_t *table, unsigned ncpus)
+static uint8_t *put_overrides(uint8_t *at, const struct x86_firmware_desc *desc)
 {
-	uint32_t length = (uint32_t)acpi_madt_size(ncpus);
+	uint16_t level;
+	uint16_t irqs = overridden_irqs(desc, &level);
+	for (unsigned irq = 0; irq < X86_ISA_IRQS; irq++) {
+		if (!(irqs & (1u << irq)))
+			continue;
+		struct acpi_madt_iso iso = {
+			.type = ACPI_MADT_ISO, .length = sizeof(iso), .source = (uint8_t)irq,
+			.gsi = (uint32_t)x86_isa_ioapic_pin(irq),
+			.flags = level & (1u << irq) ? ACPI_INTI_LEVEL | ACPI_INTI_ACTIVE_HIGH
+						     : ACPI_INTI_CONFORMS,
+		};
+		at = put(at, &iso, sizeof(iso));
+	}
+	return at;
+}
+
+static void build_madt(uint8_t *table, const struct x86_firmware_desc *desc)
+{
+	unsigned ncpus = desc->ncpus;
+	uint32_t length = (uint32_t)acpi_madt_size(desc);
 	struct acpi_madt m = {
 		.h = header("APIC", length, 4),
 		.lapic_addr = X86_LAPIC_ADDR, .flags = ACPI_MADT_PCAT_COMPAT,
@@ -117,13 +154,7 @@ static void build_madt(uint8_t *table, unsigned ncpus)
 		.address = X86_IOAPIC_ADDR, .gsi_base = 0,
 	};
 	at = put(at, &ioapic, sizeof(ioapic));
-	struct acpi_madt_iso overrides[2] = {
-		{ .type = ACPI_MADT_ISO, .length = sizeof(overrides[0]), .source = 0,
-		  .gsi = X86_IRQ0_IOAPIC_PIN, .flags = ACPI_INTI_CONFORMS },
-		{ .type = ACPI_MADT_ISO, .length = sizeof(overrides[0]), .source = X86_SCI_IRQ,
-		  .gsi = X86_SCI_IRQ, .flags = ACPI_INTI_LEVEL | ACPI_INTI_ACTIVE_HIGH },
-	};
-	at = put(at, overrides, sizeof(overrides));
+	at = put_overrides(at, desc);
 	struct acpi_madt_lapic_nmi nmi = {
 		.type = ACPI_MADT_LAPIC_NMI, .length = sizeof(nmi), .processor_uid = 0xff,
 		.flags = ACPI_INTI_EDGE | ACPI_INTI_ACTIVE_HIGH, .lint = 1,
@@ -150,30 +181,104 @@ static void build_rsdp(struct acpi_rsdp *r)
 	r->ext_checksum = firmware_checksum(r, sizeof(*r));
 }
 
-int acpi_write_tables(const struct guest_memory *mem, unsigned ncpus, uint64_t *rsdp,
+/* Device (NAME) { Name (_HID, EisaId (...)) Name (_CRS, ResourceTemplate () {...}) } */
+static int dsdt_device(struct aml *a, const struct resources *res, struct kvmini_error *err)
+{
+	uint32_t hid;
+	if (!aml_eisa_id(res->acpi_hid, &hid) || !res->acpi_name || strlen(res->acpi_name) != 4)
+		return kvmini_fail(err, KVMINI_E_HOST, "DSDT: device '%s' has a bad PNP ID '%s'",
+				   res->acpi_name, res->acpi_hid);
+	aml_byte(a, AML_EXT_OP_PREFIX);
+	aml_byte(a, AML_DEVICE_OP);
+	size_t device = aml_pkg_open(a);
+	aml_name_seg(a, res->acpi_name);
+	aml_byte(a, AML_NAME_OP);
+	aml_name_seg(a, "_HID");
+	aml_dword(a, hid);
+	aml_byte(a, AML_NAME_OP);
+	aml_name_seg(a, "_CRS");
+	aml_byte(a, AML_BUFFER_OP);
+	size_t buffer = aml_pkg_open(a);
+	aml_byte(a, AML_BYTE_PREFIX);
+	size_t size_at = a->len;
+	aml_byte(a, 0);             /* the buffer's size, known below */
+	size_t first = a->len;
+	for (unsigned i = 0; i < res->nranges; i++) {
+		const struct resource_range *r = &res->ranges[i];
+		if (r->space == RESOURCE_SPACE_PORT && r->base + r->len <= 0x10000 && r->len <= 0xff)
+			aml_res_io(a, (uint16_t)r->base, (uint8_t)r->len);
+		else if (r->space == RESOURCE_SPACE_MMIO && r->base + r->len <= (1ULL << 32))
+			aml_res_memory32(a, (uint32_t)r->base, (uint32_t)r->len);
+		else
+			return kvmini_fail(err, KVMINI_E_HOST, "DSDT: %s cannot be described",
+					   r->name);
+	}
+	for (unsigned i = 0; i < res->nirqs; i++)
+		aml_res_irq(a, res->irqs[i].line, res->irqs[i].level);
+	aml_res_end(a);
+	if (!a->overflow)
+		a->buf[size_at] = (uint8_t)(a->len - first);
+	aml_pkg_close(a, buffer);
+	aml_pkg_close(a, device);
+	return 0;
+}
+
+/* The DSDT's AML: \_S5, then Scope (_SB) with every device that has a
+ * PNP ID, in the board's order. */
+static int dsdt_write(struct aml *a, const struct x86_firmware_desc *desc,
 		      struct kvmini_error *err)
 {
+	aml_bytes(a, dsdt_s5, sizeof(dsdt_s5));
+	aml_byte(a, AML_SCOPE_OP);
+	size_t scope = aml_pkg_open(a);
+	aml_name_seg(a, "_SB_");
+	for (size_t i = 0; i < desc->ndevices; i++)
+		if (desc->devices[i]->acpi_hid && dsdt_device(a, desc->devices[i], err) < 0)
+			return -1;
+	aml_pkg_close(a, scope);
+	if (a->overflow)
+		return kvmini_fail(err, KVMINI_E_HOST,
+				   "the DSDT's devices need more than its %llu bytes at 0x%llx",
+				   ACPI_DSDT_MAX, ACPI_DSDT_ADDR);
+	return 0;
+}
+
+static int build_dsdt(uint8_t *table, const struct x86_firmware_desc *desc,
+		      struct kvmini_error *err)
+{
+	struct aml a = { .buf = table + sizeof(struct acpi_header),
+			 .cap = ACPI_DSDT_MAX - sizeof(struct acpi_header) };
+	if (dsdt_write(&a, desc, err) < 0)
+		return -1;
+	struct acpi_header h = header("DSDT", (uint32_t)(sizeof(h) + a.len), 2);
+	memcpy(table, &h, sizeof(h));
+	seal(table);
+	return 0;
+}
+
+int acpi_write_tables(const struct guest_memory *mem, const struct x86_firmware_desc *desc,
+		      uint64_t *rsdp, struct kvmini_error *err)
+{
+	unsigned ncpus = desc->ncpus;
 	if (ncpus < 1 || ncpus > X86_FIRMWARE_MAX_CPUS)
 		return kvmini_fail(err, KVMINI_E_USAGE,
 				   "%u vCPUs: the ACPI tables describe 1 to %u", ncpus,
 				   X86_FIRMWARE_MAX_CPUS);
-	uint64_t dsdt_length = sizeof(struct acpi_header) + sizeof(dsdt_aml);
 	struct acpi_rsdp *r = guest_ptr(mem, ACPI_RSDP_ADDR, sizeof(*r));
 	struct acpi_xsdt *x = guest_ptr(mem, ACPI_XSDT_ADDR, sizeof(*x));
 	struct acpi_fadt *f = guest_ptr(mem, ACPI_FADT_ADDR, sizeof(*f));
 	struct acpi_facs *facs = guest_ptr(mem, ACPI_FACS_ADDR, sizeof(*facs));
-	uint8_t *dsdt = guest_ptr(mem, ACPI_DSDT_ADDR, dsdt_length);
-	uint8_t *madt = guest_ptr(mem, ACPI_MADT_ADDR, acpi_madt_size(ncpus));
+	uint8_t *dsdt = guest_ptr(mem, ACPI_DSDT_ADDR, ACPI_DSDT_MAX);
+	uint8_t *madt = guest_ptr(mem, ACPI_MADT_ADDR, acpi_madt_size(desc));
 	if (!r || !x || !f || !facs || !dsdt || !madt)
 		return kvmini_fail(err, KVMINI_E_USAGE,
 				   "guest RAM too small for the ACPI tables at 0x%llx",
 				   ACPI_RSDP_ADDR);
-	struct acpi_header dh = header("DSDT", (uint32_t)dsdt_length, 2);
-	memcpy(put(dsdt, &dh, sizeof(dh)), dsdt_aml, sizeof(dsdt_aml));
-	seal(dsdt);
+	if (build_dsdt(dsdt, desc, err) < 0)
+		return -1;
 	build_facs(facs);
 	build_fadt(f);
-	build_madt(madt, ncpus);
+	build_madt(madt, desc);
 	build_xsdt(x);
 	build_rsdp(r);
 	*rsdp = ACPI_RSDP_ADDR;

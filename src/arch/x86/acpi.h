@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include "memory.h"
+#include "arch/x86/firmware.h"
 
 /* Fixed addresses inside the firmware area (firmware.h); the RSDP is on
  * a 16-byte boundary in 0xe0000-0xfffff, where an OS scans for it. */
@@ -15,6 +16,7 @@
 #define ACPI_FACS_ADDR 0xe0400ULL   /* 64-byte aligned, as the FACS must be */
 #define ACPI_DSDT_ADDR 0xe0500ULL
 #define ACPI_MADT_ADDR 0xe0600ULL
+#define ACPI_DSDT_MAX  (ACPI_MADT_ADDR - ACPI_DSDT_ADDR)   /* its room, header included */
 #define ACPI_TABLES_END 0xe1000ULL  /* the MADT for X86_FIRMWARE_MAX_CPUS ends below */
 
 /* Fixed-hardware registers the FADT announces (I/O ports). The PM1
@@ -216,14 +218,18 @@ _Static_assert(sizeof(struct acpi_madt_lapic_nmi) == 6, "local APIC NMI structur
 #define ACPI_INTI_EDGE         (0x1 << 2)
 #define ACPI_INTI_LEVEL        (0x3 << 2)
 
-/* Bytes of the MADT for ncpus. */
-uint64_t acpi_madt_size(unsigned ncpus);
+/* Bytes of the MADT for desc (its vCPUs and interrupt source overrides). */
+uint64_t acpi_madt_size(const struct x86_firmware_desc *desc);
 
-/* Write every ACPI table for `ncpus` vCPUs (APIC IDs 0..ncpus-1) and the
- * IOAPIC (ID ncpus); *rsdp gets the RSDP's address, which an OS finds by
- * scanning or is told (a bzImage's boot_params.acpi_rsdp_addr). Fails
- * when ncpus is outside 1..X86_FIRMWARE_MAX_CPUS or RAM lacks the area. */
-int acpi_write_tables(const struct guest_memory *mem, unsigned ncpus, uint64_t *rsdp,
-		      struct kvmini_error *err);
+/* Write every ACPI table for desc->ncpus vCPUs (APIC IDs 0..ncpus-1),
+ * the IOAPIC (ID ncpus) and desc's devices: the DSDT describes each one
+ * with a PNP ID, the MADT overrides the ISA IRQs they declare that are
+ * not at their own pin or not edge-triggered. *rsdp gets the RSDP's
+ * address, which an OS finds by scanning or is told (a bzImage's
+ * boot_params.acpi_rsdp_addr). Fails when ncpus is outside
+ * 1..X86_FIRMWARE_MAX_CPUS, RAM lacks the area, or the devices do not
+ * fit the DSDT's room. */
+int acpi_write_tables(const struct guest_memory *mem, const struct x86_firmware_desc *desc,
+		      uint64_t *rsdp, struct kvmini_error *err);
 
 #endif

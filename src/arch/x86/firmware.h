@@ -7,7 +7,9 @@
 #define KVMINI_X86_FIRMWARE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include "resources.h"
 
 #define X86_FIRMWARE_START 0xe0000ULL
 #define X86_FIRMWARE_END   0x100000ULL
@@ -25,6 +27,21 @@
 #define X86_IRQ0_IOAPIC_PIN 2u
 /* The ACPI System Control Interrupt: ISA IRQ 9, level, active high. */
 #define X86_SCI_IRQ 9u
+
+#define X86_ISA_IRQS 16
+#define X86_ISA_CASCADE_IRQ 2   /* the 8259 cascade: no device, no table entry */
+
+/* What the tables describe: the vCPUs, and every device by its declared
+ * resources (the board's list). Devices declare; the tables follow. */
+struct x86_firmware_desc {
+	unsigned ncpus;
+	const struct resources *const *devices;
+	size_t ndevices;
+};
+
+/* The ISA IRQs (below 16, not the cascade) the devices declare, as a
+ * mask, and in *level those declared level-triggered. */
+uint16_t x86_firmware_isa_irqs(const struct x86_firmware_desc *desc, uint16_t *level);
 
 /* The byte that makes `len` bytes (with it in place) sum to zero. */
 static inline uint8_t firmware_checksum(const void *data, size_t len)

@@ -1,19 +1,19 @@
 /* The MPS 1.4 table for kvmini's PC: ncpus processors, one ISA bus, the
- * IOAPIC, the ISA IRQs' pins and the local APICs' LINT0/LINT1 wiring. */
+ * IOAPIC, the pins of the ISA IRQs the devices declare, and the local
+ * APICs' LINT0/LINT1 wiring. */
 #include <string.h>
 #include "arch/x86/firmware.h"
+#include "arch/x86/irqchip.h"
 #include "arch/x86/mptable.h"
 
-#define ISA_IRQS 16
-#define ISA_CASCADE_IRQ 2    /* the 8259 cascade: no device, no entry */
-#define IO_INTERRUPTS (ISA_IRQS - 1)
 #define LOCAL_INTERRUPTS 2
 
-uint64_t mptable_config_size(unsigned ncpus)
+uint64_t mptable_config_size(const struct x86_firmware_desc *desc)
 {
-	return sizeof(struct mp_config_header) + ncpus * sizeof(struct mp_processor) +
+	unsigned io_interrupts = (unsigned)__builtin_popcount(x86_firmware_isa_irqs(desc, NULL));
+	return sizeof(struct mp_config_header) + desc->ncpus * sizeof(struct mp_processor) +
 	       sizeof(struct mp_bus) + sizeof(struct mp_ioapic) +
-	       (IO_INTERRUPTS + LOCAL_INTERRUPTS) * sizeof(struct mp_interrupt);
+	       (io_interrupts + LOCAL_INTERRUPTS) * sizeof(struct mp_interrupt);
 }
 
 /* Appends entries to the configuration table being built in place. */
@@ -41,20 +41,21 @@ static void append_processors(struct mp_builder *b, unsigned ncpus)
 	}
 }
 
-static uint8_t isa_irq_pin(unsigned irq)
+/* One entry per ISA IRQ a device declares: edge-triggered ones conform
+ * to the ISA bus, level-triggered ones (the SCI) say so. */
+static void append_io_interrupts(struct mp_builder *b, const struct x86_firmware_desc *desc,
+				 uint8_t ioapic_id)
 {
-	return (uint8_t)(irq == 0 ? X86_IRQ0_IOAPIC_PIN : irq);
-}
-
-static void append_io_interrupts(struct mp_builder *b, uint8_t ioapic_id)
-{
-	for (unsigned irq = 0; irq < ISA_IRQS; irq++) {
-		if (irq == ISA_CASCADE_IRQ)
+	uint16_t level;
+	uint16_t irqs = x86_firmware_isa_irqs(desc, &level);
+	for (unsigned irq = 0; irq < X86_ISA_IRQS; irq++) {
+		if (!(irqs & (1u << irq)))
 			continue;
 		struct mp_interrupt e = {
 			.type = MP_IO_INTERRUPT, .interrupt_type = MP_INT,
+			.flags = level & (1u << irq) ? MP_FLAGS_LEVEL_HIGH : MP_FLAGS_CONFORMS,
 			.source_bus = MP_ISA_BUS_ID, .source_irq = (uint8_t)irq,
-			.dest_id = ioapic_id, .dest_pin = isa_irq_pin(irq),
+			.dest_id = ioapic_id, .dest_pin = (uint8_t)x86_isa_ioapic_pin(irq),
 		};
 		append(b, &e, sizeof(e));
 	}
@@ -75,8 +76,9 @@ static void append_local_interrupts(struct mp_builder *b)
 	}
 }
 
-static void write_config(uint8_t *table, unsigned ncpus, uint16_t length)
+static void write_config(uint8_t *table, const struct x86_firmware_desc *desc, uint16_t length)
 {
+	unsigned ncpus = desc->ncpus;
 	uint8_t ioapic_id = (uint8_t)ncpus;
 	struct mp_builder b = { .next = table + sizeof(struct mp_config_header) };
 	append_processors(&b, ncpus);
@@ -88,7 +90,7 @@ static void write_config(uint8_t *table, unsigned ncpus, uint16_t length)
 		.flags = MP_IOAPIC_ENABLED, .addr = X86_IOAPIC_ADDR,
 	};
 	append(&b, &ioapic, sizeof(ioapic));
-	append_io_interrupts(&b, ioapic_id);
+	append_io_interrupts(&b, desc, ioapic_id);
 	append_local_interrupts(&b);
 
 	struct mp_config_header h = {
@@ -102,13 +104,15 @@ static void write_config(uint8_t *table, unsigned ncpus, uint16_t length)
 	table[offsetof(struct mp_config_header, checksum)] = firmware_checksum(table, length);
 }
 
-int mptable_write(const struct guest_memory *mem, unsigned ncpus, struct kvmini_error *err)
+int mptable_write(const struct guest_memory *mem, const struct x86_firmware_desc *desc,
+		  struct kvmini_error *err)
 {
+	unsigned ncpus = desc->ncpus;
 	if (ncpus < 1 || ncpus > X86_FIRMWARE_MAX_CPUS)
 		return kvmini_fail(err, KVMINI_E_USAGE,
 				   "%u vCPUs: the MP table describes 1 to %u", ncpus,
 				   X86_FIRMWARE_MAX_CPUS);
-	uint64_t length = mptable_config_size(ncpus);
+	uint64_t length = mptable_config_size(desc);
 	struct mp_floating_pointer *fp = guest_ptr(mem, MP_FLOATING_ADDR, sizeof(*fp));
 	uint8_t *table = guest_ptr(mem, MP_CONFIG_ADDR, length);
 	if (!fp || !table)
@@ -116,7 +120,7 @@ int mptable_write(const struct guest_memory *mem, unsigned ncpus, struct kvmini_
 				   "guest RAM too small for the MP table at 0x%llx",
 				   MP_FLOATING_ADDR);
 	memset(table, 0, length);
-	write_config(table, ncpus, (uint16_t)length);
+	write_config(table, desc, (uint16_t)length);
 
 	struct mp_floating_pointer f = {
 		.config_addr = (uint32_t)MP_CONFIG_ADDR, .length = 1, .spec_rev = 4,

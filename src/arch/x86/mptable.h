@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 #include "memory.h"
+#include "arch/x86/firmware.h"
 
 /* Where the table goes, inside the firmware area (firmware.h). */
 #define MP_FLOATING_ADDR 0xf0000ULL      /* 16-byte aligned, in the scanned 0xf0000-0xfffff */
@@ -92,16 +93,23 @@ struct mp_interrupt {
 } __attribute__((packed));
 _Static_assert(sizeof(struct mp_interrupt) == 8, "interrupt assignment entries: 8 bytes");
 
+/* mp_interrupt flags: as the bus says (ISA: edge, active high), or
+ * level-triggered and active high (polarity 01, trigger 11). */
+#define MP_FLAGS_CONFORMS   0x0
+#define MP_FLAGS_LEVEL_HIGH 0xd
+
 #define MP_ISA_BUS_ID 0
 #define MP_ALL_LAPICS 0xff
 
-/* Write the floating pointer and a configuration table for `ncpus`
- * vCPUs (APIC IDs 0..ncpus-1, vCPU 0 the BSP) and the IOAPIC (ID ncpus).
- * Fails, writing nothing, when ncpus is outside 1..X86_FIRMWARE_MAX_CPUS
- * or the table does not fit in guest RAM. */
-int mptable_write(const struct guest_memory *mem, unsigned ncpus, struct kvmini_error *err);
+/* Write the floating pointer and a configuration table for desc->ncpus
+ * vCPUs (APIC IDs 0..ncpus-1, vCPU 0 the BSP), the IOAPIC (ID ncpus) and
+ * the ISA IRQs desc's devices declare. Fails, writing nothing, when
+ * ncpus is outside 1..X86_FIRMWARE_MAX_CPUS or the table does not fit in
+ * guest RAM. */
+int mptable_write(const struct guest_memory *mem, const struct x86_firmware_desc *desc,
+		  struct kvmini_error *err);
 
-/* Bytes of the configuration table for ncpus (for tests and the docs). */
-uint64_t mptable_config_size(unsigned ncpus);
+/* Bytes of the configuration table for desc (for tests and the docs). */
+uint64_t mptable_config_size(const struct x86_firmware_desc *desc);
 
 #endif

@@ -1,0 +1,46 @@
+/* A small writer of ACPI Machine Language (ACPI 6.0 chapter 20) for the
+ * DSDT: names, packages with their PkgLength, integers, buffers, and the
+ * resource descriptors (chapter 6.4) of ISA devices. Writes into a fixed
+ * buffer; running past it sets `overflow` and writes nothing more. */
+#ifndef KVMINI_X86_AML_H
+#define KVMINI_X86_AML_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct aml {
+	uint8_t *buf;
+	size_t cap, len;
+	bool overflow;
+};
+
+void aml_byte(struct aml *a, uint8_t b);
+void aml_bytes(struct aml *a, const void *bytes, size_t n);
+/* A NameSeg: exactly four characters. */
+void aml_name_seg(struct aml *a, const char *name);
+void aml_dword(struct aml *a, uint32_t v);   /* DWordPrefix + value */
+
+/* Open a construct whose length is a PkgLength (Scope, Device, Buffer,
+ * Package): returns where it starts; close it when its contents are in. */
+size_t aml_pkg_open(struct aml *a);
+void aml_pkg_close(struct aml *a, size_t start);
+
+/* The 32-bit compressed EISA ID of a PNP ID such as "PNP0501" (what
+ * ASL's EisaId() makes); false when id is not three capitals and four
+ * hex digits. */
+bool aml_eisa_id(const char *id, uint32_t *out);
+
+/* Resource descriptors, for a _CRS buffer. */
+void aml_res_io(struct aml *a, uint16_t base, uint8_t len);       /* IO (Decode16, ...) */
+void aml_res_memory32(struct aml *a, uint32_t base, uint32_t len); /* Memory32Fixed (ReadWrite) */
+void aml_res_irq(struct aml *a, unsigned line, bool level);       /* IRQNoFlags / IRQ (Level, ActiveHigh) */
+void aml_res_end(struct aml *a);
+
+enum {
+	AML_NAME_OP = 0x08, AML_DWORD_PREFIX = 0x0c, AML_BYTE_PREFIX = 0x0a,
+	AML_SCOPE_OP = 0x10, AML_BUFFER_OP = 0x11, AML_PACKAGE_OP = 0x12,
+	AML_EXT_OP_PREFIX = 0x5b, AML_DEVICE_OP = 0x82,
+};
+
+#endif

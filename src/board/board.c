@@ -1,0 +1,231 @@
+/* The device registry: create, wire, describe, save and restore the
+ * devices a board lists. */
+#include <string.h>
+#include "board/board.h"
+#include "arch/x86/acpi.h"
+#include "arch/x86/firmware.h"
+#include "arch/x86/mptable.h"
+#include "split_irqchip.h"
+
+int board_init(struct board *b, const struct board_desc *desc, struct kvmini_error *err)
+{
+	memset(b, 0, sizeof(*b));
+	if (desc->ndevices + desc->nirqchip_devices > BOARD_MAX_DEVICES)
+		return kvmini_fail(err, KVMINI_E_HOST, "board %s: more than %u devices", desc->name,
+				   BOARD_MAX_DEVICES);
+	b->desc = desc;
+	for (size_t i = 0; i < desc->ndevices; i++)
+		b->slots[i].type = desc->devices[i];
+	return 0;
+}
+
+/* ---- the lines a device pulls, to the VM ---- */
+
+static void pull_reset(void *ctx, const char *reason)
+{
+	vm_request_reset(ctx, "%s", reason);
+}
+
+static void power_off(void *ctx, const char *reason)
+{
+	vm_request_stop(ctx, KVMINI_OK, 0, "%s", reason);
+}
+
+static void guest_exit(void *ctx, int status, const char *reason)
+{
+	vm_request_stop(ctx, KVMINI_OK, status, "%s", reason);
+}
+
+static void ram_layout(const struct guest_memory *mem, uint64_t *below_4g, uint64_t *above_4g)
+{
+	*below_4g = *above_4g = 0;
+	for (unsigned i = 0; i < mem->nregions; i++) {
+		if (mem->regions[i].gpa >= GUEST_MMIO_HOLE_END)
+			*above_4g += mem->regions[i].size;
+		else
+			*below_4g += mem->regions[i].size;
+	}
+}
+
+static struct device_env device_env(struct board *b, const struct device_type *type,
+				    const struct kvmini_config *cfg)
+{
+	struct vm *vm = b->vm;
+	struct device_env env = {
+		.loop = b->loop,
+		.reset = { .pull = pull_reset, .ctx = vm },
+		.power_off = { .off = power_off, .ctx = vm },
+		.exit = { .exit = guest_exit, .ctx = vm },
+		.config = cfg,
+	};
+	for (unsigned i = 0; i < type->res.nirqs && i < RESOURCES_MAX_IRQS; i++)
+		env.irqs[i] = vm_irq_line(vm, type->res.irqs[i].line);
+	ram_layout(&vm->mem, &env.ram_below_4g, &env.ram_above_4g);
+	return env;
+}
+
+/* ---- one boot ---- */
+
+static int register_ranges(struct vm *vm, const struct board_slot *slot,
+			   struct kvmini_error *err)
+{
+	const struct resources *res = &slot->type->res;
+	for (unsigned i = 0; i < res->nranges; i++) {
+		const struct resource_range *r = &res->ranges[i];
+		struct bus *bus = r->space == RESOURCE_SPACE_PORT ? &vm->pio : &vm->mmio;
+		if (bus_register(bus, r->base, r->len, r->ops, slot->dev, r->name, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int board_attach(struct board *b, struct vm *vm, const struct kvmini_config *cfg,
+		 struct kvmini_error *err)
+{
+	b->vm = vm;
+	if (vm->irqchip == KVMINI_IRQCHIP_SPLIT && !(b->split = split_irqchip_create(vm, err)))
+		return -1;
+	for (size_t i = 0; i < b->desc->ndevices; i++) {
+		struct board_slot *slot = &b->slots[i];
+		if (!slot->dev) {
+			struct device_env env = device_env(b, slot->type, cfg);
+			if (!(slot->dev = slot->type->create(&env, err)))
+				return -1;
+		}
+		if (register_ranges(vm, slot, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void slot_destroy(struct board_slot *slot)
+{
+	if (slot->dev)
+		slot->type->destroy(slot->dev);
+	slot->dev = NULL;
+}
+
+void board_detach(struct board *b)
+{
+	if (!b->desc)
+		return;   /* never initialised */
+	split_irqchip_destroy(b->split);   /* its timer thread uses the VM fd */
+	b->split = NULL;
+	for (size_t i = 0; i < b->desc->ndevices; i++)
+		if (!b->slots[i].type->persistent)
+			slot_destroy(&b->slots[i]);
+	b->vm = NULL;
+}
+
+void board_destroy(struct board *b)
+{
+	board_detach(b);
+	for (size_t i = 0; b->desc && i < b->desc->ndevices; i++)
+		slot_destroy(&b->slots[i]);
+}
+
+/* ---- firmware ---- */
+
+size_t board_resources(const struct board_desc *desc, bool with_irqchip,
+		       const struct resources **out)
+{
+	size_t n = 0;
+	if (with_irqchip)
+		for (size_t i = 0; i < desc->nirqchip_devices && n < BOARD_MAX_DEVICES; i++)
+			out[n++] = desc->irqchip_devices[i];
+	for (size_t i = 0; i < desc->ndevices && n < BOARD_MAX_DEVICES; i++)
+		out[n++] = &desc->devices[i]->res;
+	return n;
+}
+
+int board_write_firmware(const struct board *b, const struct guest_memory *mem,
+			 unsigned ncpus, uint64_t *rsdp, struct kvmini_error *err)
+{
+	const struct resources *devices[BOARD_MAX_DEVICES];
+	struct x86_firmware_desc desc = {
+		.ncpus = ncpus, .devices = devices,
+		.ndevices = board_resources(b->desc, true, devices),
+	};
+	if (mptable_write(mem, &desc, err) < 0 || acpi_write_tables(mem, &desc, rsdp, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* ---- the front end's input, reset, state ---- */
+
+size_t board_input(struct board *b, const uint8_t *bytes, size_t n)
+{
+	for (size_t i = 0; i < b->desc->ndevices; i++) {
+		const struct board_slot *slot = &b->slots[i];
+		if (slot->type->input && slot->dev)
+			return slot->type->input(slot->dev, bytes, n);
+	}
+	return 0;
+}
+
+void board_reset(struct board *b)
+{
+	for (size_t i = 0; i < b->desc->ndevices; i++)
+		if (b->slots[i].dev && b->slots[i].type->reset)
+			b->slots[i].type->reset(b->slots[i].dev);
+}
+
+static bool has_state(const struct board_slot *slot)
+{
+	return slot->dev && slot->type->save_state && slot->type->restore_state;
+}
+
+void board_save(const struct board *b, struct state_writer *w)
+{
+	for (size_t i = 0; i < b->desc->ndevices; i++) {
+		const struct board_slot *slot = &b->slots[i];
+		if (!has_state(slot))
+			continue;
+		size_t name_len = strlen(slot->type->name);
+		state_put_u8(w, (uint8_t)name_len);
+		state_put_bytes(w, slot->type->name, name_len);
+		size_t len_at = w->len;
+		state_put_u32(w, 0);   /* the state's length, known below */
+		size_t start = w->len;
+		slot->type->save_state(slot->dev, w);
+		if (!w->failed) {
+			uint32_t len = (uint32_t)(w->len - start);
+			for (int k = 0; k < 4; k++)
+				w->data[len_at + k] = (uint8_t)(len >> (8 * k));
+		}
+	}
+}
+
+/* One device's record: its name must be the slot's, its length must fit. */
+static int restore_slot(struct board_slot *slot, struct state_reader *r,
+			struct kvmini_error *err)
+{
+	char name[256];
+	size_t name_len = state_get_u8(r);
+	state_get_bytes(r, name, name_len);
+	name[name_len] = '\0';
+	uint32_t len = state_get_u32(r);
+	if (r->failed)
+		return kvmini_fail(err, KVMINI_E_USAGE, "saved devices end before %s",
+				   slot->type->name);
+	if (strcmp(name, slot->type->name) != 0)
+		return kvmini_fail(err, KVMINI_E_USAGE, "saved state has device '%s' where '%s' is",
+				   name, slot->type->name);
+	if (len > r->len - r->pos)
+		return kvmini_fail(err, KVMINI_E_USAGE, "%s: saved state of %u bytes runs past the end",
+				   name, len);
+	struct state_reader dev;
+	state_reader_init(&dev, r->data + r->pos, len);
+	r->pos += len;
+	return slot->type->restore_state(slot->dev, &dev, err);
+}
+
+int board_restore(struct board *b, const uint8_t *blob, size_t len, struct kvmini_error *err)
+{
+	struct state_reader r;
+	state_reader_init(&r, blob, len);
+	for (size_t i = 0; i < b->desc->ndevices; i++)
+		if (has_state(&b->slots[i]) && restore_slot(&b->slots[i], &r, err) < 0)
+			return -1;
+	return state_reader_finish(&r, "saved devices", err);
+}

@@ -1,0 +1,57 @@
+/* Layer 6: the one interface every device implements.
+ *
+ * A device describes itself once, in a const struct device_type: its
+ * name, the resources it needs (bus ranges with their callbacks, ISA
+ * interrupt lines), how firmware names it (an ACPI PNP ID), and its
+ * operations. The board (src/board/) creates it, registers its ranges on
+ * the VM's buses for it, hands it one irq_line per declared interrupt,
+ * and writes its resources into the firmware tables. A device never calls
+ * an ioctl, never names the run loop or the VM: what it may do to the
+ * machine arrives in struct device_env as small callback handles. */
+#ifndef KVMINI_DEVICE_H
+#define KVMINI_DEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "bus.h"
+#include "error.h"
+#include "irq.h"
+#include "resources.h"
+#include "state.h"
+#include "devices/reset.h"
+
+struct event_loop;           /* the VM's event loop (src/event_loop.h) */
+struct kvmini_config;
+
+/* What the board gives a device it creates. */
+struct device_env {
+	struct irq_line irqs[RESOURCES_MAX_IRQS];   /* one per declared line, in order */
+	struct event_loop *loop;                 /* for fds and timers (may be NULL) */
+	struct reset_line reset;                 /* the machine's reset */
+	struct power_off_line power_off;         /* ACPI soft-off */
+	struct exit_line exit;                   /* end the VM with a status (debug-exit) */
+	const struct kvmini_config *config;      /* the device's fds */
+	uint64_t ram_below_4g, ram_above_4g;     /* bytes of guest RAM (the CMOS reports them) */
+};
+
+struct device_type {
+	const char *name;
+	struct resources res;    /* what it occupies (src/resources.h) */
+	/* Kept across --on-reset restart, as battery-backed CMOS is. */
+	bool persistent;
+
+	void *(*create)(const struct device_env *env, struct kvmini_error *err);
+	void (*destroy)(void *dev);
+	/* Back to the power-on state (what create leaves). */
+	void (*reset)(void *dev);
+	/* The guest-visible state as bytes, and back. restore_state reads
+	 * hostile bytes: it checks every value and changes nothing when it
+	 * fails. NULL: the device has no state. */
+	void (*save_state)(void *dev, struct state_writer *w);
+	int (*restore_state)(void *dev, struct state_reader *r, struct kvmini_error *err);
+	/* Bytes from the console (the UART); returns how many it took. */
+	size_t (*input)(void *dev, const uint8_t *bytes, size_t n);
+};
+
+#endif
