@@ -1,14 +1,19 @@
 /* The bus's ranges and their lock-free lookup.
  *
  * Reclamation. A lookup (bus_access) does
- *     i = epoch & 1;  readers[i]++;  t = table;  ...use t...;  readers[i]--;
+ *     do { e = epoch; readers[e & 1]++; if (epoch == e) break; readers[e & 1]--; }
+ *     t = table;  ...use t...;  readers[e & 1]--;
  * and a change (under the writer mutex) does
  *     table = new;  old_i = epoch++ & 1;  wait until readers[old_i] == 0;  free(old)
  * all with sequentially consistent atomics. A lookup that still uses
  * `old` loaded `table` before the writer stored `new`, so its increment
  * came before the writer's epoch flip and before the writer's reads of
- * readers[]: it counted itself in readers[old_i] (it read the epoch
- * before the flip) and the writer waits for it. A lookup that counted
+ * readers[]; it saw the epoch unchanged after its increment, so the
+ * value it counted under is the one this writer's flip replaced: it is
+ * in readers[old_i] and the writer waits for it. (Without that second
+ * look, a lookup that read the epoch before an earlier writer's flip but
+ * counted itself after that writer's check would sit in the wrong slot
+ * for the next writer, which would free the table under it.) A lookup that counted
  * itself after the writer last read readers[old_i] == 0 comes later in
  * the single total order than the store of `new`, so it loads `new` (or
  * a later table). Lookups that arrive after the flip count in the other
@@ -257,11 +262,23 @@ static void range_call(const struct bus_range *r, uint64_t addr, uint8_t *data,
 	}
 }
 
+/* Count this lookup in the slot of an epoch that was still current
+ * after the count was made (see the top of this file); returns the slot. */
+static unsigned long reader_enter(struct bus *bus)
+{
+	for (;;) {
+		unsigned long epoch = __atomic_load_n(&bus->epoch, __ATOMIC_SEQ_CST);
+		__atomic_fetch_add(&bus->readers[epoch & 1], 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&bus->epoch, __ATOMIC_SEQ_CST) == epoch)
+			return epoch & 1;
+		__atomic_fetch_sub(&bus->readers[epoch & 1], 1, __ATOMIC_SEQ_CST);
+	}
+}
+
 bool bus_access(struct bus *bus, uint64_t addr, uint8_t *data,
 		uint32_t len, bool is_write)
 {
-	unsigned long slot = __atomic_load_n(&bus->epoch, __ATOMIC_SEQ_CST) & 1;
-	__atomic_fetch_add(&bus->readers[slot], 1, __ATOMIC_SEQ_CST);
+	unsigned long slot = reader_enter(bus);
 	struct bus_reader_frame frame = { bus, slot, reader_frames };
 	reader_frames = &frame;
 	const struct bus_range *found = table_find(table_load(bus), addr);

@@ -14,10 +14,12 @@
 #define ACPI_XSDT_ADDR 0xe0100ULL
 #define ACPI_FADT_ADDR 0xe0200ULL
 #define ACPI_FACS_ADDR 0xe0400ULL   /* 64-byte aligned, as the FACS must be */
-#define ACPI_DSDT_ADDR 0xe0500ULL
-#define ACPI_MADT_ADDR 0xe0600ULL
-#define ACPI_DSDT_MAX  (ACPI_MADT_ADDR - ACPI_DSDT_ADDR)   /* its room, header included */
-#define ACPI_TABLES_END 0xe1000ULL  /* the MADT for X86_FIRMWARE_MAX_CPUS ends below */
+#define ACPI_MADT_ADDR 0xe0500ULL   /* the MADT for X86_FIRMWARE_MAX_CPUS ends below the DSDT */
+/* The DSDT grows with the board's devices (about 40 bytes each, more
+ * with virtio's): 12 KiB leaves room for hundreds. */
+#define ACPI_DSDT_ADDR 0xe1000ULL
+#define ACPI_DSDT_MAX  0x3000ULL    /* its room, header included */
+#define ACPI_TABLES_END (ACPI_DSDT_ADDR + ACPI_DSDT_MAX)
 
 /* Fixed-hardware registers the FADT announces (I/O ports). The PM1
  * event block holds PM1_STS (0x600) and PM1_EN (0x602); the PM1 control
