@@ -107,7 +107,7 @@ void guest_memory_free(struct guest_memory *mem)
 	mem->memfd = -1;
 }
 
-void *guest_ptr(const struct guest_memory *mem, uint64_t gpa, uint64_t len)
+void *guest_ptr(const struct guest_memory *mem, gpa_t gpa, uint64_t len)
 {
 	for (unsigned i = 0; i < mem->nregions; i++) {
 		const struct guest_region *r = &mem->regions[i];
@@ -123,7 +123,7 @@ void *guest_ptr(const struct guest_memory *mem, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
-int guest_read(const struct guest_memory *mem, uint64_t gpa, void *dst, uint64_t len)
+int guest_read(const struct guest_memory *mem, gpa_t gpa, void *dst, uint64_t len)
 {
 	const void *src = guest_ptr(mem, gpa, len);
 	if (!src)
@@ -133,7 +133,7 @@ int guest_read(const struct guest_memory *mem, uint64_t gpa, void *dst, uint64_t
 	return 0;
 }
 
-int guest_write(const struct guest_memory *mem, uint64_t gpa, const void *src, uint64_t len)
+int guest_write(const struct guest_memory *mem, gpa_t gpa, const void *src, uint64_t len)
 {
 	void *dst = guest_ptr(mem, gpa, len);
 	if (!dst)
@@ -143,7 +143,7 @@ int guest_write(const struct guest_memory *mem, uint64_t gpa, const void *src, u
 	return 0;
 }
 
-uint64_t guest_ram_end(const struct guest_memory *mem)
+gpa_t guest_ram_end(const struct guest_memory *mem)
 {
 	if (!mem->nregions)
 		return 0;

@@ -10,6 +10,20 @@
 #include <stdint.h>
 #include "error.h"
 
+/* Address spaces, named so that a mix-up reads wrong in a signature:
+ *   gpa_t  guest-physical: an index into guest RAM, the only kind
+ *          guest_ptr() takes;
+ *   gva_t  guest-virtual (linear): meaningful only through the guest's
+ *          page tables (arch/x86/paging.h) or the sandbox's window;
+ *   host   addresses are C pointers (void *, uint8_t *), never integers,
+ *          except where a KVM structure wants one (userspace_addr).
+ * They are plain typedefs, not struct wrappers: the loaders, the page
+ * walker and the firmware tables do arithmetic on addresses everywhere,
+ * and a wrapper would turn each `gpa + off` into a call without catching
+ * a bug the names do not already show. */
+typedef uint64_t gpa_t;
+typedef uint64_t gva_t;
+
 #define GUEST_MEM_MAX_REGIONS 4
 /* RAM beyond this guest-physical address moves above 4 GiB, leaving
  * [GUEST_MMIO_HOLE_START, 4 GiB) free for devices. */
@@ -19,7 +33,7 @@
 #define GUEST_MEM_MAX (64ULL << 30)
 
 struct guest_region {
-	uint64_t gpa;       /* guest-physical start */
+	gpa_t gpa;          /* guest-physical start */
 	uint64_t size;
 	uint8_t *host;      /* host address of gpa */
 };
@@ -45,13 +59,13 @@ void guest_memory_free(struct guest_memory *mem);
 
 /* Host pointer for [gpa, gpa+len) when the whole range lies inside one RAM
  * region; NULL otherwise (outside RAM, in a hole, straddling, overflow). */
-void *guest_ptr(const struct guest_memory *mem, uint64_t gpa, uint64_t len);
+void *guest_ptr(const struct guest_memory *mem, gpa_t gpa, uint64_t len);
 
 /* Copy helpers on top of guest_ptr(); return 0 or -1 when out of bounds. */
-int guest_read(const struct guest_memory *mem, uint64_t gpa, void *dst, uint64_t len);
-int guest_write(const struct guest_memory *mem, uint64_t gpa, const void *src, uint64_t len);
+int guest_read(const struct guest_memory *mem, gpa_t gpa, void *dst, uint64_t len);
+int guest_write(const struct guest_memory *mem, gpa_t gpa, const void *src, uint64_t len);
 
 /* End of the highest RAM region (one past the last byte). */
-uint64_t guest_ram_end(const struct guest_memory *mem);
+gpa_t guest_ram_end(const struct guest_memory *mem);
 
 #endif

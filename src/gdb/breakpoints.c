@@ -16,7 +16,7 @@ void gdb_bp_init(struct gdb_breakpoints *bps)
 
 /* ---- software breakpoints ---- */
 
-static int sw_index(const struct gdb_breakpoints *bps, uint64_t addr)
+static int sw_index(const struct gdb_breakpoints *bps, gva_t addr)
 {
 	for (unsigned i = 0; i < bps->nsw; i++)
 		if (bps->sw[i].addr == addr)
@@ -24,14 +24,14 @@ static int sw_index(const struct gdb_breakpoints *bps, uint64_t addr)
 	return -1;
 }
 
-const struct gdb_sw_breakpoint *gdb_sw_find(const struct gdb_breakpoints *bps, uint64_t addr)
+const struct gdb_sw_breakpoint *gdb_sw_find(const struct gdb_breakpoints *bps, gva_t addr)
 {
 	int i = sw_index(bps, addr);
 	return i < 0 ? NULL : &bps->sw[i];
 }
 
 int gdb_sw_insert(struct gdb_breakpoints *bps, const struct guest_memory *mem,
-		  uint64_t addr, uint64_t gpa)
+		  gva_t addr, gpa_t gpa)
 {
 	if (sw_index(bps, addr) >= 0)
 		return GDB_BP_OK;
@@ -56,7 +56,7 @@ int gdb_sw_insert(struct gdb_breakpoints *bps, const struct guest_memory *mem,
 	return GDB_BP_OK;
 }
 
-static bool gpa_planted_elsewhere(const struct gdb_breakpoints *bps, unsigned skip, uint64_t gpa)
+static bool gpa_planted_elsewhere(const struct gdb_breakpoints *bps, unsigned skip, gpa_t gpa)
 {
 	for (unsigned i = 0; i < bps->nsw; i++)
 		if (i != skip && bps->sw[i].gpa == gpa)
@@ -76,7 +76,7 @@ static void sw_remove_index(struct gdb_breakpoints *bps, const struct guest_memo
 	bps->sw[i] = bps->sw[--bps->nsw];
 }
 
-int gdb_sw_remove(struct gdb_breakpoints *bps, const struct guest_memory *mem, uint64_t addr)
+int gdb_sw_remove(struct gdb_breakpoints *bps, const struct guest_memory *mem, gva_t addr)
 {
 	int i = sw_index(bps, addr);
 	if (i >= 0)
@@ -95,7 +95,7 @@ static bool in_range(uint64_t x, uint64_t start, uint64_t len)
 	return x >= start && x - start < len;
 }
 
-void gdb_sw_hide(const struct gdb_breakpoints *bps, uint64_t gpa, uint8_t *buf, uint64_t len)
+void gdb_sw_hide(const struct gdb_breakpoints *bps, gpa_t gpa, uint8_t *buf, uint64_t len)
 {
 	for (unsigned i = 0; i < bps->nsw; i++)
 		if (in_range(bps->sw[i].gpa, gpa, len))
@@ -103,7 +103,7 @@ void gdb_sw_hide(const struct gdb_breakpoints *bps, uint64_t gpa, uint8_t *buf, 
 }
 
 void gdb_sw_rewrite(struct gdb_breakpoints *bps, const struct guest_memory *mem,
-		    uint64_t gpa, uint64_t len)
+		    gpa_t gpa, uint64_t len)
 {
 	uint8_t int3 = GDB_INT3;
 	for (unsigned i = 0; i < bps->nsw; i++) {
@@ -124,7 +124,7 @@ static bool is_exec(unsigned type)
 	return type == GDB_POINT_SW || type == GDB_POINT_HW;
 }
 
-static bool valid_hw(unsigned type, uint64_t addr, uint64_t len)
+static bool valid_hw(unsigned type, gva_t addr, uint64_t len)
 {
 	if (is_exec(type))
 		return true;
@@ -134,7 +134,7 @@ static bool valid_hw(unsigned type, uint64_t addr, uint64_t len)
 	return (len == 1 || len == 2 || len == 4 || len == 8) && (addr & (len - 1)) == 0;
 }
 
-static int hw_index(const struct gdb_breakpoints *bps, unsigned type, uint64_t addr, uint64_t len)
+static int hw_index(const struct gdb_breakpoints *bps, unsigned type, gva_t addr, uint64_t len)
 {
 	for (int i = 0; i < GDB_HW_SLOTS; i++) {
 		const struct gdb_hw_slot *s = &bps->hw[i];
@@ -145,7 +145,7 @@ static int hw_index(const struct gdb_breakpoints *bps, unsigned type, uint64_t a
 	return -1;
 }
 
-int gdb_hw_insert(struct gdb_breakpoints *bps, unsigned type, uint64_t addr, uint64_t len)
+int gdb_hw_insert(struct gdb_breakpoints *bps, unsigned type, gva_t addr, uint64_t len)
 {
 	if (!valid_hw(type, addr, len))
 		return GDB_BP_INVALID;
@@ -163,7 +163,7 @@ int gdb_hw_insert(struct gdb_breakpoints *bps, unsigned type, uint64_t addr, uin
 	return GDB_BP_FULL;
 }
 
-int gdb_hw_remove(struct gdb_breakpoints *bps, unsigned type, uint64_t addr, uint64_t len)
+int gdb_hw_remove(struct gdb_breakpoints *bps, unsigned type, gva_t addr, uint64_t len)
 {
 	int i = hw_index(bps, type, addr, len);
 	if (i >= 0)
@@ -215,7 +215,7 @@ int gdb_hw_slot_hit(const struct gdb_breakpoints *bps, uint64_t dr6)
 
 /* ---- stepped watchpoints ---- */
 
-static int watch_index(const struct gdb_breakpoints *bps, uint64_t addr, uint64_t len)
+static int watch_index(const struct gdb_breakpoints *bps, gva_t addr, uint64_t len)
 {
 	for (unsigned i = 0; i < bps->nwatch; i++)
 		if (bps->watch[i].addr == addr && bps->watch[i].len == len)
@@ -224,7 +224,7 @@ static int watch_index(const struct gdb_breakpoints *bps, uint64_t addr, uint64_
 }
 
 int gdb_watch_insert(struct gdb_breakpoints *bps, const struct guest_memory *mem,
-		     uint64_t addr, uint64_t gpa, uint64_t len)
+		     gva_t addr, gpa_t gpa, uint64_t len)
 {
 	if (len < 1 || len > 8)
 		return GDB_BP_INVALID;
@@ -239,7 +239,7 @@ int gdb_watch_insert(struct gdb_breakpoints *bps, const struct guest_memory *mem
 	return GDB_BP_OK;
 }
 
-int gdb_watch_remove(struct gdb_breakpoints *bps, uint64_t addr, uint64_t len)
+int gdb_watch_remove(struct gdb_breakpoints *bps, gva_t addr, uint64_t len)
 {
 	int i = watch_index(bps, addr, len);
 	if (i >= 0)
@@ -254,7 +254,7 @@ void gdb_watch_snapshot(struct gdb_breakpoints *bps, const struct guest_memory *
 }
 
 bool gdb_watch_changed(struct gdb_breakpoints *bps, const struct guest_memory *mem,
-		       uint64_t *addr)
+		       gva_t *addr)
 {
 	bool changed = false;
 	for (unsigned i = 0; i < bps->nwatch; i++) {

@@ -33,7 +33,8 @@ enum gdb_point_type {
 };
 
 struct gdb_sw_breakpoint {
-	uint64_t addr, gpa;
+	gva_t addr;
+	gpa_t gpa;
 	uint8_t saved;        /* the byte the int3 covers */
 };
 
@@ -41,11 +42,12 @@ struct gdb_hw_slot {
 	bool used;
 	uint8_t type;         /* GDB_POINT_SW .. GDB_POINT_ACCESS */
 	uint8_t len;          /* 1, 2, 4 or 8; 1 for execution */
-	uint64_t addr;
+	gva_t addr;
 };
 
 struct gdb_stepped_watch {
-	uint64_t addr, gpa;
+	gva_t addr;
+	gpa_t gpa;
 	uint8_t len;          /* 1..8, within one page */
 	uint8_t last[8];      /* the value seen after the previous instruction */
 };
@@ -66,20 +68,20 @@ void gdb_bp_init(struct gdb_breakpoints *bps);
 /* Idempotent: inserting an existing breakpoint or removing a missing one
  * succeeds. Removal leaves memory alone if the guest overwrote the int3. */
 int gdb_sw_insert(struct gdb_breakpoints *bps, const struct guest_memory *mem,
-		  uint64_t addr, uint64_t gpa);
-int gdb_sw_remove(struct gdb_breakpoints *bps, const struct guest_memory *mem, uint64_t addr);
+		  gva_t addr, gpa_t gpa);
+int gdb_sw_remove(struct gdb_breakpoints *bps, const struct guest_memory *mem, gva_t addr);
 void gdb_sw_remove_all(struct gdb_breakpoints *bps, const struct guest_memory *mem);
-const struct gdb_sw_breakpoint *gdb_sw_find(const struct gdb_breakpoints *bps, uint64_t addr);
+const struct gdb_sw_breakpoint *gdb_sw_find(const struct gdb_breakpoints *bps, gva_t addr);
 /* Replace planted int3s in buf (a copy of guest memory at gpa) by the
  * bytes they cover. */
-void gdb_sw_hide(const struct gdb_breakpoints *bps, uint64_t gpa, uint8_t *buf, uint64_t len);
+void gdb_sw_hide(const struct gdb_breakpoints *bps, gpa_t gpa, uint8_t *buf, uint64_t len);
 /* After the debugger wrote [gpa, gpa+len): keep the new bytes as the
  * covered ones and plant the int3s again. */
 void gdb_sw_rewrite(struct gdb_breakpoints *bps, const struct guest_memory *mem,
-		    uint64_t gpa, uint64_t len);
+		    gpa_t gpa, uint64_t len);
 
-int gdb_hw_insert(struct gdb_breakpoints *bps, unsigned type, uint64_t addr, uint64_t len);
-int gdb_hw_remove(struct gdb_breakpoints *bps, unsigned type, uint64_t addr, uint64_t len);
+int gdb_hw_insert(struct gdb_breakpoints *bps, unsigned type, gva_t addr, uint64_t len);
+int gdb_hw_remove(struct gdb_breakpoints *bps, unsigned type, gva_t addr, uint64_t len);
 bool gdb_hw_any(const struct gdb_breakpoints *bps);
 /* DR0-DR3 and DR7 (dr[4], dr[5] and dr[6] zero). */
 void gdb_hw_debugregs(const struct gdb_breakpoints *bps, uint64_t dr[8]);
@@ -87,13 +89,13 @@ void gdb_hw_debugregs(const struct gdb_breakpoints *bps, uint64_t dr[8]);
 int gdb_hw_slot_hit(const struct gdb_breakpoints *bps, uint64_t dr6);
 
 int gdb_watch_insert(struct gdb_breakpoints *bps, const struct guest_memory *mem,
-		     uint64_t addr, uint64_t gpa, uint64_t len);
-int gdb_watch_remove(struct gdb_breakpoints *bps, uint64_t addr, uint64_t len);
+		     gva_t addr, gpa_t gpa, uint64_t len);
+int gdb_watch_remove(struct gdb_breakpoints *bps, gva_t addr, uint64_t len);
 /* Take the current values as the reference (before the guest resumes). */
 void gdb_watch_snapshot(struct gdb_breakpoints *bps, const struct guest_memory *mem);
 /* After one instruction: true when a watched value changed; *addr is the
  * first changed watch's address. Every changed reference is updated. */
 bool gdb_watch_changed(struct gdb_breakpoints *bps, const struct guest_memory *mem,
-		       uint64_t *addr);
+		       gva_t *addr);
 
 #endif

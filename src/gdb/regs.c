@@ -2,8 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "gdb/regs.h"
-
-#define EFER_LMA (1ULL << 10)
+#include "arch/x86/regs.h"
 
 #define REG(n, b, ar, cv, ofs, fld, t) \
 	{ .name = n, .bits = b, .area = ar, .conv = cv, .offset = ofs, .field = fld, .type = t }

@@ -377,8 +377,8 @@ static int paging_of(struct gdb_target *t, unsigned cpu, struct x86_paging *p)
 
 /* The guest-physical piece of [addr, addr+len) that starts at addr and
  * stays in one page and in RAM; its length, or 0. */
-static uint64_t map_piece(struct gdb_target *t, const struct x86_paging *p, uint64_t addr,
-			  uint64_t len, uint64_t *gpa)
+static uint64_t map_piece(struct gdb_target *t, const struct x86_paging *p, gva_t addr,
+			  uint64_t len, gpa_t *gpa)
 {
 	uint64_t span;
 	if (x86_translate(&t->vm->mem, p, addr, gpa, &span) < 0)
@@ -387,7 +387,7 @@ static uint64_t map_piece(struct gdb_target *t, const struct x86_paging *p, uint
 	return guest_ptr(&t->vm->mem, *gpa, n) ? n : 0;
 }
 
-uint64_t gdb_target_read(struct gdb_target *t, unsigned cpu, uint64_t addr,
+uint64_t gdb_target_read(struct gdb_target *t, unsigned cpu, gva_t addr,
 			 uint8_t *buf, uint64_t len)
 {
 	struct x86_paging p;
@@ -395,7 +395,8 @@ uint64_t gdb_target_read(struct gdb_target *t, unsigned cpu, uint64_t addr,
 		return 0;
 	uint64_t done = 0;
 	while (done < len) {
-		uint64_t gpa, n = map_piece(t, &p, addr + done, len - done, &gpa);
+		gpa_t gpa;
+		uint64_t n = map_piece(t, &p, addr + done, len - done, &gpa);
 		if (n == 0)
 			break;
 		guest_read(&t->vm->mem, gpa, buf + done, n);
@@ -407,13 +408,13 @@ uint64_t gdb_target_read(struct gdb_target *t, unsigned cpu, uint64_t addr,
 	return done;
 }
 
-int gdb_target_write(struct gdb_target *t, unsigned cpu, uint64_t addr,
+int gdb_target_write(struct gdb_target *t, unsigned cpu, gva_t addr,
 		     const uint8_t *buf, uint64_t len)
 {
 	struct x86_paging p;
 	if (paging_of(t, cpu, &p) < 0)
 		return -1;
-	uint64_t gpa;
+	gpa_t gpa;
 	/* First make sure every byte is mapped: a write is all or nothing. */
 	for (uint64_t done = 0, n; done < len; done += n)
 		if ((n = map_piece(t, &p, addr + done, len - done, &gpa)) == 0)
@@ -430,8 +431,8 @@ int gdb_target_write(struct gdb_target *t, unsigned cpu, uint64_t addr,
 
 /* ---- breakpoints and watchpoints ---- */
 
-static int translate_for(struct gdb_target *t, unsigned cpu, uint64_t addr, uint64_t len,
-			 uint64_t *gpa)
+static int translate_for(struct gdb_target *t, unsigned cpu, gva_t addr, uint64_t len,
+			 gpa_t *gpa)
 {
 	struct x86_paging p;
 	if (paging_of(t, cpu, &p) < 0 || map_piece(t, &p, addr, len, gpa) != len)
@@ -440,7 +441,7 @@ static int translate_for(struct gdb_target *t, unsigned cpu, uint64_t addr, uint
 }
 
 /* Lock held; gpa is the translated address for stepped watches. */
-static int insert_watch(struct gdb_target *t, const struct gdb_point *pt, uint64_t gpa)
+static int insert_watch(struct gdb_target *t, const struct gdb_point *pt, gpa_t gpa)
 {
 	if (!t->stepped_watches)
 		return gdb_hw_insert(&t->bps, pt->type, pt->addr, pt->kind);
@@ -464,7 +465,7 @@ int gdb_target_insert(struct gdb_target *t, unsigned cpu, const struct gdb_point
 		pthread_mutex_unlock(&t->lock);
 		return r;
 	}
-	uint64_t gpa = 0;
+	gpa_t gpa = 0;
 	bool stepped_watch = t->stepped_watches && pt->type == GDB_POINT_WRITE;
 	if (stepped_watch && (pt->kind < 1 || pt->kind > 8))
 		return GDB_BP_INVALID;

@@ -91,9 +91,9 @@ int gdb_target_set_regs(struct gdb_target *t, unsigned cpu, const struct gdb_x86
 /* Guest-virtual memory as vCPU `cpu` sees it. Reads stop at the first
  * unmapped page and return the bytes read, with planted int3s hidden.
  * Writes are all or nothing (-1 when any byte is unmapped). */
-uint64_t gdb_target_read(struct gdb_target *t, unsigned cpu, uint64_t addr,
+uint64_t gdb_target_read(struct gdb_target *t, unsigned cpu, gva_t addr,
 			 uint8_t *buf, uint64_t len);
-int gdb_target_write(struct gdb_target *t, unsigned cpu, uint64_t addr,
+int gdb_target_write(struct gdb_target *t, unsigned cpu, gva_t addr,
 		     const uint8_t *buf, uint64_t len);
 
 /* Z and z packets. Returns 0, 1 when this kind of point is unsupported

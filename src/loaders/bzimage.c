@@ -53,8 +53,8 @@ struct bzimage {
 	uint64_t kernel_offset;    /* (setup_sects + 1) * 512 */
 	uint64_t kernel_size;      /* protected-mode bytes in the file */
 	uint64_t need;             /* bytes from the load address: max(init_size, kernel_size) */
-	uint64_t load;
-	uint64_t initrd;           /* 0: none */
+	gpa_t load;
+	gpa_t initrd;              /* 0: none */
 	/* --decompress: the decompressed payload (malloc'd) and its segments. */
 	uint8_t *vmlinux;
 	size_t vmlinux_size;
@@ -187,9 +187,9 @@ static int is_power_of_two(uint64_t v)
 }
 
 /* [addr, addr + need) inside the RAM from 1 MiB to the device hole. */
-static int fits(const struct guest_memory *mem, uint64_t addr, uint64_t need)
+static int fits(const struct guest_memory *mem, gpa_t addr, uint64_t need)
 {
-	uint64_t low = boot_low_ram_end(mem);
+	gpa_t low = boot_low_ram_end(mem);
 
 	return addr >= BOOT_KERNEL_MIN && addr <= low && need <= low - addr;
 }
@@ -201,7 +201,7 @@ static int place_kernel(const struct guest_memory *mem, const struct kvmini_imag
 			struct bzimage *bz, struct kvmini_error *err)
 {
 	const struct setup_header *hdr = &bz->hdr;
-	uint64_t pref = hdr->pref_address ? hdr->pref_address : BOOT_KERNEL_MIN;
+	gpa_t pref = hdr->pref_address ? hdr->pref_address : BOOT_KERNEL_MIN;
 	uint64_t align = hdr->kernel_alignment, low = boot_low_ram_end(mem), lowest;
 
 	if (fits(mem, pref, bz->need)) {
@@ -239,7 +239,7 @@ static int check_cmdline(const struct kvmini_image *img, const struct setup_head
 static int place_initrd(const struct guest_memory *mem, const struct kvmini_image *img,
 			struct bzimage *bz, struct kvmini_error *err)
 {
-	uint64_t limit = (uint64_t)bz->hdr.initrd_addr_max + 1;
+	gpa_t limit = (gpa_t)bz->hdr.initrd_addr_max + 1;
 
 	if (limit > FOUR_GIB)
 		limit = FOUR_GIB;
@@ -249,7 +249,7 @@ static int place_initrd(const struct guest_memory *mem, const struct kvmini_imag
 
 /* Where vmlinux's physical addresses start: LOAD_PHYSICAL_ADDR, which
  * the header carries as pref_address. */
-static uint64_t link_base(const struct setup_header *hdr)
+static gpa_t link_base(const struct setup_header *hdr)
 {
 	return hdr->pref_address ? hdr->pref_address : BOOT_KERNEL_MIN;
 }
@@ -261,7 +261,7 @@ static int unpack_payload(const struct guest_memory *mem, const struct kvmini_im
 {
 	const struct setup_header *hdr = &bz->hdr;
 	const char *name = loader_image_name(img);
-	uint64_t base = link_base(hdr);
+	gpa_t base = link_base(hdr);
 
 	if (hdr->payload_length == 0)
 		return bad(img, err, "--decompress: the header locates no payload"
@@ -305,7 +305,7 @@ static void fill_memory_map(const struct guest_memory *mem, struct boot_params *
 /* A clean zero page with the file's setup header and what a boot
  * loader must write (boot.rst, "The Real-Mode Kernel Header"). */
 static void fill_zero_page(const struct guest_memory *mem, const struct kvmini_image *img,
-			   const struct bzimage *bz, uint64_t rsdp, struct boot_params *zp)
+			   const struct bzimage *bz, gpa_t rsdp, struct boot_params *zp)
 {
 	struct setup_header *hdr = &zp->hdr;
 
@@ -326,7 +326,7 @@ static void fill_zero_page(const struct guest_memory *mem, const struct kvmini_i
  * decompressor moves them; the rest of each segment's memory zeroed. */
 static int write_vmlinux(const struct guest_memory *mem, const struct bzimage *bz)
 {
-	uint64_t base = link_base(&bz->hdr);
+	gpa_t base = link_base(&bz->hdr);
 
 	for (unsigned i = 0; i < bz->elf.nseg; i++) {
 		const struct vmlinux_segment *seg = &bz->elf.seg[i];
@@ -348,7 +348,7 @@ static int write_kernel(const struct guest_memory *mem, const struct kvmini_imag
 }
 
 static int write_all(const struct guest_memory *mem, const struct kvmini_image *img,
-		     const struct bzimage *bz, uint64_t rsdp, struct kvmini_error *err)
+		     const struct bzimage *bz, gpa_t rsdp, struct kvmini_error *err)
 {
 	struct boot_params zp;
 
@@ -362,7 +362,7 @@ static int write_all(const struct guest_memory *mem, const struct kvmini_image *
 }
 
 int load_bzimage(const struct guest_memory *mem, const struct kvmini_image *img,
-		 uint64_t rsdp, struct load_result *out, struct kvmini_error *err)
+		 gpa_t rsdp, struct load_result *out, struct kvmini_error *err)
 {
 	struct bzimage bz = { .load = 0 };
 	int failed = validate(mem, img, &bz, err) || write_all(mem, img, &bz, rsdp, err);

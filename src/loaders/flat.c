@@ -29,11 +29,11 @@ static const char *reserved_name(enum kvmini_mode mode)
 
 int loader_check_placement(const struct guest_memory *mem,
 			   const struct kvmini_image *img, enum kvmini_mode mode,
-			   const char *what, uint64_t gpa, uint64_t len,
+			   const char *what, gpa_t gpa, uint64_t len,
 			   struct kvmini_error *err)
 {
 	const char *name = loader_image_name(img);
-	uint64_t res_start, res_end;
+	gpa_t res_start, res_end;
 
 	if (len > UINT64_MAX - gpa)
 		return kvmini_fail(err, KVMINI_E_USAGE,
@@ -62,7 +62,7 @@ int loader_check_placement(const struct guest_memory *mem,
 
 int loader_check_entry(const struct guest_memory *mem,
 		       const struct kvmini_image *img, enum kvmini_mode mode,
-		       uint64_t entry, struct kvmini_error *err)
+		       gpa_t entry, struct kvmini_error *err)
 {
 	const char *name = loader_image_name(img);
 
@@ -82,7 +82,7 @@ int loader_check_entry(const struct guest_memory *mem,
 	return 0;
 }
 
-static uint64_t flat_load_addr(const struct kvmini_image *img, enum kvmini_mode mode)
+static gpa_t flat_load_addr(const struct kvmini_image *img, enum kvmini_mode mode)
 {
 	if (img->load_addr_set)
 		return img->load_addr;
@@ -93,8 +93,8 @@ int load_flat(const struct guest_memory *mem, const struct kvmini_image *img,
 	      struct load_result *out, struct kvmini_error *err)
 {
 	enum kvmini_mode mode = img->mode_set ? img->mode : KVMINI_MODE_REAL;
-	uint64_t addr = flat_load_addr(img, mode);
-	uint64_t entry = img->entry_set ? img->entry : addr;
+	gpa_t addr = flat_load_addr(img, mode);
+	gpa_t entry = img->entry_set ? img->entry : addr;
 
 	if (img->size == 0)
 		return kvmini_fail(err, KVMINI_E_USAGE, "%s: empty image",

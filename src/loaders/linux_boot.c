@@ -17,7 +17,7 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
-uint64_t boot_low_ram_end(const struct guest_memory *mem)
+gpa_t boot_low_ram_end(const struct guest_memory *mem)
 {
 	for (unsigned i = 0; i < mem->nregions; i++)
 		if (mem->regions[i].gpa == 0)
@@ -25,7 +25,7 @@ uint64_t boot_low_ram_end(const struct guest_memory *mem)
 	return 0;
 }
 
-static void add_range(struct boot_map_entry *map, unsigned *n, uint64_t start, uint64_t end,
+static void add_range(struct boot_map_entry *map, unsigned *n, gpa_t start, gpa_t end,
 		      uint32_t type)
 {
 	if (end > start && *n < BOOT_MAP_MAX)
@@ -108,10 +108,10 @@ const char *boot_initrd_name(const struct kvmini_image *img)
 }
 
 int boot_place_initrd(const struct guest_memory *mem, const struct kvmini_image *img,
-		      uint64_t kernel_end, uint64_t limit, const char *limit_name,
-		      uint64_t *addr, struct kvmini_error *err)
+		      gpa_t kernel_end, gpa_t limit, const char *limit_name,
+		      gpa_t *addr, struct kvmini_error *err)
 {
-	uint64_t low = boot_low_ram_end(mem), top = min_u64(limit, low);
+	gpa_t low = boot_low_ram_end(mem), top = min_u64(limit, low);
 	uint64_t size = img->initrd_size;
 
 	*addr = 0;
@@ -131,7 +131,7 @@ int boot_place_initrd(const struct guest_memory *mem, const struct kvmini_image 
 }
 
 int boot_write_initrd(const struct guest_memory *mem, const struct kvmini_image *img,
-		      uint64_t addr, struct kvmini_error *err)
+		      gpa_t addr, struct kvmini_error *err)
 {
 	if (!img->initrd)
 		return 0;
@@ -142,7 +142,7 @@ int boot_write_initrd(const struct guest_memory *mem, const struct kvmini_image 
 }
 
 int load_linux(const struct guest_memory *mem, const struct kvmini_image *img,
-	       uint64_t rsdp, struct load_result *out, struct kvmini_error *err)
+	       gpa_t rsdp, struct load_result *out, struct kvmini_error *err)
 {
 	if (img->mode_set || img->load_addr_set || img->entry_set)
 		return kvmini_fail(err, KVMINI_E_USAGE,

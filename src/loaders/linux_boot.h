@@ -36,7 +36,8 @@
 #define BOOT_MAP_MAX      4
 
 struct boot_map_entry {
-	uint64_t addr, size;
+	gpa_t addr;
+	uint64_t size;
 	uint32_t type;
 };
 
@@ -44,7 +45,7 @@ struct boot_map_entry {
 unsigned boot_memory_map(const struct guest_memory *mem, struct boot_map_entry map[BOOT_MAP_MAX]);
 
 /* End of the RAM that starts at address 0 (below the device hole). */
-uint64_t boot_low_ram_end(const struct guest_memory *mem);
+gpa_t boot_low_ram_end(const struct guest_memory *mem);
 
 /* The command line the kernel gets: img->cmdline (or the default), then
  * a space and img->cmdline_append when given. */
@@ -62,18 +63,18 @@ int boot_write_cmdline(const struct guest_memory *mem, const struct kvmini_image
  * kernel_end. `limit_name` says what `limit` is, for the message. *addr
  * is 0 without an initrd. */
 int boot_place_initrd(const struct guest_memory *mem, const struct kvmini_image *img,
-		      uint64_t kernel_end, uint64_t limit, const char *limit_name,
-		      uint64_t *addr, struct kvmini_error *err);
+		      gpa_t kernel_end, gpa_t limit, const char *limit_name,
+		      gpa_t *addr, struct kvmini_error *err);
 int boot_write_initrd(const struct guest_memory *mem, const struct kvmini_image *img,
-		      uint64_t addr, struct kvmini_error *err);
+		      gpa_t addr, struct kvmini_error *err);
 
 /* The name errors use for the initrd. */
 const char *boot_initrd_name(const struct kvmini_image *img);
 
 /* The two protocols (bzimage.c, pvh.c); load_linux() picks one. */
 int load_bzimage(const struct guest_memory *mem, const struct kvmini_image *img,
-		 uint64_t rsdp, struct load_result *out, struct kvmini_error *err);
+		 gpa_t rsdp, struct load_result *out, struct kvmini_error *err);
 int load_pvh(const struct guest_memory *mem, const struct kvmini_image *img,
-	     uint64_t rsdp, struct load_result *out, struct kvmini_error *err);
+	     gpa_t rsdp, struct load_result *out, struct kvmini_error *err);
 
 #endif

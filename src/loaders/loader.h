@@ -7,15 +7,16 @@
 
 #include "memory.h"
 #include "arch/x86/cpu_mode.h"
+#include "loaders/elf_reader.h"
 
 struct load_result {
 	enum kvmini_mode mode;
-	uint64_t entry;       /* guest-physical entry point */
-	uint64_t low, high;   /* guest-physical extent written: [low, high) */
+	gpa_t entry;          /* guest-physical entry point */
+	gpa_t low, high;      /* guest-physical extent written: [low, high) */
 	/* Set by the boot-protocol loaders (bzImage, PVH); zero otherwise. */
 	enum x86_boot_abi abi;
 	uint64_t rsi, rbx;    /* argument registers: the zero page, the start info */
-	uint64_t stack;       /* initial stack pointer; 0: the machine's default */
+	gpa_t stack;          /* initial stack pointer; 0: the machine's default */
 };
 
 /* Raw bytes at img->load_addr (default: 0x7c00 in real mode, 1 MiB
@@ -38,17 +39,18 @@ int image_is_elf(const uint8_t *data, uint64_t size);
 int elf_validate(const struct guest_memory *mem, const struct kvmini_image *img,
 		 struct load_result *out, struct kvmini_error *err);
 
-/* Find the note (name, type) in the PT_NOTE segments of a valid ELF file
- * (call after elf_validate). Returns 1 and sets *desc and *descsz when
- * found, 0 when absent, -1 (with err) when a note segment is malformed. */
-int elf_find_note(const struct kvmini_image *img, const char *name, uint32_t type,
-		  const uint8_t **desc, uint64_t *descsz, struct kvmini_error *err);
+/* Read img as an ELF file (elf_reader.h, ELF32 or ELF64) and apply the
+ * image loader's own checks: an executable (ET_EXEC), its class matching
+ * --mode, no --load-addr. For a loader that needs more of the file than
+ * its segments (the PVH note: elf_find_note()). */
+int elf_image_read(const struct kvmini_image *img, struct elf_file *f,
+		   struct kvmini_error *err);
 
 /* A Linux kernel (KVMINI_FORMAT_LINUX): a PVH vmlinux when the file is
  * ELF, a bzImage otherwise (src/loaders/linux_boot.h). rsdp is the ACPI
  * RSDP's address to pass on, 0 for none. */
 int load_linux(const struct guest_memory *mem, const struct kvmini_image *img,
-	       uint64_t rsdp, struct load_result *out, struct kvmini_error *err);
+	       gpa_t rsdp, struct load_result *out, struct kvmini_error *err);
 
 /* Helpers shared by the loaders (defined in flat.c). */
 
@@ -60,13 +62,13 @@ const char *loader_image_name(const struct kvmini_image *img);
  * writes. `what` names the range in the message ("image", "segment 2"). */
 int loader_check_placement(const struct guest_memory *mem,
 			   const struct kvmini_image *img, enum kvmini_mode mode,
-			   const char *what, uint64_t gpa, uint64_t len,
+			   const char *what, gpa_t gpa, uint64_t len,
 			   struct kvmini_error *err);
 
 /* Check that an entry point is in RAM and reachable from `mode`'s start
  * state: below 1 MiB in real mode (cs:ip), below 4 GiB in protected mode. */
 int loader_check_entry(const struct guest_memory *mem,
 		       const struct kvmini_image *img, enum kvmini_mode mode,
-		       uint64_t entry, struct kvmini_error *err);
+		       gpa_t entry, struct kvmini_error *err);
 
 #endif

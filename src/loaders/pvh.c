@@ -28,8 +28,12 @@ static int read_entry(const struct kvmini_image *img, uint32_t *entry, struct kv
 	const char *name = loader_image_name(img);
 	const uint8_t *desc;
 	uint64_t descsz, value = 0;
-	int found = elf_find_note(img, "Xen", XEN_ELFNOTE_PHYS32_ENTRY, &desc, &descsz, err);
+	struct elf_file f;
+	int found;
 
+	if (elf_image_read(img, &f, err))
+		return -1;
+	found = elf_find_note(&f, "Xen", XEN_ELFNOTE_PHYS32_ENTRY, &desc, &descsz, err);
 	if (found < 0)
 		return -1;
 	if (!found)
@@ -75,7 +79,7 @@ static int check_segments(const struct guest_memory *mem, const struct kvmini_im
 }
 
 static int write_start_info(const struct guest_memory *mem, const struct kvmini_image *img,
-			    uint64_t initrd, uint64_t rsdp, struct kvmini_error *err)
+			    gpa_t initrd, gpa_t rsdp, struct kvmini_error *err)
 {
 	struct boot_map_entry map[BOOT_MAP_MAX];
 	struct hvm_memmap_table_entry table[BOOT_MAP_MAX];
@@ -103,12 +107,12 @@ static int write_start_info(const struct guest_memory *mem, const struct kvmini_
 }
 
 int load_pvh(const struct guest_memory *mem, const struct kvmini_image *img,
-	     uint64_t rsdp, struct load_result *out, struct kvmini_error *err)
+	     gpa_t rsdp, struct load_result *out, struct kvmini_error *err)
 {
 	struct kvmini_image elf = *img;   /* entered at the note's entry, not e_entry */
 	struct load_result plan = { .mode = KVMINI_MODE_PROTECTED }, loaded;
 	uint32_t entry = 0;
-	uint64_t initrd = 0;
+	gpa_t initrd = 0;
 
 	if (read_entry(img, &entry, err))
 		return -1;

@@ -10,20 +10,21 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "error.h"
+#include "memory.h"
 
 #define VMLINUX_MAX_SEGMENTS 16
 #define START_KERNEL_MAP     0xffffffff80000000ULL   /* x86-64's __START_KERNEL_map */
 
 struct vmlinux_segment {
 	uint64_t offset, filesz, memsz;   /* bytes [offset, offset + filesz) of the file */
-	uint64_t paddr;                   /* physical address at link time */
+	gpa_t paddr;                      /* physical address at link time */
 };
 
 struct vmlinux {
 	struct vmlinux_segment seg[VMLINUX_MAX_SEGMENTS];
 	unsigned nseg;
-	uint64_t low, high;   /* physical span [low, high) of the segments */
-	uint64_t entry;       /* physical entry point, inside the span */
+	gpa_t low, high;      /* physical span [low, high) of the segments */
+	gpa_t entry;          /* physical entry point, inside the span */
 };
 
 /* Parse and check the ELF file; `name` starts every error message

@@ -9,12 +9,12 @@
  * exception is the CPU's delivery through the IDT -> `out` to the port
  * of its vector; the host reads the CPU's frame from the exception stack
  * and ends the run. */
+#include <asm/processor-flags.h>
 #include <string.h>
 #include "sandbox/sandbox.h"
+#include "arch/x86/gdt.h"
 #include "arch/x86/msr.h"
 #include "arch/x86/regs.h"
-
-
 
 /* RFLAGS bits syscall clears: TF, IF, DF, IOPL, NT, AC. */
 #define SYSCALL_RFLAGS_MASK 0x47700ULL
@@ -24,9 +24,10 @@
 #define TSS_OFFSET 0x100   /* the TSS sits in the GDT's page */
 #define TSS_LIMIT 0x67
 #define GDT_BYTES 80       /* eight slots (one unused) and the 16-byte TSS descriptor */
+#define GDT_SEGMENTS 6     /* code and data at 0x08-0x30 */
 #define IDT_VECTORS 32
 
-static uint64_t kva(uint64_t gpa)
+static gva_t kva(gpa_t gpa)
 {
 	return SB_KERNEL_VA + gpa;
 }
@@ -36,25 +37,39 @@ static void put64(uint8_t *p, uint64_t v)
 	memcpy(p, &v, 8);
 }
 
-static void write_gdt_tss(uint8_t *ram)
+/* The segments the GDT describes: Linux's layout (sandbox.h). Those the
+ * vCPU runs on are loaded from the same values (set_sregs()). */
+static void gdt_segments(struct kvm_segment segs[GDT_SEGMENTS])
 {
-	uint8_t *gdt = ram + SB_GDT_GPA;
-	static const uint64_t descriptors[7] = {
-		0,
-		0x00cf9b000000ffffULL,   /* 0x08 kernel code, 32-bit (unused) */
-		0x00af9b000000ffffULL,   /* 0x10 kernel code, 64-bit */
-		0x00cf93000000ffffULL,   /* 0x18 kernel data */
-		0x00cffb000000ffffULL,   /* 0x20 user code, 32-bit (sysret's base; unused) */
-		0x00cff3000000ffffULL,   /* 0x28 user data */
-		0x00affb000000ffffULL,   /* 0x30 user code, 64-bit */
+	segs[0] = x86_flat_segment(0x08, X86_SEGMENT_CODE32, 0);    /* unused */
+	segs[1] = x86_flat_segment(SB_SEL_KCODE, X86_SEGMENT_CODE64, 0);
+	segs[2] = x86_flat_segment(SB_SEL_KDATA, X86_SEGMENT_DATA, 0);
+	segs[3] = x86_flat_segment(SB_SEL_UBASE, X86_SEGMENT_CODE32, 3);   /* sysret's base; unused */
+	segs[4] = x86_flat_segment(SB_SEL_UDATA, X86_SEGMENT_DATA, 3);
+	segs[5] = x86_flat_segment(SB_SEL_UCODE, X86_SEGMENT_CODE64, 3);
+}
+
+static struct kvm_segment tss_segment(void)
+{
+	return (struct kvm_segment){
+		.base = kva(SB_GDT_GPA + TSS_OFFSET), .limit = TSS_LIMIT,
+		.selector = SB_SEL_TSS, .type = 0xb, .present = 1,   /* busy 64-bit TSS */
 	};
+}
+
+static int write_gdt_tss(const struct guest_memory *mem)
+{
+	uint8_t *gdt = guest_ptr(mem, SB_GDT_GPA, SB_PAGE);
+	if (!gdt)
+		return -1;
+	struct kvm_segment segs[GDT_SEGMENTS], tss = tss_segment();
+	uint64_t tss_desc[2];
 	memset(gdt, 0, SB_PAGE);
-	memcpy(gdt, descriptors, sizeof(descriptors));
-	uint64_t tss = kva(SB_GDT_GPA + TSS_OFFSET);
-	uint64_t low = TSS_LIMIT | ((tss & 0xffffff) << 16) | (0xbULL << 40) | (1ULL << 47) |
-		       ((tss >> 24 & 0xff) << 56);
-	put64(gdt + SB_SEL_TSS, low);
-	put64(gdt + SB_SEL_TSS + 8, tss >> 32);
+	gdt_segments(segs);
+	for (unsigned i = 0; i < GDT_SEGMENTS; i++)
+		put64(gdt + (segs[i].selector & ~7), x86_gdt_descriptor(&segs[i]));
+	x86_gdt_system_descriptor(&tss, tss_desc);
+	memcpy(gdt + SB_SEL_TSS, tss_desc, sizeof(tss_desc));
 	/* 64-bit TSS: RSP0 at 4, IST1 at 36, I/O map base at 102. The map
 	 * base lies past the limit: no port is open to CPL3. */
 	uint8_t *t = gdt + TSS_OFFSET;
@@ -62,14 +77,17 @@ static void write_gdt_tss(uint8_t *ram)
 	put64(t + 36, kva(SB_IST_TOP_GPA));
 	uint16_t iomap = TSS_LIMIT + 1;
 	memcpy(t + 102, &iomap, 2);
+	return 0;
 }
 
-static void write_idt(uint8_t *ram)
+static int write_idt(const struct guest_memory *mem)
 {
-	uint8_t *idt = ram + SB_IDT_GPA;
+	uint8_t *idt = guest_ptr(mem, SB_IDT_GPA, SB_PAGE);
+	if (!idt)
+		return -1;
 	memset(idt, 0, SB_PAGE);
 	for (unsigned v = 0; v < IDT_VECTORS; v++) {
-		uint64_t handler = kva(SB_STUB_GPA + SB_STUB_EXC + 8 * v);
+		gva_t handler = kva(SB_STUB_GPA + SB_STUB_EXC + 8 * v);
 		/* int3 and into are allowed from CPL3, as on Linux. */
 		uint64_t dpl = (v == 3 || v == 4) ? 3 : 0;
 		uint64_t low = (handler & 0xffff) | ((uint64_t)SB_SEL_KCODE << 16) |
@@ -78,6 +96,7 @@ static void write_idt(uint8_t *ram)
 		put64(idt + 16 * v, low);
 		put64(idt + 16 * v + 8, handler >> 32);
 	}
+	return 0;
 }
 
 /* The door. With hardware virtualization `syscall` enters CPL0 at
@@ -87,13 +106,15 @@ static void write_idt(uint8_t *ram)
  * below, and the host recognises a system call by the faulting address
  * (run.c). So the page is user-executable, and every exception door ends
  * in `iretq` for that one case; the others never return. */
-static void write_stub(uint8_t *ram)
+static int write_stub(const struct guest_memory *mem)
 {
 	static const uint8_t pop_error_iretq[] = {
 		0x48, 0x83, 0xc4, 0x08,       /* add $8, %rsp: drop the error code */
 		0x48, 0xcf,                   /* iretq */
 	};
-	uint8_t *s = ram + SB_STUB_GPA;
+	uint8_t *s = guest_ptr(mem, SB_STUB_GPA, SB_PAGE);
+	if (!s)
+		return -1;
 	memset(s, 0xf4, SB_PAGE);   /* hlt everywhere else */
 	static const uint8_t door[] = {
 		0xe6, SB_PORT_SYSCALL,        /* out %al, $SB_PORT_SYSCALL */
@@ -109,15 +130,18 @@ static void write_stub(uint8_t *ram)
 		else
 			memcpy(h + 2, pop_error_iretq + 4, 2);
 	}
+	return 0;
 }
 
 /* The kernel half: SB_KERNEL_VA + gpa for the VMM's pages, supervisor-only. */
-static void write_kernel_tables(uint8_t *ram)
+static int write_kernel_tables(const struct guest_memory *mem)
 {
-	uint64_t *pml4 = (uint64_t *)(ram + SB_PML4_GPA);
-	uint64_t *pdpt = (uint64_t *)(ram + SB_KPDPT_GPA);
-	uint64_t *pd = (uint64_t *)(ram + SB_KPD_GPA);
-	uint64_t *pt = (uint64_t *)(ram + SB_KPT_GPA);
+	uint64_t *pml4 = guest_ptr(mem, SB_PML4_GPA, SB_PAGE);
+	uint64_t *pdpt = guest_ptr(mem, SB_KPDPT_GPA, SB_PAGE);
+	uint64_t *pd = guest_ptr(mem, SB_KPD_GPA, SB_PAGE);
+	uint64_t *pt = guest_ptr(mem, SB_KPT_GPA, SB_PAGE);
+	if (!pml4 || !pdpt || !pd || !pt)
+		return -1;
 	memset(pml4, 0, SB_PAGE);
 	memset(pdpt, 0, SB_PAGE);
 	memset(pd, 0, SB_PAGE);
@@ -130,29 +154,18 @@ static void write_kernel_tables(uint8_t *ram)
 	pt[SB_IDT_GPA / SB_PAGE] = SB_IDT_GPA | leaf | PTE_NX;
 	/* The stub page is also user-executable: see write_stub(). */
 	pt[SB_STUB_GPA / SB_PAGE] = SB_STUB_GPA | leaf | PTE_U;
-	for (uint64_t g = SB_IST_GPA; g < SB_IST_TOP_GPA; g += SB_PAGE)
+	for (gpa_t g = SB_IST_GPA; g < SB_IST_TOP_GPA; g += SB_PAGE)
 		pt[g / SB_PAGE] = g | leaf | PTE_W | PTE_NX;
+	return 0;
 }
 
 int sb_cpu_write_tables(sandbox_t *sb, struct kvmini_error *err)
 {
-	uint8_t *ram = guest_ptr(&sb->vm.mem, 0, SB_KERNEL_END);
-	if (!ram)
+	const struct guest_memory *mem = &sb->vm.mem;
+	if (write_gdt_tss(mem) < 0 || write_idt(mem) < 0 || write_stub(mem) < 0 ||
+	    write_kernel_tables(mem) < 0)
 		return kvmini_fail(err, KVMINI_E_USAGE, "sandbox memory is too small");
-	write_gdt_tss(ram);
-	write_idt(ram);
-	write_stub(ram);
-	write_kernel_tables(ram);
 	return 0;
-}
-
-static struct kvm_segment segment(uint16_t sel, uint8_t type, uint8_t dpl, bool code64)
-{
-	return (struct kvm_segment){
-		.base = 0, .limit = 0xffffffff, .selector = sel, .type = type,
-		.present = 1, .dpl = dpl, .s = 1, .g = 1,
-		.db = code64 ? 0 : 1, .l = code64,
-	};
 }
 
 /* The XCR0 bits we enable when the host's KVM offers XSAVE: x87, SSE,
@@ -179,20 +192,17 @@ static int set_sregs(sandbox_t *sb, bool osxsave, struct kvmini_error *err)
 	struct kvm_sregs s;
 	if (vcpu_get_sregs(sb->vcpu, &s, err) < 0)
 		return -1;
-	s.cs = segment(SB_SEL_UCODE, 0xb, 3, true);
-	s.ss = s.ds = s.es = s.fs = s.gs = segment(SB_SEL_UDATA, 0x3, 3, false);
-	s.tr = (struct kvm_segment){
-		.base = kva(SB_GDT_GPA + TSS_OFFSET), .limit = TSS_LIMIT,
-		.selector = SB_SEL_TSS, .type = 0xb, .present = 1,
-	};
+	s.cs = x86_flat_segment(SB_SEL_UCODE, X86_SEGMENT_CODE64, 3);
+	s.ss = s.ds = s.es = s.fs = s.gs = x86_flat_segment(SB_SEL_UDATA, X86_SEGMENT_DATA, 3);
+	s.tr = tss_segment();
 	s.ldt = (struct kvm_segment){ .type = 2, .present = 1, .unusable = 1 };
 	s.gdt.base = kva(SB_GDT_GPA);
 	s.gdt.limit = GDT_BYTES - 1;
 	s.idt.base = kva(SB_IDT_GPA);
 	s.idt.limit = IDT_VECTORS * 16 - 1;
-	s.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+	s.cr0 = X86_CR0_PE | X86_CR0_MP | X86_CR0_ET | X86_CR0_NE | X86_CR0_WP | X86_CR0_PG;
 	s.cr3 = SB_PML4_GPA;
-	s.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | (osxsave ? CR4_OSXSAVE : 0);
+	s.cr4 = X86_CR4_PAE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | (osxsave ? X86_CR4_OSXSAVE : 0);
 	s.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
 	return vcpu_set_sregs(sb->vcpu, &s, err);
 }
@@ -217,7 +227,7 @@ static int set_msrs(sandbox_t *sb, struct kvmini_error *err)
 	return vcpu_set_msrs(sb->vcpu, e, 7, err);
 }
 
-int sb_cpu_setup(sandbox_t *sb, uint64_t entry, uint64_t sp, struct kvmini_error *err)
+int sb_cpu_setup(sandbox_t *sb, gva_t entry, gva_t sp, struct kvmini_error *err)
 {
 	if (x86_cpuid_apply(&sb->cpuid, sb->vcpu->fd, 0, 1, err) < 0)
 		return -1;

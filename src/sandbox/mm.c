@@ -34,18 +34,21 @@ static uint64_t table_pages(struct table_counts c)
 	return c.pdpt + c.pd + c.pt;
 }
 
-/* Link PML4 -> PDPTs -> PDs -> PTs for the window; all PTEs start empty. */
-static void link_tables(struct sb_mm *mm, uint8_t *ram, struct table_counts c)
+/* Link PML4 -> PDPTs -> PDs -> PTs for the window; all PTEs start empty.
+ * Each level's pages are reached as one range through guest_ptr(). */
+static int link_tables(struct sb_mm *mm, struct table_counts c)
 {
-	uint64_t base = mm->base;
-	uint64_t pdpt_gpa = SB_KERNEL_END;
-	uint64_t pd_gpa = pdpt_gpa + c.pdpt * SB_PAGE;
-	uint64_t pt_gpa = pd_gpa + c.pd * SB_PAGE;
-	uint64_t *pml4 = (uint64_t *)(ram + SB_PML4_GPA);
-	uint64_t *pdpt = (uint64_t *)(ram + pdpt_gpa);
-	uint64_t *pd = (uint64_t *)(ram + pd_gpa);
-
-	memset(ram + pdpt_gpa, 0, table_pages(c) * SB_PAGE);
+	gva_t base = mm->base;
+	gpa_t pdpt_gpa = SB_KERNEL_END;
+	gpa_t pd_gpa = pdpt_gpa + c.pdpt * SB_PAGE;
+	gpa_t pt_gpa = pd_gpa + c.pd * SB_PAGE;
+	uint8_t *tables = guest_ptr(mm->mem, pdpt_gpa, table_pages(c) * SB_PAGE);
+	uint64_t *pml4 = guest_ptr(mm->mem, SB_PML4_GPA, SB_PAGE);
+	uint64_t *pdpt = guest_ptr(mm->mem, pdpt_gpa, c.pdpt * SB_PAGE);
+	uint64_t *pd = guest_ptr(mm->mem, pd_gpa, c.pd * SB_PAGE);
+	if (!tables || !pml4 || !pdpt || !pd)
+		return -1;
+	memset(tables, 0, table_pages(c) * SB_PAGE);
 	for (uint64_t i = 0; i < c.pdpt; i++)
 		pml4[((base >> 39) + i) & 511] = (pdpt_gpa + i * SB_PAGE) | PTE_TABLE;
 	/* Entries of consecutive 1 GiB (2 MiB) chunks are consecutive in the
@@ -56,20 +59,19 @@ static void link_tables(struct sb_mm *mm, uint8_t *ram, struct table_counts c)
 	uint64_t pt_first = (base >> 21) & ~511ULL;
 	for (uint64_t i = 0; i < c.pt; i++)
 		pd[(base >> 21) + i - pt_first] = (pt_gpa + i * SB_PAGE) | PTE_TABLE;
-	mm->pte = (uint64_t *)(ram + pt_gpa);
 	mm->pt_gpa = pt_gpa;
 	mm->pte_va0 = (base >> 21) << 21;
+	return 0;
 }
 
-int sb_mm_init(struct sb_mm *mm, struct guest_memory *mem, uint64_t base,
+int sb_mm_init(struct sb_mm *mm, const struct guest_memory *mem, gva_t base,
 	       struct kvmini_error *err)
 {
 	memset(mm, 0, sizeof(*mm));
 	if (mem->nregions != 1)
 		return kvmini_fail(err, KVMINI_E_USAGE,
 				   "sandbox memory must lie below 3 GiB (use --mem 3G or less)");
-	uint64_t ram = mem->regions[0].size;
-	uint8_t *host = mem->regions[0].host;
+	uint64_t ram = mem->ram_size;
 	if (ram < SB_KERNEL_END + 64 * SB_PAGE || base % SB_PAGE)
 		return kvmini_fail(err, KVMINI_E_USAGE, "sandbox memory is too small");
 	uint64_t size = ram - SB_KERNEL_END;
@@ -81,15 +83,16 @@ int sb_mm_init(struct sb_mm *mm, struct guest_memory *mem, uint64_t base,
 		return kvmini_fail(err, KVMINI_E_USAGE,
 				   "the program's addresses (from 0x%llx) do not fit in the user half",
 				   (unsigned long long)base);
+	mm->mem = mem;
 	mm->base = base;
 	mm->size = size;
 	mm->gpa = ram - size;
-	mm->host = host + mm->gpa;
 	mm->npages = size / SB_PAGE;
 	mm->pg = calloc(mm->npages, 1);
 	if (!mm->pg)
 		return kvmini_fail(err, KVMINI_E_HOST, "out of memory for the page map");
-	link_tables(mm, host, c);
+	if (link_tables(mm, c) < 0)
+		return kvmini_fail(err, KVMINI_E_USAGE, "sandbox memory is too small");
 	return 0;
 }
 
@@ -99,12 +102,24 @@ void sb_mm_free(struct sb_mm *mm)
 	mm->pg = NULL;
 }
 
-bool sb_mm_contains(const struct sb_mm *mm, uint64_t va, uint64_t len)
+bool sb_mm_contains(const struct sb_mm *mm, gva_t va, uint64_t len)
 {
 	return va >= mm->base && va - mm->base <= mm->size && len <= mm->size - (va - mm->base);
 }
 
-void sb_mm_mark_dirty(struct sb_mm *mm, uint64_t gpa, uint64_t len)
+gpa_t sb_mm_gpa(const struct sb_mm *mm, gva_t va)
+{
+	return mm->gpa + (va - mm->base);
+}
+
+void *sb_mm_host(const struct sb_mm *mm, gva_t va, uint64_t len)
+{
+	if (!sb_mm_contains(mm, va, len))
+		return NULL;
+	return guest_ptr(mm->mem, sb_mm_gpa(mm, va), len);
+}
+
+void sb_mm_mark_dirty(struct sb_mm *mm, gpa_t gpa, uint64_t len)
 {
 	if (!mm->host_dirty || len == 0)
 		return;
@@ -112,21 +127,22 @@ void sb_mm_mark_dirty(struct sb_mm *mm, uint64_t gpa, uint64_t len)
 		mm->host_dirty[p / 64] |= 1ULL << (p % 64);
 }
 
-static uint64_t page_index(const struct sb_mm *mm, uint64_t va)
+static uint64_t page_index(const struct sb_mm *mm, gva_t va)
 {
 	return (va - mm->base) / SB_PAGE;
 }
 
-static uint64_t *pte_of(const struct sb_mm *mm, uint64_t va)
+/* Where the leaf PTE of window address va lives in guest RAM. */
+static gpa_t pte_gpa(const struct sb_mm *mm, gva_t va)
 {
-	return &mm->pte[(va - mm->pte_va0) / SB_PAGE];
+	return mm->pt_gpa + (va - mm->pte_va0) / SB_PAGE * 8;
 }
 
-static uint64_t pte_value(const struct sb_mm *mm, uint64_t va, unsigned flags)
+static uint64_t pte_value(const struct sb_mm *mm, gva_t va, unsigned flags)
 {
 	if (!(flags & SB_PG_MAPPED) || !(flags & SB_PG_PROT))
 		return 0;
-	uint64_t pte = (mm->gpa + (va - mm->base)) | PTE_P | PTE_U | PTE_A | PTE_D;
+	uint64_t pte = sb_mm_gpa(mm, va) | PTE_P | PTE_U | PTE_A | PTE_D;
 	if (flags & SB_PG_W)
 		pte |= PTE_W;
 	if (!(flags & SB_PG_X))
@@ -134,16 +150,17 @@ static uint64_t pte_value(const struct sb_mm *mm, uint64_t va, unsigned flags)
 	return pte;
 }
 
-/* Set the flags of [va, va+len) and rewrite its PTEs. */
-static void set_pages(struct sb_mm *mm, uint64_t va, uint64_t len, unsigned flags)
+/* Set the flags of [va, va+len) and rewrite its PTEs. The PTEs lie in
+ * the tables sb_mm_init() checked, so the writes cannot miss RAM. */
+static void set_pages(struct sb_mm *mm, gva_t va, uint64_t len, unsigned flags)
 {
-	for (uint64_t a = va; a < va + len; a += SB_PAGE) {
+	for (gva_t a = va; a < va + len; a += SB_PAGE) {
 		uint64_t i = page_index(mm, a);
 		mm->pg[i] = (uint8_t)((mm->pg[i] & SB_PG_GUARD) | flags);
-		*pte_of(mm, a) = pte_value(mm, a, mm->pg[i]);
+		uint64_t pte = pte_value(mm, a, mm->pg[i]);
+		guest_write(mm->mem, pte_gpa(mm, a), &pte, sizeof(pte));
 	}
-	uint64_t pte_gpa = mm->pt_gpa + (va - mm->pte_va0) / SB_PAGE * 8;
-	sb_mm_mark_dirty(mm, pte_gpa, len / SB_PAGE * 8);
+	sb_mm_mark_dirty(mm, pte_gpa(mm, va), len / SB_PAGE * 8);
 }
 
 /* Zero [va, va+len) and make KVM forget it. MADV_DONTNEED on private
@@ -153,20 +170,22 @@ static void set_pages(struct sb_mm *mm, uint64_t va, uint64_t len, unsigned flag
  * cached guest translation on hardware. The host's writes to the guest's
  * page tables are not seen by KVM, so this is what makes an unmapped page
  * fault at once. */
-void sb_mm_zero(struct sb_mm *mm, uint64_t va, uint64_t len)
+void sb_mm_zero(struct sb_mm *mm, gva_t va, uint64_t len)
 {
-	uint8_t *p = sb_mm_host(mm, va);
+	uint8_t *p = sb_mm_host(mm, va, len);
+	if (!p)
+		return;
 	if (madvise(p, len, MADV_DONTNEED) < 0)
 		memset(p, 0, len);
-	sb_mm_mark_dirty(mm, mm->gpa + (va - mm->base), len);
+	sb_mm_mark_dirty(mm, sb_mm_gpa(mm, va), len);
 }
 
 /* The same forgetting for pages that keep their contents but lose
  * rights: changing the host protection also calls the MMU notifier. */
-void sb_mm_forget(struct sb_mm *mm, uint64_t va, uint64_t len)
+void sb_mm_forget(struct sb_mm *mm, gva_t va, uint64_t len)
 {
-	uint8_t *p = sb_mm_host(mm, va);
-	if (mprotect(p, len, PROT_READ) == 0)
+	uint8_t *p = sb_mm_host(mm, va, len);
+	if (p && mprotect(p, len, PROT_READ) == 0)
 		mprotect(p, len, PROT_READ | PROT_WRITE);
 }
 
@@ -176,7 +195,7 @@ static unsigned normalise_prot(unsigned prot)
 	return (prot & (SB_PG_W | SB_PG_X)) ? (prot | SB_PG_R) : prot;
 }
 
-void sb_mm_map(struct sb_mm *mm, uint64_t va, uint64_t len, unsigned prot, bool zero)
+void sb_mm_map(struct sb_mm *mm, gva_t va, uint64_t len, unsigned prot, bool zero)
 {
 	if (len == 0)
 		return;
@@ -190,7 +209,7 @@ void sb_mm_map(struct sb_mm *mm, uint64_t va, uint64_t len, unsigned prot, bool 
 		sb_mm_forget(mm, va, len);
 }
 
-void sb_mm_unmap(struct sb_mm *mm, uint64_t va, uint64_t len)
+void sb_mm_unmap(struct sb_mm *mm, gva_t va, uint64_t len)
 {
 	if (len == 0)
 		return;
@@ -200,7 +219,7 @@ void sb_mm_unmap(struct sb_mm *mm, uint64_t va, uint64_t len)
 		mm->mmap_next = va + len;   /* reuse freed space first */
 }
 
-void sb_mm_protect(struct sb_mm *mm, uint64_t va, uint64_t len, unsigned prot)
+void sb_mm_protect(struct sb_mm *mm, gva_t va, uint64_t len, unsigned prot)
 {
 	prot = normalise_prot(prot);
 	bool loses = false;
@@ -211,7 +230,7 @@ void sb_mm_protect(struct sb_mm *mm, uint64_t va, uint64_t len, unsigned prot)
 		sb_mm_forget(mm, va, len);
 }
 
-bool sb_mm_all_mapped(const struct sb_mm *mm, uint64_t va, uint64_t len)
+bool sb_mm_all_mapped(const struct sb_mm *mm, gva_t va, uint64_t len)
 {
 	for (uint64_t a = va; a < va + len; a += SB_PAGE)
 		if (!(mm->pg[page_index(mm, a)] & SB_PG_MAPPED))
@@ -219,7 +238,7 @@ bool sb_mm_all_mapped(const struct sb_mm *mm, uint64_t va, uint64_t len)
 	return true;
 }
 
-bool sb_mm_none_mapped(const struct sb_mm *mm, uint64_t va, uint64_t len)
+bool sb_mm_none_mapped(const struct sb_mm *mm, gva_t va, uint64_t len)
 {
 	for (uint64_t a = va; a < va + len; a += SB_PAGE)
 		if (mm->pg[page_index(mm, a)] & SB_PG_MAPPED)
@@ -228,7 +247,7 @@ bool sb_mm_none_mapped(const struct sb_mm *mm, uint64_t va, uint64_t len)
 }
 
 /* Top-down next-fit: scan down from mmap_next, then from the top. */
-static uint64_t scan_down(const struct sb_mm *mm, uint64_t from, uint64_t lo, uint64_t want)
+static gva_t scan_down(const struct sb_mm *mm, uint64_t from, uint64_t lo, uint64_t want)
 {
 	uint64_t run = 0;
 	for (uint64_t i = from; i > lo; i--) {
@@ -239,13 +258,13 @@ static uint64_t scan_down(const struct sb_mm *mm, uint64_t from, uint64_t lo, ui
 	return 0;
 }
 
-uint64_t sb_mm_find_free(struct sb_mm *mm, uint64_t len)
+gva_t sb_mm_find_free(struct sb_mm *mm, uint64_t len)
 {
 	uint64_t want = len / SB_PAGE;
 	uint64_t lo = page_index(mm, SB_PAGE_UP(mm->brk));
 	uint64_t top = page_index(mm, mm->mmap_top);
 	uint64_t next = mm->mmap_next ? page_index(mm, mm->mmap_next) : top;
-	uint64_t va = next > lo ? scan_down(mm, next, lo, want) : 0;
+	gva_t va = next > lo ? scan_down(mm, next, lo, want) : 0;
 	if (!va)
 		va = scan_down(mm, top, lo, want);
 	if (va)

@@ -70,19 +70,21 @@ enum {
 };
 #define SB_PG_PROT (SB_PG_R | SB_PG_W | SB_PG_X)
 
+/* The window's bytes and its leaf PTEs live in guest RAM and are reached
+ * only through guest_ptr() and its copy helpers on `mem` (sb_mm_host()). */
 struct sb_mm {
-	uint64_t base, size;      /* the window: guest-virtual [base, base+size) */
-	uint64_t gpa;             /* guest-physical address of base */
-	uint8_t *host;            /* host address of base */
+	const struct guest_memory *mem;
+	gva_t base;               /* the window: guest-virtual [base, base+size) */
+	uint64_t size;
+	gpa_t gpa;                /* guest-physical address of base */
 	uint64_t npages;
-	uint8_t *pg;              /* npages flag bytes */
-	uint64_t *pte;            /* the leaf PTEs, one linear array in guest RAM */
-	uint64_t pte_va0;         /* the virtual address pte[0] maps */
-	uint64_t pt_gpa;          /* guest-physical address of pte[0] */
-	uint64_t brk_start, brk;  /* the heap: [brk_start, brk) */
-	uint64_t mmap_top;        /* mmap hands out pages below this */
-	uint64_t mmap_next;       /* where the next search starts (0: the top) */
-	uint64_t stack_lo, stack_top;
+	uint8_t *pg;              /* npages flag bytes (host memory, not guest RAM) */
+	gva_t pte_va0;            /* the virtual address the first leaf PTE maps */
+	gpa_t pt_gpa;             /* guest-physical address of that PTE; the rest follow it */
+	gva_t brk_start, brk;     /* the heap: [brk_start, brk) */
+	gva_t mmap_top;           /* mmap hands out pages below this */
+	gva_t mmap_next;          /* where the next search starts (0: the top) */
+	gva_t stack_lo, stack_top;
 	uint64_t *host_dirty;     /* bitmap of guest-physical pages the host wrote, or NULL */
 };
 
@@ -155,55 +157,57 @@ typedef struct kvmini_sandbox sandbox_t;
 /* ---- cpu.c: the VMM's structures and the vCPU's entry state ---- */
 /* CPUID (already in sb->cpuid), control and segment registers, syscall
  * MSRs, XCR0, and the entry registers. */
-int sb_cpu_setup(sandbox_t *sb, uint64_t entry, uint64_t sp, struct kvmini_error *err);
+int sb_cpu_setup(sandbox_t *sb, gva_t entry, gva_t sp, struct kvmini_error *err);
 /* Write the kernel-half page tables and the CPL0 stub into guest RAM. */
 int sb_cpu_write_tables(sandbox_t *sb, struct kvmini_error *err);
 
 /* ---- mm.c: the user window ---- */
 /* Lay the window out over RAM; `base` is its first virtual address. */
-int sb_mm_init(struct sb_mm *mm, struct guest_memory *mem, uint64_t base,
+int sb_mm_init(struct sb_mm *mm, const struct guest_memory *mem, gva_t base,
 	       struct kvmini_error *err);
 void sb_mm_free(struct sb_mm *mm);
-bool sb_mm_contains(const struct sb_mm *mm, uint64_t va, uint64_t len);
+bool sb_mm_contains(const struct sb_mm *mm, gva_t va, uint64_t len);
 /* Give [va, va+len) (page-aligned, inside the window) the protection
  * `prot` (SB_PG_* bits) and mark it mapped; zero it when `zero`. */
-void sb_mm_map(struct sb_mm *mm, uint64_t va, uint64_t len, unsigned prot, bool zero);
-void sb_mm_unmap(struct sb_mm *mm, uint64_t va, uint64_t len);
-void sb_mm_protect(struct sb_mm *mm, uint64_t va, uint64_t len, unsigned prot);
+void sb_mm_map(struct sb_mm *mm, gva_t va, uint64_t len, unsigned prot, bool zero);
+void sb_mm_unmap(struct sb_mm *mm, gva_t va, uint64_t len);
+void sb_mm_protect(struct sb_mm *mm, gva_t va, uint64_t len, unsigned prot);
 /* True when every page of [va, va+len) is mapped. */
-bool sb_mm_all_mapped(const struct sb_mm *mm, uint64_t va, uint64_t len);
-bool sb_mm_none_mapped(const struct sb_mm *mm, uint64_t va, uint64_t len);
+bool sb_mm_all_mapped(const struct sb_mm *mm, gva_t va, uint64_t len);
+bool sb_mm_none_mapped(const struct sb_mm *mm, gva_t va, uint64_t len);
 /* A free run of len bytes below mmap_top and above the heap; 0 if none. */
-uint64_t sb_mm_find_free(struct sb_mm *mm, uint64_t len);
+gva_t sb_mm_find_free(struct sb_mm *mm, uint64_t len);
 /* Zero pages and drop KVM's translations of them (see mm.c). */
-void sb_mm_zero(struct sb_mm *mm, uint64_t va, uint64_t len);
+void sb_mm_zero(struct sb_mm *mm, gva_t va, uint64_t len);
 /* Drop KVM's translations of pages that lost rights. */
-void sb_mm_forget(struct sb_mm *mm, uint64_t va, uint64_t len);
-/* Host address of window address va (no checks: callers check first). */
-static inline uint8_t *sb_mm_host(const struct sb_mm *mm, uint64_t va)
-{
-	return mm->host + (va - mm->base);
-}
-void sb_mm_mark_dirty(struct sb_mm *mm, uint64_t gpa, uint64_t len);
+void sb_mm_forget(struct sb_mm *mm, gva_t va, uint64_t len);
+/* Host view of the window's [va, va+len), from guest_ptr(): NULL when
+ * the range leaves the window or RAM. Protection is not checked (the
+ * VMM's own writes: loading, the stack, mmap of a file); the program's
+ * pointers go through sb_uptr(). */
+void *sb_mm_host(const struct sb_mm *mm, gva_t va, uint64_t len);
+/* The guest-physical address behind window address va (inside it). */
+gpa_t sb_mm_gpa(const struct sb_mm *mm, gva_t va);
+void sb_mm_mark_dirty(struct sb_mm *mm, gpa_t gpa, uint64_t len);
 
 /* ---- uaccess.c: the program's pointers, checked ---- */
 enum { SB_ACCESS_READ = SB_PG_R, SB_ACCESS_WRITE = SB_PG_W };
 /* Host pointer for the program's [va, va+len) when every page is mapped
  * with the access; NULL otherwise. len 0 is always allowed. A write
  * access marks the pages dirty. */
-void *sb_uptr(sandbox_t *sb, uint64_t va, uint64_t len, unsigned access);
-int sb_copy_in(sandbox_t *sb, void *dst, uint64_t va, uint64_t len);       /* 0 or -EFAULT */
-int sb_copy_out(sandbox_t *sb, uint64_t va, const void *src, uint64_t len); /* 0 or -EFAULT */
+void *sb_uptr(sandbox_t *sb, gva_t va, uint64_t len, unsigned access);
+int sb_copy_in(sandbox_t *sb, void *dst, gva_t va, uint64_t len);       /* 0 or -EFAULT */
+int sb_copy_out(sandbox_t *sb, gva_t va, const void *src, uint64_t len); /* 0 or -EFAULT */
 /* Copy a NUL-terminated string of at most cap-1 bytes: its length,
  * -EFAULT, or -ENAMETOOLONG. */
-long sb_copy_string(sandbox_t *sb, char *dst, uint64_t va, size_t cap);
+long sb_copy_string(sandbox_t *sb, char *dst, gva_t va, size_t cap);
 
 /* ---- loader.c: the program and its initial stack ---- */
 int sb_load_program(sandbox_t *sb, const uint8_t *elf, size_t size, const char *path,
 		    const char *const *argv, const char *const *envp,
-		    uint64_t *entry, uint64_t *sp, struct kvmini_error *err);
+		    gva_t *entry, gva_t *sp, struct kvmini_error *err);
 /* The window base the program needs (for sb_mm_init); validates the file. */
-int sb_program_base(const uint8_t *elf, size_t size, const char *path, uint64_t *base,
+int sb_program_base(const uint8_t *elf, size_t size, const char *path, gva_t *base,
 		    struct kvmini_error *err);
 
 /* ---- files.c: grants, paths and the descriptor table ---- */

@@ -58,19 +58,20 @@ static int fetch_kvm_dirty(sandbox_t *sb, struct kvmini_error *err)
 /* Was guest-physical page p in use at the ready point? */
 static bool saved_page(const struct sb_snapshot *s, uint64_t p)
 {
-	uint64_t gpa = p * SB_PAGE;
+	gpa_t gpa = p * SB_PAGE;
 	if (gpa < s->mm.gpa)
 		return true;
 	return (s->pg[(gpa - s->mm.gpa) / SB_PAGE] & SB_PG_MAPPED) != 0;
 }
 
+/* s->mem mirrors guest RAM's layout: page p of it is guest-physical
+ * page p. Guest RAM itself is reached through guest_read/guest_write. */
 static void copy_pages_in_use(sandbox_t *sb)
 {
 	struct sb_snapshot *s = sb->snap;
-	const uint8_t *ram = sb->vm.mem.regions[0].host;
 	for (uint64_t p = 0; p < s->ram_pages; p++)
 		if (saved_page(s, p))
-			memcpy(s->mem + p * SB_PAGE, ram + p * SB_PAGE, SB_PAGE);
+			guest_read(&sb->vm.mem, p * SB_PAGE, s->mem + p * SB_PAGE, SB_PAGE);
 }
 
 static int save_files(sandbox_t *sb, struct kvmini_error *err)
@@ -129,7 +130,7 @@ static int alloc_snapshot(sandbox_t *sb, struct kvmini_error *err)
 	if (!s)
 		return kvmini_fail(err, KVMINI_E_HOST, "out of memory for the snapshot");
 	sb->snap = s;
-	uint64_t ram = sb->vm.mem.regions[0].size;
+	uint64_t ram = sb->vm.mem.ram_size;   /* one region: sb_mm_init() checked */
 	s->ram_pages = ram / SB_PAGE;
 	s->words = (s->ram_pages + 63) / 64;
 	s->mem = mmap(NULL, ram, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
@@ -164,7 +165,7 @@ int sb_snapshot_take(sandbox_t *sb, struct kvmini_error *err)
 static uint64_t restore_pages(sandbox_t *sb)
 {
 	struct sb_snapshot *s = sb->snap;
-	uint8_t *ram = sb->vm.mem.regions[0].host;
+	static const uint8_t zeros[SB_PAGE];
 	uint64_t n = 0;
 	for (uint64_t w = 0; w < s->words; w++) {
 		uint64_t bits = s->kvm_dirty[w] | s->host_dirty[w];
@@ -174,10 +175,8 @@ static uint64_t restore_pages(sandbox_t *sb)
 			bits &= bits - 1;
 			if (p >= s->ram_pages)
 				break;
-			if (saved_page(s, p))
-				memcpy(ram + p * SB_PAGE, s->mem + p * SB_PAGE, SB_PAGE);
-			else
-				memset(ram + p * SB_PAGE, 0, SB_PAGE);
+			const uint8_t *page = saved_page(s, p) ? s->mem + p * SB_PAGE : zeros;
+			guest_write(&sb->vm.mem, p * SB_PAGE, page, SB_PAGE);
 			n++;
 		}
 	}

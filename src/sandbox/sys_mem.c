@@ -99,7 +99,8 @@ long sb_sys_mmap(sandbox_t *sb, const uint64_t a[6])
 		return va;
 	sb_mm_map(&sb->mm, (uint64_t)va, len, to_pg(prot), true);
 	if (f) {
-		int e = sb_file_read_into(sb, f->host_fd, off, sb_mm_host(&sb->mm, (uint64_t)va), len);
+		uint8_t *dst = sb_mm_host(&sb->mm, (gva_t)va, len);
+		int e = dst ? sb_file_read_into(sb, f->host_fd, off, dst, len) : -ENOMEM;
 		if (e < 0) {
 			sb_mm_unmap(&sb->mm, (uint64_t)va, len);
 			return e;
@@ -161,8 +162,11 @@ static long move_mapping(sandbox_t *sb, uint64_t old, uint64_t old_len, uint64_t
 	}
 	unsigned prot = mm->pg[(old - mm->base) / SB_PAGE] & SB_PG_PROT;
 	uint64_t keep = old_len < new_len ? old_len : new_len;
-	sb_mm_map(mm, (uint64_t)nva, new_len, prot, true);
-	memcpy(sb_mm_host(mm, (uint64_t)nva), sb_mm_host(mm, old), keep);
+	void *to = sb_mm_host(mm, (gva_t)nva, keep), *from = sb_mm_host(mm, old, keep);
+	if (!to || !from)
+		return -ENOMEM;   /* not reached: both ranges were checked inside the window */
+	sb_mm_map(mm, (gva_t)nva, new_len, prot, true);
+	memcpy(to, from, keep);
 	for (uint64_t i = 0; i < keep; i += SB_PAGE) {
 		unsigned p = mm->pg[(old + i - mm->base) / SB_PAGE] & SB_PG_PROT;
 		if (p != prot)

@@ -1,30 +1,29 @@
 /* The program's pointers. Every address and length a system call gets is
  * checked here against the window and the pages' protection before the
  * host touches a byte, and the host then reaches the bytes only through
- * the window's host mapping (itself inside guest RAM, as guest_ptr()
- * would give it). */
+ * sb_mm_host(), that is guest_ptr(). */
 #include <errno.h>
 #include <string.h>
 #include "sandbox/sandbox.h"
 
-void *sb_uptr(sandbox_t *sb, uint64_t va, uint64_t len, unsigned access)
+void *sb_uptr(sandbox_t *sb, gva_t va, uint64_t len, unsigned access)
 {
 	struct sb_mm *mm = &sb->mm;
 	if (len == 0)
-		return mm->host;   /* a valid address the caller will not dereference */
+		return sb_mm_host(mm, mm->base, 0);   /* valid; the caller will not dereference it */
 	if (!sb_mm_contains(mm, va, len))
 		return NULL;
-	for (uint64_t a = SB_PAGE_DOWN(va); a < va + len; a += SB_PAGE) {
+	for (gva_t a = SB_PAGE_DOWN(va); a < va + len; a += SB_PAGE) {
 		unsigned flags = mm->pg[(a - mm->base) / SB_PAGE];
 		if (!(flags & SB_PG_MAPPED) || (flags & access) != access)
 			return NULL;
 	}
 	if (access & SB_ACCESS_WRITE)
-		sb_mm_mark_dirty(mm, mm->gpa + (va - mm->base), len);
-	return sb_mm_host(mm, va);
+		sb_mm_mark_dirty(mm, sb_mm_gpa(mm, va), len);
+	return sb_mm_host(mm, va, len);
 }
 
-int sb_copy_in(sandbox_t *sb, void *dst, uint64_t va, uint64_t len)
+int sb_copy_in(sandbox_t *sb, void *dst, gva_t va, uint64_t len)
 {
 	const void *src = sb_uptr(sb, va, len, SB_ACCESS_READ);
 	if (!src)
@@ -34,7 +33,7 @@ int sb_copy_in(sandbox_t *sb, void *dst, uint64_t va, uint64_t len)
 	return 0;
 }
 
-int sb_copy_out(sandbox_t *sb, uint64_t va, const void *src, uint64_t len)
+int sb_copy_out(sandbox_t *sb, gva_t va, const void *src, uint64_t len)
 {
 	void *dst = sb_uptr(sb, va, len, SB_ACCESS_WRITE);
 	if (!dst)
@@ -44,13 +43,13 @@ int sb_copy_out(sandbox_t *sb, uint64_t va, const void *src, uint64_t len)
 	return 0;
 }
 
-long sb_copy_string(sandbox_t *sb, char *dst, uint64_t va, size_t cap)
+long sb_copy_string(sandbox_t *sb, char *dst, gva_t va, size_t cap)
 {
 	/* Page by page, so a string that ends just before an unmapped page
 	 * is fine and one that runs into it is -EFAULT. */
 	size_t n = 0;
 	while (n < cap) {
-		uint64_t a = va + n;
+		gva_t a = va + n;
 		if (a < va)
 			return -EFAULT;
 		uint64_t chunk = SB_PAGE - a % SB_PAGE;

@@ -1,6 +1,6 @@
 /* libFuzzer target: the ELF loader (src/loaders/elf.c) on a hostile
  * image file, in each CPU mode an image can ask for, with and without an
- * entry override, and its note finder. Nothing may be read outside the
+ * entry override, and the ELF reader's note finder. Nothing may be read outside the
  * file or written outside guest RAM. */
 #include <stddef.h>
 #include <stdint.h>
@@ -18,7 +18,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (elf_validate(mem, &img, &out, &err) == 0) {
 		const uint8_t *desc;
 		uint64_t descsz;
-		elf_find_note(&img, "Xen", 18, &desc, &descsz, &err);
+		struct elf_file f;
+		if (elf_image_read(&img, &f, &err) == 0)
+			elf_find_note(&f, "Xen", 18, &desc, &descsz, &err);
 		load_elf(mem, &img, &out, &err);
 	}
 	img.entry_set = true;

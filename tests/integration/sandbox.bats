@@ -212,7 +212,7 @@ musl_built() {
 	assert_stderr_has "cannot open program"
 	kvmini exec "$WORK/in/fruit.txt"
 	assert_status 2
-	assert_stderr_has "not an ELF executable"
+	assert_stderr_has "not an ELF file (bad magic)"
 	kvmini exec /bin/true
 	assert_status 2
 	assert_stderr_has "dynamically linked"

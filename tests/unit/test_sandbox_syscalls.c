@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include "sandbox/sandbox.h"
 #include "kvm_skip.h"
+#include "read_file.h"
 
 #define PROGRAM "build/guests/sandbox/hello.glibc"
 
@@ -26,14 +27,7 @@ static size_t elf_size;
 
 static void read_program(void)
 {
-	FILE *f = fopen(PROGRAM, "rb");
-	cr_assert_not_null(f, "%s missing: run `make guests` first", PROGRAM);
-	fseek(f, 0, SEEK_END);
-	elf_size = (size_t)ftell(f);
-	fseek(f, 0, SEEK_SET);
-	elf = malloc(elf_size);
-	cr_assert_eq(fread(elf, 1, elf_size, f), elf_size);
-	fclose(f);
+	elf = test_read_file(PROGRAM, &elf_size);
 }
 
 static void write_file(const char *dir, const char *name, const char *text)

@@ -1,10 +1,10 @@
+#include <asm/processor-flags.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include "kvm.h"
 #include "arch/x86/cpu_mode.h"
+#include "arch/x86/gdt.h"
 #include "arch/x86/regs.h"
-
-
 
 #define GIB (1ULL << 30)
 #define GDT_ENTRIES 4
@@ -27,8 +27,8 @@ static uint64_t mapped_gib(uint64_t ram_end)
 	return (end + GIB - 1) / GIB;
 }
 
-void x86_reserved_range(enum kvmini_mode mode, uint64_t ram_end,
-			uint64_t *start, uint64_t *end)
+void x86_reserved_range(enum kvmini_mode mode, gpa_t ram_end,
+			gpa_t *start, gpa_t *end)
 {
 	switch (mode) {
 	case KVMINI_MODE_REAL:
@@ -45,24 +45,32 @@ void x86_reserved_range(enum kvmini_mode mode, uint64_t ram_end,
 	}
 }
 
+/* The flat segments of an entry: CS and the data segment, at kvmini's
+ * selectors or the Linux boot protocol's. */
+static void entry_segments(bool long_mode, enum x86_boot_abi abi,
+			   struct kvm_segment *code, struct kvm_segment *data)
+{
+	bool linux64 = abi == X86_ABI_LINUX64;
+	uint16_t cs = linux64 ? X86_SEL_BOOT_CS : long_mode ? X86_SEL_CODE64 : X86_SEL_CODE32;
+	*code = x86_flat_segment(cs, long_mode ? X86_SEGMENT_CODE64 : X86_SEGMENT_CODE32, 0);
+	*data = x86_flat_segment(linux64 ? X86_SEL_BOOT_DS : X86_SEL_DATA, X86_SEGMENT_DATA, 0);
+}
+
+/* kvmini's GDT holds 32-bit code, data and 64-bit code, so a guest can
+ * switch modes with the selectors it knows (docs/entry-state.md); the
+ * Linux boot protocol's holds only __BOOT_CS and __BOOT_DS. */
 static int write_gdt(const struct guest_memory *mem, enum x86_boot_abi abi,
 		     struct kvmini_error *err)
 {
-	static const uint64_t gdt[GDT_ENTRIES] = {
-		0,
-		0x00cf9a000000ffffULL,   /* 0x08: code, 32-bit, flat 4 GiB */
-		0x00cf92000000ffffULL,   /* 0x10: data, flat 4 GiB */
-		0x00af9a000000ffffULL,   /* 0x18: code, 64-bit */
-	};
-	/* The Linux boot protocol's __BOOT_CS (0x10) and __BOOT_DS (0x18). */
-	static const uint64_t linux_gdt[GDT_ENTRIES] = {
-		0,
-		0,
-		0x00af9a000000ffffULL,   /* 0x10: code, 64-bit */
-		0x00cf92000000ffffULL,   /* 0x18: data, flat 4 GiB */
-	};
-	if (guest_write(mem, X86_GDT_ADDR, abi == X86_ABI_LINUX64 ? linux_gdt : gdt,
-			sizeof(gdt)) < 0)
+	uint64_t gdt[GDT_ENTRIES] = { 0 };
+	struct kvm_segment segs[3];
+	unsigned n = 2;
+	entry_segments(true, abi, &segs[0], &segs[1]);
+	if (abi != X86_ABI_LINUX64)
+		entry_segments(false, abi, &segs[n++], &segs[1]);
+	for (unsigned i = 0; i < n; i++)
+		gdt[segs[i].selector >> 3] = x86_gdt_descriptor(&segs[i]);
+	if (guest_write(mem, X86_GDT_ADDR, gdt, sizeof(gdt)) < 0)
 		return kvmini_fail(err, KVMINI_E_USAGE,
 				   "guest RAM too small for the GDT at 0x%llx",
 				   X86_GDT_ADDR);
@@ -90,17 +98,6 @@ static int write_page_tables(const struct guest_memory *mem, struct kvmini_error
 	return 0;
 }
 
-static struct kvm_segment flat_segment(uint16_t selector, bool code, bool long_mode)
-{
-	return (struct kvm_segment){
-		.base = 0, .limit = 0xffffffff, .selector = selector,
-		.type = code ? 0xb : 0x3,    /* execute/read accessed, read/write accessed */
-		.present = 1, .dpl = 0, .s = 1, .g = 1,
-		.db = long_mode && code ? 0 : 1,
-		.l = long_mode && code,
-	};
-}
-
 static void set_real_segments(struct kvm_sregs *s, uint16_t segment)
 {
 	struct kvm_segment *segs[] = { &s->cs, &s->ds, &s->es, &s->fs, &s->gs, &s->ss };
@@ -112,11 +109,9 @@ static void set_real_segments(struct kvm_sregs *s, uint16_t segment)
 
 static void set_flat_segments(struct kvm_sregs *s, bool long_mode, enum x86_boot_abi abi)
 {
-	bool linux64 = abi == X86_ABI_LINUX64;
-	uint16_t code = linux64 ? X86_SEL_BOOT_CS : long_mode ? X86_SEL_CODE64 : X86_SEL_CODE32;
-	uint16_t data = linux64 ? X86_SEL_BOOT_DS : X86_SEL_DATA;
-	s->cs = flat_segment(code, true, long_mode);
-	s->ds = s->es = s->fs = s->gs = s->ss = flat_segment(data, false, long_mode);
+	struct kvm_segment data;
+	entry_segments(long_mode, abi, &s->cs, &data);
+	s->ds = s->es = s->fs = s->gs = s->ss = data;
 	s->gdt.base = X86_GDT_ADDR;
 	s->gdt.limit = GDT_ENTRIES * 8 - 1;
 }
@@ -125,7 +120,7 @@ static void set_flat_segments(struct kvm_sregs *s, bool long_mode, enum x86_boot
  * and TR a busy 32-bit TSS with base 0 and limit 0x67. */
 static void set_pvh_state(struct kvm_sregs *s)
 {
-	s->cr0 = CR0_PE | CR0_ET;
+	s->cr0 = X86_CR0_PE | X86_CR0_ET;
 	s->cr4 = 0;
 	s->tr = (struct kvm_segment){ .base = 0, .limit = 0x67, .type = 0xb, .present = 1 };
 }
@@ -152,8 +147,8 @@ int x86_enter(const struct guest_memory *mem, int vcpu_fd,
 		if (write_gdt(mem, entry->abi, err) < 0)
 			return -1;
 		set_flat_segments(&sregs, false, entry->abi);
-		sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE;
-		sregs.cr4 = CR4_OSFXSR | CR4_OSXMMEXCPT;
+		sregs.cr0 = X86_CR0_PE | X86_CR0_MP | X86_CR0_ET | X86_CR0_NE;
+		sregs.cr4 = X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
 		sregs.efer = 0;
 		if (entry->abi == X86_ABI_PVH)
 			set_pvh_state(&sregs);
@@ -163,8 +158,8 @@ int x86_enter(const struct guest_memory *mem, int vcpu_fd,
 			return -1;
 		set_flat_segments(&sregs, true, entry->abi);
 		sregs.cr3 = X86_PML4_ADDR;
-		sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
-		sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+		sregs.cr4 = X86_CR4_PAE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
+		sregs.cr0 = X86_CR0_PE | X86_CR0_MP | X86_CR0_ET | X86_CR0_NE | X86_CR0_WP | X86_CR0_PG;
 		sregs.efer = EFER_LME | EFER_LMA;
 		break;
 	}

@@ -42,8 +42,8 @@ struct x86_entry {
 /* The guest-physical range [*start, *end) that entering `mode` writes
  * (GDT, page tables); empty (start == end) for real mode. Loaders refuse
  * to place an image there. */
-void x86_reserved_range(enum kvmini_mode mode, uint64_t ram_end,
-			uint64_t *start, uint64_t *end);
+void x86_reserved_range(enum kvmini_mode mode, gpa_t ram_end,
+			gpa_t *start, gpa_t *end);
 
 /* Build the mode's tables in guest memory and load the vCPU's special
  * and general registers. */

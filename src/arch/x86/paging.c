@@ -1,14 +1,15 @@
 #include "arch/x86/paging.h"
+#include <asm/processor-flags.h>
 #include "arch/x86/regs.h"
 
-static int read_entry64(const struct guest_memory *mem, uint64_t table, unsigned index,
+static int read_entry64(const struct guest_memory *mem, gpa_t table, unsigned index,
 			uint64_t *entry)
 {
 	return guest_read(mem, (table & PTE_ADDR) + index * 8ULL, entry, 8);
 }
 
-static void found(uint64_t linear, uint64_t frame, unsigned page_shift,
-		  uint64_t *gpa, uint64_t *span)
+static void found(gva_t linear, gpa_t frame, unsigned page_shift,
+		  gpa_t *gpa, uint64_t *span)
 {
 	uint64_t page_mask = (1ULL << page_shift) - 1;
 	*gpa = (frame & ~page_mask) + (linear & page_mask);
@@ -17,8 +18,8 @@ static void found(uint64_t linear, uint64_t frame, unsigned page_shift,
 
 /* 4- or 5-level long-mode paging, and 3-level PAE paging, share the
  * entry format; they differ in the top of the walk only. */
-static int walk64(const struct guest_memory *mem, uint64_t table, unsigned levels,
-		  uint64_t linear, uint64_t *gpa, uint64_t *span)
+static int walk64(const struct guest_memory *mem, gpa_t table, unsigned levels,
+		  gva_t linear, gpa_t *gpa, uint64_t *span)
 {
 	for (unsigned level = levels; level >= 1; level--) {
 		unsigned shift = 12 + 9 * (level - 1);
@@ -36,16 +37,16 @@ static int walk64(const struct guest_memory *mem, uint64_t table, unsigned level
 	return -1;
 }
 
-static bool canonical(uint64_t linear, unsigned bits)
+static bool canonical(gva_t linear, unsigned bits)
 {
 	int64_t shifted = (int64_t)(linear << (64 - bits)) >> (64 - bits);
 	return (uint64_t)shifted == linear;
 }
 
 static int walk_long(const struct guest_memory *mem, const struct x86_paging *p,
-		     uint64_t linear, uint64_t *gpa, uint64_t *span)
+		     gva_t linear, gpa_t *gpa, uint64_t *span)
 {
-	unsigned levels = (p->cr4 & CR4_LA57) ? 5 : 4;
+	unsigned levels = (p->cr4 & X86_CR4_LA57) ? 5 : 4;
 	if (!canonical(linear, 12 + 9 * levels))
 		return -1;
 	return walk64(mem, p->cr3, levels, linear, gpa, span);
@@ -53,7 +54,7 @@ static int walk_long(const struct guest_memory *mem, const struct x86_paging *p,
 
 /* PAE: four page-directory-pointer entries at CR3 (32-byte aligned). */
 static int walk_pae(const struct guest_memory *mem, const struct x86_paging *p,
-		    uint32_t linear, uint64_t *gpa, uint64_t *span)
+		    uint32_t linear, gpa_t *gpa, uint64_t *span)
 {
 	uint64_t pdpte;
 	if (guest_read(mem, (p->cr3 & 0xffffffe0ULL) + (linear >> 30) * 8ULL, &pdpte, 8) < 0 ||
@@ -65,14 +66,14 @@ static int walk_pae(const struct guest_memory *mem, const struct x86_paging *p,
 /* Classic 32-bit paging, with 4 MiB pages under CR4.PSE (PSE-36 puts
  * physical bits 39:32 in entry bits 20:13). */
 static int walk_32(const struct guest_memory *mem, const struct x86_paging *p,
-		   uint32_t linear, uint64_t *gpa, uint64_t *span)
+		   uint32_t linear, gpa_t *gpa, uint64_t *span)
 {
 	uint32_t pde, pte;
 	if (guest_read(mem, (p->cr3 & 0xfffff000ULL) + (linear >> 22) * 4ULL, &pde, 4) < 0 ||
 	    !(pde & PTE_P))
 		return -1;
-	if ((pde & PTE_PS) && (p->cr4 & CR4_PSE)) {
-		uint64_t frame = (pde & 0xffc00000ULL) | ((uint64_t)(pde >> 13) & 0xff) << 32;
+	if ((pde & PTE_PS) && (p->cr4 & X86_CR4_PSE)) {
+		gpa_t frame = (pde & 0xffc00000ULL) | ((uint64_t)(pde >> 13) & 0xff) << 32;
 		found(linear, frame, 22, gpa, span);
 		return 0;
 	}
@@ -84,9 +85,9 @@ static int walk_32(const struct guest_memory *mem, const struct x86_paging *p,
 }
 
 int x86_translate(const struct guest_memory *mem, const struct x86_paging *paging,
-		  uint64_t linear, uint64_t *gpa, uint64_t *span)
+		  gva_t linear, gpa_t *gpa, uint64_t *span)
 {
-	if (!(paging->cr0 & CR0_PG)) {
+	if (!(paging->cr0 & X86_CR0_PG)) {
 		linear &= 0xffffffffULL;
 		found(linear, linear, 12, gpa, span);
 		return 0;
@@ -95,7 +96,7 @@ int x86_translate(const struct guest_memory *mem, const struct x86_paging *pagin
 		return walk_long(mem, paging, linear, gpa, span);
 	if (linear > 0xffffffffULL)
 		return -1;
-	if (paging->cr4 & CR4_PAE)
+	if (paging->cr4 & X86_CR4_PAE)
 		return walk_pae(mem, paging, (uint32_t)linear, gpa, span);
 	return walk_32(mem, paging, (uint32_t)linear, gpa, span);
 }

@@ -20,6 +20,6 @@ struct x86_paging {
  * canonical, or a table lies outside RAM. Without paging (CR0.PG = 0)
  * the address is physical, truncated to 32 bits. */
 int x86_translate(const struct guest_memory *mem, const struct x86_paging *paging,
-		  uint64_t linear, uint64_t *gpa, uint64_t *span);
+		  gva_t linear, gpa_t *gpa, uint64_t *span);
 
 #endif

@@ -1,23 +1,10 @@
-/* Architectural bits of x86 control registers, EFER and 64-bit page-table
- * entries (Intel SDM vol. 3, ch. 2 and 4), named once for every room
- * that builds or reads CPU state: mode entry, the page walker, the
- * sandbox. */
+/* Architectural bits the uapi headers do not name: EFER and 64-bit
+ * page-table entries (Intel SDM vol. 3, ch. 2 and 4), named once for
+ * every room that builds or reads CPU state: mode entry, the page
+ * walker, the sandbox. Control-register bits come from
+ * <asm/processor-flags.h> (X86_CR0_PE, X86_CR4_PAE, ...). */
 #ifndef KVMINI_X86_REGS_H
 #define KVMINI_X86_REGS_H
-
-#define CR0_PE (1ULL << 0)
-#define CR0_MP (1ULL << 1)
-#define CR0_ET (1ULL << 4)
-#define CR0_NE (1ULL << 5)
-#define CR0_WP (1ULL << 16)
-#define CR0_PG (1ULL << 31)
-
-#define CR4_PSE        (1ULL << 4)
-#define CR4_PAE        (1ULL << 5)
-#define CR4_OSFXSR     (1ULL << 9)
-#define CR4_OSXMMEXCPT (1ULL << 10)
-#define CR4_LA57       (1ULL << 12)
-#define CR4_OSXSAVE    (1ULL << 18)
 
 #define EFER_SCE (1ULL << 0)
 #define EFER_LME (1ULL << 8)
