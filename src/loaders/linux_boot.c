@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include "linux_boot.h"
+#include "multiboot.h"
 
 /* Long mode's page directories grow with RAM (one page per GiB mapped);
  * even at the largest RAM kvmini accepts they, and a 16 KiB stack under
@@ -141,12 +142,44 @@ int boot_write_initrd(const struct guest_memory *mem, const struct kvmini_image 
 	return 0;
 }
 
+static bool is_bzimage(const struct kvmini_image *img)
+{
+	uint32_t magic;
+
+	if (img->size < LINUX_HDRS_OFFSET + sizeof(magic))
+		return false;
+	memcpy(&magic, img->data + LINUX_HDRS_OFFSET, sizeof(magic));
+	return magic == LINUX_HDRS_MAGIC;
+}
+
+/* Which protocol a --kernel file speaks: a bzImage ("HdrS") first, then
+ * an ELF with a PVH note, then any file with a Multiboot header; a
+ * Linux kernel carries no Multiboot header, but a Multiboot kernel may
+ * well be an ELF, so the Linux protocols are asked first. */
+static bool is_multiboot(const struct kvmini_image *img)
+{
+	uint32_t offset;
+
+	return !is_bzimage(img) && multiboot_find_header(img->data, img->size, &offset) &&
+	       !(image_is_elf(img->data, img->size) && pvh_has_entry(img));
+}
+
 int load_linux(const struct guest_memory *mem, const struct kvmini_image *img,
 	       gpa_t rsdp, struct load_result *out, struct kvmini_error *err)
 {
 	if (img->mode_set || img->load_addr_set || img->entry_set)
 		return kvmini_fail(err, KVMINI_E_USAGE,
 				   "%s: a Linux kernel sets its own mode, load address and entry",
+				   loader_image_name(img));
+	if (is_multiboot(img)) {
+		if (img->decompress)
+			return kvmini_fail(err, KVMINI_E_USAGE, "%s: --decompress applies to a"
+					   " bzImage; this is a Multiboot kernel",
+					   loader_image_name(img));
+		return load_multiboot(mem, img, out, err);
+	}
+	if (img->nmodules)
+		return kvmini_fail(err, KVMINI_E_USAGE, "%s: --module needs a Multiboot kernel",
 				   loader_image_name(img));
 	if (image_is_elf(img->data, img->size)) {
 		if (img->decompress)

@@ -71,7 +71,14 @@ int boot_write_initrd(const struct guest_memory *mem, const struct kvmini_image 
 /* The name errors use for the initrd. */
 const char *boot_initrd_name(const struct kvmini_image *img);
 
-/* The two protocols (bzimage.c, pvh.c); load_linux() picks one. */
+#define LINUX_HDRS_OFFSET 0x202u      /* the setup header's "HdrS" */
+#define LINUX_HDRS_MAGIC  0x53726448u
+
+/* True when img is an ELF with a PVH entry note (errors count as no). */
+bool pvh_has_entry(const struct kvmini_image *img);
+
+/* The two protocols (bzimage.c, pvh.c); load_linux() picks one of them
+ * or Multiboot (multiboot.h). */
 int load_bzimage(const struct guest_memory *mem, const struct kvmini_image *img,
 		 gpa_t rsdp, struct load_result *out, struct kvmini_error *err);
 int load_pvh(const struct guest_memory *mem, const struct kvmini_image *img,
