@@ -4,6 +4,7 @@
 #include "devices/acpi_pm.h"
 #include "devices/debug_exit.h"
 #include "devices/debugcon.h"
+#include "devices/fw_cfg.h"
 #include "devices/i8042.h"
 #include "devices/i8254.h"
 #include "devices/port92.h"
@@ -20,6 +21,7 @@ static const struct device_type *const pc_devices[] = {
 	&port92_device,
 	&reset_control_device,
 	&acpi_pm_device,
+	&fw_cfg_device,
 };
 
 /* The 8254 PIT on ISA IRQ 0, which either interrupt controller model

@@ -26,26 +26,14 @@ gpa_t boot_low_ram_end(const struct guest_memory *mem)
 	return 0;
 }
 
-static void add_range(struct boot_map_entry *map, unsigned *n, gpa_t start, gpa_t end,
-		      uint32_t type)
+unsigned boot_memory_map(const struct guest_memory *mem, struct x86_e820_entry map[BOOT_MAP_MAX])
 {
-	if (end > start && *n < BOOT_MAP_MAX)
-		map[(*n)++] = (struct boot_map_entry){ .addr = start, .size = end - start, .type = type };
-}
+	uint64_t above_4g = 0;
 
-unsigned boot_memory_map(const struct guest_memory *mem, struct boot_map_entry map[BOOT_MAP_MAX])
-{
-	uint64_t low = boot_low_ram_end(mem);
-	unsigned n = 0;
-
-	add_range(map, &n, 0, min_u64(low, BOOT_LOW_RAM_END), BOOT_MAP_RAM);
-	add_range(map, &n, BOOT_LOW_RAM_END, BOOT_BIOS_END, BOOT_MAP_RESERVED);
-	add_range(map, &n, BOOT_BIOS_END, low, BOOT_MAP_RAM);
 	for (unsigned i = 0; i < mem->nregions; i++)
 		if (mem->regions[i].gpa >= GUEST_MMIO_HOLE_END)
-			add_range(map, &n, mem->regions[i].gpa,
-				  mem->regions[i].gpa + mem->regions[i].size, BOOT_MAP_RAM);
-	return n;
+			above_4g += mem->regions[i].size;
+	return x86_e820_map(boot_low_ram_end(mem), above_4g, map);
 }
 
 static const char *cmdline_base(const struct kvmini_image *img)

@@ -324,7 +324,7 @@ static uint32_t put_cmdline(const struct guest_memory *mem, gpa_t *at,
 
 static void write_memory_map(const struct guest_memory *mem, struct multiboot_info *info)
 {
-	struct boot_map_entry map[BOOT_MAP_MAX];
+	struct x86_e820_entry map[BOOT_MAP_MAX];
 	unsigned n = boot_memory_map(mem, map);
 	gpa_t low = boot_low_ram_end(mem);
 

@@ -92,7 +92,7 @@ static int check_segments(const struct guest_memory *mem, const struct kvmini_im
 static int write_start_info(const struct guest_memory *mem, const struct kvmini_image *img,
 			    gpa_t initrd, gpa_t rsdp, struct kvmini_error *err)
 {
-	struct boot_map_entry map[BOOT_MAP_MAX];
+	struct x86_e820_entry map[BOOT_MAP_MAX];
 	struct hvm_memmap_table_entry table[BOOT_MAP_MAX];
 	unsigned n = boot_memory_map(mem, map);
 	struct hvm_modlist_entry module = { .paddr = initrd, .size = img->initrd_size };

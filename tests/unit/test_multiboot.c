@@ -195,7 +195,7 @@ Test(multiboot, memory_map_is_the_e820_map_of_the_linux_loaders)
 	struct kernel k;
 	struct fixture f;
 	struct kvmini_image img;
-	struct boot_map_entry map[BOOT_MAP_MAX];
+	struct x86_e820_entry map[BOOT_MAP_MAX];
 	unsigned n;
 
 	build_flat(&k);
