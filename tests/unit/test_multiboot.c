@@ -475,3 +475,43 @@ Test(multiboot, module_option_needs_a_multiboot_kernel)
 
 	expect_refused(&img, RAM_SIZE, "bz: --module needs a Multiboot kernel");
 }
+
+/* The in-repo conformance kernel (guests/multiboot), as built: the ELF
+ * and the flat binary with address fields load the same bytes (BSS
+ * zeroed in both) and enter at the same place. */
+#include "read_file.h"
+
+static void load_built(struct fixture *f, const char *path, uint8_t **data)
+{
+	size_t size;
+	struct kvmini_image img = { .format = KVMINI_FORMAT_LINUX, .path = path };
+
+	*data = test_read_file(path, &size);
+	img.data = *data;
+	img.size = size;
+	fixture_init(f, RAM_SIZE);
+	load_ok(f, &img);
+}
+
+Test(multiboot, the_built_guest_loads_alike_as_elf_and_as_flat_binary)
+{
+	struct fixture elf, flat;
+	uint8_t *elf_data, *flat_data;
+
+	load_built(&elf, "build/guests/multiboot.elf", &elf_data);
+	load_built(&flat, "build/guests/multiboot_kludge.bin", &flat_data);
+	cr_assert_eq(elf.res.rax, MULTIBOOT_BOOT_MAGIC);
+	cr_assert_eq(flat.res.rax, MULTIBOOT_BOOT_MAGIC);
+	cr_assert_eq(elf.res.low, 0x100000);
+	cr_assert_eq(flat.res.low, 0x100000);
+	cr_assert_eq(elf.res.high, flat.res.high);
+	cr_assert_eq(elf.res.entry, flat.res.entry);
+	/* All alike after the header's flags and checksum (0x100004-0x10000b). */
+	cr_assert_eq(memcmp(guest_ptr(&elf.mem, 0x10000c, elf.res.high - 0x10000c),
+			    guest_ptr(&flat.mem, 0x10000c, flat.res.high - 0x10000c),
+			    elf.res.high - 0x10000c), 0, "the two builds loaded different bytes");
+	guest_memory_free(&elf.mem);
+	guest_memory_free(&flat.mem);
+	free(elf_data);
+	free(flat_data);
+}
