@@ -66,7 +66,8 @@ struct kvmini_config {
 	double timeout;             /* seconds; 0 = no limit */
 	int serial_out_fd;          /* COM1 output */
 	int serial_in_fd;           /* COM1 input; -1 for none */
-	int debugcon_fd;            /* port 0xe9 output */
+	int debugcon_fd;            /* ports 0xe9 and 0x402 output */
+	bool testdev;               /* QEMU's pc-testdev (src/devices/testdev.h) */
 	int log_fd;                 /* diagnostics (register dumps, --verbose) */
 	enum kvmini_on_reset on_reset;
 	/* CPUID features hidden from the guest: "-xsave,-cx16" (names as in

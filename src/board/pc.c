@@ -10,6 +10,7 @@
 #include "devices/port92.h"
 #include "devices/reset_control.h"
 #include "devices/rtc.h"
+#include "devices/testdev.h"
 #include "devices/uart16550.h"
 
 static const struct device_type *const pc_devices[] = {
@@ -22,6 +23,7 @@ static const struct device_type *const pc_devices[] = {
 	&reset_control_device,
 	&acpi_pm_device,
 	&fw_cfg_device,
+	&testdev_device,   /* only with --testdev */
 };
 
 /* The 8254 PIT on ISA IRQ 0, which either interrupt controller model

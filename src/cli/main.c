@@ -50,6 +50,8 @@ static const char usage_text[] =
 	"                      and enter vmlinux at startup_64 (gzip, xz, zstd, lz4)\n"
 	"  --timeout SECONDS   stop a guest that runs longer (exit status 8)\n"
 	"  --serial stdio|file:PATH   where COM1 output goes (default stdio)\n"
+	"  --testdev           add QEMU's pc-testdev (ports 0xe0, 0xe4, 0x2000-0x2017,\n"
+	"                      64 KiB at 0xff000000), as kvm-unit-tests use it\n"
 	"  --strict-io         unclaimed port or MMIO access stops the guest (exit status 10)\n"
 	"  --cpus N            number of vCPUs (default 1; more than 1 needs an irqchip)\n"
 	"  --irqchip MODEL     kernel (KVM's PIC, IOAPIC, local APICs, PIT), split (KVM's\n"

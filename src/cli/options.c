@@ -56,7 +56,7 @@ enum {
 	OPT_ON_RESET,
 	OPT_CPU_FEATURES,
 	OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_APPEND,
-	OPT_DECOMPRESS, OPT_MODULE,
+	OPT_DECOMPRESS, OPT_MODULE, OPT_TESTDEV,
 };
 
 static const struct option run_long_options[] = {
@@ -83,6 +83,7 @@ static const struct option run_long_options[] = {
 	{ "append", required_argument, NULL, OPT_APPEND },
 	{ "decompress", no_argument, NULL, OPT_DECOMPRESS },
 	{ "module", required_argument, NULL, OPT_MODULE },
+	{ "testdev", no_argument, NULL, OPT_TESTDEV },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -217,6 +218,9 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 		return parse_timeout(v, &o->cfg.timeout, err);
 	case OPT_SERIAL:
 		return parse_serial(v, o, err);
+	case OPT_TESTDEV:
+		o->cfg.testdev = true;
+		return 0;
 	case OPT_STRICT_IO:
 		o->cfg.strict_io = true;
 		return 0;
