@@ -104,6 +104,13 @@ run_kvmini() {   # run_kvmini KERNEL CPUS IRQCHIP
 	assert_stderr_has "kvmini: --module needs --kernel"
 }
 
+@test "a missing module file is named, before any VM" {
+	kvmini run --kernel "$MB" --module "/nonexistent/mod,args"
+	assert_status 2
+	assert_one_line_error
+	assert_stderr_has "kvmini: cannot open module '/nonexistent/mod': No such file or directory"
+}
+
 # ---- the same kernel under QEMU (TCG): this runs without /dev/kvm ----
 
 needs_qemu() {
