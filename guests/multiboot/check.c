@@ -12,6 +12,7 @@
  *   mb.mods=N           the module count, then for each module I:
  *   mb.modI=SIZE:CKSUM:PATH[:ARGS]   its size, POSIX cksum, and string
  *                       "PATH" or "PATH ARGS"
+ *   mb.testdev          pc-testdev is there: its latch and MMIO read back
  *   mb.end              the last token: the line arrived whole
  * Runs in 32-bit protected mode; no 64-bit division (no libgcc). */
 #include <stdint.h>
@@ -332,6 +333,41 @@ static void check_fw_cfg(const char *line)
 		check_eq("fw_cfg RAM size", ram, want);
 }
 
+/* ---- pc-testdev (kvmini --testdev, QEMU -device pc-testdev) ---- */
+
+static void outl_port(uint16_t port, uint32_t v)
+{
+	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static void outw_port(uint16_t port, uint16_t v)
+{
+	__asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static uint32_t inl_port(uint16_t port)
+{
+	uint32_t v;
+	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static void check_testdev(void)
+{
+	volatile uint32_t *mem = (volatile uint32_t *)0xff000000u;
+
+	outl_port(0xe0, 0x12345678);
+	check_eq("testdev latch: 32-bit write reads back", inl_port(0xe0), 0x12345678);
+	outw_port(0xe0, 0xabcd);
+	check_eq("testdev latch: 16-bit write reads back", inl_port(0xe0) & 0xffff, 0xabcd);
+	outb(0xe0, 0x5a);
+	check_eq("testdev latch: 8-bit write reads back", inb(0xe0), 0x5a);
+	mem[0] = 0xdeadbeef;
+	mem[0x3fff] = 0x01020304;
+	check_eq("testdev MMIO at 0xff000000 reads back", mem[0], 0xdeadbeef);
+	check_eq("testdev MMIO at 0xff00fffc reads back", mem[0x3fff], 0x01020304);
+}
+
 int mb_main(void)
 {
 	const struct multiboot_info *mbi = (const void *)(uintptr_t)entry_regs[1];
@@ -355,6 +391,8 @@ int mb_main(void)
 		}
 	}
 	check_fw_cfg(line);
+	if (key_value(line, "mb.testdev"))
+		check_testdev();
 	serial_puts("multiboot: ");
 	serial_put_dec(checks);
 	serial_puts(" checks, ");

@@ -85,6 +85,13 @@ run_kvmini() {   # run_kvmini KERNEL CPUS IRQCHIP
 	assert_all_passed 30
 }
 
+@test "kvmini: --testdev's latch and MMIO read back (pc-testdev)" {
+	needs_kvm
+	kvmini run --timeout 60 --testdev --kernel "$MB" --append "mb.testdev mb.end"
+	assert_all_passed 17
+	assert_line_present "multiboot: ok testdev MMIO at 0xff00fffc reads back"
+}
+
 @test "kvmini: a header requiring an unknown feature is refused in one line" {
 	needs_kvm
 	f=$BATS_TEST_TMPDIR/bad
@@ -144,6 +151,15 @@ run_qemu() {   # run_qemu KERNEL CPUS
 @test "QEMU: the flat Multiboot kernel (address fields) passes too" {
 	run_qemu "$MBK" 1
 	assert_all_passed 29
+}
+
+@test "QEMU: pc-testdev's latch and MMIO read back as the guest expects" {
+	needs_qemu
+	run timeout 60 qemu-system-x86_64 -machine pc -accel tcg -m 64M -display none \
+		-monitor none -serial stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=4 \
+		-device pc-testdev -kernel "$MB" -append "mb.testdev mb.end"
+	assert_all_passed 17
+	assert_line_present "multiboot: ok testdev latch: 16-bit write reads back"
 }
 
 @test "QEMU: a wrong expectation fails the guest (the checks can fail)" {
