@@ -301,6 +301,14 @@ $(B)/san/tests/test_decompress: $(DECOMP_CONFIG)
 # ---- split irqchip (issue 3): a level-triggered IOAPIC interrupt's EOI ----
 guests: $(G)/ioapic_level.elf
 
+# ---- doorbells (issue 9): ioeventfd -> event loop -> irqfd ----
+# guests/doorbell.c once for the test (port and MMIO doorbells) and once
+# for the benchmark (port only, many round trips).
+guests: $(G)/doorbell.elf $(G)/doorbell_bench.elf
+$(G)/doorbell_bench.elf: guests/doorbell.c $(GUEST_RT) guests/elf.ld | $(G)
+	$(CC) -m64 -DPORT_ONLY -DDOORBELLS=2000 $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld \
+		-o $@ $(GUEST_RT_SRCS) $<
+
 # ---- the test harness's own self-test (tests/integration/harness.bats) ----
 # Programs with planted bugs, built with the sanitizer flags the tests use.
 $(B)/san/harness/unit_%: tests/harness/unit_%.c

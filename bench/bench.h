@@ -80,6 +80,8 @@ void lib_vm_config(struct kvmini_config *cfg);
  * mode, BENCH_PROT_LOAD_ADDR otherwise) and set the entry state. */
 int lib_vm_load(struct vm *vm, const uint8_t *code, size_t len,
 		enum kvmini_mode mode, struct kvmini_error *err);
+/* Load an ELF guest (at most 1 MiB) from path and set the entry state. */
+int lib_vm_load_elf(struct vm *vm, const char *path, struct kvmini_error *err);
 
 /* A port device that records when each write arrives, up to
  * MARKER_MAX of them, and otherwise does nothing. */
@@ -139,5 +141,9 @@ void fig_interrupts(const char *guest_dir);
 /* (f) the interrupt-controller models: a VM's life in the process, and
  * whole `kvmini run` processes next to the raw-ioctl floor (c). */
 void fig_irqchip(const char *kvmini_path, const char *self);
+/* (g) a doorbell's round trip: ioeventfd -> event loop -> irqfd, next to
+ * a port-I/O exit whose handler raises the line; guest_dir holds
+ * doorbell_bench.elf. */
+void fig_doorbell(const char *guest_dir);
 
 #endif

@@ -21,7 +21,8 @@
 #include "vcpu.h"
 #include "arch/x86/cpu_mode.h"
 #include "loaders/loader.h"
-#include "split_irqchip.h"
+#include "event_loop.h"
+#include "board/split_irqchip.h"
 
 #define INJECTIONS 20000
 #define INJECT_REPS 9
@@ -62,8 +63,17 @@ out:
  * one, whose devices machine.c would attach. */
 struct irq_vm {
 	struct vm vm;
+	struct event_loop *loop;     /* the PIT's timer; started with the vCPUs */
 	struct split_irqchip *split;
 };
+
+static void destroy_irqchip_vm(struct irq_vm *v)
+{
+	event_loop_stop(v->loop);
+	split_irqchip_destroy(v->split);
+	vm_destroy(&v->vm);
+	event_loop_destroy(v->loop);
+}
 
 static int create_irqchip_vm(struct irq_vm *v, enum kvmini_irqchip model, char *why,
 			     size_t whylen)
@@ -73,19 +83,18 @@ static int create_irqchip_vm(struct irq_vm *v, enum kvmini_irqchip model, char *
 	cfg.irqchip = model;
 	struct kvmini_error err;
 	v->split = NULL;
-	if (vm_create(&v->vm, &cfg, &err) < 0)
+	if (!(v->loop = event_loop_create("evloop", &err)))
 		return fail_with(why, whylen, "%s", err.msg);
-	if (model == KVMINI_IRQCHIP_SPLIT && !(v->split = split_irqchip_create(&v->vm, &err))) {
-		vm_destroy(&v->vm);
+	if (vm_create(&v->vm, &cfg, &err) < 0) {
+		event_loop_destroy(v->loop);
+		return fail_with(why, whylen, "%s", err.msg);
+	}
+	if (model == KVMINI_IRQCHIP_SPLIT &&
+	    !(v->split = split_irqchip_create(&v->vm, v->loop, &err))) {
+		destroy_irqchip_vm(v);
 		return fail_with(why, whylen, "%s", err.msg);
 	}
 	return 0;
-}
-
-static void destroy_irqchip_vm(struct irq_vm *v)
-{
-	split_irqchip_destroy(v->split);
-	vm_destroy(&v->vm);
 }
 
 static int lib_injections(enum kvmini_irqchip model, double *rate, char *why, size_t whylen)
@@ -149,27 +158,6 @@ static bool probe_wait(struct probe *p, bool (*done)(struct probe *, unsigned), 
 static bool is_ready(struct probe *p, unsigned arg) { (void)arg; return p->ready; }
 static bool has_handled(struct probe *p, unsigned n) { return p->handled >= n; }
 
-static int load_guest_elf(struct vm *vm, const char *path, struct kvmini_error *err)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return kvmini_fail_errno(err, KVMINI_E_USAGE, errno, "cannot open %s", path);
-	static uint8_t image[1 << 20];
-	size_t size = fread(image, 1, sizeof(image), f);
-	fclose(f);
-	struct kvmini_image img = { .format = KVMINI_FORMAT_ELF, .path = path,
-				    .data = image, .size = size };
-	struct load_result loaded;
-	if (load_elf(&vm->mem, &img, &loaded, err) < 0)
-		return -1;
-	struct x86_entry entry = {
-		.mode = loaded.mode,
-		.regs = { .rip = loaded.entry,
-			  .rsp = vm->mem.regions[0].gpa + vm->mem.regions[0].size },
-	};
-	return x86_enter(&vm->mem, vm->vcpus[0].fd, &entry, err);
-}
-
 struct runner {
 	struct vm *vm;
 	struct kvmini_result result;
@@ -193,13 +181,18 @@ static int measure_latency(enum kvmini_irqchip model, const char *guest, double 
 	struct probe p = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 	int rc = -1;
 	if (bus_register(&vm->pio, BENCH_MARK_PORT, 2, &probe_ops, &p, "irq probe", &err) < 0 ||
-	    load_guest_elf(vm, guest, &err) < 0) {
+	    lib_vm_load_elf(vm, guest, &err) < 0) {
 		fail_with(why, whylen, "%s", err.msg);
 		destroy_irqchip_vm(&v);
 		return -1;
 	}
 	struct runner runner = { .vm = vm };
 	pthread_t thread;
+	if (event_loop_start(v.loop, &err) < 0) {
+		fail_with(why, whylen, "%s", err.msg);
+		destroy_irqchip_vm(&v);
+		return -1;
+	}
 	pthread_create(&thread, NULL, run_vm, &runner);
 	struct irq_line line = vm_irq_line(vm, IRQ_COM1);
 	if (!probe_wait(&p, is_ready, 0)) {

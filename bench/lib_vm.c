@@ -3,6 +3,8 @@
  * kvmini_vm is opaque and its bus is fixed, so benchmarks that need
  * their own device on the bus, or a timestamp at the first exit, build
  * the VM here instead. */
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include "bench.h"
 #include "vcpu.h"
@@ -40,6 +42,26 @@ int lib_vm_load(struct vm *vm, const uint8_t *code, size_t len,
 	};
 	struct load_result loaded;
 	if (load_flat(&vm->mem, &img, &loaded, err) < 0)
+		return -1;
+	struct x86_entry entry = {
+		.mode = loaded.mode,
+		.regs = { .rip = loaded.entry, .rsp = initial_stack(&vm->mem, &loaded) },
+	};
+	return x86_enter(&vm->mem, vm->vcpus[0].fd, &entry, err);
+}
+
+int lib_vm_load_elf(struct vm *vm, const char *path, struct kvmini_error *err)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return kvmini_fail_errno(err, KVMINI_E_USAGE, errno, "cannot open %s", path);
+	static uint8_t image[1 << 20];
+	size_t size = fread(image, 1, sizeof(image), f);
+	fclose(f);
+	struct kvmini_image img = { .format = KVMINI_FORMAT_ELF, .path = path,
+				    .data = image, .size = size };
+	struct load_result loaded;
+	if (load_elf(&vm->mem, &img, &loaded, err) < 0)
 		return -1;
 	struct x86_entry entry = {
 		.mode = loaded.mode,

@@ -136,6 +136,25 @@ int kvmini_vm_run(struct kvmini_vm *vm, struct kvmini_result *out);
 /* Feed bytes to the guest's COM1 receiver (any thread). Returns how many
  * were accepted; fewer than n while the receive FIFO is full. */
 size_t kvmini_vm_serial_input(struct kvmini_vm *vm, const uint8_t *bytes, size_t n);
+/* A front end's file descriptor on the VM's event loop: the one thread
+ * where the library waits on file descriptors (timers, doorbells) and
+ * where a front end's own input can wait too, instead of a thread of its
+ * own. fn(ctx, fd) runs on that thread whenever fd is readable or hung
+ * up (level-triggered: read what is there, or pause the watch), one
+ * callback at a time. It may call kvmini_vm_serial_input(),
+ * kvmini_vm_stop() and the three calls below, not kvmini_vm_destroy().
+ * Watch before or during kvmini_vm_run(): the loop runs while it does,
+ * across --on-reset restarts, and ready fds wait until it starts. The
+ * fd stays the caller's; unwatch before closing it. */
+struct kvmini_watch;
+typedef void kvmini_watch_fn(void *ctx, int fd);
+struct kvmini_watch *kvmini_vm_watch(struct kvmini_vm *vm, int fd, kvmini_watch_fn *fn,
+				     void *ctx, struct kvmini_error *err);
+/* Stop (paused) or resume reporting the fd, keeping the watch. */
+void kvmini_watch_pause(struct kvmini_vm *vm, struct kvmini_watch *w, bool paused);
+/* When this returns fn is not running (unless called from fn itself)
+ * and never runs again. NULL is fine. */
+void kvmini_vm_unwatch(struct kvmini_vm *vm, struct kvmini_watch *w);
 /* Ask a running VM to stop, from any thread (not from a signal handler). */
 void kvmini_vm_stop(struct kvmini_vm *vm, enum kvmini_status why);
 void kvmini_vm_destroy(struct kvmini_vm *vm);

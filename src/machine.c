@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "machine.h"
+#include "event_loop.h"
 #include "vcpu.h"
 #include "vm.h"
 #include "arch/x86/cpu_mode.h"
@@ -19,6 +20,9 @@
 struct kvmini_vm {
 	struct vm vm;
 	struct board board;         /* the devices; the RTC outlives restarts (run_boots()) */
+	/* Outlives restarts, unlike `vm`: see src/event_loop.h. Started
+	 * by kvmini_vm_run(), stopped and joined before it returns. */
+	struct event_loop *loop;
 	double timeout;
 	bool loaded;
 	bool ran;
@@ -68,15 +72,17 @@ struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
 	}
 	pthread_mutex_init(&m->lock, NULL);
 	m->cfg = *cfg;
-	if (vm_create(&m->vm, cfg, err) < 0) {
+	if (!(m->loop = event_loop_create("evloop", err)) || vm_create(&m->vm, cfg, err) < 0) {
+		event_loop_destroy(m->loop);
 		pthread_mutex_destroy(&m->lock);
 		free(m);
 		return NULL;
 	}
 	m->vm_live = true;
 	m->timeout = cfg->timeout;
-	if (board_init(&m->board, &pc_board, err) < 0 ||
-	    board_attach(&m->board, &m->vm, cfg, err) < 0) {
+	int rc = board_init(&m->board, &pc_board, err);
+	m->board.loop = m->loop;   /* the devices' and the split irqchip's timers */
+	if (rc < 0 || board_attach(&m->board, &m->vm, cfg, err) < 0) {
 		kvmini_vm_destroy(m);
 		return NULL;
 	}
@@ -257,7 +263,14 @@ int kvmini_vm_run(struct kvmini_vm *m, struct kvmini_result *out)
 		return out->exit_status;
 	}
 	m->ran = true;
-	return run_boots(m, out);
+	struct kvmini_error err;
+	if (event_loop_start(m->loop, &err) < 0) {
+		set_result(out, err.code, err.msg);
+		return out->exit_status;
+	}
+	run_boots(m, out);
+	event_loop_stop(m->loop);
+	return out->exit_status;
 }
 
 size_t kvmini_vm_serial_input(struct kvmini_vm *m, const uint8_t *bytes, size_t n)
@@ -266,6 +279,55 @@ size_t kvmini_vm_serial_input(struct kvmini_vm *m, const uint8_t *bytes, size_t 
 	size_t taken = board_input(&m->board, bytes, n);
 	pthread_mutex_unlock(&m->lock);
 	return taken;
+}
+
+/* ---- front ends' fds on the event loop ---- */
+
+struct kvmini_watch {
+	struct event_handler *handler;
+	kvmini_watch_fn *fn;
+	void *ctx;
+};
+
+static void watch_ready(void *ctx, int fd, uint32_t events)
+{
+	(void)events;
+	struct kvmini_watch *w = ctx;
+	w->fn(w->ctx, fd);
+}
+
+struct kvmini_watch *kvmini_vm_watch(struct kvmini_vm *m, int fd, kvmini_watch_fn *fn,
+				     void *ctx, struct kvmini_error *err)
+{
+	struct kvmini_watch *w = calloc(1, sizeof(*w));
+	if (!w) {
+		kvmini_fail(err, KVMINI_E_HOST, "out of memory for a watch");
+		return NULL;
+	}
+	*w = (struct kvmini_watch){ .fn = fn, .ctx = ctx };
+	w->handler = event_loop_add(m->loop, fd, EPOLLIN, watch_ready, w, err);
+	if (!w->handler) {
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+/* EPOLL_CTL_MOD on a registered fd cannot fail for lack of anything. */
+void kvmini_watch_pause(struct kvmini_vm *m, struct kvmini_watch *w, bool paused)
+{
+	struct kvmini_error err;
+	event_loop_modify(m->loop, w->handler, paused ? 0 : EPOLLIN, &err);
+}
+
+/* From the watch's own callback the handler is freed by the loop later,
+ * but `w` at once: watch_ready touches nothing after fn returns. */
+void kvmini_vm_unwatch(struct kvmini_vm *m, struct kvmini_watch *w)
+{
+	if (!w)
+		return;
+	event_loop_remove(m->loop, w->handler);
+	free(w);
 }
 
 void kvmini_vm_stop(struct kvmini_vm *m, enum kvmini_status why)
@@ -300,8 +362,10 @@ void kvmini_vm_destroy(struct kvmini_vm *m)
 {
 	if (!m)
 		return;
+	event_loop_stop(m->loop);   /* kvmini_vm_run() did, unless it never ran */
 	end_boot(m);
 	board_destroy(&m->board);   /* and what outlived the boots */
+	event_loop_destroy(m->loop);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }

@@ -135,7 +135,8 @@ int vm_create(struct vm *vm, const struct kvmini_config *cfg, struct kvmini_erro
 	    kvm_open(&vm->kvm, err) < 0 ||
 	    check_cpu_count(vm, cfg->cpus, err) < 0 ||
 	    create_vm_fd(vm, err) < 0 ||
-	    x86_irqchip_create(vm->fd, vm->irqchip, err) < 0 ||
+	    kvm_gsi_routes_init(&vm->routes, vm->fd, X86_IOAPIC_PINS, err) < 0 ||
+	    x86_irqchip_create(vm->fd, vm->irqchip, &vm->routes, err) < 0 ||
 	    guest_memory_init(&vm->mem, cfg->mem_size, flags, err) < 0 ||
 	    map_memory(vm, err) < 0 ||
 	    create_vcpus(vm, cfg->cpus, err) < 0) {
@@ -166,6 +167,7 @@ void vm_destroy(struct vm *vm)
 	vm->vcpus = NULL;
 	x86_cpuid_free(&vm->cpuid);
 	vm->ncpus = 0;
+	kvm_gsi_routes_free(&vm->routes);
 	if (vm->fd >= 0)
 		close(vm->fd);
 	vm->fd = -1;

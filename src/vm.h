@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include "kvm.h"
+#include "kvm_doorbell.h"
 #include "memory.h"
 #include "bus.h"
 #include "irq.h"
@@ -58,6 +59,7 @@ struct vm {
 	struct vcpu *vcpus;
 	unsigned ncpus;
 	enum kvmini_irqchip irqchip;
+	struct kvm_gsi_routes routes;   /* KVM's whole GSI table: the irqchip's and MSIs */
 	struct x86_cpuid cpuid;
 	bool strict_io;
 	bool verbose;

@@ -5,7 +5,7 @@
 #include "arch/x86/acpi.h"
 #include "arch/x86/firmware.h"
 #include "arch/x86/mptable.h"
-#include "split_irqchip.h"
+#include "board/split_irqchip.h"
 
 int board_init(struct board *b, const struct board_desc *desc, struct kvmini_error *err)
 {
@@ -84,7 +84,8 @@ int board_attach(struct board *b, struct vm *vm, const struct kvmini_config *cfg
 		 struct kvmini_error *err)
 {
 	b->vm = vm;
-	if (vm->irqchip == KVMINI_IRQCHIP_SPLIT && !(b->split = split_irqchip_create(vm, err)))
+	if (vm->irqchip == KVMINI_IRQCHIP_SPLIT &&
+	    !(b->split = split_irqchip_create(vm, b->loop, err)))
 		return -1;
 	for (size_t i = 0; i < b->desc->ndevices; i++) {
 		struct board_slot *slot = &b->slots[i];
@@ -112,7 +113,7 @@ void board_detach(struct board *b)
 {
 	if (!b->desc)
 		return;   /* never initialised */
-	split_irqchip_destroy(b->split);   /* its timer thread uses the VM fd */
+	split_irqchip_destroy(b->split);   /* its KVM calls use the VM fd */
 	b->split = NULL;
 	for (size_t i = 0; i < b->desc->ndevices; i++)
 		if (!b->slots[i].type->persistent)

@@ -52,8 +52,9 @@ int board_init(struct board *b, const struct board_desc *desc, struct kvmini_err
  * ranges on vm's buses. On failure, board_detach() cleans up. */
 int board_attach(struct board *b, struct vm *vm, const struct kvmini_config *cfg,
 		 struct kvmini_error *err);
-/* End a boot, before vm_destroy(): the split irqchip (its timer thread
- * uses the VM fd) and every device that is not persistent. */
+/* End a boot, before vm_destroy(): the split irqchip (its KVM calls use
+ * the VM fd; its timer comes off the event loop) and every device that
+ * is not persistent. */
 void board_detach(struct board *b);
 /* Every device, persistent ones too. */
 void board_destroy(struct board *b);

@@ -27,7 +27,7 @@ static const struct device_type *const pc_devices[] = {
 };
 
 /* The 8254 PIT on ISA IRQ 0, which either interrupt controller model
- * brings (KVM's PIT or src/split_irqchip.c's). */
+ * brings (KVM's PIT or src/board/split_irqchip.c's). */
 static const struct resources pc_pit = {
 	.ranges = { { RESOURCE_SPACE_PORT, I8254_PORT, I8254_NPORTS, NULL, "i8254 PIT" } },
 	.nranges = 1,

@@ -1,16 +1,17 @@
-/* The serial console's front end: a reader thread, raw terminal mode and
- * the Ctrl-A escape. See console.h for the contract. */
+/* The serial console's front end: input read on the VM's event loop,
+ * raw terminal mode and the Ctrl-A escape. See console.h for the
+ * contract. */
 #include "cli/console.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -19,23 +20,26 @@
 #define CONSOLE_BUFFER 4096
 
 /* How long to wait before offering refused bytes to the device again. */
-#define CONSOLE_RETRY_MS 1
+#define CONSOLE_RETRY_NS 1000000L
 
 #define CONSOLE_ESCAPE 0x01   /* Ctrl-A */
 
 struct console {
+	struct console_loop loop;
 	int in_fd;
-	int wake_fd;              /* eventfd: console_close() interrupts poll() */
+	int retry_fd;             /* timerfd: offer refused bytes again */
+	void *in_watch, *retry_watch;
 	bool escapes;             /* interpret Ctrl-A (in_fd is a terminal) */
+	bool in_file;             /* a regular file: epoll refuses it; read on the timer */
 	bool owns_terminal;
 	console_deliver_fn *deliver;
 	console_quit_fn *quit;
 	void *ctx;
-	pthread_t thread;
 	atomic_bool input_done;
 
-	/* Owned by the reader thread. */
+	/* Owned by the loop's callbacks (one at a time). */
 	bool at_eof;
+	bool in_paused;           /* in_fd not watched: no room for input */
 	bool saw_escape;          /* the last byte read was a lone Ctrl-A */
 	size_t npending;
 	uint8_t pending[CONSOLE_BUFFER];
@@ -208,7 +212,7 @@ static void release_terminal(void)
 	pthread_mutex_unlock(&terminal_lock);
 }
 
-/* ==== the reader thread ==== */
+/* ==== input, on the event loop ==== */
 
 static void queue_byte(struct console *c, uint8_t byte)
 {
@@ -259,11 +263,15 @@ static void filter_byte(struct console *c, uint8_t byte)
 	}
 }
 
+/* An fd at end of file stays readable: stop watching it for good. */
 static void end_of_input(struct console *c)
 {
+	if (c->at_eof)
+		return;
 	c->at_eof = true;
-	/* A Ctrl-A with nothing after it is just a byte. (The buffer can
-	 * only be full here if poll() itself failed.) */
+	c->loop.unwatch(c->loop.loop, c->in_watch);
+	c->in_watch = NULL;
+	/* A Ctrl-A with nothing after it is just a byte. */
 	if (c->saw_escape && c->npending < CONSOLE_BUFFER) {
 		c->saw_escape = false;
 		queue_byte(c, CONSOLE_ESCAPE);
@@ -279,9 +287,30 @@ static size_t read_room(const struct console *c)
 	return room > 1 ? room - 1 : 0;
 }
 
+/* After every read or retry: input waits in in_fd (not watched) while
+ * there is no room for it; refused bytes are offered again by the
+ * retry timer (which also reads a regular file, always "ready"); at end
+ * of input with nothing left, input is done. */
+static void settle(struct console *c)
+{
+	bool want_input = !c->at_eof && read_room(c) > 0;
+	if (c->in_watch && want_input == c->in_paused) {
+		c->in_paused = !want_input;
+		c->loop.pause(c->loop.loop, c->in_watch, c->in_paused);
+	}
+	bool again = c->npending > 0 || (c->in_file && want_input);
+	struct itimerspec retry = { .it_value.tv_nsec = again ? CONSOLE_RETRY_NS : 0 };
+	timerfd_settime(c->retry_fd, 0, &retry, NULL);
+	if (c->at_eof && c->npending == 0)
+		atomic_store(&c->input_done, true);
+}
+
 static void read_input(struct console *c)
 {
 	uint8_t chunk[CONSOLE_BUFFER];
+
+	if (read_room(c) == 0)
+		return;   /* a read of 0 bytes would look like end of file */
 	ssize_t n = read(c->in_fd, chunk, read_room(c));
 
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -290,7 +319,6 @@ static void read_input(struct console *c)
 		/* End of file, or an error such as EIO on a hung-up
 		 * terminal: either way no more input will come. */
 		end_of_input(c);
-		return;
 	}
 	for (ssize_t i = 0; i < n; i++) {
 		if (c->escapes)
@@ -300,72 +328,43 @@ static void read_input(struct console *c)
 	}
 }
 
-enum wake_reason { WAKE_TIMEOUT, WAKE_INPUT, WAKE_CLOSE };
-
-/* Sleep until console_close(), input (when there is room for it), or
- * the retry delay while the device still has bytes to take. */
-static enum wake_reason wait_for_work(struct console *c)
+static void on_input(void *ctx, int fd)
 {
-	bool want_input = !c->at_eof && read_room(c) > 0;
-	struct pollfd fds[2] = {
-		{ .fd = c->wake_fd, .events = POLLIN },
-		{ .fd = want_input ? c->in_fd : -1, .events = POLLIN },
-	};
-	int timeout = c->npending > 0 ? CONSOLE_RETRY_MS : -1;
-	int ready = poll(fds, 2, timeout);
+	struct console *c = ctx;
 
-	if (ready < 0 && errno != EINTR) {
-		end_of_input(c);   /* cannot wait on in_fd: stop reading it */
-		return WAKE_TIMEOUT;
-	}
-	if (ready <= 0)
-		return WAKE_TIMEOUT;
-	if (fds[0].revents)
-		return WAKE_CLOSE;
-	/* POLLHUP/POLLERR/POLLNVAL too: read() then reports what happened. */
-	return fds[1].revents ? WAKE_INPUT : WAKE_TIMEOUT;
+	(void)fd;
+	read_input(c);
+	deliver_pending(c);
+	settle(c);
 }
 
-static void *reader_main(void *arg)
+static void on_retry(void *ctx, int fd)
 {
-	struct console *c = arg;
+	struct console *c = ctx;
+	uint64_t expirations;
 
-	for (;;) {
-		if (c->at_eof && c->npending == 0) {
-			atomic_store(&c->input_done, true);
-			return NULL;
-		}
-		enum wake_reason why = wait_for_work(c);
-
-		if (why == WAKE_CLOSE)
-			return NULL;
-		if (why == WAKE_INPUT)
-			read_input(c);
-		deliver_pending(c);
-	}
-}
-
-/* The reader runs with every signal blocked, so signals reach the
- * threads the application chose (e.g. its sigwait() thread). */
-static int start_reader(struct console *c, struct kvmini_error *err)
-{
-	sigset_t all, old;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int rc = pthread_create(&c->thread, NULL, reader_main, c);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0)
-		return kvmini_fail_errno(err, KVMINI_E_HOST, rc,
-					 "cannot start the console thread");
-	return 0;
+	if (read(fd, &expirations, sizeof(expirations)) != sizeof(expirations))
+		return;   /* re-armed meanwhile */
+	if (c->in_file && !c->at_eof && read_room(c) > 0)
+		read_input(c);
+	deliver_pending(c);
+	settle(c);
 }
 
 /* ==== public API ==== */
 
-static struct console *console_alloc(int in_fd, console_deliver_fn *deliver,
-				     console_quit_fn *quit, void *ctx,
-				     struct kvmini_error *err)
+static void console_free(struct console *c)
+{
+	c->loop.unwatch(c->loop.loop, c->in_watch);
+	c->loop.unwatch(c->loop.loop, c->retry_watch);
+	if (c->retry_fd >= 0)
+		close(c->retry_fd);
+	free(c);
+}
+
+static struct console *console_alloc(const struct console_loop *loop, int in_fd,
+				     console_deliver_fn *deliver, console_quit_fn *quit,
+				     void *ctx, struct kvmini_error *err)
 {
 	struct console *c = calloc(1, sizeof(*c));
 
@@ -373,35 +372,50 @@ static struct console *console_alloc(int in_fd, console_deliver_fn *deliver,
 		kvmini_fail(err, KVMINI_E_HOST, "console: out of memory");
 		return NULL;
 	}
-	c->wake_fd = eventfd(0, EFD_CLOEXEC);
-	if (c->wake_fd < 0) {
-		kvmini_fail_errno(err, KVMINI_E_HOST, errno, "console: eventfd");
-		free(c);
-		return NULL;
-	}
+	c->loop = *loop;
 	c->in_fd = in_fd;
 	c->deliver = deliver;
 	c->quit = quit;
 	c->ctx = ctx;
 	atomic_init(&c->input_done, false);
+	c->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (c->retry_fd < 0) {
+		kvmini_fail_errno(err, KVMINI_E_HOST, errno, "console: timerfd_create");
+		free(c);
+		return NULL;
+	}
 	return c;
 }
 
-static void console_free(struct console *c)
+/* Input is watched last: from then on callbacks may run. A regular
+ * file cannot be watched (epoll refuses it) and never blocks: the retry
+ * timer reads it, starting now. */
+static int watch_input(struct console *c, struct kvmini_error *err)
 {
-	close(c->wake_fd);
-	free(c);
+	struct stat st;
+
+	c->in_file = fstat(c->in_fd, &st) == 0 && S_ISREG(st.st_mode);
+	c->retry_watch = c->loop.watch(c->loop.loop, c->retry_fd, on_retry, c, err);
+	if (!c->retry_watch)
+		return -1;
+	if (c->in_file) {
+		struct itimerspec now = { .it_value.tv_nsec = 1 };
+		timerfd_settime(c->retry_fd, 0, &now, NULL);
+		return 0;
+	}
+	c->in_watch = c->loop.watch(c->loop.loop, c->in_fd, on_input, c, err);
+	return c->in_watch ? 0 : -1;
 }
 
-struct console *console_open(int in_fd, console_deliver_fn *deliver,
-			     console_quit_fn *quit, void *ctx,
+struct console *console_open(const struct console_loop *loop, int in_fd,
+			     console_deliver_fn *deliver, console_quit_fn *quit, void *ctx,
 			     struct kvmini_error *err)
 {
-	if (in_fd < 0 || !deliver) {
-		kvmini_fail(err, KVMINI_E_USAGE, "console: no input fd or no deliver callback");
+	if (!loop || in_fd < 0 || !deliver) {
+		kvmini_fail(err, KVMINI_E_USAGE, "console: no loop, input fd or deliver callback");
 		return NULL;
 	}
-	struct console *c = console_alloc(in_fd, deliver, quit, ctx, err);
+	struct console *c = console_alloc(loop, in_fd, deliver, quit, ctx, err);
 
 	if (!c)
 		return NULL;
@@ -411,7 +425,7 @@ struct console *console_open(int in_fd, console_deliver_fn *deliver,
 		return NULL;
 	}
 	c->owns_terminal = c->escapes;
-	if (start_reader(c, err) < 0) {
+	if (watch_input(c, err) < 0) {
 		if (c->owns_terminal)
 			release_terminal();
 		console_free(c);
@@ -425,21 +439,12 @@ bool console_input_done(const struct console *c)
 	return atomic_load(&c->input_done);
 }
 
-static void wake_reader(struct console *c)
-{
-	uint64_t one = 1;
-
-	while (write(c->wake_fd, &one, sizeof(one)) < 0 && errno == EINTR)
-		continue;
-}
-
 void console_close(struct console *c)
 {
 	if (!c)
 		return;
-	wake_reader(c);
-	pthread_join(c->thread, NULL);
-	if (c->owns_terminal)
+	bool owns_terminal = c->owns_terminal;
+	console_free(c);   /* no callback runs once unwatched */
+	if (owns_terminal)
 		release_terminal();
-	console_free(c);
 }

@@ -1,6 +1,7 @@
-/* The terminal front end of the serial console: a thread that reads the
- * user's input and hands it to a device (the UART), pacing itself to the
- * device's FIFO.
+/* The terminal front end of the serial console: it reads the user's
+ * input on an event loop (the VM's, through kvmini_vm_watch()) and
+ * hands it to a device (the UART), pacing itself to the device's FIFO
+ * with a 1 ms retry timer of its own. No thread of its own.
  *
  * When in_fd is a terminal it is put in raw mode for the console's
  * lifetime (every key, Ctrl-C included, goes to the guest; output
@@ -26,6 +27,20 @@
 #include <stdint.h>
 #include "error.h"
 
+/* Where the console waits: three calls on an event loop. In kvmini
+ * they are kvmini_vm_watch(), kvmini_watch_pause() and
+ * kvmini_vm_unwatch() on the VM; a test may use a bare loop. Callbacks
+ * are level-triggered and run one at a time on the loop's thread;
+ * unwatch must guarantee none runs after it returns, and accept NULL. */
+typedef void console_ready_fn(void *ctx, int fd);
+struct console_loop {
+	void *(*watch)(void *loop, int fd, console_ready_fn *ready, void *ctx,
+		       struct kvmini_error *err);
+	void (*pause)(void *loop, void *watch, bool paused);
+	void (*unwatch)(void *loop, void *watch);
+	void *loop;
+};
+
 /* Offer input to the device. Returns how many of the n bytes it took
  * (0..n); the rest are offered again about 1 ms later, in order. */
 typedef size_t console_deliver_fn(void *ctx, const uint8_t *bytes, size_t n);
@@ -35,22 +50,22 @@ typedef void console_quit_fn(void *ctx);
 
 struct console;
 
-/* Start reading in_fd (not taken over: the caller still closes it).
- * deliver is required; quit may be NULL (Ctrl-A x then does nothing).
- * Both run on the console's own thread, never concurrently with each
+/* Start reading in_fd on the loop (not taken over: the caller still
+ * closes it). deliver is required; quit may be NULL (Ctrl-A x then does
+ * nothing). Both run on the loop's thread, never concurrently with each
  * other, and must not call console_close(). Returns NULL and fills err
  * on failure, with the terminal untouched. */
-struct console *console_open(int in_fd, console_deliver_fn *deliver,
-			     console_quit_fn *quit, void *ctx,
+struct console *console_open(const struct console_loop *loop, int in_fd,
+			     console_deliver_fn *deliver, console_quit_fn *quit, void *ctx,
 			     struct kvmini_error *err);
 
 /* True once in_fd reached end of file (or failed) and every byte read
  * before that has been delivered. */
 bool console_input_done(const struct console *console);
 
-/* Stop the reader thread, even if it is waiting for input or for the
- * device, drop undelivered input, restore the terminal and free. NULL
- * is a no-op. */
+/* Stop watching (a callback running now finishes first; none follows),
+ * drop undelivered input, restore the terminal and free. Not from the
+ * console's own callbacks. NULL is a no-op. */
 void console_close(struct console *console);
 
 #endif

@@ -129,7 +129,7 @@ static void block_signals(sigset_t *set)
 
 /* ---- the serial console ---- */
 
-/* Input that can never carry a byte needs no reader thread. */
+/* Input that can never carry a byte needs no watch. */
 static bool is_dev_null(int fd)
 {
 	struct stat st;
@@ -145,6 +145,23 @@ static size_t deliver_to_guest(void *ctx, const uint8_t *bytes, size_t n)
 static void quit_from_console(void *ctx)
 {
 	kvmini_vm_stop(ctx, KVMINI_E_STOPPED);
+}
+
+/* The console waits on the VM's event loop. */
+static void *watch_on_vm(void *vm, int fd, console_ready_fn *ready, void *ctx,
+			 struct kvmini_error *err)
+{
+	return kvmini_vm_watch(vm, fd, ready, ctx, err);
+}
+
+static void pause_on_vm(void *vm, void *watch, bool paused)
+{
+	kvmini_watch_pause(vm, watch, paused);
+}
+
+static void unwatch_on_vm(void *vm, void *watch)
+{
+	kvmini_vm_unwatch(vm, watch);
 }
 
 static int run_vm(struct run_options *o, const struct kvmini_image *img, struct kvmini_error *err)
@@ -163,8 +180,11 @@ static int run_vm(struct run_options *o, const struct kvmini_image *img, struct 
 	struct console *console = NULL;
 	if (o->cfg.serial_in_fd >= 0 && is_dev_null(o->cfg.serial_in_fd))
 		o->cfg.serial_in_fd = -1;
+	struct console_loop loop = { .watch = watch_on_vm, .pause = pause_on_vm,
+				     .unwatch = unwatch_on_vm, .loop = vm };
 	if (o->cfg.serial_in_fd >= 0)
-		console = console_open(o->cfg.serial_in_fd, deliver_to_guest, quit_from_console, vm, err);
+		console = console_open(&loop, o->cfg.serial_in_fd, deliver_to_guest, quit_from_console,
+				       vm, err);
 	struct kvmini_result result;
 	int status;
 	if (o->cfg.serial_in_fd >= 0 && !console) {

@@ -1,6 +1,7 @@
 /* Unit tests of the console front end: a pipe stands in for stdin (bytes
  * pass untouched), a pseudo-terminal for an interactive terminal (raw
- * mode, Ctrl-A escape, restoration on every way out). */
+ * mode, Ctrl-A escape, restoration on every way out), a bare event loop
+ * for the VM's. */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -16,6 +17,84 @@
 #include <unistd.h>
 
 #include "cli/console.h"
+#include "event_loop.h"
+
+/* ==== the console's event loop: a bare one per test (per process) ==== */
+
+struct test_watch {
+	struct event_handler *handler;
+	console_ready_fn *ready;
+	void *ctx;
+};
+
+static void test_ready(void *ctx, int fd, uint32_t events)
+{
+	struct test_watch *w = ctx;
+
+	(void)events;
+	w->ready(w->ctx, fd);
+}
+
+static void *test_watch(void *loop, int fd, console_ready_fn *ready, void *ctx,
+			struct kvmini_error *err)
+{
+	struct test_watch *w = calloc(1, sizeof(*w));
+
+	cr_assert_not_null(w);
+	*w = (struct test_watch){ .ready = ready, .ctx = ctx };
+	w->handler = event_loop_add(loop, fd, EPOLLIN, test_ready, w, err);
+	if (!w->handler) {
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+static void test_pause(void *loop, void *watch, bool paused)
+{
+	struct test_watch *w = watch;
+	struct kvmini_error err;
+
+	cr_assert_eq(event_loop_modify(loop, w->handler, paused ? 0 : EPOLLIN, &err), 0);
+}
+
+static void test_unwatch(void *loop, void *watch)
+{
+	struct test_watch *w = watch;
+
+	if (!w)
+		return;
+	event_loop_remove(loop, w->handler);
+	free(w);
+}
+
+static struct console_loop loop;
+
+/* Started on first use, not for every test: a test that forks must not
+ * have a thread running (a thread inside malloc at fork() leaves the
+ * child's allocator locked for good). */
+static const struct console_loop *test_loop(void)
+{
+	struct kvmini_error err;
+	struct event_loop *l;
+
+	if (loop.loop)
+		return &loop;
+	l = event_loop_create("console-test", &err);
+	cr_assert_not_null(l, "%s", err.msg);
+	cr_assert_eq(event_loop_start(l, &err), 0, "%s", err.msg);
+	loop = (struct console_loop){ .watch = test_watch, .pause = test_pause,
+				      .unwatch = test_unwatch, .loop = l };
+	return &loop;
+}
+
+static void loop_end(void)
+{
+	event_loop_destroy(loop.loop);
+	loop.loop = NULL;
+}
+
+TestSuite(console, .fini = loop_end);
 
 #define SINK_MAX 65536
 #define WAIT_MS 5000
@@ -172,7 +251,7 @@ static void write_all(int fd, const void *data, size_t n)
 static struct console *open_on(int fd, struct sink *s)
 {
 	struct kvmini_error err = { 0 };
-	struct console *c = console_open(fd, sink_deliver, sink_quit, s, &err);
+	struct console *c = console_open(test_loop(), fd, sink_deliver, sink_quit, s, &err);
 
 	cr_assert_not_null(c, "console_open: %s", err.msg);
 	return c;
@@ -220,6 +299,32 @@ Test(console, pipe_eof_ends_input_cleanly, .timeout = 20)
 	cr_expect_eq(s.calls, 1, "one delivery, nothing after EOF");
 	console_close(c);
 	close(fds[0]);
+	sink_free(&s);
+}
+
+/* epoll refuses regular files: `kvmini run < file` is read on a timer. */
+Test(console, regular_file_is_read_to_its_end, .timeout = 20)
+{
+	static uint8_t data[10000];
+	struct sink s;
+	char path[] = "/tmp/kvmini-console-XXXXXX";
+	int fd = mkstemp(path);
+
+	cr_assert_geq(fd, 0, "mkstemp: %s", strerror(errno));
+	unlink(path);
+	sink_init(&s);
+	s.per_call = 16;
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7);
+	write_all(fd, data, sizeof(data));
+	cr_assert_eq(lseek(fd, 0, SEEK_SET), 0);
+	struct console *c = open_on(fd, &s);
+
+	cr_assert(wait_input_done(c));
+	cr_expect_eq(s.count, sizeof(data));
+	cr_expect_arr_eq(s.bytes, data, sizeof(data));
+	console_close(c);
+	close(fd);
 	sink_free(&s);
 }
 
@@ -336,9 +441,10 @@ Test(console, rejects_bad_arguments)
 	struct sink s;
 
 	sink_init(&s);
-	cr_expect_null(console_open(-1, sink_deliver, sink_quit, &s, &err));
+	cr_expect_null(console_open(test_loop(), -1, sink_deliver, sink_quit, &s, &err));
 	cr_expect_eq(err.code, KVMINI_E_USAGE);
-	cr_expect_null(console_open(0, NULL, sink_quit, &s, &err));
+	cr_expect_null(console_open(test_loop(), 0, NULL, sink_quit, &s, &err));
+	cr_expect_null(console_open(NULL, 0, sink_deliver, sink_quit, &s, &err));
 	console_close(NULL);
 	sink_free(&s);
 }
@@ -467,7 +573,7 @@ Test(console, tty_quit_may_be_null, .timeout = 20)
 
 	sink_init(&s);
 	pty_open(&p);
-	struct console *c = console_open(p.slave, sink_deliver, NULL, &s, &err);
+	struct console *c = console_open(test_loop(), p.slave, sink_deliver, NULL, &s, &err);
 
 	cr_assert_not_null(c, "%s", err.msg);
 	write_all(p.master, "\x01xk", 3);
@@ -489,7 +595,7 @@ Test(console, only_one_console_owns_the_terminal, .timeout = 20)
 	pty_open(&q);
 	struct console *c = open_on(p.slave, &s);
 
-	cr_expect_null(console_open(q.slave, sink_deliver, sink_quit, &s, &err));
+	cr_expect_null(console_open(test_loop(), q.slave, sink_deliver, sink_quit, &s, &err));
 	cr_expect_eq(err.code, KVMINI_E_USAGE);
 	struct termios t;
 	cr_assert_eq(tcgetattr(q.slave, &t), 0);
@@ -530,7 +636,7 @@ static size_t discard(void *ctx, const uint8_t *bytes, size_t n)
 
 static struct console *child_console(struct pty *p)
 {
-	struct console *c = console_open(p->slave, discard, NULL, NULL, NULL);
+	struct console *c = console_open(test_loop(), p->slave, discard, NULL, NULL, NULL);
 
 	if (!c)
 		_exit(98);

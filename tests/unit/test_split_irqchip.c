@@ -9,7 +9,7 @@
 #include <linux/kvm.h>
 
 #include "cli/options.h"
-#include "split_irqchip.h"
+#include "board/split_irqchip.h"
 #include "vcpu.h"
 #include "arch/x86/irqchip.h"
 #include "kvm_skip.h"
@@ -70,7 +70,9 @@ Test(split_irqchip, its_devices_sit_where_the_tables_say_and_go_away)
 	struct vm vm;
 	make_vm(&vm, KVMINI_IRQCHIP_SPLIT);
 	struct kvmini_error err;
-	struct split_irqchip *chip = split_irqchip_create(&vm, &err);
+	struct event_loop *loop = event_loop_create("test", &err);
+	cr_assert_not_null(loop, "%s", err.msg);
+	struct split_irqchip *chip = split_irqchip_create(&vm, loop, &err);
 	cr_assert_not_null(chip, "%s", err.msg);
 	cr_expect_not_null(vm.irq_router);
 	cr_expect_eq(vm.nexit_hooks, 1u);
@@ -102,6 +104,7 @@ Test(split_irqchip, its_devices_sit_where_the_tables_say_and_go_away)
 	struct irq_line line = vm_irq_line(&vm, 4);
 	irq_line_set(&line, true);
 	vm_destroy(&vm);
+	event_loop_destroy(loop);
 }
 
 Test(split_irqchip, kvm_keeps_the_local_apics_and_no_pic)
@@ -114,4 +117,87 @@ Test(split_irqchip, kvm_keeps_the_local_apics_and_no_pic)
 	struct kvm_irqchip pic = { .chip_id = KVM_IRQCHIP_PIC_MASTER };
 	cr_expect_eq(ioctl(vm.fd, KVM_GET_IRQCHIP, &pic), -1, "no PIC in KVM");
 	vm_destroy(&vm);
+}
+
+/* ---- the PIT's timer on the event loop, without KVM ----
+ * The split chip's devices need only the VM's buses: with the IOAPIC's
+ * pins masked (as at reset) and no vCPU to kick, nothing reaches KVM, so
+ * a bare struct vm will do. IRQ 0's edges are seen in the 8259's IRR. */
+
+static void bare_vm(struct vm *vm)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->fd = -1;
+	vm->irqchip = KVMINI_IRQCHIP_SPLIT;
+	bus_init(&vm->pio, "port");
+	bus_init(&vm->mmio, "MMIO");
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_cond_init(&vm->changed, NULL);
+}
+
+static void bare_vm_free(struct vm *vm)
+{
+	bus_free(&vm->pio);
+	bus_free(&vm->mmio);
+	pthread_cond_destroy(&vm->changed);
+	pthread_mutex_destroy(&vm->lock);
+}
+
+static void port_out(struct vm *vm, uint16_t port, uint8_t value)
+{
+	bus_access(&vm->pio, port, &value, 1, true);
+}
+
+static uint8_t port_in(struct vm *vm, uint16_t port)
+{
+	uint8_t value = 0;
+	bus_access(&vm->pio, port, &value, 1, false);
+	return value;
+}
+
+/* Wait (polling, bounded) for IRQ 0's request in the master's IRR, then
+ * take it as the CPU would (poll command, non-specific EOI). */
+static bool take_irq0(struct vm *vm)
+{
+	for (unsigned tries = 0; tries < 10000; tries++) {
+		if (port_in(vm, 0x20) & 1) {       /* OCW3 left at "read IRR" */
+			port_out(vm, 0x20, 0x0c);  /* OCW3 poll: acknowledges */
+			uint8_t polled = port_in(vm, 0x20);
+			port_out(vm, 0x20, 0x20);  /* non-specific EOI */
+			port_out(vm, 0x20, 0x0a);  /* OCW3: read IRR again */
+			return polled == 0x80;     /* a request, IRQ 0 */
+		}
+		usleep(1000);
+	}
+	return false;
+}
+
+Test(split_irqchip, the_pit_ticks_from_the_event_loop_once_programmed, .timeout = 60)
+{
+	struct vm vm;
+	bare_vm(&vm);
+	struct kvmini_error err;
+	struct event_loop *loop = event_loop_create("test", &err);
+	cr_assert_not_null(loop, "%s", err.msg);
+	struct split_irqchip *chip = split_irqchip_create(&vm, loop, &err);
+	cr_assert_not_null(chip, "%s", err.msg);
+	cr_assert_eq(event_loop_start(loop, &err), 0, "%s", err.msg);
+	/* The 8259 as a guest sets it up: ICW1-4, all inputs unmasked. */
+	port_out(&vm, 0x20, 0x11);
+	port_out(&vm, 0x21, 0x20);
+	port_out(&vm, 0x21, 0x04);
+	port_out(&vm, 0x21, 0x01);
+	port_out(&vm, 0x21, 0x00);
+	port_out(&vm, 0x20, 0x0a);
+	cr_expect_eq(port_in(&vm, 0x20) & 1, 0, "no count loaded, no tick");
+	/* Channel 0, low then high byte, mode 2, 1193 counts: ~1 kHz. Only
+	 * the rearm from this write can start the (disarmed) timer. */
+	port_out(&vm, 0x43, 0x34);
+	port_out(&vm, 0x40, 1193 & 0xff);
+	port_out(&vm, 0x40, 1193 >> 8);
+	for (unsigned i = 0; i < 5; i++)
+		cr_assert(take_irq0(&vm), "tick %u", i + 1);
+	split_irqchip_destroy(chip);   /* with the loop running: no tick after */
+	event_loop_destroy(loop);
+	bare_vm_free(&vm);
 }

@@ -54,14 +54,12 @@ void x86_irqchip_isa_routes(struct kvm_irq_routing_entry *table, unsigned *count
 	*count = n;
 }
 
-static int route_isa_irqs(int vm_fd, struct kvmini_error *err)
+static int route_isa_irqs(struct kvm_gsi_routes *routes, struct kvmini_error *err)
 {
-	struct {
-		struct kvm_irq_routing head;
-		struct kvm_irq_routing_entry entries[X86_ISA_ROUTES];
-	} routing = { 0 };
-	x86_irqchip_isa_routes(routing.entries, &routing.head.nr);
-	return KVM_IOCTL(vm_fd, KVM_SET_GSI_ROUTING, &routing, err) < 0 ? -1 : 0;
+	struct kvm_irq_routing_entry entries[X86_ISA_ROUTES];
+	unsigned n;
+	x86_irqchip_isa_routes(entries, &n);
+	return kvm_gsi_routes_update(routes, entries, n, err);
 }
 
 /* Only the local APICs in KVM; the first X86_IOAPIC_PINS GSI routes are
@@ -75,7 +73,8 @@ static int create_split(int vm_fd, struct kvmini_error *err)
 	return KVM_IOCTL(vm_fd, KVM_ENABLE_CAP, &cap, err) < 0 ? -1 : 0;
 }
 
-int x86_irqchip_create(int vm_fd, enum kvmini_irqchip model, struct kvmini_error *err)
+int x86_irqchip_create(int vm_fd, enum kvmini_irqchip model, struct kvm_gsi_routes *routes,
+		       struct kvmini_error *err)
 {
 	if (model == KVMINI_IRQCHIP_NONE)
 		return 0;
@@ -87,7 +86,7 @@ int x86_irqchip_create(int vm_fd, enum kvmini_irqchip model, struct kvmini_error
 	/* The PIT's speaker port (0x61) is left to KVM's dummy model. */
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	if (KVM_IOCTL(vm_fd, KVM_CREATE_IRQCHIP, (void *)0, err) < 0 ||
-	    route_isa_irqs(vm_fd, err) < 0 ||
+	    route_isa_irqs(routes, err) < 0 ||
 	    KVM_IOCTL(vm_fd, KVM_CREATE_PIT2, &pit, err) < 0)
 		return -1;
 	return 0;
@@ -103,21 +102,20 @@ int x86_irqchip_set_line(int vm_fd, unsigned gsi, bool level)
 	return r;
 }
 
-int x86_irqchip_route_msis(int vm_fd, const struct x86_msi *msgs, unsigned n,
-			   struct kvmini_error *err)
+int x86_irqchip_route_msis(struct kvm_gsi_routes *routes, const struct x86_msi *msgs,
+			   unsigned n, struct kvmini_error *err)
 {
-	struct {
-		struct kvm_irq_routing head;
-		struct kvm_irq_routing_entry entries[X86_IOAPIC_PINS];
-	} routing = { .head.nr = n < X86_IOAPIC_PINS ? n : X86_IOAPIC_PINS };
-	for (unsigned gsi = 0; gsi < routing.head.nr; gsi++)
-		routing.entries[gsi] = (struct kvm_irq_routing_entry){
+	struct kvm_irq_routing_entry entries[X86_IOAPIC_PINS];
+	if (n > X86_IOAPIC_PINS)
+		n = X86_IOAPIC_PINS;
+	for (unsigned gsi = 0; gsi < n; gsi++)
+		entries[gsi] = (struct kvm_irq_routing_entry){
 			.gsi = gsi, .type = KVM_IRQ_ROUTING_MSI,
 			.u.msi = { .address_lo = (uint32_t)msgs[gsi].address,
 				   .address_hi = (uint32_t)(msgs[gsi].address >> 32),
 				   .data = msgs[gsi].data },
 		};
-	return KVM_IOCTL(vm_fd, KVM_SET_GSI_ROUTING, &routing, err) < 0 ? -1 : 0;
+	return kvm_gsi_routes_update(routes, entries, n, err);
 }
 
 int x86_irqchip_inject_extint(int vcpu_fd, uint8_t vector, struct kvmini_error *err)

@@ -11,8 +11,11 @@
 #include <stdint.h>
 #include <linux/kvm.h>
 #include "error.h"
+#include "kvm_doorbell.h"
 
-int x86_irqchip_create(int vm_fd, enum kvmini_irqchip model, struct kvmini_error *err);
+/* With `kernel`, the ISA routes go into the VM's GSI table. */
+int x86_irqchip_create(int vm_fd, enum kvmini_irqchip model, struct kvm_gsi_routes *routes,
+		       struct kvmini_error *err);
 
 /* The in-kernel chip's GSI routing: ISA IRQ 0 to IOAPIC pin 2, every
  * other ISA IRQ n to pin n and to its 8259 input, GSIs 16-23 to pins
@@ -34,13 +37,14 @@ bool x86_isa_pic_input(unsigned line);
 
 /* Split chip: the IOAPIC's messages as KVM's GSI routes, pin n as GSI
  * n, so KVM sends pin n's MSI on KVM_IRQ_LINE(n) and reports the EOI of
- * a level-triggered one as KVM_EXIT_IOAPIC_EOI. */
+ * a level-triggered one as KVM_EXIT_IOAPIC_EOI. Only GSIs 0..n-1 of the
+ * VM's table change; allocated MSI routes stay. */
 struct x86_msi {
 	uint64_t address;
 	uint32_t data;
 };
-int x86_irqchip_route_msis(int vm_fd, const struct x86_msi *msgs, unsigned n,
-			   struct kvmini_error *err);
+int x86_irqchip_route_msis(struct kvm_gsi_routes *routes, const struct x86_msi *msgs,
+			   unsigned n, struct kvmini_error *err);
 
 /* Split chip: hand the 8259's vector to a vCPU's LINT0 (KVM_INTERRUPT),
  * when kvm_run's ready_for_interrupt_injection says it can take one. */

@@ -1,8 +1,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "split_irqchip.h"
-#include "device_timer.h"
+#include "board/split_irqchip.h"
+#include "event_loop.h"
 #include "vcpu.h"
 #include "arch/x86/firmware.h"
 #include "arch/x86/irqchip.h"
@@ -22,7 +22,9 @@ struct split_irqchip {
 	struct i8259 *pic;
 	struct ioapic *ioapic;
 	struct i8254 *pit;
-	struct device_timer pit_timer;
+	struct event_loop *loop;
+	struct event_timer *pit_timer;
+	bool pit_rearmed;          /* atomic: the PIT was reprogrammed since the last tick */
 	struct vm_irq_router router;
 	struct vm_exit_hooks hooks;
 };
@@ -55,7 +57,7 @@ static void program_routes(void *ctx, const struct ioapic_msi msgs[IOAPIC_PINS])
 	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++)
 		routes[pin] = (struct x86_msi){ .address = msgs[pin].address, .data = msgs[pin].data };
 	struct kvmini_error err;
-	if (x86_irqchip_route_msis(c->vm->fd, routes, IOAPIC_PINS, &err) < 0)
+	if (x86_irqchip_route_msis(&c->vm->routes, routes, IOAPIC_PINS, &err) < 0)
 		host_failure(c, &err);
 }
 
@@ -112,18 +114,34 @@ static bool claim_exit(void *opaque, struct vcpu *vcpu)
 	}
 }
 
-/* ---- the PIT's clock ---- */
+/* ---- the PIT's clock: a timer on the event loop ----
+ *
+ * The timer fires at the next rising edge of channel 0's OUT that
+ * i8254_tick() reports. A guest reprogramming channel 0 (on a vCPU
+ * thread, the PIT's lock held) sets pit_rearmed and arms the timer to
+ * fire at once. The tick clears the flag before asking the PIT and
+ * checks it after arming: a reprogramming that raced with it either
+ * was seen by i8254_tick(), or left the flag set and the tick repeats,
+ * so a stale deadline never overwrites a newer one for good. */
 
-static uint64_t pit_tick(void *opaque)
+static void pit_tick(void *opaque)
 {
 	struct split_irqchip *c = opaque;
-	return i8254_tick(c->pit);
+	do {
+		__atomic_store_n(&c->pit_rearmed, false, __ATOMIC_SEQ_CST);
+		uint64_t deadline = i8254_tick(c->pit);
+		if (deadline == I8254_NO_DEADLINE)
+			event_timer_disarm(c->pit_timer);
+		else
+			event_timer_arm_at(c->pit_timer, deadline);
+	} while (__atomic_load_n(&c->pit_rearmed, __ATOMIC_SEQ_CST));
 }
 
 static void pit_rearm(void *ctx)
 {
 	struct split_irqchip *c = ctx;
-	device_timer_rearm(&c->pit_timer);
+	__atomic_store_n(&c->pit_rearmed, true, __ATOMIC_SEQ_CST);
+	event_timer_arm_at(c->pit_timer, 0);   /* in the past: at once */
 }
 
 /* ---- set-up ---- */
@@ -161,19 +179,26 @@ static int register_devices(struct split_irqchip *c, struct kvmini_error *err)
 	return 0;
 }
 
-struct split_irqchip *split_irqchip_create(struct vm *vm, struct kvmini_error *err)
+struct split_irqchip *split_irqchip_create(struct vm *vm, struct event_loop *loop,
+					   struct kvmini_error *err)
 {
+	if (!loop) {
+		kvmini_fail(err, KVMINI_E_HOST, "the split irqchip needs an event loop for its PIT");
+		return NULL;
+	}
 	struct split_irqchip *c = calloc(1, sizeof(*c));
 	if (!c) {
 		kvmini_fail(err, KVMINI_E_HOST, "out of memory for the split irqchip");
 		return NULL;
 	}
 	c->vm = vm;
+	c->loop = loop;
 	c->router = (struct vm_irq_router){ .set_line = route_line, .opaque = c };
 	c->hooks = (struct vm_exit_hooks){ .pre_run = pre_run, .on_exit = claim_exit, .opaque = c };
-	if (create_devices(c, err) < 0 || register_devices(c, err) < 0 ||
-	    vm_add_exit_hooks(vm, &c->hooks, err) < 0 ||
-	    device_timer_start(&c->pit_timer, pit_tick, c, err) < 0) {
+	/* The timer exists before the PIT, which may rearm it at once. */
+	if (!(c->pit_timer = event_timer_create(loop, pit_tick, c, err)) ||
+	    create_devices(c, err) < 0 || register_devices(c, err) < 0 ||
+	    vm_add_exit_hooks(vm, &c->hooks, err) < 0) {
 		split_irqchip_destroy(c);
 		return NULL;
 	}
@@ -185,7 +210,7 @@ void split_irqchip_destroy(struct split_irqchip *c)
 {
 	if (!c)
 		return;
-	device_timer_stop(&c->pit_timer);   /* the last thread that raises IRQ 0 */
+	event_timer_destroy(c->pit_timer);   /* the last thing that raises IRQ 0 */
 	vm_set_irq_router(c->vm, NULL);
 	vm_remove_exit_hooks(c->vm, &c->hooks);
 	i8254_destroy(c->pit);

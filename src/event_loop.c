@@ -1,0 +1,360 @@
+/* The event loop: see event_loop.h.
+ *
+ * Why removal is safe: a handler is freed only by the loop's thread,
+ * between two epoll_wait() calls (when no event batch that may still
+ * name it is being walked), or by anyone while no loop thread runs. A
+ * removal marks the handler, takes it out of epoll, and, from another
+ * thread, waits until the loop is not inside that handler's callback
+ * (`running`); the loop checks the mark under the same lock before every
+ * call. So after event_loop_remove() returns the callback never runs. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+#include "event_loop.h"
+
+#define NS_PER_S 1000000000ULL
+#define EVENT_BATCH 16
+
+struct event_handler {
+	struct event_loop *loop;
+	int fd;
+	event_fd_fn *fn;
+	void *ctx;
+	uint32_t events;              /* loop->lock; 0: paused, out of epoll */
+	bool removed;                 /* loop->lock */
+	struct event_handler *next;   /* loop->handlers */
+};
+
+struct event_loop {
+	int epoll_fd;
+	int stop_fd;                  /* eventfd: event_loop_stop() wakes the thread */
+	char name[16];
+	pthread_t thread;
+	pthread_mutex_t lock;         /* guards everything below */
+	pthread_cond_t idle;          /* a callback returned */
+	bool thread_running;          /* started and not yet joined */
+	struct event_handler *running;    /* whose callback runs now, or NULL */
+	struct event_handler *handlers;   /* every handler not yet freed */
+};
+
+struct event_timer {
+	struct event_handler *handler;
+	int fd;
+	event_timer_fn *fn;
+	void *ctx;
+};
+
+uint64_t event_loop_now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * NS_PER_S + (uint64_t)t.tv_nsec;
+}
+
+bool event_loop_on_thread(struct event_loop *loop)
+{
+	pthread_mutex_lock(&loop->lock);
+	bool on = loop->thread_running && pthread_equal(loop->thread, pthread_self());
+	pthread_mutex_unlock(&loop->lock);
+	return on;
+}
+
+/* ---- handler list (loop->lock held) ---- */
+
+static void unlink_handler(struct event_loop *loop, struct event_handler *h)
+{
+	for (struct event_handler **p = &loop->handlers; *p; p = &(*p)->next) {
+		if (*p == h) {
+			*p = h->next;
+			return;
+		}
+	}
+}
+
+/* Free removed handlers. Only between batches on the loop's thread, or
+ * when no thread runs. */
+static void sweep_removed(struct event_loop *loop)
+{
+	struct event_handler **p = &loop->handlers;
+	while (*p) {
+		struct event_handler *h = *p;
+		if (h->removed) {
+			*p = h->next;
+			free(h);
+		} else {
+			p = &h->next;
+		}
+	}
+}
+
+/* ---- the thread ---- */
+
+static void dispatch(struct event_loop *loop, struct event_handler *h, uint32_t events)
+{
+	pthread_mutex_lock(&loop->lock);
+	bool live = !h->removed;
+	if (live)
+		loop->running = h;
+	pthread_mutex_unlock(&loop->lock);
+	if (!live)
+		return;
+	h->fn(h->ctx, h->fd, events);
+	pthread_mutex_lock(&loop->lock);
+	loop->running = NULL;
+	pthread_cond_broadcast(&loop->idle);
+	pthread_mutex_unlock(&loop->lock);
+}
+
+/* Walk one batch; false when the stop eventfd is among it. */
+static bool dispatch_batch(struct event_loop *loop, const struct epoll_event *ev, int n)
+{
+	bool stop = false;
+	for (int i = 0; i < n; i++) {
+		if (ev[i].data.ptr == &loop->stop_fd)
+			stop = true;
+		else if (!stop)
+			dispatch(loop, ev[i].data.ptr, ev[i].events);
+	}
+	return !stop;
+}
+
+static void *loop_thread(void *arg)
+{
+	struct event_loop *loop = arg;
+	pthread_setname_np(pthread_self(), loop->name);
+	for (;;) {
+		pthread_mutex_lock(&loop->lock);
+		sweep_removed(loop);
+		pthread_mutex_unlock(&loop->lock);
+		struct epoll_event ev[EVENT_BATCH];
+		int n = epoll_wait(loop->epoll_fd, ev, EVENT_BATCH, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || !dispatch_batch(loop, ev, n))
+			return NULL;
+	}
+}
+
+/* ---- life cycle ---- */
+
+struct event_loop *event_loop_create(const char *name, struct kvmini_error *err)
+{
+	struct event_loop *loop = calloc(1, sizeof(*loop));
+	if (!loop) {
+		kvmini_fail(err, KVMINI_E_HOST, "out of memory for the event loop");
+		return NULL;
+	}
+	snprintf(loop->name, sizeof(loop->name), "%s", name);
+	pthread_mutex_init(&loop->lock, NULL);
+	pthread_cond_init(&loop->idle, NULL);
+	loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	loop->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct epoll_event stop = { .events = EPOLLIN, .data.ptr = &loop->stop_fd };
+	if (loop->epoll_fd < 0 || loop->stop_fd < 0 ||
+	    epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, loop->stop_fd, &stop) < 0) {
+		kvmini_fail_errno(err, KVMINI_E_HOST, errno, "cannot set up the event loop");
+		event_loop_destroy(loop);
+		return NULL;
+	}
+	return loop;
+}
+
+/* The thread inherits a mask with every signal blocked, so no signal
+ * handler ever runs on it. */
+int event_loop_start(struct event_loop *loop, struct kvmini_error *err)
+{
+	uint64_t drained;
+	while (read(loop->stop_fd, &drained, sizeof(drained)) > 0)
+		continue;   /* a stop from a previous run */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_mutex_lock(&loop->lock);
+	int e = pthread_create(&loop->thread, NULL, loop_thread, loop);
+	loop->thread_running = e == 0;
+	pthread_mutex_unlock(&loop->lock);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e)
+		return kvmini_fail_errno(err, KVMINI_E_HOST, e, "cannot start the event loop thread");
+	return 0;
+}
+
+void event_loop_stop(struct event_loop *loop)
+{
+	pthread_mutex_lock(&loop->lock);
+	bool running = loop->thread_running;
+	pthread_mutex_unlock(&loop->lock);
+	if (!running)
+		return;
+	uint64_t one = 1;
+	while (write(loop->stop_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+		continue;
+	pthread_join(loop->thread, NULL);
+	pthread_mutex_lock(&loop->lock);
+	loop->thread_running = false;
+	pthread_mutex_unlock(&loop->lock);
+}
+
+void event_loop_destroy(struct event_loop *loop)
+{
+	if (!loop)
+		return;
+	event_loop_stop(loop);
+	while (loop->handlers) {
+		struct event_handler *h = loop->handlers;
+		loop->handlers = h->next;
+		free(h);
+	}
+	if (loop->stop_fd >= 0)
+		close(loop->stop_fd);
+	if (loop->epoll_fd >= 0)
+		close(loop->epoll_fd);
+	pthread_cond_destroy(&loop->idle);
+	pthread_mutex_destroy(&loop->lock);
+	free(loop);
+}
+
+/* ---- registrations ---- */
+
+struct event_handler *event_loop_add(struct event_loop *loop, int fd, uint32_t events,
+				     event_fd_fn *fn, void *ctx, struct kvmini_error *err)
+{
+	struct event_handler *h = calloc(1, sizeof(*h));
+	if (!h) {
+		kvmini_fail(err, KVMINI_E_HOST, "out of memory for an event handler");
+		return NULL;
+	}
+	*h = (struct event_handler){ .loop = loop, .fd = fd, .fn = fn, .ctx = ctx, .events = events };
+	pthread_mutex_lock(&loop->lock);
+	struct epoll_event ev = { .events = events, .data.ptr = h };
+	int rc = epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+	if (rc == 0) {
+		h->next = loop->handlers;
+		loop->handlers = h;
+	}
+	pthread_mutex_unlock(&loop->lock);
+	if (rc < 0) {
+		kvmini_fail_errno(err, KVMINI_E_HOST, errno, "cannot watch fd %d on the event loop", fd);
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+/* Pausing takes the fd out of epoll: epoll reports a hang-up or an
+ * error even for an empty event mask, so a paused pipe whose writer
+ * closed would otherwise call its handler without end. */
+int event_loop_modify(struct event_loop *loop, struct event_handler *h, uint32_t events,
+		      struct kvmini_error *err)
+{
+	pthread_mutex_lock(&loop->lock);
+	struct epoll_event ev = { .events = events, .data.ptr = h };
+	int op = !events ? EPOLL_CTL_DEL : h->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	int rc = 0;
+	if (!h->removed && (events || h->events))
+		rc = epoll_ctl(loop->epoll_fd, op, h->fd, &ev);
+	if (rc == 0)
+		h->events = events;
+	pthread_mutex_unlock(&loop->lock);
+	if (rc < 0)
+		return kvmini_fail_errno(err, KVMINI_E_HOST, errno,
+					 "cannot change what the event loop watches on fd %d", h->fd);
+	return 0;
+}
+
+void event_loop_remove(struct event_loop *loop, struct event_handler *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&loop->lock);
+	h->removed = true;
+	if (h->events)
+		epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, h->fd, NULL);
+	bool on_thread = loop->thread_running && pthread_equal(loop->thread, pthread_self());
+	if (!on_thread)
+		while (loop->running == h)
+			pthread_cond_wait(&loop->idle, &loop->lock);
+	if (!loop->thread_running) {
+		unlink_handler(loop, h);   /* no batch can name it: free now */
+		free(h);
+	}
+	pthread_mutex_unlock(&loop->lock);
+}
+
+/* ---- timers ---- */
+
+static void timer_ready(void *ctx, int fd, uint32_t events)
+{
+	(void)events;
+	struct event_timer *t = ctx;
+	uint64_t expirations;
+	/* Nonblocking: a re-arm between epoll and here clears the count. */
+	if (read(fd, &expirations, sizeof(expirations)) != sizeof(expirations))
+		return;
+	t->fn(t->ctx);   /* may destroy t: touch nothing after it */
+}
+
+struct event_timer *event_timer_create(struct event_loop *loop, event_timer_fn *fn, void *ctx,
+				       struct kvmini_error *err)
+{
+	struct event_timer *t = calloc(1, sizeof(*t));
+	if (!t) {
+		kvmini_fail(err, KVMINI_E_HOST, "out of memory for a timer");
+		return NULL;
+	}
+	t->fn = fn;
+	t->ctx = ctx;
+	t->fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (t->fd < 0) {
+		kvmini_fail_errno(err, KVMINI_E_HOST, errno, "timerfd_create failed");
+		free(t);
+		return NULL;
+	}
+	t->handler = event_loop_add(loop, t->fd, EPOLLIN, timer_ready, t, err);
+	if (!t->handler) {
+		close(t->fd);
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void timer_set(struct event_timer *t, uint64_t ns, int flags)
+{
+	struct itimerspec when = {
+		.it_value = { .tv_sec = (time_t)(ns / NS_PER_S), .tv_nsec = (long)(ns % NS_PER_S) },
+	};
+	timerfd_settime(t->fd, flags, &when, NULL);   /* cannot fail on a valid timerfd */
+}
+
+/* 0 would disarm: a time at or before the clock's start fires at once. */
+void event_timer_arm_at(struct event_timer *t, uint64_t ns)
+{
+	timer_set(t, ns ? ns : 1, TFD_TIMER_ABSTIME);
+}
+
+void event_timer_arm_after(struct event_timer *t, uint64_t ns)
+{
+	timer_set(t, ns ? ns : 1, 0);
+}
+
+void event_timer_disarm(struct event_timer *t)
+{
+	timer_set(t, 0, 0);
+}
+
+void event_timer_destroy(struct event_timer *t)
+{
+	if (!t)
+		return;
+	event_loop_remove(t->handler->loop, t->handler);
+	close(t->fd);
+	free(t);
+}
