@@ -340,7 +340,7 @@ FUZZ_LIB_SRCS := $(LIB_SRCS) $(GDB_SRCS)
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(B)/fuzz/obj/%.o)
 $(B)/fuzz/obj/%.o: %.c $(B)/gen/demo_image.h $(DECOMP_CONFIG)
 	@mkdir -p $(@D)
-	clang $(WARN) $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+	clang $(WARN) $(CPPFLAGS) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 $(B)/fuzz/libkvmini.a: $(FUZZ_LIB_OBJS)
 	ar rcs $@ $^
 $(B)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_target.h $(B)/fuzz/libkvmini.a
