@@ -202,6 +202,9 @@ static int cmd_run(int argc, char **argv)
 	struct kvmini_error err;
 	if (parse_run_options(argc, argv, &o, &err) < 0)
 		return usage_error("%s", err.msg);
+	if (o.irqchip_chosen && o.cfg.verbose)
+		fprintf(stderr, "kvmini: %u vCPUs and no --irqchip: using --irqchip kernel\n",
+			o.cfg.cpus);
 	struct kvmini_image img = o.image;
 	uint8_t *data = NULL, *initrd = NULL;
 	if (o.demo) {

@@ -280,7 +280,32 @@ static int finish_kernel_options(int argc, char **argv, struct run_options *o,
 	return 0;
 }
 
+/* Several vCPUs need a local APIC to start the others (INIT/SIPI), and
+ * users coming from QEMU or kvmtool never name an interrupt controller:
+ * without --irqchip, choose KVM's in-kernel one, the model --kernel
+ * picks too (README.md says why). An explicit --irqchip none keeps
+ * being refused by the VM layer. */
+static void choose_smp_irqchip(struct run_options *o)
+{
+	if (o->irqchip_set || o->cfg.cpus <= 1 || o->cfg.irqchip != KVMINI_IRQCHIP_NONE)
+		return;
+	o->cfg.irqchip = KVMINI_IRQCHIP_KERNEL;
+	o->irqchip_chosen = true;
+}
+
+static int parse_run_argv(int argc, char **argv, struct run_options *o,
+			      struct kvmini_error *err);
+
 int parse_run_options(int argc, char **argv, struct run_options *o, struct kvmini_error *err)
+{
+	if (parse_run_argv(argc, argv, o, err) < 0)
+		return -1;
+	choose_smp_irqchip(o);
+	return 0;
+}
+
+static int parse_run_argv(int argc, char **argv, struct run_options *o,
+			      struct kvmini_error *err)
 {
 	memset(o, 0, sizeof(*o));
 	kvmini_config_defaults(&o->cfg);

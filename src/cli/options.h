@@ -17,6 +17,7 @@ struct run_options {
 	 * image.initrd_path, image.cmdline and image.cmdline_append. */
 	const char *kernel;
 	bool irqchip_set;             /* --irqchip given; else --kernel picks kernel */
+	bool irqchip_chosen;          /* no --irqchip, --cpus > 1: kvmini chose the model */
 };
 
 /* Parse "64M", "1G", "4096", "0x1000" (K/M/G/T suffixes, powers of 1024). */
