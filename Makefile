@@ -186,6 +186,11 @@ guests: $(G)/gdb_target.elf
 RESET_GUESTS := $(G)/reset_i8042.elf $(G)/reset_port92.elf $(G)/reset_cf9.elf
 guests: $(G)/rtc.elf $(G)/boot_count.elf $(RESET_GUESTS)
 $(G)/rtc.elf $(G)/boot_count.elf: guests/lib/cmos.h
+# boot_count.c again, resetting by a triple fault (--on-reset restart).
+guests: $(G)/boot_count_triple.elf
+$(G)/boot_count_triple.elf: guests/boot_count.c guests/lib/cmos.h $(GUEST_RT) guests/elf.ld | $(G)
+	$(CC) -m64 -DRESET_BY_TRIPLE_FAULT $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ \
+		$(GUEST_RT_SRCS) $<
 $(RESET_GUESTS): $(G)/reset_%.elf: guests/reset.c $(GUEST_RT) guests/elf.ld | $(G)
 	$(CC) -m64 -DRESET_VIA_$* $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ \
 		$(GUEST_RT_SRCS) $<

@@ -182,7 +182,12 @@ static bool handle_exit(struct vcpu *vcpu)
 		vm_request_stop(vcpu->vm, KVMINI_OK, 0, "vCPU %u halted", vcpu->index);
 		return false;
 	case KVM_EXIT_SHUTDOWN:
-		return fail_guest(vcpu, "guest triple-faulted (KVM_EXIT_SHUTDOWN)");
+		/* A PC resets on a triple fault: the machine restarts it or
+		 * reports it, as --on-reset says. */
+		vcpu_dump_registers(vcpu, vcpu->vm->log_fd);
+		vm_request_fault_reset(vcpu->vm, "vCPU %u: guest triple-faulted (KVM_EXIT_SHUTDOWN)",
+				       vcpu->index);
+		return false;
 	case KVM_EXIT_FAIL_ENTRY:
 		snprintf(reason, sizeof(reason), "VM entry failed, hardware reason 0x%llx",
 			 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);

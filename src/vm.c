@@ -308,6 +308,14 @@ void vm_request_reset(struct vm *vm, const char *fmt, ...)
 	va_end(ap);
 }
 
+void vm_request_fault_reset(struct vm *vm, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	request_stop(vm, true, KVMINI_E_GUEST, KVMINI_E_GUEST, fmt, ap);
+	va_end(ap);
+}
+
 bool vm_stop_requested(struct vm *vm)
 {
 	return __atomic_load_n(&vm->stopping, __ATOMIC_SEQ_CST);

@@ -99,6 +99,11 @@ bool vm_stop_requested(struct vm *vm);
  * the machine can end the run or restart it (--on-reset). */
 void vm_request_reset(struct vm *vm, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* A reset the guest did not ask for (a triple fault resets a PC): a
+ * stop with KVMINI_E_GUEST and .reset set, so --on-reset restart boots
+ * again while --on-reset exit reports the failure as before. */
+void vm_request_fault_reset(struct vm *vm, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* Run every vCPU (starting its thread on the first run), wait until the
  * VM stops (or timeout seconds pass, 0 = forever) and every vCPU has
