@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "vcpu.h"
 #include "vm.h"
+#include "arch/x86/firmware.h"
 #include "arch/x86/irqchip.h"
 #include "arch/x86/msr.h"
 
@@ -90,6 +91,15 @@ static int check_cpu_count(struct vm *vm, unsigned cpus, struct kvmini_error *er
 	return 0;
 }
 
+/* KVM's IOAPIC starts with ID 0; the MP and ACPI tables give another.
+ * kvmini's own IOAPIC (split) is created with the tables' ID. */
+static int agree_ioapic_id(struct vm *vm, unsigned cpus, struct kvmini_error *err)
+{
+	if (vm->irqchip != KVMINI_IRQCHIP_KERNEL)
+		return 0;
+	return x86_irqchip_set_ioapic_id(vm->fd, x86_ioapic_id(cpus), err);
+}
+
 static int create_vcpus(struct vm *vm, unsigned cpus, struct kvmini_error *err)
 {
 	vm->vcpus = calloc(cpus, sizeof(*vm->vcpus));
@@ -137,6 +147,7 @@ int vm_create(struct vm *vm, const struct kvmini_config *cfg, struct kvmini_erro
 	    create_vm_fd(vm, err) < 0 ||
 	    kvm_gsi_routes_init(&vm->routes, vm->fd, X86_IOAPIC_PINS, err) < 0 ||
 	    x86_irqchip_create(vm->fd, vm->irqchip, &vm->routes, err) < 0 ||
+	    agree_ioapic_id(vm, cfg->cpus, err) < 0 ||
 	    guest_memory_init(&vm->mem, cfg->mem_size, flags, err) < 0 ||
 	    map_memory(vm, err) < 0 ||
 	    create_vcpus(vm, cfg->cpus, err) < 0) {

@@ -7,8 +7,9 @@ load helpers
 firmware_run() {
 	kvmini run --irqchip "${2:-kernel}" --cpus "$1" --timeout 60 "$GUESTS/firmware_tables.elf"
 	assert_status 1
-	assert_stdout "mp: $1 cpus, ioapic 0xfec00000
-acpi: $1 cpus, ioapic 0xfec00000
+	assert_stdout "mp: $1 cpus, ioapic 0xfec00000 id $1
+acpi: $1 cpus, ioapic 0xfec00000 id $1
+ioapic: id register $1
 timer: irq 0 at ioapic pin 2: 10 interrupts, 0 on other pins"
 }
 

@@ -144,7 +144,7 @@ static void check_mp(unsigned ncpus)
 			buses++;
 			break;
 		case 2:
-			cr_assert_eq(e[1], ncpus, "IOAPIC ID");
+			cr_assert_eq(e[1], x86_ioapic_id(ncpus), "IOAPIC ID");
 			cr_assert_eq(e[3], 1, "IOAPIC enabled");
 			cr_assert_eq(get32(e + 4), 0xfec00000u, "IOAPIC address");
 			ioapics++;
@@ -152,7 +152,7 @@ static void check_mp(unsigned ncpus)
 		case 3:
 			cr_assert_eq(e[1], 0, "INT");
 			cr_assert_eq(e[4], 0, "source bus ISA");
-			cr_assert_eq(e[6], ncpus, "destination IOAPIC ID");
+			cr_assert_eq(e[6], x86_ioapic_id(ncpus), "destination IOAPIC ID");
 			cr_assert_eq(e[7], e[5] == 0 ? 2 : e[5], "IRQ %u's pin", e[5]);
 			cr_assert_neq(e[5], 2, "IRQ 2 is the cascade");
 			cr_assert_eq(get16(e + 2), level & (1u << e[5]) ? 0xd : 0,
@@ -220,7 +220,7 @@ static void check_madt(const uint8_t *m, const struct x86_firmware_desc *desc)
 			break;
 		case 1:
 			cr_assert_eq(e[1], 12);
-			cr_assert_eq(e[2], ncpus, "IOAPIC ID");
+			cr_assert_eq(e[2], x86_ioapic_id(ncpus), "IOAPIC ID");
 			cr_assert_eq(get32(e + 4), 0xfec00000u);
 			cr_assert_eq(get32(e + 8), 0, "GSI base");
 			ioapics++;

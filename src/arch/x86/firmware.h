@@ -19,9 +19,19 @@
 #define X86_IOAPIC_ADDR  0xfec00000u
 #define X86_LAPIC_VERSION  0x14   /* what KVM's local APIC reports */
 #define X86_IOAPIC_VERSION 0x11   /* what KVM's IOAPIC reports */
-/* The IOAPIC's ID follows the vCPUs' APIC IDs 0..ncpus-1, and all of
- * them must fit an xAPIC ID below the broadcast ID 0xff. */
+/* The vCPUs' APIC IDs 0..ncpus-1 must fit an xAPIC ID below the
+ * broadcast ID 0xff. */
 #define X86_FIRMWARE_MAX_CPUS 254u
+/* The IOAPIC's ID, the same in the MP table, the MADT and the chip's ID
+ * register (both models): right after the vCPUs' APIC IDs, within the 4
+ * bits KVM's IOAPIC keeps (as the 82093AA did). From 15 vCPUs on it
+ * stays 15, equal to a local APIC's ID, which 64-bit OSes accept: since
+ * the xAPIC, IOAPIC and local APIC IDs are separate name spaces. */
+#define X86_IOAPIC_ID_MAX 15u
+static inline uint8_t x86_ioapic_id(unsigned ncpus)
+{
+	return (uint8_t)(ncpus < X86_IOAPIC_ID_MAX ? ncpus : X86_IOAPIC_ID_MAX);
+}
 /* ISA IRQ 0 (the PIT) is wired to IOAPIC pin 2, as on a PC; pin 2 does
  * not carry IRQ 2 (the 8259 cascade), every other IRQ n uses pin n. */
 #define X86_IRQ0_IOAPIC_PIN 2u

@@ -79,7 +79,7 @@ static void append_local_interrupts(struct mp_builder *b)
 static void write_config(uint8_t *table, const struct x86_firmware_desc *desc, uint16_t length)
 {
 	unsigned ncpus = desc->ncpus;
-	uint8_t ioapic_id = (uint8_t)ncpus;
+	uint8_t ioapic_id = x86_ioapic_id(ncpus);
 	struct mp_builder b = { .next = table + sizeof(struct mp_config_header) };
 	append_processors(&b, ncpus);
 	struct mp_bus isa = { .type = MP_BUS, .bus_id = MP_ISA_BUS_ID };
