@@ -186,6 +186,13 @@ guests: $(G)/gdb_target.elf
 RESET_GUESTS := $(G)/reset_i8042.elf $(G)/reset_port92.elf $(G)/reset_cf9.elf
 guests: $(G)/rtc.elf $(G)/boot_count.elf $(RESET_GUESTS)
 $(G)/rtc.elf $(G)/boot_count.elf: guests/lib/cmos.h
+# firmware_tables.c linked the way countless tutorials link a kernel,
+# `ld -Ttext=0x100000` with ld's own script: a first PT_LOAD at 0xff000
+# holds the ELF headers, inside the BIOS area the tables share.
+guests: $(G)/firmware_tables_ld.elf
+$(G)/firmware_tables_ld.elf: guests/firmware_tables.c $(GUEST_RT) | $(G)
+	$(CC) -m64 $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -Wl,-Ttext=0x100000 -o $@ \
+		$(GUEST_RT_SRCS) $<
 # boot_count.c again, resetting by a triple fault (--on-reset restart).
 guests: $(G)/boot_count_triple.elf
 $(G)/boot_count_triple.elf: guests/boot_count.c guests/lib/cmos.h $(GUEST_RT) guests/elf.ld | $(G)

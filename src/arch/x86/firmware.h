@@ -1,18 +1,29 @@
 /* The firmware area: where kvmini puts the tables a PC's BIOS would
  * leave behind (the MP table and the ACPI tables), and what they have
  * in common. The area is the BIOS range below 1 MiB, which the OS scans
- * for both tables' anchors; loaders refuse images that overlap it in
- * every mode, whether or not a VM gets tables (docs/entry-state.md). */
+ * for both tables' anchors. The tables take only its first pages and
+ * one paragraph at 0xf0000, so that the common bare-metal layout (`ld
+ * -Ttext=0x100000`, ELF headers in a segment at 0xff000) loads; a VM
+ * with tables reserves just those ranges (x86_firmware_reserve()), a VM
+ * without reserves nothing (docs/entry-state.md). */
 #ifndef KVMINI_X86_FIRMWARE_H
 #define KVMINI_X86_FIRMWARE_H
 
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "memory.h"
 #include "resources.h"
 
 #define X86_FIRMWARE_START 0xe0000ULL
 #define X86_FIRMWARE_END   0x100000ULL
+/* What the tables occupy: the ACPI tables then the MP configuration
+ * table from X86_FIRMWARE_START to X86_TABLES_END (acpi.h, mptable.h),
+ * and the MP floating pointer, one paragraph where the OS scans for it
+ * (the BIOS ROM area 0xf0000-0xfffff). */
+#define X86_TABLES_END       0xe6000ULL
+#define X86_MP_POINTER_ADDR  0xf0000ULL
+#define X86_MP_POINTER_SIZE  16ULL
 
 /* The machine the tables describe (the in-kernel irqchip's devices). */
 #define X86_LAPIC_ADDR   0xfee00000u
@@ -48,6 +59,9 @@ struct x86_firmware_desc {
 	const struct resources *const *devices;
 	size_t ndevices;
 };
+
+/* Keep loaders off what the tables will occupy in mem (memory.h). */
+int x86_firmware_reserve(struct guest_memory *mem);
 
 /* The ISA IRQs (below 16, not the cascade) the devices declare, as a
  * mask, and in *level those declared level-triggered. */

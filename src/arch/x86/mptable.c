@@ -113,6 +113,10 @@ int mptable_write(const struct guest_memory *mem, const struct x86_firmware_desc
 				   "%u vCPUs: the MP table describes 1 to %u", ncpus,
 				   X86_FIRMWARE_MAX_CPUS);
 	uint64_t length = mptable_config_size(desc);
+	if (length > MP_CONFIG_MAX)
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "the MP table needs %llu bytes, more than its room at 0x%llx",
+				   (unsigned long long)length, MP_CONFIG_ADDR);
 	struct mp_floating_pointer *fp = guest_ptr(mem, MP_FLOATING_ADDR, sizeof(*fp));
 	uint8_t *table = guest_ptr(mem, MP_CONFIG_ADDR, length);
 	if (!fp || !table)
