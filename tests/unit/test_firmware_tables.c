@@ -703,3 +703,33 @@ Test(firmware, irqchip_routes_irq0_to_the_pin_the_tables_name)
 	cr_assert_eq(ioapic_pins, 23, "GSIs 0-23 but 2");
 	cr_assert_eq(pic_pins, 15, "ISA IRQs 0-15 but 2");
 }
+
+/* An image filling the BIOS area around the tables' ranges (what ld
+ * -Ttext=0x100000 puts at 0xff000, and more) loads on a reserved RAM,
+ * and writing the tables after it leaves every image byte in place
+ * while the scans still find valid tables. */
+Test(firmware, tables_written_after_an_image_around_them_leave_both_intact)
+{
+	struct tables t;
+	struct kvmini_error err = { 0 };
+	t.desc = pc_desc(t.devices, 4);
+	cr_assert_eq(guest_memory_init(&t.mem, 2 * MIB, 0, &err), 0, "%s", err.msg);
+	cr_assert_eq(x86_firmware_reserve(&t.mem), 0);
+	static uint8_t image[0x10000 - 0x10];
+	for (size_t i = 0; i < sizeof(image); i++)
+		image[i] = (uint8_t)(i * 7 + 1);
+	struct kvmini_image img = {
+		.format = KVMINI_FORMAT_RAW, .path = "fw.bin", .data = image, .size = sizeof(image),
+		.mode_set = true, .mode = KVMINI_MODE_PROTECTED, .load_addr_set = true,
+		.load_addr = X86_MP_POINTER_ADDR + X86_MP_POINTER_SIZE,
+	};
+	struct load_result out;
+	cr_assert_eq(load_flat(&t.mem, &img, &out, &err), 0, "%s", err.msg);
+	cr_assert_eq(mptable_write(&t.mem, &t.desc, &err), 0, "%s", err.msg);
+	cr_assert_eq(acpi_write_tables(&t.mem, &t.desc, &t.rsdp, &err), 0, "%s", err.msg);
+	cr_assert_eq(memcmp(at(&t, img.load_addr, sizeof(image)), image, sizeof(image)), 0,
+		     "the image was overwritten");
+	cr_assert_eq(find_mp(&t), MP_FLOATING_ADDR);
+	cr_assert_eq(scan(&t, 0xe0000, 0x20000, "RSD PTR ", 20), ACPI_RSDP_ADDR);
+	guest_memory_free(&t.mem);
+}
