@@ -67,6 +67,9 @@ struct kvmini_config {
 	int serial_in_fd;           /* COM1 input; -1 for none */
 	int debugcon_fd;            /* port 0xe9 output */
 	int log_fd;                 /* diagnostics (register dumps, --verbose) */
+	/* The VM's name in its log lines ("kvmini[NAME]: ..."; NULL: "kvmini:
+	 * ..."); the string must outlive the VM. */
+	const char *name;
 	enum kvmini_on_reset on_reset;
 	/* CPUID features hidden from the guest: "-xsave,-cx16" (names as in
 	 * /proc/cpuinfo, each with '-'); NULL or "" for none. */

@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include "thread_name.h"
 #include "vcpu.h"
 
 /* The signal that kicks a vCPU out of KVM_RUN. Its handler does nothing:
@@ -316,6 +317,11 @@ int vcpu_start(struct vcpu *vcpu, struct kvmini_error *err)
 	if (e)
 		return kvmini_fail_errno(err, KVMINI_E_HOST, e, "cannot start vCPU %u's thread",
 					 vcpu->index);
+	/* Named here, before any vCPU runs, so top -H, ps -L and /proc tell
+	 * the vCPUs apart from the guest's first instruction on. */
+	char name[THREAD_NAME_SIZE];
+	thread_name_vcpu(name, vcpu->index);
+	pthread_setname_np(vcpu->thread, name);
 	__atomic_store_n(&vcpu->thread_started, true, __ATOMIC_SEQ_CST);
 	return 0;
 }

@@ -17,12 +17,28 @@
 #define VM_TSS_ADDR          0xfffbd000ULL
 #define VM_IDENTITY_MAP_ADDR 0xfffbc000ULL
 
-void vm_log(struct vm *vm, const char *fmt, ...)
+#define LOG_PREFIX "kvmini: "
+
+static void __attribute__((format(printf, 2, 3))) log_line(int fd, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	kvmini_log_v(vm->log_fd, fmt, ap);
+	kvmini_log_v(fd, fmt, ap);
 	va_end(ap);
+}
+
+void vm_log(struct vm *vm, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* A named VM's lines say which VM they are about. */
+	if (vm->name && strncmp(line, LOG_PREFIX, strlen(LOG_PREFIX)) == 0)
+		log_line(vm->log_fd, "kvmini[%s]: %s", vm->name, line + strlen(LOG_PREFIX));
+	else
+		log_line(vm->log_fd, "%s", line);
 }
 
 /* Memory slot i holds RAM region i. */
@@ -130,6 +146,7 @@ int vm_create(struct vm *vm, const struct kvmini_config *cfg, struct kvmini_erro
 	vm->strict_io = cfg->strict_io;
 	vm->verbose = cfg->verbose;
 	vm->log_fd = cfg->log_fd;
+	vm->name = cfg->name;
 	bus_init(&vm->pio, "port");
 	bus_init(&vm->mmio, "MMIO");
 	pthread_mutex_init(&vm->lock, NULL);

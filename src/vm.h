@@ -64,6 +64,7 @@ struct vm {
 	bool strict_io;
 	bool verbose;
 	int log_fd;
+	const char *name;           /* in log lines; NULL for none (kvmini_config) */
 
 	pthread_mutex_t lock;     /* guards everything below */
 	pthread_cond_t changed;   /* signalled on stop requests and vCPU exits */
@@ -154,7 +155,8 @@ void vm_resume_all(struct vm *vm);
 /* Keep one vCPU parked (held) or let it run when the VM is not paused. */
 void vm_hold_vcpu(struct vm *vm, unsigned index, bool held);
 
-/* Diagnostics to the VM's log fd (stderr by default). */
+/* Diagnostics to the VM's log fd (stderr by default). A line starting
+ * "kvmini: " starts "kvmini[NAME]: " for a VM with a name. */
 void vm_log(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -57,6 +57,7 @@ enum {
 	OPT_CPU_FEATURES,
 	OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_APPEND,
 	OPT_DECOMPRESS,
+	OPT_NAME,
 };
 
 static const struct option run_long_options[] = {
@@ -82,6 +83,7 @@ static const struct option run_long_options[] = {
 	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
 	{ "append", required_argument, NULL, OPT_APPEND },
 	{ "decompress", no_argument, NULL, OPT_DECOMPRESS },
+	{ "name", required_argument, NULL, OPT_NAME },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -240,6 +242,11 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 		return 0;
 	case OPT_ON_RESET:
 		return parse_on_reset(v, &o->cfg.on_reset, err);
+	case OPT_NAME:
+		if (!*v)
+			return bad_value(err, "name", v, "a name for the VM");
+		o->cfg.name = v;
+		return 0;
 	case OPT_KERNEL:
 		o->kernel = v;
 		return 0;

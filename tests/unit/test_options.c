@@ -145,3 +145,15 @@ Test(options, several_cpus_without_irqchip_choose_the_kernel_model)
 	cr_assert_eq(o.cfg.irqchip, KVMINI_IRQCHIP_NONE);
 	cr_assert_not(o.irqchip_chosen);
 }
+
+Test(options, name)
+{
+	struct run_options o;
+	struct kvmini_error err;
+	cr_assert_eq(PARSE(&o, &err, "--name", "web1"), 0, "%s", err.msg);
+	cr_assert_str_eq(o.cfg.name, "web1");
+	cr_assert_eq(PARSE(&o, &err, "x.elf"), 0, "%s", err.msg);
+	cr_assert_null(o.cfg.name, "no --name: plain \"kvmini: \" lines");
+	cr_assert_eq(PARSE(&o, &err, "--name", ""), -1);
+	cr_assert(strstr(err.msg, "invalid value '' for --name"), "%s", err.msg);
+}
