@@ -248,6 +248,20 @@ $(G)/bootconf_pvh.elf: $(BOOTCONF_PVH_SRCS) $(BOOTCONF_DEPS) guests/bootconf/pvh
 $(G)/bootconf_pvh64.elf: $(G)/bootconf_pvh.elf
 	objcopy -O elf64-x86-64 $< $@
 
+# ---- Multiboot (issue 15): guests/multiboot, a 32-bit conformance kernel ----
+# As an ELF32 (loaded by its program headers) and, built with -DKLUDGE, as
+# a flat binary only its header's address fields describe.
+MB_SRCS := guests/multiboot/entry.S guests/multiboot/check.c guests/lib/guest.c
+MB_DEPS := $(MB_SRCS) guests/lib/guest.h guests/multiboot/multiboot.ld src/loaders/multiboot_abi.h
+MB_CC = $(CC) -m32 $(GUEST_CFLAGS) -Isrc/loaders $(GUEST_LDFLAGS) -Wl,-m,elf_i386 \
+	-T guests/multiboot/multiboot.ld
+guests: $(G)/multiboot.elf $(G)/multiboot_kludge.bin
+$(G)/multiboot.elf: $(MB_DEPS) | $(G)
+	$(MB_CC) -o $@ $(MB_SRCS)
+$(G)/multiboot_kludge.bin: $(MB_DEPS) | $(G)
+	$(MB_CC) -DKLUDGE -o $(G)/multiboot_kludge.elf $(MB_SRCS)
+	objcopy -O binary $(G)/multiboot_kludge.elf $@
+
 # The conformance kernel with a payload too: the same code linked as an
 # ELF vmlinux at pref_address, compressed (gzip; xz with kbuild's size
 # trailer) and appended by mkbzimage, for --decompress to find. The xz

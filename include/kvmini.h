@@ -36,8 +36,9 @@ enum kvmini_mode { KVMINI_MODE_REAL, KVMINI_MODE_PROTECTED, KVMINI_MODE_LONG };
  * kvmini's own IOAPIC, PIC pair and PIT (split). */
 enum kvmini_irqchip { KVMINI_IRQCHIP_NONE, KVMINI_IRQCHIP_KERNEL, KVMINI_IRQCHIP_SPLIT };
 
-/* LINUX: a Linux kernel, booted by its own protocol: a bzImage (64-bit
- * boot protocol) or an ELF vmlinux with a PVH entry note. */
+/* LINUX: a kernel booted by its own protocol (--kernel): a bzImage (64-bit
+ * boot protocol), an ELF vmlinux with a PVH entry note, or a Multiboot
+ * kernel (src/loaders/multiboot.c says which wins). */
 enum kvmini_format { KVMINI_FORMAT_AUTO, KVMINI_FORMAT_RAW, KVMINI_FORMAT_ELF,
 		     KVMINI_FORMAT_LINUX };
 
@@ -65,7 +66,8 @@ struct kvmini_config {
 	double timeout;             /* seconds; 0 = no limit */
 	int serial_out_fd;          /* COM1 output */
 	int serial_in_fd;           /* COM1 input; -1 for none */
-	int debugcon_fd;            /* port 0xe9 output */
+	int debugcon_fd;            /* ports 0xe9 and 0x402 output */
+	bool testdev;               /* QEMU's pc-testdev (src/devices/testdev.h) */
 	int log_fd;                 /* diagnostics (register dumps, --verbose) */
 	/* The VM's name in its log lines ("kvmini[NAME]: ..."; NULL: "kvmini:
 	 * ..."); the string must outlive the VM. */
@@ -78,6 +80,14 @@ struct kvmini_config {
 
 /* Fill a config with the defaults the command line uses. */
 void kvmini_config_defaults(struct kvmini_config *cfg);
+
+/* A Multiboot module: bytes and the string the kernel gets with them. */
+struct kvmini_module {
+	const char *path;           /* used in error messages */
+	const char *cmdline;        /* the module's string (QEMU: "PATH ARGS"); NULL: path */
+	const uint8_t *data;
+	uint64_t size;
+};
 
 struct kvmini_image {
 	enum kvmini_format format;  /* AUTO: ELF if the file starts with \x7fELF */
@@ -95,6 +105,9 @@ struct kvmini_image {
 	const char *initrd_path;    /* used in error messages */
 	const uint8_t *initrd;      /* the initrd's bytes; NULL: no initrd */
 	uint64_t initrd_size;
+	/* A Multiboot kernel's modules after the initrd (which is module 0). */
+	const struct kvmini_module *modules;
+	unsigned nmodules;
 	/* A bzImage's payload decompressed by kvmini and entered at vmlinux's
 	 * startup_64, instead of the kernel decompressing itself. */
 	bool decompress;

@@ -27,6 +27,12 @@ make_seeds() {
 			{ cat "$f"; printf '\0'; } >"$seeds/$(basename "$f").opt0"
 			{ cat "$f"; printf '\3'; } >"$seeds/$(basename "$f").opt3"
 		done ;;
+	multiboot)   # options from the last byte: none, and initrd plus modules
+		for f in "$B"/guests/multiboot.elf "$B"/guests/multiboot_kludge.bin; do
+			[ -e "$f" ] || continue
+			{ cat "$f"; printf '\0'; } >"$seeds/$(basename "$f").opt0"
+			{ cat "$f"; printf '\3'; } >"$seeds/$(basename "$f").opt3"
+		done ;;
 	decompress)
 		f=$B/guests/hello_long.elf
 		[ -e "$f" ] || return 0

@@ -44,6 +44,8 @@ test)
 	need acpica-tools command -v iasl      # validates the ACPI tables
 	need gdb command -v gdb                # tests/integration/gdb.bats
 	need clang command -v clang            # the fuzz targets' short runs
+	# tests/integration/multiboot.bats: the Multiboot guest under QEMU (TCG)
+	need qemu-system-x86 command -v qemu-system-x86_64
 	;;
 fuzz)
 	build_deps

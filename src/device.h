@@ -33,6 +33,9 @@ struct device_env {
 	struct exit_line exit;                   /* end the VM with a status (debug-exit) */
 	const struct kvmini_config *config;      /* the device's fds */
 	uint64_t ram_below_4g, ram_above_4g;     /* bytes of guest RAM (the CMOS reports them) */
+	/* Every ISA line, for a device whose lines are the guest's choice
+	 * (pc-testdev): set_level(ctx, n, level) drives line n; `line` is 0. */
+	struct irq_line isa_bus;
 };
 
 struct device_type {
@@ -40,6 +43,8 @@ struct device_type {
 	struct resources res;    /* what it occupies (src/resources.h) */
 	/* Kept across --on-reset restart, as battery-backed CMOS is. */
 	bool persistent;
+	/* Whether this VM has the device (an option's); NULL: always. */
+	bool (*wanted)(const struct kvmini_config *cfg);
 
 	void *(*create)(const struct device_env *env, struct kvmini_error *err);
 	void (*destroy)(void *dev);

@@ -145,7 +145,8 @@ static int load_image(struct kvmini_vm *m, const struct kvmini_image *img,
 		return -1;
 	struct x86_entry entry = {
 		.mode = loaded.mode, .abi = loaded.abi,
-		.regs = { .rip = loaded.entry, .rsi = loaded.rsi, .rbx = loaded.rbx,
+		.regs = { .rip = loaded.entry, .rax = loaded.rax, .rsi = loaded.rsi,
+			  .rbx = loaded.rbx,
 			  .rsp = loaded.stack ? loaded.stack
 					      : initial_stack(&m->vm.mem, loaded.mode, loaded.entry) },
 	};

@@ -57,6 +57,7 @@ static struct device_env device_env(struct board *b, const struct device_type *t
 		.power_off = { .off = power_off, .ctx = vm },
 		.exit = { .exit = guest_exit, .ctx = vm },
 		.config = cfg,
+		.isa_bus = vm_irq_line(vm, 0),
 	};
 	for (unsigned i = 0; i < type->res.nirqs && i < RESOURCES_MAX_IRQS; i++)
 		env.irqs[i] = vm_irq_line(vm, type->res.irqs[i].line);
@@ -88,6 +89,8 @@ int board_attach(struct board *b, struct vm *vm, const struct kvmini_config *cfg
 		return -1;
 	for (size_t i = 0; i < b->desc->ndevices; i++) {
 		struct board_slot *slot = &b->slots[i];
+		if (slot->type->wanted && !slot->type->wanted(cfg))
+			continue;
 		if (!slot->dev) {
 			struct device_env env = device_env(b, slot->type, cfg);
 			if (!(slot->dev = slot->type->create(&env, err)))

@@ -4,11 +4,13 @@
 #include "devices/acpi_pm.h"
 #include "devices/debug_exit.h"
 #include "devices/debugcon.h"
+#include "devices/fw_cfg.h"
 #include "devices/i8042.h"
 #include "devices/i8254.h"
 #include "devices/port92.h"
 #include "devices/reset_control.h"
 #include "devices/rtc.h"
+#include "devices/testdev.h"
 #include "devices/uart16550.h"
 
 static const struct device_type *const pc_devices[] = {
@@ -20,6 +22,8 @@ static const struct device_type *const pc_devices[] = {
 	&port92_device,
 	&reset_control_device,
 	&acpi_pm_device,
+	&fw_cfg_device,
+	&testdev_device,   /* only with --testdev */
 };
 
 /* The 8254 PIT on ISA IRQ 0, which either interrupt controller model

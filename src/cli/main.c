@@ -22,7 +22,8 @@
 
 static const char usage_text[] =
 	"usage: kvmini run [options] [IMAGE]   run IMAGE (or the built-in 2+2 demo)\n"
-	"       kvmini run [options] --kernel FILE [--initrd FILE]   boot a Linux kernel\n"
+	"       kvmini run [options] --kernel FILE [--initrd FILE]   boot a Linux or\n"
+	"                                      Multiboot kernel\n"
 	"       kvmini exec [options] PROGRAM [ARGS...]   run a static Linux program\n"
 	"                                      in sandbox mode (kvmini exec --help)\n"
 	"       kvmini info                    show the host's KVM version and capabilities\n"
@@ -36,10 +37,13 @@ static const char usage_text[] =
 	"  --load-addr ADDR    where a raw image goes (default 0x7c00 in real mode,\n"
 	"                      0x100000 otherwise)\n"
 	"  --entry ADDR        start here instead of the image's entry point\n"
-	"  --kernel FILE       boot a Linux kernel instead of an IMAGE: a bzImage (64-bit\n"
-	"                      boot protocol) or an ELF vmlinux with a PVH entry note;\n"
+	"  --kernel FILE       boot a kernel instead of an IMAGE: a bzImage (64-bit\n"
+	"                      boot protocol), an ELF vmlinux with a PVH entry note, or\n"
+	"                      a Multiboot kernel (its command line is \"FILE ARGS\");\n"
 	"                      implies --irqchip kernel unless --irqchip is given\n"
-	"  --initrd FILE       with --kernel: the initial ramdisk\n"
+	"  --initrd FILE       with --kernel: the initial ramdisk (Multiboot: module 0)\n"
+	"  --module FILE[,ARGS]   with a Multiboot --kernel: one more module, whose\n"
+	"                      string is \"FILE ARGS\" (repeatable)\n"
 	"  --cmdline STRING    with --kernel: the kernel command line (replaces the default\n"
 	"                      \"" KVMINI_LINUX_CMDLINE "\")\n"
 	"  --append STRING     with --kernel: add STRING to the command line\n"
@@ -47,6 +51,8 @@ static const char usage_text[] =
 	"                      and enter vmlinux at startup_64 (gzip, xz, zstd, lz4)\n"
 	"  --timeout SECONDS   stop a guest that runs longer (exit status 8)\n"
 	"  --serial stdio|file:PATH   where COM1 output goes (default stdio)\n"
+	"  --testdev           add QEMU's pc-testdev (ports 0xe0, 0xe4, 0x2000-0x2017,\n"
+	"                      64 KiB at 0xff000000), as kvm-unit-tests use it\n"
 	"  --strict-io         unclaimed port or MMIO access stops the guest (exit status 10)\n"
 	"  --cpus N            number of vCPUs (default 1; more than 1 chooses --irqchip\n"
 	"                      kernel when no --irqchip is given)\n"
@@ -230,6 +236,85 @@ static int run_vm(struct run_options *o, const struct kvmini_image *img, struct 
 	return status;
 }
 
+/* --module FILE[,ARGS]: the file's bytes, and the string QEMU would
+ * pass for "-initrd 'FILE ARGS'", the spec with its first comma a space. */
+struct cli_modules {
+	struct kvmini_module mods[KVMINI_CLI_MODULES_MAX];
+	char *paths[KVMINI_CLI_MODULES_MAX], *strings[KVMINI_CLI_MODULES_MAX];
+	uint8_t *data[KVMINI_CLI_MODULES_MAX];
+	unsigned n;
+};
+
+static void modules_free(struct cli_modules *m)
+{
+	for (unsigned i = 0; i < m->n; i++) {
+		free(m->paths[i]);
+		free(m->strings[i]);
+		free(m->data[i]);
+	}
+	m->n = 0;
+}
+
+static int module_read(const char *spec, uint64_t max, struct cli_modules *m,
+		       struct kvmini_error *err)
+{
+	unsigned i = m->n++;
+	char *comma;
+
+	m->paths[i] = strndup(spec, strcspn(spec, ","));
+	m->strings[i] = strdup(spec);
+	m->data[i] = NULL;
+	if (!m->paths[i] || !m->strings[i])
+		return kvmini_fail(err, KVMINI_E_HOST, "out of memory for --module");
+	if ((comma = strchr(m->strings[i], ',')))
+		*comma = ' ';
+	m->mods[i] = (struct kvmini_module){ .path = m->paths[i], .cmdline = m->strings[i] };
+	if (cli_read_file("module", m->paths[i], max, "guest RAM", &m->data[i],
+			  &m->mods[i].size, err) < 0)
+		return -1;
+	m->mods[i].data = m->data[i];
+	return 0;
+}
+
+static int modules_read(const struct run_options *o, struct cli_modules *m,
+			struct kvmini_error *err)
+{
+	m->n = 0;
+	for (unsigned i = 0; i < o->nmodules; i++)
+		if (module_read(o->module_specs[i], o->cfg.mem_size, m, err) < 0)
+			return -1;
+	return 0;
+}
+
+/* Everything the image names, read into memory: kernel or image, initrd,
+ * modules. */
+static int inputs_read(const struct run_options *o, struct kvmini_image *img,
+		       uint8_t **data, uint8_t **initrd, struct cli_modules *mods,
+		       struct kvmini_error *err)
+{
+	*data = *initrd = NULL;
+	mods->n = 0;
+	if (o->demo) {
+		kvmini_demo_image(img);
+	} else {
+		if (cli_read_file(o->kernel ? "kernel" : "image", img->path, o->cfg.mem_size,
+				  "guest RAM", data, &img->size, err) < 0)
+			return -1;
+		img->data = *data;
+	}
+	if (img->initrd_path) {
+		if (cli_read_file("initrd", img->initrd_path, o->cfg.mem_size, "guest RAM", initrd,
+				  &img->initrd_size, err) < 0)
+			return -1;
+		img->initrd = *initrd;
+	}
+	if (modules_read(o, mods, err) < 0)
+		return -1;
+	img->modules = mods->mods;
+	img->nmodules = mods->n;
+	return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct run_options o;
@@ -244,25 +329,12 @@ static int cmd_run(int argc, char **argv)
 	}
 	name_process(&o);
 	struct kvmini_image img = o.image;
-	uint8_t *data = NULL, *initrd = NULL;
-	if (o.demo) {
-		kvmini_demo_image(&img);
-	} else {
-		if (cli_read_file(o.kernel ? "kernel" : "image", img.path, o.cfg.mem_size, "guest RAM", &data,
-			       &img.size, &err) < 0)
-			return report_for(o.cfg.name, &err);
-		img.data = data;
-	}
-	if (img.initrd_path) {
-		if (cli_read_file("initrd", img.initrd_path, o.cfg.mem_size, "guest RAM", &initrd,
-			       &img.initrd_size, &err) < 0) {
-			free(data);
-			return report_for(o.cfg.name, &err);
-		}
-		img.initrd = initrd;
-	}
+	uint8_t *data, *initrd;
+	struct cli_modules mods;
 	int status;
-	if (open_serial(o.serial, &o.cfg.serial_out_fd, &err) < 0) {
+	if (inputs_read(&o, &img, &data, &initrd, &mods, &err) < 0) {
+		status = report_for(o.cfg.name, &err);
+	} else if (open_serial(o.serial, &o.cfg.serial_out_fd, &err) < 0) {
 		status = report_for(o.cfg.name, &err);
 	} else {
 		status = run_vm(&o, &img, &err);
@@ -271,6 +343,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	free(data);
 	free(initrd);
+	modules_free(&mods);
 	return status;
 }
 

@@ -56,7 +56,7 @@ enum {
 	OPT_ON_RESET,
 	OPT_CPU_FEATURES,
 	OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_APPEND,
-	OPT_DECOMPRESS,
+	OPT_DECOMPRESS, OPT_MODULE, OPT_TESTDEV,
 	OPT_NAME,
 };
 
@@ -83,6 +83,8 @@ static const struct option run_long_options[] = {
 	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
 	{ "append", required_argument, NULL, OPT_APPEND },
 	{ "decompress", no_argument, NULL, OPT_DECOMPRESS },
+	{ "module", required_argument, NULL, OPT_MODULE },
+	{ "testdev", no_argument, NULL, OPT_TESTDEV },
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ NULL, 0, NULL, 0 },
 };
@@ -218,6 +220,9 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 		return parse_timeout(v, &o->cfg.timeout, err);
 	case OPT_SERIAL:
 		return parse_serial(v, o, err);
+	case OPT_TESTDEV:
+		o->cfg.testdev = true;
+		return 0;
 	case OPT_STRICT_IO:
 		o->cfg.strict_io = true;
 		return 0;
@@ -261,6 +266,14 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 		return 0;
 	case OPT_DECOMPRESS:
 		o->image.decompress = true;
+		return 0;
+	case OPT_MODULE:
+		if (o->nmodules == KVMINI_CLI_MODULES_MAX)
+			return kvmini_fail(err, KVMINI_E_USAGE, "more than %d --module options",
+					   KVMINI_CLI_MODULES_MAX);
+		if (*v == '\0' || *v == ',')
+			return kvmini_fail(err, KVMINI_E_USAGE, "--module needs a FILE before any ARGS");
+		o->module_specs[o->nmodules++] = v;
 		return 0;
 	case OPT_CPU_FEATURES:
 		return parse_cpu_features(v, o, err);
@@ -337,6 +350,8 @@ static int parse_run_argv(int argc, char **argv, struct run_options *o,
 		return finish_kernel_options(argc, argv, o, err);
 	if (o->image.initrd_path || o->image.cmdline || o->image.cmdline_append)
 		return kvmini_fail(err, KVMINI_E_USAGE, "--initrd, --cmdline and --append need --kernel");
+	if (o->nmodules)
+		return kvmini_fail(err, KVMINI_E_USAGE, "--module needs --kernel");
 	if (o->image.decompress)
 		return kvmini_fail(err, KVMINI_E_USAGE, "--decompress needs --kernel");
 	if (argc - optind > 1)

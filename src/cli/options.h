@@ -5,6 +5,8 @@
 
 #include "kvmini.h"
 
+#define KVMINI_CLI_MODULES_MAX 16
+
 struct run_options {
 	struct kvmini_config cfg;
 	struct kvmini_image image;    /* data/size filled later from image.path */
@@ -16,6 +18,9 @@ struct run_options {
 	 * and image.path the kernel; --initrd, --cmdline and --append fill
 	 * image.initrd_path, image.cmdline and image.cmdline_append. */
 	const char *kernel;
+	/* --module FILE[,ARGS], in order (a Multiboot kernel's modules). */
+	const char *module_specs[KVMINI_CLI_MODULES_MAX];
+	unsigned nmodules;
 	bool irqchip_set;             /* --irqchip given; else --kernel picks kernel */
 	bool irqchip_chosen;          /* no --irqchip, --cpus > 1: kvmini chose the model */
 };

@@ -42,8 +42,9 @@ static void *debugcon_create(const struct device_env *env, struct kvmini_error *
 const struct device_type debugcon_device = {
 	.name = "debugcon",
 	.res = {
-		.ranges = { { RESOURCE_SPACE_PORT, DEBUGCON_PORT, 1, &debugcon_ops, "debugcon" } },
-		.nranges = 1,
+		.ranges = { { RESOURCE_SPACE_PORT, DEBUGCON_PORT, 1, &debugcon_ops, "debugcon" },
+			    { RESOURCE_SPACE_PORT, DEBUGCON_PORT2, 1, &debugcon_ops, "debugcon 0x402" } },
+		.nranges = 2,
 	},
 	.create = debugcon_create, .destroy = free,
 };

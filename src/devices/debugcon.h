@@ -1,5 +1,7 @@
-/* Debug console at port 0xe9: every byte written goes to an fd. A read
- * returns 0xe9, the customary way for a guest to detect it. */
+/* Debug console at port 0xe9, and at 0x402 where QEMU's firmware
+ * (SeaBIOS, OVMF) and kvm-unit-tests write: every byte written goes to
+ * one fd. A read returns 0xe9 on both, the customary way for a guest
+ * to detect it. */
 #ifndef KVMINI_DEBUGCON_H
 #define KVMINI_DEBUGCON_H
 
@@ -7,6 +9,7 @@
 #include "device.h"
 
 #define DEBUGCON_PORT 0xe9
+#define DEBUGCON_PORT2 0x402
 
 struct debugcon {
 	int out_fd;

@@ -292,7 +292,7 @@ static int validate(const struct guest_memory *mem, const struct kvmini_image *i
 
 static void fill_memory_map(const struct guest_memory *mem, struct boot_params *zp)
 {
-	struct boot_map_entry map[BOOT_MAP_MAX];
+	struct x86_e820_entry map[BOOT_MAP_MAX];
 	unsigned n = boot_memory_map(mem, map);
 
 	for (unsigned i = 0; i < n; i++)

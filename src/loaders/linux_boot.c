@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include "linux_boot.h"
+#include "multiboot.h"
 
 /* Long mode's page directories grow with RAM (one page per GiB mapped);
  * even at the largest RAM kvmini accepts they, and a 16 KiB stack under
@@ -25,26 +26,14 @@ gpa_t boot_low_ram_end(const struct guest_memory *mem)
 	return 0;
 }
 
-static void add_range(struct boot_map_entry *map, unsigned *n, gpa_t start, gpa_t end,
-		      uint32_t type)
+unsigned boot_memory_map(const struct guest_memory *mem, struct x86_e820_entry map[BOOT_MAP_MAX])
 {
-	if (end > start && *n < BOOT_MAP_MAX)
-		map[(*n)++] = (struct boot_map_entry){ .addr = start, .size = end - start, .type = type };
-}
+	uint64_t above_4g = 0;
 
-unsigned boot_memory_map(const struct guest_memory *mem, struct boot_map_entry map[BOOT_MAP_MAX])
-{
-	uint64_t low = boot_low_ram_end(mem);
-	unsigned n = 0;
-
-	add_range(map, &n, 0, min_u64(low, BOOT_LOW_RAM_END), BOOT_MAP_RAM);
-	add_range(map, &n, BOOT_LOW_RAM_END, BOOT_BIOS_END, BOOT_MAP_RESERVED);
-	add_range(map, &n, BOOT_BIOS_END, low, BOOT_MAP_RAM);
 	for (unsigned i = 0; i < mem->nregions; i++)
 		if (mem->regions[i].gpa >= GUEST_MMIO_HOLE_END)
-			add_range(map, &n, mem->regions[i].gpa,
-				  mem->regions[i].gpa + mem->regions[i].size, BOOT_MAP_RAM);
-	return n;
+			above_4g += mem->regions[i].size;
+	return x86_e820_map(boot_low_ram_end(mem), above_4g, map);
 }
 
 static const char *cmdline_base(const struct kvmini_image *img)
@@ -141,12 +130,44 @@ int boot_write_initrd(const struct guest_memory *mem, const struct kvmini_image 
 	return 0;
 }
 
+static bool is_bzimage(const struct kvmini_image *img)
+{
+	uint32_t magic;
+
+	if (img->size < LINUX_HDRS_OFFSET + sizeof(magic))
+		return false;
+	memcpy(&magic, img->data + LINUX_HDRS_OFFSET, sizeof(magic));
+	return magic == LINUX_HDRS_MAGIC;
+}
+
+/* Which protocol a --kernel file speaks: a bzImage ("HdrS") first, then
+ * an ELF with a PVH note, then any file with a Multiboot header; a
+ * Linux kernel carries no Multiboot header, but a Multiboot kernel may
+ * well be an ELF, so the Linux protocols are asked first. */
+static bool is_multiboot(const struct kvmini_image *img)
+{
+	uint32_t offset;
+
+	return !is_bzimage(img) && multiboot_find_header(img->data, img->size, &offset) &&
+	       !(image_is_elf(img->data, img->size) && pvh_has_entry(img));
+}
+
 int load_linux(const struct guest_memory *mem, const struct kvmini_image *img,
 	       gpa_t rsdp, struct load_result *out, struct kvmini_error *err)
 {
 	if (img->mode_set || img->load_addr_set || img->entry_set)
 		return kvmini_fail(err, KVMINI_E_USAGE,
 				   "%s: a Linux kernel sets its own mode, load address and entry",
+				   loader_image_name(img));
+	if (is_multiboot(img)) {
+		if (img->decompress)
+			return kvmini_fail(err, KVMINI_E_USAGE, "%s: --decompress applies to a"
+					   " bzImage; this is a Multiboot kernel",
+					   loader_image_name(img));
+		return load_multiboot(mem, img, out, err);
+	}
+	if (img->nmodules)
+		return kvmini_fail(err, KVMINI_E_USAGE, "%s: --module needs a Multiboot kernel",
 				   loader_image_name(img));
 	if (image_is_elf(img->data, img->size)) {
 		if (img->decompress)

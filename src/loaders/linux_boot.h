@@ -17,6 +17,7 @@
 #define KVMINI_LOADERS_LINUX_BOOT_H
 
 #include "loader.h"
+#include "arch/x86/e820.h"
 
 #define BOOT_PARAMS_ADDR  0x50000ULL   /* zero page or hvm_start_info */
 #define BOOT_CMDLINE_ADDR 0x51000ULL
@@ -27,22 +28,15 @@
 #define BOOT_KERNEL_MIN   0x100000ULL  /* kernels load at or above 1 MiB */
 #define BOOT_INITRD_ALIGN 0x1000ULL
 
-/* The memory map both protocols pass: RAM below the EBDA, the reserved
- * BIOS area, RAM from 1 MiB to the device hole, RAM above 4 GiB. */
-#define BOOT_LOW_RAM_END  0x9fc00ULL   /* 639 KiB: an EBDA would start here */
-#define BOOT_BIOS_END     0x100000ULL
-#define BOOT_MAP_RAM      1            /* E820_TYPE_RAM, XEN_HVM_MEMMAP_TYPE_RAM */
-#define BOOT_MAP_RESERVED 2
-#define BOOT_MAP_MAX      4
-
-struct boot_map_entry {
-	gpa_t addr;
-	uint64_t size;
-	uint32_t type;
-};
+/* The memory map both protocols pass (arch/x86/e820.h): RAM below the
+ * EBDA, the reserved BIOS area, RAM from 1 MiB to the device hole, RAM
+ * above 4 GiB. */
+#define BOOT_LOW_RAM_END  X86_E820_LOW_RAM_END
+#define BOOT_BIOS_END     X86_E820_BIOS_END
+#define BOOT_MAP_MAX      X86_E820_MAX
 
 /* Fill map[] for this RAM; returns the number of entries. */
-unsigned boot_memory_map(const struct guest_memory *mem, struct boot_map_entry map[BOOT_MAP_MAX]);
+unsigned boot_memory_map(const struct guest_memory *mem, struct x86_e820_entry map[BOOT_MAP_MAX]);
 
 /* End of the RAM that starts at address 0 (below the device hole). */
 gpa_t boot_low_ram_end(const struct guest_memory *mem);
@@ -71,7 +65,14 @@ int boot_write_initrd(const struct guest_memory *mem, const struct kvmini_image 
 /* The name errors use for the initrd. */
 const char *boot_initrd_name(const struct kvmini_image *img);
 
-/* The two protocols (bzimage.c, pvh.c); load_linux() picks one. */
+#define LINUX_HDRS_OFFSET 0x202u      /* the setup header's "HdrS" */
+#define LINUX_HDRS_MAGIC  0x53726448u
+
+/* True when img is an ELF with a PVH entry note (errors count as no). */
+bool pvh_has_entry(const struct kvmini_image *img);
+
+/* The two protocols (bzimage.c, pvh.c); load_linux() picks one of them
+ * or Multiboot (multiboot.h). */
 int load_bzimage(const struct guest_memory *mem, const struct kvmini_image *img,
 		 gpa_t rsdp, struct load_result *out, struct kvmini_error *err);
 int load_pvh(const struct guest_memory *mem, const struct kvmini_image *img,

@@ -13,9 +13,10 @@ struct load_result {
 	enum kvmini_mode mode;
 	gpa_t entry;          /* guest-physical entry point */
 	gpa_t low, high;      /* guest-physical extent written: [low, high) */
-	/* Set by the boot-protocol loaders (bzImage, PVH); zero otherwise. */
+	/* Set by the boot-protocol loaders (bzImage, PVH, Multiboot); zero otherwise. */
 	enum x86_boot_abi abi;
-	uint64_t rsi, rbx;    /* argument registers: the zero page, the start info */
+	uint64_t rax, rsi, rbx;  /* argument registers: Multiboot's magic, the zero
+				  * page, the start info or Multiboot information */
 	gpa_t stack;          /* initial stack pointer; 0: the machine's default */
 };
 

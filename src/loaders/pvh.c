@@ -53,6 +53,17 @@ static int read_entry(const struct kvmini_image *img, uint32_t *entry, struct kv
 	return 0;
 }
 
+bool pvh_has_entry(const struct kvmini_image *img)
+{
+	struct kvmini_error ignored;
+	const uint8_t *desc;
+	uint64_t descsz;
+	struct elf_file f;
+
+	return elf_image_read(img, &f, &ignored) == 0 &&
+	       elf_find_note(&f, "Xen", XEN_ELFNOTE_PHYS32_ENTRY, &desc, &descsz, &ignored) == 1;
+}
+
 /* The segments as the ELF loader would load them, entered at the PVH
  * entry: all of it reachable from 32-bit code, clear of the boot area. */
 static int check_segments(const struct guest_memory *mem, const struct kvmini_image *img,
@@ -81,7 +92,7 @@ static int check_segments(const struct guest_memory *mem, const struct kvmini_im
 static int write_start_info(const struct guest_memory *mem, const struct kvmini_image *img,
 			    gpa_t initrd, gpa_t rsdp, struct kvmini_error *err)
 {
-	struct boot_map_entry map[BOOT_MAP_MAX];
+	struct x86_e820_entry map[BOOT_MAP_MAX];
 	struct hvm_memmap_table_entry table[BOOT_MAP_MAX];
 	unsigned n = boot_memory_map(mem, map);
 	struct hvm_modlist_entry module = { .paddr = initrd, .size = img->initrd_size };

@@ -216,7 +216,7 @@ Test(bzimage, memory_map_above_4_gib)
 	struct fixture f;
 	struct test_bz t;
 	struct kvmini_image img;
-	struct boot_map_entry map[BOOT_MAP_MAX];
+	struct x86_e820_entry map[BOOT_MAP_MAX];
 
 	fixture_init_size(&f, 5ULL << 30, 0);
 	build(&t);

@@ -76,3 +76,35 @@ Test(linux_options, rejections)
 	EXPECT_ERROR("--initrd, --cmdline and --append need --kernel", "--append", "x");
 	EXPECT_ERROR("option '--kernel' needs a value", "--kernel");
 }
+
+Test(linux_options, modules_in_order_and_testdev)
+{
+	struct run_options o;
+	struct kvmini_error err;
+
+	cr_assert_eq(PARSE(&o, &err, "--testdev", "--kernel", "mb.elf", "--initrd", "m0",
+			   "--module", "m1,a=1 b", "--module", "m2"), 0, "%s", err.msg);
+	cr_assert_eq(o.nmodules, 2);
+	cr_assert_str_eq(o.module_specs[0], "m1,a=1 b");
+	cr_assert_str_eq(o.module_specs[1], "m2");
+	cr_assert(o.cfg.testdev);
+	cr_assert_eq(PARSE(&o, &err, "--kernel", "mb.elf"), 0, "%s", err.msg);
+	cr_assert_not(o.cfg.testdev, "off by default");
+}
+
+Test(linux_options, module_rejections)
+{
+	struct run_options o;
+	struct kvmini_error err;
+
+	cr_assert_eq(PARSE(&o, &err, "--module", "m", "guest.elf"), -1);
+	cr_assert_str_eq(err.msg, "--module needs --kernel");
+	cr_assert_eq(PARSE(&o, &err, "--kernel", "k", "--module", ",args"), -1);
+	cr_assert_str_eq(err.msg, "--module needs a FILE before any ARGS");
+	cr_assert_eq(PARSE(&o, &err, "--kernel", "k", "--module", "1", "--module", "2",
+			   "--module", "3", "--module", "4", "--module", "5", "--module", "6",
+			   "--module", "7", "--module", "8", "--module", "9", "--module", "10",
+			   "--module", "11", "--module", "12", "--module", "13", "--module", "14",
+			   "--module", "15", "--module", "16", "--module", "17"), -1);
+	cr_assert_str_eq(err.msg, "more than 16 --module options");
+}

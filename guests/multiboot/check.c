@@ -1,0 +1,402 @@
+/* The Multiboot conformance kernel: checks the entry state and every
+ * field of the information structure against what the test asked for
+ * on the command line (keys below, numbers in hex), reads the CPU count
+ * and RAM size through fw_cfg, prints one line per check and ends
+ * through debug-exit with the number of failures (status 1: all ok).
+ *
+ *   mb.kernel=PATH      the command line starts with "PATH " (QEMU's form)
+ *   mb.mem=SIZE         --mem / -m: fw_cfg's RAM size
+ *   mb.mem_lower=KIB    mb.mem_upper=KIB   the information's mem_* fields
+ *   mb.map=kvmini       the memory map is exactly kvmini's e820 map
+ *   mb.cpus=N           fw_cfg's CPU count
+ *   mb.mods=N           the module count, then for each module I:
+ *   mb.modI=SIZE:CKSUM:PATH[:ARGS]   its size, POSIX cksum, and string
+ *                       "PATH" or "PATH ARGS"
+ *   mb.testdev          pc-testdev is there: its latch and MMIO read back
+ *   mb.end              the last token: the line arrived whole
+ * Runs in 32-bit protected mode; no 64-bit division (no libgcc). */
+#include <stdint.h>
+#include "guest.h"
+#include "multiboot_abi.h"
+
+#define CR0_PE 0x1u
+#define CR0_PG 0x80000000u
+#define EFLAGS_IF (1u << 9)
+#define EFLAGS_VM (1u << 17)
+#define GIB (1ULL << 30)
+#define HOLE_START (3 * GIB)
+#define FW_CFG_SELECTOR 0x510
+#define FW_CFG_DATA 0x511
+#define FW_CFG_SIGNATURE 0x00
+#define FW_CFG_RAM_SIZE 0x03
+#define FW_CFG_NB_CPUS 0x05
+#define MAX_MODS 16
+
+extern uint32_t entry_regs[7];
+extern const char _end[];
+
+static unsigned checks, failures;
+
+static void report(const char *what, int ok)
+{
+	checks++;
+	failures += !ok;
+	serial_puts(ok ? "multiboot: ok " : "multiboot: FAIL ");
+	serial_puts(what);
+}
+
+static void check_eq(const char *what, uint64_t got, uint64_t want)
+{
+	report(what, got == want);
+	if (got != want) {
+		serial_puts(": got ");
+		serial_put_hex(got);
+		serial_puts(", want ");
+		serial_put_hex(want);
+	}
+	serial_putc('\n');
+}
+
+static void check_true(const char *what, int ok, uint64_t detail)
+{
+	report(what, ok);
+	if (!ok) {
+		serial_puts(": ");
+		serial_put_hex(detail);
+	}
+	serial_putc('\n');
+}
+
+/* ---- the command line's keys ---- */
+
+static int is_end(char c)
+{
+	return c == '\0' || c == ' ';
+}
+
+/* The value of "KEY=" (or "KEY" alone: an empty value), or 0. */
+static const char *key_value(const char *line, const char *key)
+{
+	for (const char *p = line; *p; p++) {
+		if (p != line && p[-1] != ' ')
+			continue;
+		unsigned i = 0;
+		while (key[i] && p[i] == key[i])
+			i++;
+		if (key[i] == '\0' && (p[i] == '=' || is_end(p[i])))
+			return p[i] == '=' ? p + i + 1 : p + i;
+	}
+	return 0;
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* A hex number (0x optional) up to ':' or the token's end; *p moves past it. */
+static uint64_t parse_hex(const char **p)
+{
+	uint64_t v = 0;
+
+	if ((*p)[0] == '0' && (*p)[1] == 'x')
+		*p += 2;
+	for (int d; (d = hex_digit(**p)) >= 0; (*p)++)
+		v = v << 4 | (unsigned)d;
+	return v;
+}
+
+static int key_hex(const char *line, const char *key, uint64_t *v)
+{
+	const char *p = key_value(line, key);
+
+	if (!p)
+		return 0;
+	*v = parse_hex(&p);
+	return 1;
+}
+
+/* ---- the entry state ---- */
+
+static void check_entry(void)
+{
+	check_eq("eax holds the boot magic 0x2badb002", entry_regs[0], MULTIBOOT_BOOT_MAGIC);
+	check_true("ebx holds the information's address", entry_regs[1] != 0, entry_regs[1]);
+	check_eq("cr0: protection on, paging off", entry_regs[3] & (CR0_PE | CR0_PG), CR0_PE);
+	check_eq("eflags: IF and VM clear", entry_regs[2] & (EFLAGS_IF | EFLAGS_VM), 0);
+}
+
+/* ---- memory ---- */
+
+static void put_map_entry(const struct multiboot_mmap_entry *e)
+{
+	serial_puts("multiboot: map ");
+	serial_put_hex(e->addr);
+	serial_putc(' ');
+	serial_put_hex(e->addr + e->len);
+	serial_puts(e->type == 1 ? " RAM\n" : e->type == 2 ? " reserved\n" : " other\n");
+}
+
+/* kvmini's e820 map for mem bytes (docs/entry-state.md). */
+static int is_kvmini_entry(unsigned i, const struct multiboot_mmap_entry *e, uint64_t mem)
+{
+	uint64_t low = mem < HOLE_START ? mem : HOLE_START;
+	const struct { uint64_t start, end; uint32_t type; } want[4] = {
+		{ 0, 0x9fc00, 1 }, { 0x9fc00, 0x100000, 2 }, { 0x100000, low, 1 },
+		{ 4 * GIB, 4 * GIB + mem - low, 1 },
+	};
+	return i < 4 && e->addr == want[i].start && e->addr + e->len == want[i].end &&
+	       e->type == want[i].type;
+}
+
+static void check_memory(const char *line, const struct multiboot_info *mbi)
+{
+	uint64_t mem = 0, want, upper_end = 0;
+	unsigned n = 0, exact = 1;
+	int kvmini_map = key_value(line, "mb.map") != 0;
+
+	key_hex(line, "mb.mem", &mem);
+	if (key_hex(line, "mb.mem_lower", &want))
+		check_eq("mem_lower (KiB)", mbi->mem_lower, want);
+	if (key_hex(line, "mb.mem_upper", &want))
+		check_eq("mem_upper (KiB)", mbi->mem_upper, want);
+	check_true("memory map given (flag 6)", mbi->flags & MULTIBOOT_INFO_MEM_MAP, mbi->flags);
+	if (!(mbi->flags & MULTIBOOT_INFO_MEM_MAP))
+		return;
+	for (uint32_t off = 0; off + 24 <= mbi->mmap_length; n++) {
+		const struct multiboot_mmap_entry *e =
+			(const void *)(uintptr_t)(mbi->mmap_addr + off);
+		put_map_entry(e);
+		exact = exact && is_kvmini_entry(n, e, mem);
+		if (e->type == 1 && e->addr == 0x100000)
+			upper_end = e->addr + e->len;
+		off += e->size + 4;
+	}
+	check_eq("the RAM at 1 MiB ends where mem_upper says", upper_end,
+		 0x100000 + ((uint64_t)mbi->mem_upper << 10));
+	if (kvmini_map)
+		check_true("memory map is kvmini's e820 map for mb.mem", exact && n ==
+			   (mem > HOLE_START ? 4u : 3u), n);
+}
+
+/* ---- the command line ---- */
+
+static int starts_with(const char *s, const char *prefix, unsigned len)
+{
+	for (unsigned i = 0; i < len; i++)
+		if (s[i] != prefix[i])
+			return 0;
+	return 1;
+}
+
+static unsigned token_length(const char *p)
+{
+	unsigned n = 0;
+
+	while (!is_end(p[n]))
+		n++;
+	return n;
+}
+
+static void check_cmdline(const char *line)
+{
+	const char *path = key_value(line, "mb.kernel");
+	unsigned len = 0;
+
+	serial_puts("multiboot: cmdline: ");
+	serial_puts(line);
+	serial_putc('\n');
+	while (line[len])
+		len++;
+	check_true("command line ends with mb.end", len >= 6 && starts_with(line + len - 6,
+		   "mb.end", 6) && (len == 6 || line[len - 7] == ' '), len);
+	if (path)
+		check_true("command line starts with the kernel's path and a space",
+			   starts_with(line, path, token_length(path)) &&
+			   line[token_length(path)] == ' ', 0);
+}
+
+/* ---- modules ---- */
+
+static uint32_t crc_table[256];
+
+/* POSIX cksum: CRC-32 (0x04c11db7, MSB first) over the bytes and the
+ * length, inverted. */
+static uint32_t posix_cksum(const uint8_t *data, uint32_t size)
+{
+	uint32_t crc = 0;
+
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i << 24;
+		for (int bit = 0; bit < 8; bit++)
+			c = c & 0x80000000u ? c << 1 ^ 0x04c11db7u : c << 1;
+		crc_table[i] = c;
+	}
+	for (uint32_t i = 0; i < size; i++)
+		crc = crc << 8 ^ crc_table[(crc >> 24 ^ data[i]) & 0xff];
+	for (uint32_t len = size; len; len >>= 8)
+		crc = crc << 8 ^ crc_table[(crc >> 24 ^ (len & 0xff)) & 0xff];
+	return ~crc;
+}
+
+/* The string "PATH" or "PATH ARGS" from "PATH[:ARGS]" in the spec. */
+static int string_matches(const char *got, const char *spec)
+{
+	unsigned i = 0;
+
+	for (; !is_end(spec[i]); i++) {
+		char want = spec[i] == ':' ? ' ' : spec[i];
+		if (got[i] != want)
+			return 0;
+	}
+	return got[i] == '\0';
+}
+
+static void check_module(unsigned i, const struct multiboot_module *m, uint32_t prev_end,
+			 const char *spec)
+{
+	uint64_t size = parse_hex(&spec), crc;
+
+	spec++;
+	crc = parse_hex(&spec);
+	spec++;
+	serial_puts("multiboot: module ");
+	serial_put_dec(i);
+	serial_puts(": ");
+	serial_puts((const char *)(uintptr_t)m->string);
+	serial_putc('\n');
+	check_true("module page aligned (header flag 0)", (m->mod_start & 0xfff) == 0,
+		   m->mod_start);
+	check_true("module after the kernel and the module before",
+		   m->mod_start >= (uint32_t)(uintptr_t)_end && m->mod_start >= prev_end,
+		   m->mod_start);
+	check_eq("module size", m->mod_end - m->mod_start, size);
+	if (m->mod_end - m->mod_start == size)
+		check_eq("module checksum (POSIX cksum)",
+			 posix_cksum((const uint8_t *)(uintptr_t)m->mod_start, (uint32_t)size), crc);
+	check_true("module string", string_matches((const char *)(uintptr_t)m->string, spec), i);
+}
+
+static void check_modules(const char *line, const struct multiboot_info *mbi)
+{
+	static char key[] = "mb.modX";
+	uint64_t want = 0;
+	uint32_t prev_end = 0;
+
+	key_hex(line, "mb.mods", &want);
+	check_true("module list given (flag 3)", mbi->flags & MULTIBOOT_INFO_MODS, mbi->flags);
+	check_eq("module count", mbi->mods_count, want);
+	if (mbi->mods_count != want || want > MAX_MODS)
+		return;
+	for (unsigned i = 0; i < want; i++) {
+		const struct multiboot_module *m =
+			(const void *)(uintptr_t)(mbi->mods_addr + i * sizeof(*m));
+		const char *spec;
+		key[6] = (char)(i < 10 ? '0' + i : 'a' + i - 10);
+		spec = key_value(line, key);
+		check_true("module expected on the command line", spec != 0, i);
+		if (spec)
+			check_module(i, m, prev_end, spec);
+		prev_end = m->mod_end;
+	}
+}
+
+/* ---- fw_cfg ---- */
+
+static void fw_cfg_read(uint16_t key, void *buf, unsigned len)
+{
+	__asm__ volatile("outw %0, %1" : : "a"(key), "Nd"((uint16_t)FW_CFG_SELECTOR));
+	for (unsigned i = 0; i < len; i++)
+		((uint8_t *)buf)[i] = inb(FW_CFG_DATA);
+}
+
+static void check_fw_cfg(const char *line)
+{
+	uint64_t want, ram = 0;
+	uint16_t cpus = 0;
+	char sig[4];
+
+	fw_cfg_read(FW_CFG_SIGNATURE, sig, sizeof(sig));
+	check_true("fw_cfg signature \"QEMU\"", sig[0] == 'Q' && sig[1] == 'E' && sig[2] == 'M' &&
+		   sig[3] == 'U', 0);
+	fw_cfg_read(FW_CFG_NB_CPUS, &cpus, sizeof(cpus));
+	if (key_hex(line, "mb.cpus", &want))
+		check_eq("fw_cfg CPU count", cpus, want);
+	fw_cfg_read(FW_CFG_RAM_SIZE, &ram, sizeof(ram));
+	if (key_hex(line, "mb.mem", &want))
+		check_eq("fw_cfg RAM size", ram, want);
+}
+
+/* ---- pc-testdev (kvmini --testdev, QEMU -device pc-testdev) ---- */
+
+static void outl_port(uint16_t port, uint32_t v)
+{
+	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static void outw_port(uint16_t port, uint16_t v)
+{
+	__asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static uint32_t inl_port(uint16_t port)
+{
+	uint32_t v;
+	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static void check_testdev(void)
+{
+	volatile uint32_t *mem = (volatile uint32_t *)0xff000000u;
+
+	outl_port(0xe0, 0x12345678);
+	check_eq("testdev latch: 32-bit write reads back", inl_port(0xe0), 0x12345678);
+	outw_port(0xe0, 0xabcd);
+	check_eq("testdev latch: 16-bit write reads back", inl_port(0xe0) & 0xffff, 0xabcd);
+	outb(0xe0, 0x5a);
+	check_eq("testdev latch: 8-bit write reads back", inb(0xe0), 0x5a);
+	mem[0] = 0xdeadbeef;
+	mem[0x3fff] = 0x01020304;
+	check_eq("testdev MMIO at 0xff000000 reads back", mem[0], 0xdeadbeef);
+	check_eq("testdev MMIO at 0xff00fffc reads back", mem[0x3fff], 0x01020304);
+}
+
+int mb_main(void)
+{
+	const struct multiboot_info *mbi = (const void *)(uintptr_t)entry_regs[1];
+	const char *line = "";
+
+	check_entry();
+	if (entry_regs[0] == MULTIBOOT_BOOT_MAGIC && mbi) {
+		check_true("command line given (flag 2)", mbi->flags & MULTIBOOT_INFO_CMDLINE,
+			   mbi->flags);
+		if (mbi->flags & MULTIBOOT_INFO_CMDLINE)
+			line = (const char *)(uintptr_t)mbi->cmdline;
+		check_cmdline(line);
+		check_true("memory fields given (flag 0)", mbi->flags & MULTIBOOT_INFO_MEMORY,
+			   mbi->flags);
+		check_memory(line, mbi);
+		check_modules(line, mbi);
+		if (mbi->flags & MULTIBOOT_INFO_LOADER_NAME) {
+			serial_puts("multiboot: boot loader: ");
+			serial_puts((const char *)(uintptr_t)mbi->boot_loader_name);
+			serial_putc('\n');
+		}
+	}
+	check_fw_cfg(line);
+	if (key_value(line, "mb.testdev"))
+		check_testdev();
+	serial_puts("multiboot: ");
+	serial_put_dec(checks);
+	serial_puts(" checks, ");
+	serial_put_dec(failures);
+	serial_puts(" failed\n");
+	return (int)failures;
+}
