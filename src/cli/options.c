@@ -314,18 +314,7 @@ static void choose_smp_irqchip(struct run_options *o)
 }
 
 static int parse_run_argv(int argc, char **argv, struct run_options *o,
-			      struct kvmini_error *err);
-
-int parse_run_options(int argc, char **argv, struct run_options *o, struct kvmini_error *err)
-{
-	if (parse_run_argv(argc, argv, o, err) < 0)
-		return -1;
-	choose_smp_irqchip(o);
-	return 0;
-}
-
-static int parse_run_argv(int argc, char **argv, struct run_options *o,
-			      struct kvmini_error *err)
+			  struct kvmini_error *err)
 {
 	memset(o, 0, sizeof(*o));
 	kvmini_config_defaults(&o->cfg);
@@ -366,5 +355,13 @@ static int parse_run_argv(int argc, char **argv, struct run_options *o,
 					   "--mode, --format, --load-addr and --entry need an IMAGE");
 		o->demo = true;
 	}
+	return 0;
+}
+
+int parse_run_options(int argc, char **argv, struct run_options *o, struct kvmini_error *err)
+{
+	if (parse_run_argv(argc, argv, o, err) < 0)
+		return -1;
+	choose_smp_irqchip(o);
 	return 0;
 }
