@@ -37,7 +37,8 @@ GUESTS := $(G)/demo.bin $(G)/hello_real.bin $(G)/loop.bin \
 	$(G)/hello_long.elf $(G)/hello_long.bin $(G)/mmio.elf $(G)/uart_regs.elf \
 	$(G)/emulation_failure.elf $(G)/timer_pit.elf $(G)/timer_lapic.elf \
 	$(G)/uart_irq.elf $(G)/smp.elf $(G)/smp_ap_exit.elf $(G)/irq_latency.elf \
-	$(G)/acpi_poweroff.elf $(G)/loop_ready.bin $(G)/echo_ready.bin
+	$(G)/acpi_poweroff.elf $(G)/loop_ready.bin $(G)/echo_ready.bin \
+	$(G)/outs_flood_com1.bin $(G)/outs_flood_debugcon.bin
 guests: $(GUESTS)
 # Firmware tables, CPU feature hiding, boot MSRs.
 guests: $(G)/firmware_tables.elf $(G)/cpuid_bits.elf $(G)/boot_msrs.elf
@@ -51,6 +52,11 @@ $(G)/exit_code_%.bin: guests/exit_code.S guests/flat.ld | $(G)
 	$(CC) -m32 -DEXIT_CODE=$* -nostdlib -static -no-pie -Wl,--build-id=none \
 		-Wl,-m,elf_i386 -T guests/flat.ld -o $(G)/exit_code_$*.flat.elf $<
 	objcopy -O binary $(G)/exit_code_$*.flat.elf $@
+# The output flood, once per port (guests/outs_flood.S).
+$(G)/outs_flood_com1.bin $(G)/outs_flood_debugcon.bin: $(G)/outs_flood_%.bin: guests/outs_flood.S guests/flat.ld | $(G)
+	$(CC) -m32 -DFLOOD_PORT=$(if $(filter com1,$*),0x3f8,0xe9) -nostdlib -static -no-pie \
+		-Wl,--build-id=none -Wl,-m,elf_i386 -T guests/flat.ld -o $(G)/outs_flood_$*.flat.elf $<
+	objcopy -O binary $(G)/outs_flood_$*.flat.elf $@
 # loop.S and echo.S again, printing "ready" first (guests/ready.h).
 $(G)/%_ready.bin: guests/%.S guests/ready.h guests/flat.ld | $(G)
 	$(CC) -m32 -DREADY -Iguests -nostdlib -static -no-pie -Wl,--build-id=none \
@@ -350,7 +356,7 @@ FUZZ_LIB_SRCS := $(LIB_SRCS) $(GDB_SRCS)
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(B)/fuzz/obj/%.o)
 $(B)/fuzz/obj/%.o: %.c $(B)/gen/demo_image.h $(DECOMP_CONFIG)
 	@mkdir -p $(@D)
-	clang $(WARN) $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+	clang $(WARN) $(CPPFLAGS) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 $(B)/fuzz/libkvmini.a: $(FUZZ_LIB_OBJS)
 	ar rcs $@ $^
 $(B)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_target.h $(B)/fuzz/libkvmini.a

@@ -87,8 +87,9 @@ static bool handle_io(struct vcpu *vcpu)
 	}
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
-	/* String I/O (rep ins/outs) arrives as count elements in a row. */
-	for (uint32_t i = 0; i < count; i++) {
+	/* String I/O (rep ins/outs) arrives as count elements in a row; a
+	 * guest picks the count, so a stop is honoured between elements. */
+	for (uint32_t i = 0; i < count && !vm_stop_requested(vcpu->vm); i++) {
 		if (!bus_access(&vcpu->vm->pio, run->io.port, data + i * size, size, is_write))
 			report_unclaimed(vcpu, "port", run->io.port, size, is_write);
 	}

@@ -1,19 +1,14 @@
-#include <errno.h>
 #include <stdlib.h>
-#include <unistd.h>
 #include "kvmini.h"
 #include "devices/debugcon.h"
 
 static void debugcon_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t len)
 {
 	(void)offset;
-	const struct debugcon *con = opaque;
+	struct debugcon *con = opaque;
 	/* Only the low byte of a wider write is a character. */
 	(void)len;
-	ssize_t r;
-	do
-		r = write(con->out_fd, data, 1);
-	while (r < 0 && errno == EINTR);
+	char_out_write(&con->out, data, 1);
 }
 
 static void debugcon_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t len)
@@ -35,8 +30,15 @@ static void *debugcon_create(const struct device_env *env, struct kvmini_error *
 	if (!con)
 		kvmini_fail(err, KVMINI_E_HOST, "out of memory for debugcon");
 	else
-		con->out_fd = env->config->debugcon_fd;
+		char_out_open(&con->out, env->config->debugcon_fd);
 	return con;
+}
+
+static void debugcon_destroy(void *dev)
+{
+	struct debugcon *con = dev;
+	char_out_close(&con->out);
+	free(con);
 }
 
 const struct device_type debugcon_device = {
@@ -46,5 +48,5 @@ const struct device_type debugcon_device = {
 			    { RESOURCE_SPACE_PORT, DEBUGCON_PORT2, 1, &debugcon_ops, "debugcon 0x402" } },
 		.nranges = 2,
 	},
-	.create = debugcon_create, .destroy = free,
+	.create = debugcon_create, .destroy = debugcon_destroy,
 };

@@ -7,12 +7,13 @@
 
 #include "bus.h"
 #include "device.h"
+#include "devices/char_out.h"
 
 #define DEBUGCON_PORT 0xe9
 #define DEBUGCON_PORT2 0x402
 
 struct debugcon {
-	int out_fd;
+	struct char_out out;   /* never blocks the vCPU (devices/char_out.h) */
 };
 
 extern const struct bus_device_ops debugcon_ops;

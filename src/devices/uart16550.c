@@ -9,10 +9,10 @@
  * Everything is guarded by one mutex: the front end's input thread and
  * the vCPU threads reach the same state. */
 #include "devices/uart16550.h"
+#include "devices/char_out.h"
 
 #include <errno.h>
 #include <linux/serial_reg.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -38,13 +38,9 @@
  * never change, so guests that wait for CTS or DCD before sending work. */
 #define UART_MSR_LINE_CONNECTED (UART_MSR_DCD | UART_MSR_DSR | UART_MSR_CTS)
 
-/* How long one transmitted byte may wait for a non-blocking out_fd to
- * drain before it is dropped: a stuck consumer must not hang the vCPU. */
-#define UART_OUTPUT_WAIT_MS 100
-
 struct uart16550 {
 	pthread_mutex_t lock;
-	int out_fd;
+	struct char_out out;     /* never blocks the vCPU (devices/char_out.h) */
 	bool has_irq;
 	struct irq_line irq;
 	bool irq_level;          /* the level last driven on the line */
@@ -135,36 +131,6 @@ static uint8_t read_rbr(struct uart16550 *uart)
 
 /* ---- transmit ---- */
 
-static bool wait_writable(int fd)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-	int ready;
-
-	do
-		ready = poll(&pfd, 1, UART_OUTPUT_WAIT_MS);
-	while (ready < 0 && errno == EINTR);
-	return ready > 0;
-}
-
-/* Best effort: a closed or broken output (EPIPE, EIO...) loses the byte
- * but never stops the guest. */
-static void emit(int fd, uint8_t byte)
-{
-	if (fd < 0)
-		return;
-	for (;;) {
-		ssize_t written = write(fd, &byte, 1);
-
-		if (written == 1)
-			return;
-		if (written < 0 && errno == EINTR)
-			continue;
-		if (written < 0 && errno == EAGAIN && wait_writable(fd))
-			continue;
-		return;
-	}
-}
-
 /* In loopback the transmitter feeds the receiver; a byte that finds the
  * FIFO full is lost and flagged as an overrun, as on the chip. */
 static void loop_back(struct uart16550 *uart, uint8_t byte)
@@ -183,7 +149,7 @@ static void write_thr(struct uart16550 *uart, uint8_t byte)
 	if (in_loopback(uart))
 		loop_back(uart, byte);
 	else
-		emit(uart->out_fd, byte);
+		char_out_write(&uart->out, &byte, 1);
 	uart->thre_pending = true;
 }
 
@@ -417,7 +383,7 @@ struct uart16550 *uart16550_create(int out_fd, const struct irq_line *irq)
 		free(uart);
 		return NULL;
 	}
-	uart->out_fd = out_fd;
+	char_out_open(&uart->out, out_fd);
 	if (irq) {
 		uart->has_irq = true;
 		uart->irq = *irq;
@@ -430,6 +396,7 @@ void uart16550_destroy(struct uart16550 *uart)
 {
 	if (!uart)
 		return;
+	char_out_close(&uart->out);
 	pthread_mutex_destroy(&uart->lock);
 	free(uart);
 }

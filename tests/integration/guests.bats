@@ -273,3 +273,56 @@ wait_for_thread_names() {
 		assert_stderr_has "vCPU 0 registers:"
 	fi
 }
+
+# ---- a guest cannot stall kvmini through its output ----
+
+# Start kvmini in the background with its stdout on a FIFO that a process
+# holds open and never reads (a full pipe nobody drains). Sets KPID.
+start_with_stuck_reader() {
+	local fifo=$BATS_TEST_TMPDIR/stuck
+	mkfifo "$fifo"
+	sleep 1000 <"$fifo" &
+	READER=$!
+	"$KVMINI" "$@" >"$fifo" 2>"$BATS_TEST_TMPDIR/err" </dev/null &
+	KPID=$!
+}
+
+# Wait, bounded, for kvmini to end; sets status. A kvmini still running
+# after 60 s is wedged: it is killed and the test fails.
+wait_for_kvmini() {
+	local limit=$((SECONDS + 60))
+	while kill -0 "$KPID" 2>/dev/null && [ "$SECONDS" -lt "$limit" ]; do
+		sleep 0.05
+	done
+	if kill -0 "$KPID" 2>/dev/null; then
+		kill -KILL "$KPID" "$READER" 2>/dev/null
+		echo "kvmini is wedged: still running 60 s later"
+		return 1
+	fi
+	status=0
+	wait "$KPID" || status=$?
+	kill "$READER" 2>/dev/null || true
+}
+
+@test "a guest flooding COM1 while nobody reads still ends at --timeout (status 8)" {
+	needs_kvm
+	start_with_stuck_reader run --timeout 2 "$GUESTS/outs_flood_com1.bin"
+	wait_for_kvmini
+	[ "$status" -eq 8 ] || { echo "status $status"; cat "$BATS_TEST_TMPDIR/err"; false; }
+	grep -q "guest still running after the 2-second timeout" "$BATS_TEST_TMPDIR/err"
+}
+
+@test "a guest flooding the debug console while nobody reads still ends on SIGTERM" {
+	needs_kvm
+	start_with_stuck_reader run "$GUESTS/outs_flood_debugcon.bin"
+	# Its vCPU thread exists once the guest runs (main, signal, event
+	# loop and vCPU threads): kvmini handles SIGTERM from then on.
+	local limit=$((SECONDS + 60))
+	until [ "$(ls /proc/$KPID/task 2>/dev/null | wc -l)" -ge 4 ]; do
+		[ "$SECONDS" -lt "$limit" ] || { echo "kvmini never started its vCPU"; false; }
+		sleep 0.02
+	done
+	kill -TERM "$KPID"
+	wait_for_kvmini
+	[ "$status" -eq 12 ] || { echo "status $status"; cat "$BATS_TEST_TMPDIR/err"; false; }
+}
