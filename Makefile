@@ -192,6 +192,18 @@ guests: $(G)/gdb_target.elf
 RESET_GUESTS := $(G)/reset_i8042.elf $(G)/reset_port92.elf $(G)/reset_cf9.elf
 guests: $(G)/rtc.elf $(G)/boot_count.elf $(RESET_GUESTS)
 $(G)/rtc.elf $(G)/boot_count.elf: guests/lib/cmos.h
+# firmware_tables.c linked the way countless tutorials link a kernel,
+# `ld -Ttext=0x100000` with ld's own script: a first PT_LOAD at 0xff000
+# holds the ELF headers, inside the BIOS area the tables share.
+guests: $(G)/firmware_tables_ld.elf
+$(G)/firmware_tables_ld.elf: guests/firmware_tables.c $(GUEST_RT) | $(G)
+	$(CC) -m64 $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -Wl,-Ttext=0x100000 -o $@ \
+		$(GUEST_RT_SRCS) $<
+# boot_count.c again, resetting by a triple fault (--on-reset restart).
+guests: $(G)/boot_count_triple.elf
+$(G)/boot_count_triple.elf: guests/boot_count.c guests/lib/cmos.h $(GUEST_RT) guests/elf.ld | $(G)
+	$(CC) -m64 -DRESET_BY_TRIPLE_FAULT $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ \
+		$(GUEST_RT_SRCS) $<
 $(RESET_GUESTS): $(G)/reset_%.elf: guests/reset.c $(GUEST_RT) guests/elf.ld | $(G)
 	$(CC) -m64 -DRESET_VIA_$* $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ \
 		$(GUEST_RT_SRCS) $<
@@ -280,7 +292,7 @@ $(G)/bootconf_%.bzImage: $(BC)/vmlinux.% $(BC)/bzimage.elf $(B)/tools/mkbzimage
 
 # ---- host-side decompression (issue 4): --decompress ----
 # Each of zlib, liblzma, libzstd and liblz4 whose header is installed is
-# compiled in and linked; $(DECOMP_CONFIG) records which (rewritten only
+# compiled in and opened at run time when --decompress needs it; $(DECOMP_CONFIG) records which (rewritten only
 # when that changes, so what includes it rebuilds then). Without them
 # kvmini still builds and --decompress names the missing package
 # ($(B)/gen/decompress.libs tells bench/Makefile what to link);
@@ -292,17 +304,21 @@ HAVE_ZSTD := $(call have_header,zstd.h)
 HAVE_LZ4 := $(call have_header,lz4.h)
 DECOMP_LIBS := $(if $(filter 1,$(HAVE_ZLIB)),-lz) $(if $(filter 1,$(HAVE_LZMA)),-llzma) \
 	$(if $(filter 1,$(HAVE_ZSTD)),-lzstd) $(if $(filter 1,$(HAVE_LZ4)),-llz4)
-LDLIBS += $(DECOMP_LIBS)
+# Not linked: decompress.c opens each library (dlopen) only when a
+# payload needs it, so the runs that do not decompress start faster.
+LDLIBS += -ldl
 DECOMP_CONFIG := $(B)/gen/decompress_config.h
 $(shell mkdir -p $(B)/gen && printf '/* written by the Makefile */\n\043define KVMINI_HAVE_ZLIB %s\n\043define KVMINI_HAVE_LZMA %s\n\043define KVMINI_HAVE_ZSTD %s\n\043define KVMINI_HAVE_LZ4 %s\n' \
 	$(HAVE_ZLIB) $(HAVE_LZMA) $(HAVE_ZSTD) $(HAVE_LZ4) > $(DECOMP_CONFIG).new && \
 	{ cmp -s $(DECOMP_CONFIG).new $(DECOMP_CONFIG) || cp $(DECOMP_CONFIG).new $(DECOMP_CONFIG); }; \
-	rm -f $(DECOMP_CONFIG).new; echo '$(strip $(DECOMP_LIBS))' > $(B)/gen/decompress.libs)
+	rm -f $(DECOMP_CONFIG).new; echo '-ldl' > $(B)/gen/decompress.libs)
 ifneq ($(HAVE_ZLIB)$(HAVE_LZMA)$(HAVE_ZSTD)$(HAVE_LZ4),1111)
 $(info kvmini: --decompress built without some of zlib1g-dev liblzma-dev libzstd-dev liblz4-dev; scripts/install-deps.sh build installs them)
 endif
 $(B)/obj/src/loaders/decompress.o $(B)/san/src/loaders/decompress.o: $(DECOMP_CONFIG)
 $(B)/san/tests/test_decompress: $(DECOMP_CONFIG)
+# The test compresses its inputs with the libraries' encoders: it links them.
+$(B)/san/tests/test_decompress: LDLIBS += $(DECOMP_LIBS)
 
 # ---- split irqchip (issue 3): a level-triggered IOAPIC interrupt's EOI ----
 guests: $(G)/ioapic_level.elf
@@ -345,7 +361,7 @@ $(B)/fuzz/libkvmini.a: $(FUZZ_LIB_OBJS)
 	ar rcs $@ $^
 $(B)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_target.h $(B)/fuzz/libkvmini.a
 	clang $(WARN) $(CPPFLAGS) -Itests/fuzz $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
-		$(B)/fuzz/libkvmini.a $(DECOMP_LIBS) -lpthread
+		$(B)/fuzz/libkvmini.a $(DECOMP_LIBS) -ldl -lpthread
 .PHONY: fuzz fuzz-build
 fuzz-build: guests $(FUZZ_BINS)
 fuzz:

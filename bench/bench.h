@@ -145,5 +145,8 @@ void fig_irqchip(const char *kvmini_path, const char *self);
  * a port-I/O exit whose handler raises the line; guest_dir holds
  * doorbell_bench.elf. */
 void fig_doorbell(const char *guest_dir);
+/* (h) kvmini run next to bench/tools/raw_sample.c (built next to this
+ * program) as whole processes, and where the difference goes. */
+void fig_startup_ratio(const char *kvmini_path, const char *self);
 
 #endif

@@ -15,6 +15,7 @@
 struct found {
 	unsigned cpus;
 	uint32_t ioapic;
+	unsigned ioapic_id;
 	unsigned irq0_pin;     /* IOAPIC input of ISA IRQ 0 */
 	int ok;
 };
@@ -61,6 +62,8 @@ static void report(const char *who, const struct found *f)
 	serial_put_dec(f->cpus);
 	serial_puts(" cpus, ioapic ");
 	put_hex32(f->ioapic);
+	serial_puts(" id ");
+	serial_put_dec(f->ioapic_id);
 	serial_putc('\n');
 }
 
@@ -103,8 +106,10 @@ static void mp_parse(const uint8_t *t, struct found *f)
 	for (uint16_t i = 0; i < count && e < end; i++) {
 		if (e[0] == 0 && (e[3] & 1))                       /* enabled processor */
 			f->cpus++;
-		if (e[0] == 2 && (e[3] & 1))                       /* enabled IOAPIC */
+		if (e[0] == 2 && (e[3] & 1)) {                     /* enabled IOAPIC */
 			f->ioapic = get32(e + 4);
+			f->ioapic_id = e[1];
+		}
 		if (e[0] == 3 && e[1] == 0 && e[4] == 0 && e[5] == 0)  /* ISA IRQ 0, INT */
 			f->irq0_pin = e[7];
 		e += e[0] == 0 ? 20 : 8;
@@ -162,8 +167,10 @@ static void madt_parse(const uint8_t *t, struct found *f)
 			f->cpus++;
 		if (e[0] == 9 && (get32(e + 8) & 1))     /* processor local x2APIC, enabled */
 			f->cpus++;
-		if (e[0] == 1)                           /* IOAPIC */
+		if (e[0] == 1) {                         /* IOAPIC */
 			f->ioapic = get32(e + 4);
+			f->ioapic_id = e[2];
+		}
 		if (e[0] == 2 && e[2] == 0 && e[3] == 0) /* override of ISA IRQ 0 */
 			f->irq0_pin = get32(e + 4);
 		e += e[1];
@@ -239,6 +246,23 @@ static void ioapic_write(uint32_t base, unsigned reg, uint32_t value)
 	*(volatile uint32_t *)(uint64_t)(base + 0x10) = value;
 }
 
+static uint32_t ioapic_read(uint32_t base, unsigned reg)
+{
+	*(volatile uint32_t *)(uint64_t)base = reg;
+	return *(volatile uint32_t *)(uint64_t)(base + 0x10);
+}
+
+/* The IOAPIC's own ID register (bits 24-27; the split chip keeps 8)
+ * against the ID both tables give it. */
+static int ioapic_id_check(const struct found *f)
+{
+	unsigned id = ioapic_read(f->ioapic, 0) >> 24;
+	serial_puts("ioapic: id register ");
+	serial_put_dec(id);
+	serial_putc('\n');
+	return id == f->ioapic_id;
+}
+
 /* Every pin to this CPU (physical APIC ID 0), edge, active high:
  * IRQ 0's pin to one vector, all others to another. */
 static void route_pins(uint32_t ioapic, unsigned irq0_pin, int masked)
@@ -278,9 +302,14 @@ int main(void)
 	acpi_check(&acpi);
 	if (!mp.ok || !acpi.ok)
 		return 2;
-	if (mp.irq0_pin != acpi.irq0_pin || mp.ioapic != acpi.ioapic) {
-		serial_puts("the MP and ACPI tables disagree about IRQ 0\n");
+	if (mp.irq0_pin != acpi.irq0_pin || mp.ioapic != acpi.ioapic ||
+	    mp.ioapic_id != acpi.ioapic_id) {
+		serial_puts("the MP and ACPI tables disagree about IRQ 0 or the IOAPIC\n");
 		return 3;
+	}
+	if (!ioapic_id_check(&acpi)) {
+		serial_puts("the IOAPIC's ID register disagrees with the tables\n");
+		return 4;
 	}
 	timer_check(&acpi);
 	return 0;

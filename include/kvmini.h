@@ -69,6 +69,9 @@ struct kvmini_config {
 	int debugcon_fd;            /* ports 0xe9 and 0x402 output */
 	bool testdev;               /* QEMU's pc-testdev (src/devices/testdev.h) */
 	int log_fd;                 /* diagnostics (register dumps, --verbose) */
+	/* The VM's name in its log lines ("kvmini[NAME]: ..."; NULL: "kvmini:
+	 * ..."); the string must outlive the VM. */
+	const char *name;
 	enum kvmini_on_reset on_reset;
 	/* CPUID features hidden from the guest: "-xsave,-cx16" (names as in
 	 * /proc/cpuinfo, each with '-'); NULL or "" for none. */

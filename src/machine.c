@@ -105,11 +105,16 @@ static uint64_t initial_stack(const struct guest_memory *mem, enum kvmini_mode m
  * kernel or split (without one there is no local APIC or IOAPIC to
  * describe), whose RAM covers the firmware area. docs/entry-state.md
  * lists the addresses. */
+static bool vm_gets_tables(struct kvmini_vm *m)
+{
+	return m->vm.irqchip != KVMINI_IRQCHIP_NONE &&
+	       guest_ptr(&m->vm.mem, X86_FIRMWARE_START, X86_FIRMWARE_END - X86_FIRMWARE_START);
+}
+
 static int write_firmware_tables(struct kvmini_vm *m, struct kvmini_error *err)
 {
 	m->acpi_rsdp = 0;
-	if (m->vm.irqchip == KVMINI_IRQCHIP_NONE ||
-	    !guest_ptr(&m->vm.mem, X86_FIRMWARE_START, X86_FIRMWARE_END - X86_FIRMWARE_START))
+	if (!vm_gets_tables(m))
 		return 0;
 	return board_write_firmware(&m->board, &m->vm.mem, m->vm.ncpus, &m->acpi_rsdp, err);
 }
@@ -123,6 +128,9 @@ static int load_image(struct kvmini_vm *m, const struct kvmini_image *img,
 		   (img->format == KVMINI_FORMAT_AUTO && image_is_elf(img->data, img->size));
 	struct load_result loaded;
 	int r;
+	/* Loaders keep images off the tables' ranges, and only those. */
+	if (vm_gets_tables(m) && x86_firmware_reserve(&m->vm.mem) < 0)
+		return kvmini_fail(err, KVMINI_E_HOST, "internal: cannot reserve the firmware tables");
 	if (img->format == KVMINI_FORMAT_LINUX) {
 		/* A Linux kernel is told where the RSDP is: tables first. */
 		r = write_firmware_tables(m, err) < 0 ? -1

@@ -150,3 +150,22 @@ gpa_t guest_ram_end(const struct guest_memory *mem)
 	const struct guest_region *last = &mem->regions[mem->nregions - 1];
 	return last->gpa + last->size;
 }
+
+int guest_memory_reserve(struct guest_memory *mem, gpa_t start, gpa_t end, const char *what)
+{
+	if (end <= start || mem->nreserved >= GUEST_MEM_MAX_RESERVED)
+		return -1;
+	mem->reserved[mem->nreserved++] = (struct guest_reserved){
+		.start = start, .end = end, .what = what,
+	};
+	return 0;
+}
+
+const struct guest_reserved *guest_memory_reserved_at(const struct guest_memory *mem,
+						      gpa_t start, gpa_t end)
+{
+	for (unsigned i = 0; i < mem->nreserved; i++)
+		if (start < mem->reserved[i].end && mem->reserved[i].start < end)
+			return &mem->reserved[i];
+	return NULL;
+}

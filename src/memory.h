@@ -38,9 +38,19 @@ struct guest_region {
 	uint8_t *host;      /* host address of gpa */
 };
 
+/* A range of RAM the VMM itself writes (the firmware tables): loaders
+ * keep images off it. `what` names it in their errors. */
+#define GUEST_MEM_MAX_RESERVED 4
+struct guest_reserved {
+	gpa_t start, end;
+	const char *what;
+};
+
 struct guest_memory {
 	struct guest_region regions[GUEST_MEM_MAX_REGIONS];
 	unsigned nregions;
+	struct guest_reserved reserved[GUEST_MEM_MAX_RESERVED];
+	unsigned nreserved;
 	uint64_t ram_size;  /* total bytes of RAM */
 	uint8_t *base;      /* the one host mapping behind all regions */
 	size_t map_size;
@@ -64,6 +74,13 @@ void *guest_ptr(const struct guest_memory *mem, gpa_t gpa, uint64_t len);
 /* Copy helpers on top of guest_ptr(); return 0 or -1 when out of bounds. */
 int guest_read(const struct guest_memory *mem, gpa_t gpa, void *dst, uint64_t len);
 int guest_write(const struct guest_memory *mem, gpa_t gpa, const void *src, uint64_t len);
+
+/* Reserve [start, end) for the VMM (what: a static string); -1 when the
+ * list is full or the range empty. guest_memory_init() clears the list. */
+int guest_memory_reserve(struct guest_memory *mem, gpa_t start, gpa_t end, const char *what);
+/* The first reserved range that [start, end) overlaps, or NULL. */
+const struct guest_reserved *guest_memory_reserved_at(const struct guest_memory *mem,
+						      gpa_t start, gpa_t end);
 
 /* End of the highest RAM region (one past the last byte). */
 gpa_t guest_ram_end(const struct guest_memory *mem);

@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include "thread_name.h"
 #include "vcpu.h"
 
 /* The signal that kicks a vCPU out of KVM_RUN. Its handler does nothing:
@@ -183,7 +184,12 @@ static bool handle_exit(struct vcpu *vcpu)
 		vm_request_stop(vcpu->vm, KVMINI_OK, 0, "vCPU %u halted", vcpu->index);
 		return false;
 	case KVM_EXIT_SHUTDOWN:
-		return fail_guest(vcpu, "guest triple-faulted (KVM_EXIT_SHUTDOWN)");
+		/* A PC resets on a triple fault: the machine restarts it or
+		 * reports it, as --on-reset says. */
+		vcpu_dump_registers(vcpu, vcpu->vm->log_fd);
+		vm_request_fault_reset(vcpu->vm, "vCPU %u: guest triple-faulted (KVM_EXIT_SHUTDOWN)",
+				       vcpu->index);
+		return false;
 	case KVM_EXIT_FAIL_ENTRY:
 		snprintf(reason, sizeof(reason), "VM entry failed, hardware reason 0x%llx",
 			 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
@@ -312,6 +318,11 @@ int vcpu_start(struct vcpu *vcpu, struct kvmini_error *err)
 	if (e)
 		return kvmini_fail_errno(err, KVMINI_E_HOST, e, "cannot start vCPU %u's thread",
 					 vcpu->index);
+	/* Named here, before any vCPU runs, so top -H, ps -L and /proc tell
+	 * the vCPUs apart from the guest's first instruction on. */
+	char name[THREAD_NAME_SIZE];
+	thread_name_vcpu(name, vcpu->index);
+	pthread_setname_np(vcpu->thread, name);
 	__atomic_store_n(&vcpu->thread_started, true, __ATOMIC_SEQ_CST);
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "vcpu.h"
 #include "vm.h"
+#include "arch/x86/firmware.h"
 #include "arch/x86/irqchip.h"
 #include "arch/x86/msr.h"
 
@@ -16,12 +17,28 @@
 #define VM_TSS_ADDR          0xfffbd000ULL
 #define VM_IDENTITY_MAP_ADDR 0xfffbc000ULL
 
-void vm_log(struct vm *vm, const char *fmt, ...)
+#define LOG_PREFIX "kvmini: "
+
+static void __attribute__((format(printf, 2, 3))) log_line(int fd, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	kvmini_log_v(vm->log_fd, fmt, ap);
+	kvmini_log_v(fd, fmt, ap);
 	va_end(ap);
+}
+
+void vm_log(struct vm *vm, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* A named VM's lines say which VM they are about. */
+	if (vm->name && strncmp(line, LOG_PREFIX, strlen(LOG_PREFIX)) == 0)
+		log_line(vm->log_fd, "kvmini[%s]: %s", vm->name, line + strlen(LOG_PREFIX));
+	else
+		log_line(vm->log_fd, "%s", line);
 }
 
 /* Memory slot i holds RAM region i. */
@@ -90,6 +107,15 @@ static int check_cpu_count(struct vm *vm, unsigned cpus, struct kvmini_error *er
 	return 0;
 }
 
+/* KVM's IOAPIC starts with ID 0; the MP and ACPI tables give another.
+ * kvmini's own IOAPIC (split) is created with the tables' ID. */
+static int agree_ioapic_id(struct vm *vm, unsigned cpus, struct kvmini_error *err)
+{
+	if (vm->irqchip != KVMINI_IRQCHIP_KERNEL)
+		return 0;
+	return x86_irqchip_set_ioapic_id(vm->fd, x86_ioapic_id(cpus), err);
+}
+
 static int create_vcpus(struct vm *vm, unsigned cpus, struct kvmini_error *err)
 {
 	vm->vcpus = calloc(cpus, sizeof(*vm->vcpus));
@@ -120,6 +146,7 @@ int vm_create(struct vm *vm, const struct kvmini_config *cfg, struct kvmini_erro
 	vm->strict_io = cfg->strict_io;
 	vm->verbose = cfg->verbose;
 	vm->log_fd = cfg->log_fd;
+	vm->name = cfg->name;
 	bus_init(&vm->pio, "port");
 	bus_init(&vm->mmio, "MMIO");
 	pthread_mutex_init(&vm->lock, NULL);
@@ -137,6 +164,7 @@ int vm_create(struct vm *vm, const struct kvmini_config *cfg, struct kvmini_erro
 	    create_vm_fd(vm, err) < 0 ||
 	    kvm_gsi_routes_init(&vm->routes, vm->fd, X86_IOAPIC_PINS, err) < 0 ||
 	    x86_irqchip_create(vm->fd, vm->irqchip, &vm->routes, err) < 0 ||
+	    agree_ioapic_id(vm, cfg->cpus, err) < 0 ||
 	    guest_memory_init(&vm->mem, cfg->mem_size, flags, err) < 0 ||
 	    map_memory(vm, err) < 0 ||
 	    create_vcpus(vm, cfg->cpus, err) < 0) {
@@ -305,6 +333,14 @@ void vm_request_reset(struct vm *vm, const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	request_stop(vm, true, KVMINI_OK, 0, fmt, ap);
+	va_end(ap);
+}
+
+void vm_request_fault_reset(struct vm *vm, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	request_stop(vm, true, KVMINI_E_GUEST, KVMINI_E_GUEST, fmt, ap);
 	va_end(ap);
 }
 

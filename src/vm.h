@@ -64,6 +64,7 @@ struct vm {
 	bool strict_io;
 	bool verbose;
 	int log_fd;
+	const char *name;           /* in log lines; NULL for none (kvmini_config) */
 
 	pthread_mutex_t lock;     /* guards everything below */
 	pthread_cond_t changed;   /* signalled on stop requests and vCPU exits */
@@ -98,6 +99,11 @@ bool vm_stop_requested(struct vm *vm);
 /* A guest's reset: a stop with status 0 whose result has .reset set, so
  * the machine can end the run or restart it (--on-reset). */
 void vm_request_reset(struct vm *vm, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* A reset the guest did not ask for (a triple fault resets a PC): a
+ * stop with KVMINI_E_GUEST and .reset set, so --on-reset restart boots
+ * again while --on-reset exit reports the failure as before. */
+void vm_request_fault_reset(struct vm *vm, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* Run every vCPU (starting its thread on the first run), wait until the
@@ -149,7 +155,8 @@ void vm_resume_all(struct vm *vm);
 /* Keep one vCPU parked (held) or let it run when the VM is not paused. */
 void vm_hold_vcpu(struct vm *vm, unsigned index, bool held);
 
-/* Diagnostics to the VM's log fd (stderr by default). */
+/* Diagnostics to the VM's log fd (stderr by default). A line starting
+ * "kvmini: " starts "kvmini[NAME]: " for a VM with a name. */
 void vm_log(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -154,7 +154,7 @@ static int create_devices(struct split_irqchip *c, struct kvmini_error *err)
 	struct i8254_wakeup wakeup = { .rearm = pit_rearm, .ctx = c };
 	/* The IOAPIC's ID is the one the MP and ACPI tables give it. */
 	c->pic = i8259_create(&pic_out);
-	c->ioapic = ioapic_create((uint8_t)c->vm->ncpus, &sink);
+	c->ioapic = ioapic_create(x86_ioapic_id(c->vm->ncpus), &sink);
 	c->pit = i8254_create(NULL, &irq0, &wakeup);
 	if (!c->pic || !c->ioapic || !c->pit)
 		return kvmini_fail(err, KVMINI_E_HOST, "out of memory for the split irqchip");

@@ -14,6 +14,7 @@
 #include "kvmini.h"
 #include "kvmini_gdb.h"
 #include "error.h"
+#include "thread_name.h"
 #include "cli/console.h"
 #include "cli/file.h"
 #include "cli/exec.h"
@@ -53,7 +54,8 @@ static const char usage_text[] =
 	"  --testdev           add QEMU's pc-testdev (ports 0xe0, 0xe4, 0x2000-0x2017,\n"
 	"                      64 KiB at 0xff000000), as kvm-unit-tests use it\n"
 	"  --strict-io         unclaimed port or MMIO access stops the guest (exit status 10)\n"
-	"  --cpus N            number of vCPUs (default 1; more than 1 needs an irqchip)\n"
+	"  --cpus N            number of vCPUs (default 1; more than 1 chooses --irqchip\n"
+	"                      kernel when no --irqchip is given)\n"
 	"  --irqchip MODEL     kernel (KVM's PIC, IOAPIC, local APICs, PIT), split (KVM's\n"
 	"                      local APICs; kvmini's IOAPIC, PIC and PIT) or none (default)\n"
 	"  --cpu-features -NAME,...   hide CPUID features from the guest, e.g. -xsave,-cx16\n"
@@ -64,6 +66,8 @@ static const char usage_text[] =
 	"  --mem-shared        back RAM with a memfd (shareable) instead of anonymous memory\n"
 	"  --mem-prefault      populate all of RAM before the guest starts\n"
 	"  --verbose           report unclaimed accesses and why the VM stopped\n"
+	"  --name NAME         the VM's name: the process's (top, pgrep; 15 characters)\n"
+	"                      and in kvmini's messages (default: the image's file name)\n"
 	"\n"
 	"On a terminal, type Ctrl-A x to quit; Ctrl-A Ctrl-A sends Ctrl-A.\n"
 	"Exit status: 0 halted or reset, 2 bad input, 4 KVM/host error, 6 guest crashed,\n"
@@ -77,10 +81,39 @@ static int usage_error(const char *fmt, const char *arg)
 	return KVMINI_E_USAGE;
 }
 
+/* One line of kvmini's own on stderr; "kvmini[NAME]: " for a VM named
+ * with --name, so lines of several VMs sharing a log tell them apart. */
+static void say(const char *name, const char *msg)
+{
+	if (name)
+		fprintf(stderr, "kvmini[%s]: %s\n", name, msg);
+	else
+		fprintf(stderr, "kvmini: %s\n", msg);
+}
+
+static int report_for(const char *name, const struct kvmini_error *err)
+{
+	say(name, err->msg);
+	return err->code;
+}
+
 static int report(const struct kvmini_error *err)
 {
-	fprintf(stderr, "kvmini: %s\n", err->msg);
-	return err->code;
+	return report_for(NULL, err);
+}
+
+/* The process carries the VM's name (its main thread's, which top, ps
+ * and pgrep show), its vCPU threads vcpu0, vcpu1, ... */
+static void name_process(const struct run_options *o)
+{
+	char name[THREAD_NAME_SIZE];
+	if (o->cfg.name)
+		snprintf(name, sizeof(name), "%s", o->cfg.name);
+	else if (o->demo)
+		snprintf(name, sizeof(name), "demo");
+	else
+		thread_name_from_path(name, o->kernel ? o->kernel : o->image.path);
+	thread_name_set(name);
 }
 
 
@@ -110,6 +143,7 @@ struct signal_waiter {
 static void *signal_thread(void *arg)
 {
 	struct signal_waiter *w = arg;
+	thread_name_set("signals");
 	for (;;) {
 		int sig;
 		if (sigwait(&w->set, &sig) != 0 || sig == SIGNAL_WAITER_DONE)
@@ -173,7 +207,7 @@ static int run_vm(struct run_options *o, const struct kvmini_image *img, struct 
 	if (!vm || kvmini_vm_load(vm, img, err) < 0 ||
 	    (o->gdb && !(gdb = kvmini_gdb_listen(vm, o->gdb, o->gdb_wait, err)))) {
 		kvmini_vm_destroy(vm);
-		return report(err);
+		return report_for(o->cfg.name, err);
 	}
 	waiter.vm = vm;
 	pthread_create(&waiter.thread, NULL, signal_thread, &waiter);
@@ -188,12 +222,12 @@ static int run_vm(struct run_options *o, const struct kvmini_image *img, struct 
 	struct kvmini_result result;
 	int status;
 	if (o->cfg.serial_in_fd >= 0 && !console) {
-		status = report(err);
+		status = report_for(o->cfg.name, err);
 	} else {
 		status = kvmini_vm_run(vm, &result);
 		console_close(console);   /* restores the terminal before we print */
 		if (result.message[0] && (result.status != KVMINI_OK || o->cfg.verbose))
-			fprintf(stderr, "kvmini: %s\n", result.message);
+			say(o->cfg.name, result.message);
 	}
 	pthread_kill(waiter.thread, SIGNAL_WAITER_DONE);
 	pthread_join(waiter.thread, NULL);
@@ -287,14 +321,21 @@ static int cmd_run(int argc, char **argv)
 	struct kvmini_error err;
 	if (parse_run_options(argc, argv, &o, &err) < 0)
 		return usage_error("%s", err.msg);
+	if (o.irqchip_chosen && o.cfg.verbose) {
+		char line[96];
+		snprintf(line, sizeof(line), "%u vCPUs and no --irqchip: using --irqchip kernel",
+			 o.cfg.cpus);
+		say(o.cfg.name, line);
+	}
+	name_process(&o);
 	struct kvmini_image img = o.image;
 	uint8_t *data, *initrd;
 	struct cli_modules mods;
 	int status;
 	if (inputs_read(&o, &img, &data, &initrd, &mods, &err) < 0) {
-		status = report(&err);
+		status = report_for(o.cfg.name, &err);
 	} else if (open_serial(o.serial, &o.cfg.serial_out_fd, &err) < 0) {
-		status = report(&err);
+		status = report_for(o.cfg.name, &err);
 	} else {
 		status = run_vm(&o, &img, &err);
 		if (o.cfg.serial_out_fd != STDOUT_FILENO)

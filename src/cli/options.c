@@ -57,6 +57,7 @@ enum {
 	OPT_CPU_FEATURES,
 	OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_APPEND,
 	OPT_DECOMPRESS, OPT_MODULE, OPT_TESTDEV,
+	OPT_NAME,
 };
 
 static const struct option run_long_options[] = {
@@ -84,6 +85,7 @@ static const struct option run_long_options[] = {
 	{ "decompress", no_argument, NULL, OPT_DECOMPRESS },
 	{ "module", required_argument, NULL, OPT_MODULE },
 	{ "testdev", no_argument, NULL, OPT_TESTDEV },
+	{ "name", required_argument, NULL, OPT_NAME },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -245,6 +247,11 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 		return 0;
 	case OPT_ON_RESET:
 		return parse_on_reset(v, &o->cfg.on_reset, err);
+	case OPT_NAME:
+		if (!*v)
+			return bad_value(err, "name", v, "a name for the VM");
+		o->cfg.name = v;
+		return 0;
 	case OPT_KERNEL:
 		o->kernel = v;
 		return 0;
@@ -293,7 +300,21 @@ static int finish_kernel_options(int argc, char **argv, struct run_options *o,
 	return 0;
 }
 
-int parse_run_options(int argc, char **argv, struct run_options *o, struct kvmini_error *err)
+/* Several vCPUs need a local APIC to start the others (INIT/SIPI), and
+ * users coming from QEMU or kvmtool never name an interrupt controller:
+ * without --irqchip, choose KVM's in-kernel one, the model --kernel
+ * picks too (README.md says why). An explicit --irqchip none keeps
+ * being refused by the VM layer. */
+static void choose_smp_irqchip(struct run_options *o)
+{
+	if (o->irqchip_set || o->cfg.cpus <= 1 || o->cfg.irqchip != KVMINI_IRQCHIP_NONE)
+		return;
+	o->cfg.irqchip = KVMINI_IRQCHIP_KERNEL;
+	o->irqchip_chosen = true;
+}
+
+static int parse_run_argv(int argc, char **argv, struct run_options *o,
+			  struct kvmini_error *err)
 {
 	memset(o, 0, sizeof(*o));
 	kvmini_config_defaults(&o->cfg);
@@ -334,5 +355,13 @@ int parse_run_options(int argc, char **argv, struct run_options *o, struct kvmin
 					   "--mode, --format, --load-addr and --entry need an IMAGE");
 		o->demo = true;
 	}
+	return 0;
+}
+
+int parse_run_options(int argc, char **argv, struct run_options *o, struct kvmini_error *err)
+{
+	if (parse_run_argv(argc, argv, o, err) < 0)
+		return -1;
+	choose_smp_irqchip(o);
 	return 0;
 }

@@ -22,6 +22,7 @@ struct run_options {
 	const char *module_specs[KVMINI_CLI_MODULES_MAX];
 	unsigned nmodules;
 	bool irqchip_set;             /* --irqchip given; else --kernel picks kernel */
+	bool irqchip_chosen;          /* no --irqchip, --cpus > 1: kvmini chose the model */
 };
 
 /* Parse "64M", "1G", "4096", "0x1000" (K/M/G/T suffixes, powers of 1024). */

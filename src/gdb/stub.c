@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "thread_name.h"
 #include "gdb/packet.h"
 #include "gdb/probe.h"
 #include "gdb/regs.h"
@@ -830,6 +831,7 @@ static void *server_thread(void *arg)
 {
 	struct gdb_stub *g = arg;
 	int fd;
+	thread_name_set("gdb");
 	while ((fd = wait_for_client(g)) >= 0) {
 		if (g->vm->verbose)
 			vm_log(g->vm, "kvmini: gdb: client connected\n");

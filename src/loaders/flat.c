@@ -3,7 +3,6 @@
 #include <inttypes.h>
 #include "loader.h"
 #include "arch/x86/cpu_mode.h"
-#include "arch/x86/firmware.h"
 
 #define FLAT_REAL_MODE_ADDR 0x7c00ULL     /* where a BIOS puts a boot sector */
 #define FLAT_DEFAULT_ADDR   0x100000ULL   /* 1 MiB: clear of the VMM's tables */
@@ -52,11 +51,12 @@ int loader_check_placement(const struct guest_memory *mem,
 				   " [0x%" PRIx64 ", 0x%" PRIx64 ")",
 				   name, what, gpa, gpa + len, reserved_name(mode),
 				   res_start, res_end);
-	if (ranges_overlap(gpa, gpa + len, X86_FIRMWARE_START, X86_FIRMWARE_END))
+	const struct guest_reserved *vmm = guest_memory_reserved_at(mem, gpa, gpa + len);
+	if (vmm)
 		return kvmini_fail(err, KVMINI_E_USAGE,
-				   "%s: %s [0x%" PRIx64 ", 0x%" PRIx64 ") overlaps the firmware"
-				   " area of the MP and ACPI tables [0x%llx, 0x%llx)",
-				   name, what, gpa, gpa + len, X86_FIRMWARE_START, X86_FIRMWARE_END);
+				   "%s: %s [0x%" PRIx64 ", 0x%" PRIx64 ") overlaps %s"
+				   " [0x%" PRIx64 ", 0x%" PRIx64 ")",
+				   name, what, gpa, gpa + len, vmm->what, vmm->start, vmm->end);
 	return 0;
 }
 

@@ -60,7 +60,8 @@ const char *loader_image_name(const struct kvmini_image *img);
 
 /* Check that the non-empty range [gpa, gpa+len) does not wrap, lies in
  * one RAM region, and stays clear of the structures entering `mode`
- * writes. `what` names the range in the message ("image", "segment 2"). */
+ * writes and of the ranges reserved in mem (the firmware tables, when
+ * the VM gets them: guest_memory_reserve()). `what` names the range in the message ("image", "segment 2"). */
 int loader_check_placement(const struct guest_memory *mem,
 			   const struct kvmini_image *img, enum kvmini_mode mode,
 			   const char *what, gpa_t gpa, uint64_t len,

@@ -7,8 +7,9 @@ load helpers
 firmware_run() {
 	kvmini run --irqchip "${2:-kernel}" --cpus "$1" --timeout 60 "$GUESTS/firmware_tables.elf"
 	assert_status 1
-	assert_stdout "mp: $1 cpus, ioapic 0xfec00000
-acpi: $1 cpus, ioapic 0xfec00000
+	assert_stdout "mp: $1 cpus, ioapic 0xfec00000 id $1
+acpi: $1 cpus, ioapic 0xfec00000 id $1
+ioapic: id register $1
 timer: irq 0 at ioapic pin 2: 10 interrupts, 0 on other pins"
 }
 
@@ -43,12 +44,44 @@ timer: irq 0 at ioapic pin 2: 10 interrupts, 0 on other pins"
 acpi: no rsdp"
 }
 
-@test "an image over the firmware area is refused" {
-	kvmini run --load-addr 0xe0000 "$GUESTS/demo.bin"
+@test "an image over the firmware tables is refused when the VM gets them" {
+	kvmini run --irqchip kernel --load-addr 0xe0000 "$GUESTS/demo.bin"
 	assert_status 2
 	assert_stderr_has "demo.bin: image [0xe0000, 0xe00"
-	assert_stderr_has "overlaps the firmware area of the MP and ACPI tables [0xe0000, 0x100000)"
+	assert_stderr_has "overlaps the ACPI and MP tables [0xe0000, 0xe6000)"
 	assert_one_line_error
+}
+
+@test "without an irqchip there are no tables and the area is the image's" {
+	kvmini run --load-addr 0xe0000 "$GUESTS/demo.bin"
+	assert_status 0
+	assert_stdout "4"
+}
+
+ld_layout_run() {
+	[ "$(readelf -lW "$GUESTS/firmware_tables_ld.elf" | awk '$1 == "LOAD" { print $3; exit }')" \
+		= 0x00000000000ff000 ] || { echo "not the ld -Ttext=0x100000 layout"; false; }
+	kvmini run --irqchip "$1" --cpus 2 --timeout 60 "$GUESTS/firmware_tables_ld.elf"
+	assert_status 1
+	assert_stdout "mp: 2 cpus, ioapic 0xfec00000 id 2
+acpi: 2 cpus, ioapic 0xfec00000 id 2
+ioapic: id register 2
+timer: irq 0 at ioapic pin 2: 10 interrupts, 0 on other pins"
+}
+
+@test "ld -Ttext=0x100000 layout (ELF headers at 0xff000) with --irqchip kernel: tables intact" {
+	ld_layout_run kernel
+}
+
+@test "ld -Ttext=0x100000 layout with --irqchip split: tables intact" {
+	ld_layout_run split
+}
+
+@test "ld -Ttext=0x100000 layout with --irqchip none: loads, no tables" {
+	kvmini run --irqchip none --timeout 60 "$GUESTS/firmware_tables_ld.elf"
+	assert_status 5
+	assert_stdout "mp: no floating pointer
+acpi: no rsdp"
 }
 
 # What the guest should see of a feature the host has: 1 or 0.

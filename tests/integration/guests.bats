@@ -193,6 +193,51 @@ mmio write done"
 	grep -q "stopped by the user" "$BATS_TEST_TMPDIR/err"
 }
 
+# The names of a running kvmini's threads, sorted, on one line.
+thread_names() {
+	cat /proc/"$1"/task/*/comm | LC_ALL=C sort | tr '\n' ' '
+}
+
+# Wait, bounded (120 s), until process PID's threads are named NAMES
+# (sorted, each followed by a space): threads name themselves as they
+# start, so the test waits for that event rather than a time.
+wait_for_thread_names() {
+	local limit=$((SECONDS + 120))
+	names=$(thread_names "$1")
+	while [ "$names" != "$2" ] && [ "$SECONDS" -lt "$limit" ]; do
+		sleep 0.02
+		names=$(thread_names "$1")
+	done
+}
+
+@test "threads: the process carries --name, the vCPUs are vcpu0 and vcpu1" {
+	needs_kvm
+	"$KVMINI" run --name web1 --cpus 2 "$GUESTS/loop_ready.bin" </dev/null \
+		>"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
+	pid=$!
+	wait_for_text "$BATS_TEST_TMPDIR/out" ready
+	wait_for_thread_names "$pid" "evloop signals vcpu0 vcpu1 web1 "
+	kill -TERM "$pid"
+	status=0
+	wait "$pid" || status=$?
+	[ "$names" = "evloop signals vcpu0 vcpu1 web1 " ] || { echo "threads: $names"; false; }
+	[ "$status" -eq 12 ] || { echo "status $status"; cat "$BATS_TEST_TMPDIR/err"; false; }
+	grep -qF "kvmini[web1]: stopped by the user" "$BATS_TEST_TMPDIR/err"
+}
+
+@test "threads: without --name the process is named after the image" {
+	needs_kvm
+	"$KVMINI" run "$GUESTS/loop_ready.bin" </dev/null >"$BATS_TEST_TMPDIR/out" \
+		2>"$BATS_TEST_TMPDIR/err" &
+	pid=$!
+	wait_for_text "$BATS_TEST_TMPDIR/out" ready
+	wait_for_thread_names "$pid" "evloop loop_ready signals vcpu0 "
+	kill -TERM "$pid"
+	wait "$pid" || true
+	[ "$names" = "evloop loop_ready signals vcpu0 " ] || { echo "threads: $names"; false; }
+	grep -qF "kvmini: stopped by the user" "$BATS_TEST_TMPDIR/err"
+}
+
 @test "on a terminal, Ctrl-A x quits with status 12 and restores the terminal" {
 	needs_kvm
 	# script(1) gives kvmini a pseudo-terminal fed from our pipe; stty

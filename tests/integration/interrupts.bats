@@ -99,8 +99,15 @@ smp_run() {
 	smp_run 4 0x000000000000000f split
 }
 
-@test "more than one vCPU without an irqchip is refused" {
-	kvmini run --cpus 2
+@test "--cpus 4 without --irqchip chooses the in-kernel chip and says so under --verbose" {
+	kvmini run --cpus 4 --verbose --timeout 120 "$GUESTS/smp.elf"
+	assert_status 1
+	assert_stdout "smp: 4 of 4 cpus checked in, apic id mask 0x000000000000000f"
+	assert_stderr_has "kvmini: 4 vCPUs and no --irqchip: using --irqchip kernel"
+}
+
+@test "more than one vCPU with --irqchip none is refused" {
+	kvmini run --irqchip none --cpus 2
 	assert_status 2
 	assert_stderr_has "2 vCPUs need an interrupt controller: add --irqchip kernel"
 	assert_one_line_error

@@ -170,3 +170,27 @@ boot 2: RAM fresh"
 	assert_status 0
 	assert_stdout "entering S5"
 }
+
+@test "--on-reset restart: a triple fault restarts the VM, CMOS counts the boots" {
+	kvmini run --on-reset restart --verbose --timeout 60 "$GUESTS/boot_count_triple.elf"
+	assert_status 5
+	assert_stdout "boot 1: RAM fresh
+triple-faulting
+boot 2: RAM fresh"
+	assert_stderr_has "kvmini: vCPU 0: guest triple-faulted (KVM_EXIT_SHUTDOWN); restarting the VM (boot 2)"
+}
+
+@test "--on-reset exit: a triple fault still ends the run with status 6" {
+	kvmini run --on-reset exit --timeout 60 "$GUESTS/boot_count_triple.elf"
+	assert_status 6
+	assert_stdout "boot 1: RAM fresh
+triple-faulting"
+	assert_stderr_has "kvmini: vCPU 0: guest triple-faulted (KVM_EXIT_SHUTDOWN)"
+	assert_stderr_has "vCPU 0 registers:"
+}
+
+@test "--on-reset restart: --timeout ends a triple-fault loop" {
+	run_checked timeout 120 "$KVMINI" run --on-reset restart --timeout 2 "$GUESTS/triple_fault.elf" </dev/null
+	assert_status 8
+	assert_stderr_has "guest still running after the 2-second timeout"
+}

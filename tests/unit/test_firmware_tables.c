@@ -144,7 +144,7 @@ static void check_mp(unsigned ncpus)
 			buses++;
 			break;
 		case 2:
-			cr_assert_eq(e[1], ncpus, "IOAPIC ID");
+			cr_assert_eq(e[1], x86_ioapic_id(ncpus), "IOAPIC ID");
 			cr_assert_eq(e[3], 1, "IOAPIC enabled");
 			cr_assert_eq(get32(e + 4), 0xfec00000u, "IOAPIC address");
 			ioapics++;
@@ -152,7 +152,7 @@ static void check_mp(unsigned ncpus)
 		case 3:
 			cr_assert_eq(e[1], 0, "INT");
 			cr_assert_eq(e[4], 0, "source bus ISA");
-			cr_assert_eq(e[6], ncpus, "destination IOAPIC ID");
+			cr_assert_eq(e[6], x86_ioapic_id(ncpus), "destination IOAPIC ID");
 			cr_assert_eq(e[7], e[5] == 0 ? 2 : e[5], "IRQ %u's pin", e[5]);
 			cr_assert_neq(e[5], 2, "IRQ 2 is the cascade");
 			cr_assert_eq(get16(e + 2), level & (1u << e[5]) ? 0xd : 0,
@@ -220,7 +220,7 @@ static void check_madt(const uint8_t *m, const struct x86_firmware_desc *desc)
 			break;
 		case 1:
 			cr_assert_eq(e[1], 12);
-			cr_assert_eq(e[2], ncpus, "IOAPIC ID");
+			cr_assert_eq(e[2], x86_ioapic_id(ncpus), "IOAPIC ID");
 			cr_assert_eq(get32(e + 4), 0xfec00000u);
 			cr_assert_eq(get32(e + 8), 0, "GSI base");
 			ioapics++;
@@ -318,9 +318,11 @@ Test(firmware, every_table_stays_inside_the_firmware_area)
 {
 	const struct resources *devices[BOARD_MAX_DEVICES];
 	struct x86_firmware_desc desc = pc_desc(devices, X86_FIRMWARE_MAX_CPUS);
-	cr_assert_leq(MP_CONFIG_ADDR + mptable_config_size(&desc), X86_FIRMWARE_END);
+	cr_assert_leq(mptable_config_size(&desc), MP_CONFIG_MAX);
+	cr_assert_leq(MP_CONFIG_ADDR + MP_CONFIG_MAX, X86_TABLES_END);
 	cr_assert_leq(ACPI_MADT_ADDR + acpi_madt_size(&desc), ACPI_TABLES_END);
-	cr_assert_leq(ACPI_TABLES_END, MP_FLOATING_ADDR);
+	cr_assert_leq(ACPI_TABLES_END, MP_CONFIG_ADDR);
+	cr_assert_leq(X86_TABLES_END, MP_FLOATING_ADDR);
 	cr_assert_geq(ACPI_RSDP_ADDR, X86_FIRMWARE_START);
 }
 
@@ -621,43 +623,59 @@ Test(firmware, devices_beyond_the_dsdt_room_are_refused)
 
 /* ==== who else must agree with the tables ==== */
 
-static void expect_flat_refused(uint64_t addr, uint64_t size, enum kvmini_mode mode)
+static int load_flat_at(struct guest_memory *mem, uint64_t addr, uint64_t size,
+			enum kvmini_mode mode, struct kvmini_error *err)
 {
-	struct guest_memory mem;
-	struct kvmini_error err = { 0 };
-	cr_assert_eq(guest_memory_init(&mem, 2 * MIB, 0, &err), 0);
 	static uint8_t bytes[0x200];
 	struct kvmini_image img = {
 		.format = KVMINI_FORMAT_RAW, .path = "fw.bin", .data = bytes, .size = size,
 		.mode_set = true, .mode = mode, .load_addr_set = true, .load_addr = addr,
 	};
 	struct load_result out;
-	cr_assert_eq(load_flat(&mem, &img, &out, &err), -1, "0x%llx accepted",
-		     (unsigned long long)addr);
-	cr_assert(strstr(err.msg, "overlaps the firmware area of the MP and ACPI tables"
-			 " [0xe0000, 0x100000)"), "%s", err.msg);
-	guest_memory_free(&mem);
+	return load_flat(mem, &img, &out, err);
 }
 
-Test(firmware, loaders_keep_images_off_the_area_in_every_mode)
+/* Refused over the tables' ranges once they are reserved (a VM with an
+ * irqchip), and accepted when nothing is (no irqchip: no tables). */
+static void expect_flat_refused(uint64_t addr, uint64_t size, enum kvmini_mode mode,
+				const char *fragment)
 {
-	expect_flat_refused(0xe0000, 0x10, KVMINI_MODE_REAL);
-	expect_flat_refused(0xdff00, 0x101, KVMINI_MODE_REAL);
-	expect_flat_refused(0xfff00, 0x200, KVMINI_MODE_PROTECTED);
-	expect_flat_refused(0xf0000, 0x10, KVMINI_MODE_LONG);
-
 	struct guest_memory mem;
 	struct kvmini_error err = { 0 };
 	cr_assert_eq(guest_memory_init(&mem, 2 * MIB, 0, &err), 0);
-	static uint8_t bytes[0x100];
-	struct kvmini_image img = {
-		.format = KVMINI_FORMAT_RAW, .data = bytes, .size = sizeof(bytes),
-		.mode_set = true, .mode = KVMINI_MODE_REAL, .load_addr_set = true,
-		.load_addr = 0xdff00,
-	};
-	struct load_result out;
-	cr_assert_eq(load_flat(&mem, &img, &out, &err), 0, "right below the area: %s", err.msg);
+	cr_assert_eq(load_flat_at(&mem, addr, size, mode, &err), 0, "no tables: %s", err.msg);
+	cr_assert_eq(x86_firmware_reserve(&mem), 0);
+	cr_assert_eq(load_flat_at(&mem, addr, size, mode, &err), -1, "0x%llx accepted",
+		     (unsigned long long)addr);
+	cr_assert(strstr(err.msg, fragment), "%s", err.msg);
 	guest_memory_free(&mem);
+}
+
+static void expect_flat_accepted(uint64_t addr, uint64_t size, enum kvmini_mode mode)
+{
+	struct guest_memory mem;
+	struct kvmini_error err = { 0 };
+	cr_assert_eq(guest_memory_init(&mem, 2 * MIB, 0, &err), 0);
+	cr_assert_eq(x86_firmware_reserve(&mem), 0);
+	cr_assert_eq(load_flat_at(&mem, addr, size, mode, &err), 0, "0x%llx: %s",
+		     (unsigned long long)addr, err.msg);
+	guest_memory_free(&mem);
+}
+
+Test(firmware, loaders_keep_images_off_the_tables_in_every_mode)
+{
+	const char *tables = "overlaps the ACPI and MP tables [0xe0000, 0xe6000)";
+	expect_flat_refused(0xe0000, 0x10, KVMINI_MODE_REAL, tables);
+	expect_flat_refused(0xdff00, 0x101, KVMINI_MODE_REAL, tables);
+	expect_flat_refused(0xe5ff0, 0x20, KVMINI_MODE_PROTECTED, tables);
+	expect_flat_refused(0xf0000, 0x10, KVMINI_MODE_LONG,
+			    "overlaps the MP floating pointer [0xf0000, 0xf0010)");
+	/* Right below, between and after the tables' ranges. */
+	expect_flat_accepted(0xdff00, 0x100, KVMINI_MODE_REAL);
+	expect_flat_accepted(0xe6000, 0x200, KVMINI_MODE_REAL);
+	expect_flat_accepted(0xefe00, 0x200, KVMINI_MODE_PROTECTED);
+	expect_flat_accepted(0xf0010, 0x200, KVMINI_MODE_REAL);
+	expect_flat_accepted(0xfff00, 0x200, KVMINI_MODE_PROTECTED);
 }
 
 Test(firmware, irqchip_routes_irq0_to_the_pin_the_tables_name)
@@ -684,4 +702,34 @@ Test(firmware, irqchip_routes_irq0_to_the_pin_the_tables_name)
 	}
 	cr_assert_eq(ioapic_pins, 23, "GSIs 0-23 but 2");
 	cr_assert_eq(pic_pins, 15, "ISA IRQs 0-15 but 2");
+}
+
+/* An image filling the BIOS area around the tables' ranges (what ld
+ * -Ttext=0x100000 puts at 0xff000, and more) loads on a reserved RAM,
+ * and writing the tables after it leaves every image byte in place
+ * while the scans still find valid tables. */
+Test(firmware, tables_written_after_an_image_around_them_leave_both_intact)
+{
+	struct tables t;
+	struct kvmini_error err = { 0 };
+	t.desc = pc_desc(t.devices, 4);
+	cr_assert_eq(guest_memory_init(&t.mem, 2 * MIB, 0, &err), 0, "%s", err.msg);
+	cr_assert_eq(x86_firmware_reserve(&t.mem), 0);
+	static uint8_t image[0x10000 - 0x10];
+	for (size_t i = 0; i < sizeof(image); i++)
+		image[i] = (uint8_t)(i * 7 + 1);
+	struct kvmini_image img = {
+		.format = KVMINI_FORMAT_RAW, .path = "fw.bin", .data = image, .size = sizeof(image),
+		.mode_set = true, .mode = KVMINI_MODE_PROTECTED, .load_addr_set = true,
+		.load_addr = X86_MP_POINTER_ADDR + X86_MP_POINTER_SIZE,
+	};
+	struct load_result out;
+	cr_assert_eq(load_flat(&t.mem, &img, &out, &err), 0, "%s", err.msg);
+	cr_assert_eq(mptable_write(&t.mem, &t.desc, &err), 0, "%s", err.msg);
+	cr_assert_eq(acpi_write_tables(&t.mem, &t.desc, &t.rsdp, &err), 0, "%s", err.msg);
+	cr_assert_eq(memcmp(at(&t, img.load_addr, sizeof(image)), image, sizeof(image)), 0,
+		     "the image was overwritten");
+	cr_assert_eq(find_mp(&t), MP_FLOATING_ADDR);
+	cr_assert_eq(scan(&t, 0xe0000, 0x20000, "RSD PTR ", 20), ACPI_RSDP_ADDR);
+	guest_memory_free(&t.mem);
 }

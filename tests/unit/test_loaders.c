@@ -973,3 +973,101 @@ Test(load_flat_rejects, protected_mode_entry_above_4_gib)
 	img.entry = 0x100000000ULL;
 	expect_flat_rejected(&img, "not below 4 GiB");
 }
+
+/* ==== the common bare-metal layout: `ld -Ttext=0x100000` ==== */
+
+#include "arch/x86/firmware.h"
+
+#define LD_HEADERS_ADDR 0xff000ULL   /* 1 MiB less a page: the ELF headers' segment */
+
+/* What GNU ld makes of -Ttext=0x100000: a first read-only PT_LOAD at
+ * 0xff000 holding the ELF and program headers (file offset 0), then
+ * the code at 1 MiB. */
+static void build_ld_layout(struct test_elf *t, unsigned char elf_class)
+{
+	if (elf_class == ELFCLASS64) {
+		build_elf64(t, 2);
+		uint64_t headers = sizeof(Elf64_Ehdr) + 2 * sizeof(Elf64_Phdr);
+		*phdr64(t, 0) = (Elf64_Phdr){
+			.p_type = PT_LOAD, .p_flags = PF_R, .p_offset = 0,
+			.p_vaddr = LD_HEADERS_ADDR, .p_paddr = LD_HEADERS_ADDR,
+			.p_filesz = headers, .p_memsz = headers, .p_align = 0x1000,
+		};
+		ehdr64(t)->e_entry = SEG_BASE + SEG_STRIDE;
+	} else {
+		build_elf32(t, 2);
+		uint32_t headers = sizeof(Elf32_Ehdr) + 2 * sizeof(Elf32_Phdr);
+		*phdr32(t, 0) = (Elf32_Phdr){
+			.p_type = PT_LOAD, .p_flags = PF_R, .p_offset = 0,
+			.p_vaddr = LD_HEADERS_ADDR, .p_paddr = LD_HEADERS_ADDR,
+			.p_filesz = headers, .p_memsz = headers, .p_align = 0x1000,
+		};
+		ehdr32(t)->e_entry = (Elf32_Addr)(SEG_BASE + SEG_STRIDE);
+	}
+}
+
+/* Loads with or without the firmware tables' reservations (a VM with an
+ * irqchip, in the kernel or split, or none), headers where ld put them. */
+static void expect_ld_layout_loads(unsigned char elf_class, bool tables)
+{
+	struct test_elf t;
+	struct fixture f;
+	build_ld_layout(&t, elf_class);
+	struct kvmini_image img = elf_image(&t);
+	fixture_init(&f);
+	if (tables)
+		cr_assert_eq(x86_firmware_reserve(&f.mem), 0);
+	cr_assert_eq(load_elf(&f.mem, &img, &f.res, &f.err), 0, "%s", f.err.msg);
+	cr_assert_eq(f.res.low, LD_HEADERS_ADDR);
+	cr_assert_eq(f.res.entry, SEG_BASE + SEG_STRIDE);
+	cr_assert_eq(memcmp(guest_ptr(&f.mem, LD_HEADERS_ADDR, 64), t.bytes, 64), 0,
+		     "the ELF header at 0xff000");
+	cr_assert_eq(*(uint8_t *)guest_ptr(&f.mem, X86_MP_POINTER_ADDR, 1), RAM_PATTERN);
+	fixture_fini(&f);
+}
+
+Test(ld_layout, elf64_loads_without_tables) { expect_ld_layout_loads(ELFCLASS64, false); }
+Test(ld_layout, elf64_loads_with_tables) { expect_ld_layout_loads(ELFCLASS64, true); }
+Test(ld_layout, elf32_loads_without_tables) { expect_ld_layout_loads(ELFCLASS32, false); }
+Test(ld_layout, elf32_loads_with_tables) { expect_ld_layout_loads(ELFCLASS32, true); }
+
+/* One ELF64 segment at `addr`: refused over a reserved table, with the
+ * table's name and range, and loaded when no table is reserved. */
+static void expect_segment_at(uint64_t addr, const char *fragment)
+{
+	struct test_elf t;
+	build_elf64(&t, 1);
+	phdr64(&t, 0)->p_paddr = phdr64(&t, 0)->p_vaddr = addr;
+	ehdr64(&t)->e_entry = addr;
+	struct kvmini_image img = elf_image(&t);
+	struct fixture f;
+	fixture_init(&f);
+	cr_assert_eq(x86_firmware_reserve(&f.mem), 0);
+	assert_rejected(&f, load_elf(&f.mem, &img, &f.res, &f.err), ELF_PATH, fragment);
+	fixture_fini(&f);
+
+	fixture_init(&f);
+	cr_assert_eq(load_elf(&f.mem, &img, &f.res, &f.err), 0, "no tables: %s", f.err.msg);
+	fixture_fini(&f);
+}
+
+Test(ld_layout, only_what_the_tables_occupy_is_reserved)
+{
+	expect_segment_at(0xe0000, "segment 0 [0xe0000, 0xe0080) overlaps the ACPI and MP tables"
+			  " [0xe0000, 0xe6000)");
+	expect_segment_at(0xe5f80, "overlaps the ACPI and MP tables [0xe0000, 0xe6000)");
+	expect_segment_at(0xeff90, "segment 0 [0xeff90, 0xf0010) overlaps the MP floating pointer"
+			  " [0xf0000, 0xf0010)");
+	/* Between and after the reserved ranges, images are welcome. */
+	expect_ld_layout_loads(ELFCLASS64, true);
+	struct test_elf t;
+	build_elf64(&t, 1);
+	phdr64(&t, 0)->p_paddr = phdr64(&t, 0)->p_vaddr = 0xe6000;
+	ehdr64(&t)->e_entry = 0xe6000;
+	struct kvmini_image img = elf_image(&t);
+	struct fixture f;
+	fixture_init(&f);
+	cr_assert_eq(x86_firmware_reserve(&f.mem), 0);
+	cr_assert_eq(load_elf(&f.mem, &img, &f.res, &f.err), 0, "%s", f.err.msg);
+	fixture_fini(&f);
+}

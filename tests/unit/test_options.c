@@ -126,3 +126,34 @@ Test(options, on_reset_exit_by_default_or_restart)
 	cr_assert_eq(PARSE(&o, &err, "--on-reset", "Restart", "guest.elf"), -1);
 	cr_assert_str_eq(err.msg, "invalid value 'Restart' for --on-reset: expected exit or restart");
 }
+
+Test(options, several_cpus_without_irqchip_choose_the_kernel_model)
+{
+	struct run_options o;
+	struct kvmini_error err;
+	cr_assert_eq(PARSE(&o, &err, "--cpus", "4"), 0, "%s", err.msg);
+	cr_assert_eq(o.cfg.irqchip, KVMINI_IRQCHIP_KERNEL);
+	cr_assert(o.irqchip_chosen);
+	cr_assert_eq(PARSE(&o, &err, "--cpus", "1"), 0, "%s", err.msg);
+	cr_assert_eq(o.cfg.irqchip, KVMINI_IRQCHIP_NONE, "one vCPU needs no chip");
+	cr_assert_not(o.irqchip_chosen);
+	cr_assert_eq(PARSE(&o, &err, "--cpus", "2", "--irqchip", "split"), 0, "%s", err.msg);
+	cr_assert_eq(o.cfg.irqchip, KVMINI_IRQCHIP_SPLIT);
+	cr_assert_not(o.irqchip_chosen);
+	/* An explicit "none" stays none: the VM layer refuses it. */
+	cr_assert_eq(PARSE(&o, &err, "--irqchip", "none", "--cpus", "2"), 0, "%s", err.msg);
+	cr_assert_eq(o.cfg.irqchip, KVMINI_IRQCHIP_NONE);
+	cr_assert_not(o.irqchip_chosen);
+}
+
+Test(options, name)
+{
+	struct run_options o;
+	struct kvmini_error err;
+	cr_assert_eq(PARSE(&o, &err, "--name", "web1"), 0, "%s", err.msg);
+	cr_assert_str_eq(o.cfg.name, "web1");
+	cr_assert_eq(PARSE(&o, &err, "x.elf"), 0, "%s", err.msg);
+	cr_assert_null(o.cfg.name, "no --name: plain \"kvmini: \" lines");
+	cr_assert_eq(PARSE(&o, &err, "--name", ""), -1);
+	cr_assert(strstr(err.msg, "invalid value '' for --name"), "%s", err.msg);
+}

@@ -150,7 +150,7 @@ static void build_madt(uint8_t *table, const struct x86_firmware_desc *desc)
 		at = put(at, &cpu, sizeof(cpu));
 	}
 	struct acpi_madt_ioapic ioapic = {
-		.type = ACPI_MADT_IOAPIC, .length = sizeof(ioapic), .ioapic_id = (uint8_t)ncpus,
+		.type = ACPI_MADT_IOAPIC, .length = sizeof(ioapic), .ioapic_id = x86_ioapic_id(ncpus),
 		.address = X86_IOAPIC_ADDR, .gsi_base = 0,
 	};
 	at = put(at, &ioapic, sizeof(ioapic));

@@ -1,4 +1,30 @@
 #include "arch/x86/firmware.h"
+#include "arch/x86/acpi.h"
+#include "arch/x86/e820.h"
+#include "arch/x86/mptable.h"
+
+/* The layout firmware.h promises: the ACPI tables, then the MP
+ * configuration table, then nothing up to the floating pointer. */
+_Static_assert(ACPI_RSDP_ADDR == X86_FIRMWARE_START, "the ACPI tables start the area");
+_Static_assert(ACPI_TABLES_END <= MP_CONFIG_ADDR, "the MP table follows the ACPI tables");
+_Static_assert(MP_CONFIG_ADDR + MP_CONFIG_MAX == X86_TABLES_END, "the MP table ends the tables");
+_Static_assert(X86_TABLES_END <= X86_MP_POINTER_ADDR &&
+	       X86_MP_POINTER_ADDR + X86_MP_POINTER_SIZE <= X86_FIRMWARE_END,
+	       "the floating pointer is in the area, after the tables");
+/* Every guest's memory map (e820.h) marks the whole area reserved, with
+ * or without tables, as a PC's BIOS area is. */
+_Static_assert(X86_E820_LOW_RAM_END <= X86_FIRMWARE_START && X86_FIRMWARE_END <= X86_E820_BIOS_END,
+	       "the memory map reserves the firmware area");
+
+int x86_firmware_reserve(struct guest_memory *mem)
+{
+	if (guest_memory_reserve(mem, X86_FIRMWARE_START, X86_TABLES_END,
+				 "the ACPI and MP tables") < 0 ||
+	    guest_memory_reserve(mem, X86_MP_POINTER_ADDR, X86_MP_POINTER_ADDR + X86_MP_POINTER_SIZE,
+				 "the MP floating pointer") < 0)
+		return -1;
+	return 0;
+}
 
 uint16_t x86_firmware_isa_irqs(const struct x86_firmware_desc *desc, uint16_t *level)
 {

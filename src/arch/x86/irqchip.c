@@ -92,6 +92,17 @@ int x86_irqchip_create(int vm_fd, enum kvmini_irqchip model, struct kvm_gsi_rout
 	return 0;
 }
 
+/* KVM's IOAPIC state carries the ID as a number (its ID register reads
+ * it back in bits 24-27): read the whole state, change the ID only. */
+int x86_irqchip_set_ioapic_id(int vm_fd, uint8_t id, struct kvmini_error *err)
+{
+	struct kvm_irqchip chip = { .chip_id = KVM_IRQCHIP_IOAPIC };
+	if (KVM_IOCTL(vm_fd, KVM_GET_IRQCHIP, &chip, err) < 0)
+		return -1;
+	chip.chip.ioapic.id = id;
+	return KVM_IOCTL(vm_fd, KVM_SET_IRQCHIP, &chip, err) < 0 ? -1 : 0;
+}
+
 int x86_irqchip_set_line(int vm_fd, unsigned gsi, bool level)
 {
 	struct kvm_irq_level line = { .irq = gsi, .level = level };

@@ -17,6 +17,10 @@
 int x86_irqchip_create(int vm_fd, enum kvmini_irqchip model, struct kvm_gsi_routes *routes,
 		       struct kvmini_error *err);
 
+/* `kernel`: give KVM's IOAPIC the ID the MP and ACPI tables announce
+ * (x86_ioapic_id()); KVM creates it with ID 0. */
+int x86_irqchip_set_ioapic_id(int vm_fd, uint8_t id, struct kvmini_error *err);
+
 /* The in-kernel chip's GSI routing: ISA IRQ 0 to IOAPIC pin 2, every
  * other ISA IRQ n to pin n and to its 8259 input, GSIs 16-23 to pins
  * 16-23 (what the MP and ACPI tables of firmware.h describe). */

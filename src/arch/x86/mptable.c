@@ -79,7 +79,7 @@ static void append_local_interrupts(struct mp_builder *b)
 static void write_config(uint8_t *table, const struct x86_firmware_desc *desc, uint16_t length)
 {
 	unsigned ncpus = desc->ncpus;
-	uint8_t ioapic_id = (uint8_t)ncpus;
+	uint8_t ioapic_id = x86_ioapic_id(ncpus);
 	struct mp_builder b = { .next = table + sizeof(struct mp_config_header) };
 	append_processors(&b, ncpus);
 	struct mp_bus isa = { .type = MP_BUS, .bus_id = MP_ISA_BUS_ID };
@@ -113,6 +113,10 @@ int mptable_write(const struct guest_memory *mem, const struct x86_firmware_desc
 				   "%u vCPUs: the MP table describes 1 to %u", ncpus,
 				   X86_FIRMWARE_MAX_CPUS);
 	uint64_t length = mptable_config_size(desc);
+	if (length > MP_CONFIG_MAX)
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "the MP table needs %llu bytes, more than its room at 0x%llx",
+				   (unsigned long long)length, MP_CONFIG_ADDR);
 	struct mp_floating_pointer *fp = guest_ptr(mem, MP_FLOATING_ADDR, sizeof(*fp));
 	uint8_t *table = guest_ptr(mem, MP_CONFIG_ADDR, length);
 	if (!fp || !table)

@@ -10,9 +10,13 @@
 #include "memory.h"
 #include "arch/x86/firmware.h"
 
-/* Where the table goes, inside the firmware area (firmware.h). */
-#define MP_FLOATING_ADDR 0xf0000ULL      /* 16-byte aligned, in the scanned 0xf0000-0xfffff */
-#define MP_CONFIG_ADDR   0xf0010ULL      /* right after the floating pointer */
+/* Where the table goes, inside the firmware area (firmware.h): the
+ * floating pointer where the OS scans, the configuration table (which
+ * may be anywhere) right after the ACPI tables, clear of 0xf0000-0xfffff
+ * where images linked at 1 MiB put their ELF headers. */
+#define MP_FLOATING_ADDR X86_MP_POINTER_ADDR  /* 16-byte aligned, in the scanned 0xf0000-0xfffff */
+#define MP_CONFIG_ADDR   0xe4000ULL           /* ACPI_TABLES_END */
+#define MP_CONFIG_MAX    (X86_TABLES_END - MP_CONFIG_ADDR)  /* 254 vCPUs need 0x149c */
 
 struct mp_floating_pointer {
 	char signature[4];            /* "_MP_" */
