@@ -359,8 +359,8 @@ $(B)/fuzz/obj/%.o: %.c $(B)/gen/demo_image.h $(DECOMP_CONFIG)
 	clang $(WARN) $(CPPFLAGS) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 $(B)/fuzz/libkvmini.a: $(FUZZ_LIB_OBJS)
 	ar rcs $@ $^
-$(B)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_target.h $(B)/fuzz/libkvmini.a
-	clang $(WARN) $(CPPFLAGS) -Itests/fuzz $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+$(B)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_target.h tests/unit/bare_vm.h $(B)/fuzz/libkvmini.a
+	clang $(WARN) $(CPPFLAGS) -Itests/fuzz -Itests/unit $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
 		$(B)/fuzz/libkvmini.a $(DECOMP_LIBS) -ldl -lpthread
 .PHONY: fuzz fuzz-build
 fuzz-build: guests $(FUZZ_BINS)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "bare_vm.h"
 #include "board/board.h"
 #include "devices/i8254.h"
 #include "devices/i8259.h"
@@ -72,12 +73,7 @@ static struct rig *rig_make(bool testdev)
 	struct kvmini_error err;
 	if (!r)
 		abort();
-	bus_init(&r->vm.pio, "port");
-	bus_init(&r->vm.mmio, "MMIO");
-	pthread_mutex_init(&r->vm.lock, NULL);
-	pthread_cond_init(&r->vm.changed, NULL);
-	r->vm.irqchip = KVMINI_IRQCHIP_NONE;
-	r->vm.log_fd = -1;
+	bare_vm_init(&r->vm, KVMINI_IRQCHIP_NONE);
 	kvmini_config_defaults(&r->cfg);
 	r->cfg.serial_out_fd = r->cfg.debugcon_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	r->cfg.testdev = testdev;
@@ -103,10 +99,7 @@ static void rig_free(struct rig *r)
 	ioapic_destroy(r->ioapic);
 	i8259_destroy(r->pic);
 	board_destroy(&r->board);
-	bus_free(&r->vm.pio);
-	bus_free(&r->vm.mmio);
-	pthread_mutex_destroy(&r->vm.lock);
-	pthread_cond_destroy(&r->vm.changed);
+	bare_vm_free(&r->vm);
 	close(r->cfg.serial_out_fd);
 	free(r);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "board/board.h"
+#include "bare_vm.h"
 #include "devices/acpi_pm.h"
 #include "devices/i8042.h"
 #include "devices/port92.h"
@@ -24,26 +25,6 @@ static struct kvmini_config config(void)
 	cfg.serial_out_fd = cfg.debugcon_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	cr_assert_geq(cfg.serial_out_fd, 0);
 	return cfg;
-}
-
-/* A VM without KVM: buses and a lock, no irqchip, no RAM, no vCPUs. */
-static void fake_vm_init(struct vm *vm)
-{
-	memset(vm, 0, sizeof(*vm));
-	bus_init(&vm->pio, "port");
-	bus_init(&vm->mmio, "MMIO");
-	pthread_mutex_init(&vm->lock, NULL);
-	pthread_cond_init(&vm->changed, NULL);
-	vm->irqchip = KVMINI_IRQCHIP_NONE;
-	vm->log_fd = -1;
-}
-
-static void fake_vm_free(struct vm *vm)
-{
-	bus_free(&vm->pio);
-	bus_free(&vm->mmio);
-	pthread_mutex_destroy(&vm->lock);
-	pthread_cond_destroy(&vm->changed);
 }
 
 /* ---- a device added through a board ---- */
@@ -113,7 +94,7 @@ Test(board, a_listed_device_gets_its_ranges_line_and_lifetime)
 	struct kvmini_error err = { 0 };
 	struct vm vm;
 	struct board b;
-	fake_vm_init(&vm);
+	bare_vm_init(&vm, KVMINI_IRQCHIP_NONE);
 	cr_assert_eq(board_init(&b, &probe_board, &err), 0, "%s", err.msg);
 	cr_assert_eq(board_attach(&b, &vm, &cfg, &err), 0, "%s", err.msg);
 	cr_assert_eq(probes_alive, 2);
@@ -130,18 +111,18 @@ Test(board, a_listed_device_gets_its_ranges_line_and_lifetime)
 	/* A restart: per-boot devices go, the persistent one stays and is
 	 * registered again on the new VM. */
 	board_detach(&b);
-	fake_vm_free(&vm);
+	bare_vm_free(&vm);
 	cr_assert_eq(probes_alive, 1);
 	cr_assert_null(b.slots[0].dev);
 	cr_assert_eq(b.slots[1].dev, kept);
-	fake_vm_init(&vm);
+	bare_vm_init(&vm, KVMINI_IRQCHIP_NONE);
 	cr_assert_eq(board_attach(&b, &vm, &cfg, &err), 0, "%s", err.msg);
 	cr_assert_eq(b.slots[1].dev, kept);
 	cr_assert_eq(bus_find(&vm.pio, 0x310)->opaque, kept);
 	cr_assert_eq(probes_alive, 2);
 	board_destroy(&b);
 	cr_assert_eq(probes_alive, 0);
-	fake_vm_free(&vm);
+	bare_vm_free(&vm);
 	close(cfg.serial_out_fd);
 }
 
@@ -153,14 +134,14 @@ Test(board, a_range_clash_between_devices_is_an_error)
 	struct kvmini_error err = { 0 };
 	struct vm vm;
 	struct board b;
-	fake_vm_init(&vm);
+	bare_vm_init(&vm, KVMINI_IRQCHIP_NONE);
 	cr_assert_eq(board_init(&b, &clash, &err), 0);
 	cr_assert_eq(board_attach(&b, &vm, &cfg, &err), -1);
 	cr_assert(strstr(err.msg, "probe ports: port range [0x300, 0x303] overlaps probe ports"),
 		  "%s", err.msg);
 	board_destroy(&b);
 	cr_assert_eq(probes_alive, 0);
-	fake_vm_free(&vm);
+	bare_vm_free(&vm);
 	close(cfg.serial_out_fd);
 }
 
@@ -170,7 +151,7 @@ Test(board, the_pc_registers_every_declared_range)
 	struct kvmini_error err = { 0 };
 	struct vm vm;
 	struct board b;
-	fake_vm_init(&vm);
+	bare_vm_init(&vm, KVMINI_IRQCHIP_NONE);
 	cr_assert_eq(board_init(&b, &pc_board, &err), 0);
 	cr_assert_eq(board_attach(&b, &vm, &cfg, &err), 0, "%s", err.msg);
 	size_t ranges = 0;
@@ -193,7 +174,7 @@ Test(board, the_pc_registers_every_declared_range)
 	cr_assert_eq(lsr & 1, 1);
 	cr_assert_eq(rbr, 'k');
 	board_destroy(&b);
-	fake_vm_free(&vm);
+	bare_vm_free(&vm);
 	close(cfg.serial_out_fd);
 }
 
@@ -416,8 +397,8 @@ Test(board_state, the_pc_saves_and_restores_every_device_and_refuses_bad_blobs)
 	struct kvmini_error err = { 0 };
 	struct vm vm_a, vm_b;
 	struct board a, b;
-	fake_vm_init(&vm_a);
-	fake_vm_init(&vm_b);
+	bare_vm_init(&vm_a, KVMINI_IRQCHIP_NONE);
+	bare_vm_init(&vm_b, KVMINI_IRQCHIP_NONE);
 	cr_assert_eq(board_init(&a, &pc_board, &err), 0);
 	cr_assert_eq(board_init(&b, &pc_board, &err), 0);
 	cr_assert_eq(board_attach(&a, &vm_a, &cfg, &err), 0, "%s", err.msg);
@@ -446,7 +427,7 @@ Test(board_state, the_pc_saves_and_restores_every_device_and_refuses_bad_blobs)
 	state_writer_free(&w);
 	board_destroy(&a);
 	board_destroy(&b);
-	fake_vm_free(&vm_a);
-	fake_vm_free(&vm_b);
+	bare_vm_free(&vm_a);
+	bare_vm_free(&vm_b);
 	close(cfg.serial_out_fd);
 }

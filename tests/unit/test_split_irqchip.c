@@ -13,6 +13,7 @@
 #include "vcpu.h"
 #include "arch/x86/irqchip.h"
 #include "kvm_skip.h"
+#include "bare_vm.h"
 
 #define ARGV(...) (char *[]){ "run", __VA_ARGS__, NULL }
 #define ARGC(...) (int)(sizeof((char *[]){ "run", __VA_ARGS__ }) / sizeof(char *))
@@ -124,25 +125,6 @@ Test(split_irqchip, kvm_keeps_the_local_apics_and_no_pic)
  * pins masked (as at reset) and no vCPU to kick, nothing reaches KVM, so
  * a bare struct vm will do. IRQ 0's edges are seen in the 8259's IRR. */
 
-static void bare_vm(struct vm *vm)
-{
-	memset(vm, 0, sizeof(*vm));
-	vm->fd = -1;
-	vm->irqchip = KVMINI_IRQCHIP_SPLIT;
-	bus_init(&vm->pio, "port");
-	bus_init(&vm->mmio, "MMIO");
-	pthread_mutex_init(&vm->lock, NULL);
-	pthread_cond_init(&vm->changed, NULL);
-}
-
-static void bare_vm_free(struct vm *vm)
-{
-	bus_free(&vm->pio);
-	bus_free(&vm->mmio);
-	pthread_cond_destroy(&vm->changed);
-	pthread_mutex_destroy(&vm->lock);
-}
-
 static void port_out(struct vm *vm, uint16_t port, uint8_t value)
 {
 	bus_access(&vm->pio, port, &value, 1, true);
@@ -175,7 +157,7 @@ static bool take_irq0(struct vm *vm)
 Test(split_irqchip, the_pit_ticks_from_the_event_loop_once_programmed, .timeout = 60)
 {
 	struct vm vm;
-	bare_vm(&vm);
+	bare_vm_init(&vm, KVMINI_IRQCHIP_SPLIT);
 	struct kvmini_error err;
 	struct event_loop *loop = event_loop_create("test", &err);
 	cr_assert_not_null(loop, "%s", err.msg);

@@ -8,6 +8,7 @@
 #include "board/board.h"
 #include "devices/debugcon.h"
 #include "devices/testdev.h"
+#include "bare_vm.h"
 
 static struct bus pio, mmio;
 static void *dev;
@@ -118,13 +119,7 @@ static void attach_pc(bool testdev, struct vm *vm, struct board *b, struct kvmin
 	kvmini_config_defaults(cfg);
 	cfg->testdev = testdev;
 	cfg->serial_out_fd = cfg->debugcon_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	memset(vm, 0, sizeof(*vm));
-	bus_init(&vm->pio, "port");
-	bus_init(&vm->mmio, "MMIO");
-	pthread_mutex_init(&vm->lock, NULL);
-	pthread_cond_init(&vm->changed, NULL);
-	vm->irqchip = KVMINI_IRQCHIP_NONE;
-	vm->log_fd = -1;
+	bare_vm_init(vm, KVMINI_IRQCHIP_NONE);
 	cr_assert_eq(board_init(b, &pc_board, &err), 0);
 	cr_assert_eq(board_attach(b, vm, cfg, &err), 0, "%s", err.msg);
 }
@@ -132,10 +127,7 @@ static void attach_pc(bool testdev, struct vm *vm, struct board *b, struct kvmin
 static void detach_pc(struct vm *vm, struct board *b, struct kvmini_config *cfg)
 {
 	board_destroy(b);
-	bus_free(&vm->pio);
-	bus_free(&vm->mmio);
-	pthread_mutex_destroy(&vm->lock);
-	pthread_cond_destroy(&vm->changed);
+	bare_vm_free(vm);
 	close(cfg->serial_out_fd);
 }
 
