@@ -17,6 +17,7 @@ build_deps() {
 	need libzstd-dev test -e /usr/include/zstd.h
 	need liblz4-dev test -e /usr/include/lz4.h
 	need xz-utils command -v xz   # the xz-packed conformance kernel
+	need libcjson-dev test -e /usr/include/cjson/cJSON.h   # the control API's JSON
 }
 # Debian's stock kernel and what its initramfs is built from
 # (scripts/linux-guest.sh, tests/integration/linux.bats, the Linux bench).
@@ -44,6 +45,7 @@ test)
 	need acpica-tools command -v iasl      # validates the ACPI tables
 	need gdb command -v gdb                # tests/integration/gdb.bats
 	need clang command -v clang            # the fuzz targets' short runs
+	need curl command -v curl              # tests/integration/api.bats
 	# tests/integration/multiboot.bats: the Multiboot guest under QEMU (TCG)
 	need qemu-system-x86 command -v qemu-system-x86_64
 	;;
