@@ -7,10 +7,11 @@ WARN    := -std=gnu11 -Wall -Wextra -Werror
 CPPFLAGS:= -D_GNU_SOURCE -Iinclude -Isrc -I$(B)/gen
 CFLAGS  ?= -O2 -g
 SANFLAGS:= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDLIBS  := -lpthread
+LDLIBS  := -lpthread -lcjson
 
 LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/board/*.c src/devices/*.c src/loaders/*.c)
-CLI_SRCS := $(wildcard src/cli/*.c)
+# src/api: the control API, a front end like the CLI (docs/api.md).
+CLI_SRCS := $(wildcard src/cli/*.c src/api/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(B)/obj/%.o)
 SAN_LIB_OBJS := $(LIB_SRCS:%.c=$(B)/san/%.o)
