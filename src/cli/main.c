@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -19,6 +22,7 @@
 #include "cli/file.h"
 #include "cli/exec.h"
 #include "cli/options.h"
+#include "api/server.h"
 
 static const char usage_text[] =
 	"usage: kvmini run [options] [IMAGE]   run IMAGE (or the built-in 2+2 demo)\n"
@@ -68,6 +72,8 @@ static const char usage_text[] =
 	"  --verbose           report unclaimed accesses and why the VM stopped\n"
 	"  --name NAME         the VM's name: the process's (top, pgrep; 15 characters)\n"
 	"                      and in kvmini's messages (default: the image's file name)\n"
+	"  --api-sock PATH     serve Firecracker's control API on a Unix socket; with no\n"
+	"                      IMAGE or --kernel, wait for its InstanceStart (docs/api.md)\n"
 	"\n"
 	"On a terminal, type Ctrl-A x to quit; Ctrl-A Ctrl-A sends Ctrl-A.\n"
 	"Exit status: 0 halted or reset, 2 bad input, 4 KVM/host error, 6 guest crashed,\n"
@@ -198,7 +204,79 @@ static void unwatch_on_vm(void *vm, void *watch)
 	kvmini_vm_unwatch(vm, watch);
 }
 
-static int run_vm(struct run_options *o, const struct kvmini_image *img, struct kvmini_error *err)
+/* ---- the control API's InstanceStart, handed from the API's thread to
+ * this one, which builds the VM as for the command line ---- */
+
+struct api_start {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int wake_fd;                  /* eventfd: a start is requested */
+	bool answered, started;
+	struct kvmini_error err;
+};
+
+/* The API thread's side: ask, then wait until the VM runs or failed. */
+static int api_start_request(void *ctx, struct kvmini_error *err)
+{
+	struct api_start *st = ctx;
+	pthread_mutex_lock(&st->lock);
+	st->answered = false;
+	uint64_t one = 1;
+	if (write(st->wake_fd, &one, sizeof(one)) != sizeof(one)) {
+		pthread_mutex_unlock(&st->lock);
+		return kvmini_fail_errno(err, KVMINI_E_HOST, errno, "cannot wake the VM's thread");
+	}
+	while (!st->answered)
+		pthread_cond_wait(&st->cond, &st->lock);
+	*err = st->err;
+	int result = st->started ? 0 : -1;
+	pthread_mutex_unlock(&st->lock);
+	return result;
+}
+
+/* This thread's side: err NULL when the guest is about to run. */
+static void api_start_answer(struct api_start *st, const struct kvmini_error *err)
+{
+	if (!st)
+		return;
+	pthread_mutex_lock(&st->lock);
+	st->started = !err;
+	if (err)
+		st->err = *err;
+	st->answered = true;
+	pthread_cond_signal(&st->cond);
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* Wait for a start request or a signal (signals are blocked): true for
+ * a start. */
+static bool api_start_wait(struct api_start *st, const sigset_t *signals)
+{
+	sigset_t quit = *signals;
+	sigdelset(&quit, SIGNAL_WAITER_DONE);
+	int sfd = signalfd(-1, &quit, SFD_CLOEXEC);
+	struct pollfd fds[2] = { { .fd = st->wake_fd, .events = POLLIN },
+				 { .fd = sfd, .events = POLLIN } };
+	bool start = false;
+	while (sfd >= 0) {
+		int ready = poll(fds, 2, -1);
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready < 0 || fds[1].revents)
+			break;
+		uint64_t n;
+		if (fds[0].revents && read(st->wake_fd, &n, sizeof(n)) == sizeof(n)) {
+			start = true;
+			break;
+		}
+	}
+	if (sfd >= 0)
+		close(sfd);
+	return start;
+}
+
+static int run_vm(struct run_options *o, const struct kvmini_image *img, struct api_start *st,
+		  struct kvmini_error *err)
 {
 	struct signal_waiter waiter;
 	block_signals(&waiter.set);
@@ -206,6 +284,7 @@ static int run_vm(struct run_options *o, const struct kvmini_image *img, struct 
 	struct kvmini_gdb *gdb = NULL;
 	if (!vm || kvmini_vm_load(vm, img, err) < 0 ||
 	    (o->gdb && !(gdb = kvmini_gdb_listen(vm, o->gdb, o->gdb_wait, err)))) {
+		api_start_answer(st, err);
 		kvmini_vm_destroy(vm);
 		return report_for(o->cfg.name, err);
 	}
@@ -222,8 +301,10 @@ static int run_vm(struct run_options *o, const struct kvmini_image *img, struct 
 	struct kvmini_result result;
 	int status;
 	if (o->cfg.serial_in_fd >= 0 && !console) {
+		api_start_answer(st, err);
 		status = report_for(o->cfg.name, err);
 	} else {
+		api_start_answer(st, NULL);
 		status = kvmini_vm_run(vm, &result);
 		console_close(console);   /* restores the terminal before we print */
 		if (result.message[0] && (result.status != KVMINI_OK || o->cfg.verbose))
@@ -315,6 +396,78 @@ static int inputs_read(const struct run_options *o, struct kvmini_image *img,
 	return 0;
 }
 
+/* Read the inputs, run the VM; st (or NULL) hears whether it started. */
+static int run_configured(struct run_options *o, struct api_start *st)
+{
+	struct kvmini_error err;
+	struct kvmini_image img = o->image;
+	uint8_t *data, *initrd;
+	struct cli_modules mods;
+	int status;
+	if (inputs_read(o, &img, &data, &initrd, &mods, &err) < 0 ||
+	    open_serial(o->serial, &o->cfg.serial_out_fd, &err) < 0) {
+		api_start_answer(st, &err);
+		status = report_for(o->cfg.name, &err);
+	} else {
+		status = run_vm(o, &img, st, &err);
+		if (o->cfg.serial_out_fd != STDOUT_FILENO)
+			close(o->cfg.serial_out_fd);
+	}
+	free(data);
+	free(initrd);
+	modules_free(&mods);
+	return status;
+}
+
+/* --api-sock with no IMAGE: InstanceStart builds the VM from what the
+ * API configured; a start that fails is answered and waited for again. */
+static int run_when_started(struct run_options *o, struct api_start *st, const sigset_t *signals)
+{
+	for (;;) {
+		if (!api_start_wait(st, signals))
+			return KVMINI_E_STOPPED;
+		struct run_options attempt = *o;   /* a failed start leaves o as configured */
+		run_options_use_kernel(&attempt);
+		name_process(&attempt);
+		int status = run_configured(&attempt, st);
+		if (st->started)
+			return status;
+	}
+}
+
+/* The API server lives from before the VM until after it: its state is
+ * "Running" from the start when an IMAGE or --kernel was given. */
+static int run_with_api(struct run_options *o)
+{
+	struct api_start st = { .lock = PTHREAD_MUTEX_INITIALIZER,
+				.cond = PTHREAD_COND_INITIALIZER };
+	struct api_state api;
+	struct kvmini_error err;
+	sigset_t signals;
+	block_signals(&signals);
+	api_state_init(&api, o, o->cfg.name ? o->cfg.name : "anonymous-instance",
+		       api_start_request, &st);
+	api.running = !o->api_wait;
+	st.wake_fd = eventfd(0, EFD_CLOEXEC);
+	struct api_server *server = st.wake_fd < 0 ? NULL : api_server_open(o->api_sock, &api, &err);
+	int status;
+	if (st.wake_fd < 0) {
+		kvmini_fail_errno(&err, KVMINI_E_HOST, errno, "cannot create an eventfd");
+		status = report(&err);
+	} else if (!server) {
+		status = report_for(o->cfg.name, &err);
+	} else if (o->api_wait) {
+		status = run_when_started(o, &st, &signals);
+	} else {
+		status = run_configured(o, NULL);
+	}
+	api_server_close(server);
+	api_state_free(&api);
+	if (st.wake_fd >= 0)
+		close(st.wake_fd);
+	return status;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct run_options o;
@@ -327,24 +480,11 @@ static int cmd_run(int argc, char **argv)
 			 o.cfg.cpus);
 		say(o.cfg.name, line);
 	}
-	name_process(&o);
-	struct kvmini_image img = o.image;
-	uint8_t *data, *initrd;
-	struct cli_modules mods;
-	int status;
-	if (inputs_read(&o, &img, &data, &initrd, &mods, &err) < 0) {
-		status = report_for(o.cfg.name, &err);
-	} else if (open_serial(o.serial, &o.cfg.serial_out_fd, &err) < 0) {
-		status = report_for(o.cfg.name, &err);
-	} else {
-		status = run_vm(&o, &img, &err);
-		if (o.cfg.serial_out_fd != STDOUT_FILENO)
-			close(o.cfg.serial_out_fd);
-	}
-	free(data);
-	free(initrd);
-	modules_free(&mods);
-	return status;
+	if (!o.api_wait)
+		name_process(&o);
+	if (o.api_sock)
+		return run_with_api(&o);
+	return run_configured(&o, NULL);
 }
 
 static int cmd_info(int argc, char **argv)

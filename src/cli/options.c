@@ -57,7 +57,7 @@ enum {
 	OPT_CPU_FEATURES,
 	OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_APPEND,
 	OPT_DECOMPRESS, OPT_MODULE, OPT_TESTDEV,
-	OPT_NAME,
+	OPT_NAME, OPT_API_SOCK,
 };
 
 static const struct option run_long_options[] = {
@@ -86,6 +86,7 @@ static const struct option run_long_options[] = {
 	{ "module", required_argument, NULL, OPT_MODULE },
 	{ "testdev", no_argument, NULL, OPT_TESTDEV },
 	{ "name", required_argument, NULL, OPT_NAME },
+	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -252,6 +253,11 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 			return bad_value(err, "name", v, "a name for the VM");
 		o->cfg.name = v;
 		return 0;
+	case OPT_API_SOCK:
+		if (!*v)
+			return bad_value(err, "api-sock", v, "a path for the API's Unix socket");
+		o->api_sock = v;
+		return 0;
 	case OPT_KERNEL:
 		o->kernel = v;
 		return 0;
@@ -293,11 +299,16 @@ static int finish_kernel_options(int argc, char **argv, struct run_options *o,
 	    o->image.load_addr_set || o->image.entry_set)
 		return kvmini_fail(err, KVMINI_E_USAGE,
 				   "--mode, --format, --load-addr and --entry do not apply to --kernel");
+	run_options_use_kernel(o);
+	return 0;
+}
+
+void run_options_use_kernel(struct run_options *o)
+{
 	o->image.path = o->kernel;
 	o->image.format = KVMINI_FORMAT_LINUX;
 	if (!o->irqchip_set)
 		o->cfg.irqchip = KVMINI_IRQCHIP_KERNEL;
-	return 0;
 }
 
 /* Several vCPUs need a local APIC to start the others (INIT/SIPI), and
@@ -353,7 +364,9 @@ static int parse_run_argv(int argc, char **argv, struct run_options *o,
 		    o->image.load_addr_set || o->image.entry_set)
 			return kvmini_fail(err, KVMINI_E_USAGE,
 					   "--mode, --format, --load-addr and --entry need an IMAGE");
-		o->demo = true;
+		/* With --api-sock and no IMAGE, the API configures the VM. */
+		o->api_wait = o->api_sock != NULL;
+		o->demo = !o->api_wait;
 	}
 	return 0;
 }

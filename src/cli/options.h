@@ -23,6 +23,10 @@ struct run_options {
 	unsigned nmodules;
 	bool irqchip_set;             /* --irqchip given; else --kernel picks kernel */
 	bool irqchip_chosen;          /* no --irqchip, --cpus > 1: kvmini chose the model */
+	/* --api-sock PATH serves the control API (src/api); with no IMAGE
+	 * or --kernel, the VM waits for InstanceStart (api_wait). */
+	const char *api_sock;
+	bool api_wait;
 };
 
 /* Parse "64M", "1G", "4096", "0x1000" (K/M/G/T suffixes, powers of 1024). */
@@ -33,5 +37,10 @@ int parse_u64(const char *text, uint64_t *out);
 /* argv[0] is "run". Returns 0, or -1 with a one-line message in err. */
 int parse_run_options(int argc, char **argv, struct run_options *opts,
 		      struct kvmini_error *err);
+
+/* Once `kernel` is set (by --kernel or the API's boot source): the
+ * kernel becomes the image, booted by its own protocol, with the
+ * irqchip --kernel implies unless one was chosen. */
+void run_options_use_kernel(struct run_options *opts);
 
 #endif
