@@ -46,6 +46,7 @@ test)
 	need gdb command -v gdb                # tests/integration/gdb.bats
 	need clang command -v clang            # the fuzz targets' short runs
 	need curl command -v curl              # tests/integration/api.bats
+	need socat command -v socat            # api.bats: malformed and half requests
 	# tests/integration/multiboot.bats: the Multiboot guest under QEMU (TCG)
 	need qemu-system-x86 command -v qemu-system-x86_64
 	;;

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -142,17 +143,31 @@ static void conn_accept(void *ctx, int fd, uint32_t events)
 	s->conns[slot] = c;
 }
 
+/* The socket is bound under a temporary name and renamed into place once
+ * it listens, so a client that sees `path` can connect at once (tests
+ * wait for the file, never for a time); RENAME_NOREPLACE keeps an
+ * existing file at `path` from being replaced. */
 static int listen_unix(const char *path, struct kvmini_error *err)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(addr.sun_path))
+	if (strlen(path) + sizeof(".new") > sizeof(addr.sun_path))
 		return kvmini_fail(err, KVMINI_E_USAGE, "--api-sock path '%s' is too long", path);
-	strcpy(addr.sun_path, path);
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s.new", path);
+	if (access(path, F_OK) == 0)
+		return kvmini_fail(err, KVMINI_E_USAGE, "--api-sock '%s' already exists", path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return kvmini_fail_errno(err, KVMINI_E_HOST, errno, "cannot create the API socket");
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 16) < 0) {
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		int e = errno;
+		close(fd);
+		return kvmini_fail_errno(err, KVMINI_E_USAGE, e, "cannot bind --api-sock '%s'",
+					 addr.sun_path);
+	}
+	if (listen(fd, 16) < 0 || renameat2(AT_FDCWD, addr.sun_path, AT_FDCWD, path,
+					    RENAME_NOREPLACE) < 0) {
+		int e = errno;
+		unlink(addr.sun_path);
 		close(fd);
 		return kvmini_fail_errno(err, KVMINI_E_USAGE, e, "cannot listen on --api-sock '%s'",
 					 path);

@@ -1,0 +1,239 @@
+#!/usr/bin/env bats
+# The control API (kvmini run --api-sock, docs/api.md), driven with
+# Debian's curl --unix-socket as Firecracker's getting-started guide
+# drives Firecracker, and with socat for the bytes curl never sends.
+# Everything before InstanceStart runs without KVM; the tests that start
+# a guest skip (needs_kvm) on a host without /dev/kvm.
+bats_require_minimum_version 1.5.0
+load helpers
+
+BATS_TEST_TIMEOUT=120
+
+setup() {
+	SOCK="$BATS_TEST_TMPDIR/api.sock"
+	OUT="$BATS_TEST_TMPDIR/out"
+	ERR="$BATS_TEST_TMPDIR/err"
+	KPID=
+}
+
+teardown() {
+	if [ -n "${KPID:-}" ] && kill -0 "$KPID" 2>/dev/null; then
+		kill "$KPID" 2>/dev/null || true
+	fi
+	[ -z "${KPID:-}" ] || wait "$KPID" 2>/dev/null || true
+	sanitizer_teardown
+}
+
+# Start kvmini with the API in the background and wait until its socket
+# exists (kvmini renames it into place once it listens). Sets KPID.
+start_api() {   # [kvmini run options and IMAGE...]
+	"$KVMINI" run --api-sock "$SOCK" "$@" >"$OUT" 2>"$ERR" </dev/null &
+	KPID=$!
+	local limit=$((SECONDS + 60))
+	while [ ! -S "$SOCK" ]; do
+		if ! kill -0 "$KPID" 2>/dev/null || [ "$SECONDS" -ge "$limit" ]; then
+			echo "kvmini did not listen on $SOCK; stderr:"; cat "$ERR"
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+# api METHOD PATH [BODY]: $output is "STATUS BODY".
+api() {
+	local args=(-s --max-time 30 --unix-socket "$SOCK" -X "$1" -w ' %{http_code}')
+	[ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' -d "$3")
+	run curl "${args[@]}" "http://localhost$2"
+	[ "$status" -eq 0 ] || { echo "curl failed ($status): $output"; return 1; }
+	local code=${output##* } body=${output% *}
+	output="$code $body"
+}
+
+# The last api call answered exactly this.
+assert_api() {   # STATUS BODY
+	[ "$output" = "$1 $2" ] || { echo "got:  $output"; echo "want: $1 $2"; return 1; }
+}
+
+fault() {   # the body of a Firecracker error
+	printf '{"fault_message":"%s"}' "$1"
+}
+
+# Raw bytes to the socket; $output is what came back.
+raw() {   # PRINTF-FORMAT
+	run bash -c "printf '$1' | socat -t 10 - UNIX-CONNECT:'$SOCK'"
+}
+
+not_started='{"id":"anonymous-instance","state":"Not started","vmm_version":"0.1.0","app_name":"kvmini"}'
+
+@test "api: GET / before InstanceStart" {
+	start_api
+	api GET /
+	assert_api 200 "$not_started"
+}
+
+@test "api: --name is the instance id" {
+	start_api --name web1
+	api GET /
+	assert_api 200 '{"id":"web1","state":"Not started","vmm_version":"0.1.0","app_name":"kvmini"}'
+}
+
+@test "api: machine-config PUT, GET and PATCH" {
+	start_api
+	api GET /machine-config
+	assert_api 200 '{"vcpu_count":1,"mem_size_mib":64,"smt":false,"track_dirty_pages":false,"huge_pages":"None"}'
+	api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256, "smt": false}'
+	assert_api 204 ""
+	api PATCH /machine-config '{"mem_size_mib": 128}'
+	assert_api 204 ""
+	api GET /machine-config
+	assert_api 200 '{"vcpu_count":2,"mem_size_mib":128,"smt":false,"track_dirty_pages":false,"huge_pages":"None"}'
+}
+
+@test "api: machine-config refusals are Firecracker's 400s and change nothing" {
+	start_api
+	api PUT /machine-config '{"vcpu_count": 2}'
+	assert_api 400 "$(fault 'missing field `mem_size_mib` in the request body.')"
+	api PUT /machine-config '{"vcpu_count": "2", "mem_size_mib": 128}'
+	assert_api 400 "$(fault '`vcpu_count` must be an integer.')"
+	api PUT /machine-config '{"vcpu_count": 64, "mem_size_mib": 128}'
+	assert_api 400 "$(fault '`vcpu_count` must be from 1 to 32.')"
+	api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 128, "cpu_count": 2}'
+	assert_api 400 "$(fault 'unknown field `cpu_count` in the request body.')"
+	api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 128, "track_dirty_pages": true}'
+	assert_api 400 "$(fault '`track_dirty_pages` is not supported by kvmini yet: only false is accepted.')"
+	api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 128'
+	assert_api 400 "$(fault 'The request body is not valid JSON.')"
+	api PUT /machine-config '[2, 128]'
+	assert_api 400 "$(fault 'The request body must be a JSON object.')"
+	api GET /machine-config
+	assert_api 200 '{"vcpu_count":1,"mem_size_mib":64,"smt":false,"track_dirty_pages":false,"huge_pages":"None"}'
+}
+
+@test "api: boot-source and a start that fails leave the API waiting" {
+	start_api
+	api PUT /actions '{"action_type": "InstanceStart"}'
+	assert_api 400 "$(fault 'Cannot start the microVM without a boot source: PUT /boot-source first.')"
+	api PUT /boot-source '{"boot_args": "console=ttyS0"}'
+	assert_api 400 "$(fault 'missing field `kernel_image_path` in the request body.')"
+	api PUT /boot-source '{"kernel_image_path": ["/k"]}'
+	assert_api 400 "$(fault '`kernel_image_path` must be a string.')"
+	api PUT /boot-source "{\"kernel_image_path\": \"$BATS_TEST_TMPDIR/missing\", \"boot_args\": \"console=ttyS0\"}"
+	assert_api 204 ""
+	api PUT /actions '{"action_type": "InstanceStart"}'
+	assert_api 400 "$(fault "Cannot start the microVM: cannot open kernel '$BATS_TEST_TMPDIR/missing': No such file or directory")"
+	api GET /
+	assert_api 200 "$not_started"
+}
+
+@test "api: other actions, unknown paths, and resources kvmini does not have yet" {
+	start_api
+	api PUT /actions '{"action_type": "SendCtrlAltDel"}'
+	assert_api 400 "$(fault 'The action SendCtrlAltDel is not supported by kvmini yet.')"
+	api PUT /actions '{"action_type": "Reboot"}'
+	assert_api 400 "$(fault "unknown \`action_type\` 'Reboot': expected InstanceStart, SendCtrlAltDel or FlushMetrics.")"
+	api GET /nothing
+	assert_api 400 "$(fault 'Invalid request method and/or path: GET /nothing.')"
+	api DELETE /machine-config
+	assert_api 400 "$(fault 'Invalid request method and/or path: DELETE /machine-config.')"
+	api PUT /drives/rootfs '{"drive_id": "rootfs"}'
+	assert_api 400 "$(fault 'PUT /drives/rootfs is not supported by kvmini yet.')"
+	api PUT /snapshot/create '{}'
+	assert_api 400 "$(fault 'PUT /snapshot/create is not supported by kvmini yet.')"
+}
+
+@test "api: malformed HTTP is answered and the connection closed" {
+	start_api
+	raw 'PUT /actions HTTP/1.1\r\nContent-Length: 99999\r\n\r\n'
+	[[ "$output" == "HTTP/1.1 413 Payload Too Large"* ]] || { echo "$output"; false; }
+	[[ "$output" == *'{"fault_message":"request body too large"}' ]] || { echo "$output"; false; }
+	raw 'PUT /actions HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n'
+	[[ "$output" == "HTTP/1.1 501 Not Implemented"* ]] || { echo "$output"; false; }
+	raw 'PUT /actions HTTP/1.1\r\nContent-Length: 1y\r\n\r\n'
+	[[ "$output" == "HTTP/1.1 400 Bad Request"* ]] || { echo "$output"; false; }
+	raw 'hello\r\n\r\n'
+	[[ "$output" == *'{"fault_message":"malformed request line: bad method"}' ]] || { echo "$output"; false; }
+	raw '\x16\x03\x01\x02\x00'
+	[[ "$output" == *'{"fault_message":"invalid byte in request head"}' ]] || { echo "$output"; false; }
+	head -c 9000 /dev/zero | tr '\0' a >"$BATS_TEST_TMPDIR/long"
+	run bash -c "{ printf 'GET / HTTP/1.1\r\nX: '; cat '$BATS_TEST_TMPDIR/long'; } | socat -t 10 - UNIX-CONNECT:'$SOCK'"
+	[[ "$output" == "HTTP/1.1 431 Request Header Fields Too Large"* ]] || { echo "$output"; false; }
+	api GET /
+	assert_api 200 "$not_started"
+}
+
+@test "api: keep-alive answers requests in order on one connection" {
+	start_api
+	raw 'GET /machine-config HTTP/1.1\r\n\r\nPUT /machine-config HTTP/1.1\r\nContent-Length: 34\r\n\r\n{"vcpu_count":3,"mem_size_mib":96}GET / HTTP/1.1\r\nConnection: close\r\n\r\n'
+	[ "$(grep -o 'HTTP/1.1 [0-9]*' <<<"$output" | tr '\n' ,)" = "HTTP/1.1 200,HTTP/1.1 204,HTTP/1.1 200," ] ||
+		{ echo "$output"; false; }
+	api GET /machine-config
+	assert_api 200 '{"vcpu_count":3,"mem_size_mib":96,"smt":false,"track_dirty_pages":false,"huge_pages":"None"}'
+}
+
+@test "api: a client with half a request, or gone mid-request, disturbs no one" {
+	start_api
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	socat -t 10 UNIX-CONNECT:"$SOCK" - <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/slow" &
+	local slow=$!
+	exec 5>"$BATS_TEST_TMPDIR/in"   # (bats keeps 3 for itself)
+	printf 'GET /machine-config HT' >&5
+	api GET /
+	assert_api 200 "$not_started"
+	raw 'PUT /machine-config HTTP/1.1\r\nContent-Length: 100\r\n\r\n{"vcpu_count":'
+	[ -z "$output" ]   # the body never came: nothing to answer
+	printf 'TP/1.1\r\nConnection: close\r\n\r\n' >&5
+	exec 5>&-
+	wait "$slow"
+	grep -q '^HTTP/1.1 200 OK' "$BATS_TEST_TMPDIR/slow" || { cat "$BATS_TEST_TMPDIR/slow"; false; }
+	api GET /machine-config
+	assert_api 200 '{"vcpu_count":1,"mem_size_mib":64,"smt":false,"track_dirty_pages":false,"huge_pages":"None"}'
+}
+
+@test "api: SIGTERM before InstanceStart ends kvmini (status 12) and removes the socket" {
+	start_api
+	kill -TERM "$KPID"
+	status=0
+	wait "$KPID" || status=$?
+	KPID=
+	[ "$status" -eq 12 ] || { echo "status $status"; cat "$ERR"; false; }
+	[ ! -e "$SOCK" ]
+}
+
+@test "api: an existing --api-sock path is refused (status 2)" {
+	touch "$SOCK"
+	kvmini run --api-sock "$SOCK"
+	assert_status 2
+	assert_stderr_has "--api-sock '$SOCK' already exists"
+}
+
+# ---- with a guest: KVM hosts only ----
+
+@test "api: configure and start the conformance kernel, which sees the configuration" {
+	needs_kvm
+	start_api
+	expect="bootconf.mem=0x8000000 bootconf.end"
+	api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}'
+	assert_api 204 ""
+	api PUT /boot-source "{\"kernel_image_path\": \"$GUESTS/bootconf.bzImage\", \"boot_args\": \"console=ttyS0 $expect\"}"
+	assert_api 204 ""
+	api PUT /actions '{"action_type": "InstanceStart"}'
+	assert_api 204 ""
+	status=0
+	wait "$KPID" || status=$?
+	KPID=
+	[ "$status" -eq 1 ] || { echo "status $status"; cat "$OUT" "$ERR"; false; }
+	grep -qxF "bootconf: cmdline: console=ttyS0 $expect" "$OUT" || { cat "$OUT"; false; }
+	grep -q '^bootconf: [0-9]* checks, 0 failed$' "$OUT" || { cat "$OUT"; false; }
+}
+
+@test "api: with an IMAGE the VM runs at once; configuration is then refused" {
+	needs_kvm
+	start_api --timeout 60 "$GUESTS/loop_ready.bin"
+	wait_for_text "$OUT" ready
+	api GET /
+	assert_api 200 '{"id":"anonymous-instance","state":"Running","vmm_version":"0.1.0","app_name":"kvmini"}'
+	api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}'
+	assert_api 400 "$(fault 'The requested operation is not supported after starting the microVM.')"
+	api PUT /actions '{"action_type": "InstanceStart"}'
+	assert_api 400 "$(fault 'The requested operation is not supported after starting the microVM.')"
+}
