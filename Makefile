@@ -362,7 +362,11 @@ $(B)/fuzz/libkvmini.a: $(FUZZ_LIB_OBJS)
 	ar rcs $@ $^
 $(B)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_target.h tests/unit/bare_vm.h $(B)/fuzz/libkvmini.a
 	clang $(WARN) $(CPPFLAGS) -Itests/fuzz -Itests/unit $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
-		$(B)/fuzz/libkvmini.a $(DECOMP_LIBS) -ldl -lpthread
+		$(FUZZ_EXTRA) $(B)/fuzz/libkvmini.a $(DECOMP_LIBS) -ldl -lpthread
+# The control API's target also needs the front-end code it drives.
+FUZZ_API_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(wildcard src/api/*.c) src/cli/options.c src/cli/file.c)
+$(B)/fuzz/api: $(FUZZ_API_OBJS)
+$(B)/fuzz/api: FUZZ_EXTRA = $(FUZZ_API_OBJS) -lcjson
 .PHONY: fuzz fuzz-build
 fuzz-build: guests $(FUZZ_BINS)
 fuzz:

@@ -33,6 +33,11 @@ make_seeds() {
 			{ cat "$f"; printf '\0'; } >"$seeds/$(basename "$f").opt0"
 			{ cat "$f"; printf '\3'; } >"$seeds/$(basename "$f").opt3"
 		done ;;
+	api)   # one client's requests (the first byte: piece size, start outcome)
+		printf '\x80GET / HTTP/1.1\r\n\r\nGET /machine-config HTTP/1.1\r\n\r\n' >"$seeds/get"
+		printf '\x05PUT /machine-config HTTP/1.1\r\nContent-Length: 34\r\n\r\n{"vcpu_count":2,"mem_size_mib":96}' >"$seeds/machine"
+		printf '\x81PUT /boot-source HTTP/1.1\r\nContent-Length: 66\r\n\r\n{"kernel_image_path":"/k","initrd_path":"/i","boot_args":"a b=c"}PUT /actions HTTP/1.1\r\nContent-Length: 31\r\n\r\n{"action_type":"InstanceStart"}' >"$seeds/start"
+		printf '\x10PATCH /machine-config HTTP/1.1\r\nConnection: close\r\nContent-Length: 41\r\n\r\n{"smt":false,"huge_pages":"None","x":[1]}' >"$seeds/patch" ;;
 	decompress)
 		f=$B/guests/hello_long.elf
 		[ -e "$f" ] || return 0
