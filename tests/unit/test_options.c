@@ -157,3 +157,34 @@ Test(options, name)
 	cr_assert_eq(PARSE(&o, &err, "--name", ""), -1);
 	cr_assert(strstr(err.msg, "invalid value '' for --name"), "%s", err.msg);
 }
+
+Test(options, api_sock_without_image_waits_for_the_api)
+{
+	struct run_options o;
+	struct kvmini_error err;
+	cr_assert_eq(PARSE(&o, &err, "--api-sock", "/tmp/s"), 0);
+	cr_assert_str_eq(o.api_sock, "/tmp/s");
+	cr_assert(o.api_wait);
+	cr_assert_not(o.demo);
+	cr_assert_eq(PARSE(&o, &err, "--api-sock", "/tmp/s", "img.bin"), 0);
+	cr_assert_not(o.api_wait);
+	cr_assert_str_eq(o.image.path, "img.bin");
+	cr_assert_eq(PARSE(&o, &err, "--api-sock", ""), -1);
+	cr_assert_str_eq(err.msg, "invalid value '' for --api-sock: expected a path for the API's Unix socket");
+}
+
+Test(options, use_kernel_as_the_api_does)
+{
+	struct run_options o;
+	struct kvmini_error err;
+	cr_assert_eq(PARSE(&o, &err, "--api-sock", "/tmp/s"), 0);
+	o.kernel = "/k";
+	run_options_use_kernel(&o);
+	cr_assert_str_eq(o.image.path, "/k");
+	cr_assert_eq(o.image.format, KVMINI_FORMAT_LINUX);
+	cr_assert_eq(o.cfg.irqchip, KVMINI_IRQCHIP_KERNEL);
+	cr_assert_eq(PARSE(&o, &err, "--api-sock", "/tmp/s", "--irqchip", "split"), 0);
+	o.kernel = "/k";
+	run_options_use_kernel(&o);
+	cr_assert_eq(o.cfg.irqchip, KVMINI_IRQCHIP_SPLIT);
+}
