@@ -212,6 +212,7 @@ struct api_start {
 	pthread_cond_t cond;
 	int wake_fd;                  /* eventfd: a start is requested */
 	bool answered, started;
+	bool closing;                 /* kvmini is ending: refuse new requests */
 	struct kvmini_error err;
 };
 
@@ -220,6 +221,10 @@ static int api_start_request(void *ctx, struct kvmini_error *err)
 {
 	struct api_start *st = ctx;
 	pthread_mutex_lock(&st->lock);
+	if (st->closing) {
+		pthread_mutex_unlock(&st->lock);
+		return kvmini_fail(err, KVMINI_E_STOPPED, "kvmini is stopping");
+	}
 	st->answered = false;
 	uint64_t one = 1;
 	if (write(st->wake_fd, &one, sizeof(one)) != sizeof(one)) {
@@ -246,6 +251,19 @@ static void api_start_answer(struct api_start *st, const struct kvmini_error *er
 	st->answered = true;
 	pthread_cond_signal(&st->cond);
 	pthread_mutex_unlock(&st->lock);
+}
+
+/* A signal ends kvmini before any VM ran: a request that came with it
+ * (the API thread waits for its answer) and any later one are refused,
+ * so the API's loop can be stopped. */
+static void api_start_close(struct api_start *st)
+{
+	struct kvmini_error err;
+	kvmini_fail(&err, KVMINI_E_STOPPED, "kvmini is stopping");
+	pthread_mutex_lock(&st->lock);
+	st->closing = true;
+	pthread_mutex_unlock(&st->lock);
+	api_start_answer(st, &err);
 }
 
 /* Wait for a start request or a signal (signals are blocked): true for
@@ -424,8 +442,10 @@ static int run_configured(struct run_options *o, struct api_start *st)
 static int run_when_started(struct run_options *o, struct api_start *st, const sigset_t *signals)
 {
 	for (;;) {
-		if (!api_start_wait(st, signals))
+		if (!api_start_wait(st, signals)) {
+			api_start_close(st);
 			return KVMINI_E_STOPPED;
+		}
 		struct run_options attempt = *o;   /* a failed start leaves o as configured */
 		run_options_use_kernel(&attempt);
 		name_process(&attempt);
