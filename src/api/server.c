@@ -11,12 +11,18 @@
 #include "event_loop.h"
 
 #define CONN_BUF_SIZE (HTTP_HEAD_MAX + HTTP_BODY_MAX)
+/* After refusing a request the server still reads (and drops) up to
+ * this much of what the client keeps sending, so the client is not
+ * stopped by a closed socket (EPIPE) before it reads the answer. */
+#define CONN_DRAIN_MAX (1u << 20)
 
 struct api_conn {
 	struct api_server *server;
 	struct event_handler *handler;
 	int fd;
 	size_t len;
+	bool draining;        /* answered with an error: discarding input */
+	size_t drained;
 	char buf[CONN_BUF_SIZE];
 };
 
@@ -85,9 +91,10 @@ static bool conn_serve(struct api_conn *c)
 		struct api_response resp = { 0 };
 		if (r != HTTP_PARSE_OK) {
 			api_fault(&resp, (int)r, "%s", why);
-			api_response_write(c->fd, &resp, false);
+			bool sent = api_response_write(c->fd, &resp, false);
 			free(resp.body);
-			return false;
+			c->draining = sent && shutdown(c->fd, SHUT_WR) == 0;
+			return c->draining;
 		}
 		api_handle(c->server->api, &req, &resp);
 		bool ok = api_response_write(c->fd, &resp, req.keep_alive);
@@ -103,11 +110,19 @@ static void conn_ready(void *ctx, int fd, uint32_t events)
 {
 	struct api_conn *c = ctx;
 	(void)events;
+	if (c->draining)
+		c->len = 0;
 	ssize_t n = recv(fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {   /* gone, perhaps mid-request: nothing to answer */
 		conn_close(c);
+		return;
+	}
+	if (c->draining) {
+		c->drained += (size_t)n;
+		if (c->drained > CONN_DRAIN_MAX)
+			conn_close(c);
 		return;
 	}
 	c->len += (size_t)n;
@@ -133,6 +148,8 @@ static void conn_accept(void *ctx, int fd, uint32_t events)
 	c->server = s;
 	c->fd = cfd;
 	c->len = 0;
+	c->draining = false;
+	c->drained = 0;
 	struct kvmini_error err;
 	c->handler = event_loop_add(s->loop, cfd, EPOLLIN, conn_ready, c, &err);
 	if (!c->handler) {
