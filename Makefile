@@ -10,7 +10,9 @@ SANFLAGS:= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 LDLIBS  := -lpthread -lcjson
 
 LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/board/*.c src/devices/*.c src/loaders/*.c)
-# src/api: the control API, a front end like the CLI (docs/api.md).
+# src/api: the control API, a front end like the CLI (docs/api.md). It
+# parses JSON with Debian's cJSON: a build without its header installs
+# libcjson-dev first (scripts/install-deps.sh build), as root.
 CLI_SRCS := $(wildcard src/cli/*.c src/api/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(B)/obj/%.o)
@@ -21,6 +23,12 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/san/tests/%)
 # Programs with planted bugs for the harness's self-test (end of file).
 HARNESS_SRCS := $(wildcard tests/harness/*.c)
 HARNESS_BINS := $(HARNESS_SRCS:tests/harness/%.c=$(B)/san/harness/%)
+
+.PHONY: build-deps
+build-deps:
+	@test -e /usr/include/cjson/cJSON.h || scripts/install-deps.sh build
+$(patsubst %.c,$(B)/obj/%.o,$(wildcard src/api/*.c)) \
+$(patsubst %.c,$(B)/san/%.o,$(wildcard src/api/*.c)): | build-deps
 
 .PHONY: all run test unit integration valgrind bench deps guests clean
 all: $(B)/kvmini $(B)/libkvmini.a guests
