@@ -24,14 +24,14 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/san/tests/%)
 HARNESS_SRCS := $(wildcard tests/harness/*.c)
 HARNESS_BINS := $(HARNESS_SRCS:tests/harness/%.c=$(B)/san/harness/%)
 
+.PHONY: all run test unit integration valgrind bench deps guests clean
+all: $(B)/kvmini $(B)/libkvmini.a guests
+
 .PHONY: build-deps
 build-deps:
 	@test -e /usr/include/cjson/cJSON.h || scripts/install-deps.sh build
 $(patsubst %.c,$(B)/obj/%.o,$(wildcard src/api/*.c)) \
 $(patsubst %.c,$(B)/san/%.o,$(wildcard src/api/*.c)): | build-deps
-
-.PHONY: all run test unit integration valgrind bench deps guests clean
-all: $(B)/kvmini $(B)/libkvmini.a guests
 
 # ---- guests (freestanding, built with the host gcc) ----
 GUEST_CFLAGS := -ffreestanding -fno-pic -fno-pie -nostdlib -fno-stack-protector \
