@@ -17,11 +17,7 @@ setup() {
 }
 
 teardown() {
-	if [ -n "${KPID:-}" ] && kill -0 "$KPID" 2>/dev/null; then
-		kill "$KPID" 2>/dev/null || true
-	fi
-	[ -z "${KPID:-}" ] || wait "$KPID" 2>/dev/null || true
-	sanitizer_teardown
+	background_kvmini_teardown
 }
 
 # Start kvmini with the API in the background and wait until its socket

@@ -21,11 +21,7 @@ setup() {
 }
 
 teardown() {
-	if [ -n "${KPID:-}" ] && kill -0 "$KPID" 2>/dev/null; then
-		kill "$KPID" 2>/dev/null || true
-	fi
-	[ -z "${KPID:-}" ] || wait "$KPID" 2>/dev/null || true
-	sanitizer_teardown
+	background_kvmini_teardown
 }
 
 # Start kvmini in the background with the stub on a free port, waiting for

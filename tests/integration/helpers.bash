@@ -51,6 +51,16 @@ sanitizer_teardown() {
 	sanitizer_check "" || return 1
 }
 
+# Teardown for files that start kvmini in the background with its pid in
+# KPID: end it if the test left it running, reap it, check for reports.
+background_kvmini_teardown() {
+	if [ -n "${KPID:-}" ] && kill -0 "$KPID" 2>/dev/null; then
+		kill "$KPID" 2>/dev/null || true
+	fi
+	[ -z "${KPID:-}" ] || wait "$KPID" 2>/dev/null || true
+	sanitizer_teardown
+}
+
 # Run kvmini with stdin closed off, capturing stdout and stderr apart;
 # a sanitizer report fails the test at once.
 kvmini() {
