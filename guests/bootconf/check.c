@@ -81,17 +81,6 @@ static int is_space(char c)
 	return c == ' ' || c == '\t' || c == '\n';
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "KEY=0xHEX" as a whole token; returns 1 and the value when present. */
 int cmdline_value(const char *cmdline, const char *key, uint64_t *value)
 {

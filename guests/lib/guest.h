@@ -20,6 +20,18 @@ static inline uint8_t inb(uint16_t port)
 	return value;
 }
 
+/* The value of a hex digit, or -1 (guests parse their command lines). */
+static inline int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 void serial_putc(char c);
 void serial_puts(const char *s);
 void serial_put_hex(uint64_t value);

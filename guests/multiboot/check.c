@@ -89,17 +89,6 @@ static const char *key_value(const char *line, const char *key)
 	return 0;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A hex number (0x optional) up to ':' or the token's end; *p moves past it. */
 static uint64_t parse_hex(const char **p)
 {
