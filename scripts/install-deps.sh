@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what kvmini's tests (or benchmarks) need, from Debian's
-# packages, only when something is missing. Usage: install-deps.sh test|bench|fuzz|build
+# packages, only when something is missing. Usage: install-deps.sh test|bench|fuzz|build|kernel
 set -euo pipefail
 
 want=()
@@ -18,6 +18,8 @@ build_deps() {
 	need liblz4-dev test -e /usr/include/lz4.h
 	need xz-utils command -v xz   # the xz-packed conformance kernel
 	need libcjson-dev test -e /usr/include/cjson/cJSON.h   # the control API's JSON
+	need libzydis-dev test -e /usr/include/Zydis/Zydis.h  # instruction completion's decoder
+	need pkg-config command -v pkg-config
 }
 # Debian's stock kernel and what its initramfs is built from
 # (scripts/linux-guest.sh, tests/integration/linux.bats, the Linux bench).
@@ -26,6 +28,23 @@ linux_deps() {
 	need busybox-static sh -c 'file -b /bin/busybox | grep -q static'
 	need cpio command -v cpio
 	need file command -v file
+}
+
+# kvmini's test kernel (scripts/build-test-kernel.sh, make test-kernel):
+# the source, kbuild's tools, and the initramfs's busybox.
+kernel_deps() {
+	need linux-source-6.1 test -e /usr/src/linux-source-6.1.tar.xz
+	need build-essential command -v gcc
+	need flex command -v flex
+	need bison command -v bison
+	need bc command -v bc
+	need libelf-dev test -e /usr/include/libelf.h
+	need libssl-dev test -e /usr/include/openssl/ssl.h
+	need xz-utils command -v xz
+	need cpio command -v cpio
+	need file command -v file
+	need patch command -v patch
+	need busybox-static sh -c 'file -b /bin/busybox | grep -q static'
 }
 
 case "${1:-test}" in
@@ -54,6 +73,9 @@ fuzz)
 	build_deps
 	need clang command -v clang            # make fuzz (libFuzzer)
 	;;
+kernel)
+	kernel_deps
+	;;
 bench)
 	build_deps
 	linux_deps
@@ -62,7 +84,7 @@ bench)
 	need bc command -v bc                   # sandbox bench: arithmetic on timings
 	;;
 *)
-	echo "usage: $0 test|bench|fuzz|build" >&2
+	echo "usage: $0 test|bench|fuzz|build|kernel" >&2
 	exit 2
 	;;
 esac
