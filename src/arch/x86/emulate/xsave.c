@@ -172,7 +172,9 @@ static void xsave_store(struct x86_ctx *c, enum xsave_form form, gva_t linear, u
 		else
 			init_component(img, i, dst, size);
 	}
-	if (rfbm & (SSE_BIT | AVX_BIT))   /* MXCSR and its mask go with SSE or AVX */
+	/* MXCSR and its mask: with SSE or AVX in the standard form, with
+	 * saved SSE state in the compacted one. */
+	if (compacted ? (save & SSE_BIT) : (rfbm & (SSE_BIT | AVX_BIT)))
 		memcpy(img + MXCSR_OFFSET, area(c) + MXCSR_OFFSET, 8);
 	uint64_t bv = load64(img + LEGACY_SIZE);
 	if (compacted) {
