@@ -150,6 +150,12 @@ test: deps
 	$(MAKE) all $(B)/san/kvmini $(UNIT_BINS) $(HARNESS_BINS) fuzz-build
 	scripts/run-tests.sh $(B)
 
+# kvmini's test kernel (tests/integration/test_kernel.bats builds it on
+# first use where KVM runs guests): build it now, or print where it is.
+.PHONY: test-kernel
+test-kernel:
+	scripts/build-test-kernel.sh
+
 # ---- benchmarks (not tests) ----
 bench: all
 	scripts/install-deps.sh bench
