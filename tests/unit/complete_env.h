@@ -6,7 +6,8 @@
  *   0x1000 PML4, 0x2000 PDPT, 0x3000 PD, 0x4000 PT (first 2 MiB)
  *   0x5000 IDT (256 gates), 0x10000 code (user), 0x20000 data (supervisor),
  *   0x30000 data (user), 0x40000 read-only, 0x50000 no-execute,
- *   0x60000 not present; 2 MiB..8 MiB in 2 MiB pages. */
+ *   0x60000 not present, 0x70000 mapped to 0xfec00000 (not RAM);
+ *   2 MiB..8 MiB in 2 MiB pages. */
 #ifndef KVMINI_TEST_COMPLETE_ENV_H
 #define KVMINI_TEST_COMPLETE_ENV_H
 
@@ -26,6 +27,7 @@
 #define ENV_RO 0x40000ULL
 #define ENV_NX 0x50000ULL
 #define ENV_ABSENT 0x60000ULL
+#define ENV_DEVICE 0x70000ULL      /* mapped to the IOAPIC's page: not RAM */
 
 struct complete_env {
 	struct guest_memory mem;
@@ -57,6 +59,7 @@ static inline void env_map(struct complete_env *e)
 	env_put64(e, 0x4000 + (ENV_RO >> 12) * 8, ENV_RO | PTE_P);
 	env_put64(e, 0x4000 + (ENV_NX >> 12) * 8, ENV_NX | PTE_P | PTE_W | PTE_NX);
 	env_put64(e, 0x4000 + (ENV_ABSENT >> 12) * 8, 0);
+	env_put64(e, 0x4000 + (ENV_DEVICE >> 12) * 8, 0xfec00000ULL | PTE_P | PTE_W);
 }
 
 /* Gate `vector` of the IDT: present, interrupt gate, DPL dpl. */

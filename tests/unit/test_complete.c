@@ -756,13 +756,65 @@ Test(complete, unknown_instruction_is_named)
 	cr_assert_eq(env.cpu.regs.rip, ENV_CODE, "nothing changed");
 }
 
-Test(complete, decoded_text_in_att_syntax)
+/* What cannot be completed says so, with the instruction decoded. */
+Test(complete, failure_names_the_instruction_and_the_reason)
 {
 	static const uint8_t c16[] = { 0xf0, 0x48, 0x0f, 0xc7, 0x0e };
 	struct x86_completion done;
-	env.cpu.regs.rsi = ENV_DATA;
-	cr_assert_eq(env_run(&env, c16, sizeof(c16), &done), X86_COMPLETED);
-	cr_assert_str_eq(done.text, "lock cmpxchg16b (%rsi)");
+	env.cpu.regs.rsi = ENV_DEVICE;
+	cr_assert_eq(env_run(&env, c16, sizeof(c16), &done), X86_FAILED);
+	cr_assert_str_eq(done.text, "lock cmpxchg16b (%rsi): atomic access to 0x70000 is not "
+				    "within one page of RAM");
 	cr_assert_eq(done.kind, X86_KIND_CMPXCHG);
 	cr_assert_str_eq(x86_kind_name(done.kind), "cmpxchg8b/16b");
+	cr_assert_eq(env.cpu.regs.rip, ENV_CODE);
+
+	static const uint8_t popcnt[] = { 0xf3, 0x48, 0x0f, 0xb8, 0x06 };
+	env_reset_cpu(&env);
+	env.cpu.regs.rsi = ENV_DEVICE;
+	cr_assert_eq(env_run(&env, popcnt, sizeof(popcnt), &done), X86_FAILED, "no bus here");
+	cr_assert_str_eq(done.text, "popcnt (%rsi), %rax: 8 bytes at 0xfec00000 are not RAM");
+}
+
+/* A memory operand outside RAM goes through the MMIO bus, as an MMIO
+ * exit would: movbe's load reads the device, its store writes it. */
+static uint8_t device_bytes[16];
+
+static void device_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t len)
+{
+	(void)opaque;
+	memcpy(data, device_bytes + offset, len);
+}
+
+static void device_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t len)
+{
+	(void)opaque;
+	memcpy(device_bytes + offset, data, len);
+}
+
+Test(complete, mmio_operands_go_through_the_bus)
+{
+	static const struct bus_device_ops ops = { .read = device_read, .write = device_write };
+	static const uint8_t load[] = { 0x48, 0x0f, 0x38, 0xf0, 0x06 };   /* movbe (%rsi), %rax */
+	struct x86_completion done;
+	struct kvmini_error err;
+	struct bus mmio;
+	bus_init(&mmio, "MMIO");
+	cr_assert_eq(bus_register(&mmio, 0xfec00000, 16, &ops, NULL, "device", &err), 0, "%s",
+		     err.msg);
+	env.guest.mmio = &mmio;
+	uint64_t v = 0x0102030405060708ULL;
+	memcpy(device_bytes, &v, 8);
+	env.cpu.regs.rsi = ENV_DEVICE;
+	cr_assert_eq(env_run(&env, load, sizeof(load), &done), X86_COMPLETED, "%s", done.text);
+	cr_assert_eq(env.cpu.regs.rax, 0x0807060504030201ULL);
+
+	env_reset_cpu(&env);
+	env.cpu.regs.rsi = ENV_DEVICE + 8;
+	env.cpu.regs.rax = 0x1122334455667788ULL;
+	cr_assert_eq(env_run(&env, movbe_store, sizeof(movbe_store), &done), X86_COMPLETED);
+	memcpy(&v, device_bytes + 8, 8);
+	cr_assert_eq(v, 0x8877665544332211ULL);
+	env.guest.mmio = NULL;
+	bus_free(&mmio);
 }

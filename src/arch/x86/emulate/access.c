@@ -19,13 +19,10 @@ void ctx_raise(struct x86_ctx *c, uint8_t vector, bool has_error, uint32_t error
 
 void ctx_fail(struct x86_ctx *c, const char *fmt, ...)
 {
-	size_t used = strnlen(c->out->text, sizeof(c->out->text));
 	va_list ap;
 	va_start(ap, fmt);
-	if (used + 2 < sizeof(c->out->text)) {
-		memcpy(c->out->text + used, ": ", 2);
-		vsnprintf(c->out->text + used + 2, sizeof(c->out->text) - used - 2, fmt, ap);
-	}
+	if (!c->failed)   /* the first reason is the one that matters */
+		vsnprintf(c->why, sizeof(c->why), fmt, ap);
 	va_end(ap);
 	c->failed = true;
 }

@@ -321,16 +321,21 @@ static ZydisStackWidth stack_width_of(const struct kvm_sregs *s, ZydisMachineMod
 	return s->ss.db ? ZYDIS_STACK_WIDTH_32 : ZYDIS_STACK_WIDTH_16;
 }
 
-/* The instruction, as objdump would print it, for messages. */
-static void describe(struct x86_ctx *c)
+/* The instruction, as objdump would print it, and why it failed; only
+ * for messages (formatting costs as much as completing). */
+static void describe(struct x86_ctx *c, uint64_t rip)
 {
 	ZydisFormatter f;
+	char *text = c->out->text;
+	size_t size = sizeof(c->out->text);
 	if (!ZYAN_SUCCESS(ZydisFormatterInit(&f, ZYDIS_FORMATTER_STYLE_ATT)) ||
 	    !ZYAN_SUCCESS(ZydisFormatterFormatInstruction(&f, &c->insn, c->ops,
 							  c->insn.operand_count_visible,
-							  c->out->text, sizeof(c->out->text),
-							  c->cpu->regs.rip, NULL)))
-		snprintf(c->out->text, sizeof(c->out->text), "(unprintable)");
+							  text, size, rip, NULL)))
+		snprintf(text, size, "(unprintable)");
+	size_t used = strnlen(text, size);
+	if (c->failed && used + 2 < size)
+		snprintf(text + used, size - used, ": %s", c->why);
 }
 
 /* An instruction cut short by a fetch that faulted raises that fault. */
@@ -365,7 +370,6 @@ static enum x86_outcome decode(struct x86_ctx *c)
 		return X86_UNKNOWN;
 	}
 	c->out->length = c->insn.length;
-	describe(c);
 	return X86_COMPLETED;
 }
 
@@ -387,10 +391,17 @@ enum x86_outcome x86_complete(struct x86_cpu *cpu, const struct x86_guest *guest
 	cpu->sregs_changed = cpu->xsave_changed = cpu->flush_tlb = false;
 	c.mode = mode_of(&cpu->sregs);
 	c.cpl = cpl_of(&cpu->sregs, &cpu->regs);
+	uint64_t rip = cpu->regs.rip;
 	enum x86_outcome decoded = decode(&c);
 	if (decoded != X86_COMPLETED || cpu->exception.raised)
 		return decoded;
-	if (!dispatch(&c))
+	if (!dispatch(&c)) {
+		describe(&c, rip);
 		return X86_UNKNOWN;
-	return c.failed ? X86_FAILED : X86_COMPLETED;
+	}
+	if (c.failed) {
+		describe(&c, rip);
+		return X86_FAILED;
+	}
+	return X86_COMPLETED;
 }

@@ -71,7 +71,8 @@ struct x86_completion {
 	enum x86_kind kind;
 	uint8_t bytes[15];
 	unsigned length;         /* bytes fetched (the instruction's length once decoded) */
-	char text[160];          /* the decoded instruction, and why it failed */
+	char text[160];          /* X86_UNKNOWN, X86_FAILED: the decoded
+				  * instruction, and why it failed */
 };
 
 enum x86_outcome x86_complete(struct x86_cpu *cpu, const struct x86_guest *guest,

@@ -16,7 +16,8 @@ struct x86_ctx {
 	ZydisDecodedInstruction insn;
 	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
 	unsigned cpl;
-	bool failed;            /* X86_FAILED: out->text says why */
+	bool failed;            /* X86_FAILED: why[] says why */
+	char why[96];
 };
 
 /* ---- exceptions (vectors from the SDM) ---- */
