@@ -152,9 +152,16 @@ test: deps
 
 # kvmini's test kernel (tests/integration/test_kernel.bats builds it on
 # first use where KVM runs guests): build it now, or print where it is.
-.PHONY: test-kernel
+.PHONY: test-kernel test-long
 test-kernel:
 	scripts/build-test-kernel.sh
+
+# Long tests, not part of `make test`: Debian's stock kernel to /init
+# with no emulation workarounds, its boot milestones on the way
+# (tests/long/, docs/performance.md). Minutes on a PVM host.
+test-long: deps
+	$(MAKE) all $(B)/san/kvmini
+	KVMINI=$(CURDIR)/$(B)/san/kvmini GUESTS=$(CURDIR)/$(G) bats tests/long
 
 # ---- benchmarks (not tests) ----
 bench: all

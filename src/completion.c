@@ -33,16 +33,16 @@ static int flush_tlb(struct vcpu *vcpu, const struct kvm_sregs *sregs, struct kv
 	return vcpu_set_sregs(vcpu, &flipped, err);
 }
 
-/* Exceptions go in as exceptions (KVM refuses vectors above 31 there);
- * int n for n >= 32 as an interrupt, which the IDT delivers the same way
- * once the privilege check (done by the executor) has passed. RIP is
- * already past a trap's instruction. */
+/* Exceptions go in as exceptions; int n for n >= 32 (and int 2: KVM
+ * refuses both as exceptions) as an interrupt, which the IDT delivers
+ * the same way once the privilege check (done by the executor) has
+ * passed. RIP is already past a trap's instruction. */
 static int inject(struct vcpu *vcpu, const struct x86_exception *e, struct kvmini_error *err)
 {
 	struct kvm_vcpu_events ev;
 	if (vcpu_get_events(vcpu, &ev, err) < 0)
 		return -1;
-	if (e->soft && e->vector >= 32) {
+	if (e->soft && (e->vector >= 32 || e->vector == 2)) {
 		ev.interrupt.injected = 1;
 		ev.interrupt.nr = e->vector;
 		ev.interrupt.soft = 0;
