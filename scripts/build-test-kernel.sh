@@ -33,7 +33,12 @@ inputs_hash() {
 	} | sha256sum | cut -c1-16
 }
 
-# The source unpacked and patched once per source version and patch.
+# The source unpacked and patched once per source version and patch
+# (its diff, not its description: a reworded comment rebuilds nothing).
+patch_key() {
+	sed -n '/^--- a\//,$p' "$patch" | sha256sum | cut -c1-8
+}
+
 prepare_tree() {
 	local tree=$1
 	[ -e "$tree/.kvmini-patched" ] && return 0
@@ -109,7 +114,7 @@ main() {
 		echo "$dest"
 		return 0
 	fi
-	tree=$cache/work/linux-$(dpkg-query -W -f='${Version}' linux-source-6.1)-$(sha256sum "$patch" | cut -c1-8)
+	tree=$cache/work/linux-$(dpkg-query -W -f='${Version}' linux-source-6.1)-$(patch_key)
 	tmp=$dest.tmp.$$
 	mkdir -p "$tmp"
 	prepare_tree "$tree"
