@@ -818,3 +818,44 @@ Test(complete, mmio_operands_go_through_the_bus)
 	env.guest.mmio = NULL;
 	bus_free(&mmio);
 }
+
+/* Real mode and 32-bit protected mode: segment bases and limits. */
+Test(complete, legacy_modes_use_segments)
+{
+	static const uint8_t popcnt16[] = { 0x66, 0xf3, 0x0f, 0xb8, 0x04 };   /* popcnt (%si), %eax */
+	static const uint8_t popcnt32[] = { 0xf3, 0x0f, 0xb8, 0x06 };         /* popcnt (%esi), %eax */
+	struct kvm_sregs *s = &env.cpu.sregs;
+	struct x86_completion done;
+	uint32_t v = 0xf0f0f0f1;
+	cr_assert_eq(guest_write(&env.mem, ENV_DATA + 0x10, &v, 4), 0);
+
+	/* Real mode: CS:IP = 0x1000:0 (0x10000), DS = 0x2000. */
+	s->cr0 = 0x10;
+	s->efer = 0;
+	s->cs = (struct kvm_segment){ .selector = 0x1000, .base = 0x10000, .limit = 0xffff,
+				      .type = 0xb, .present = 1, .s = 1 };
+	s->ds = (struct kvm_segment){ .selector = 0x2000, .base = 0x20000, .limit = 0xffff,
+				      .type = 0x3, .present = 1, .s = 1 };
+	env.cpu.regs.rip = 0;
+	env.cpu.regs.rsi = 0x10;
+	cr_assert_eq(guest_write(&env.mem, 0x10000, popcnt16, sizeof(popcnt16)), 0);
+	cr_assert_eq(x86_complete(&env.cpu, &env.guest, &done), X86_COMPLETED, "%s", done.text);
+	cr_assert(!env.cpu.exception.raised);
+	cr_assert_eq(env.cpu.regs.rax, 17);
+	cr_assert_eq(env.cpu.regs.rip, sizeof(popcnt16));
+
+	/* 32-bit protected mode without paging, DS limited to 4 KiB. */
+	env_reset_cpu(&env);
+	s->cr0 = 0x11;
+	s->efer = 0;
+	s->cs.l = 0;
+	s->cs.db = 1;
+	s->ds.limit = 0xfff;
+	env.cpu.regs.rsi = ENV_DATA + 0x10;
+	cr_assert_eq(env_run(&env, popcnt32, sizeof(popcnt32), &done), X86_COMPLETED);
+	cr_assert_eq(env.cpu.exception.vector, 13, "past DS's limit: #GP");
+	s->ds.limit = 0xffffffff;
+	cr_assert_eq(env_run(&env, popcnt32, sizeof(popcnt32), &done), X86_COMPLETED);
+	cr_assert(!env.cpu.exception.raised);
+	cr_assert_eq(env.cpu.regs.rax, 17);
+}

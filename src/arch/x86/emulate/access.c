@@ -140,9 +140,12 @@ bool ctx_linear(struct x86_ctx *c, const ZydisDecodedOperand *op, uint64_t len,
 		*linear = ea + (based ? seg->base : 0);
 		return true;   /* the canonical check is the page walk's */
 	}
-	/* Protected and real mode: an unusable segment, a read-only one for
-	 * a write, or an access past an expand-up limit faults. */
-	if (seg->unusable || (write && (seg->type & 0xa) != 0x2) ||
+	/* An access past an expand-up limit faults (in real mode too: big
+	 * real mode keeps its hidden limit); in protected mode also an
+	 * unusable segment, and a write to one that is not writable data. */
+	bool protected_mode = c->cpu->sregs.cr0 & X86_CR0_PE;
+	bool writable = (seg->type & 0xa) == 0x2;
+	if ((protected_mode && (seg->unusable || (write && !writable))) ||
 	    len == 0 || ea + len - 1 > seg->limit) {
 		ctx_raise(c, fault, true, 0);
 		return false;

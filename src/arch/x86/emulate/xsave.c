@@ -110,7 +110,7 @@ static void copy_component(uint8_t *dst, uint32_t dst_off, const uint8_t *src, u
 /* The checks every member of the family shares (SDM vol. 1, 13.7-13.12):
  * CPUID, CR4.OSXSAVE, CR0.TS, CPL for the supervisor forms, a 64-byte
  * aligned operand. Sets *linear and the requested-feature bitmap. */
-static bool xsave_checks(struct x86_ctx *c, bool supervisor, uint32_t cpuid_bit,
+static bool xsave_checks(struct x86_ctx *c, bool supervisor, bool write, uint32_t cpuid_bit,
 			 gva_t *linear, uint64_t *rfbm)
 {
 	struct kvm_cpuid_entry2 sub1 = ctx_cpuid(c, 0xd, 1);
@@ -127,7 +127,7 @@ static bool xsave_checks(struct x86_ctx *c, bool supervisor, uint32_t cpuid_bit,
 		ctx_gp0(c);
 		return false;
 	}
-	if (!ctx_linear(c, &c->ops[0], LEGACY_SIZE + HEADER_SIZE, false, linear))
+	if (!ctx_linear(c, &c->ops[0], LEGACY_SIZE + HEADER_SIZE, write, linear))
 		return false;
 	if (*linear & 63) {
 		ctx_gp0(c);
@@ -199,7 +199,7 @@ void exec_xsave(struct x86_ctx *c)
 	}
 	gva_t linear;
 	uint64_t rfbm;
-	if (xsave_checks(c, form == FORM_SUPERVISOR, bit, &linear, &rfbm))
+	if (xsave_checks(c, form == FORM_SUPERVISOR, true, bit, &linear, &rfbm))
 		xsave_store(c, form, linear, rfbm);
 }
 
@@ -268,7 +268,7 @@ void exec_xrstor(struct x86_ctx *c)
 	uint32_t offsets[COMPONENTS] = { 0 }, end = LEGACY_SIZE + HEADER_SIZE;
 	gva_t linear;
 	uint64_t rfbm;
-	if (!xsave_checks(c, supervisor, supervisor ? 8 : 0, &linear, &rfbm) ||
+	if (!xsave_checks(c, supervisor, false, supervisor ? 8 : 0, &linear, &rfbm) ||
 	    !ctx_read(c, linear, img, LEGACY_SIZE + HEADER_SIZE))
 		return;
 	if (!header_valid(c, img + LEGACY_SIZE, supervisor)) {
