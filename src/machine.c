@@ -47,6 +47,8 @@ void kvmini_config_defaults(struct kvmini_config *cfg)
 		.serial_in_fd = STDIN_FILENO,
 		.debugcon_fd = STDOUT_FILENO,
 		.log_fd = STDERR_FILENO,
+		.vconsole_out_fd = -1,
+		.vconsole_in_fd = -1,
 	};
 }
 
