@@ -214,7 +214,29 @@ struct api_start {
 	bool answered, started;
 	bool closing;                 /* kvmini is ending: refuse new requests */
 	struct kvmini_error err;
+	struct kvmini_vm *vm;         /* the running VM, for PATCH /vm; under lock */
 };
+
+/* PATCH /vm from the API's thread. */
+static int api_pause_request(void *ctx, bool paused, struct kvmini_error *err)
+{
+	struct api_start *st = ctx;
+	pthread_mutex_lock(&st->lock);
+	int rc = st->vm ? kvmini_vm_pause(st->vm, paused, err)
+		: kvmini_fail(err, KVMINI_E_STOPPED, "the VM is not running");
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+/* The VM the API may pause: set once it runs, cleared before it goes. */
+static void api_start_set_vm(struct api_start *st, struct kvmini_vm *vm)
+{
+	if (!st)
+		return;
+	pthread_mutex_lock(&st->lock);
+	st->vm = vm;
+	pthread_mutex_unlock(&st->lock);
+}
 
 /* The API thread's side: ask, then wait until the VM runs or failed. */
 static int api_start_request(void *ctx, struct kvmini_error *err)
@@ -322,8 +344,10 @@ static int run_vm(struct run_options *o, const struct kvmini_image *img, struct 
 		api_start_answer(st, err);
 		status = report_for(o->cfg.name, err);
 	} else {
+		api_start_set_vm(st, vm);
 		api_start_answer(st, NULL);
 		status = kvmini_vm_run(vm, &result);
+		api_start_set_vm(st, NULL);
 		console_close(console);   /* restores the terminal before we print */
 		if (result.message[0] && (result.status != KVMINI_OK || o->cfg.verbose))
 			say(o->cfg.name, result.message);
@@ -468,6 +492,7 @@ static int run_with_api(struct run_options *o)
 	api_state_init(&api, o, o->cfg.name ? o->cfg.name : "anonymous-instance",
 		       api_start_request, &st);
 	api.running = !o->api_wait;
+	api.pause = api_pause_request;
 	st.wake_fd = eventfd(0, EFD_CLOEXEC);
 	struct api_server *server = st.wake_fd < 0 ? NULL : api_server_open(o->api_sock, &api, &err);
 	int status;
@@ -479,7 +504,7 @@ static int run_with_api(struct run_options *o)
 	} else if (o->api_wait) {
 		status = run_when_started(o, &st, &signals);
 	} else {
-		status = run_configured(o, NULL);
+		status = run_configured(o, &st);
 	}
 	api_server_close(server);
 	api_state_free(&api);

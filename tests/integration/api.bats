@@ -124,17 +124,41 @@ not_started='{"id":"anonymous-instance","state":"Not started","vmm_version":"0.1
 @test "api: other actions, unknown paths, and resources kvmini does not have yet" {
 	start_api
 	api PUT /actions '{"action_type": "SendCtrlAltDel"}'
-	assert_api 400 "$(fault 'The action SendCtrlAltDel is not supported by kvmini yet.')"
+	assert_api 400 "$(fault 'The microVM is not running: SendCtrlAltDel needs a started guest.')"
 	api PUT /actions '{"action_type": "Reboot"}'
 	assert_api 400 "$(fault "unknown \`action_type\` 'Reboot': expected InstanceStart, SendCtrlAltDel or FlushMetrics.")"
 	api GET /nothing
 	assert_api 400 "$(fault 'Invalid request method and/or path: GET /nothing.')"
 	api DELETE /machine-config
 	assert_api 400 "$(fault 'Invalid request method and/or path: DELETE /machine-config.')"
-	api PUT /drives/rootfs '{"drive_id": "rootfs"}'
-	assert_api 400 "$(fault 'PUT /drives/rootfs is not supported by kvmini yet.')"
 	api PUT /snapshot/create '{}'
 	assert_api 400 "$(fault 'PUT /snapshot/create is not supported by kvmini yet.')"
+}
+
+@test "api: drives, interfaces, vsock, logger and metrics are configured before the start" {
+	start_api
+	api PUT /drives/rootfs '{"drive_id": "rootfs", "path_on_host": "/r.ext4", "is_root_device": true}'
+	assert_api 204 ""
+	api PUT /drives/other '{"drive_id": "other", "path_on_host": "/o", "is_root_device": true}'
+	assert_api 400 "$(fault 'A root block device already exists!')"
+	api PUT /drives/x '{"drive_id": "y", "path_on_host": "/o", "is_root_device": false}'
+	assert_api 400 "$(fault 'The id from the path does not match the id from the body!')"
+	api PATCH /drives/rootfs '{"drive_id": "rootfs", "path_on_host": "/r2.ext4"}'
+	assert_api 204 ""
+	api PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "06:00:ac:10:00:02"}'
+	assert_api 204 ""
+	api PUT /vsock '{"guest_cid": 3, "uds_path": "/tmp/v.sock"}'
+	assert_api 204 ""
+	api PATCH /vm '{"state": "Paused"}'
+	assert_api 400 "$(fault 'The microVM is not running: it cannot be paused.')"
+	: > "$BATS_TEST_TMPDIR/metrics"
+	api PUT /metrics "{\"metrics_path\": \"$BATS_TEST_TMPDIR/metrics\"}"
+	assert_api 204 ""
+	api PUT /actions '{"action_type": "FlushMetrics"}'
+	assert_api 204 ""
+	# The flush counts the 8 requests before it, 3 of them refused.
+	run cat "$BATS_TEST_TMPDIR/metrics"
+	[[ "$output" == '{"utc_timestamp_ms":'*',"api_server":{"requests":8,"faults":3},"vmm":{"state":"Not started"}}' ]] || { echo "$output"; false; }
 }
 
 @test "api: malformed HTTP is answered and the connection closed" {
@@ -244,4 +268,18 @@ not_started='{"id":"anonymous-instance","state":"Not started","vmm_version":"0.1
 	assert_api 400 "$(fault 'The requested operation is not supported after starting the microVM.')"
 	api PUT /actions '{"action_type": "InstanceStart"}'
 	assert_api 400 "$(fault 'The requested operation is not supported after starting the microVM.')"
+}
+
+@test "api: PATCH /vm pauses and resumes a running guest" {
+	needs_kvm
+	start_api --timeout 60 "$GUESTS/loop_ready.bin"
+	wait_for_text "$OUT" ready
+	api PATCH /vm '{"state": "Paused"}'
+	assert_api 204 ""
+	api GET /
+	assert_api 200 '{"id":"anonymous-instance","state":"Paused","vmm_version":"0.1.0","app_name":"kvmini"}'
+	api PATCH /vm '{"state": "Resumed"}'
+	assert_api 204 ""
+	api GET /
+	assert_api 200 '{"id":"anonymous-instance","state":"Running","vmm_version":"0.1.0","app_name":"kvmini"}'
 }
