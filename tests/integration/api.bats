@@ -283,3 +283,61 @@ not_started='{"id":"anonymous-instance","state":"Not started","vmm_version":"0.1
 	api GET /
 	assert_api 200 '{"id":"anonymous-instance","state":"Running","vmm_version":"0.1.0","app_name":"kvmini"}'
 }
+
+@test "api: kvmini ctl configures and queries the API, with documented statuses" {
+	start_api
+	kvmini ctl "$SOCK" info
+	assert_status 0
+	[ "$output" = "$not_started" ] || { echo "$output"; false; }
+	kvmini ctl "$SOCK" put /machine-config '{"vcpu_count": 2, "mem_size_mib": 96}'
+	assert_status 0
+	[ -z "$output" ]
+	kvmini ctl "$SOCK" get /machine-config
+	[ "$output" = '{"vcpu_count":2,"mem_size_mib":96,"smt":false,"track_dirty_pages":false,"huge_pages":"None"}' ] || { echo "$output"; false; }
+	kvmini ctl "$SOCK" pause
+	assert_status 2
+	[ "$stderr" = '{"fault_message":"The microVM is not running: it cannot be paused."}
+kvmini: PATCH /vm: HTTP 400' ] || { echo "$stderr"; false; }
+	kvmini ctl "$BATS_TEST_TMPDIR/none.sock" info
+	assert_status 4
+	[ "$stderr" = "kvmini: cannot connect to '$BATS_TEST_TMPDIR/none.sock': No such file or directory" ]
+	kvmini ctl "$SOCK" reboot
+	assert_status 2
+	[[ "$stderr" == "kvmini: unknown ctl command 'reboot'"* ]]
+}
+
+@test "api: --config-file errors name the section and exit 2" {
+	local c="$BATS_TEST_TMPDIR/c.json"
+	printf '{"drives": [{"drive_id": "a", "path_on_host": "/x", "is_root_device": 3}], "boot-source": {"kernel_image_path": "/k"}}' > "$c"
+	kvmini run --config-file "$c"
+	assert_status 2
+	[ "$stderr" = "kvmini: config file '$c': drives[0]: \`is_root_device\` must be a boolean." ] || { echo "$stderr"; false; }
+	printf '{"balloon": {}}' > "$c"
+	kvmini run --config-file "$c"
+	assert_status 2
+	[ "$stderr" = "kvmini: config file '$c': unknown or unsupported section \`balloon\`" ]
+	printf '{"machine-config": {"vcpu_count": 1, "mem_size_mib": 64}}' > "$c"
+	kvmini run --config-file "$c"
+	assert_status 2
+	[ "$stderr" = "kvmini: config file '$c': the file has no \`boot-source\`" ]
+	printf '{"boot-source": {"kernel_image_path": "%s/missing"}}' "$BATS_TEST_TMPDIR" > "$c"
+	kvmini run --config-file "$c"
+	assert_status 2
+	[ "$stderr" = "kvmini: cannot open kernel '$BATS_TEST_TMPDIR/missing': No such file or directory" ]
+	kvmini run --config-file "$c" "$GUESTS/loop.bin"
+	assert_status 2
+	[[ "$stderr" == "kvmini: --config-file names the kernel: no IMAGE or --kernel with it"* ]]
+	kvmini run --config-file "$BATS_TEST_TMPDIR/nothing.json"
+	assert_status 2
+}
+
+@test "api: --config-file boots the conformance kernel with the file's configuration" {
+	needs_kvm
+	expect="bootconf.mem=0x8000000 bootconf.end"
+	printf '{"machine-config": {"vcpu_count": 1, "mem_size_mib": 128}, "boot-source": {"kernel_image_path": "%s", "boot_args": "console=ttyS0 %s"}}' \
+		"$GUESTS/bootconf.bzImage" "$expect" > "$BATS_TEST_TMPDIR/c.json"
+	kvmini run --config-file "$BATS_TEST_TMPDIR/c.json"
+	assert_status 1
+	[[ "$output" == *"bootconf: cmdline: console=ttyS0 $expect"* ]] || { echo "$output"; false; }
+	[[ "$output" =~ bootconf:\ [0-9]+\ checks,\ 0\ failed ]] || { echo "$output"; false; }
+}
