@@ -10,7 +10,7 @@ SANFLAGS:= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 LDLIBS  := -lpthread -lcjson
 
 LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/arch/x86/emulate/*.c src/board/*.c \
-	src/devices/*.c src/loaders/*.c)
+	src/devices/*.c src/loaders/*.c src/virtio/*.c src/snapshot/*.c)
 # Instruction completion decodes with Debian's Zydis (libzydis-dev, from
 # scripts/install-deps.sh build); Debian ships it without a pkg-config
 # file, hence the fallback.

@@ -48,6 +48,8 @@ void kvmini_config_defaults(struct kvmini_config *cfg)
 		.serial_in_fd = STDIN_FILENO,
 		.debugcon_fd = STDOUT_FILENO,
 		.log_fd = STDERR_FILENO,
+		.vconsole_out_fd = -1,
+		.vconsole_in_fd = -1,
 	};
 }
 
@@ -351,6 +353,20 @@ void kvmini_vm_stop(struct kvmini_vm *m, enum kvmini_status why)
 	if (m->vm_live)
 		vm_request_stop(&m->vm, why, why, "stopped by the user");
 	pthread_mutex_unlock(&m->lock);
+}
+
+int kvmini_vm_pause(struct kvmini_vm *m, bool paused, struct kvmini_error *err)
+{
+	int rc = 0;
+	pthread_mutex_lock(&m->lock);
+	if (!m->vm_live || m->user_stopped)
+		rc = kvmini_fail(err, KVMINI_E_STOPPED, "the VM is stopping");
+	else if (!paused)
+		vm_resume_all(&m->vm);
+	else if (!vm_pause_all(&m->vm))
+		rc = kvmini_fail(err, KVMINI_E_STOPPED, "the VM is stopping");
+	pthread_mutex_unlock(&m->lock);
+	return rc;
 }
 
 struct vm *machine_vm_for(struct kvmini_vm *m, const char *who, const char *option,

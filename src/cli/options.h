@@ -27,6 +27,9 @@ struct run_options {
 	 * or --kernel, the VM waits for InstanceStart (api_wait). */
 	const char *api_sock;
 	bool api_wait;
+	/* --config-file FILE: Firecracker's configuration file, applied
+	 * through the API's handlers; the VM starts at once. */
+	const char *config_file;
 };
 
 /* Parse "64M", "1G", "4096", "0x1000" (K/M/G/T suffixes, powers of 1024). */
