@@ -37,21 +37,26 @@ static int flush_tlb(struct vcpu *vcpu, const struct kvm_sregs *sregs, struct kv
  * refuses both as exceptions) as an interrupt, which the IDT delivers
  * the same way once the privilege check (done by the executor) has
  * passed. RIP is already past a trap's instruction. */
+void completion_event(const struct x86_exception *e, struct kvm_vcpu_events *ev)
+{
+	if (e->soft && (e->vector >= 32 || e->vector == 2)) {
+		ev->interrupt.injected = 1;
+		ev->interrupt.nr = e->vector;
+		ev->interrupt.soft = 0;
+	} else {
+		ev->exception.injected = 1;
+		ev->exception.nr = e->vector;
+		ev->exception.has_error_code = e->has_error;
+		ev->exception.error_code = e->error;
+	}
+}
+
 static int inject(struct vcpu *vcpu, const struct x86_exception *e, struct kvmini_error *err)
 {
 	struct kvm_vcpu_events ev;
 	if (vcpu_get_events(vcpu, &ev, err) < 0)
 		return -1;
-	if (e->soft && (e->vector >= 32 || e->vector == 2)) {
-		ev.interrupt.injected = 1;
-		ev.interrupt.nr = e->vector;
-		ev.interrupt.soft = 0;
-	} else {
-		ev.exception.injected = 1;
-		ev.exception.nr = e->vector;
-		ev.exception.has_error_code = e->has_error;
-		ev.exception.error_code = e->error;
-	}
+	completion_event(e, &ev);
 	return vcpu_set_events(vcpu, &ev, err);
 }
 

@@ -10,6 +10,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <linux/kvm.h>
+#include "arch/x86/emulate/complete.h"
 
 struct vcpu;
 struct vm;
@@ -18,6 +20,11 @@ struct vm;
  * and the vCPU may run on; false with a one-line reason naming the
  * decoded instruction when the guest must end. */
 bool completion_run(struct vcpu *vcpu, char *why, size_t why_size);
+
+/* Put the executor's exception into the events KVM_GET_VCPU_EVENTS
+ * returned, for KVM_SET_VCPU_EVENTS: an exception, or for int n with
+ * n >= 32 or n = 2 (vectors KVM refuses as exceptions) an interrupt. */
+void completion_event(const struct x86_exception *e, struct kvm_vcpu_events *ev);
 
 /* Under --verbose: one line with the completions of each kind so far,
  * when there were any. */

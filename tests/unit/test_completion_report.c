@@ -47,3 +47,27 @@ Test(completion_report, a_named_vm_says_its_name)
 	report(&vm, line, sizeof(line));
 	cr_assert_str_eq(line, "kvmini[web]: instructions completed in user space: popcnt 3\n");
 }
+
+/* How the executor's exceptions reach KVM_SET_VCPU_EVENTS. */
+Test(completion_event, faults_traps_and_software_interrupts)
+{
+	struct kvm_vcpu_events ev = { 0 };
+	completion_event(&(struct x86_exception){ .raised = true, .vector = 14, .has_error = true,
+						  .error = 0x6 }, &ev);
+	cr_assert(ev.exception.injected && ev.exception.nr == 14);
+	cr_assert(ev.exception.has_error_code && ev.exception.error_code == 0x6);
+	cr_assert(!ev.interrupt.injected);
+
+	memset(&ev, 0, sizeof(ev));
+	completion_event(&(struct x86_exception){ .raised = true, .vector = 3 }, &ev);
+	cr_assert(ev.exception.injected && ev.exception.nr == 3 && !ev.exception.has_error_code);
+
+	memset(&ev, 0, sizeof(ev));
+	completion_event(&(struct x86_exception){ .raised = true, .soft = true, .vector = 0x80 }, &ev);
+	cr_assert(ev.interrupt.injected && ev.interrupt.nr == 0x80 && !ev.interrupt.soft);
+	cr_assert(!ev.exception.injected);
+
+	memset(&ev, 0, sizeof(ev));
+	completion_event(&(struct x86_exception){ .raised = true, .soft = true, .vector = 2 }, &ev);
+	cr_assert(ev.interrupt.injected && ev.interrupt.nr == 2, "int 2 is not an NMI exception");
+}
