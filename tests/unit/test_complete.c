@@ -859,3 +859,17 @@ Test(complete, legacy_modes_use_segments)
 	cr_assert(!env.cpu.exception.raised);
 	cr_assert_eq(env.cpu.regs.rax, 17);
 }
+
+/* xsave into a page not present faults as the write it is. */
+Test(complete, xsave_to_a_page_not_present_is_a_write_fault)
+{
+	static const uint8_t xsave[] = { 0x48, 0x0f, 0xae, 0x26 };
+	struct x86_completion done;
+	env.cpu.regs.rsi = ENV_ABSENT;
+	env.cpu.regs.rax = env.cpu.regs.rdx = ~0u;
+	cr_assert_eq(env_run(&env, xsave, sizeof(xsave), &done), X86_COMPLETED);
+	expect_pf(ENV_ABSENT, X86_PF_WRITE, "xsave");
+	/* Into a read-only page: a protection fault, nothing written. */
+	run_at(xsave, sizeof(xsave), ENV_RO, false);
+	expect_pf(ENV_RO, X86_PF_PROT | X86_PF_WRITE, "xsave to read-only");
+}

@@ -76,16 +76,22 @@ bool ctx_long_mode(const struct x86_ctx *c)
 	return c->mode == ZYDIS_MACHINE_MODE_LONG_64;
 }
 
+/* RIP past the instruction, wrapping at the code segment's size. */
 void ctx_advance(struct x86_ctx *c)
 {
 	uint64_t rip = c->cpu->regs.rip + c->insn.length;
-	if (c->mode == ZYDIS_MACHINE_MODE_LONG_64)
+	switch (c->mode) {
+	case ZYDIS_MACHINE_MODE_LONG_64:
 		c->cpu->regs.rip = rip;
-	else if (c->insn.stack_width == 16 && c->mode != ZYDIS_MACHINE_MODE_LEGACY_32 &&
-		 c->mode != ZYDIS_MACHINE_MODE_LONG_COMPAT_32)
-		c->cpu->regs.rip = rip & 0xffff;
-	else
+		break;
+	case ZYDIS_MACHINE_MODE_LONG_COMPAT_32:
+	case ZYDIS_MACHINE_MODE_LEGACY_32:
 		c->cpu->regs.rip = rip & 0xffffffffULL;
+		break;
+	default:
+		c->cpu->regs.rip = rip & 0xffff;
+		break;
+	}
 }
 
 /* ---- segments ---- */
@@ -284,6 +290,17 @@ bool ctx_op_write(struct x86_ctx *c, const ZydisDecodedOperand *op, const void *
 	gva_t linear;
 	return ctx_linear(c, op, op->size / 8, true, &linear) &&
 	       ctx_write(c, linear, buf, op->size / 8);
+}
+
+bool ctx_probe(struct x86_ctx *c, gva_t linear, uint64_t len, enum x86_access_kind kind)
+{
+	struct piece pieces[ACCESS_PIECES];
+	struct x86_access a = access_for(c, kind);
+	if (len > ACCESS_MAX) {
+		ctx_fail(c, "access of %llu bytes", (unsigned long long)len);
+		return false;
+	}
+	return translate(c, linear, len, &a, pieces) > 0 || len == 0;
 }
 
 void *ctx_host(struct x86_ctx *c, gva_t linear, uint64_t len, enum x86_access_kind kind)

@@ -65,6 +65,9 @@ bool ctx_write(struct x86_ctx *c, gva_t linear, const void *buf, uint64_t len);
 /* Memory operand `op` read or written whole (op->size bits). */
 bool ctx_op_read(struct x86_ctx *c, const ZydisDecodedOperand *op, void *buf);
 bool ctx_op_write(struct x86_ctx *c, const ZydisDecodedOperand *op, const void *buf);
+/* Check [linear, linear+len) for `kind` without touching it: an
+ * instruction that reads what it then overwrites faults as a write. */
+bool ctx_probe(struct x86_ctx *c, gva_t linear, uint64_t len, enum x86_access_kind kind);
 /* A host pointer to len bytes at `linear` inside one page of RAM, checked
  * for `kind`, for atomic operations; NULL with an exception or failure. */
 void *ctx_host(struct x86_ctx *c, gva_t linear, uint64_t len, enum x86_access_kind kind);

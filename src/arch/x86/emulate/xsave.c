@@ -160,7 +160,7 @@ static void xsave_store(struct x86_ctx *c, enum xsave_form form, gva_t linear, u
 	}
 	if (compacted)
 		compacted_offsets(c, rfbm, offsets, &end);
-	if (!ctx_read(c, linear, img, end))
+	if (!ctx_probe(c, linear, end, X86_ACCESS_WRITE) || !ctx_read(c, linear, img, end))
 		return;
 	for (unsigned i = 0; i < COMPONENTS; i++) {
 		uint32_t off = 0, size = 0;
