@@ -873,3 +873,19 @@ Test(complete, xsave_to_a_page_not_present_is_a_write_fault)
 	run_at(xsave, sizeof(xsave), ENV_RO, false);
 	expect_pf(ENV_RO, X86_PF_PROT | X86_PF_WRITE, "xsave to read-only");
 }
+
+/* lock on popcnt is #UD on the host (SIGILL) and in the completion. */
+Test(complete, lock_where_none_is_allowed_raises_ud)
+{
+	static const uint8_t code[] = { 0xf0, 0xf3, 0x48, 0x0f, 0xb8, 0xc3 };
+	struct x86_completion done;
+	signal(SIGILL, on_ill);
+	caught = 0;
+	if (!sigsetjmp(caught_at, 1))
+		__asm__ volatile(".byte 0xf0, 0xf3, 0x48, 0x0f, 0xb8, 0xc3" ::: "rax", "cc");
+	signal(SIGILL, SIG_DFL);
+	cr_assert_eq(caught, SIGILL, "lock popcnt on the host");
+	cr_assert_eq(env_run(&env, code, sizeof(code), &done), X86_COMPLETED);
+	cr_assert_eq(env.cpu.exception.vector, 6);
+	cr_assert_eq(env.cpu.regs.rip, ENV_CODE);
+}

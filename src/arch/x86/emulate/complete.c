@@ -363,8 +363,14 @@ static enum x86_outcome decode(struct x86_ctx *c)
 	c->out->length = ctx_fetch(c, c->out->bytes, sizeof(c->out->bytes), &stop);
 	if (!ZYAN_SUCCESS(ZydisDecoderInit(&d, c->mode, stack_width_of(&c->cpu->sregs, c->mode))))
 		return X86_UNKNOWN;
-	if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&d, c->out->bytes, c->out->length, &c->insn, c->ops))) {
-		if (c->out->length < sizeof(c->out->bytes))
+	ZyanStatus status = ZydisDecoderDecodeFull(&d, c->out->bytes, c->out->length, &c->insn,
+						   c->ops);
+	if (status == ZYDIS_STATUS_ILLEGAL_LOCK) {
+		ctx_ud(c);   /* lock on an instruction that takes none */
+		return X86_COMPLETED;
+	}
+	if (!ZYAN_SUCCESS(status)) {
+		if (status == ZYDIS_STATUS_NO_MORE_DATA && c->out->length < sizeof(c->out->bytes))
 			return fetch_fault(c, &stop);
 		snprintf(c->out->text, sizeof(c->out->text), "(undecodable bytes)");
 		return X86_UNKNOWN;
