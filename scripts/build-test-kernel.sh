@@ -78,7 +78,8 @@ build_initramfs() {
 	local out=$1 dir
 	file -b /bin/busybox | grep -q 'statically linked' || die "/bin/busybox is not busybox-static"
 	dir=$(mktemp -d)
-	mkdir -p "$dir/bin" "$dir/sbin" "$dir/dev" "$dir/proc" "$dir/sys" "$dir/tmp"
+	mkdir -p "$dir/bin" "$dir/sbin" "$dir/usr/bin" "$dir/usr/sbin" "$dir/dev" "$dir/proc" \
+		"$dir/sys" "$dir/tmp"
 	cp /bin/busybox "$dir/bin/busybox"
 	ln -s busybox "$dir/bin/sh"
 	cat >"$dir/init" <<-'INIT'
