@@ -84,6 +84,7 @@ build_initramfs() {
 	ln -s busybox "$dir/bin/sh"
 	cat >"$dir/init" <<-'INIT'
 	#!/bin/sh
+	export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 	/bin/busybox mount -t devtmpfs devtmpfs /dev
 	exec </dev/console >/dev/console 2>&1
 	/bin/busybox --install -s
