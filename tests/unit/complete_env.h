@@ -93,9 +93,20 @@ static inline struct kvm_cpuid2 *env_host_cpuid(void)
 	return t;
 }
 
+/* Whether the host's kernel turned XSAVE on (CPUID.1:ECX.OSXSAVE):
+ * without it xgetbv and xsave raise #UD in this process. */
+static inline bool env_host_osxsave(void)
+{
+	unsigned a, b, c, d;
+	__cpuid(1, a, b, c, d);
+	return (c >> 27) & 1;
+}
+
 static inline uint64_t env_host_xcr0(void)
 {
 	uint32_t lo, hi;
+	if (!env_host_osxsave())
+		return 0;
 	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
 	return lo | (uint64_t)hi << 32;
 }
@@ -105,7 +116,8 @@ static inline void env_host_xsave(struct kvm_xsave *out)
 {
 	static uint8_t area[4096] __attribute__((aligned(64)));
 	memset(area, 0, sizeof(area));
-	__asm__ volatile("xsave64 %0" : "+m"(area) : "a"(-1), "d"(-1) : "memory");
+	if (env_host_osxsave())
+		__asm__ volatile("xsave64 %0" : "+m"(area) : "a"(-1), "d"(-1) : "memory");
 	memcpy(out->region, area, sizeof(area));
 }
 

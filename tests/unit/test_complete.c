@@ -222,6 +222,8 @@ Test(complete, cmpxchg16b_misaligned_raises_gp)
 Test(complete, xgetbv_matches_the_host)
 {
 	static const uint8_t code[] = { 0x0f, 0x01, 0xd0 };
+	if (!env_host_osxsave())
+		cr_skip_test("the host has no xsave enabled");
 	struct gprs g = { .rcx = 0, .rflags = 0x202 }, n = g, e;
 	NATIVE("xgetbv", &n);
 	emulate(code, sizeof(code), &g, "", 1, &e, (char[1]){ 0 });
@@ -377,8 +379,8 @@ Test(complete, xsave_xsaveopt_xsavec_match_the_host)
 	static const uint8_t xsave[] = { 0x48, 0x0f, 0xae, 0x26 };      /* xsave64 (%rsi) */
 	static const uint8_t xsaveopt[] = { 0x48, 0x0f, 0xae, 0x36 };   /* xsaveopt64 (%rsi) */
 	static const uint8_t xsavec[] = { 0x48, 0x0f, 0xc7, 0x26 };     /* xsavec64 (%rsi) */
-	if (!host_has(1, 0, 'c', 26))
-		cr_skip_test("the host has no xsave");
+	if (!env_host_osxsave())
+		cr_skip_test("the host has no xsave enabled");
 	for (unsigned i = 0; i < 40; i++) {
 		xsave_case(0, xsave, sizeof(xsave), i);
 		if (host_has(0xd, 1, 'a', 0))
@@ -393,8 +395,8 @@ Test(complete, xsave_xsaveopt_xsavec_match_the_host)
 Test(complete, xrstor_matches_the_host)
 {
 	static const uint8_t code[] = { 0x48, 0x0f, 0xae, 0x2e };   /* xrstor64 (%rsi) */
-	if (!host_has(1, 0, 'c', 26))
-		cr_skip_test("the host has no xsave");
+	if (!env_host_osxsave())
+		cr_skip_test("the host has no xsave enabled");
 	for (unsigned i = 0; i < 60; i++) {
 		struct x86_completion done;
 		uint64_t m = i % 3 == 0 ? ~0ULL : (rnd() | 1);
@@ -424,6 +426,8 @@ Test(complete, xsave_family_checks)
 	static const uint8_t xrstor[] = { 0x48, 0x0f, 0xae, 0x2e };
 	static const uint8_t xsaves[] = { 0x48, 0x0f, 0xc7, 0x2e };
 	struct x86_completion done;
+	if (!env_host_osxsave())
+		cr_skip_test("the host has no xsave enabled");
 	env.cpu.regs.rsi = 0x100020;   /* not 64-byte aligned */
 	cr_assert_eq(env_run(&env, xsave, sizeof(xsave), &done), X86_COMPLETED);
 	cr_assert_eq(env.cpu.exception.vector, 13, "misaligned xsave: #GP");
@@ -865,6 +869,8 @@ Test(complete, xsave_to_a_page_not_present_is_a_write_fault)
 {
 	static const uint8_t xsave[] = { 0x48, 0x0f, 0xae, 0x26 };
 	struct x86_completion done;
+	if (!env_host_osxsave())
+		cr_skip_test("the host has no xsave enabled");
 	env.cpu.regs.rsi = ENV_ABSENT;
 	env.cpu.regs.rax = env.cpu.regs.rdx = ~0u;
 	cr_assert_eq(env_run(&env, xsave, sizeof(xsave), &done), X86_COMPLETED);
