@@ -88,11 +88,17 @@ static void describe_failure(const struct x86_completion *c, enum x86_outcome ou
 		snprintf(why + n, why_size - (size_t)n, ")");
 }
 
+static int msr_read(void *opaque, uint32_t index, uint64_t *value)
+{
+	return vcpu_get_msr(opaque, index, value, NULL);
+}
+
 bool completion_run(struct vcpu *vcpu, char *why, size_t why_size)
 {
 	static __thread struct x86_cpu cpu;   /* 4 KiB of xsave area: off the stack */
 	struct vm *vm = vcpu->vm;
-	struct x86_guest guest = { .mem = &vm->mem, .mmio = &vm->mmio, .cpuid = &vm->cpuid };
+	struct x86_guest guest = { .mem = &vm->mem, .mmio = &vm->mmio, .cpuid = &vm->cpuid,
+				   .msr_read = msr_read, .msr_opaque = vcpu };
 	struct x86_completion done;
 	struct kvmini_error err;
 	if (state_get(vcpu, &cpu, &err) < 0) {

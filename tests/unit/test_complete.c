@@ -895,3 +895,76 @@ Test(complete, lock_where_none_is_allowed_raises_ud)
 	cr_assert_eq(env.cpu.exception.vector, 6);
 	cr_assert_eq(env.cpu.regs.rip, ENV_CODE);
 }
+
+/* rdtscp: the TSC as KVM reports it, and TSC_AUX in ECX. Against the
+ * host: the completion's TSC (read from the host here) lies between two
+ * native readings, and ECX is what the host's own rdtscp gives. */
+static int host_msr(void *opaque, uint32_t index, uint64_t *value)
+{
+	uint32_t lo, hi, aux;
+	(void)opaque;
+	__asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux));
+	*value = index == 0x10 ? (lo | (uint64_t)hi << 32) : aux;
+	return index == 0x10 || index == 0xc0000103u ? 0 : -1;
+}
+
+Test(complete, rdtscp_matches_the_host)
+{
+	static const uint8_t code[] = { 0x0f, 0x01, 0xf9 };
+	struct x86_completion done;
+	uint32_t lo, hi, aux;
+	if (!host_has(0x80000001, 0, 'd', 27))
+		cr_skip_test("the host has no rdtscp");
+	env.guest.msr_read = host_msr;
+	__asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux));
+	uint64_t before = lo | (uint64_t)hi << 32;
+	cr_assert_eq(env_run(&env, code, sizeof(code), &done), X86_COMPLETED, "%s", done.text);
+	__asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux));
+	uint64_t after = lo | (uint64_t)hi << 32;
+	uint64_t got = (uint32_t)env.cpu.regs.rax | env.cpu.regs.rdx << 32;
+	cr_assert(got >= before && got <= after, "TSC 0x%llx outside [0x%llx, 0x%llx]",
+		  (unsigned long long)got, (unsigned long long)before, (unsigned long long)after);
+	cr_assert_eq(env.cpu.regs.rcx, aux, "TSC_AUX (the host may have moved this thread)");
+	cr_assert_eq(env.cpu.regs.rip, ENV_CODE + 3);
+}
+
+static int fixed_msr(void *opaque, uint32_t index, uint64_t *value)
+{
+	(void)opaque;
+	*value = index == 0x10 ? 0x123456789abcdef0ULL : 0xfedcba9876543210ULL;
+	return 0;
+}
+
+/* The same where the host has no rdtscp (this PVM host hides it): the
+ * guest's CPUID offers it, KVM's MSRs are a fake. */
+Test(complete, rdtscp_from_kvms_msrs)
+{
+	static const uint8_t code[] = { 0x0f, 0x01, 0xf9 };
+	struct x86_completion done;
+	env.cpu.regs.rcx = ~0ULL;
+	cr_assert_eq(env_run(&env, code, sizeof(code), &done), X86_COMPLETED);
+	if (!host_has(0x80000001, 0, 'd', 27))
+		cr_assert_eq(env.cpu.exception.vector, 6, "not in the guest's CPUID: #UD");
+	for (unsigned i = 0; i < env.cpuid.table->nent; i++)
+		if (env.cpuid.table->entries[i].function == 0x80000001)
+			env.cpuid.table->entries[i].edx |= 1u << 27;
+	env.guest.msr_read = fixed_msr;
+	env_reset_cpu(&env);
+	env.cpu.regs.rcx = ~0ULL;
+	cr_assert_eq(env_run(&env, code, sizeof(code), &done), X86_COMPLETED, "%s", done.text);
+	cr_assert(!env.cpu.exception.raised);
+	cr_assert_eq(env.cpu.regs.rax, 0x9abcdef0);
+	cr_assert_eq(env.cpu.regs.rdx, 0x12345678);
+	cr_assert_eq(env.cpu.regs.rcx, 0x76543210, "ECX: TSC_AUX's low half, zero-extended");
+
+	env_reset_cpu(&env);
+	env_user_mode(&env);
+	env.cpu.sregs.cr4 |= X86_CR4_TSD;
+	cr_assert_eq(env_run(&env, code, sizeof(code), &done), X86_COMPLETED);
+	cr_assert_eq(env.cpu.exception.vector, 13, "CR4.TSD at CPL 3: #GP");
+
+	env_reset_cpu(&env);
+	env.guest.msr_read = NULL;
+	cr_assert_eq(env_run(&env, code, sizeof(code), &done), X86_FAILED);
+	cr_assert_str_eq(done.text, "rdtscp: the TSC cannot be read");
+}

@@ -12,7 +12,7 @@ static const char *const kind_names[X86_KIND_COUNT] = {
 	[X86_KIND_XGETBV] = "xgetbv", [X86_KIND_XSAVE] = "xsave family",
 	[X86_KIND_XRSTOR] = "xrstor family", [X86_KIND_INVPCID] = "invpcid",
 	[X86_KIND_CACHE_LINE] = "clwb/clflush(opt)", [X86_KIND_SMAP] = "clac/stac",
-	[X86_KIND_MOVBE] = "movbe",
+	[X86_KIND_MOVBE] = "movbe", [X86_KIND_RDTSCP] = "rdtscp",
 };
 
 const char *x86_kind_name(enum x86_kind kind)
@@ -251,6 +251,35 @@ static void exec_smap(struct x86_ctx *c, bool set)
 	ctx_advance(c);
 }
 
+#define MSR_TSC 0x10u
+#define MSR_TSC_AUX 0xc0000103u
+
+/* rdtscp: #UD without CPUID RDTSCP, #GP under CR4.TSD outside CPL 0;
+ * EDX:EAX the guest's TSC, ECX its TSC_AUX (both from KVM). */
+static void exec_rdtscp(struct x86_ctx *c)
+{
+	struct kvm_regs *r = &c->cpu->regs;
+	uint64_t tsc, aux;
+	if (!ctx_has(c, "rdtscp")) {
+		ctx_ud(c);
+		return;
+	}
+	if ((c->cpu->sregs.cr4 & X86_CR4_TSD) && c->cpl > 0) {
+		ctx_gp0(c);
+		return;
+	}
+	const struct x86_guest *g = c->guest;
+	if (!g->msr_read || g->msr_read(g->msr_opaque, MSR_TSC, &tsc) < 0 ||
+	    g->msr_read(g->msr_opaque, MSR_TSC_AUX, &aux) < 0) {
+		ctx_fail(c, "the TSC cannot be read");
+		return;
+	}
+	r->rax = (uint32_t)tsc;
+	r->rdx = tsc >> 32;
+	r->rcx = (uint32_t)aux;
+	ctx_advance(c);
+}
+
 /* ---- dispatch ---- */
 
 static bool dispatch(struct x86_ctx *c)
@@ -293,6 +322,7 @@ static bool dispatch(struct x86_ctx *c)
 		*kind = X86_KIND_CACHE_LINE;
 		exec_cache_line(c, "clflush");
 		return true;
+	case ZYDIS_MNEMONIC_RDTSCP: *kind = X86_KIND_RDTSCP; exec_rdtscp(c); return true;
 	case ZYDIS_MNEMONIC_CLAC: *kind = X86_KIND_SMAP; exec_smap(c, false); return true;
 	case ZYDIS_MNEMONIC_STAC: *kind = X86_KIND_SMAP; exec_smap(c, true); return true;
 	default:

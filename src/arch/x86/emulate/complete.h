@@ -27,7 +27,7 @@
 enum x86_kind {
 	X86_KIND_INT3, X86_KIND_INT, X86_KIND_FWAIT, X86_KIND_POPCNT, X86_KIND_CMPXCHG,
 	X86_KIND_XGETBV, X86_KIND_XSAVE, X86_KIND_XRSTOR, X86_KIND_INVPCID,
-	X86_KIND_CACHE_LINE, X86_KIND_SMAP, X86_KIND_MOVBE, X86_KIND_BITCOUNT,
+	X86_KIND_CACHE_LINE, X86_KIND_SMAP, X86_KIND_MOVBE, X86_KIND_RDTSCP,
 	X86_KIND_COUNT
 };
 const char *x86_kind_name(enum x86_kind kind);
@@ -59,6 +59,10 @@ struct x86_guest {
 	const struct guest_memory *mem;
 	struct bus *mmio;                 /* NULL: no MMIO */
 	const struct x86_cpuid *cpuid;
+	/* The few MSRs an instruction reads (rdtscp: the TSC and TSC_AUX),
+	 * asked for only then; 0, or -1 when unavailable. NULL: none. */
+	int (*msr_read)(void *opaque, uint32_t index, uint64_t *value);
+	void *msr_opaque;
 };
 
 enum x86_outcome {
