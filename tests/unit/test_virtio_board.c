@@ -10,6 +10,8 @@
 #include "arch/x86/acpi.h"
 #include "board/board.h"
 #include "cli/options.h"
+#include "event_loop.h"
+#include <linux/virtio_mmio.h>
 
 #define MIB (1ULL << 20)
 
@@ -212,4 +214,88 @@ Test(virtio_board, rng_and_transport_options)
 	}
 	cr_assert_eq(PARSE(&o, &err, "--transport", "usb", "x.bin"), -1);
 	cr_assert(strstr(err.msg, "mmio or pci"), "%s", err.msg);
+}
+
+/* ---- the wiring, on a VM without KVM ---- */
+
+/* What board_virtio_attach() uses of a VM: its RAM, its MMIO bus, its
+ * irqchip model and fd. With no KVM (fd -1) every ioeventfd fails and
+ * QueueNotify takes the exit path; with no irqchip there is no line. */
+struct fake_machine {
+	struct vm vm;
+	struct board board;
+	struct event_loop *loop;
+	struct virtio_device_set set;
+	struct kvmini_config cfg;
+};
+
+static void machine_up(struct fake_machine *fm, enum kvmini_transport transport)
+{
+	struct kvmini_error err = { 0 };
+	memset(fm, 0, sizeof(*fm));
+	kvmini_config_defaults(&fm->cfg);
+	fm->cfg.rng = true;
+	fm->cfg.transport = transport;
+	fm->vm.fd = -1;
+	fm->vm.log_fd = 2;
+	fm->vm.irqchip = KVMINI_IRQCHIP_NONE;
+	bus_init(&fm->vm.mmio, "MMIO");
+	cr_assert_eq(guest_memory_init(&fm->vm.mem, 16 * MIB, 0, &err), 0, "%s", err.msg);
+	cr_assert(fm->loop = event_loop_create("evloop", &err), "%s", err.msg);
+	cr_assert_eq(event_loop_start(fm->loop, &err), 0, "%s", err.msg);
+	struct virtio_device_env env = { .loop = fm->loop, .log_fd = 2, .cfg = &fm->cfg };
+	cr_assert_eq(virtio_devices_create(&fm->set, &env, &err), 0, "%s", err.msg);
+	fm->board.vm = &fm->vm;
+	fm->board.loop = fm->loop;
+	fm->board.virtio = &fm->set;
+}
+
+static void machine_down(struct fake_machine *fm)
+{
+	board_virtio_detach(&fm->board);
+	virtio_devices_destroy(&fm->set);
+	event_loop_destroy(fm->loop);
+	bus_free(&fm->vm.mmio);
+	guest_memory_free(&fm->vm.mem);
+}
+
+static uint32_t bus_read32(struct fake_machine *fm, uint64_t addr)
+{
+	uint8_t data[4];
+	cr_assert(bus_access(&fm->vm.mmio, addr, data, 4, false), "nothing at 0x%lx", addr);
+	return get32(data);
+}
+
+Test(virtio_board, rng_gets_the_first_window_on_the_mmio_bus)
+{
+	static struct fake_machine fm;
+	machine_up(&fm, KVMINI_TRANSPORT_DEFAULT);
+	struct kvmini_error err = { 0 };
+	cr_assert_eq(board_virtio_attach(&fm.board, &fm.cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(fm.board.nvirtio, 1);
+	cr_assert_eq(bus_read32(&fm, 0xd0000000), 0x74726976, "magic");
+	cr_assert_eq(bus_read32(&fm, 0xd0000000 + VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_RNG);
+	uint8_t data[4];
+	cr_assert_not(bus_access(&fm.vm.mmio, 0xd0001000, data, 4, false), "a second window");
+	/* No irqchip: no line, so nothing for firmware or Linux. */
+	cr_assert_null(fm.board.virtio_slots[0].res.acpi_hid);
+	cr_assert_str_eq(fm.board.virtio_slots[0].cmdline, "");
+	board_virtio_detach(&fm.board);
+	cr_assert_eq(bus_count(&fm.vm.mmio), 0, "the window outlived the boot");
+	/* The next boot finds the device reset, in the same place. */
+	cr_assert_eq(board_virtio_attach(&fm.board, &fm.cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(bus_read32(&fm, 0xd0000000 + VIRTIO_MMIO_STATUS), 0);
+	machine_down(&fm);
+}
+
+Test(virtio_board, pci_transport_without_pci_is_a_clear_error)
+{
+	static struct fake_machine fm;
+	machine_up(&fm, KVMINI_TRANSPORT_PCI);
+	struct kvmini_error err = { 0 };
+	cr_assert_eq(board_virtio_attach(&fm.board, &fm.cfg, &err), -1);
+	cr_assert_eq(err.code, KVMINI_E_USAGE);
+	cr_assert(strstr(err.msg, "--transport pci"), "%s", err.msg);
+	cr_assert_eq(bus_count(&fm.vm.mmio), 0);
+	machine_down(&fm);
 }
