@@ -27,11 +27,10 @@ struct resource_range {
 /* An interrupt line: edge-triggered and active high as the ISA bus
  * says, or level-triggered active high (the ACPI SCI). Lines 0-15 are
  * ISA IRQs; 16-23 are the IOAPIC's other pins (GSIs), which only the
- * DSDT describes (the MP table lists ISA lines), and may be shared. */
+ * DSDT describes (the MP table lists ISA lines). */
 struct resource_irq {
 	unsigned line;
 	bool level;
-	bool shared;
 };
 
 struct resources {
@@ -39,6 +38,7 @@ struct resources {
 	unsigned nranges;
 	struct resource_irq irqs[RESOURCES_MAX_IRQS];
 	unsigned nirqs;
+	bool irqs_shared;        /* other devices use the lines too (GSIs 16-23) */
 	/* In the DSDT as Device (acpi_name) with _HID acpi_hid, its port
 	 * ranges and lines as _CRS; NULL: not described there. */
 	const char *acpi_name;   /* four characters, e.g. "COM1" */

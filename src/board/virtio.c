@@ -73,8 +73,9 @@ void board_virtio_mmio_describe(struct board_virtio_slot *slot, bool level, bool
 		.ranges = { { RESOURCE_SPACE_MMIO, base, VIRTIO_MMIO_WINDOW, &virtio_mmio_bus_ops,
 			      slot->vdev ? slot->vdev->ops->name : "virtio-mmio" } },
 		.nranges = 1,
-		.irqs = { { gsi, level, shared } },
+		.irqs = { { gsi, level } },
 		.nirqs = 1,
+		.irqs_shared = shared,
 		.acpi_name = slot->acpi_name, .acpi_hid = "LNRO0005",
 		.acpi_uid_set = true, .acpi_uid = i,
 	};

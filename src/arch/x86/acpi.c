@@ -206,12 +206,12 @@ static void dsdt_ids(struct aml *a, const struct resources *res)
 	}
 }
 
-static void dsdt_irq(struct aml *a, const struct resource_irq *irq)
+static void dsdt_irq(struct aml *a, const struct resource_irq *irq, bool shared)
 {
 	if (irq->line < X86_ISA_IRQS)
 		aml_res_irq(a, irq->line, irq->level);
 	else
-		aml_res_interrupt(a, irq->line, irq->level, irq->shared);
+		aml_res_interrupt(a, irq->line, irq->level, shared);
 }
 
 /* Device (NAME) { Name (_HID, ...) [Name (_UID, n)] Name (_CRS, ResourceTemplate () {...}) } */
@@ -244,7 +244,7 @@ static int dsdt_device(struct aml *a, const struct resources *res, struct kvmini
 					   r->name);
 	}
 	for (unsigned i = 0; i < res->nirqs; i++)
-		dsdt_irq(a, &res->irqs[i]);
+		dsdt_irq(a, &res->irqs[i], res->irqs_shared);
 	aml_res_end(a);
 	if (!a->overflow)
 		a->buf[size_at] = (uint8_t)(a->len - first);
