@@ -79,7 +79,8 @@ struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
 	}
 	pthread_mutex_init(&m->lock, NULL);
 	m->cfg = *cfg;
-	if (!(m->loop = event_loop_create("evloop", err)) || vm_create(&m->vm, cfg, err) < 0) {
+	if (board_virtio_check(cfg, err) < 0 || !(m->loop = event_loop_create("evloop", err)) ||
+	    vm_create(&m->vm, cfg, err) < 0) {
 		event_loop_destroy(m->loop);
 		pthread_mutex_destroy(&m->lock);
 		free(m);

@@ -144,6 +144,11 @@ static const struct board_virtio_transport *transport_for(enum kvmini_transport 
 	return NULL;
 }
 
+int board_virtio_check(const struct kvmini_config *cfg, struct kvmini_error *err)
+{
+	return transport_for(cfg->transport, err) ? 0 : -1;
+}
+
 int board_virtio_attach(struct board *b, const struct kvmini_config *cfg,
 			struct kvmini_error *err)
 {

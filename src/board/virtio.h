@@ -65,6 +65,10 @@ static inline unsigned board_virtio_mmio_gsi(unsigned i)
  * its DSDT entry and command-line words, for device slot->index. */
 void board_virtio_mmio_describe(struct board_virtio_slot *slot, bool level, bool shared);
 
+/* Whether cfg's transport exists in this build (checked before the VM
+ * is made, so a wrong --transport is a usage error on any host). */
+int board_virtio_check(const struct kvmini_config *cfg, struct kvmini_error *err);
+
 /* Every device of b->virtio on cfg's transport; on failure
  * board_virtio_detach() cleans up. */
 int board_virtio_attach(struct board *b, const struct kvmini_config *cfg,
