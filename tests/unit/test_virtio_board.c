@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "arch/x86/acpi.h"
+#include "arch/x86/mptable.h"
 #include "board/board.h"
 #include "cli/options.h"
 #include "event_loop.h"
@@ -34,6 +35,7 @@ static const uint8_t *dsdt_with_virtio(unsigned n, bool level)
 	}
 	uint64_t rsdp;
 	cr_assert_eq(acpi_write_tables(&mem, &desc, &rsdp, &err), 0, "%s", err.msg);
+	cr_assert_eq(mptable_write(&mem, &desc, &err), 0, "%s", err.msg);
 	const uint8_t *dsdt = guest_ptr(&mem, ACPI_DSDT_ADDR, ACPI_DSDT_MAX);
 	cr_assert_not_null(dsdt);
 	return dsdt;
@@ -156,6 +158,36 @@ Test(virtio_board, iasl_reads_the_virtio_devices)
 	cr_assert(strstr(dsl, "0x00000011,"), "GSI 17: %s", dsl);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
+}
+
+/* The MP table's I/O interrupt entry for IOAPIC pin `pin`, or NULL. */
+static const uint8_t *mp_pin(unsigned pin)
+{
+	const uint8_t *cfg = guest_ptr(&mem, MP_CONFIG_ADDR, 44);
+	uint16_t length = (uint16_t)(cfg[4] | cfg[5] << 8);
+	cfg = guest_ptr(&mem, MP_CONFIG_ADDR, length);
+	for (const uint8_t *e = cfg + 44; e < cfg + length; e += e[0] == 0 ? 20 : 8)
+		if (e[0] == 3 && e[7] == pin)
+			return e;
+	return NULL;
+}
+
+/* For a kernel without ACPI: each line in the MP table, as ISA IRQ n
+ * at pin n, level (0xd) or conforming (edge) as in the DSDT. */
+Test(virtio_board, mp_table_lists_the_lines_for_kernels_without_acpi)
+{
+	dsdt_with_virtio(2, true);
+	for (unsigned pin = 16; pin < 18; pin++) {
+		const uint8_t *e = mp_pin(pin);
+		cr_assert_not_null(e, "no MP entry for pin %u", pin);
+		cr_assert_eq(e[5], pin, "source IRQ");
+		cr_assert_eq(e[2] | e[3] << 8, 0xd, "level, active high");
+	}
+	cr_assert_null(mp_pin(18));
+	teardown();
+	dsdt_with_virtio(10, false);
+	for (unsigned pin = 16; pin < 24; pin++)
+		cr_assert_eq(mp_pin(pin)[2], 0, "pin %u: conforming (edge)", pin);
 }
 
 /* ---- what a Linux kernel is told ---- */
