@@ -118,7 +118,8 @@ main() {
 	fi
 	tree=$cache/work/linux-$(dpkg-query -W -f='${Version}' linux-source-6.1)-$(patch_key)
 	tmp=$dest.tmp.$$
-	trap 'rm -rf "$tmp"' EXIT   # a failed build leaves nothing half-made
+	# A failed build leaves nothing half-made (expanded now: tmp is local).
+	trap "rm -rf '$tmp'" EXIT
 	mkdir -p "$tmp"
 	prepare_tree "$tree"
 	echo "build-test-kernel: building in $cache/work (about 16 min on 2 cores the first time)" >&2
