@@ -3,6 +3,7 @@
 #include <string.h>
 #include "virtio/devices.h"
 #include "virtio/net.h"
+#include "virtio/vsock.h"
 
 /* One kind of device: its constructor and the instances cfg asks for
  * (count and the i-th instance's argument). */
@@ -25,8 +26,20 @@ static const void *nets_arg(const struct kvmini_config *cfg, unsigned i)
 	return &cfg->nets[i];
 }
 
+static unsigned vsock_count(const struct kvmini_config *cfg)
+{
+	return cfg->vsock.enabled ? 1 : 0;
+}
+
+static const void *vsock_arg(const struct kvmini_config *cfg, unsigned i)
+{
+	(void)i;
+	return &cfg->vsock;
+}
+
 static const struct virtio_kind kinds[] = {
 	{ "net", virtio_net_create, nets_count, nets_arg },
+	{ "vsock", virtio_vsock_create, vsock_count, vsock_arg },
 };
 
 static int add_device(struct virtio_device_set *set, const struct virtio_kind *k,

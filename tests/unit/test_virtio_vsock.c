@@ -1,0 +1,391 @@
+/* Unit tests of virtio-vsock (src/virtio/vsock.c) through a fake driver
+ * (vdrv.h) playing the guest, and real Unix sockets playing the host's
+ * programs, as Firecracker's host side defines them. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <endian.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <linux/virtio_vsock.h>
+#include "virtio/vsock.h"
+#include "vdrv.h"
+
+enum { RXQ, TXQ, EVQ };
+#define CID 42
+#define HDR ((uint32_t)sizeof(struct virtio_vsock_hdr))
+#define RXBUF 4096
+#define NRX 16
+#define GUEST_BUF 65536
+
+static struct vdrv d;
+static char path[96];
+static int client = -1;
+
+static void vsock_setup(void)
+{
+	snprintf(path, sizeof(path), "/tmp/kvmini-vsock-test-%d.sock", (int)getpid());
+	unlink(path);
+	vdrv_init(&d);
+	struct kvmini_vsock cfg = { .enabled = true, .guest_cid = CID, .uds_path = path };
+	struct virtio_device_env env = { .loop = d.loop, .log_fd = 2 };
+	struct kvmini_error err = { 0 };
+	struct virtio_device *vdev = virtio_vsock_create(&env, &cfg, &err);
+	cr_assert_not_null(vdev, "%s", err.msg);
+	vdrv_start(&d, vdev, 0);
+	for (int i = 0; i < NRX; i++)
+		vdrv_post(&d, RXQ, NULL, 0, RXBUF);
+	vdrv_kick(&d, RXQ);
+}
+
+static void vsock_teardown(void)
+{
+	if (client >= 0)
+		close(client);
+	client = -1;
+	vdrv_fini(&d);
+	cr_assert_neq(access(path, F_OK), 0, "the socket file was left behind");
+}
+
+TestSuite(virtio_vsock, .init = vsock_setup, .fini = vsock_teardown, .timeout = 60);
+
+/* ---- the guest's side ---- */
+
+static void guest_send(uint32_t src_port, uint32_t dst_port, uint16_t op, uint32_t flags,
+		       uint32_t buf_alloc, uint32_t fwd_cnt, const void *data, uint32_t len)
+{
+	static uint8_t pkt[VDRV_SLOT];
+	struct virtio_vsock_hdr h = {
+		.src_cid = htole64(CID), .dst_cid = htole64(2), .src_port = htole32(src_port),
+		.dst_port = htole32(dst_port), .len = htole32(len),
+		.type = htole16(VIRTIO_VSOCK_TYPE_STREAM), .op = htole16(op),
+		.flags = htole32(flags), .buf_alloc = htole32(buf_alloc), .fwd_cnt = htole32(fwd_cnt),
+	};
+	cr_assert_leq(HDR + len, sizeof(pkt));
+	memcpy(pkt, &h, HDR);
+	if (len)
+		memcpy(pkt + HDR, data, len);
+	uint16_t head = vdrv_post(&d, TXQ, pkt, HDR + len, 0);
+	vdrv_kick(&d, TXQ);
+	uint16_t id;
+	uint32_t used_len;
+	vdrv_wait_used(&d, TXQ, &id, &used_len);
+	cr_assert_eq(id, head);
+}
+
+/* The next packet the device put in a receive buffer (the buffer is
+ * posted again). Returns the payload's length. */
+static uint32_t guest_recv(struct virtio_vsock_hdr *h, uint8_t *payload)
+{
+	uint16_t id;
+	uint32_t len;
+	vdrv_wait_used(&d, RXQ, &id, &len);
+	cr_assert_geq(len, HDR);
+	const uint8_t *in = vdrv_in_data(&d, RXQ, id, false);
+	memcpy(h, in, HDR);
+	uint32_t plen = le32toh(h->len);
+	cr_assert_eq(len, HDR + plen, "used length %u for a %u-byte payload", len, plen);
+	cr_assert_eq(le64toh(h->src_cid), 2);
+	cr_assert_eq(le64toh(h->dst_cid), CID);
+	cr_assert_eq(le16toh(h->type), VIRTIO_VSOCK_TYPE_STREAM);
+	if (payload)
+		memcpy(payload, in + HDR, plen);
+	vdrv_post(&d, RXQ, NULL, 0, RXBUF);
+	vdrv_kick(&d, RXQ);
+	return plen;
+}
+
+/* ---- the host's side ---- */
+
+static int unix_connect(const char *p)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	cr_assert_lt(strlen(p), sizeof(sa.sun_path));
+	memcpy(sa.sun_path, p, strlen(p) + 1);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "%s", strerror(errno));
+	return fd;
+}
+
+static int unix_listen(const char *p)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	cr_assert_lt(strlen(p), sizeof(sa.sun_path));
+	memcpy(sa.sun_path, p, strlen(p) + 1);
+	unlink(p);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "%s", strerror(errno));
+	cr_assert_eq(listen(fd, 4), 0);
+	return fd;
+}
+
+/* Exactly n bytes from fd (waiting, with the failure guard). */
+static void read_exact(int fd, void *buf, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		cr_assert(vdrv_wait_fd(fd), "only %zu of %zu bytes came", got, n);
+		ssize_t r = read(fd, (uint8_t *)buf + got, n - got);
+		cr_assert_gt(r, 0, "the socket closed after %zu of %zu bytes", got, n);
+		got += (size_t)r;
+	}
+}
+
+/* A line from fd, up to '\n'. */
+static void read_line(int fd, char *buf, size_t cap)
+{
+	size_t n = 0;
+	while (n + 1 < cap) {
+		read_exact(fd, buf + n, 1);
+		if (buf[n++] == '\n')
+			break;
+	}
+	buf[n] = '\0';
+}
+
+/* Host program connects to guest port 1234; the guest accepts. Returns
+ * the host port the device chose. */
+static uint32_t host_connect(uint32_t guest_port)
+{
+	client = unix_connect(path);
+	char cmd[32];
+	int n = snprintf(cmd, sizeof(cmd), "CONNECT %u\n", guest_port);
+	cr_assert_eq(write(client, cmd, (size_t)n), n);
+	struct virtio_vsock_hdr h;
+	guest_recv(&h, NULL);
+	cr_assert_eq(le16toh(h.op), VIRTIO_VSOCK_OP_REQUEST);
+	cr_assert_eq(le32toh(h.dst_port), guest_port);
+	uint32_t host_port = le32toh(h.src_port);
+	cr_assert_geq(host_port, 1u << 30);
+	cr_assert_gt(le32toh(h.buf_alloc), 0);
+	guest_send(guest_port, host_port, VIRTIO_VSOCK_OP_RESPONSE, 0, GUEST_BUF, 0, NULL, 0);
+	char line[32], want[32];
+	read_line(client, line, sizeof(line));
+	snprintf(want, sizeof(want), "OK %u\n", host_port);
+	cr_assert_str_eq(line, want);
+	return host_port;
+}
+
+Test(virtio_vsock, config_space_holds_the_cid)
+{
+	uint64_t cid;
+	vdrv_config(&d, 0, &cid, 8);
+	cr_assert_eq(le64toh(cid), CID);
+}
+
+Test(virtio_vsock, host_connect_reaches_the_guest_and_data_flows_both_ways)
+{
+	uint32_t hp = host_connect(1234);
+	const char to_guest[] = "bytes from the host program";
+	cr_assert_eq(write(client, to_guest, sizeof(to_guest)), (ssize_t)sizeof(to_guest));
+	struct virtio_vsock_hdr h;
+	uint8_t got[RXBUF];
+	uint32_t n = 0;
+	while (n < sizeof(to_guest)) {
+		uint32_t len = guest_recv(&h, got + n);
+		cr_assert_eq(le16toh(h.op), VIRTIO_VSOCK_OP_RW);
+		cr_assert_eq(le32toh(h.src_port), hp);
+		n += len;
+	}
+	cr_assert_eq(n, sizeof(to_guest));
+	cr_assert_arr_eq(got, to_guest, sizeof(to_guest));
+
+	const char to_host[] = "and bytes from the guest";
+	guest_send(1234, hp, VIRTIO_VSOCK_OP_RW, 0, GUEST_BUF, n, to_host, sizeof(to_host));
+	char back[sizeof(to_host)];
+	read_exact(client, back, sizeof(back));
+	cr_assert_arr_eq(back, to_host, sizeof(to_host));
+}
+
+Test(virtio_vsock, data_behind_the_connect_line_is_kept)
+{
+	client = unix_connect(path);
+	const char msg[] = "CONNECT 77\nearly bytes";
+	cr_assert_eq(write(client, msg, sizeof(msg) - 1), (ssize_t)sizeof(msg) - 1);
+	struct virtio_vsock_hdr h;
+	guest_recv(&h, NULL);
+	cr_assert_eq(le16toh(h.op), VIRTIO_VSOCK_OP_REQUEST);
+	uint32_t hp = le32toh(h.src_port);
+	guest_send(77, hp, VIRTIO_VSOCK_OP_RESPONSE, 0, GUEST_BUF, 0, NULL, 0);
+	uint8_t got[64];
+	uint32_t len = guest_recv(&h, got);
+	cr_assert_eq(le16toh(h.op), VIRTIO_VSOCK_OP_RW);
+	cr_assert_eq(len, strlen("early bytes"));
+	cr_assert_arr_eq(got, "early bytes", len);
+}
+
+Test(virtio_vsock, malformed_connect_line_closes_the_socket)
+{
+	client = unix_connect(path);
+	cr_assert_eq(write(client, "CONNECT -1\n", 11), 11);
+	cr_assert(vdrv_wait_fd(client));
+	char c;
+	cr_assert_eq(read(client, &c, 1), 0);
+}
+
+Test(virtio_vsock, guest_refusal_closes_the_host_socket)
+{
+	client = unix_connect(path);
+	cr_assert_eq(write(client, "CONNECT 9\n", 10), 10);
+	struct virtio_vsock_hdr h;
+	guest_recv(&h, NULL);
+	guest_send(9, le32toh(h.src_port), VIRTIO_VSOCK_OP_RST, 0, 0, 0, NULL, 0);
+	cr_assert(vdrv_wait_fd(client));
+	char c;
+	cr_assert_eq(read(client, &c, 1), 0, "no OK may come after a refusal");
+}
+
+Test(virtio_vsock, guest_connects_to_path_underscore_port)
+{
+	char p[128];
+	snprintf(p, sizeof(p), "%s_5000", path);
+	int srv = unix_listen(p);
+	guest_send(7777, 5000, VIRTIO_VSOCK_OP_REQUEST, 0, GUEST_BUF, 0, NULL, 0);
+	struct virtio_vsock_hdr h;
+	guest_recv(&h, NULL);
+	cr_assert_eq(le16toh(h.op), VIRTIO_VSOCK_OP_RESPONSE);
+	cr_assert_eq(le32toh(h.src_port), 5000);
+	cr_assert_eq(le32toh(h.dst_port), 7777);
+	int conn = accept(srv, NULL, NULL);
+	cr_assert_geq(conn, 0);
+	guest_send(7777, 5000, VIRTIO_VSOCK_OP_RW, 0, GUEST_BUF, 0, "ping", 4);
+	char buf[8];
+	read_exact(conn, buf, 4);
+	cr_assert_arr_eq(buf, "ping", 4);
+	cr_assert_eq(write(conn, "pong", 4), 4);
+	uint8_t got[8];
+	cr_assert_eq(guest_recv(&h, got), 4);
+	cr_assert_eq(le16toh(h.op), VIRTIO_VSOCK_OP_RW);
+	cr_assert_arr_eq(got, "pong", 4);
+	/* The host program closes mid-stream: the guest hears SHUTDOWN. */
+	close(conn);
+	guest_recv(&h, NULL);
+	cr_assert_eq(le16toh(h.op), VIRTIO_VSOCK_OP_SHUTDOWN);
+	cr_assert(le32toh(h.flags) & VIRTIO_VSOCK_SHUTDOWN_SEND);
+	close(srv);
+	unlink(p);
+}
+
+Test(virtio_vsock, nothing_listening_gets_rst)
+{
+	guest_send(7778, 6000, VIRTIO_VSOCK_OP_REQUEST, 0, GUEST_BUF, 0, NULL, 0);
+	struct virtio_vsock_hdr h;
+	guest_recv(&h, NULL);
+	cr_assert_eq(le16toh(h.op), VIRTIO_VSOCK_OP_RST);
+	cr_assert_eq(le32toh(h.src_port), 6000);
+	cr_assert_eq(le32toh(h.dst_port), 7778);
+}
+
+Test(virtio_vsock, data_for_an_unknown_connection_gets_rst)
+{
+	guest_send(1, 2, VIRTIO_VSOCK_OP_RW, 0, GUEST_BUF, 0, "x", 1);
+	struct virtio_vsock_hdr h;
+	guest_recv(&h, NULL);
+	cr_assert_eq(le16toh(h.op), VIRTIO_VSOCK_OP_RST);
+}
+
+Test(virtio_vsock, host_data_respects_the_guest_credit)
+{
+	client = unix_connect(path);
+	cr_assert_eq(write(client, "CONNECT 80\n", 11), 11);
+	struct virtio_vsock_hdr h;
+	guest_recv(&h, NULL);
+	uint32_t hp = le32toh(h.src_port);
+	/* The guest has room for 100 bytes only. */
+	guest_send(80, hp, VIRTIO_VSOCK_OP_RESPONSE, 0, 100, 0, NULL, 0);
+	char line[32];
+	read_line(client, line, sizeof(line));
+	static uint8_t big[1000];
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7);
+	cr_assert_eq(write(client, big, sizeof(big)), (ssize_t)sizeof(big));
+	uint8_t got[2000];
+	uint32_t n = 0;
+	while (n < 100) {
+		n += guest_recv(&h, got + n);
+		cr_assert_eq(le16toh(h.op), VIRTIO_VSOCK_OP_RW);
+	}
+	/* Ask for the device's credit: its answer comes after whatever it
+	 * sent, and nothing beyond the 100 bytes may have come. */
+	guest_send(80, hp, VIRTIO_VSOCK_OP_CREDIT_REQUEST, 0, 100, 0, NULL, 0);
+	guest_recv(&h, NULL);
+	cr_assert_eq(le16toh(h.op), VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+	cr_assert_eq(n, 100);
+	/* The guest read them all and has room for everything now. */
+	guest_send(80, hp, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 4096, 100, NULL, 0);
+	while (n < sizeof(big)) {
+		n += guest_recv(&h, got + n);
+		cr_assert_eq(le16toh(h.op), VIRTIO_VSOCK_OP_RW);
+	}
+	cr_assert_eq(n, sizeof(big));
+	cr_assert_arr_eq(got, big, sizeof(big));
+}
+
+Test(virtio_vsock, guest_ignoring_credit_is_reset)
+{
+	uint32_t hp = host_connect(81);
+	/* The host program never reads; the guest keeps sending regardless
+	 * of the device's credit (64 KiB plus what the socket holds). */
+	static uint8_t chunk[VDRV_SLOT - HDR];
+	memset(chunk, 'z', sizeof(chunk));
+	bool reset = false;
+	struct virtio_vsock_hdr h;
+	for (int i = 0; i < 200 && !reset; i++) {
+		guest_send(81, hp, VIRTIO_VSOCK_OP_RW, 0, GUEST_BUF, 0, chunk, sizeof(chunk));
+		/* Credit updates may come first (the socket took some). */
+		while (!reset && vdrv_has_used(&d, RXQ)) {
+			guest_recv(&h, NULL);
+			uint16_t op = le16toh(h.op);
+			cr_assert(op == VIRTIO_VSOCK_OP_CREDIT_UPDATE || op == VIRTIO_VSOCK_OP_RST,
+				  "op %u", op);
+			reset = op == VIRTIO_VSOCK_OP_RST;
+		}
+	}
+	cr_assert(reset, "the device took everything");
+	/* And the host program's socket is closed. */
+	char buf[4096];
+	ssize_t r;
+	do {
+		cr_assert(vdrv_wait_fd(client));
+		r = read(client, buf, sizeof(buf));
+	} while (r > 0);
+	cr_assert_eq(r, 0);
+}
+
+Test(virtio_vsock, guest_shutdown_ends_the_host_stream)
+{
+	uint32_t hp = host_connect(82);
+	guest_send(82, hp, VIRTIO_VSOCK_OP_RW, 0, GUEST_BUF, 0, "last", 4);
+	guest_send(82, hp, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_SEND, GUEST_BUF, 0,
+		   NULL, 0);
+	char buf[8];
+	read_exact(client, buf, 4);
+	cr_assert_arr_eq(buf, "last", 4);
+	cr_assert(vdrv_wait_fd(client));
+	cr_assert_eq(read(client, buf, 1), 0, "no end of stream after SHUTDOWN(SEND)");
+}
+
+Test(virtio_vsock, several_streams_at_once)
+{
+	int c[3];
+	uint32_t hp[3];
+	for (int i = 0; i < 3; i++) {
+		hp[i] = host_connect(100 + (uint32_t)i);
+		c[i] = client;
+		client = -1;
+	}
+	for (int i = 0; i < 3; i++) {
+		char m[16];
+		int n = snprintf(m, sizeof(m), "stream %d", i);
+		guest_send(100 + (uint32_t)i, hp[i], VIRTIO_VSOCK_OP_RW, 0, GUEST_BUF, 0, m,
+			   (uint32_t)n);
+	}
+	for (int i = 2; i >= 0; i--) {
+		char m[16], want[16];
+		int n = snprintf(want, sizeof(want), "stream %d", i);
+		read_exact(c[i], m, (size_t)n);
+		cr_assert_arr_eq(m, want, (size_t)n);
+		close(c[i]);
+	}
+}
