@@ -228,3 +228,211 @@ Test(virtio_net_tap, vanished_tap_takes_the_link_down)
 	vdrv_wait_used(&d, TXQ, &id, &len);
 	cr_assert_eq(id, head);
 }
+
+/* ---- user-mode networking (libslirp) ---- */
+
+#define GUEST_PORT 8022
+static int host_port;
+static char hostfwd[64];
+
+static int free_tcp_port(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &len), 0);
+	close(s);
+	return ntohs(a.sin_port);
+}
+
+static void user_setup(void)
+{
+	host_port = free_tcp_port();
+	snprintf(hostfwd, sizeof(hostfwd), "tcp:127.0.0.1:%d-:%d", host_port, GUEST_PORT);
+	vdrv_init(&d);
+	struct kvmini_net cfg = { .backend = KVMINI_NET_USER, .hostfwd = hostfwd, .mac_set = true };
+	memcpy(cfg.mac, guest_mac, 6);
+	struct virtio_device_env env = { .loop = d.loop, .log_fd = 2 };
+	struct kvmini_error err = { 0 };
+	struct virtio_device *vdev = virtio_net_create(&env, &cfg, &err);
+	cr_assert_not_null(vdev, "%s", err.msg);
+	/* No offloads through slirp: none may be offered. */
+	cr_assert_eq(vdev->device_features & ((1ull << VIRTIO_NET_F_CSUM) |
+					      (1ull << VIRTIO_NET_F_GUEST_CSUM)), 0);
+	vdrv_start(&d, vdev, (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS));
+	for (int i = 0; i < 16; i++)
+		vdrv_post(&d, RXQ, NULL, 0, RXBUF);
+	vdrv_kick(&d, RXQ);
+}
+
+static void user_teardown(void)
+{
+	vdrv_fini(&d);
+}
+
+TestSuite(virtio_net_user, .init = user_setup, .fini = user_teardown, .timeout = 60);
+
+static void net_send(const uint8_t *frame, size_t len)
+{
+	static uint8_t buf[HDR + 2048];
+	memset(buf, 0, HDR);
+	memcpy(buf + HDR, frame, len);
+	vdrv_post(&d, TXQ, buf, (uint32_t)(HDR + len), 0);
+	vdrv_kick(&d, TXQ);
+}
+
+/* The next frame the guest receives (its buffer posted again). */
+static size_t net_recv(uint8_t *frame)
+{
+	uint16_t id;
+	uint32_t len;
+	vdrv_wait_used(&d, RXQ, &id, &len);
+	cr_assert_gt(len, HDR);
+	memcpy(frame, vdrv_in_data(&d, RXQ, id, false) + HDR, len - HDR);
+	vdrv_post(&d, RXQ, NULL, 0, RXBUF);
+	vdrv_kick(&d, RXQ);
+	return len - HDR;
+}
+
+static uint16_t ip_checksum(const uint8_t *p, size_t len)
+{
+	uint32_t sum = 0;
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/* A DHCP DISCOVER from the guest, as a freshly booted client sends it. */
+static size_t dhcp_discover(uint8_t *f)
+{
+	size_t bootp_len = 236 + 312;   /* slirp wants the classic full size */
+	size_t ip_len = 20 + 8 + bootp_len;
+	memset(f, 0, 14 + ip_len);
+	memset(f, 0xff, 6);
+	memcpy(f + 6, guest_mac, 6);
+	put16(f + 12, 0x0800);
+	uint8_t *ip = f + 14;
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)ip_len);
+	ip[8] = 64;
+	ip[9] = 17;
+	memset(ip + 16, 0xff, 4);
+	put16(ip + 10, ip_checksum(ip, 20));
+	uint8_t *udp = ip + 20;
+	put16(udp, 68);
+	put16(udp + 2, 67);
+	put16(udp + 4, (uint16_t)(8 + bootp_len));
+	uint8_t *b = udp + 8;
+	b[0] = 1;   /* BOOTREQUEST */
+	b[1] = 1;
+	b[2] = 6;
+	memcpy(b + 4, "\x12\x34\x56\x78", 4);
+	put16(b + 10, 0x8000);
+	memcpy(b + 28, guest_mac, 6);
+	memcpy(b + 236, "\x63\x82\x53\x63\x35\x01\x01\xff", 8);   /* cookie, DISCOVER, end */
+	return 14 + ip_len;
+}
+
+/* An option's bytes in a BOOTP reply (NULL when absent). */
+static const uint8_t *dhcp_option(const uint8_t *opts, size_t len, uint8_t code)
+{
+	for (size_t i = 0; i + 1 < len && opts[i] != 255;) {
+		if (opts[i] == 0) {
+			i++;
+			continue;
+		}
+		if (opts[i] == code)
+			return opts + i + 2;
+		i += 2u + opts[i + 1];
+	}
+	return NULL;
+}
+
+static bool is_udp_to(const uint8_t *f, size_t len, uint16_t port)
+{
+	return len > 14 + 28 && f[12] == 0x08 && f[13] == 0x00 && f[14 + 9] == 17 &&
+	       (f[14 + 20 + 2] << 8 | f[14 + 20 + 3]) == port;
+}
+
+Test(virtio_net_user, dhcp_discover_gets_an_offer)
+{
+	uint8_t f[2048];
+	net_send(f, dhcp_discover(f));
+	size_t len;
+	do
+		len = net_recv(f);
+	while (!is_udp_to(f, len, 68));
+	const uint8_t *b = f + 14 + 20 + 8;
+	cr_assert_eq(b[0], 2, "not a BOOTREPLY");
+	cr_assert_arr_eq(b + 4, "\x12\x34\x56\x78", 4);
+	cr_assert_arr_eq(b + 16, "\x0a\x00\x02\x0f", 4, "offered address is not 10.0.2.15");
+	const uint8_t *opts = b + 240;
+	size_t olen = len - (size_t)(opts - f);
+	const uint8_t *type = dhcp_option(opts, olen, 53);
+	cr_assert_not_null(type);
+	cr_assert_eq(type[0], 2, "not an OFFER");
+	const uint8_t *router = dhcp_option(opts, olen, 3);
+	const uint8_t *dns = dhcp_option(opts, olen, 6);
+	cr_assert_not_null(router);
+	cr_assert_not_null(dns);
+	cr_assert_arr_eq(router, "\x0a\x00\x02\x02", 4);
+	cr_assert_arr_eq(dns, "\x0a\x00\x02\x03", 4);
+}
+
+/* Answer slirp's ARP request for the guest's address. */
+static void arp_reply(const uint8_t *req)
+{
+	uint8_t f[60] = { 0 };
+	memcpy(f, req + 6, 6);
+	memcpy(f + 6, guest_mac, 6);
+	put16(f + 12, 0x0806);
+	memcpy(f + 14, "\x00\x01\x08\x00\x06\x04\x00\x02", 8);
+	memcpy(f + 22, guest_mac, 6);
+	memcpy(f + 28, "\x0a\x00\x02\x0f", 4);
+	memcpy(f + 32, req + 22, 10);   /* the asker's MAC and address */
+	net_send(f, sizeof(f));
+}
+
+Test(virtio_net_user, hostfwd_connect_sends_a_syn_to_the_guest)
+{
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)host_port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int rc = connect(s, (struct sockaddr *)&a, sizeof(a));
+	cr_assert(rc == 0 || errno == EINPROGRESS, "%s", strerror(errno));
+	uint8_t f[2048];
+	for (;;) {
+		size_t len = net_recv(f);
+		if (len >= 42 && f[12] == 0x08 && f[13] == 0x06) {
+			cr_assert_arr_eq(f + 38, "\x0a\x00\x02\x0f", 4, "ARP for another address");
+			arp_reply(f);
+			continue;
+		}
+		if (len >= 14 + 40 && f[12] == 0x08 && f[13] == 0x00 && f[14 + 9] == 6)
+			break;
+	}
+	const uint8_t *ip = f + 14, *tcp = ip + (ip[0] & 0xf) * 4;
+	cr_assert_arr_eq(f, guest_mac, 6);
+	cr_assert_arr_eq(ip + 16, "\x0a\x00\x02\x0f", 4);
+	cr_assert_eq(tcp[2] << 8 | tcp[3], GUEST_PORT);
+	cr_assert_eq(tcp[13] & 0x12, 0x02, "not a SYN");
+	close(s);
+}
+
+Test(virtio_net_user, bad_hostfwd_rule_is_refused)
+{
+	struct kvmini_net cfg = { .backend = KVMINI_NET_USER, .hostfwd = "tcp:127.0.0.1:x-:22" };
+	struct virtio_device_env env = { .loop = d.loop, .log_fd = 2 };
+	struct kvmini_error err = { 0 };
+	cr_assert_null(virtio_net_create(&env, &cfg, &err));
+	cr_assert(strstr(err.msg, "bad hostfwd rule"), "%s", err.msg);
+}

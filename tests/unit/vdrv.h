@@ -123,8 +123,10 @@ static inline void vdrv_start(struct vdrv *d, struct virtio_device *vdev, uint64
 	virtio_device_unlock(vdev);
 }
 
+/* As at a machine's teardown: the loop stops, then the device goes. */
 static inline void vdrv_fini(struct vdrv *d)
 {
+	event_loop_stop(d->loop);
 	virtio_device_destroy(d->vdev);
 	for (unsigned i = 0; i < d->nq; i++) {
 		event_loop_remove(d->loop, d->q[i].kick);
