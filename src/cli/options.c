@@ -58,6 +58,7 @@ enum {
 	OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_APPEND,
 	OPT_DECOMPRESS, OPT_MODULE, OPT_TESTDEV,
 	OPT_NAME, OPT_API_SOCK,
+	OPT_NET, OPT_VSOCK,
 };
 
 static const struct option run_long_options[] = {
@@ -87,6 +88,8 @@ static const struct option run_long_options[] = {
 	{ "testdev", no_argument, NULL, OPT_TESTDEV },
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
+	{ "net", required_argument, NULL, OPT_NET },
+	{ "vsock", required_argument, NULL, OPT_VSOCK },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -283,6 +286,10 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 		return 0;
 	case OPT_CPU_FEATURES:
 		return parse_cpu_features(v, o, err);
+	case OPT_NET:
+		return parse_net_option(v, o, err);
+	case OPT_VSOCK:
+		return parse_vsock_option(v, o, err);
 	}
 	return kvmini_fail(err, KVMINI_E_USAGE, "internal: unhandled option %d", opt);
 }

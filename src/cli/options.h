@@ -6,6 +6,7 @@
 #include "kvmini.h"
 
 #define KVMINI_CLI_MODULES_MAX 16
+#define KVMINI_CLI_NETS_MAX 4
 
 struct run_options {
 	struct kvmini_config cfg;
@@ -27,6 +28,13 @@ struct run_options {
 	 * or --kernel, the VM waits for InstanceStart (api_wait). */
 	const char *api_sock;
 	bool api_wait;
+	/* --net (up to KVMINI_CLI_NETS_MAX) and --vsock: the storage
+	 * cfg.nets and cfg.vsock point into (src/cli/net_options.c). */
+	struct kvmini_net nets[KVMINI_CLI_NETS_MAX];
+	unsigned nnets;
+	char net_tap[KVMINI_CLI_NETS_MAX][16];
+	char net_hostfwd[KVMINI_CLI_NETS_MAX][512];
+	char vsock_uds[108];
 };
 
 /* Parse "64M", "1G", "4096", "0x1000" (K/M/G/T suffixes, powers of 1024). */
@@ -37,6 +45,11 @@ int parse_u64(const char *text, uint64_t *out);
 /* argv[0] is "run". Returns 0, or -1 with a one-line message in err. */
 int parse_run_options(int argc, char **argv, struct run_options *opts,
 		      struct kvmini_error *err);
+
+/* --net tap=NAME|user[,mac=MAC][,mtu=N][,hostfwd=RULE...] and
+ * --vsock cid=N,uds=PATH (src/cli/net_options.c). */
+int parse_net_option(const char *v, struct run_options *opts, struct kvmini_error *err);
+int parse_vsock_option(const char *v, struct run_options *opts, struct kvmini_error *err);
 
 /* Once `kernel` is set (by --kernel or the API's boot source): the
  * kernel becomes the image, booted by its own protocol, with the
