@@ -402,23 +402,21 @@ static void config_init(struct virtio_net *n, const struct kvmini_net *cfg)
 	config_set_status(n);
 }
 
-static struct net_backend *backend_create(const struct kvmini_net *cfg, struct net_backend *proto,
-					  struct kvmini_error *err)
+static net_backend_create_fn *backend_for(const struct kvmini_net *cfg)
 {
 	switch (cfg->backend) {
 	case KVMINI_NET_TAP:
-		return net_tap_create(cfg, proto, err);
+		return net_tap_create;
 	case KVMINI_NET_USER:
-		return net_user_create(cfg, proto, err);
+		return net_user_create;
 	}
-	kvmini_fail(err, KVMINI_E_USAGE, "unknown network backend %d", (int)cfg->backend);
 	return NULL;
 }
 
-struct virtio_device *virtio_net_create(const struct virtio_device_env *env, const void *arg,
-					struct kvmini_error *err)
+struct virtio_device *virtio_net_create_with(const struct virtio_device_env *env,
+					     const struct kvmini_net *cfg,
+					     net_backend_create_fn *create, struct kvmini_error *err)
 {
-	const struct kvmini_net *cfg = arg;
 	if (cfg->mtu && (cfg->mtu < 68 || cfg->mtu > 65535 - ETH_HLEN)) {
 		kvmini_fail(err, KVMINI_E_USAGE, "net: mtu %u is outside 68..65521", cfg->mtu);
 		return NULL;
@@ -436,7 +434,7 @@ struct virtio_device *virtio_net_create(const struct virtio_device_env *env, con
 			   offsetof(struct virtio_net_config, mtu) + sizeof(n->config.mtu), NQUEUES,
 			   NET_QUEUE_SIZE);
 	struct net_backend proto = { .card = n, .loop = env->loop, .log_fd = env->log_fd };
-	n->backend = backend_create(cfg, &proto, err);
+	n->backend = create(cfg, &proto, err);
 	if (!n->backend) {
 		pthread_mutex_destroy(&n->vdev.lock);
 		free(n);
@@ -444,4 +442,16 @@ struct virtio_device *virtio_net_create(const struct virtio_device_env *env, con
 	}
 	n->vdev.device_features |= n->backend->ops->features;
 	return &n->vdev;
+}
+
+struct virtio_device *virtio_net_create(const struct virtio_device_env *env, const void *arg,
+					struct kvmini_error *err)
+{
+	const struct kvmini_net *cfg = arg;
+	net_backend_create_fn *create = backend_for(cfg);
+	if (!create) {
+		kvmini_fail(err, KVMINI_E_USAGE, "net: unknown backend %d", (int)cfg->backend);
+		return NULL;
+	}
+	return virtio_net_create_with(env, cfg, create, err);
 }

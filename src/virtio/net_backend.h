@@ -61,11 +61,21 @@ struct net_backend {
 	int log_fd;
 };
 
-/* The backends' constructors (cfg: the card's description). */
-struct net_backend *net_tap_create(const struct kvmini_net *cfg, struct net_backend *proto,
-				   struct kvmini_error *err);
-struct net_backend *net_user_create(const struct kvmini_net *cfg, struct net_backend *proto,
-				    struct kvmini_error *err);
+/* A backend's constructor: cfg is the card's description, proto the
+ * fields of struct net_backend the card fills (copy it into yours). */
+typedef struct net_backend *net_backend_create_fn(const struct kvmini_net *cfg,
+						  struct net_backend *proto,
+						  struct kvmini_error *err);
+net_backend_create_fn net_tap_create;
+net_backend_create_fn net_user_create;
+
+struct virtio_device_env;
+/* A card on the backend `create` makes, whatever cfg->backend says: for
+ * the fuzz target's in-memory backend (virtio_net_create picks tap or
+ * user from cfg). */
+struct virtio_device *virtio_net_create_with(const struct virtio_device_env *env,
+					     const struct kvmini_net *cfg,
+					     net_backend_create_fn *create, struct kvmini_error *err);
 
 /* ---- for backends ---- */
 /* One diagnostic line "kvmini: virtio-net: ..." to the log. */
