@@ -28,6 +28,9 @@ struct run_options {
 	 * or --kernel, the VM waits for InstanceStart (api_wait). */
 	const char *api_sock;
 	bool api_wait;
+	/* --config-file FILE: Firecracker's configuration file, applied
+	 * through the API's handlers; the VM starts at once. */
+	const char *config_file;
 	/* --net (up to KVMINI_CLI_NETS_MAX) and --vsock: the storage
 	 * cfg.nets and cfg.vsock point into (src/cli/net_options.c). */
 	struct kvmini_net nets[KVMINI_CLI_NETS_MAX];
