@@ -1,5 +1,5 @@
 /* Unit tests of virtio-net (src/virtio/net.c) through a fake driver
- * (vdrv.h), on a real tap device the test creates (root needed; skipped
+ * (ldrv.h), on a real tap device the test creates (root needed; skipped
  * without) and on user-mode networking (libslirp). */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -16,14 +16,14 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include "virtio/net.h"
-#include "vdrv.h"
+#include "loop_driver.h"
 
 enum { RXQ, TXQ };
 #define HDR ((uint32_t)sizeof(struct virtio_net_hdr_v1))
 #define TEST_ETHERTYPE 0x88b5   /* IEEE's "local experimental" */
 #define RXBUF (HDR + 1518)
 
-static struct vdrv d;
+static struct ldrv d;
 static char tap_name[IFNAMSIZ];
 static int pkt_fd = -1;
 static const uint8_t guest_mac[6] = { 0x02, 0x00, 0x00, 0x6b, 0x76, 0x01 };
@@ -93,14 +93,14 @@ static void tap_setup(void)
 	if (geteuid() != 0 || !tap_make())
 		cr_skip_test("cannot create a tap here (root and /dev/net/tun needed)");
 	tap_up();
-	vdrv_init(&d);
+	ldrv_init(&d);
 	struct kvmini_net cfg = { .backend = KVMINI_NET_TAP, .tap_name = tap_name, .mac_set = true };
 	memcpy(cfg.mac, guest_mac, 6);
 	struct virtio_device_env env = { .loop = d.loop, .log_fd = 2 };
 	struct kvmini_error err = { 0 };
 	struct virtio_device *vdev = virtio_net_create(&env, &cfg, &err);
 	cr_assert_not_null(vdev, "%s", err.msg);
-	vdrv_start(&d, vdev, (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS) |
+	ldrv_start(&d, vdev, (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS) |
 				     (1ull << VIRTIO_NET_F_MTU));
 	packet_open();
 }
@@ -110,7 +110,7 @@ static void tap_teardown(void)
 	if (pkt_fd >= 0)
 		close(pkt_fd);
 	pkt_fd = -1;
-	vdrv_fini(&d);
+	ldrv_fini(&d);
 	tap_delete();
 }
 
@@ -132,7 +132,7 @@ TestSuite(virtio_net_tap, .init = tap_setup, .fini = tap_teardown, .timeout = 60
 Test(virtio_net_tap, config_space_has_mac_link_and_mtu)
 {
 	struct virtio_net_config c;
-	vdrv_config(&d, 0, &c, 12);
+	ldrv_config(&d, 0, &c, 12);
 	cr_assert_arr_eq(c.mac, guest_mac, 6);
 	cr_assert_eq(c.status, VIRTIO_NET_S_LINK_UP);
 	cr_assert_eq(c.mtu, 1500);
@@ -142,13 +142,13 @@ Test(virtio_net_tap, transmitted_frame_appears_on_the_tap)
 {
 	uint8_t buf[HDR + 128] = { 0 };
 	size_t flen = frame_make(buf + HDR, "kvmini: a frame from the guest");
-	uint16_t head = vdrv_post(&d, TXQ, buf, (uint32_t)(HDR + flen), 0);
-	vdrv_kick(&d, TXQ);
+	uint16_t head = ldrv_post(&d, TXQ, buf, (uint32_t)(HDR + flen), 0);
+	ldrv_kick(&d, TXQ);
 	uint16_t id;
 	uint32_t len;
-	vdrv_wait_used(&d, TXQ, &id, &len);
+	ldrv_wait_used(&d, TXQ, &id, &len);
 	cr_assert_eq(id, head);
-	cr_assert(vdrv_wait_fd(pkt_fd), "nothing arrived on the tap");
+	cr_assert(ldrv_wait_fd(pkt_fd), "nothing arrived on the tap");
 	uint8_t got[256];
 	ssize_t n = recv(pkt_fd, got, sizeof(got), 0);
 	cr_assert_eq(n, (ssize_t)flen);
@@ -157,8 +157,8 @@ Test(virtio_net_tap, transmitted_frame_appears_on_the_tap)
 
 Test(virtio_net_tap, frame_from_the_tap_arrives_in_a_receive_buffer)
 {
-	uint16_t head = vdrv_post(&d, RXQ, NULL, 0, RXBUF);
-	vdrv_kick(&d, RXQ);
+	uint16_t head = ldrv_post(&d, RXQ, NULL, 0, RXBUF);
+	ldrv_kick(&d, RXQ);
 	uint8_t frame[128];
 	size_t flen = frame_make(frame, "kvmini: a frame for the guest");
 	memcpy(frame, guest_mac, 6);
@@ -170,10 +170,10 @@ Test(virtio_net_tap, frame_from_the_tap_arrives_in_a_receive_buffer)
 		     (ssize_t)flen, "%s", strerror(errno));
 	uint16_t id;
 	uint32_t len;
-	vdrv_wait_used(&d, RXQ, &id, &len);
+	ldrv_wait_used(&d, RXQ, &id, &len);
 	cr_assert_eq(id, head);
 	cr_assert_eq(len, HDR + flen);
-	const uint8_t *in = vdrv_in_data(&d, RXQ, head, false);
+	const uint8_t *in = ldrv_in_data(&d, RXQ, head, false);
 	struct virtio_net_hdr_v1 h;
 	memcpy(&h, in, HDR);
 	cr_assert_eq(h.num_buffers, 1);
@@ -188,44 +188,44 @@ Test(virtio_net_tap, bad_header_is_dropped_not_sent)
 	h->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;   /* not negotiated */
 	h->gso_size = 100;
 	size_t flen = frame_make(buf + HDR, "kvmini: must not leave");
-	vdrv_post(&d, TXQ, buf, (uint32_t)(HDR + flen), 0);
+	ldrv_post(&d, TXQ, buf, (uint32_t)(HDR + flen), 0);
 	/* Then a good one: the first arriving must be the second. */
 	uint8_t ok[HDR + 128] = { 0 };
 	size_t olen = frame_make(ok + HDR, "kvmini: the good one");
-	vdrv_post(&d, TXQ, ok, (uint32_t)(HDR + olen), 0);
-	vdrv_kick(&d, TXQ);
-	cr_assert(vdrv_wait_fd(pkt_fd));
+	ldrv_post(&d, TXQ, ok, (uint32_t)(HDR + olen), 0);
+	ldrv_kick(&d, TXQ);
+	cr_assert(ldrv_wait_fd(pkt_fd));
 	uint8_t got[256];
 	ssize_t n = recv(pkt_fd, got, sizeof(got), 0);
 	cr_assert_eq(n, (ssize_t)olen);
 	cr_assert_arr_eq(got, ok + HDR, olen);
 	uint16_t id;
 	uint32_t len;
-	vdrv_wait_used(&d, TXQ, &id, &len);
-	vdrv_wait_used(&d, TXQ, &id, &len);
+	ldrv_wait_used(&d, TXQ, &id, &len);
+	ldrv_wait_used(&d, TXQ, &id, &len);
 }
 
 Test(virtio_net_tap, vanished_tap_takes_the_link_down)
 {
-	vdrv_post(&d, RXQ, NULL, 0, RXBUF);
-	vdrv_kick(&d, RXQ);
+	ldrv_post(&d, RXQ, NULL, 0, RXBUF);
+	ldrv_kick(&d, RXQ);
 	close(pkt_fd);
 	pkt_fd = -1;
 	char cmd[64];
 	snprintf(cmd, sizeof(cmd), "ip link del %s", tap_name);
 	cr_assert_eq(system(cmd), 0);
-	cr_assert(vdrv_wait_fd(d.config_irq_fd), "no config interrupt");
+	cr_assert(ldrv_wait_fd(d.config_irq_fd), "no config interrupt");
 	struct virtio_net_config c;
-	vdrv_config(&d, 0, &c, 12);
+	ldrv_config(&d, 0, &c, 12);
 	cr_assert_eq(c.status & VIRTIO_NET_S_LINK_UP, 0);
 	/* Transmit still completes (dropped): the guest is not stuck. */
 	uint8_t buf[HDR + 128] = { 0 };
 	size_t flen = frame_make(buf + HDR, "kvmini: into the void");
-	uint16_t head = vdrv_post(&d, TXQ, buf, (uint32_t)(HDR + flen), 0);
-	vdrv_kick(&d, TXQ);
+	uint16_t head = ldrv_post(&d, TXQ, buf, (uint32_t)(HDR + flen), 0);
+	ldrv_kick(&d, TXQ);
 	uint16_t id;
 	uint32_t len;
-	vdrv_wait_used(&d, TXQ, &id, &len);
+	ldrv_wait_used(&d, TXQ, &id, &len);
 	cr_assert_eq(id, head);
 }
 
@@ -250,7 +250,7 @@ static void user_setup(void)
 {
 	host_port = free_tcp_port();
 	snprintf(hostfwd, sizeof(hostfwd), "tcp:127.0.0.1:%d-:%d", host_port, GUEST_PORT);
-	vdrv_init(&d);
+	ldrv_init(&d);
 	struct kvmini_net cfg = { .backend = KVMINI_NET_USER, .hostfwd = hostfwd, .mac_set = true };
 	memcpy(cfg.mac, guest_mac, 6);
 	struct virtio_device_env env = { .loop = d.loop, .log_fd = 2 };
@@ -260,15 +260,15 @@ static void user_setup(void)
 	/* No offloads through slirp: none may be offered. */
 	cr_assert_eq(vdev->device_features & ((1ull << VIRTIO_NET_F_CSUM) |
 					      (1ull << VIRTIO_NET_F_GUEST_CSUM)), 0);
-	vdrv_start(&d, vdev, (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS));
+	ldrv_start(&d, vdev, (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS));
 	for (int i = 0; i < 16; i++)
-		vdrv_post(&d, RXQ, NULL, 0, RXBUF);
-	vdrv_kick(&d, RXQ);
+		ldrv_post(&d, RXQ, NULL, 0, RXBUF);
+	ldrv_kick(&d, RXQ);
 }
 
 static void user_teardown(void)
 {
-	vdrv_fini(&d);
+	ldrv_fini(&d);
 }
 
 TestSuite(virtio_net_user, .init = user_setup, .fini = user_teardown, .timeout = 60);
@@ -278,8 +278,8 @@ static void net_send(const uint8_t *frame, size_t len)
 	static uint8_t buf[HDR + 2048];
 	memset(buf, 0, HDR);
 	memcpy(buf + HDR, frame, len);
-	vdrv_post(&d, TXQ, buf, (uint32_t)(HDR + len), 0);
-	vdrv_kick(&d, TXQ);
+	ldrv_post(&d, TXQ, buf, (uint32_t)(HDR + len), 0);
+	ldrv_kick(&d, TXQ);
 }
 
 /* The next frame the guest receives (its buffer posted again). */
@@ -287,11 +287,11 @@ static size_t net_recv(uint8_t *frame)
 {
 	uint16_t id;
 	uint32_t len;
-	vdrv_wait_used(&d, RXQ, &id, &len);
+	ldrv_wait_used(&d, RXQ, &id, &len);
 	cr_assert_gt(len, HDR);
-	memcpy(frame, vdrv_in_data(&d, RXQ, id, false) + HDR, len - HDR);
-	vdrv_post(&d, RXQ, NULL, 0, RXBUF);
-	vdrv_kick(&d, RXQ);
+	memcpy(frame, ldrv_in_data(&d, RXQ, id, false) + HDR, len - HDR);
+	ldrv_post(&d, RXQ, NULL, 0, RXBUF);
+	ldrv_kick(&d, RXQ);
 	return len - HDR;
 }
 

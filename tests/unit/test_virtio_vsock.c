@@ -1,5 +1,5 @@
 /* Unit tests of virtio-vsock (src/virtio/vsock.c) through a fake driver
- * (vdrv.h) playing the guest, and real Unix sockets playing the host's
+ * (ldrv.h) playing the guest, and real Unix sockets playing the host's
  * programs, as Firecracker's host side defines them. */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -10,7 +10,7 @@
 #include <sys/un.h>
 #include <linux/virtio_vsock.h>
 #include "virtio/vsock.h"
-#include "vdrv.h"
+#include "loop_driver.h"
 
 enum { RXQ, TXQ, EVQ };
 #define CID 42
@@ -19,7 +19,7 @@ enum { RXQ, TXQ, EVQ };
 #define NRX 16
 #define GUEST_BUF 65536
 
-static struct vdrv d;
+static struct ldrv d;
 static char path[96];
 static int client = -1;
 
@@ -27,16 +27,16 @@ static void vsock_setup(void)
 {
 	snprintf(path, sizeof(path), "/tmp/kvmini-vsock-test-%d.sock", (int)getpid());
 	unlink(path);
-	vdrv_init(&d);
+	ldrv_init(&d);
 	struct kvmini_vsock cfg = { .enabled = true, .guest_cid = CID, .uds_path = path };
 	struct virtio_device_env env = { .loop = d.loop, .log_fd = 2 };
 	struct kvmini_error err = { 0 };
 	struct virtio_device *vdev = virtio_vsock_create(&env, &cfg, &err);
 	cr_assert_not_null(vdev, "%s", err.msg);
-	vdrv_start(&d, vdev, 0);
+	ldrv_start(&d, vdev, 0);
 	for (int i = 0; i < NRX; i++)
-		vdrv_post(&d, RXQ, NULL, 0, RXBUF);
-	vdrv_kick(&d, RXQ);
+		ldrv_post(&d, RXQ, NULL, 0, RXBUF);
+	ldrv_kick(&d, RXQ);
 }
 
 static void vsock_teardown(void)
@@ -44,7 +44,7 @@ static void vsock_teardown(void)
 	if (client >= 0)
 		close(client);
 	client = -1;
-	vdrv_fini(&d);
+	ldrv_fini(&d);
 	cr_assert_neq(access(path, F_OK), 0, "the socket file was left behind");
 }
 
@@ -55,7 +55,7 @@ TestSuite(virtio_vsock, .init = vsock_setup, .fini = vsock_teardown, .timeout = 
 static void guest_send(uint32_t src_port, uint32_t dst_port, uint16_t op, uint32_t flags,
 		       uint32_t buf_alloc, uint32_t fwd_cnt, const void *data, uint32_t len)
 {
-	static uint8_t pkt[VDRV_SLOT];
+	static uint8_t pkt[LDRV_SLOT];
 	struct virtio_vsock_hdr h = {
 		.src_cid = htole64(CID), .dst_cid = htole64(2), .src_port = htole32(src_port),
 		.dst_port = htole32(dst_port), .len = htole32(len),
@@ -66,11 +66,11 @@ static void guest_send(uint32_t src_port, uint32_t dst_port, uint16_t op, uint32
 	memcpy(pkt, &h, HDR);
 	if (len)
 		memcpy(pkt + HDR, data, len);
-	uint16_t head = vdrv_post(&d, TXQ, pkt, HDR + len, 0);
-	vdrv_kick(&d, TXQ);
+	uint16_t head = ldrv_post(&d, TXQ, pkt, HDR + len, 0);
+	ldrv_kick(&d, TXQ);
 	uint16_t id;
 	uint32_t used_len;
-	vdrv_wait_used(&d, TXQ, &id, &used_len);
+	ldrv_wait_used(&d, TXQ, &id, &used_len);
 	cr_assert_eq(id, head);
 }
 
@@ -80,9 +80,9 @@ static uint32_t guest_recv(struct virtio_vsock_hdr *h, uint8_t *payload)
 {
 	uint16_t id;
 	uint32_t len;
-	vdrv_wait_used(&d, RXQ, &id, &len);
+	ldrv_wait_used(&d, RXQ, &id, &len);
 	cr_assert_geq(len, HDR);
-	const uint8_t *in = vdrv_in_data(&d, RXQ, id, false);
+	const uint8_t *in = ldrv_in_data(&d, RXQ, id, false);
 	memcpy(h, in, HDR);
 	uint32_t plen = le32toh(h->len);
 	cr_assert_eq(len, HDR + plen, "used length %u for a %u-byte payload", len, plen);
@@ -91,8 +91,8 @@ static uint32_t guest_recv(struct virtio_vsock_hdr *h, uint8_t *payload)
 	cr_assert_eq(le16toh(h->type), VIRTIO_VSOCK_TYPE_STREAM);
 	if (payload)
 		memcpy(payload, in + HDR, plen);
-	vdrv_post(&d, RXQ, NULL, 0, RXBUF);
-	vdrv_kick(&d, RXQ);
+	ldrv_post(&d, RXQ, NULL, 0, RXBUF);
+	ldrv_kick(&d, RXQ);
 	return plen;
 }
 
@@ -125,7 +125,7 @@ static void read_exact(int fd, void *buf, size_t n)
 {
 	size_t got = 0;
 	while (got < n) {
-		cr_assert(vdrv_wait_fd(fd), "only %zu of %zu bytes came", got, n);
+		cr_assert(ldrv_wait_fd(fd), "only %zu of %zu bytes came", got, n);
 		ssize_t r = read(fd, (uint8_t *)buf + got, n - got);
 		cr_assert_gt(r, 0, "the socket closed after %zu of %zu bytes", got, n);
 		got += (size_t)r;
@@ -170,7 +170,7 @@ static uint32_t host_connect(uint32_t guest_port)
 Test(virtio_vsock, config_space_holds_the_cid)
 {
 	uint64_t cid;
-	vdrv_config(&d, 0, &cid, 8);
+	ldrv_config(&d, 0, &cid, 8);
 	cr_assert_eq(le64toh(cid), CID);
 }
 
@@ -219,7 +219,7 @@ Test(virtio_vsock, malformed_connect_line_closes_the_socket)
 {
 	client = unix_connect(path);
 	cr_assert_eq(write(client, "CONNECT -1\n", 11), 11);
-	cr_assert(vdrv_wait_fd(client));
+	cr_assert(ldrv_wait_fd(client));
 	char c;
 	cr_assert_eq(read(client, &c, 1), 0);
 }
@@ -231,7 +231,7 @@ Test(virtio_vsock, guest_refusal_closes_the_host_socket)
 	struct virtio_vsock_hdr h;
 	guest_recv(&h, NULL);
 	guest_send(9, le32toh(h.src_port), VIRTIO_VSOCK_OP_RST, 0, 0, 0, NULL, 0);
-	cr_assert(vdrv_wait_fd(client));
+	cr_assert(ldrv_wait_fd(client));
 	char c;
 	cr_assert_eq(read(client, &c, 1), 0, "no OK may come after a refusal");
 }
@@ -327,14 +327,14 @@ Test(virtio_vsock, guest_ignoring_credit_is_reset)
 	uint32_t hp = host_connect(81);
 	/* The host program never reads; the guest keeps sending regardless
 	 * of the device's credit (64 KiB plus what the socket holds). */
-	static uint8_t chunk[VDRV_SLOT - HDR];
+	static uint8_t chunk[LDRV_SLOT - HDR];
 	memset(chunk, 'z', sizeof(chunk));
 	bool reset = false;
 	struct virtio_vsock_hdr h;
 	for (int i = 0; i < 200 && !reset; i++) {
 		guest_send(81, hp, VIRTIO_VSOCK_OP_RW, 0, GUEST_BUF, 0, chunk, sizeof(chunk));
 		/* Credit updates may come first (the socket took some). */
-		while (!reset && vdrv_has_used(&d, RXQ)) {
+		while (!reset && ldrv_has_used(&d, RXQ)) {
 			guest_recv(&h, NULL);
 			uint16_t op = le16toh(h.op);
 			cr_assert(op == VIRTIO_VSOCK_OP_CREDIT_UPDATE || op == VIRTIO_VSOCK_OP_RST,
@@ -347,7 +347,7 @@ Test(virtio_vsock, guest_ignoring_credit_is_reset)
 	char buf[4096];
 	ssize_t r;
 	do {
-		cr_assert(vdrv_wait_fd(client));
+		cr_assert(ldrv_wait_fd(client));
 		r = read(client, buf, sizeof(buf));
 	} while (r > 0);
 	cr_assert_eq(r, 0);
@@ -362,7 +362,7 @@ Test(virtio_vsock, guest_shutdown_ends_the_host_stream)
 	char buf[8];
 	read_exact(client, buf, 4);
 	cr_assert_arr_eq(buf, "last", 4);
-	cr_assert(vdrv_wait_fd(client));
+	cr_assert(ldrv_wait_fd(client));
 	cr_assert_eq(read(client, buf, 1), 0, "no end of stream after SHUTDOWN(SEND)");
 }
 
