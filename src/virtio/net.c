@@ -127,15 +127,18 @@ static bool rx_starved(struct virtio_net *n)
 static void rx_pump(struct virtio_net *n)
 {
 	struct virtq *q = &n->vdev.queues[RXQ];
-	size_t cap = NET_HDR_LEN + rx_frame_max(n);
+	size_t max = NET_HDR_LEN + rx_frame_max(n);
 	unsigned moved = 0;
 	while (queue_live(n, RXQ) && moved < NET_RX_BUDGET) {
 		if (!virtq_has_work(q) && rx_starved(n))
 			break;
-		ssize_t len = n->backend->ops->receive(n->backend, n->rx_buf, cap);
+		/* Read whatever comes whole (a tap with a larger MTU than the
+		 * guest's would otherwise hand over a cut frame), then drop
+		 * what the guest's buffers are not sized for. */
+		ssize_t len = n->backend->ops->receive(n->backend, n->rx_buf, sizeof(n->rx_buf));
 		if (len <= 0)
 			break;
-		if ((size_t)len < NET_HDR_LEN + ETH_HLEN) {
+		if ((size_t)len < NET_HDR_LEN + ETH_HLEN || (size_t)len > max) {
 			n->rx_dropped++;
 			continue;
 		}

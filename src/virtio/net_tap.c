@@ -83,16 +83,20 @@ static int tap_transmit(struct net_backend *be, const struct iovec *iov, unsigne
 	struct net_tap *t = tap_of(be);
 	if (t->gone)
 		return 0;
+	(void)len;
 	ssize_t w = writev(t->fd, iov, (int)n);
-	if (w >= 0 || errno == EINVAL)
-		return 0;   /* sent, or refused by the kernel's own checks */
+	if (w >= 0)
+		return 0;
 	if (errno == EAGAIN || errno == ENOBUFS) {
 		t->tx_wait = true;
 		tap_watch(t);
 		return 1;
 	}
-	(void)len;
-	tap_vanish(t);
+	/* EBADFD: the device was deleted. Anything else (EINVAL from the
+	 * kernel's own header checks, EIO while the interface is down)
+	 * drops this frame only. */
+	if (errno == EBADFD)
+		tap_vanish(t);
 	return 0;
 }
 
@@ -104,8 +108,8 @@ static ssize_t tap_receive(struct net_backend *be, void *buf, size_t cap)
 	ssize_t r = read(t->fd, buf, cap);
 	if (r >= 0)
 		return r;
-	if (errno != EAGAIN && errno != EINTR)
-		tap_vanish(t);
+	if (errno == EBADFD)
+		tap_vanish(t);   /* the device was deleted */
 	return 0;
 }
 
