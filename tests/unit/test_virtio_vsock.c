@@ -3,6 +3,7 @@
  * programs, as Firecracker's host side defines them. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <endian.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -388,4 +389,177 @@ Test(virtio_vsock, several_streams_at_once)
 		cr_assert_arr_eq(m, want, (size_t)n);
 		close(c[i]);
 	}
+}
+
+/* ---- a large transfer each way, with its checksum ---- */
+
+#define BIG (4u << 20)
+
+static uint32_t fnv(uint32_t h, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+static uint8_t big_byte(size_t i)
+{
+	return (uint8_t)((i * 2654435761u) >> 13);
+}
+
+struct big_job {
+	int fd;
+	uint32_t sum;
+};
+
+static void *host_writer(void *arg)
+{
+	struct big_job *j = arg;
+	static uint8_t chunk[65536];
+	for (size_t off = 0; off < BIG; off += sizeof(chunk)) {
+		for (size_t i = 0; i < sizeof(chunk); i++)
+			chunk[i] = big_byte(off + i);
+		j->sum = fnv(j->sum, chunk, sizeof(chunk));
+		for (size_t done = 0; done < sizeof(chunk);) {
+			ssize_t w = write(j->fd, chunk + done, sizeof(chunk) - done);
+			if (w <= 0)
+				return NULL;
+			done += (size_t)w;
+		}
+	}
+	return NULL;
+}
+
+static void *host_reader(void *arg)
+{
+	struct big_job *j = arg;
+	static uint8_t buf[65536];
+	size_t got = 0;
+	while (got < BIG) {
+		ssize_t r = read(j->fd, buf, sizeof(buf));
+		if (r <= 0)
+			return NULL;
+		j->sum = fnv(j->sum, buf, (size_t)r);
+		got += (size_t)r;
+	}
+	return NULL;
+}
+
+Test(virtio_vsock, four_mib_to_the_guest_with_credit_updates)
+{
+	uint32_t hp = host_connect(90);
+	struct big_job job = { .fd = client, .sum = 2166136261u };
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, host_writer, &job), 0);
+	/* The guest has a 64 KiB buffer and says so each time it has
+	 * consumed half of it. */
+	uint32_t got = 0, told = 0, sum = 2166136261u;
+	static uint8_t payload[RXBUF];
+	while (got < BIG) {
+		struct virtio_vsock_hdr h;
+		uint32_t n = guest_recv(&h, payload);
+		cr_assert_eq(le16toh(h.op), VIRTIO_VSOCK_OP_RW, "op %u at %u", le16toh(h.op), got);
+		cr_assert_leq(got + n - told, GUEST_BUF, "the device overran the guest's credit");
+		sum = fnv(sum, payload, n);
+		got += n;
+		if (got - told >= GUEST_BUF / 2) {
+			told = got;
+			guest_send(90, hp, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, GUEST_BUF, told, NULL, 0);
+		}
+	}
+	pthread_join(t, NULL);
+	cr_assert_eq(got, BIG);
+	cr_assert_eq(sum, job.sum, "the bytes differ");
+}
+
+Test(virtio_vsock, four_mib_to_the_host_within_the_device_credit)
+{
+	uint32_t hp = host_connect(91);
+	struct big_job job = { .fd = client, .sum = 2166136261u };
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, host_reader, &job), 0);
+	static uint8_t chunk[LDRV_SLOT - HDR];
+	uint32_t sent = 0, sum = 2166136261u;
+	/* The device's credit: what it said it can hold, minus what it has
+	 * not yet forwarded (from its last header). */
+	uint32_t dev_buf = 64 * 1024, dev_fwd = 0;
+	while (sent < BIG) {
+		uint32_t room = dev_buf - (sent - dev_fwd);
+		if (room == 0) {
+			guest_send(91, hp, VIRTIO_VSOCK_OP_CREDIT_REQUEST, 0, GUEST_BUF, 0, NULL, 0);
+			struct virtio_vsock_hdr h;
+			do
+				guest_recv(&h, NULL);
+			while (le16toh(h.op) != VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+			dev_buf = le32toh(h.buf_alloc);
+			dev_fwd = le32toh(h.fwd_cnt);
+			continue;
+		}
+		uint32_t n = BIG - sent < sizeof(chunk) ? BIG - sent : (uint32_t)sizeof(chunk);
+		n = n < room ? n : room;
+		for (uint32_t i = 0; i < n; i++)
+			chunk[i] = big_byte(sent + i);
+		sum = fnv(sum, chunk, n);
+		guest_send(91, hp, VIRTIO_VSOCK_OP_RW, 0, GUEST_BUF, 0, chunk, n);
+		sent += n;
+		/* Credit updates the device volunteers. */
+		while (ldrv_has_used(&d, RXQ)) {
+			struct virtio_vsock_hdr h;
+			guest_recv(&h, NULL);
+			cr_assert_eq(le16toh(h.op), VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+			dev_fwd = le32toh(h.fwd_cnt);
+		}
+	}
+	pthread_join(t, NULL);
+	cr_assert_eq(job.sum, sum, "the bytes differ");
+}
+
+/* ---- devices.c's table: cards first, vsock last ---- */
+
+Test(virtio_devices, nets_then_vsock_in_config_order)
+{
+	struct kvmini_error err = { 0 };
+	struct event_loop *loop = event_loop_create("devs", &err);
+	cr_assert_not_null(loop, "%s", err.msg);
+	char sock[96];
+	snprintf(sock, sizeof(sock), "/tmp/kvmini-vsock-devs-%d.sock", (int)getpid());
+	unlink(sock);
+	struct kvmini_net nets[2] = { { .backend = KVMINI_NET_USER },
+				      { .backend = KVMINI_NET_USER, .mtu = 9000 } };
+	struct kvmini_config cfg;
+	kvmini_config_defaults(&cfg);
+	cfg.nets = nets;
+	cfg.nnets = 2;
+	cfg.vsock = (struct kvmini_vsock){ .enabled = true, .guest_cid = 3, .uds_path = sock };
+	struct virtio_device_env env = { .loop = loop, .log_fd = 2, .cfg = &cfg };
+	struct virtio_device_set set;
+	cr_assert_eq(virtio_devices_create(&set, &env, &err), 0, "%s", err.msg);
+	cr_assert_eq(set.n, 3);
+	cr_assert_eq(set.devs[0]->ops->device_id, VIRTIO_ID_NET);
+	cr_assert_eq(set.devs[1]->ops->device_id, VIRTIO_ID_NET);
+	cr_assert_eq(set.devs[2]->ops->device_id, VIRTIO_ID_VSOCK);
+	uint16_t mtu;
+	virtio_device_read_config(set.devs[1], 10, &mtu, 2);
+	cr_assert_eq(le16toh(mtu), 9000);
+	virtio_devices_destroy(&set);
+	event_loop_destroy(loop);
+	cr_assert_neq(access(sock, F_OK), 0);
+}
+
+Test(virtio_devices, a_failing_device_leaves_none)
+{
+	struct kvmini_error err = { 0 };
+	struct event_loop *loop = event_loop_create("devs", &err);
+	struct kvmini_net nets[1] = { { .backend = KVMINI_NET_USER } };
+	struct kvmini_config cfg;
+	kvmini_config_defaults(&cfg);
+	cfg.nets = nets;
+	cfg.nnets = 1;
+	cfg.vsock = (struct kvmini_vsock){ .enabled = true, .guest_cid = 2, .uds_path = "/tmp/x" };
+	struct virtio_device_env env = { .loop = loop, .log_fd = 2, .cfg = &cfg };
+	struct virtio_device_set set;
+	cr_assert_eq(virtio_devices_create(&set, &env, &err), -1);
+	cr_assert(strstr(err.msg, "cid 2 is reserved"), "%s", err.msg);
+	cr_assert_eq(set.n, 0);
+	event_loop_destroy(loop);
 }
