@@ -134,14 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct virtio_device *vdev = virtio_net_create_with(&env, &cfg, mem_create, &err);
 	if (!vdev)
 		abort();
-	uint16_t avail_idx[VIRTIO_MAX_QUEUES] = { 0 };
-	guest_write(mem, RIG_RINGS, (uint8_t[0x3000]){ 0 }, 0x3000);
-	rig_start(vdev, mem, &in);
-	for (int steps = 0; in.n && steps < 256; steps++) {
-		uint8_t cmd = rig_u8(&in) % 7;
-		if (!rig_step(vdev, mem, &in, cmd, avail_idx))
-			net_step(vdev, mem, &in, cmd);
-	}
+	rig_run(vdev, mem, &in, 7, net_step);
 	virtio_device_destroy(vdev);
 	return 0;
 }

@@ -123,4 +123,24 @@ static inline bool rig_step(struct virtio_device *vdev, const struct guest_memor
 	return false;
 }
 
+/* A device's own moves (command bytes from 4 up). */
+typedef void rig_own_step_fn(struct virtio_device *vdev, const struct guest_memory *mem,
+			     struct rig_input *in, uint8_t cmd);
+
+/* Clean rings, start the device, then up to 256 moves: the driver's
+ * and, for command values 4..ncmds-1, the device's own. */
+static inline void rig_run(struct virtio_device *vdev, const struct guest_memory *mem,
+			   struct rig_input *in, uint8_t ncmds, rig_own_step_fn *own)
+{
+	static const uint8_t zero[0x1000 * VIRTIO_MAX_QUEUES];
+	uint16_t avail_idx[VIRTIO_MAX_QUEUES] = { 0 };
+	guest_write(mem, RIG_RINGS, zero, sizeof(zero));
+	rig_start(vdev, mem, in);
+	for (int steps = 0; in->n && steps < 256; steps++) {
+		uint8_t cmd = rig_u8(in) % ncmds;
+		if (!rig_step(vdev, mem, in, cmd, avail_idx))
+			own(vdev, mem, in, cmd);
+	}
+}
+
 #endif

@@ -54,8 +54,11 @@ static void drain_server(void)
 
 /* A packet from the guest on the transmit queue, its header's fields
  * from the input (CIDs usually right, so the checks behind them run). */
-static void vsock_packet(const struct guest_memory *mem, struct rig_input *in)
+static void vsock_packet(struct virtio_device *vdev, const struct guest_memory *mem,
+			 struct rig_input *in, uint8_t cmd)
 {
+	(void)vdev;
+	(void)cmd;
 	uint8_t kind = rig_u8(in);
 	struct virtio_vsock_hdr h = {
 		.src_cid = (kind & 1) ? rig_u64(in) : 42, .dst_cid = (kind & 2) ? rig_u64(in) : 2,
@@ -81,14 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct virtio_device *vdev = virtio_vsock_create(&env, &cfg, &err);
 	if (!vdev)
 		abort();
-	uint16_t avail_idx[VIRTIO_MAX_QUEUES] = { 0 };
-	guest_write(mem, RIG_RINGS, (uint8_t[0x3000]){ 0 }, 0x3000);
-	rig_start(vdev, mem, &in);
-	for (int steps = 0; in.n && steps < 256; steps++) {
-		uint8_t cmd = rig_u8(&in) % 5;
-		if (!rig_step(vdev, mem, &in, cmd, avail_idx))
-			vsock_packet(mem, &in);
-	}
+	rig_run(vdev, mem, &in, 5, vsock_packet);
 	virtio_device_destroy(vdev);
 	drain_server();
 	return 0;

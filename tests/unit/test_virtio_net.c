@@ -87,6 +87,16 @@ static void packet_open(void)
 	cr_assert_eq(bind(pkt_fd, (struct sockaddr *)&sll, sizeof(sll)), 0, "%s", strerror(errno));
 }
 
+/* A card on the fake driver's loop (the test fails if it cannot be made). */
+static struct virtio_device *card_create(const struct kvmini_net *cfg)
+{
+	struct virtio_device_env env = { .loop = d.loop, .log_fd = 2 };
+	struct kvmini_error err = { 0 };
+	struct virtio_device *vdev = virtio_net_create(&env, cfg, &err);
+	cr_assert_not_null(vdev, "%s", err.msg);
+	return vdev;
+}
+
 static void tap_setup(void)
 {
 	snprintf(tap_name, sizeof(tap_name), "kvt%d", (int)getpid());
@@ -96,10 +106,7 @@ static void tap_setup(void)
 	ldrv_init(&d);
 	struct kvmini_net cfg = { .backend = KVMINI_NET_TAP, .tap_name = tap_name, .mac_set = true };
 	memcpy(cfg.mac, guest_mac, 6);
-	struct virtio_device_env env = { .loop = d.loop, .log_fd = 2 };
-	struct kvmini_error err = { 0 };
-	struct virtio_device *vdev = virtio_net_create(&env, &cfg, &err);
-	cr_assert_not_null(vdev, "%s", err.msg);
+	struct virtio_device *vdev = card_create(&cfg);
 	ldrv_start(&d, vdev, (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS) |
 				     (1ull << VIRTIO_NET_F_MTU));
 	packet_open();
@@ -127,6 +134,18 @@ static size_t frame_make(uint8_t *buf, const char *payload)
 	return 14 + (n < 46 ? 46 : n);
 }
 
+/* Post one frame (header + frame) for transmit, kick, wait until the
+ * device has used it. */
+static void tx_frame_sent(const uint8_t *buf, size_t len)
+{
+	uint16_t head = ldrv_post(&d, TXQ, buf, (uint32_t)len, 0);
+	ldrv_kick(&d, TXQ);
+	uint16_t id;
+	uint32_t used;
+	ldrv_wait_used(&d, TXQ, &id, &used);
+	cr_assert_eq(id, head);
+}
+
 TestSuite(virtio_net_tap, .init = tap_setup, .fini = tap_teardown, .timeout = 60);
 
 Test(virtio_net_tap, config_space_has_mac_link_and_mtu)
@@ -142,12 +161,7 @@ Test(virtio_net_tap, transmitted_frame_appears_on_the_tap)
 {
 	uint8_t buf[HDR + 128] = { 0 };
 	size_t flen = frame_make(buf + HDR, "kvmini: a frame from the guest");
-	uint16_t head = ldrv_post(&d, TXQ, buf, (uint32_t)(HDR + flen), 0);
-	ldrv_kick(&d, TXQ);
-	uint16_t id;
-	uint32_t len;
-	ldrv_wait_used(&d, TXQ, &id, &len);
-	cr_assert_eq(id, head);
+	tx_frame_sent(buf, HDR + flen);
 	cr_assert(ldrv_wait_fd(pkt_fd), "nothing arrived on the tap");
 	uint8_t got[256];
 	ssize_t n = recv(pkt_fd, got, sizeof(got), 0);
@@ -221,12 +235,7 @@ Test(virtio_net_tap, vanished_tap_takes_the_link_down)
 	/* Transmit still completes (dropped): the guest is not stuck. */
 	uint8_t buf[HDR + 128] = { 0 };
 	size_t flen = frame_make(buf + HDR, "kvmini: into the void");
-	uint16_t head = ldrv_post(&d, TXQ, buf, (uint32_t)(HDR + flen), 0);
-	ldrv_kick(&d, TXQ);
-	uint16_t id;
-	uint32_t len;
-	ldrv_wait_used(&d, TXQ, &id, &len);
-	cr_assert_eq(id, head);
+	tx_frame_sent(buf, HDR + flen);
 }
 
 /* ---- user-mode networking (libslirp) ---- */
@@ -253,10 +262,7 @@ static void user_setup(void)
 	ldrv_init(&d);
 	struct kvmini_net cfg = { .backend = KVMINI_NET_USER, .hostfwd = hostfwd, .mac_set = true };
 	memcpy(cfg.mac, guest_mac, 6);
-	struct virtio_device_env env = { .loop = d.loop, .log_fd = 2 };
-	struct kvmini_error err = { 0 };
-	struct virtio_device *vdev = virtio_net_create(&env, &cfg, &err);
-	cr_assert_not_null(vdev, "%s", err.msg);
+	struct virtio_device *vdev = card_create(&cfg);
 	/* No offloads through slirp: none may be offered. */
 	cr_assert_eq(vdev->device_features & ((1ull << VIRTIO_NET_F_CSUM) |
 					      (1ull << VIRTIO_NET_F_GUEST_CSUM)), 0);

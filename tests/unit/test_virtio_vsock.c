@@ -99,12 +99,18 @@ static uint32_t guest_recv(struct virtio_vsock_hdr *h, uint8_t *payload)
 
 /* ---- the host's side ---- */
 
-static int unix_connect(const char *p)
+static struct sockaddr_un unix_addr(const char *p)
 {
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	cr_assert_lt(strlen(p), sizeof(sa.sun_path));
 	memcpy(sa.sun_path, p, strlen(p) + 1);
+	return sa;
+}
+
+static int unix_connect(const char *p)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa = unix_addr(p);
 	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "%s", strerror(errno));
 	return fd;
 }
@@ -112,9 +118,7 @@ static int unix_connect(const char *p)
 static int unix_listen(const char *p)
 {
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	cr_assert_lt(strlen(p), sizeof(sa.sun_path));
-	memcpy(sa.sun_path, p, strlen(p) + 1);
+	struct sockaddr_un sa = unix_addr(p);
 	unlink(p);
 	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "%s", strerror(errno));
 	cr_assert_eq(listen(fd, 4), 0);
