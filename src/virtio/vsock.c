@@ -603,7 +603,10 @@ static void guest_connect(struct virtio_vsock *v, const struct virtio_vsock_hdr 
 	}
 	c->local_port = local;
 	c->peer_port = peer;
+	c->peer_buf_alloc = le32toh(h->buf_alloc);   /* the guest may get data at once */
+	c->peer_fwd_cnt = le32toh(h->fwd_cnt);
 	c->pending = P_RESPONSE;
+	conn_watch(c);
 }
 
 static void guest_response(struct vconn *c)

@@ -272,6 +272,28 @@ Test(virtio_vsock, guest_connects_to_path_underscore_port)
 	unlink(p);
 }
 
+Test(virtio_vsock, host_can_speak_first_on_a_guest_connection)
+{
+	char p[128];
+	snprintf(p, sizeof(p), "%s_5001", path);
+	int srv = unix_listen(p);
+	guest_send(7779, 5001, VIRTIO_VSOCK_OP_REQUEST, 0, GUEST_BUF, 0, NULL, 0);
+	struct virtio_vsock_hdr h;
+	guest_recv(&h, NULL);
+	cr_assert_eq(le16toh(h.op), VIRTIO_VSOCK_OP_RESPONSE);
+	int conn = accept(srv, NULL, NULL);
+	cr_assert_geq(conn, 0);
+	/* The guest's REQUEST carried its credit: no other packet needed. */
+	cr_assert_eq(write(conn, "banner\n", 7), 7);
+	uint8_t got[16];
+	cr_assert_eq(guest_recv(&h, got), 7);
+	cr_assert_eq(le16toh(h.op), VIRTIO_VSOCK_OP_RW);
+	cr_assert_arr_eq(got, "banner\n", 7);
+	close(conn);
+	close(srv);
+	unlink(p);
+}
+
 Test(virtio_vsock, nothing_listening_gets_rst)
 {
 	guest_send(7778, 6000, VIRTIO_VSOCK_OP_REQUEST, 0, GUEST_BUF, 0, NULL, 0);
