@@ -43,6 +43,9 @@ struct virtio_net {
 	bool link_up;
 	bool tx_blocked;                   /* the backend is full: tx_pending waits */
 	bool tx_has_pending;
+	bool in_rx, in_tx;                 /* a pump runs: a backend's call back
+					    * into it (a frame sent from inside a
+					    * transmit) leaves the work to it */
 	struct virtq_elem tx_pending;
 	struct virtq_elem elem;            /* scratch for the queue being served */
 	uint64_t tx_dropped, rx_dropped;
@@ -129,6 +132,9 @@ static void rx_pump(struct virtio_net *n)
 	struct virtq *q = &n->vdev.queues[RXQ];
 	size_t max = NET_HDR_LEN + rx_frame_max(n);
 	unsigned moved = 0;
+	if (n->in_rx)
+		return;
+	n->in_rx = true;
 	while (queue_live(n, RXQ) && moved < NET_RX_BUDGET) {
 		if (!virtq_has_work(q) && rx_starved(n))
 			break;
@@ -146,6 +152,7 @@ static void rx_pump(struct virtio_net *n)
 			break;
 		moved++;
 	}
+	n->in_rx = false;
 	if (moved)
 		virtio_device_used(&n->vdev, RXQ);
 }
@@ -270,6 +277,9 @@ static void tx_pump(struct virtio_net *n)
 {
 	struct virtq *q = &n->vdev.queues[TXQ];
 	bool pushed = false;
+	if (n->in_tx)
+		return;
+	n->in_tx = true;
 	virtq_set_notify(q, false);
 	for (;;) {
 		pushed |= tx_drain(n);
@@ -277,6 +287,7 @@ static void tx_pump(struct virtio_net *n)
 			break;
 		virtq_set_notify(q, false);
 	}
+	n->in_tx = false;
 	if (pushed)
 		virtio_device_used(&n->vdev, TXQ);
 }

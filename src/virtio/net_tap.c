@@ -46,17 +46,19 @@ static void tap_watch(struct net_tap *t)
 		net_backend_log(&t->be, "%s", err.msg);
 }
 
-/* The device was deleted (or broke): link down, stop watching, let a
- * waiting transmit go on (and drop). */
-static void tap_vanish(struct net_tap *t)
+/* The device was deleted: link down, stop watching. Returns whether a
+ * transmit was waiting for room; the caller lets it go on (and drop)
+ * unless it is the transmit itself (no re-entering the device there). */
+static bool tap_vanish(struct net_tap *t)
 {
+	bool waited = t->tx_wait;
 	if (t->gone)
-		return;
+		return false;
 	t->gone = true;
 	t->tx_wait = false;
 	tap_watch(t);
 	virtio_net_set_link_locked(t->be.card, false);
-	virtio_net_tx_ready_locked(t->be.card);
+	return waited;
 }
 
 static void tap_ready(void *ctx, int fd, uint32_t events)
@@ -65,7 +67,8 @@ static void tap_ready(void *ctx, int fd, uint32_t events)
 	struct net_tap *t = ctx;
 	virtio_net_lock(t->be.card);
 	if (events & (EPOLLERR | EPOLLHUP)) {
-		tap_vanish(t);
+		if (tap_vanish(t))
+			virtio_net_tx_ready_locked(t->be.card);
 	} else {
 		if ((events & EPOLLOUT) && t->tx_wait) {
 			t->tx_wait = false;
@@ -96,7 +99,7 @@ static int tap_transmit(struct net_backend *be, const struct iovec *iov, unsigne
 	 * kernel's own header checks, EIO while the interface is down)
 	 * drops this frame only. */
 	if (errno == EBADFD)
-		tap_vanish(t);
+		tap_vanish(t);   /* nothing waits: this is the transmit */
 	return 0;
 }
 
@@ -108,8 +111,8 @@ static ssize_t tap_receive(struct net_backend *be, void *buf, size_t cap)
 	ssize_t r = read(t->fd, buf, cap);
 	if (r >= 0)
 		return r;
-	if (errno == EBADFD)
-		tap_vanish(t);   /* the device was deleted */
+	if (errno == EBADFD && tap_vanish(t))
+		virtio_net_tx_ready_locked(t->be.card);   /* the device was deleted */
 	return 0;
 }
 
