@@ -104,7 +104,10 @@ struct virtio_vsock {
 	unsigned nrst;
 	bool rx_held;
 	struct virtq_elem rx_elem, tx_elem;
-	uint8_t data[VSOCK_MAX_PAYLOAD];
+	bool in_rx;                       /* rx_pump() runs */
+	/* Payloads: towards the guest, and from it (apart, so that sending
+	 * an RST while a guest's packet is handled cannot clobber it). */
+	uint8_t rx_data[VSOCK_MAX_PAYLOAD], tx_data[VSOCK_MAX_PAYLOAD];
 };
 
 static void rx_pump(struct virtio_vsock *v);
@@ -290,7 +293,7 @@ static void rx_send(struct virtio_vsock *v, uint32_t local, uint32_t peer, uint1
 	struct iovec *in = virtq_elem_in(&v->rx_elem);
 	iov_from_buf(in, v->rx_elem.nin, 0, &h, sizeof(h));
 	if (len)
-		iov_from_buf(in, v->rx_elem.nin, sizeof(h), v->data, len);
+		iov_from_buf(in, v->rx_elem.nin, sizeof(h), v->rx_data, len);
 	virtq_push(&v->vdev.queues[RXQ], v->rx_elem.head, VSOCK_HDR + len);
 	v->rx_held = false;
 }
@@ -334,7 +337,7 @@ static bool conn_send_data(struct vconn *c)
 		cap = VSOCK_MAX_PAYLOAD;
 	if (!cap)
 		return false;
-	ssize_t n = read(c->fd, v->data, cap);
+	ssize_t n = read(c->fd, v->rx_data, cap);
 	if (n > 0) {
 		c->tx_cnt += (uint32_t)n;
 		conn_send(c, VIRTIO_VSOCK_OP_RW, 0, (uint32_t)n);
@@ -397,6 +400,9 @@ static bool rx_next(struct virtio_vsock *v)
 static void rx_pump(struct virtio_vsock *v)
 {
 	unsigned sent = 0;
+	if (v->in_rx)
+		return;   /* the running pump finds the new work */
+	v->in_rx = true;
 	while (queue_live(v, RXQ) && rx_take(v)) {
 		if (sent == VSOCK_RX_BUDGET) {
 			work_kick(v);   /* give the loop back, come back soon */
@@ -406,6 +412,7 @@ static void rx_pump(struct virtio_vsock *v)
 			break;
 		sent++;
 	}
+	v->in_rx = false;
 	if (sent)
 		virtio_device_used(&v->vdev, RXQ);
 }
@@ -463,7 +470,7 @@ static void conn_deliver(struct vconn *c, uint32_t len)
 	c->rx_cnt += len;
 	uint32_t done = 0;
 	if (!c->buf_len) {
-		ssize_t n = send(c->fd, c->v->data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = send(c->fd, c->v->tx_data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			conn_abort(c);
 			return;
@@ -471,7 +478,7 @@ static void conn_deliver(struct vconn *c, uint32_t len)
 		done = n > 0 ? (uint32_t)n : 0;
 		c->fwd_cnt += done;
 	}
-	conn_buffer(c, c->v->data + done, len - done);
+	conn_buffer(c, c->v->tx_data + done, len - done);
 	if (c->fwd_cnt - c->fwd_reported >= VSOCK_BUF / 4)
 		c->pending |= P_CREDIT;
 	conn_watch(c);
@@ -699,7 +706,7 @@ static void tx_one(struct virtio_vsock *v, struct virtq_elem *e)
 		return;
 	}
 	if (len)
-		iov_to_buf(e->iov, e->nout, VSOCK_HDR, v->data, len);
+		iov_to_buf(e->iov, e->nout, VSOCK_HDR, v->tx_data, len);
 	if (c)
 		guest_packet(c, &h, len);
 	else if (op == VIRTIO_VSOCK_OP_REQUEST)
