@@ -5,7 +5,9 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ethtool.h>
 #include <linux/if_packet.h>
+#include <linux/sockios.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 #include <net/ethernet.h>
@@ -193,6 +195,46 @@ Test(virtio_net_tap, frame_from_the_tap_arrives_in_a_receive_buffer)
 	cr_assert_eq(h.num_buffers, 1);
 	cr_assert_eq(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
 	cr_assert_arr_eq(in + HDR, frame, flen);
+}
+
+/* ETHTOOL_GTSO / ETHTOOL_GTXCSUM of the tap: what the host side will
+ * hand the guest (segmented frames, partial checksums). */
+static uint32_t tap_ethtool(uint32_t cmd)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ethtool_value v = { .cmd = cmd };
+	struct ifreq ifr = { .ifr_data = (void *)&v };
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", tap_name);
+	cr_assert_eq(ioctl(s, SIOCETHTOOL, &ifr), 0, "%s", strerror(errno));
+	close(s);
+	return v.data;
+}
+
+/* The driver resets the card and negotiates again. */
+static void renegotiate(uint64_t features)
+{
+	struct virtio_device *vdev = d.vdev;
+	features |= 1ull << VIRTIO_F_VERSION_1;
+	uint8_t s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
+	virtio_device_lock(vdev);
+	virtio_device_write_status(vdev, 0);
+	virtio_device_write_status(vdev, s);
+	virtio_device_write_features(vdev, 0, (uint32_t)features);
+	virtio_device_write_features(vdev, 1, (uint32_t)(features >> 32));
+	virtio_device_write_status(vdev, s | VIRTIO_CONFIG_S_FEATURES_OK);
+	virtio_device_write_status(vdev, s | VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+	cr_assert(virtio_device_running(vdev));
+	virtio_device_unlock(vdev);
+}
+
+Test(virtio_net_tap, receive_offloads_only_when_negotiated)
+{
+	cr_assert_eq(tap_ethtool(ETHTOOL_GTSO), 0, "TSO on without the guest asking");
+	renegotiate((1ull << VIRTIO_NET_F_GUEST_CSUM) | (1ull << VIRTIO_NET_F_GUEST_TSO4));
+	cr_assert_eq(tap_ethtool(ETHTOOL_GTSO), 1);
+	cr_assert_eq(tap_ethtool(ETHTOOL_GTXCSUM), 1);
+	renegotiate(1ull << VIRTIO_NET_F_MAC);
+	cr_assert_eq(tap_ethtool(ETHTOOL_GTSO), 0, "TSO left on after a driver without it");
 }
 
 Test(virtio_net_tap, bad_header_is_dropped_not_sent)
