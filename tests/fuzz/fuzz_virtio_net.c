@@ -37,6 +37,14 @@ static int mem_transmit(struct net_backend *be, const struct iovec *iov, unsigne
 {
 	struct mem_backend *m = (struct mem_backend *)be;
 	check_frame(m, iov, n, len);
+	/* A backend may call back from inside a transmit (a tap found
+	 * gone): the device must not re-enter its pump. */
+	uint8_t first = len > NET_HDR_LEN ? ((const uint8_t *)iov[1].iov_base)[0] : 0;
+	if (first == 0xa5) {
+		virtio_net_set_link_locked(be->card, false);
+		virtio_net_tx_ready_locked(be->card);
+		virtio_net_rx_ready_locked(be->card);
+	}
 	return m->full ? 1 : 0;
 }
 
