@@ -389,9 +389,10 @@ static const struct virtio_device_ops net_ops = {
 /* ---- creation ---- */
 
 /* A stable locally administered unicast MAC from the card's description
- * (FNV-1a over backend and name), so a guest sees the same address on
- * every run without one being given. */
-static void mac_generate(const struct kvmini_net *cfg, uint8_t mac[6])
+ * (FNV-1a over its place among the cards, backend and name), so a guest
+ * sees the same addresses on every run without one being given, and two
+ * cards never share one. */
+static void mac_generate(const struct kvmini_net *cfg, unsigned index, uint8_t mac[6])
 {
 	const char *key = cfg->backend == KVMINI_NET_TAP ? cfg->tap_name : cfg->hostfwd;
 	uint32_t h = 2166136261u ^ (uint32_t)cfg->backend;
@@ -399,18 +400,31 @@ static void mac_generate(const struct kvmini_net *cfg, uint8_t mac[6])
 		h = (h ^ (uint8_t)*p) * 16777619u;
 	mac[0] = 0x02;
 	mac[1] = 0x6b;   /* 'k' */
-	mac[2] = (uint8_t)(h >> 24);
+	mac[2] = (uint8_t)index;
 	mac[3] = (uint8_t)(h >> 16);
 	mac[4] = (uint8_t)(h >> 8);
 	mac[5] = (uint8_t)h;
 }
 
-static void config_init(struct virtio_net *n, const struct kvmini_net *cfg)
+/* Which of the config's cards this is (0 when it is not in the array). */
+static unsigned card_index(const struct virtio_device_env *env, const struct kvmini_net *cfg)
+{
+	const struct kvmini_config *c = env->cfg;
+	if (!c || !c->nets)
+		return 0;
+	/* As integers: cfg may point anywhere (a test's own card). */
+	uintptr_t at = (uintptr_t)cfg, first = (uintptr_t)c->nets;
+	if (at < first || (at - first) % sizeof(*cfg) || (at - first) / sizeof(*cfg) >= c->nnets)
+		return 0;
+	return (unsigned)((at - first) / sizeof(*cfg));
+}
+
+static void config_init(struct virtio_net *n, const struct kvmini_net *cfg, unsigned index)
 {
 	if (cfg->mac_set)
 		memcpy(n->config.mac, cfg->mac, 6);
 	else
-		mac_generate(cfg, n->config.mac);
+		mac_generate(cfg, index, n->config.mac);
 	n->config.mtu = htole16((uint16_t)n->mtu);
 	n->config.max_virtqueue_pairs = htole16(1);
 	config_set_status(n);
@@ -442,7 +456,7 @@ struct virtio_device *virtio_net_create_with(const struct virtio_device_env *env
 	}
 	n->mtu = cfg->mtu ? cfg->mtu : 1500;
 	n->link_up = true;
-	config_init(n, cfg);
+	config_init(n, cfg, card_index(env, cfg));
 	/* The lock first: the backend's callbacks may take it. */
 	virtio_device_init(&n->vdev, &net_ops, n, NET_BASE_FEATURES,
 			   offsetof(struct virtio_net_config, mtu) + sizeof(n->config.mtu), NQUEUES,

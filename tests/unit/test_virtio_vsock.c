@@ -573,6 +573,12 @@ Test(virtio_devices, nets_then_vsock_in_config_order)
 	uint16_t mtu;
 	virtio_device_read_config(set.devs[1], 10, &mtu, 2);
 	cr_assert_eq(le16toh(mtu), 9000);
+	/* Two cards alike but for their place: two addresses. */
+	uint8_t mac0[6], mac1[6];
+	virtio_device_read_config(set.devs[0], 0, mac0, 6);
+	virtio_device_read_config(set.devs[1], 0, mac1, 6);
+	cr_assert_arr_neq(mac0, mac1, 6);
+	cr_assert_eq(mac0[0] & 3, 2, "not a locally administered unicast address");
 	virtio_devices_destroy(&set);
 	event_loop_destroy(loop);
 	cr_assert_neq(access(sock, F_OK), 0);
