@@ -6,6 +6,7 @@
 #include "kvmini.h"
 
 #define KVMINI_CLI_MODULES_MAX 16
+#define KVMINI_CLI_RESTORE_MEM_MAX 16
 #define KVMINI_CLI_NETS_MAX 4
 
 struct run_options {
@@ -31,6 +32,13 @@ struct run_options {
 	/* --config-file FILE: Firecracker's configuration file, applied
 	 * through the API's handlers; the VM starts at once. */
 	const char *config_file;
+	/* kvmini restore / PUT /snapshot/load: continue a snapshot instead
+	 * of loading an image; the first memory file is full, later ones
+	 * diffs; restore_paused: leave it paused (until PATCH /vm). */
+	const char *restore_snapshot;
+	const char *restore_mem[KVMINI_CLI_RESTORE_MEM_MAX];
+	unsigned nrestore_mem;
+	bool restore_paused;
 	/* --net (up to KVMINI_CLI_NETS_MAX) and --vsock: the storage
 	 * cfg.nets and cfg.vsock point into (src/cli/net_options.c). */
 	struct kvmini_net nets[KVMINI_CLI_NETS_MAX];
@@ -49,6 +57,11 @@ int parse_u64(const char *text, uint64_t *out);
 int parse_run_options(int argc, char **argv, struct run_options *opts,
 		      struct kvmini_error *err);
 
+/* argv[0] is "restore": --snapshot FILE --mem FILE [--mem DIFF...] and
+ * the run options that do not describe the machine (--timeout,
+ * --serial, --verbose, --name, --api-sock, --strict-io), plus --paused. */
+int parse_restore_options(int argc, char **argv, struct run_options *opts,
+			  struct kvmini_error *err);
 /* --net tap=NAME|user[,mac=MAC][,mtu=N][,hostfwd=RULE...] and
  * --vsock cid=N,uds=PATH (src/cli/net_options.c). */
 int parse_net_option(const char *v, struct run_options *opts, struct kvmini_error *err);

@@ -3,6 +3,7 @@
 #include <string.h>
 #include "virtio/devices.h"
 #include "virtio/net.h"
+#include "virtio/rng.h"
 #include "virtio/vsock.h"
 
 /* One kind of device: its constructor and the instances cfg asks for
@@ -26,6 +27,11 @@ static const void *nets_arg(const struct kvmini_config *cfg, unsigned i)
 	return &cfg->nets[i];
 }
 
+static unsigned rng_count(const struct kvmini_config *cfg)
+{
+	return cfg->rng ? 1 : 0;
+}
+
 static unsigned vsock_count(const struct kvmini_config *cfg)
 {
 	return cfg->vsock.enabled ? 1 : 0;
@@ -39,6 +45,7 @@ static const void *vsock_arg(const struct kvmini_config *cfg, unsigned i)
 
 static const struct virtio_kind kinds[] = {
 	{ "net", virtio_net_create, nets_count, nets_arg },
+	{ "rng", virtio_rng_create, rng_count, NULL },
 	{ "vsock", virtio_vsock_create, vsock_count, vsock_arg },
 };
 
