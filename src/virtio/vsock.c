@@ -52,6 +52,10 @@ enum { RXQ, TXQ, EVQ, NQUEUES };
 #define VSOCK_CMD_MAX 32                 /* "CONNECT 4294967295\n" fits */
 #define VSOCK_RX_BUDGET 256
 #define VSOCK_MAX_RST 32                 /* RSTs for unknown connections */
+/* A host program has this long to send its CONNECT line, and the guest
+ * to answer the REQUEST, before the connection is dropped (so idle
+ * programs cannot hold all VSOCK_MAX_CONNS slots). */
+#define VSOCK_CONNECT_TIMEOUT_NS (10ull * 1000000000)
 
 enum conn_state {
 	C_CMD,          /* host program connected; its CONNECT line pending */
@@ -82,6 +86,7 @@ struct vconn {
 	uint32_t buf_head, buf_len;
 	char cmd[VSOCK_CMD_MAX];
 	unsigned cmd_len;
+	uint64_t deadline_ns;             /* C_CMD, C_REQUEST: drop after */
 };
 
 struct vsock_rst {
@@ -97,6 +102,9 @@ struct virtio_vsock {
 	int log_fd;
 	int listen_fd, work_fd;
 	struct event_handler *listen_h, *work_h;
+	struct event_timer *timer;        /* the earliest connect deadline */
+	uint64_t timer_at;                /* when it fires; 0: disarmed */
+	uint64_t connect_timeout_ns;
 	struct vconn *conns, *dead;
 	unsigned nconns;
 	uint32_t next_local_port;
@@ -202,6 +210,17 @@ static void reap(struct virtio_vsock *v)
 	}
 }
 
+/* c must reach its next state within the connect timeout. */
+static void conn_deadline(struct vconn *c)
+{
+	struct virtio_vsock *v = c->v;
+	c->deadline_ns = event_loop_now_ns() + v->connect_timeout_ns;
+	if (!v->timer_at || c->deadline_ns < v->timer_at) {
+		v->timer_at = c->deadline_ns;
+		event_timer_arm_at(v->timer, v->timer_at);
+	}
+}
+
 static void conn_ready(void *ctx, int fd, uint32_t events);
 
 static struct vconn *conn_new(struct virtio_vsock *v, int fd, enum conn_state state)
@@ -224,6 +243,8 @@ static struct vconn *conn_new(struct virtio_vsock *v, int fd, enum conn_state st
 	c->next = v->conns;
 	v->conns = c;
 	v->nconns++;
+	if (state == C_CMD)
+		conn_deadline(c);
 	return c;
 }
 
@@ -532,6 +553,7 @@ static void conn_read_cmd(struct vconn *c)
 		return;
 	}
 	c->state = C_REQUEST;
+	conn_deadline(c);
 	c->peer_port = port;
 	c->local_port = local_port_alloc(c->v);
 	c->pending = P_REQUEST;
@@ -585,6 +607,34 @@ static void work_ready(void *ctx, int fd, uint32_t events)
 	}
 	virtio_device_lock(&v->vdev);
 	reap(v);
+	rx_pump(v);
+	virtio_device_unlock(&v->vdev);
+}
+
+/* Drop the connections past their deadline (an RST tells the guest of
+ * an unanswered REQUEST); wait for the next deadline. */
+static void deadline_expired(void *ctx)
+{
+	struct virtio_vsock *v = ctx;
+	virtio_device_lock(&v->vdev);
+	uint64_t now = event_loop_now_ns(), next = 0;
+	for (struct vconn *c = v->conns, *nx; c; c = nx) {
+		nx = c->next;
+		bool waiting = c->state == C_CMD || c->state == C_REQUEST;
+		if (!waiting || c->deadline_ns == UINT64_MAX)
+			continue;
+		if (c->deadline_ns > now) {
+			next = !next || c->deadline_ns < next ? c->deadline_ns : next;
+		} else if (c->state == C_CMD) {
+			conn_kill(c);
+		} else {
+			c->pending = P_RST;   /* sent (then c freed) when the guest has a buffer */
+			c->deadline_ns = UINT64_MAX;
+		}
+	}
+	v->timer_at = next;
+	if (next)
+		event_timer_arm_at(v->timer, next);
 	rx_pump(v);
 	virtio_device_unlock(&v->vdev);
 }
@@ -773,6 +823,7 @@ static void vsock_destroy(void *dev)
 	struct virtio_vsock *v = dev;
 	event_loop_remove(v->loop, v->listen_h);
 	event_loop_remove(v->loop, v->work_h);
+	event_timer_destroy(v->timer);
 	reap(v);
 	if (v->listen_fd >= 0) {
 		close(v->listen_fd);
@@ -841,6 +892,7 @@ static struct virtio_vsock *vsock_alloc(const struct virtio_device_env *env,
 	v->log_fd = env->log_fd;
 	v->listen_fd = -1;
 	v->next_local_port = VSOCK_LOCAL_PORT_BASE;
+	v->connect_timeout_ns = VSOCK_CONNECT_TIMEOUT_NS;
 	virtio_device_init(&v->vdev, &vsock_ops, v, 0, sizeof(v->config), NQUEUES,
 			   VSOCK_QUEUE_SIZE);
 	return v;
@@ -862,10 +914,20 @@ struct virtio_device *virtio_vsock_create(const struct virtio_device_env *env, c
 		v->work_h = event_loop_add(v->loop, v->work_fd, EPOLLIN, work_ready, v, err);
 	else
 		kvmini_fail_errno(err, KVMINI_E_HOST, errno, "vsock: eventfd");
-	if (!v->work_h || listener_open(v, err)) {
+	if (v->work_h)
+		v->timer = event_timer_create(v->loop, deadline_expired, v, err);
+	if (!v->timer || listener_open(v, err)) {
 		pthread_mutex_destroy(&v->vdev.lock);
 		vsock_destroy(v);
 		return NULL;
 	}
 	return &v->vdev;
+}
+
+void virtio_vsock_set_connect_timeout(struct virtio_device *vdev, uint64_t ns)
+{
+	struct virtio_vsock *v = vdev->dev;
+	virtio_device_lock(vdev);
+	v->connect_timeout_ns = ns;
+	virtio_device_unlock(vdev);
 }

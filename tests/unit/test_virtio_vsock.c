@@ -601,3 +601,32 @@ Test(virtio_devices, a_failing_device_leaves_none)
 	cr_assert_eq(set.n, 0);
 	event_loop_destroy(loop);
 }
+
+/* ---- connect deadlines ---- */
+
+Test(virtio_vsock, a_program_that_never_sends_connect_is_dropped)
+{
+	virtio_vsock_set_connect_timeout(d.vdev, 100 * 1000000ull);
+	client = unix_connect(path);
+	cr_assert(ldrv_wait_fd(client), "the idle connection was kept");
+	char c;
+	cr_assert_eq(read(client, &c, 1), 0);
+}
+
+Test(virtio_vsock, an_unanswered_request_is_reset_both_ways)
+{
+	virtio_vsock_set_connect_timeout(d.vdev, 100 * 1000000ull);
+	client = unix_connect(path);
+	cr_assert_eq(write(client, "CONNECT 33\n", 11), 11);
+	struct virtio_vsock_hdr h;
+	guest_recv(&h, NULL);
+	cr_assert_eq(le16toh(h.op), VIRTIO_VSOCK_OP_REQUEST);
+	uint32_t hp = le32toh(h.src_port);
+	/* The guest says nothing: it gets an RST, the program an end. */
+	guest_recv(&h, NULL);
+	cr_assert_eq(le16toh(h.op), VIRTIO_VSOCK_OP_RST);
+	cr_assert_eq(le32toh(h.src_port), hp);
+	cr_assert(ldrv_wait_fd(client));
+	char c;
+	cr_assert_eq(read(client, &c, 1), 0, "an OK came without a RESPONSE");
+}
