@@ -420,7 +420,8 @@ static void blk_queue_kick(void *dev, unsigned q)
 static void blk_reset(void *dev)
 {
 	struct blk *b = dev;
-	io_uring_submit(&b->ring);
+	if (b->ring_up)
+		io_uring_submit(&b->ring);
 	while (b->inflight) {
 		struct io_uring_cqe *cqe;
 		int ret = io_uring_wait_cqe(&b->ring, &cqe);
@@ -523,15 +524,19 @@ struct virtio_device *virtio_blk_create(const struct virtio_device_env *env, con
 	/* NUL-padded, not terminated when it has all 20 bytes (5.2.6). */
 	if (disk->serial)
 		memcpy(b->serial, disk->serial, strnlen(disk->serial, sizeof(b->serial)));
-	if (blk_image_open(&b->img, disk->path, disk->read_only, disk->cache_none, err) < 0 ||
-	    blk_ring_up(b, err) < 0) {
+	if (blk_image_open(&b->img, disk->path, disk->read_only, disk->cache_none, err) < 0) {
 		blk_destroy(b);
 		return NULL;
 	}
 	blk_config_fill(b);
 	blk_reset(b);
+	/* The lock before the ring's watch, whose callback takes it. */
 	virtio_device_init(&b->vdev, &blk_ops, b, blk_features(b), sizeof(b->config), 1,
 			   VIRTQ_MAX_SIZE);
+	if (blk_ring_up(b, err) < 0) {
+		blk_destroy(b);
+		return NULL;
+	}
 	b->vdev.log_fd = env->log_fd;
 	return &b->vdev;
 }

@@ -223,13 +223,27 @@ static const struct virtio_device_ops vcon_ops = {
 	.destroy = vcon_destroy,
 };
 
-/* The output's watch, paused. An fd epoll cannot watch (a regular
- * file, /dev/null) never makes a writer wait, so it needs none. */
+/* A watch of fd, paused. (event_loop_add() with no events would leave
+ * the fd in epoll while the loop believes it out, so a later resume
+ * would fail: add it watched, then pause it.) */
+static struct event_handler *vcon_watch(struct vcon *c, int fd, uint32_t events,
+					event_fd_fn *fn, struct kvmini_error *err)
+{
+	struct event_handler *h = event_loop_add(c->loop, fd, events, fn, c, err);
+	if (h && event_loop_modify(c->loop, h, 0, err) < 0) {
+		event_loop_remove(c->loop, h);
+		return NULL;
+	}
+	return h;
+}
+
+/* An output fd epoll cannot watch (a regular file, /dev/null) never
+ * makes a writer wait, so it needs no watch. */
 static void vcon_watch_output(struct vcon *c)
 {
 	struct kvmini_error ignored;
 	if (c->out.fd >= 0)
-		c->out_watch = event_loop_add(c->loop, c->out.fd, 0, vcon_on_writable, c, &ignored);
+		c->out_watch = vcon_watch(c, c->out.fd, EPOLLOUT, vcon_on_writable, &ignored);
 }
 
 struct virtio_device *virtio_console_create(const struct virtio_device_env *env,
@@ -243,19 +257,20 @@ struct virtio_device *virtio_console_create(const struct virtio_device_env *env,
 	}
 	c->loop = env->loop;
 	c->in_fd = env->cfg->vconsole_in_fd;
+	c->in_done = c->in_fd < 0;
+	c->config.max_nr_ports = htole32(1);
+	/* The lock first: a watch's callback may run as soon as it exists. */
+	virtio_device_init(&c->vdev, &vcon_ops, c, 1ull << VIRTIO_CONSOLE_F_EMERG_WRITE,
+			   sizeof(c->config), 2, VIRTQ_MAX_SIZE);
 	char_out_open(&c->out, env->cfg->vconsole_out_fd);
 	vcon_watch_output(c);
 	if (c->in_fd >= 0) {
-		c->in_watch = event_loop_add(c->loop, c->in_fd, 0, vcon_on_readable, c, err);
+		c->in_watch = vcon_watch(c, c->in_fd, EPOLLIN, vcon_on_readable, err);
 		if (!c->in_watch) {
 			vcon_destroy(c);
 			return NULL;
 		}
 	}
-	c->in_done = !c->in_watch;
-	c->config.max_nr_ports = htole32(1);
-	virtio_device_init(&c->vdev, &vcon_ops, c, 1ull << VIRTIO_CONSOLE_F_EMERG_WRITE,
-			   sizeof(c->config), 2, VIRTQ_MAX_SIZE);
 	c->vdev.log_fd = env->log_fd;
 	return &c->vdev;
 }
