@@ -300,27 +300,6 @@ static bool blk_request_start(struct blk *b, unsigned slot)
 	return blk_finish(b, slot, VIRTIO_BLK_S_UNSUPP);
 }
 
-/* Take every available request there is a slot for. */
-static void blk_take_requests(struct blk *b)
-{
-	struct virtq *q = &b->vdev.queues[BLK_QUEUE];
-	bool answered = false;
-	while (b->nfree && virtio_device_running(&b->vdev)) {
-		unsigned slot = b->free[b->nfree - 1];
-		struct kvmini_error err = { 0 };
-		int got = virtq_pop(q, &b->reqs[slot].elem, &err);
-		if (got < 0)
-			virtio_device_fail(&b->vdev, &err);
-		if (got <= 0)
-			break;
-		b->nfree--;
-		answered |= blk_request_start(b, slot);
-	}
-	blk_submit(b);
-	if (answered)
-		virtio_device_used(&b->vdev, BLK_QUEUE);
-}
-
 /* ---- completions ---- */
 
 static void blk_io_error(struct blk *b, int error)
@@ -384,6 +363,44 @@ static bool blk_reap(struct blk *b)
 	return answered;
 }
 
+/* Start every available request there is a slot for; true if any was
+ * taken. *answered: one was answered at once. */
+static bool blk_start_available(struct blk *b, bool *answered)
+{
+	struct virtq *q = &b->vdev.queues[BLK_QUEUE];
+	bool took = false;
+	while (b->nfree && virtio_device_running(&b->vdev)) {
+		unsigned slot = b->free[b->nfree - 1];
+		struct kvmini_error err = { 0 };
+		int got = virtq_pop(q, &b->reqs[slot].elem, &err);
+		if (got < 0)
+			virtio_device_fail(&b->vdev, &err);
+		if (got <= 0)
+			break;
+		b->nfree--;
+		took = true;
+		*answered |= blk_request_start(b, slot);
+	}
+	return took;
+}
+
+/* Answer what completed, start what is available, and again while
+ * either makes progress: reads of cached pages complete during the
+ * submission itself, and answering them here saves the eventfd's trip
+ * through the event loop. One interrupt decision at the end. */
+static void blk_serve(struct blk *b)
+{
+	bool answered = false, progress;
+	do {
+		progress = blk_reap(b);
+		answered |= progress;
+		progress |= blk_start_available(b, &answered);
+		blk_submit(b);
+	} while (progress);
+	if (answered)
+		virtio_device_used(&b->vdev, BLK_QUEUE);
+}
+
 /* The ring's eventfd, on the event loop. */
 static void blk_on_done(void *ctx, int fd, uint32_t events)
 {
@@ -393,10 +410,7 @@ static void blk_on_done(void *ctx, int fd, uint32_t events)
 	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		return;
 	virtio_device_lock(&b->vdev);
-	if (blk_reap(b))
-		virtio_device_used(&b->vdev, BLK_QUEUE);
-	/* Slots came free: requests that waited for one may start. */
-	blk_take_requests(b);
+	blk_serve(b);
 	virtio_device_unlock(&b->vdev);
 }
 
@@ -411,7 +425,7 @@ static void blk_config_read(void *dev, uint32_t off, void *buf, uint32_t len)
 static void blk_queue_kick(void *dev, unsigned q)
 {
 	if (q == BLK_QUEUE)
-		blk_take_requests(dev);
+		blk_serve(dev);
 }
 
 /* Wait for the requests in flight (see blk.h) and forget them. The
