@@ -201,6 +201,11 @@ void kvmini_watch_pause(struct kvmini_vm *vm, struct kvmini_watch *w, bool pause
 /* When this returns fn is not running (unless called from fn itself)
  * and never runs again. NULL is fine. */
 void kvmini_vm_unwatch(struct kvmini_vm *vm, struct kvmini_watch *w);
+/* Park every vCPU (paused) until resumed, or let them run again; from
+ * any thread but a vCPU's. Returns once they are parked. Devices and
+ * the event loop go on (a timer still fires; its interrupt waits). -1
+ * when the VM is stopping. */
+int kvmini_vm_pause(struct kvmini_vm *vm, bool paused, struct kvmini_error *err);
 /* Ask a running VM to stop, from any thread (not from a signal handler). */
 void kvmini_vm_stop(struct kvmini_vm *vm, enum kvmini_status why);
 void kvmini_vm_destroy(struct kvmini_vm *vm);

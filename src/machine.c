@@ -352,6 +352,20 @@ void kvmini_vm_stop(struct kvmini_vm *m, enum kvmini_status why)
 	pthread_mutex_unlock(&m->lock);
 }
 
+int kvmini_vm_pause(struct kvmini_vm *m, bool paused, struct kvmini_error *err)
+{
+	int rc = 0;
+	pthread_mutex_lock(&m->lock);
+	if (!m->vm_live || m->user_stopped)
+		rc = kvmini_fail(err, KVMINI_E_STOPPED, "the VM is stopping");
+	else if (!paused)
+		vm_resume_all(&m->vm);
+	else if (!vm_pause_all(&m->vm))
+		rc = kvmini_fail(err, KVMINI_E_STOPPED, "the VM is stopping");
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
 struct vm *machine_vm_for(struct kvmini_vm *m, const char *who, const char *option,
 			  struct kvmini_error *err)
 {

@@ -57,7 +57,7 @@ enum {
 	OPT_CPU_FEATURES,
 	OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_APPEND,
 	OPT_DECOMPRESS, OPT_MODULE, OPT_TESTDEV,
-	OPT_NAME, OPT_API_SOCK,
+	OPT_NAME, OPT_API_SOCK, OPT_CONFIG_FILE,
 	OPT_DISK, OPT_VCONSOLE,
 };
 
@@ -90,6 +90,7 @@ static const struct option run_long_options[] = {
 	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "vconsole", required_argument, NULL, OPT_VCONSOLE },
+	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -324,6 +325,11 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 			return bad_value(err, "api-sock", v, "a path for the API's Unix socket");
 		o->api_sock = v;
 		return 0;
+	case OPT_CONFIG_FILE:
+		if (!*v)
+			return bad_value(err, "config-file", v, "a Firecracker configuration file");
+		o->config_file = v;
+		return 0;
 	case OPT_KERNEL:
 		o->kernel = v;
 		return 0;
@@ -416,6 +422,9 @@ static int parse_run_argv(int argc, char **argv, struct run_options *o,
 	}
 	if (o->gdb_wait && !o->gdb)
 		return kvmini_fail(err, KVMINI_E_USAGE, "--gdb-wait needs --gdb");
+	if (o->config_file && (o->kernel || optind < argc))
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "--config-file names the kernel: no IMAGE or --kernel with it");
 	if (o->kernel)
 		return finish_kernel_options(argc, argv, o, err);
 	if (o->image.initrd_path || o->image.cmdline || o->image.cmdline_append)
@@ -434,9 +443,10 @@ static int parse_run_argv(int argc, char **argv, struct run_options *o,
 		    o->image.load_addr_set || o->image.entry_set)
 			return kvmini_fail(err, KVMINI_E_USAGE,
 					   "--mode, --format, --load-addr and --entry need an IMAGE");
-		/* With --api-sock and no IMAGE, the API configures the VM. */
-		o->api_wait = o->api_sock != NULL;
-		o->demo = !o->api_wait;
+		/* With --api-sock and no IMAGE, the API configures the VM;
+		 * with --config-file, the file does. */
+		o->api_wait = o->api_sock != NULL && !o->config_file;
+		o->demo = !o->api_wait && !o->config_file;
 	}
 	return 0;
 }

@@ -35,6 +35,9 @@ struct run_options {
 	char disk_paths[KVMINI_CLI_DISKS_MAX][1024];
 	char disk_serials[KVMINI_CLI_DISKS_MAX][KVMINI_CLI_SERIAL_MAX + 1];
 	const char *vconsole;
+	/* --config-file FILE: Firecracker's configuration file, applied
+	 * through the API's handlers; the VM starts at once. */
+	const char *config_file;
 };
 
 /* Parse "64M", "1G", "4096", "0x1000" (K/M/G/T suffixes, powers of 1024). */

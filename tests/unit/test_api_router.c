@@ -186,6 +186,10 @@ Test(api_router, other_actions)
 	struct fixture f;
 	fixture_init(&f);
 	EXPECT(&f, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", 400,
+	       "{\"fault_message\":\"The microVM is not running: SendCtrlAltDel needs a "
+	       "started guest.\"}");
+	f.api.running = true;
+	EXPECT(&f, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", 400,
 	       "{\"fault_message\":\"The action SendCtrlAltDel is not supported by kvmini yet.\"}");
 	EXPECT(&f, "PUT", "/actions", "{\"action_type\": \"Reboot\"}", 400,
 	       "{\"fault_message\":\"unknown `action_type` 'Reboot': expected InstanceStart, "
@@ -204,10 +208,10 @@ Test(api_router, unknown_and_later_paths)
 	       "{\"fault_message\":\"Invalid request method and/or path: GET /nope.\"}");
 	EXPECT(&f, "DELETE", "/machine-config", NULL, 400,
 	       "{\"fault_message\":\"Invalid request method and/or path: DELETE /machine-config.\"}");
-	EXPECT(&f, "PUT", "/drives/rootfs", "{}", 400,
-	       "{\"fault_message\":\"PUT /drives/rootfs is not supported by kvmini yet.\"}");
-	EXPECT(&f, "PATCH", "/vm", "{}", 400,
-	       "{\"fault_message\":\"PATCH /vm is not supported by kvmini yet.\"}");
+	EXPECT(&f, "PUT", "/snapshot/create", "{}", 400,
+	       "{\"fault_message\":\"PUT /snapshot/create is not supported by kvmini yet.\"}");
+	EXPECT(&f, "GET", "/vm/config", NULL, 400,
+	       "{\"fault_message\":\"GET /vm/config is not supported by kvmini yet.\"}");
 	EXPECT(&f, "GET", "/vmfoo", NULL, 400,
 	       "{\"fault_message\":\"Invalid request method and/or path: GET /vmfoo.\"}");
 }
