@@ -451,10 +451,18 @@ static void blk_reset(void *dev)
 		blk_release(b, i);
 }
 
-static void blk_destroy(void *dev)
+/* The reset that follows waits for the ring itself. */
+static void blk_detach(void *dev)
 {
 	struct blk *b = dev;
 	event_loop_remove(b->loop, b->done_watch);
+	b->done_watch = NULL;
+}
+
+static void blk_destroy(void *dev)
+{
+	struct blk *b = dev;
+	blk_detach(b);
 	if (b->ring_up)
 		io_uring_queue_exit(&b->ring);
 	if (b->done_fd >= 0)
@@ -469,6 +477,7 @@ static const struct virtio_device_ops blk_ops = {
 	.config_read = blk_config_read,
 	.queue_kick = blk_queue_kick,
 	.reset = blk_reset,
+	.detach = blk_detach,
 	.destroy = blk_destroy,
 };
 

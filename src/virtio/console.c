@@ -202,11 +202,18 @@ static void vcon_reset(void *dev)
 	vcon_watch_in(dev, false);
 }
 
-static void vcon_destroy(void *dev)
+static void vcon_detach(void *dev)
 {
 	struct vcon *c = dev;
 	event_loop_remove(c->loop, c->in_watch);
 	event_loop_remove(c->loop, c->out_watch);
+	c->in_watch = c->out_watch = NULL;
+}
+
+static void vcon_destroy(void *dev)
+{
+	struct vcon *c = dev;
+	vcon_detach(c);
 	vcon_flush(c);
 	char_out_close(&c->out);
 	free(c);
@@ -220,6 +227,7 @@ static const struct virtio_device_ops vcon_ops = {
 	.start = vcon_start,
 	.queue_kick = vcon_queue_kick,
 	.reset = vcon_reset,
+	.detach = vcon_detach,
 	.destroy = vcon_destroy,
 };
 
