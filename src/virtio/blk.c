@@ -202,8 +202,9 @@ static bool blk_start_rw(struct blk *b, unsigned slot, uint64_t sector)
 		r->ndata = iov_slice(virtq_elem_in(e), e->nin, 0, len, r->data);
 	r->offset = sector * BLK_SECTOR_SIZE;
 	r->left = len;
-	/* A read fills every data byte; the guest learns it from the length. */
-	r->written = write ? 1 : (uint32_t)(len + 1);
+	/* A read fills every data byte; the guest learns it from the length
+	 * (a 32-bit field: a read of 4 GiB or more says less). */
+	r->written = write ? 1 : (uint32_t)(len < UINT32_MAX ? len + 1 : UINT32_MAX);
 	if (len == 0)
 		return blk_finish(b, slot, VIRTIO_BLK_S_OK);
 	r->fd = blk_image_fd_for(&b->img, r->data, r->ndata, r->offset);
