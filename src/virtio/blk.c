@@ -12,6 +12,7 @@
 #include "event_loop.h"
 #include "virtio/blk.h"
 #include "virtio/blk_image.h"
+#include "virtio/blk_pool.h"
 
 #define BLK_QUEUE 0
 /* A chain carries a header and a status byte besides its data. */
@@ -44,9 +45,11 @@ struct blk {
 	char serial[VIRTIO_BLK_ID_BYTES];
 	struct event_loop *loop;
 	struct event_handler *done_watch;
+	/* The I/O engine: the ring, or (pool != NULL) threads. */
 	struct io_uring ring;
 	bool ring_up;
-	int done_fd;                         /* the ring signals completions here */
+	struct blk_pool *pool;
+	int done_fd;                         /* the engine signals completions here */
 	unsigned inflight;
 	bool io_error_logged;
 	unsigned nfree;
@@ -131,41 +134,95 @@ static bool blk_range_ok(const struct blk *b, uint64_t sector, uint64_t nsectors
 
 /* ---- submission ---- */
 
-static struct io_uring_sqe *blk_sqe(struct blk *b)
+/* ---- the engine: io_uring, or the thread pool (blk_pool.h) ---- */
+
+/* What request slot asks of the host, as one job. */
+static struct blk_job blk_job_of(const struct blk *b, unsigned slot)
+{
+	const struct blk_req *r = &b->reqs[slot];
+	struct blk_job j = { .fd = r->fd, .iov = r->data, .niov = r->ndata, .offset = r->offset,
+			     .tag = slot };
+	switch (r->type) {
+	case VIRTIO_BLK_T_IN:
+		j.op = BLK_JOB_READ;
+		break;
+	case VIRTIO_BLK_T_OUT:
+		j.op = BLK_JOB_WRITE;
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		j.op = BLK_JOB_DATASYNC;
+		j.fd = b->img.fd;
+		break;
+	default:   /* discard, write zeroes */
+		j.op = BLK_JOB_FALLOCATE;
+		j.fd = b->img.fd;
+		j.mode = r->falloc_mode;
+		j.len = r->falloc_len;
+		break;
+	}
+	return j;
+}
+
+static bool blk_ring_queue(struct blk *b, const struct blk_job *j)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&b->ring);
 	if (!sqe) {
 		io_uring_submit(&b->ring);
 		sqe = io_uring_get_sqe(&b->ring);
 	}
-	return sqe;
+	if (!sqe)
+		return false;
+	switch (j->op) {
+	case BLK_JOB_READ:
+		io_uring_prep_readv(sqe, j->fd, j->iov, j->niov, j->offset);
+		break;
+	case BLK_JOB_WRITE:
+		io_uring_prep_writev(sqe, j->fd, j->iov, j->niov, j->offset);
+		break;
+	case BLK_JOB_DATASYNC:
+		io_uring_prep_fsync(sqe, j->fd, IORING_FSYNC_DATASYNC);
+		break;
+	case BLK_JOB_FALLOCATE:
+		io_uring_prep_fallocate(sqe, j->fd, j->mode, (off_t)j->offset, (off_t)j->len);
+		break;
+	}
+	io_uring_sqe_set_data64(sqe, j->tag);
+	return true;
 }
 
-/* Queue the request's I/O; false when the ring refuses (the request
+/* Queue the request's I/O; false when the engine refuses (the request
  * is then answered IOERR). */
 static bool blk_queue_io(struct blk *b, unsigned slot)
 {
-	struct blk_req *r = &b->reqs[slot];
-	struct io_uring_sqe *sqe = blk_sqe(b);
-	if (!sqe)
+	struct blk_job j = blk_job_of(b, slot);
+	if (b->pool ? !blk_pool_submit(b->pool, &j) : !blk_ring_queue(b, &j))
 		return false;
-	switch (r->type) {
-	case VIRTIO_BLK_T_IN:
-		io_uring_prep_readv(sqe, r->fd, r->data, r->ndata, r->offset);
-		break;
-	case VIRTIO_BLK_T_OUT:
-		io_uring_prep_writev(sqe, r->fd, r->data, r->ndata, r->offset);
-		break;
-	case VIRTIO_BLK_T_FLUSH:
-		io_uring_prep_fsync(sqe, b->img.fd, IORING_FSYNC_DATASYNC);
-		break;
-	default:   /* discard, write zeroes */
-		io_uring_prep_fallocate(sqe, b->img.fd, r->falloc_mode, (off_t)r->offset,
-					(off_t)r->falloc_len);
-		break;
-	}
-	io_uring_sqe_set_data64(sqe, slot);
 	b->inflight++;
+	return true;
+}
+
+/* One completion: its slot and result; false when none is there. With
+ * wait, block for one (there must be one in flight). */
+static bool blk_next_completion(struct blk *b, uint64_t *slot, int *res, bool wait)
+{
+	if (b->pool) {
+		struct blk_job j;
+		if (!blk_pool_reap(b->pool, &j, wait))
+			return false;
+		*slot = j.tag;
+		*res = j.res;
+		return true;
+	}
+	struct io_uring_cqe *cqe;
+	int ret;
+	do
+		ret = wait ? io_uring_wait_cqe(&b->ring, &cqe) : io_uring_peek_cqe(&b->ring, &cqe);
+	while (ret == -EINTR);
+	if (ret < 0)
+		return false;
+	*slot = io_uring_cqe_get_data64(cqe);
+	*res = cqe->res;
+	io_uring_cqe_seen(&b->ring, cqe);
 	return true;
 }
 
@@ -178,6 +235,8 @@ static bool blk_start_io(struct blk *b, unsigned slot)
 
 static void blk_submit(struct blk *b)
 {
+	if (!b->ring_up)
+		return;   /* the pool's threads take jobs as they come */
 	int ret = io_uring_submit(&b->ring);
 	if (ret < 0 && !b->io_error_logged) {
 		b->io_error_logged = true;
@@ -349,18 +408,15 @@ static bool blk_complete(struct blk *b, unsigned slot, int res)
 	return blk_finish(b, slot, VIRTIO_BLK_S_OK);
 }
 
-/* Answer every completion the ring holds; true if any was answered. */
+/* Answer every completion there is; true if any was answered. */
 static bool blk_reap(struct blk *b)
 {
 	bool answered = false;
-	struct io_uring_cqe *cqe;
-	while (io_uring_peek_cqe(&b->ring, &cqe) == 0) {
-		uint64_t slot = io_uring_cqe_get_data64(cqe);
-		int res = cqe->res;
-		io_uring_cqe_seen(&b->ring, cqe);
+	uint64_t slot;
+	int res;
+	while (blk_next_completion(b, &slot, &res, false))
 		if (slot < VIRTQ_MAX_SIZE)
 			answered |= blk_complete(b, (unsigned)slot, res);
-	}
 	return answered;
 }
 
@@ -435,24 +491,17 @@ static void blk_queue_kick(void *dev, unsigned q)
 static void blk_reset(void *dev)
 {
 	struct blk *b = dev;
-	if (b->ring_up)
-		io_uring_submit(&b->ring);
-	while (b->inflight) {
-		struct io_uring_cqe *cqe;
-		int ret = io_uring_wait_cqe(&b->ring, &cqe);
-		if (ret == -EINTR)
-			continue;
-		if (ret < 0)
-			break;
-		io_uring_cqe_seen(&b->ring, cqe);
+	blk_submit(b);
+	uint64_t slot;
+	int res;
+	while (b->inflight && blk_next_completion(b, &slot, &res, true))
 		b->inflight--;
-	}
 	b->nfree = 0;
 	for (unsigned i = VIRTQ_MAX_SIZE; i-- > 0;)
 		blk_release(b, i);
 }
 
-/* The reset that follows waits for the ring itself. */
+/* The reset that follows waits for the engine itself. */
 static void blk_detach(void *dev)
 {
 	struct blk *b = dev;
@@ -464,6 +513,7 @@ static void blk_destroy(void *dev)
 {
 	struct blk *b = dev;
 	blk_detach(b);
+	blk_pool_destroy(b->pool);
 	if (b->ring_up)
 		io_uring_queue_exit(&b->ring);
 	if (b->done_fd >= 0)
@@ -517,17 +567,38 @@ static int blk_ring_up(struct blk *b, struct kvmini_error *err)
 {
 	int ret = io_uring_queue_init(VIRTQ_MAX_SIZE, &b->ring, 0);
 	if (ret < 0)
-		return kvmini_fail_errno(err, KVMINI_E_HOST, -ret,
-					 "virtio-blk '%s': cannot set up an io_uring "
-					 "(is io_uring disabled, kernel.io_uring_disabled?)", b->path);
+		return kvmini_fail_errno(err, KVMINI_E_HOST, -ret, "io_uring_queue_init");
 	b->ring_up = true;
+	ret = io_uring_register_eventfd(&b->ring, b->done_fd);
+	if (ret < 0)
+		return kvmini_fail_errno(err, KVMINI_E_HOST, -ret, "io_uring_register_eventfd");
+	return 0;
+}
+
+/* io_uring, or the thread pool where io_uring cannot be had (said in
+ * one line) or KVMINI_BLK_ENGINE=threads asks for it (tests, bench). */
+static int blk_engine_up(struct blk *b, struct kvmini_error *err)
+{
 	b->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (b->done_fd < 0)
 		return kvmini_fail_errno(err, KVMINI_E_HOST, errno, "cannot create an eventfd");
-	ret = io_uring_register_eventfd(&b->ring, b->done_fd);
-	if (ret < 0)
-		return kvmini_fail_errno(err, KVMINI_E_HOST, -ret,
-					 "cannot register an eventfd with io_uring");
+	const char *engine = getenv("KVMINI_BLK_ENGINE");
+	struct kvmini_error why = { 0 };
+	if (!(engine && strcmp(engine, "threads") == 0) && blk_ring_up(b, &why) == 0)
+		return 0;
+	if (b->ring_up) {
+		io_uring_queue_exit(&b->ring);
+		b->ring_up = false;
+	}
+	if (why.msg[0])
+		blk_log(b, "kvmini: virtio-blk '%s': no io_uring (%s): using I/O threads\n",
+			b->path, why.msg);
+	b->pool = blk_pool_create(b->done_fd, err);
+	return b->pool ? 0 : -1;
+}
+
+static int blk_watch_completions(struct blk *b, struct kvmini_error *err)
+{
 	b->done_watch = event_loop_add(b->loop, b->done_fd, EPOLLIN, blk_on_done, b, err);
 	return b->done_watch ? 0 : -1;
 }
@@ -554,13 +625,13 @@ struct virtio_device *virtio_blk_create(const struct virtio_device_env *env, con
 	}
 	blk_config_fill(b);
 	blk_reset(b);
-	/* The lock before the ring's watch, whose callback takes it. */
+	/* The lock before the engine's watch, whose callback takes it. */
 	virtio_device_init(&b->vdev, &blk_ops, b, blk_features(b), sizeof(b->config), 1,
 			   VIRTQ_MAX_SIZE);
-	if (blk_ring_up(b, err) < 0) {
+	b->vdev.log_fd = env->log_fd;
+	if (blk_engine_up(b, err) < 0 || blk_watch_completions(b, err) < 0) {
 		blk_destroy(b);
 		return NULL;
 	}
-	b->vdev.log_fd = env->log_fd;
 	return &b->vdev;
 }

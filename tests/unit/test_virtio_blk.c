@@ -1,8 +1,9 @@
 /* virtio-blk (src/virtio/blk.c) driven by the fake driver with no KVM:
  * every request's outcome is checked in the status byte, the used
  * length and the bytes of the host image file. Completions come from
- * the disk's io_uring through a real event loop; the test waits for the
- * device's interrupt (an eventfd), never for a time. */
+ * the disk's engine (io_uring, or its thread pool) through a real event
+ * loop; the test waits for the device's interrupt (an eventfd), never
+ * for a time. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -109,9 +110,26 @@ static void image_read(uint64_t off, void *buf, size_t n)
 	cr_assert_eq(pread(image_fd, buf, n, (off_t)off), (ssize_t)n);
 }
 
-TestSuite(virtio_blk, .init = setup, .fini = teardown, .timeout = 60);
+/* Every test runs twice: on io_uring (virtio_blk) and on the thread
+ * pool that replaces it where io_uring cannot be had (virtio_blk_threads,
+ * forced with KVMINI_BLK_ENGINE=threads; Criterion runs each test in a
+ * process of its own). */
+static void setup_threads(void)
+{
+	setenv("KVMINI_BLK_ENGINE", "threads", 1);
+	setup();
+}
 
-Test(virtio_blk, config_space_describes_the_disk)
+TestSuite(virtio_blk, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(virtio_blk_threads, .init = setup_threads, .fini = teardown, .timeout = 60);
+
+#define BLK_TEST(name)                                        \
+	static void name##_body(void);                        \
+	Test(virtio_blk, name) { name##_body(); }             \
+	Test(virtio_blk_threads, name) { name##_body(); }     \
+	static void name##_body(void)
+
+BLK_TEST(config_space_describes_the_disk)
 {
 	disk_up("");
 	struct virtio_blk_config c;
@@ -128,7 +146,7 @@ Test(virtio_blk, config_space_describes_the_disk)
 	}
 }
 
-Test(virtio_blk, written_sectors_reach_the_image_and_read_back)
+BLK_TEST(written_sectors_reach_the_image_and_read_back)
 {
 	disk_up("");
 	struct blk_bufs b;
@@ -148,7 +166,7 @@ Test(virtio_blk, written_sectors_reach_the_image_and_read_back)
 	cr_assert_arr_eq(blk_ptr(&d, b.data, sizeof(want)), want, sizeof(want));
 }
 
-Test(virtio_blk, reads_what_the_host_put_in_the_image)
+BLK_TEST(reads_what_the_host_put_in_the_image)
 {
 	uint8_t want[2 * 512];
 	fill(want, sizeof(want), 11);
@@ -163,7 +181,7 @@ Test(virtio_blk, reads_what_the_host_put_in_the_image)
 
 /* A chain split anywhere, header and data sharing a buffer: the device
  * must not assume Linux's layout (5.2.6.4). */
-Test(virtio_blk, a_request_split_at_odd_boundaries)
+BLK_TEST(a_request_split_at_odd_boundaries)
 {
 	disk_up("");
 	gpa_t out = vdrv_alloc(&d, 16 + 1024, 8), in = vdrv_alloc(&d, 1, 1);
@@ -186,7 +204,7 @@ Test(virtio_blk, a_request_split_at_odd_boundaries)
 	cr_assert_arr_eq(got, p + 16, sizeof(got));
 }
 
-Test(virtio_blk, a_read_only_disk_refuses_writes)
+BLK_TEST(a_read_only_disk_refuses_writes)
 {
 	uint8_t zeros[512] = { 0 }, got[512];
 	disk_up("ro");
@@ -202,7 +220,7 @@ Test(virtio_blk, a_read_only_disk_refuses_writes)
 	cr_assert_eq(blk_do(&d, &b, VIRTIO_BLK_T_FLUSH, 0, 0, NULL), VIRTIO_BLK_S_OK);
 }
 
-Test(virtio_blk, flush_succeeds)
+BLK_TEST(flush_succeeds)
 {
 	disk_up("");
 	struct blk_bufs b;
@@ -213,7 +231,7 @@ Test(virtio_blk, flush_succeeds)
 	cr_assert_eq(used, 1);
 }
 
-Test(virtio_blk, get_id_answers_the_serial)
+BLK_TEST(get_id_answers_the_serial)
 {
 	disk_up("serial");
 	struct blk_bufs b;
@@ -232,7 +250,7 @@ static bool image_has_data_at(off_t off)
 	return data == off;
 }
 
-Test(virtio_blk, discard_punches_a_hole_that_reads_zeros)
+BLK_TEST(discard_punches_a_hole_that_reads_zeros)
 {
 	disk_up("");
 	if (!offered(VIRTIO_BLK_F_DISCARD))
@@ -257,7 +275,7 @@ Test(virtio_blk, discard_punches_a_hole_that_reads_zeros)
 		     VIRTIO_BLK_S_UNSUPP);
 }
 
-Test(virtio_blk, write_zeroes_zeroes_the_range_on_disk)
+BLK_TEST(write_zeroes_zeroes_the_range_on_disk)
 {
 	disk_up("");
 	if (!offered(VIRTIO_BLK_F_WRITE_ZEROES))
@@ -285,7 +303,7 @@ Test(virtio_blk, write_zeroes_zeroes_the_range_on_disk)
 	cr_assert_not(image_has_data_at(4096));
 }
 
-Test(virtio_blk, sectors_outside_the_disk_are_refused)
+BLK_TEST(sectors_outside_the_disk_are_refused)
 {
 	disk_up("");
 	struct blk_bufs b;
@@ -304,7 +322,7 @@ Test(virtio_blk, sectors_outside_the_disk_are_refused)
 	cr_assert_eq(st.st_size, IMAGE_SIZE, "the image grew");
 }
 
-Test(virtio_blk, partial_sectors_and_unknown_types_are_refused)
+BLK_TEST(partial_sectors_and_unknown_types_are_refused)
 {
 	disk_up("");
 	struct blk_bufs b;
@@ -315,7 +333,7 @@ Test(virtio_blk, partial_sectors_and_unknown_types_are_refused)
 	cr_assert_eq(blk_do(&d, &b, VIRTIO_BLK_T_SECURE_ERASE, 0, 16, NULL), VIRTIO_BLK_S_UNSUPP);
 }
 
-Test(virtio_blk, a_short_header_is_an_io_error)
+BLK_TEST(a_short_header_is_an_io_error)
 {
 	disk_up("");
 	gpa_t hdr = vdrv_alloc(&d, 8, 8), st = vdrv_alloc(&d, 1, 1);
@@ -327,7 +345,7 @@ Test(virtio_blk, a_short_header_is_an_io_error)
 	cr_assert_eq(*(uint8_t *)blk_ptr(&d, st, 1), VIRTIO_BLK_S_IOERR);
 }
 
-Test(virtio_blk, a_request_without_a_status_byte_needs_a_reset)
+BLK_TEST(a_request_without_a_status_byte_needs_a_reset)
 {
 	disk_up("");
 	gpa_t hdr = vdrv_alloc(&d, 16 + 512, 8);
@@ -349,7 +367,7 @@ Test(virtio_blk, a_request_without_a_status_byte_needs_a_reset)
 
 /* 32 requests posted before one kick: all answered, each with its own
  * sector's bytes. */
-Test(virtio_blk, many_requests_in_flight)
+BLK_TEST(many_requests_in_flight)
 {
 	enum { N = 32 };
 	uint8_t all[N * 4096];
@@ -381,7 +399,7 @@ Test(virtio_blk, many_requests_in_flight)
 /* A reset while requests are in flight waits for them and forgets
  * them; the disk then starts again cleanly (ASan watches for the I/O
  * landing in freed state). */
-Test(virtio_blk, a_reset_with_requests_in_flight)
+BLK_TEST(a_reset_with_requests_in_flight)
 {
 	disk_up("");
 	struct blk_bufs b[16];
@@ -398,7 +416,7 @@ Test(virtio_blk, a_reset_with_requests_in_flight)
 	cr_assert_eq(blk_do(&d, &one, VIRTIO_BLK_T_IN, 0, 512, NULL), VIRTIO_BLK_S_OK);
 }
 
-Test(virtio_blk, a_second_writer_is_refused_by_the_lock)
+BLK_TEST(a_second_writer_is_refused_by_the_lock)
 {
 	disk_up("");
 	struct kvmini_error err = { 0 };
@@ -409,7 +427,7 @@ Test(virtio_blk, a_second_writer_is_refused_by_the_lock)
 	cr_assert_null(second, "a reader beside a writer");
 }
 
-Test(virtio_blk, readers_share_a_read_only_image)
+BLK_TEST(readers_share_a_read_only_image)
 {
 	disk_up("ro");
 	struct kvmini_error err = { 0 };
@@ -420,7 +438,7 @@ Test(virtio_blk, readers_share_a_read_only_image)
 	cr_assert_null(second, "a writer beside readers");
 }
 
-Test(virtio_blk, cache_none_serves_aligned_and_misaligned_buffers)
+BLK_TEST(cache_none_serves_aligned_and_misaligned_buffers)
 {
 	struct kvmini_error err = { 0 };
 	vdev = disk_create(image, "direct", &err);
@@ -445,7 +463,7 @@ Test(virtio_blk, cache_none_serves_aligned_and_misaligned_buffers)
 
 /* A host I/O error: the image sits on a tmpfs the test mounts and fills,
  * so the write the guest asks for cannot be stored (ENOSPC). */
-Test(virtio_blk, a_host_io_error_is_an_io_error)
+BLK_TEST(a_host_io_error_is_an_io_error)
 {
 	char mnt[96], path[128], filler[128];
 	snprintf(mnt, sizeof(mnt), "%s/small", dir);
@@ -485,7 +503,7 @@ Test(virtio_blk, a_host_io_error_is_an_io_error)
 /* Destroyed while the event loop runs and I/O is in flight: the ring's
  * watch goes first (detach), then the reset waits for the I/O, so no
  * completion callback can touch the freed disk (ASan would say). */
-Test(virtio_blk, destroyed_with_the_loop_running_and_io_in_flight)
+BLK_TEST(destroyed_with_the_loop_running_and_io_in_flight)
 {
 	disk_up("");
 	struct blk_bufs b[16];
