@@ -13,9 +13,10 @@
  * VIRTIO_BLK_S_UNSUPP.
  *
  * I/O: the queue's kick (on the event loop) takes requests and submits
- * them to an io_uring of the disk's own; the ring signals completions
- * on an eventfd the event loop watches, whose callback answers the
- * guest. Neither a vCPU nor the event loop waits for the disk, except a
+ * them to an io_uring of the disk's own (or, where io_uring cannot be
+ * had, to a bounded thread pool: blk_pool.h); the engine signals
+ * completions on an eventfd the event loop watches, whose callback
+ * answers the guest. Neither a vCPU nor the event loop waits for the disk, except a
  * device reset: it runs on a vCPU thread and waits for the requests in
  * flight to finish (their buffers are guest RAM, which a restart frees),
  * discarding their results. At most VIRTQ_MAX_SIZE requests are in
