@@ -59,6 +59,7 @@ enum {
 	OPT_DECOMPRESS, OPT_MODULE, OPT_TESTDEV,
 	OPT_NAME, OPT_API_SOCK, OPT_CONFIG_FILE,
 	OPT_DISK, OPT_VCONSOLE,
+	OPT_RNG, OPT_TRANSPORT,
 };
 
 static const struct option run_long_options[] = {
@@ -91,6 +92,8 @@ static const struct option run_long_options[] = {
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "vconsole", required_argument, NULL, OPT_VCONSOLE },
 	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
+	{ "rng", optional_argument, NULL, OPT_RNG },
+	{ "transport", required_argument, NULL, OPT_TRANSPORT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -266,6 +269,29 @@ static int parse_vconsole(const char *v, struct run_options *o, struct kvmini_er
 	return 0;
 }
 
+/* ---- virtio-rng and the transport: --rng, --transport ---- */
+
+/* --rng alone: unlimited; --rng=N: at most N bytes a second (N >= 1). */
+static int parse_rng(const char *v, struct kvmini_config *cfg, struct kvmini_error *err)
+{
+	cfg->rng = true;
+	cfg->rng_bytes_per_sec = 0;
+	if (v && (parse_size(v, &cfg->rng_bytes_per_sec) < 0 || cfg->rng_bytes_per_sec == 0))
+		return bad_value(err, "rng", v, "bytes per second, such as 4096 or 1M");
+	return 0;
+}
+
+static int parse_transport(const char *v, enum kvmini_transport *out, struct kvmini_error *err)
+{
+	if (strcmp(v, "mmio") == 0)
+		*out = KVMINI_TRANSPORT_MMIO;
+	else if (strcmp(v, "pci") == 0)
+		*out = KVMINI_TRANSPORT_PCI;
+	else
+		return bad_value(err, "transport", v, "mmio or pci");
+	return 0;
+}
+
 static int apply_option(int opt, const char *v, struct run_options *o, struct kvmini_error *err)
 {
 	switch (opt) {
@@ -359,6 +385,10 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 		return parse_disk(v, o, err);
 	case OPT_VCONSOLE:
 		return parse_vconsole(v, o, err);
+	case OPT_RNG:
+		return parse_rng(v, &o->cfg, err);
+	case OPT_TRANSPORT:
+		return parse_transport(v, &o->cfg.transport, err);
 	}
 	return kvmini_fail(err, KVMINI_E_USAGE, "internal: unhandled option %d", opt);
 }

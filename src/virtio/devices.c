@@ -4,6 +4,7 @@
 #include "virtio/devices.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
+#include "virtio/rng.h"
 
 /* One kind of device: its constructor and the instances cfg asks for
  * (count and the i-th instance's argument). */
@@ -31,9 +32,15 @@ static unsigned vconsole_count(const struct kvmini_config *cfg)
 	return cfg->vconsole ? 1 : 0;
 }
 
+static unsigned rng_count(const struct kvmini_config *cfg)
+{
+	return cfg->rng ? 1 : 0;
+}
+
 static const struct virtio_kind kinds[] = {
 	{ "disk", virtio_blk_create, disks_count, disks_arg },
 	{ "console", virtio_console_create, vconsole_count, NULL },
+	{ "rng", virtio_rng_create, rng_count, NULL },
 };
 
 static int add_device(struct virtio_device_set *set, const struct virtio_kind *k,

@@ -405,8 +405,12 @@ static inline bool vdrv_get_used(struct vdrv *d, unsigned q, uint32_t *id, uint3
 		return false;
 	struct vring_used_elem e = vq->used->ring[vq->last_used % vq->size];
 	vq->last_used++;
-	/* used_event sits after the avail ring's entries. */
+	/* used_event sits after the avail ring's entries. The fence orders
+	 * it before the next read of used->idx, as a driver's must: else the
+	 * device may read the old used_event after we read the old idx, and
+	 * neither side wakes the other. */
 	__atomic_store_n(&vq->avail->ring[vq->size], vq->last_used, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (id)
 		*id = e.id;
 	if (len)
