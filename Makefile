@@ -386,6 +386,8 @@ fuzz:
 		scripts/fuzz.sh $(B) $$t $(FUZZ_SECONDS); done
 
 # ---- virtio-blk (issue 11): its I/O goes through io_uring ----
+# guests/virtio_blk.c: a bare-metal driver for two disks (tests/integration/virtio_blk_console.bats).
+guests: $(G)/virtio_blk.elf
 # Debian's liburing-dev; a build without its header installs it first
 # (scripts/install-deps.sh build), as root, like libcjson-dev above.
 LDLIBS += -luring

@@ -42,3 +42,51 @@ load helpers
 		assert_one_line_error
 	done
 }
+
+# ---- a guest on two disks (guests/virtio_blk.c, virtio-mmio) ----
+
+# disk.img: 64 KiB of zeros; ro.img: "RO-IMAGE" then zeros.
+make_images() {
+	head -c 65536 /dev/zero >"$BATS_TEST_TMPDIR/disk.img"
+	{ printf 'RO-IMAGE'; head -c 65528 /dev/zero; } >"$BATS_TEST_TMPDIR/ro.img"
+	cp "$BATS_TEST_TMPDIR/ro.img" "$BATS_TEST_TMPDIR/ro.orig"
+}
+
+blk_guest() {
+	needs_kvm
+	make_images
+	kvmini run --irqchip "$1" --timeout 60 \
+		--disk "$BATS_TEST_TMPDIR/disk.img,serial=KVMINI-TEST" \
+		--disk "$BATS_TEST_TMPDIR/ro.img,ro" "$GUESTS/virtio_blk.elf"
+	assert_status 1
+	assert_stdout "virtio-blk 0: 128 sectors, wrote and read back sector 2, flushed, id KVMINI-TEST
+virtio-blk 1: read-only, sector 0 starts RO-IMAGE, write refused"
+	# The guest's sector 2 is in the host's file; the read-only image is untouched.
+	[ "$(head -c $((2 * 512 + 26)) "$BATS_TEST_TMPDIR/disk.img" | tail -c 26)" = \
+	  "kvmini virtio-blk sector 2" ]
+	cmp "$BATS_TEST_TMPDIR/ro.img" "$BATS_TEST_TMPDIR/ro.orig"
+}
+
+@test "a guest writes, reads back, flushes and reads the serial of a disk; a read-only disk refuses its write" {
+	blk_guest none
+}
+
+@test "the same guest with --irqchip kernel" {
+	blk_guest kernel
+}
+
+@test "the same guest with virtio-blk on I/O threads (no io_uring)" {
+	needs_kvm
+	KVMINI_BLK_ENGINE=threads blk_guest none
+}
+
+@test "an image another process holds locked is refused" {
+	needs_kvm
+	make_images
+	exec 9>>"$BATS_TEST_TMPDIR/disk.img"
+	flock -x 9
+	kvmini run --timeout 60 --disk "$BATS_TEST_TMPDIR/disk.img" "$GUESTS/virtio_blk.elf"
+	exec 9>&-
+	assert_status 2
+	assert_stderr_has "is in use"
+}
