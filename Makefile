@@ -387,7 +387,7 @@ fuzz:
 
 # ---- virtio-blk (issue 11): its I/O goes through io_uring ----
 # guests/virtio_blk.c: a bare-metal driver for two disks (tests/integration/virtio_blk_console.bats).
-guests: $(G)/virtio_blk.elf
+guests: $(G)/virtio_blk.elf $(G)/virtio_console.elf
 # Debian's liburing-dev; a build without its header installs it first
 # (scripts/install-deps.sh build), as root, like libcjson-dev above.
 LDLIBS += -luring

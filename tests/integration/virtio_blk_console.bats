@@ -90,3 +90,22 @@ virtio-blk 1: read-only, sector 0 starts RO-IMAGE, write refused"
 	assert_status 2
 	assert_stderr_has "is in use"
 }
+
+# ---- a guest on virtio-console (guests/virtio_console.c, virtio-mmio) ----
+
+@test "a guest's line on hvc0 and its emergency write reach --vconsole file:" {
+	needs_kvm
+	kvmini run --timeout 60 --vconsole "file:$BATS_TEST_TMPDIR/hvc0.txt" \
+		"$GUESTS/virtio_console.elf"
+	assert_status 1
+	assert_stdout "virtio-console: sent"
+	[ "$(cat "$BATS_TEST_TMPDIR/hvc0.txt")" = $'hello from hvc0\nE' ]
+}
+
+@test "with --vconsole stdio, hvc0 and COM1 both reach stdout" {
+	needs_kvm
+	kvmini run --timeout 60 --vconsole stdio "$GUESTS/virtio_console.elf"
+	assert_status 1
+	[[ "$output" == *"hello from hvc0"* ]]
+	[[ "$output" == *"virtio-console: sent"* ]]
+}
