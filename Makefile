@@ -47,7 +47,7 @@ GUESTS := $(G)/demo.bin $(G)/hello_real.bin $(G)/loop.bin \
 	$(G)/emulation_failure.elf $(G)/timer_pit.elf $(G)/timer_lapic.elf \
 	$(G)/uart_irq.elf $(G)/smp.elf $(G)/smp_ap_exit.elf $(G)/irq_latency.elf \
 	$(G)/acpi_poweroff.elf $(G)/loop_ready.bin $(G)/echo_ready.bin \
-	$(G)/outs_flood_com1.bin $(G)/outs_flood_debugcon.bin $(G)/virtio_rng.elf
+	$(G)/outs_flood_com1.bin $(G)/outs_flood_debugcon.bin $(G)/sequence.elf
 guests: $(GUESTS)
 # Firmware tables, CPU feature hiding, boot MSRs.
 guests: $(G)/firmware_tables.elf $(G)/cpuid_bits.elf $(G)/boot_msrs.elf

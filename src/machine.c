@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "machine.h"
+#include "machine_impl.h"
 #include "event_loop.h"
 #include "vcpu.h"
 #include "vm.h"
@@ -18,30 +19,6 @@
 #include "virtio/devices.h"
 #include "demo_image.h"   /* generated from guests/demo.S */
 
-struct kvmini_vm {
-	struct vm vm;
-	struct board board;         /* the devices; the RTC outlives restarts (run_boots()) */
-	/* The virtio devices: the machine's, like the RTC (their disks,
-	 * taps and sockets stay open across restarts); each boot's board
-	 * puts them on a transport and a new boot resets them. */
-	struct virtio_device_set virtio;
-	/* Outlives restarts, unlike `vm`: see src/event_loop.h. Started
-	 * by kvmini_vm_run(), stopped and joined before it returns. */
-	struct event_loop *loop;
-	double timeout;
-	bool loaded;
-	bool ran;
-	uint64_t acpi_rsdp;         /* the RSDP, for a loader that passes it on; 0: no tables */
-	/* What a restart needs again, and the lock that keeps the front
-	 * end's threads (kvmini_vm_stop, kvmini_vm_serial_input) off a VM
-	 * that is being rebuilt. */
-	struct kvmini_config cfg;
-	struct kvmini_image image;
-	pthread_mutex_t lock;
-	bool vm_live;               /* vm is created; false after a failed rebuild */
-	bool user_stopped;          /* kvmini_vm_stop() was called; guarded by lock */
-	enum kvmini_status user_stop_why;
-};
 
 void kvmini_config_defaults(struct kvmini_config *cfg)
 {
@@ -72,6 +49,12 @@ void kvmini_demo_image(struct kvmini_image *img)
 struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
 				   struct kvmini_error *err)
 {
+	return machine_create(cfg, -1, err);
+}
+
+struct kvmini_vm *machine_create(const struct kvmini_config *cfg, int mem_fd,
+				 struct kvmini_error *err)
+{
 	struct kvmini_vm *m = calloc(1, sizeof(*m));
 	if (!m) {
 		kvmini_fail(err, KVMINI_E_HOST, "out of memory");
@@ -80,7 +63,7 @@ struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
 	pthread_mutex_init(&m->lock, NULL);
 	m->cfg = *cfg;
 	if (board_virtio_check(cfg, err) < 0 || !(m->loop = event_loop_create("evloop", err)) ||
-	    vm_create(&m->vm, cfg, err) < 0) {
+	    vm_create_from_file(&m->vm, cfg, mem_fd, err) < 0) {
 		event_loop_destroy(m->loop);
 		pthread_mutex_destroy(&m->lock);
 		free(m);

@@ -36,6 +36,9 @@ static void boot_source_free(struct api_state *api)
 void api_state_free(struct api_state *api)
 {
 	boot_source_free(api);
+	free(api->load_snapshot);
+	free(api->load_mem);
+	api->load_snapshot = api->load_mem = NULL;
 	api_devices_free(api);
 	if (api->log_fd >= 0)
 		close(api->log_fd);
@@ -71,7 +74,7 @@ static void machine_config_get(struct api_state *api, struct api_response *resp)
 	if (obj && (!cJSON_AddNumberToObject(obj, "vcpu_count", cfg->cpus) ||
 		    !cJSON_AddNumberToObject(obj, "mem_size_mib", (double)(cfg->mem_size >> 20)) ||
 		    !cJSON_AddFalseToObject(obj, "smt") ||
-		    !cJSON_AddFalseToObject(obj, "track_dirty_pages") ||
+		    !cJSON_AddBoolToObject(obj, "track_dirty_pages", cfg->track_dirty_pages) ||
 		    !cJSON_AddStringToObject(obj, "huge_pages", "None"))) {
 		cJSON_Delete(obj);
 		obj = NULL;
@@ -79,6 +82,20 @@ static void machine_config_get(struct api_state *api, struct api_response *resp)
 	if (!obj)
 		return api_fault(resp, 500, "out of memory");
 	api_respond_json(resp, 200, obj);
+}
+
+/* track_dirty_pages: a boolean, for diff snapshots. */
+static bool dirty_field(const cJSON *obj, bool *track, struct api_response *resp)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "track_dirty_pages");
+	if (!v)
+		return true;
+	if (!cJSON_IsBool(v)) {
+		api_fault(resp, 400, "`track_dirty_pages` has the wrong type.");
+		return false;
+	}
+	*track = cJSON_IsTrue(v);
+	return true;
 }
 
 /* PUT replaces the machine configuration (both sizes required), PATCH
@@ -96,6 +113,8 @@ static void machine_config_set(struct api_state *api, const struct http_request 
 	const cJSON *vcpus = cJSON_GetObjectItemCaseSensitive(obj, "vcpu_count");
 	const cJSON *mem = cJSON_GetObjectItemCaseSensitive(obj, "mem_size_mib");
 	uint64_t cpus = api->opts->cfg.cpus, mib = api->opts->cfg.mem_size >> 20;
+	/* PUT resets what it does not name, PATCH keeps it. */
+	bool track = whole ? false : api->opts->cfg.track_dirty_pages;
 	resp->status = 0;
 	bool ok = json_fields_check(obj, allowed, resp) &&
 		  (!json_field_present(vcpus, "vcpu_count", whole, resp) ||
@@ -104,11 +123,12 @@ static void machine_config_set(struct api_state *api, const struct http_request 
 		  (!json_field_present(mem, "mem_size_mib", whole, resp) ||
 		   json_field_integer(mem, "mem_size_mib", 1, 1 << 20, &mib, resp)) &&
 		  resp->status == 0 &&
-		  json_field_off_only(obj, "smt", resp) && json_field_off_only(obj, "track_dirty_pages", resp) &&
+		  json_field_off_only(obj, "smt", resp) && dirty_field(obj, &track, resp) &&
 		  json_field_off_only(obj, "cpu_template", resp) && json_field_off_only(obj, "huge_pages", resp);
 	cJSON_Delete(obj);
 	if (!ok)
 		return;
+	api->opts->cfg.track_dirty_pages = track;
 	api->opts->cfg.cpus = (unsigned)cpus;
 	api->opts->cfg.mem_size = mib << 20;
 	api_respond_empty(resp);
@@ -278,12 +298,14 @@ static const struct route {
 	{ "PATCH", "/vm", api_vm_patch },
 	{ "PUT", "/logger", api_logger_put },
 	{ "PUT", "/metrics", api_metrics_put },
+	{ "PUT", "/snapshot/create", api_snapshot_create },
+	{ "PUT", "/snapshot/load", api_snapshot_load },
 };
 
 /* Firecracker's other resources: named, so a client learns they are
  * missing from kvmini rather than misspelt (docs/api.md). */
 static const char *const later_prefixes[] = {
-	"/snapshot/", "/mmds", "/balloon", "/entropy", "/cpu-config", "/version", "/serial",
+	"/mmds", "/balloon", "/entropy", "/cpu-config", "/version", "/serial",
 	"/hotplug/", "/vm/",
 };
 

@@ -29,6 +29,10 @@
 typedef int api_start_fn(void *ctx, struct kvmini_error *err);
 /* PATCH /vm: park every vCPU (paused) or let them run again. */
 typedef int api_pause_fn(void *ctx, bool paused, struct kvmini_error *err);
+/* PUT /snapshot/create of the paused VM (diff: only the pages written
+ * since the last snapshot). */
+typedef int api_snapshot_fn(void *ctx, bool diff, const char *snapshot_path,
+			    const char *mem_path, struct kvmini_error *err);
 /* SendCtrlAltDel: the keyboard's Ctrl+Alt+Del to the guest. */
 typedef int api_ctrl_alt_del_fn(void *ctx, struct kvmini_error *err);
 
@@ -60,8 +64,11 @@ struct api_state {
 	/* Set by the front end when it can pause or send keys; NULL: the
 	 * request is refused as not supported. Called with start_ctx. */
 	api_pause_fn *pause;
+	api_snapshot_fn *snapshot;
 	api_ctrl_alt_del_fn *ctrl_alt_del;
 	bool paused;
+	/* PUT /snapshot/load's files, owned; opts points at them. */
+	char *load_snapshot, *load_mem;
 
 	/* Devices, merged into opts at InstanceStart (api_apply_devices)
 	 * after those of the command line, the root drive first. */
@@ -120,6 +127,10 @@ void api_logger_put(struct api_state *api, const struct http_request *req,
 		    struct api_response *resp);
 void api_metrics_put(struct api_state *api, const struct http_request *req,
 		     struct api_response *resp);
+void api_snapshot_create(struct api_state *api, const struct http_request *req,
+			 struct api_response *resp);
+void api_snapshot_load(struct api_state *api, const struct http_request *req,
+		       struct api_response *resp);
 /* FlushMetrics: one JSON line into the metrics file. */
 void api_metrics_flush(struct api_state *api, struct api_response *resp);
 /* Free what the device handlers own. */

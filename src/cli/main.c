@@ -34,6 +34,9 @@ static const char usage_text[] =
 	"                                      Multiboot kernel\n"
 	"       kvmini exec [options] PROGRAM [ARGS...]   run a static Linux program\n"
 	"                                      in sandbox mode (kvmini exec --help)\n"
+	"       kvmini restore --snapshot FILE --mem FILE [--mem DIFF...] [--paused]\n"
+	"                      [--timeout S] [--serial ...] [--name N] [--api-sock PATH]\n"
+	"                                      continue a snapshot (docs/snapshot.md)\n"
 	"       kvmini ctl SOCKET info|start|pause|resume|flush-metrics|ctrl-alt-del\n"
 	"       kvmini ctl SOCKET get PATH | put PATH JSON | patch PATH JSON\n"
 	"                                      talk to a VM's --api-sock (docs/api.md)\n"
@@ -91,6 +94,7 @@ static const char usage_text[] =
 	"  --vconsole stdio|file:PATH|unix:PATH   a virtio console (Linux's hvc0): stdio\n"
 	"                      takes the terminal's input from COM1; unix: connects to a\n"
 	"                      listening socket\n"
+	"  --track-dirty-pages log the pages the guest writes, for diff snapshots\n"
 	"  --config-file FILE  Firecracker's JSON configuration file (boot-source, drives,\n"
 	"                      machine-config, network-interfaces, vsock...); starts at once\n"
 	"\n"
@@ -137,7 +141,8 @@ static void name_process(const struct run_options *o)
 	else if (o->demo)
 		snprintf(name, sizeof(name), "demo");
 	else
-		thread_name_from_path(name, o->kernel ? o->kernel : o->image.path);
+		thread_name_from_path(name, o->kernel ? o->kernel
+				      : o->restore_snapshot ? o->restore_snapshot : o->image.path);
 	thread_name_set(name);
 }
 
@@ -260,6 +265,19 @@ static int api_pause_request(void *ctx, bool paused, struct kvmini_error *err)
 	return rc;
 }
 
+/* PUT /snapshot/create from the API's thread. */
+static int api_snapshot_request(void *ctx, bool diff, const char *snapshot_path,
+				const char *mem_path, struct kvmini_error *err)
+{
+	struct api_start *st = ctx;
+	pthread_mutex_lock(&st->lock);
+	int rc = st->vm ? kvmini_vm_snapshot(st->vm, snapshot_path, mem_path,
+					     diff ? KVMINI_SNAPSHOT_DIFF : KVMINI_SNAPSHOT_FULL, err)
+		: kvmini_fail(err, KVMINI_E_STOPPED, "the VM is not running");
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
 /* The VM the API may pause: set once it runs, cleared before it goes. */
 static void api_start_set_vm(struct api_start *st, struct kvmini_vm *vm)
 {
@@ -352,9 +370,12 @@ static int run_vm(struct run_options *o, const struct kvmini_image *img, struct 
 {
 	struct signal_waiter waiter;
 	block_signals(&waiter.set);
-	struct kvmini_vm *vm = kvmini_vm_create(&o->cfg, err);
+	struct kvmini_vm *vm = o->restore_snapshot
+		? kvmini_vm_restore(&o->cfg, o->restore_snapshot, o->restore_mem, o->nrestore_mem, err)
+		: kvmini_vm_create(&o->cfg, err);
 	struct kvmini_gdb *gdb = NULL;
-	if (!vm || kvmini_vm_load(vm, img, err) < 0 ||
+	if (!vm || (!o->restore_snapshot && kvmini_vm_load(vm, img, err) < 0) ||
+	    (o->restore_paused && kvmini_vm_pause(vm, true, err) < 0) ||
 	    (o->gdb && !(gdb = kvmini_gdb_listen(vm, o->gdb, o->gdb_wait, err)))) {
 		api_start_answer(st, err);
 		kvmini_vm_destroy(vm);
@@ -451,6 +472,8 @@ static int inputs_read(const struct run_options *o, struct kvmini_image *img,
 {
 	*data = *initrd = NULL;
 	mods->n = 0;
+	if (o->restore_snapshot)
+		return 0;   /* the snapshot is read by kvmini_vm_restore() */
 	if (o->demo) {
 		kvmini_demo_image(img);
 	} else {
@@ -607,6 +630,8 @@ static int run_with_api(struct run_options *o, struct api_state *configured)
 	apip->start_ctx = &st;
 	apip->running = !o->api_wait;
 	apip->pause = api_pause_request;
+	apip->snapshot = api_snapshot_request;
+	apip->paused = o->restore_paused;
 	st.wake_fd = eventfd(0, EFD_CLOEXEC);
 	struct api_server *server = st.wake_fd < 0 ? NULL : api_server_open(o->api_sock, apip, &err);
 	int status;
@@ -679,6 +704,19 @@ static int cmd_run(int argc, char **argv)
 	return run_configured(&o, NULL);
 }
 
+/* kvmini restore: a snapshot continued, with or without the API. */
+static int cmd_restore(int argc, char **argv)
+{
+	struct run_options o;
+	struct kvmini_error err;
+	if (parse_restore_options(argc, argv, &o, &err) < 0)
+		return usage_error("%s", err.msg);
+	name_process(&o);
+	if (o.api_sock)
+		return run_with_api(&o, NULL);
+	return run_configured(&o, NULL);
+}
+
 static int cmd_info(int argc, char **argv)
 {
 	(void)argv;
@@ -727,5 +765,7 @@ int main(int argc, char **argv)
 		return cmd_exec(argc - 1, argv + 1);
 	if (strcmp(cmd, "ctl") == 0)
 		return cmd_ctl(argc - 1, argv + 1);
+	if (strcmp(cmd, "restore") == 0)
+		return cmd_restore(argc - 1, argv + 1);
 	return usage_error("unknown command '%s'", cmd);
 }

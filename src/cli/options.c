@@ -59,6 +59,7 @@ enum {
 	OPT_DECOMPRESS, OPT_MODULE, OPT_TESTDEV,
 	OPT_NAME, OPT_API_SOCK, OPT_CONFIG_FILE,
 	OPT_DISK, OPT_VCONSOLE,
+	OPT_SNAPSHOT, OPT_MEM_FILE, OPT_PAUSED, OPT_TRACK_DIRTY,
 	OPT_RNG, OPT_TRANSPORT,
 };
 
@@ -92,6 +93,7 @@ static const struct option run_long_options[] = {
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "vconsole", required_argument, NULL, OPT_VCONSOLE },
 	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
+	{ "track-dirty-pages", no_argument, NULL, OPT_TRACK_DIRTY },
 	{ "rng", optional_argument, NULL, OPT_RNG },
 	{ "transport", required_argument, NULL, OPT_TRANSPORT },
 	{ NULL, 0, NULL, 0 },
@@ -351,6 +353,9 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 			return bad_value(err, "api-sock", v, "a path for the API's Unix socket");
 		o->api_sock = v;
 		return 0;
+	case OPT_TRACK_DIRTY:
+		o->cfg.track_dirty_pages = true;
+		return 0;
 	case OPT_CONFIG_FILE:
 		if (!*v)
 			return bad_value(err, "config-file", v, "a Firecracker configuration file");
@@ -486,5 +491,69 @@ int parse_run_options(int argc, char **argv, struct run_options *o, struct kvmin
 	if (parse_run_argv(argc, argv, o, err) < 0)
 		return -1;
 	choose_smp_irqchip(o);
+	return 0;
+}
+
+/* ---- kvmini restore ---- */
+
+static const struct option restore_long_options[] = {
+	{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
+	{ "mem", required_argument, NULL, OPT_MEM_FILE },
+	{ "paused", no_argument, NULL, OPT_PAUSED },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "strict-io", no_argument, NULL, OPT_STRICT_IO },
+	{ "verbose", no_argument, NULL, OPT_VERBOSE },
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int apply_restore_option(int opt, const char *v, struct run_options *o,
+				struct kvmini_error *err)
+{
+	switch (opt) {
+	case OPT_SNAPSHOT:
+		o->restore_snapshot = v;
+		return 0;
+	case OPT_MEM_FILE:
+		if (o->nrestore_mem == KVMINI_CLI_RESTORE_MEM_MAX)
+			return kvmini_fail(err, KVMINI_E_USAGE, "at most %d --mem files",
+					   KVMINI_CLI_RESTORE_MEM_MAX);
+		o->restore_mem[o->nrestore_mem++] = v;
+		return 0;
+	case OPT_PAUSED:
+		o->restore_paused = true;
+		return 0;
+	default:
+		return apply_option(opt, v, o, err);
+	}
+}
+
+int parse_restore_options(int argc, char **argv, struct run_options *o,
+			  struct kvmini_error *err)
+{
+	memset(o, 0, sizeof(*o));
+	kvmini_config_defaults(&o->cfg);
+	o->serial = "stdio";
+	opterr = 0;
+	optind = 1;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "+:", restore_long_options, NULL)) != -1) {
+		if (opt == '?')
+			return kvmini_fail(err, KVMINI_E_USAGE, "unknown option '%s'",
+					   argv[optind - 1]);
+		if (opt == ':')
+			return kvmini_fail(err, KVMINI_E_USAGE, "option '%s' needs a value",
+					   argv[optind - 1]);
+		if (apply_restore_option(opt, optarg, o, err) < 0)
+			return -1;
+	}
+	if (optind < argc)
+		return kvmini_fail(err, KVMINI_E_USAGE, "unexpected argument '%s'", argv[optind]);
+	if (!o->restore_snapshot || !o->nrestore_mem)
+		return kvmini_fail(err, KVMINI_E_USAGE, "restore needs --snapshot FILE and --mem FILE");
+	if (o->restore_paused && !o->api_sock)
+		return kvmini_fail(err, KVMINI_E_USAGE, "--paused needs --api-sock (to resume it)");
 	return 0;
 }

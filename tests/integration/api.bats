@@ -6,6 +6,7 @@
 # a guest skip (needs_kvm) on a host without /dev/kvm.
 bats_require_minimum_version 1.5.0
 load helpers
+load api_helpers
 
 BATS_TEST_TIMEOUT=120
 
@@ -18,45 +19,6 @@ setup() {
 
 teardown() {
 	background_kvmini_teardown
-}
-
-# Start kvmini with the API in the background and wait until its socket
-# exists (kvmini renames it into place once it listens). Sets KPID.
-start_api() {   # [kvmini run options and IMAGE...]
-	"$KVMINI" run --api-sock "$SOCK" "$@" >"$OUT" 2>"$ERR" </dev/null &
-	KPID=$!
-	local limit=$((SECONDS + 60))
-	while [ ! -S "$SOCK" ]; do
-		if ! kill -0 "$KPID" 2>/dev/null || [ "$SECONDS" -ge "$limit" ]; then
-			echo "kvmini did not listen on $SOCK; stderr:"; cat "$ERR"
-			return 1
-		fi
-		sleep 0.02
-	done
-}
-
-# api METHOD PATH [BODY]: $output is "STATUS BODY".
-api() {
-	local args=(-s --max-time 30 --unix-socket "$SOCK" -X "$1" -w ' %{http_code}')
-	[ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' -d "$3")
-	run curl "${args[@]}" "http://localhost$2"
-	[ "$status" -eq 0 ] || { echo "curl failed ($status): $output"; return 1; }
-	local code=${output##* } body=${output% *}
-	output="$code $body"
-}
-
-# The last api call answered exactly this.
-assert_api() {   # STATUS BODY
-	[ "$output" = "$1 $2" ] || { echo "got:  $output"; echo "want: $1 $2"; return 1; }
-}
-
-fault() {   # the body of a Firecracker error
-	printf '{"fault_message":"%s"}' "$1"
-}
-
-# Raw bytes to the socket; $output is what came back.
-raw() {   # PRINTF-FORMAT
-	run bash -c "printf '$1' | socat -t 10 - UNIX-CONNECT:'$SOCK'"
 }
 
 not_started='{"id":"anonymous-instance","state":"Not started","vmm_version":"0.1.0","app_name":"kvmini"}'
@@ -95,8 +57,8 @@ not_started='{"id":"anonymous-instance","state":"Not started","vmm_version":"0.1
 	assert_api 400 "$(fault '`vcpu_count` must be from 1 to 32.')"
 	api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 128, "cpu_count": 2}'
 	assert_api 400 "$(fault 'unknown field `cpu_count` in the request body.')"
-	api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 128, "track_dirty_pages": true}'
-	assert_api 400 "$(fault '`track_dirty_pages` is not supported by kvmini yet: only false is accepted.')"
+	api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 128, "track_dirty_pages": "yes"}'
+	assert_api 400 "$(fault '`track_dirty_pages` has the wrong type.')"
 	api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 128'
 	assert_api 400 "$(fault 'The request body is not valid JSON.')"
 	api PUT /machine-config '[2, 128]'

@@ -71,9 +71,11 @@ Test(api_router, machine_config_put_get_patch)
 	       "\"smt\": false, \"track_dirty_pages\": false, \"huge_pages\": \"None\"}", 204, "");
 	cr_assert_eq(f.opts.cfg.cpus, 2);
 	cr_assert_eq(f.opts.cfg.mem_size, 256ULL << 20);
-	EXPECT(&f, "PATCH", "/machine-config", "{\"mem_size_mib\": 128}", 204, "");
+	EXPECT(&f, "PATCH", "/machine-config", "{\"mem_size_mib\": 128, \"track_dirty_pages\": true}",
+	       204, "");
 	EXPECT(&f, "GET", "/machine-config", NULL, 200, "{\"vcpu_count\":2,\"mem_size_mib\":128,"
-	       "\"smt\":false,\"track_dirty_pages\":false,\"huge_pages\":\"None\"}");
+	       "\"smt\":false,\"track_dirty_pages\":true,\"huge_pages\":\"None\"}");
+	cr_assert(f.opts.cfg.track_dirty_pages);
 }
 
 Test(api_router, machine_config_refusals_change_nothing)
