@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -468,7 +469,10 @@ BLK_TEST(a_host_io_error_is_an_io_error)
 	char mnt[96], path[128], filler[128];
 	snprintf(mnt, sizeof(mnt), "%s/small", dir);
 	cr_assert_eq(mkdir(mnt, 0755), 0);
-	if (mount("kvmini-test", mnt, "tmpfs", 0, "size=64k") < 0) {
+	/* In a mount namespace of this test's own process: the tmpfs goes
+	 * with it, whatever happens to the test. */
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("kvmini-test", mnt, "tmpfs", 0, "size=64k") < 0) {
 		rmdir(mnt);
 		cr_skip_test("cannot mount a small tmpfs to fill (%s): needs root", strerror(errno));
 	}
