@@ -458,7 +458,7 @@ static void blk_serve(struct blk *b)
 		virtio_device_used(&b->vdev, BLK_QUEUE);
 }
 
-/* The ring's eventfd, on the event loop. */
+/* The engine's eventfd, on the event loop. */
 static void blk_on_done(void *ctx, int fd, uint32_t events)
 {
 	(void)events;
