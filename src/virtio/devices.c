@@ -2,6 +2,8 @@
  * adds its constructor to the table below. */
 #include <string.h>
 #include "virtio/devices.h"
+#include "virtio/blk.h"
+#include "virtio/console.h"
 #include "virtio/net.h"
 #include "virtio/rng.h"
 #include "virtio/vsock.h"
@@ -17,6 +19,16 @@ struct virtio_kind {
 
 /* The table: disks, network cards, console, rng, vsock, in this order.
  * Each device file adds its kind here when it lands. */
+static unsigned disks_count(const struct kvmini_config *cfg)
+{
+	return cfg->ndisks;
+}
+
+static const void *disks_arg(const struct kvmini_config *cfg, unsigned i)
+{
+	return &cfg->disks[i];
+}
+
 static unsigned nets_count(const struct kvmini_config *cfg)
 {
 	return cfg->nnets;
@@ -25,6 +37,11 @@ static unsigned nets_count(const struct kvmini_config *cfg)
 static const void *nets_arg(const struct kvmini_config *cfg, unsigned i)
 {
 	return &cfg->nets[i];
+}
+
+static unsigned vconsole_count(const struct kvmini_config *cfg)
+{
+	return cfg->vconsole ? 1 : 0;
 }
 
 static unsigned rng_count(const struct kvmini_config *cfg)
@@ -44,7 +61,9 @@ static const void *vsock_arg(const struct kvmini_config *cfg, unsigned i)
 }
 
 static const struct virtio_kind kinds[] = {
+	{ "disk", virtio_blk_create, disks_count, disks_arg },
 	{ "net", virtio_net_create, nets_count, nets_arg },
+	{ "console", virtio_console_create, vconsole_count, NULL },
 	{ "rng", virtio_rng_create, rng_count, NULL },
 	{ "vsock", virtio_vsock_create, vsock_count, vsock_arg },
 };
