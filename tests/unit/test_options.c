@@ -265,6 +265,7 @@ Test(options, vconsole_targets)
 	cr_assert_eq(PARSE(&o, &err, "--mem", "64M"), 0);
 	cr_assert_not(o.cfg.vconsole);
 	cr_assert_eq(o.cfg.ndisks, 0);
+}
 
 /* ---- --net and --vsock (src/cli/net_options.c) ---- */
 
