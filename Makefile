@@ -9,7 +9,8 @@ CFLAGS  ?= -O2 -g
 SANFLAGS:= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDLIBS  := -lpthread -lcjson
 
-LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/board/*.c src/devices/*.c src/loaders/*.c)
+LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/board/*.c src/devices/*.c src/loaders/*.c \
+	src/display/*.c)
 # src/api: the control API, a front end like the CLI (docs/api.md). It
 # parses JSON with Debian's cJSON: a build without its header installs
 # libcjson-dev first (scripts/install-deps.sh build), as root.
@@ -29,9 +30,13 @@ all: $(B)/kvmini $(B)/libkvmini.a guests
 
 .PHONY: build-deps
 build-deps:
-	@test -e /usr/include/cjson/cJSON.h || scripts/install-deps.sh build
-$(patsubst %.c,$(B)/obj/%.o,$(wildcard src/api/*.c)) \
-$(patsubst %.c,$(B)/san/%.o,$(wildcard src/api/*.c)): | build-deps
+	@test -e /usr/include/cjson/cJSON.h -a -e /usr/include/rfb/rfb.h -a -e /usr/include/png.h \
+		|| scripts/install-deps.sh build
+$(patsubst %.c,$(B)/obj/%.o,$(wildcard src/api/*.c src/display/*.c)) \
+$(patsubst %.c,$(B)/san/%.o,$(wildcard src/api/*.c src/display/*.c)): | build-deps
+# src/display: the framebuffer's VNC server (Debian's libvncserver) and
+# its PNG screenshots (libpng); docs/display.md.
+LDLIBS += -lvncserver -lpng16
 
 # ---- guests (freestanding, built with the host gcc) ----
 GUEST_CFLAGS := -ffreestanding -fno-pic -fno-pie -nostdlib -fno-stack-protector \
@@ -370,7 +375,7 @@ $(B)/fuzz/libkvmini.a: $(FUZZ_LIB_OBJS)
 	ar rcs $@ $^
 $(B)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_target.h tests/unit/bare_vm.h $(B)/fuzz/libkvmini.a
 	clang $(WARN) $(CPPFLAGS) -Itests/fuzz -Itests/unit $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
-		$(FUZZ_EXTRA) $(B)/fuzz/libkvmini.a $(DECOMP_LIBS) -ldl -lpthread
+		$(FUZZ_EXTRA) $(B)/fuzz/libkvmini.a $(DECOMP_LIBS) -ldl -lpthread -lvncserver -lpng16
 # The control API's target also needs the front-end code it drives.
 FUZZ_API_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(wildcard src/api/*.c) src/cli/options.c src/cli/file.c)
 $(B)/fuzz/api: $(FUZZ_API_OBJS)

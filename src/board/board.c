@@ -40,6 +40,8 @@ static void ram_layout(const struct guest_memory *mem, uint64_t *below_4g, uint6
 {
 	*below_4g = *above_4g = 0;
 	for (unsigned i = 0; i < mem->nregions; i++) {
+		if (mem->regions[i].device)
+			continue;   /* the framebuffer is not RAM */
 		if (mem->regions[i].gpa >= GUEST_MMIO_HOLE_END)
 			*above_4g += mem->regions[i].size;
 		else
