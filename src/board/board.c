@@ -169,6 +169,28 @@ size_t board_input(struct board *b, const uint8_t *bytes, size_t n)
 	return 0;
 }
 
+void board_key_event(struct board *b, uint16_t key, bool down)
+{
+	for (size_t i = 0; i < b->desc->ndevices; i++) {
+		struct board_slot *slot = &b->slots[i];
+		if (slot->type->key_event && slot->dev) {
+			slot->type->key_event(slot->dev, key, down);
+			return;
+		}
+	}
+}
+
+void board_pointer_event(struct board *b, int dx, int dy, unsigned buttons)
+{
+	for (size_t i = 0; i < b->desc->ndevices; i++) {
+		struct board_slot *slot = &b->slots[i];
+		if (slot->type->pointer_event && slot->dev) {
+			slot->type->pointer_event(slot->dev, dx, dy, buttons);
+			return;
+		}
+	}
+}
+
 void board_reset(struct board *b)
 {
 	for (size_t i = 0; i < b->desc->ndevices; i++)
