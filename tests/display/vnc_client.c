@@ -46,16 +46,37 @@ static void finished_update(rfbClient *cl)
 	rects = 0;
 }
 
-static int capture(rfbClient *cl, const char *path)
+/* Ask for a non-incremental update of w x h pixels and read messages
+ * until one with pixels came: the server handles a client's messages in
+ * order, so everything sent before has been handled then. The request is
+ * sent again each second without one: libvncserver may answer a request
+ * with an update of pseudo-rectangles only (cursor, supported messages)
+ * when they meet, and a request answered so is spent. */
+static int update_wait(rfbClient *cl, int w, int h)
 {
 	updates_done = 0;
-	if (!SendFramebufferUpdateRequest(cl, 0, 0, cl->width, cl->height, FALSE))
-		return -1;
-	while (!updates_done) {
-		int n = WaitForMessage(cl, 5000000);
-		if (n <= 0 || !HandleRFBServerMessage(cl))
+	for (int second = 0; second < 60; second++) {
+		if (!SendFramebufferUpdateRequest(cl, 0, 0, w, h, FALSE))
+			return -1;
+		int n;
+		while (!updates_done && (n = WaitForMessage(cl, 1000000)) > 0)
+			if (!HandleRFBServerMessage(cl)) {
+				fprintf(stderr, "vnc_client: bad message, or the server left\n");
+				return -1;
+			}
+		if (updates_done)
+			return 0;
+		if (n < 0)
 			return -1;
 	}
+	fprintf(stderr, "vnc_client: no update after 60 s\n");
+	return -1;
+}
+
+static int capture(rfbClient *cl, const char *path)
+{
+	if (update_wait(cl, cl->width, cl->height) < 0)
+		return -1;
 	/* The fourth byte is unused in RFB; libpng reads it as alpha. */
 	for (size_t i = 0; i < (size_t)cl->width * cl->height; i++)
 		cl->frameBuffer[4 * i + 3] = 0xff;
@@ -118,6 +139,11 @@ int main(int argc, char **argv)
 			rc = capture(cl, arg);
 		}
 	}
+	/* Leave only once the server has taken every event and nothing it
+	 * sent is left unread: closing a socket with unread data resets the
+	 * connection, and the server would lose the events still queued. */
+	if (rc == 0)
+		rc = update_wait(cl, 1, 1);
 	if (rc != 0)
 		fprintf(stderr, "vnc_client: failed at an option\n");
 	free(cl->frameBuffer);

@@ -1,0 +1,170 @@
+#!/usr/bin/env bats
+# The display without KVM (docs/display.md): tests/display/vnc_serve
+# draws the test pattern into a framebuffer in plain guest memory, saves
+# its PNG screenshot and serves it over VNC with an i8042 behind the
+# server's keyboard and mouse. Real VNC clients capture the screen
+# (gvnccapture from Debian's gvncviewer, and vnc_client on libvncclient)
+# and must get the screenshot pixel for pixel; keys and pointer events
+# must come out of the i8042's data port as the right scan codes and
+# packets; hostile clients must disturb nothing. The same with a guest
+# drawing and typing needs KVM (the tests at the end).
+load helpers
+
+D=$(dirname "$KVMINI")/display
+SERVE=$D/vnc_serve
+CLIENT=$D/vnc_client
+SAME=$D/png_same
+
+setup() {
+	[ -x "$SERVE" ] || skip "$SERVE not built (make integration builds it)"
+	command -v gvnccapture >/dev/null || skip "gvnccapture missing: scripts/install-deps.sh test"
+	W=$BATS_TEST_TMPDIR
+	mkfifo "$W/in"
+	exec 8<>"$W/in"
+}
+
+teardown() {
+	if [ -n "${SPID:-}" ]; then
+		echo quit >&8 || true
+		wait "$SPID" || true
+	fi
+	exec 8>&- || true
+	sanitizer_teardown
+}
+
+# Start vnc_serve on a free display (ADDRESS given: that address) and
+# wait for its "ready"; sets SPID, PORT and DISPLAY_NO.
+start_server() {
+	local d tries=0
+	while [ $tries -lt 20 ]; do
+		d=$((40 + RANDOM % 60))
+		tries=$((tries + 1))
+		: >"$W/out"
+		"$SERVE" "${1:-127.0.0.1:$d}" "$W/shot.png" ${2:+"$2"} <&8 3>&- >"$W/out" 2>"$W/err" &
+		SPID=$!
+		while ! grep -q '^ready$' "$W/out" && kill -0 "$SPID" 2>/dev/null; do
+			sleep 0.02
+		done
+		if grep -q '^ready$' "$W/out"; then
+			DISPLAY_NO=$d
+			PORT=$((5900 + d))
+			return 0
+		fi
+		wait "$SPID" || true
+		SPID=
+		grep -q 'cannot listen' "$W/err" || { cat "$W/err"; return 1; }
+		[ -z "${1:-}" ] || { cat "$W/err"; return 1; }
+	done
+	return 1
+}
+
+@test "display: gvnccapture's capture equals the screenshot pixel for pixel" {
+	start_server
+	run timeout 60 gvnccapture "127.0.0.1:$DISPLAY_NO" "$W/gvnc.png"
+	assert_status 0
+	run "$SAME" "$W/shot.png" "$W/gvnc.png"
+	assert_status 0
+}
+
+@test "display: a libvncclient capture equals the screenshot with raw, zrle and hextile" {
+	start_server
+	for enc in raw zrle hextile; do
+		run timeout 60 "$CLIENT" "127.0.0.1:$PORT" -e "$enc" -c "$W/$enc.png"
+		assert_status 0
+		run "$SAME" "$W/shot.png" "$W/$enc.png"
+		assert_status 0
+	done
+}
+
+@test "display: a screen the guest painted black no longer equals the screenshot" {
+	start_server
+	echo "fill 000000" >&8
+	echo "bytes" >&8
+	wait_for_text "$W/out" "bytes "
+	run timeout 60 "$CLIENT" "127.0.0.1:$PORT" -c "$W/black.png"
+	assert_status 0
+	run "$SAME" "$W/shot.png" "$W/black.png"
+	assert_status 1
+	[[ "$stderr$output" == *"differs"* ]]
+}
+
+@test "display: a Unix socket serves the same screen and removes itself" {
+	start_server "unix:$W/vnc.sock"
+	[ -S "$W/vnc.sock" ]
+	run timeout 60 "$CLIENT" "$W/vnc.sock" -c "$W/unix.png"
+	assert_status 0
+	run "$SAME" "$W/shot.png" "$W/unix.png"
+	assert_status 0
+	echo quit >&8
+	wait "$SPID"
+	SPID=
+	[ ! -e "$W/vnc.sock" ]
+}
+
+@test "display: keys typed over VNC become set 1 scan codes at port 0x60" {
+	start_server
+	# a, Up (0xe0 prefix), Return, F12, '!' (the 1 key)
+	run timeout 60 "$CLIENT" "127.0.0.1:$PORT" -k 61 -k ff52 -k ff0d -k ffc9 -k 21
+	assert_status 0
+	wait_for_text "$W/out" "kbd " 12
+	run grep '^kbd' "$W/out"
+	assert_stdout "$(printf 'kbd %s\n' 1e 9e e0 48 e0 c8 1c 9c 58 d8 02 82 | head -c -1)" ||
+		{ cat "$W/out"; false; }
+}
+
+@test "display: pointer events over VNC become PS/2 mouse packets" {
+	start_server
+	# Press left at (10,10), move right 20 and up 5 with it held, release.
+	run timeout 60 "$CLIENT" "127.0.0.1:$PORT" -m 10,10,1 -m 30,5,1 -m 30,5,0 -m 30,5,4
+	assert_status 0
+	wait_for_text "$W/out" "aux " 12
+	run grep '^aux' "$W/out"
+	# buttons|0x08, dx, dy (up positive); right is RFB's bit 2, PS/2's bit 1
+	assert_stdout "$(printf 'aux %s\n' 09 00 00 09 14 05 08 00 00 0a 00 00 | head -c -1)"
+}
+
+@test "display: garbage from a client and a client gone mid-update disturb nothing" {
+	start_server
+	# Not RFB at all.
+	head -c 4096 /dev/urandom | timeout 10 socat -u - "TCP:127.0.0.1:$PORT" || true
+	# A valid version, then nonsense messages.
+	printf 'RFB 003.008\n\001\377\377\377\377\377\377\377\377' |
+		timeout 10 socat -u - "TCP:127.0.0.1:$PORT" || true
+	# Ask for the whole screen and leave without reading it, many times.
+	for i in 1 2 3 4 5; do
+		printf 'RFB 003.008\n\001\001\003\000\000\000\001\100\000\310' |
+			timeout 10 socat -u - "TCP:127.0.0.1:$PORT" || true
+	done
+	kill -0 "$SPID"
+	run timeout 60 gvnccapture "127.0.0.1:$DISPLAY_NO" "$W/after.png"
+	assert_status 0
+	run "$SAME" "$W/shot.png" "$W/after.png"
+	assert_status 0
+	run timeout 60 "$CLIENT" "127.0.0.1:$PORT" -k 61
+	assert_status 0
+	wait_for_text "$W/out" "kbd 9e"
+}
+
+@test "display: with a password only a client that knows it gets the screen" {
+	start_server "" "s3cret"
+	run timeout 60 "$CLIENT" "127.0.0.1:$PORT" -p wrong -c "$W/wrong.png"
+	[ "$status" -ne 0 ]
+	[ ! -e "$W/wrong.png" ]
+	run timeout 60 "$CLIENT" "127.0.0.1:$PORT" -p s3cret -c "$W/right.png"
+	assert_status 0
+	run "$SAME" "$W/shot.png" "$W/right.png"
+	assert_status 0
+}
+
+@test "display: an update is sent only for what changed" {
+	start_server
+	echo bytes >&8
+	wait_for_text "$W/out" "bytes 0"
+	run timeout 60 "$CLIENT" "127.0.0.1:$PORT" -e raw -c "$W/cap.png"
+	assert_status 0
+	echo bytes >&8
+	wait_for_text "$W/out" "bytes " 2
+	full=$(grep '^bytes' "$W/out" | tail -1 | cut -d' ' -f2)
+	# 320 x 200 x 4 bytes of raw pixels, and a little framing
+	[ "$full" -ge 256000 ] && [ "$full" -lt 260000 ] || { echo "full: $full"; false; }
+}
