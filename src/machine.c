@@ -14,7 +14,12 @@
 #include "arch/x86/cpu_mode.h"
 #include "arch/x86/firmware.h"
 #include "board/board.h"
+#include "display/framebuffer.h"
+#include "display/screen_info.h"
+#include "loaders/linux_boot.h"
 #include "loaders/loader.h"
+#include <asm/bootparam.h>
+#include <stddef.h>
 #include "demo_image.h"   /* generated from guests/demo.S */
 
 struct kvmini_vm {
@@ -36,6 +41,11 @@ struct kvmini_vm {
 	bool vm_live;               /* vm is created; false after a failed rebuild */
 	bool user_stopped;          /* kvmini_vm_stop() was called; guarded by lock */
 	enum kvmini_status user_stop_why;
+	/* The display's memory (cfg.display_width != 0): the machine's, so
+	 * it outlives restarts; each boot's VM maps it as region fb_region
+	 * with KVM's dirty log on (src/display/framebuffer.h). */
+	struct framebuffer fb;
+	int fb_region;              /* -1: not mapped in this boot */
 };
 
 void kvmini_config_defaults(struct kvmini_config *cfg)
@@ -62,6 +72,29 @@ void kvmini_demo_image(struct kvmini_image *img)
 	};
 }
 
+/* This boot's VM gets the framebuffer as a memory slot of its own, with
+ * KVM's dirty log on, so the display finds the pages the guest wrote. */
+static int framebuffer_attach(struct kvmini_vm *m, struct kvmini_error *err)
+{
+	m->fb_region = -1;
+	if (!m->fb.pixels)
+		return 0;
+	int region = framebuffer_map(&m->fb, &m->vm.mem, err);
+	if (region < 0 || vm_map_region(&m->vm, (unsigned)region, err) < 0 ||
+	    vm_set_dirty_logging(&m->vm, (unsigned)region, true, err) < 0)
+		return -1;
+	m->fb_region = region;
+	return 0;
+}
+
+static int framebuffer_create(struct kvmini_vm *m, const struct kvmini_config *cfg,
+			      struct kvmini_error *err)
+{
+	if (!cfg->display_width && !cfg->display_height)
+		return 0;
+	return framebuffer_init(&m->fb, cfg->display_width, cfg->display_height, err);
+}
+
 struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
 				   struct kvmini_error *err)
 {
@@ -72,8 +105,11 @@ struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
 	}
 	pthread_mutex_init(&m->lock, NULL);
 	m->cfg = *cfg;
-	if (!(m->loop = event_loop_create("evloop", err)) || vm_create(&m->vm, cfg, err) < 0) {
+	m->fb_region = -1;
+	if (framebuffer_create(m, cfg, err) < 0 || !(m->loop = event_loop_create("evloop", err)) ||
+	    vm_create(&m->vm, cfg, err) < 0) {
 		event_loop_destroy(m->loop);
+		framebuffer_free(&m->fb);
 		pthread_mutex_destroy(&m->lock);
 		free(m);
 		return NULL;
@@ -82,7 +118,8 @@ struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
 	m->timeout = cfg->timeout;
 	int rc = board_init(&m->board, &pc_board, err);
 	m->board.loop = m->loop;   /* the devices' and the split irqchip's timers */
-	if (rc < 0 || board_attach(&m->board, &m->vm, cfg, err) < 0) {
+	if (rc < 0 || framebuffer_attach(m, err) < 0 ||
+	    board_attach(&m->board, &m->vm, cfg, err) < 0) {
 		kvmini_vm_destroy(m);
 		return NULL;
 	}
@@ -119,6 +156,21 @@ static int write_firmware_tables(struct kvmini_vm *m, struct kvmini_error *err)
 	return board_write_firmware(&m->board, &m->vm.mem, m->vm.ncpus, &m->acpi_rsdp, err);
 }
 
+/* A bzImage's zero page describes the framebuffer to Linux
+ * (src/display/screen_info.h); PVH's start info has no place for it. */
+static int write_screen_info(struct kvmini_vm *m, const struct load_result *loaded,
+			     struct kvmini_error *err)
+{
+	if (!m->fb.pixels || loaded->abi != X86_ABI_LINUX64)
+		return 0;
+	struct screen_info si;
+	screen_info_fill(&si, &m->fb);
+	if (guest_write(&m->vm.mem, BOOT_PARAMS_ADDR + offsetof(struct boot_params, screen_info),
+			&si, sizeof(si)) < 0)
+		return kvmini_fail(err, KVMINI_E_HOST, "internal: no zero page for screen_info");
+	return 0;
+}
+
 /* Everything a boot writes into guest memory or vCPU state before the
  * first instruction: a restart calls this again on the new VM. */
 static int load_image(struct kvmini_vm *m, const struct kvmini_image *img,
@@ -152,7 +204,7 @@ static int load_image(struct kvmini_vm *m, const struct kvmini_image *img,
 	};
 	if (x86_enter(&m->vm.mem, m->vm.vcpus[0].fd, &entry, err) < 0)
 		return -1;
-	return 0;
+	return write_screen_info(m, &loaded, err);
 }
 
 int kvmini_vm_load(struct kvmini_vm *m, const struct kvmini_image *img,
@@ -189,6 +241,7 @@ static void end_boot(struct kvmini_vm *m)
 	if (m->vm_live)
 		vm_destroy(&m->vm);
 	m->vm_live = false;
+	m->fb_region = -1;
 }
 
 static int start_boot(struct kvmini_vm *m, struct kvmini_error *err)
@@ -196,7 +249,7 @@ static int start_boot(struct kvmini_vm *m, struct kvmini_error *err)
 	if (vm_create(&m->vm, &m->cfg, err) < 0)
 		return -1;
 	m->vm_live = true;
-	if (board_attach(&m->board, &m->vm, &m->cfg, err) < 0 ||
+	if (framebuffer_attach(m, err) < 0 || board_attach(&m->board, &m->vm, &m->cfg, err) < 0 ||
 	    load_image(m, &m->image, err) < 0)
 		return -1;
 	return 0;
@@ -374,6 +427,38 @@ void kvmini_vm_destroy(struct kvmini_vm *m)
 	end_boot(m);
 	board_destroy(&m->board);   /* and what outlived the boots */
 	event_loop_destroy(m->loop);
+	framebuffer_free(&m->fb);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
+}
+
+/* ---- the display's view of the machine (src/machine.h) ---- */
+
+const struct framebuffer *machine_framebuffer(struct kvmini_vm *m)
+{
+	return m->fb.pixels ? &m->fb : NULL;
+}
+
+bool machine_framebuffer_dirty_log(struct kvmini_vm *m, uint64_t *bitmap)
+{
+	struct kvmini_error err;
+	pthread_mutex_lock(&m->lock);   /* between boots there is no slot */
+	bool logged = m->vm_live && m->fb_region >= 0 &&
+		      vm_get_dirty_log(&m->vm, (unsigned)m->fb_region, bitmap, &err) == 0;
+	pthread_mutex_unlock(&m->lock);
+	return logged;
+}
+
+void machine_key_event(struct kvmini_vm *m, uint16_t key, bool down)
+{
+	pthread_mutex_lock(&m->lock);
+	board_key_event(&m->board, key, down);
+	pthread_mutex_unlock(&m->lock);
+}
+
+void machine_pointer_event(struct kvmini_vm *m, int dx, int dy, unsigned buttons)
+{
+	pthread_mutex_lock(&m->lock);
+	board_pointer_event(&m->board, dx, dy, buttons);
+	pthread_mutex_unlock(&m->lock);
 }

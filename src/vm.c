@@ -60,6 +60,13 @@ static int map_memory(struct vm *vm, struct kvmini_error *err)
 	return 0;
 }
 
+int vm_map_region(struct vm *vm, unsigned region, struct kvmini_error *err)
+{
+	if (region >= vm->mem.nregions)
+		return kvmini_fail(err, KVMINI_E_HOST, "no memory region %u", region);
+	return set_slot(vm, region, 0, err);
+}
+
 int vm_set_dirty_logging(struct vm *vm, unsigned region, bool on, struct kvmini_error *err)
 {
 	if (region >= vm->mem.nregions)

@@ -69,7 +69,7 @@ static int listen_tcp(const char *address, struct kvmini_error *err)
 	if (!colon)
 		return kvmini_fail(err, KVMINI_E_USAGE,
 				   "--vnc '%s': expected HOST:DISPLAY, :DISPLAY or unix:PATH", address);
-	unsigned display;
+	unsigned display = 0;
 	if (parse_display(colon + 1, &display, err) < 0)
 		return -1;
 	char host[256];

@@ -58,8 +58,8 @@ struct vnc_config {
 
 struct vnc_server;
 
-/* Parse the address, listen, start the thread. fb, input and log must
- * outlive the server. Errors: a malformed address (usage), a port in
+/* Parse the address, listen, start the thread. fb must outlive the
+ * server (input and log are copied). Errors: a malformed address (usage), a port in
  * use or a path that cannot be bound (host, with the address). */
 struct vnc_server *vnc_server_start(const struct framebuffer *fb, const struct vnc_config *cfg,
 				    const struct vnc_input *input,

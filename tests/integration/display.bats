@@ -168,3 +168,26 @@ start_server() {
 	# 320 x 200 x 4 bytes of raw pixels, and a little framing
 	[ "$full" -ge 256000 ] && [ "$full" -lt 260000 ] || { echo "full: $full"; false; }
 }
+
+# ---- kvmini's options (no guest runs: each fails before the VM) ----
+
+@test "display: --vnc and --screenshot-on-exit need --display" {
+	kvmini run --vnc :1
+	assert_status 2
+	assert_stderr_has "--vnc needs --display WIDTHxHEIGHT"
+	kvmini run --screenshot-on-exit "$W/x.png"
+	assert_status 2
+	assert_stderr_has "--screenshot-on-exit needs --display WIDTHxHEIGHT"
+	kvmini run --display 640x480 --vnc-password-file "$W/pw"
+	assert_status 2
+	assert_stderr_has "--vnc-password-file needs --vnc"
+}
+
+@test "display: --display refuses sizes it cannot map" {
+	for size in 8x8 640 640x 0x480 4097x16 2560x2048 -640x480; do
+		kvmini run --display "$size"
+		assert_status 2
+		assert_stderr_has "display"
+		assert_one_line_error
+	done
+}
