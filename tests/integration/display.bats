@@ -8,6 +8,7 @@
 # must come out of the i8042's data port as the right scan codes and
 # packets; hostile clients must disturb nothing. The same with a guest
 # drawing and typing needs KVM (the tests at the end).
+bats_require_minimum_version 1.5.0
 load helpers
 
 D=$(dirname "$KVMINI")/display
@@ -16,8 +17,6 @@ CLIENT=$D/vnc_client
 SAME=$D/png_same
 
 setup() {
-	[ -x "$SERVE" ] || skip "$SERVE not built (make integration builds it)"
-	command -v gvnccapture >/dev/null || skip "gvnccapture missing: scripts/install-deps.sh test"
 	W=$BATS_TEST_TMPDIR
 	mkfifo "$W/in"
 	exec 8<>"$W/in"
@@ -36,6 +35,8 @@ teardown() {
 # wait for its "ready"; sets SPID, PORT and DISPLAY_NO.
 start_server() {
 	local d tries=0
+	[ -x "$SERVE" ] || skip "$SERVE not built (make integration builds it)"
+	command -v gvnccapture >/dev/null || skip "gvnccapture missing: scripts/install-deps.sh test"
 	while [ $tries -lt 20 ]; do
 		d=$((40 + RANDOM % 60))
 		tries=$((tries + 1))
