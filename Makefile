@@ -396,9 +396,12 @@ fuzz:
 # sanitizers (libvncclient leaks its JPEG decoder at exit).
 DISPLAY_TEST_BINS := $(B)/san/display/vnc_serve $(B)/san/display/vnc_client \
 	$(B)/san/display/png_same
-$(B)/san/display/vnc_serve: tests/display/vnc_serve.c tests/display/pattern.h $(SAN_LIB_OBJS)
+$(B)/san/display/vnc_serve: tests/display/vnc_serve.c guests/display_pattern.h $(SAN_LIB_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CPPFLAGS) $(SANFLAGS) -o $@ $< $(SAN_LIB_OBJS) $(LDLIBS)
+	$(CC) $(WARN) $(CPPFLAGS) -Iguests $(SANFLAGS) -o $@ $< $(SAN_LIB_OBJS) $(LDLIBS)
+# The bare-metal guest that draws the pattern and echoes scan codes.
+guests: $(G)/display.elf
+$(G)/display.elf: guests/display_pattern.h
 $(B)/san/display/vnc_client: tests/display/vnc_client.c
 	@mkdir -p $(@D)
 	$(CC) $(WARN) -O2 -g -o $@ $< -lvncclient -lpng16

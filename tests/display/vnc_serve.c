@@ -20,7 +20,7 @@
 #include "display/screenshot.h"
 #include "display/vnc.h"
 #include "memory.h"
-#include "pattern.h"
+#include "display_pattern.h"
 
 #define WIDTH 320
 #define HEIGHT 200

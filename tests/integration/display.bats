@@ -28,7 +28,7 @@ teardown() {
 		wait "$SPID" || true
 	fi
 	exec 8>&- || true
-	sanitizer_teardown
+	background_kvmini_teardown
 }
 
 # Start vnc_serve on a free display (ADDRESS given: that address) and
@@ -191,4 +191,87 @@ start_server() {
 		assert_stderr_has "display"
 		assert_one_line_error
 	done
+}
+
+# ---- with KVM: a bare-metal guest draws and types (guests/display.c) ----
+
+# Start kvmini with the display guest in the background on a free VNC
+# display and wait for the guest's "ready"; sets KPID and DISPLAY_NO.
+start_guest() {
+	local d tries=0
+	while [ $tries -lt 20 ]; do
+		d=$((40 + RANDOM % 60))
+		tries=$((tries + 1))
+		: >"$W/serial"
+		"$KVMINI" run --display 320x200 --vnc "127.0.0.1:$d" \
+			--screenshot-on-exit "$W/exit.png" --timeout 300 "$@" "$GUESTS/display.elf" \
+			</dev/null 3>&- >"$W/serial" 2>"$W/kerr" &
+		KPID=$!
+		while ! grep -q '^ready$' "$W/serial" && kill -0 "$KPID" 2>/dev/null; do
+			sleep 0.02
+		done
+		if grep -q '^ready$' "$W/serial"; then
+			DISPLAY_NO=$d
+			return 0
+		fi
+		wait "$KPID" || true
+		KPID=
+		grep -q 'cannot listen' "$W/kerr" || { cat "$W/kerr"; return 1; }
+	done
+	return 1
+}
+
+# The guest ends on Escape, and kvmini's VNC server with it: the client
+# may lose its connection before it hears back, so its status says
+# nothing; the guest's exit status (waited for next) does.
+press_escape() {
+	timeout 60 "$CLIENT" "127.0.0.1:$((5900 + DISPLAY_NO))" -k ff1b || true
+}
+
+expected_pattern() {
+	echo quit | "$SERVE" "unix:$W/pattern.sock" "$W/expected.png" >/dev/null
+}
+
+@test "display (KVM): the guest's drawing is what VNC shows and what the screenshot holds" {
+	needs_kvm
+	command -v gvnccapture >/dev/null || skip "gvnccapture missing: scripts/install-deps.sh test"
+	expected_pattern
+	start_guest
+	run timeout 60 gvnccapture "127.0.0.1:$DISPLAY_NO" "$W/live.png"
+	assert_status 0
+	run "$SAME" "$W/expected.png" "$W/live.png"
+	assert_status 0
+	# Escape ends the guest (debug-exit 0: status 1); the screenshot follows.
+	press_escape
+	wait "$KPID" && status=0 || status=$?
+	KPID=
+	assert_status 1
+	run "$SAME" "$W/expected.png" "$W/exit.png"
+	assert_status 0
+	sanitizer_check "$(cat "$W/kerr")"
+}
+
+@test "display (KVM): keys typed over VNC reach the guest as set 1 scan codes" {
+	needs_kvm
+	start_guest
+	run timeout 60 "$CLIENT" "127.0.0.1:$((5900 + DISPLAY_NO))" -k 61 -k ff52 -m 5,5,1
+	assert_status 0
+	press_escape
+	wait "$KPID" && status=0 || status=$?
+	KPID=
+	assert_status 1
+	run cat "$W/serial"
+	assert_stdout "$(printf '%s\n' ready 'kbd 1e' 'kbd 9e' 'kbd e0' 'kbd 48' 'kbd e0' 'kbd c8' \
+		'aux 09' 'aux 00' 'aux 00' 'kbd 01' | head -c -1)"
+}
+
+@test "display (KVM): a viewer that sends garbage leaves the guest running" {
+	needs_kvm
+	start_guest
+	head -c 4096 /dev/urandom | timeout 10 socat -u - "TCP:127.0.0.1:$((5900 + DISPLAY_NO))" || true
+	kill -0 "$KPID"
+	press_escape
+	wait "$KPID" && status=0 || status=$?
+	KPID=
+	assert_status 1
 }

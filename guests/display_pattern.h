@@ -1,8 +1,10 @@
-/* The test pattern both the no-KVM server (vnc_serve.c) and the tests
- * draw: gradients in each channel and a few solid blocks, so a swapped
+/* The display's test pattern, drawn by the bare-metal guest
+ * (guests/display.c) and by the no-KVM server (tests/display/
+ * vnc_serve.c, which also writes it as the expected PNG): gradients in
+ * each channel and solid red, green and blue blocks, so a swapped
  * channel, a shifted row or a wrong stride shows. */
-#ifndef KVMINI_TEST_PATTERN_H
-#define KVMINI_TEST_PATTERN_H
+#ifndef KVMINI_DISPLAY_PATTERN_H
+#define KVMINI_DISPLAY_PATTERN_H
 
 #include <stdint.h>
 
