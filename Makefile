@@ -154,6 +154,7 @@ bench: all
 	$(MAKE) -C bench B=$(CURDIR)/$(B)
 	$(B)/bench/kvmini-bench
 	bench/sandbox_bench.sh $(B)
+	$(MAKE) $(B)/display/vnc_serve $(B)/san/display/vnc_client && bench/display_bench.sh $(B)
 	$(MAKE) all && bench/linux_bench.sh $(B)
 
 clean:
@@ -399,6 +400,10 @@ DISPLAY_TEST_BINS := $(B)/san/display/vnc_serve $(B)/san/display/vnc_client \
 $(B)/san/display/vnc_serve: tests/display/vnc_serve.c guests/display_pattern.h $(SAN_LIB_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CPPFLAGS) -Iguests $(SANFLAGS) -o $@ $< $(SAN_LIB_OBJS) $(LDLIBS)
+# The same server without the sanitizers, for bench/display_bench.sh.
+$(B)/display/vnc_serve: tests/display/vnc_serve.c guests/display_pattern.h $(B)/libkvmini.a
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CPPFLAGS) -Iguests $(CFLAGS) -o $@ $< $(B)/libkvmini.a $(LDLIBS)
 # The bare-metal guest that draws the pattern and echoes scan codes.
 guests: $(G)/display.elf
 $(G)/display.elf: guests/display_pattern.h

@@ -5,9 +5,10 @@
  * framebuffer in bands of DAMAGE_TILE_H rows; a band none of whose
  * pages KVM's dirty log marks is skipped without reading it (so an idle
  * screen costs one KVM_GET_DIRTY_LOG and a bitmap walk); in the others
- * each DAMAGE_TILE_W-pixel tile is compared with the shadow, changed
- * tiles are copied into it, and each band reports one rectangle from
- * its first to its last changed tile. Without a dirty log (no VM, or
+ * each row of each DAMAGE_TILE_W-pixel tile is compared with the shadow
+ * (one memcmp when unchanged), changed rows are copied into it, and each
+ * band reports one rectangle: the bounding box of the pixels that
+ * changed in it, so a typed character costs its own cells. Without a dirty log (no VM, or
  * between two boots) every band is compared: correct, only slower. */
 #ifndef KVMINI_DISPLAY_DAMAGE_H
 #define KVMINI_DISPLAY_DAMAGE_H

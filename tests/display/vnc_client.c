@@ -7,6 +7,9 @@
  *   -k KEYSYM     press and release the key (hex keysym, e.g. 61 for 'a')
  *   -m X,Y,MASK   a pointer event
  *   -c FILE.png   wait for the whole screen, then write it as a PNG
+ *   -w MESSAGE    print MESSAGE, then wait for the next change of the
+ *                 screen (an incremental update with pixels)
+ *   -i SECONDS    stay connected and idle, asking for changes
  *   -e ENCODINGS  the encodings to ask for (default: the lossless "zrle
  *                 hextile zlib raw"; libvncclient's own list starts with
  *                 tight, whose JPEG would change pixels)
@@ -73,6 +76,40 @@ static int update_wait(rfbClient *cl, int w, int h)
 	return -1;
 }
 
+/* Wait until the server sends a change; incremental requests are
+ * answered only when something changed. */
+static int change_wait(rfbClient *cl, const char *message)
+{
+	printf("%s\n", message);
+	fflush(stdout);
+	updates_done = 0;
+	if (!SendFramebufferUpdateRequest(cl, 0, 0, cl->width, cl->height, TRUE))
+		return -1;
+	for (int second = 0; second < 60 && !updates_done; second++) {
+		int n;
+		while (!updates_done && (n = WaitForMessage(cl, 1000000)) > 0)
+			if (!HandleRFBServerMessage(cl))
+				return -1;
+		if (n < 0)
+			return -1;
+	}
+	return updates_done ? 0 : -1;
+}
+
+/* Connected and idle for `seconds`, with a request for changes always
+ * waiting at the server, as a viewer's is. */
+static int idle(rfbClient *cl, int seconds)
+{
+	for (int i = 0; i < seconds * 10; i++) {
+		if (!SendFramebufferUpdateRequest(cl, 0, 0, cl->width, cl->height, TRUE))
+			return -1;
+		int n = WaitForMessage(cl, 100000);
+		if (n < 0 || (n > 0 && !HandleRFBServerMessage(cl)))
+			return -1;
+	}
+	return 0;
+}
+
 static int capture(rfbClient *cl, const char *path)
 {
 	if (update_wait(cl, cl->width, cl->height) < 0)
@@ -137,6 +174,10 @@ int main(int argc, char **argv)
 			rc = SendPointerEvent(cl, (int)x, (int)y, (int)mask) ? 0 : -1;
 		} else if (strcmp(opt, "-c") == 0) {
 			rc = capture(cl, arg);
+		} else if (strcmp(opt, "-w") == 0) {
+			rc = change_wait(cl, arg);
+		} else if (strcmp(opt, "-i") == 0) {
+			rc = idle(cl, atoi(arg));
 		}
 	}
 	/* Leave only once the server has taken every event and nothing it

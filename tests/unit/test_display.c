@@ -137,14 +137,16 @@ Test(damage, finds_exactly_the_changed_tiles_and_updates_the_shadow)
 	framebuffer_set_pixel(&fb, 70, 20, 0xffffff);
 	framebuffer_set_pixel(&fb, 130, 21, 0xffffff);
 	cr_assert_eq(damage_scan(&fb, shadow, NULL, collect, &rs), 2);
-	cr_assert_eq(rs.r[0].x, 64);   /* tiles 64..127 and 128..191 of band 16..31 */
-	cr_assert_eq(rs.r[0].w, 128);
-	cr_assert_eq(rs.r[0].y, 16);
-	cr_assert_eq(rs.r[0].h, 16);
-	cr_assert_eq(rs.r[1].x, 256);
-	cr_assert_eq(rs.r[1].w, 44);
-	cr_assert_eq(rs.r[1].y, 96);
-	cr_assert_eq(rs.r[1].h, 4);
+	/* band 16..31: the box of (70,20) and (130,21), across two tiles */
+	cr_assert_eq(rs.r[0].x, 70);
+	cr_assert_eq(rs.r[0].w, 61);
+	cr_assert_eq(rs.r[0].y, 20);
+	cr_assert_eq(rs.r[0].h, 2);
+	/* band 96..99 (the last, 4 rows): the one pixel */
+	cr_assert_eq(rs.r[1].x, 299);
+	cr_assert_eq(rs.r[1].w, 1);
+	cr_assert_eq(rs.r[1].y, 99);
+	cr_assert_eq(rs.r[1].h, 1);
 	cr_assert_eq(memcmp(shadow, fb.pixels, fb.size), 0);
 	rs.n = 0;
 	cr_assert_eq(damage_scan(&fb, shadow, NULL, collect, &rs), 0, "nothing new");
@@ -162,9 +164,10 @@ Test(damage, skips_bands_whose_pages_the_log_says_are_clean)
 	cr_assert_eq(damage_scan(&fb, shadow, dirty, collect, &rs), 0, "a clean log is trusted");
 	dirty[0] = 1ULL << 40;
 	cr_assert_eq(damage_scan(&fb, shadow, dirty, collect, &rs), 1);
-	cr_assert_eq(rs.r[0].y, 32);
-	cr_assert_eq(rs.r[0].x, 0);
-	cr_assert_eq(rs.r[0].w, 64);
+	cr_assert_eq(rs.r[0].y, 40);
+	cr_assert_eq(rs.r[0].x, 5);
+	cr_assert_eq(rs.r[0].w, 1);
+	cr_assert_eq(rs.r[0].h, 1);
 	free(shadow);
 	framebuffer_free(&fb);
 }
