@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "machine.h"
+#include "machine_impl.h"
 #include "event_loop.h"
 #include "vcpu.h"
 #include "vm.h"
@@ -18,35 +19,10 @@
 #include "display/screen_info.h"
 #include "loaders/linux_boot.h"
 #include "loaders/loader.h"
+#include "virtio/devices.h"
 #include <asm/bootparam.h>
 #include <stddef.h>
 #include "demo_image.h"   /* generated from guests/demo.S */
-
-struct kvmini_vm {
-	struct vm vm;
-	struct board board;         /* the devices; the RTC outlives restarts (run_boots()) */
-	/* Outlives restarts, unlike `vm`: see src/event_loop.h. Started
-	 * by kvmini_vm_run(), stopped and joined before it returns. */
-	struct event_loop *loop;
-	double timeout;
-	bool loaded;
-	bool ran;
-	uint64_t acpi_rsdp;         /* the RSDP, for a loader that passes it on; 0: no tables */
-	/* What a restart needs again, and the lock that keeps the front
-	 * end's threads (kvmini_vm_stop, kvmini_vm_serial_input) off a VM
-	 * that is being rebuilt. */
-	struct kvmini_config cfg;
-	struct kvmini_image image;
-	pthread_mutex_t lock;
-	bool vm_live;               /* vm is created; false after a failed rebuild */
-	bool user_stopped;          /* kvmini_vm_stop() was called; guarded by lock */
-	enum kvmini_status user_stop_why;
-	/* The display's memory (cfg.display_width != 0): the machine's, so
-	 * it outlives restarts; each boot's VM maps it as region fb_region
-	 * with KVM's dirty log on (src/display/framebuffer.h). */
-	struct framebuffer fb;
-	int fb_region;              /* -1: not mapped in this boot */
-};
 
 void kvmini_config_defaults(struct kvmini_config *cfg)
 {
@@ -57,6 +33,8 @@ void kvmini_config_defaults(struct kvmini_config *cfg)
 		.serial_in_fd = STDIN_FILENO,
 		.debugcon_fd = STDOUT_FILENO,
 		.log_fd = STDERR_FILENO,
+		.vconsole_out_fd = -1,
+		.vconsole_in_fd = -1,
 	};
 }
 
@@ -98,6 +76,12 @@ static int framebuffer_create(struct kvmini_vm *m, const struct kvmini_config *c
 struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
 				   struct kvmini_error *err)
 {
+	return machine_create(cfg, -1, err);
+}
+
+struct kvmini_vm *machine_create(const struct kvmini_config *cfg, int mem_fd,
+				 struct kvmini_error *err)
+{
 	struct kvmini_vm *m = calloc(1, sizeof(*m));
 	if (!m) {
 		kvmini_fail(err, KVMINI_E_HOST, "out of memory");
@@ -106,8 +90,9 @@ struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
 	pthread_mutex_init(&m->lock, NULL);
 	m->cfg = *cfg;
 	m->fb_region = -1;
-	if (framebuffer_create(m, cfg, err) < 0 || !(m->loop = event_loop_create("evloop", err)) ||
-	    vm_create(&m->vm, cfg, err) < 0) {
+	if (board_virtio_check(cfg, err) < 0 || framebuffer_create(m, cfg, err) < 0 ||
+	    !(m->loop = event_loop_create("evloop", err)) ||
+	    vm_create_from_file(&m->vm, cfg, mem_fd, err) < 0) {
 		event_loop_destroy(m->loop);
 		framebuffer_free(&m->fb);
 		pthread_mutex_destroy(&m->lock);
@@ -118,7 +103,10 @@ struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
 	m->timeout = cfg->timeout;
 	int rc = board_init(&m->board, &pc_board, err);
 	m->board.loop = m->loop;   /* the devices' and the split irqchip's timers */
+	m->board.virtio = &m->virtio;
+	struct virtio_device_env venv = { .loop = m->loop, .log_fd = cfg->log_fd, .cfg = &m->cfg };
 	if (rc < 0 || framebuffer_attach(m, err) < 0 ||
+	    virtio_devices_create(&m->virtio, &venv, err) < 0 ||
 	    board_attach(&m->board, &m->vm, cfg, err) < 0) {
 		kvmini_vm_destroy(m);
 		return NULL;
@@ -171,6 +159,17 @@ static int write_screen_info(struct kvmini_vm *m, const struct load_result *load
 	return 0;
 }
 
+/* A Linux kernel learns of the virtio devices from its command line as
+ * well as from the DSDT (docs/virtio.md says why both). */
+static int load_kernel(struct kvmini_vm *m, const struct kvmini_image *img,
+		       struct load_result *loaded, struct kvmini_error *err)
+{
+	char devices[VIRTIO_MAX_DEVICES * sizeof(m->board.virtio_slots[0].cmdline)];
+	if (!board_virtio_cmdline(&m->board, devices, sizeof(devices)))
+		return kvmini_fail(err, KVMINI_E_HOST, "internal: the virtio command line is too long");
+	return load_linux_devices(&m->vm.mem, img, m->acpi_rsdp, devices, loaded, err);
+}
+
 /* Everything a boot writes into guest memory or vCPU state before the
  * first instruction: a restart calls this again on the new VM. */
 static int load_image(struct kvmini_vm *m, const struct kvmini_image *img,
@@ -185,8 +184,7 @@ static int load_image(struct kvmini_vm *m, const struct kvmini_image *img,
 		return kvmini_fail(err, KVMINI_E_HOST, "internal: cannot reserve the firmware tables");
 	if (img->format == KVMINI_FORMAT_LINUX) {
 		/* A Linux kernel is told where the RSDP is: tables first. */
-		r = write_firmware_tables(m, err) < 0 ? -1
-			: load_linux(&m->vm.mem, img, m->acpi_rsdp, &loaded, err);
+		r = write_firmware_tables(m, err) < 0 ? -1 : load_kernel(m, img, &loaded, err);
 	} else {
 		r = elf ? load_elf(&m->vm.mem, img, &loaded, err)
 			: load_flat(&m->vm.mem, img, &loaded, err);
@@ -403,6 +401,20 @@ void kvmini_vm_stop(struct kvmini_vm *m, enum kvmini_status why)
 	pthread_mutex_unlock(&m->lock);
 }
 
+int kvmini_vm_pause(struct kvmini_vm *m, bool paused, struct kvmini_error *err)
+{
+	int rc = 0;
+	pthread_mutex_lock(&m->lock);
+	if (!m->vm_live || m->user_stopped)
+		rc = kvmini_fail(err, KVMINI_E_STOPPED, "the VM is stopping");
+	else if (!paused)
+		vm_resume_all(&m->vm);
+	else if (!vm_pause_all(&m->vm))
+		rc = kvmini_fail(err, KVMINI_E_STOPPED, "the VM is stopping");
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
 struct vm *machine_vm_for(struct kvmini_vm *m, const char *who, const char *option,
 			  struct kvmini_error *err)
 {
@@ -426,6 +438,7 @@ void kvmini_vm_destroy(struct kvmini_vm *m)
 	event_loop_stop(m->loop);   /* kvmini_vm_run() did, unless it never ran */
 	end_boot(m);
 	board_destroy(&m->board);   /* and what outlived the boots */
+	virtio_devices_destroy(&m->virtio);   /* their timers are on the loop */
 	event_loop_destroy(m->loop);
 	framebuffer_free(&m->fb);
 	pthread_mutex_destroy(&m->lock);

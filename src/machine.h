@@ -8,6 +8,7 @@
 
 #include "kvmini.h"
 #include "vm.h"
+#include "vm_state.h"
 
 /* The VM of the machine's only boot, for a layer that attaches to it
  * (`who`, as error messages name it; `option`, the command-line option
@@ -27,5 +28,26 @@ const struct framebuffer *machine_framebuffer(struct kvmini_vm *m);
 bool machine_framebuffer_dirty_log(struct kvmini_vm *m, uint64_t *bitmap);
 void machine_key_event(struct kvmini_vm *m, uint16_t key, bool down);
 void machine_pointer_event(struct kvmini_vm *m, int dx, int dy, unsigned buttons);
+
+/* A snapshot file decoded and checked whole, with no KVM call
+ * (src/machine_snapshot.c): what kvmini_vm_restore() applies. The
+ * device bytes point into the file's buffer (board_restore() checks
+ * them against the devices it restores). */
+#define MACHINE_SNAPSHOT_MAX_CPUS 256
+struct machine_snapshot {
+	uint64_t mem_size;
+	unsigned cpus;
+	enum kvmini_irqchip irqchip;
+	uint64_t acpi_rsdp;
+	bool track_dirty_pages;
+	struct vcpu_state *vcpus;        /* cpus of them */
+	struct vm_kvm_state kvm;
+	const uint8_t *devices;
+	size_t devices_len;
+};
+
+int machine_snapshot_decode(const uint8_t *data, size_t len, struct machine_snapshot *out,
+			    struct kvmini_error *err);
+void machine_snapshot_free(struct machine_snapshot *s);
 
 #endif

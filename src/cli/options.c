@@ -58,7 +58,9 @@ enum {
 	OPT_CPU_FEATURES,
 	OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_APPEND,
 	OPT_DECOMPRESS, OPT_MODULE, OPT_TESTDEV,
-	OPT_NAME, OPT_API_SOCK, OPT_DISPLAY, OPT_VNC, OPT_VNC_PASSWORD_FILE,
+	OPT_NAME, OPT_API_SOCK, OPT_CONFIG_FILE,
+	OPT_SNAPSHOT, OPT_MEM_FILE, OPT_PAUSED, OPT_TRACK_DIRTY,
+	OPT_RNG, OPT_TRANSPORT, OPT_DISPLAY, OPT_VNC, OPT_VNC_PASSWORD_FILE,
 	OPT_SCREENSHOT_ON_EXIT,
 };
 
@@ -93,6 +95,10 @@ static const struct option run_long_options[] = {
 	{ "vnc", required_argument, NULL, OPT_VNC },
 	{ "vnc-password-file", required_argument, NULL, OPT_VNC_PASSWORD_FILE },
 	{ "screenshot-on-exit", required_argument, NULL, OPT_SCREENSHOT_ON_EXIT },
+	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
+	{ "track-dirty-pages", no_argument, NULL, OPT_TRACK_DIRTY },
+	{ "rng", optional_argument, NULL, OPT_RNG },
+	{ "transport", required_argument, NULL, OPT_TRANSPORT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -205,6 +211,29 @@ static int parse_gdb(const char *v, struct run_options *opts, struct kvmini_erro
 	return 0;
 }
 
+/* ---- virtio-rng and the transport: --rng, --transport ---- */
+
+/* --rng alone: unlimited; --rng=N: at most N bytes a second (N >= 1). */
+static int parse_rng(const char *v, struct kvmini_config *cfg, struct kvmini_error *err)
+{
+	cfg->rng = true;
+	cfg->rng_bytes_per_sec = 0;
+	if (v && (parse_size(v, &cfg->rng_bytes_per_sec) < 0 || cfg->rng_bytes_per_sec == 0))
+		return bad_value(err, "rng", v, "bytes per second, such as 4096 or 1M");
+	return 0;
+}
+
+static int parse_transport(const char *v, enum kvmini_transport *out, struct kvmini_error *err)
+{
+	if (strcmp(v, "mmio") == 0)
+		*out = KVMINI_TRANSPORT_MMIO;
+	else if (strcmp(v, "pci") == 0)
+		*out = KVMINI_TRANSPORT_PCI;
+	else
+		return bad_value(err, "transport", v, "mmio or pci");
+	return 0;
+}
+
 static int apply_option(int opt, const char *v, struct run_options *o, struct kvmini_error *err)
 {
 	switch (opt) {
@@ -264,6 +293,14 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 			return bad_value(err, "api-sock", v, "a path for the API's Unix socket");
 		o->api_sock = v;
 		return 0;
+	case OPT_TRACK_DIRTY:
+		o->cfg.track_dirty_pages = true;
+		return 0;
+	case OPT_CONFIG_FILE:
+		if (!*v)
+			return bad_value(err, "config-file", v, "a Firecracker configuration file");
+		o->config_file = v;
+		return 0;
 	case OPT_KERNEL:
 		o->kernel = v;
 		return 0;
@@ -304,6 +341,10 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 			return bad_value(err, "screenshot-on-exit", v, "a PNG file's path");
 		o->screenshot_on_exit = v;
 		return 0;
+	case OPT_RNG:
+		return parse_rng(v, &o->cfg, err);
+	case OPT_TRANSPORT:
+		return parse_transport(v, &o->cfg.transport, err);
 	}
 	return kvmini_fail(err, KVMINI_E_USAGE, "internal: unhandled option %d", opt);
 }
@@ -380,6 +421,9 @@ static int parse_run_argv(int argc, char **argv, struct run_options *o,
 		return kvmini_fail(err, KVMINI_E_USAGE, "--gdb-wait needs --gdb");
 	if (check_display_options(o, err) < 0)
 		return -1;
+	if (o->config_file && (o->kernel || optind < argc))
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "--config-file names the kernel: no IMAGE or --kernel with it");
 	if (o->kernel)
 		return finish_kernel_options(argc, argv, o, err);
 	if (o->image.initrd_path || o->image.cmdline || o->image.cmdline_append)
@@ -398,9 +442,10 @@ static int parse_run_argv(int argc, char **argv, struct run_options *o,
 		    o->image.load_addr_set || o->image.entry_set)
 			return kvmini_fail(err, KVMINI_E_USAGE,
 					   "--mode, --format, --load-addr and --entry need an IMAGE");
-		/* With --api-sock and no IMAGE, the API configures the VM. */
-		o->api_wait = o->api_sock != NULL;
-		o->demo = !o->api_wait;
+		/* With --api-sock and no IMAGE, the API configures the VM;
+		 * with --config-file, the file does. */
+		o->api_wait = o->api_sock != NULL && !o->config_file;
+		o->demo = !o->api_wait && !o->config_file;
 	}
 	return 0;
 }
@@ -410,5 +455,69 @@ int parse_run_options(int argc, char **argv, struct run_options *o, struct kvmin
 	if (parse_run_argv(argc, argv, o, err) < 0)
 		return -1;
 	choose_smp_irqchip(o);
+	return 0;
+}
+
+/* ---- kvmini restore ---- */
+
+static const struct option restore_long_options[] = {
+	{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
+	{ "mem", required_argument, NULL, OPT_MEM_FILE },
+	{ "paused", no_argument, NULL, OPT_PAUSED },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "strict-io", no_argument, NULL, OPT_STRICT_IO },
+	{ "verbose", no_argument, NULL, OPT_VERBOSE },
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int apply_restore_option(int opt, const char *v, struct run_options *o,
+				struct kvmini_error *err)
+{
+	switch (opt) {
+	case OPT_SNAPSHOT:
+		o->restore_snapshot = v;
+		return 0;
+	case OPT_MEM_FILE:
+		if (o->nrestore_mem == KVMINI_CLI_RESTORE_MEM_MAX)
+			return kvmini_fail(err, KVMINI_E_USAGE, "at most %d --mem files",
+					   KVMINI_CLI_RESTORE_MEM_MAX);
+		o->restore_mem[o->nrestore_mem++] = v;
+		return 0;
+	case OPT_PAUSED:
+		o->restore_paused = true;
+		return 0;
+	default:
+		return apply_option(opt, v, o, err);
+	}
+}
+
+int parse_restore_options(int argc, char **argv, struct run_options *o,
+			  struct kvmini_error *err)
+{
+	memset(o, 0, sizeof(*o));
+	kvmini_config_defaults(&o->cfg);
+	o->serial = "stdio";
+	opterr = 0;
+	optind = 1;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "+:", restore_long_options, NULL)) != -1) {
+		if (opt == '?')
+			return kvmini_fail(err, KVMINI_E_USAGE, "unknown option '%s'",
+					   argv[optind - 1]);
+		if (opt == ':')
+			return kvmini_fail(err, KVMINI_E_USAGE, "option '%s' needs a value",
+					   argv[optind - 1]);
+		if (apply_restore_option(opt, optarg, o, err) < 0)
+			return -1;
+	}
+	if (optind < argc)
+		return kvmini_fail(err, KVMINI_E_USAGE, "unexpected argument '%s'", argv[optind]);
+	if (!o->restore_snapshot || !o->nrestore_mem)
+		return kvmini_fail(err, KVMINI_E_USAGE, "restore needs --snapshot FILE and --mem FILE");
+	if (o->restore_paused && !o->api_sock)
+		return kvmini_fail(err, KVMINI_E_USAGE, "--paused needs --api-sock (to resume it)");
 	return 0;
 }
