@@ -36,6 +36,7 @@ static const char usage_text[] =
 	"                      [--timeout S] [--serial ...] [--name N] [--api-sock PATH]\n"
 	"                                      continue a snapshot (docs/snapshot.md)\n"
 	"       kvmini ctl SOCKET info|start|pause|resume|flush-metrics|ctrl-alt-del\n"
+	"       kvmini ctl SOCKET screenshot FILE.png   the display as a PNG (needs --display)\n"
 	"       kvmini ctl SOCKET get PATH | put PATH JSON | patch PATH JSON\n"
 	"                                      talk to a VM's --api-sock (docs/api.md)\n"
 	"       kvmini info                    show the host's KVM version and capabilities\n"
@@ -258,6 +259,17 @@ static int api_snapshot_request(void *ctx, bool diff, const char *snapshot_path,
 	pthread_mutex_lock(&st->lock);
 	int rc = st->vm ? kvmini_vm_snapshot(st->vm, snapshot_path, mem_path,
 					     diff ? KVMINI_SNAPSHOT_DIFF : KVMINI_SNAPSHOT_FULL, err)
+		: kvmini_fail(err, KVMINI_E_STOPPED, "the VM is not running");
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+/* PUT /screenshot from the API's thread. */
+static int api_screenshot_request(void *ctx, const char *path, struct kvmini_error *err)
+{
+	struct api_start *st = ctx;
+	pthread_mutex_lock(&st->lock);
+	int rc = st->vm ? kvmini_vm_screenshot(st->vm, path, err)
 		: kvmini_fail(err, KVMINI_E_STOPPED, "the VM is not running");
 	pthread_mutex_unlock(&st->lock);
 	return rc;
@@ -587,6 +599,7 @@ static int run_with_api(struct run_options *o, struct api_state *configured)
 	apip->running = !o->api_wait;
 	apip->pause = api_pause_request;
 	apip->snapshot = api_snapshot_request;
+	apip->screenshot = api_screenshot_request;
 	apip->paused = o->restore_paused;
 	st.wake_fd = eventfd(0, EFD_CLOEXEC);
 	struct api_server *server = st.wake_fd < 0 ? NULL : api_server_open(o->api_sock, apip, &err);

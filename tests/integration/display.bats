@@ -10,6 +10,7 @@
 # drawing and typing needs KVM (the tests at the end).
 bats_require_minimum_version 1.5.0
 load helpers
+load api_helpers
 
 D=$(dirname "$KVMINI")/display
 SERVE=$D/vnc_serve
@@ -18,6 +19,10 @@ SAME=$D/png_same
 
 setup() {
 	W=$BATS_TEST_TMPDIR
+	SOCK=$W/api.sock
+	OUT=$W/api.out
+	ERR=$W/api.err
+	KPID=
 	mkfifo "$W/in"
 	exec 8<>"$W/in"
 }
@@ -193,6 +198,20 @@ start_server() {
 	done
 }
 
+@test "display: kvmini ctl screenshot before the VM runs is refused, and says why" {
+	start_api --display 320x200
+	kvmini ctl "$SOCK" screenshot "$W/early.png"
+	assert_status 2
+	[ "$stderr" = '{"fault_message":"Cannot take the screenshot: the VM is not running"}
+kvmini: PUT /screenshot: HTTP 400' ] || { echo "$stderr"; false; }
+	api PUT /screenshot '{"path": "x.png", "extra": 1}'
+	[[ "$output" == "400 "*"extra"* ]] || { echo "$output"; false; }
+	kvmini ctl "$SOCK" screenshot
+	assert_status 2
+	assert_stderr_has "ctl screenshot takes a FILE.png"
+	[ ! -e "$W/early.png" ]
+}
+
 # ---- with KVM: a bare-metal guest draws and types (guests/display.c) ----
 
 # Start kvmini with the display guest in the background on a free VNC
@@ -263,6 +282,17 @@ expected_pattern() {
 	run cat "$W/serial"
 	assert_stdout "$(printf '%s\n' ready 'kbd 1e' 'kbd 9e' 'kbd e0' 'kbd 48' 'kbd e0' 'kbd c8' \
 		'aux 09' 'aux 00' 'aux 00' 'kbd 01' | head -c -1)"
+}
+
+@test "display (KVM): kvmini ctl screenshot saves what the guest drew" {
+	needs_kvm
+	expected_pattern
+	start_api --display 320x200 --timeout 300 "$GUESTS/display.elf"
+	wait_for_text "$OUT" ready
+	kvmini ctl "$SOCK" screenshot "$W/ctl.png"
+	assert_status 0
+	run "$SAME" "$W/expected.png" "$W/ctl.png"
+	assert_status 0
 }
 
 @test "display (KVM): a viewer that sends garbage leaves the guest running" {
