@@ -249,6 +249,11 @@ struct kvmini_vnc *kvmini_vnc_start(struct kvmini_vm *vm, const char *address,
 				    const char *password, struct kvmini_error *err);
 void kvmini_vnc_stop(struct kvmini_vnc *vnc);
 
+/* Press and release Ctrl+Alt+Del on the guest's PS/2 keyboard (the
+ * i8042), as Firecracker's SendCtrlAltDel does; a guest that has not
+ * enabled its keyboard drops the keys. Any thread. */
+int kvmini_vm_send_ctrl_alt_del(struct kvmini_vm *vm, struct kvmini_error *err);
+
 /* The gdb stub is a layer of its own: include/kvmini_gdb.h. */
 
 /* Host information for `kvmini info`: writes a human-readable report. */

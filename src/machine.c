@@ -469,6 +469,18 @@ void machine_key_event(struct kvmini_vm *m, uint16_t key, bool down)
 	pthread_mutex_unlock(&m->lock);
 }
 
+/* Set 1: left Ctrl, left Alt, Delete (0xe0 0x53), then released in turn. */
+int kvmini_vm_send_ctrl_alt_del(struct kvmini_vm *m, struct kvmini_error *err)
+{
+	static const uint16_t keys[] = { 0x1d, 0x38, 0xe053 };
+	pthread_mutex_lock(&m->lock);
+	bool live = m->vm_live;
+	for (unsigned i = 0; live && i < 6; i++)
+		board_key_event(&m->board, keys[i < 3 ? i : 5 - i], i < 3);
+	pthread_mutex_unlock(&m->lock);
+	return live ? 0 : kvmini_fail(err, KVMINI_E_STOPPED, "the VM is between two boots");
+}
+
 void machine_pointer_event(struct kvmini_vm *m, int dx, int dy, unsigned buttons)
 {
 	pthread_mutex_lock(&m->lock);

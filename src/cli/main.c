@@ -264,6 +264,17 @@ static int api_snapshot_request(void *ctx, bool diff, const char *snapshot_path,
 	return rc;
 }
 
+/* SendCtrlAltDel from the API's thread. */
+static int api_ctrl_alt_del_request(void *ctx, struct kvmini_error *err)
+{
+	struct api_start *st = ctx;
+	pthread_mutex_lock(&st->lock);
+	int rc = st->vm ? kvmini_vm_send_ctrl_alt_del(st->vm, err)
+		: kvmini_fail(err, KVMINI_E_STOPPED, "the VM is not running");
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
 /* PUT /screenshot from the API's thread. */
 static int api_screenshot_request(void *ctx, const char *path, struct kvmini_error *err)
 {
@@ -600,6 +611,7 @@ static int run_with_api(struct run_options *o, struct api_state *configured)
 	apip->pause = api_pause_request;
 	apip->snapshot = api_snapshot_request;
 	apip->screenshot = api_screenshot_request;
+	apip->ctrl_alt_del = api_ctrl_alt_del_request;
 	apip->paused = o->restore_paused;
 	st.wake_fd = eventfd(0, EFD_CLOEXEC);
 	struct api_server *server = st.wake_fd < 0 ? NULL : api_server_open(o->api_sock, apip, &err);

@@ -295,6 +295,17 @@ expected_pattern() {
 	assert_status 0
 }
 
+@test "display (KVM): the API's SendCtrlAltDel types Ctrl+Alt+Del at the guest" {
+	needs_kvm
+	start_api --display 320x200 --timeout 300 "$GUESTS/display.elf"
+	wait_for_text "$OUT" ready
+	kvmini ctl "$SOCK" ctrl-alt-del
+	assert_status 0
+	wait_for_text "$OUT" "kbd 9d"
+	run grep '^kbd' "$OUT"
+	assert_stdout "$(printf 'kbd %s\n' 1d 38 e0 53 e0 d3 b8 9d | head -c -1)"
+}
+
 @test "display (KVM): a viewer that sends garbage leaves the guest running" {
 	needs_kvm
 	start_guest
