@@ -20,6 +20,7 @@ build_deps() {
 	need libcjson-dev test -e /usr/include/cjson/cJSON.h   # the control API's JSON
 	need libvncserver-dev test -e /usr/include/rfb/rfb.h   # --vnc (src/display/vnc.c)
 	need libpng-dev test -e /usr/include/png.h             # screenshots
+	need liburing-dev test -e /usr/include/liburing.h      # virtio-blk's I/O
 }
 # Debian's stock kernel and what its initramfs is built from
 # (scripts/linux-guest.sh, tests/integration/linux.bats, the Linux bench).
