@@ -548,6 +548,35 @@ static void i8042_device_reset(void *dev)
 	pthread_mutex_unlock(&kbc->lock);
 }
 
+/* The keyboard's and the mouse's own state, after the queue. */
+enum { DEVICE_STATE_BYTES = 8 };
+
+static void devices_save(const struct i8042 *kbc, uint8_t out[DEVICE_STATE_BYTES])
+{
+	const struct mouse *m = &kbc->mouse;
+	const uint8_t v[DEVICE_STATE_BYTES] = {
+		kbc->scanning, kbc->kbd_pending, m->reporting, m->pending, m->rate,
+		m->resolution, m->scaling_2, m->buttons,
+	};
+	memcpy(out, v, sizeof(v));
+}
+
+static bool devices_valid(const uint8_t v[DEVICE_STATE_BYTES])
+{
+	bool kbd_pending_ok = v[1] == 0 || v[1] == 0xed || v[1] == KBD_SCAN_SET || v[1] == 0xf3;
+	bool aux_pending_ok = v[3] == 0 || v[3] == AUX_SET_RATE || v[3] == AUX_SET_RESOLUTION;
+	return v[0] <= 1 && kbd_pending_ok && v[2] <= 1 && aux_pending_ok && v[5] <= 3 &&
+	       v[6] <= 1 && v[7] <= 7;
+}
+
+static void devices_restore(struct i8042 *kbc, const uint8_t v[DEVICE_STATE_BYTES])
+{
+	kbc->scanning = v[0];
+	kbc->kbd_pending = v[1];
+	kbc->mouse = (struct mouse){ .reporting = v[2], .pending = v[3], .rate = v[4],
+				     .resolution = v[5], .scaling_2 = v[6], .buttons = v[7] };
+}
+
 /* The output queue goes oldest byte first, each with its port. */
 static void i8042_save(void *dev, struct state_writer *w)
 {
@@ -562,6 +591,9 @@ static void i8042_save(void *dev, struct state_writer *w)
 		state_put_u8(w, q->value);
 		state_put_u8(w, q->aux);
 	}
+	uint8_t devices[DEVICE_STATE_BYTES];
+	devices_save(kbc, devices);
+	state_put_bytes(w, devices, sizeof(devices));
 	pthread_mutex_unlock(&kbc->lock);
 }
 
@@ -584,6 +616,9 @@ static int i8042_restore(void *dev, struct state_reader *r, struct kvmini_error 
 		flags_valid = flags_valid && aux <= 1;
 		queue[i].aux = aux;
 	}
+	uint8_t devices[DEVICE_STATE_BYTES];
+	state_get_bytes(r, devices, sizeof(devices));
+	flags_valid = flags_valid && devices_valid(devices);
 	if (state_reader_finish(r, "i8042", err) < 0)
 		return -1;
 	if (!flags_valid)
@@ -597,6 +632,12 @@ static int i8042_restore(void *dev, struct state_reader *r, struct kvmini_error 
 	memcpy(kbc->queue, queue, count * sizeof(queue[0]));
 	kbc->head = 0;
 	kbc->count = count;
+	devices_restore(kbc, devices);
+	/* The lines are as the restored interrupt controllers hold them:
+	 * record their levels without raising them a second time. */
+	bool aux = count && queue[0].aux;
+	kbc->kbd_level = count && !aux && (ram[0] & CTR_KBD_INT);
+	kbc->aux_level = aux && (ram[0] & CTR_AUX_INT);
 	pthread_mutex_unlock(&kbc->lock);
 	return 0;
 }

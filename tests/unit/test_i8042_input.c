@@ -206,3 +206,31 @@ Test(i8042_mouse, sends_packets_only_when_reporting)
 	command(0xa7);   /* mouse port off */
 	cr_assert_not(i8042_mouse(kbc, 1, 1, 0));
 }
+
+Test(i8042_mouse, its_mode_survives_save_and_restore)
+{
+	mouse_write(0xf4);   /* reporting on */
+	mouse_write(0xe8);   /* resolution: its argument still pending */
+	data_write(0xf5);    /* the keyboard stops scanning */
+	EXPECT(0xfa, 0xfa, 0xfa);
+	struct state_writer w;
+	state_writer_init(&w);
+	i8042_device.save_state(kbc, &w);
+	cr_assert_not(w.failed);
+	struct i8042 *copy = i8042_create(NULL);
+	struct state_reader r;
+	state_reader_init(&r, w.data, w.len);
+	struct kvmini_error err = { 0 };
+	cr_assert_eq(i8042_device.restore_state(copy, &r, &err), 0, "%s", err.msg);
+	state_writer_free(&w);
+	cr_assert(i8042_mouse(copy, 1, 1, 0), "reporting was restored");
+	cr_assert_not(i8042_key(copy, 0x1e, true), "so was the keyboard's silence");
+	uint8_t b = 0x01;
+	i8042_command_ops.write(copy, 0, (uint8_t[]){ 0xd4 }, 1);
+	i8042_data_ops.write(copy, 0, &b, 1);   /* the pending resolution's argument */
+	uint8_t v;
+	for (int i = 0; i < 4; i++)   /* the packet, then the argument's ack */
+		i8042_data_ops.read(copy, 0, &v, 1);
+	cr_assert_eq(v, 0xfa);
+	i8042_destroy(copy);
+}
