@@ -9,7 +9,7 @@ CFLAGS  ?= -O2 -g
 SANFLAGS:= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDLIBS  := -lpthread -lcjson
 
-LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/board/*.c src/devices/*.c src/loaders/*.c src/virtio/*.c)
+LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/board/*.c src/devices/*.c src/loaders/*.c src/pci/*.c src/virtio/*.c)
 # src/api: the control API, a front end like the CLI (docs/api.md). It
 # parses JSON with Debian's cJSON: a build without its header installs
 # libcjson-dev first (scripts/install-deps.sh build), as root.
