@@ -105,16 +105,15 @@ uint64_t pci_function_bar_address(const struct pci_function *fn, unsigned bar)
 	return fn->bars[bar].io ? v & PCI_BASE_ADDRESS_IO_MASK : v & PCI_BASE_ADDRESS_MEM_MASK;
 }
 
-/* ---- INTx: shared lines, ORed ---- */
+/* ---- INTx: shared lines, ORed ----
+ *
+ * Under the host's intx_lock, a leaf: a device raises INTA with its own
+ * lock held (virtio's), while a config write holds the host's lock and
+ * may take the device's; neither may wait for the other. */
 
 static void intx_update(struct pci_host *h, struct pci_function *fn)
 {
-	bool disabled = get16(fn->config + PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE;
-	bool drive = fn->intx_level && !disabled && fn->host;
-	if (fn->intx_level)
-		fn->config[PCI_STATUS] |= PCI_STATUS_INTERRUPT;
-	else
-		fn->config[PCI_STATUS] &= (uint8_t)~PCI_STATUS_INTERRUPT;
+	bool drive = fn->intx_level && !fn->intx_disabled && fn->host;
 	if (drive == fn->intx_driven)
 		return;
 	fn->intx_driven = drive;
@@ -125,17 +124,22 @@ static void intx_update(struct pci_host *h, struct pci_function *fn)
 		irq_line_set(&h->cfg.intx[i], false);
 }
 
+static void intx_set(struct pci_host *h, struct pci_function *fn, bool level, bool disabled)
+{
+	pthread_mutex_lock(&h->intx_lock);
+	fn->intx_level = level;
+	fn->intx_disabled = disabled;
+	intx_update(h, fn);
+	pthread_mutex_unlock(&h->intx_lock);
+}
+
 void pci_function_set_intx(struct pci_function *fn, bool level)
 {
 	struct pci_host *h = fn->host;
-	if (!h) {
+	if (h)
+		intx_set(h, fn, level, fn->intx_disabled);
+	else
 		fn->intx_level = level;
-		return;
-	}
-	pthread_mutex_lock(&h->lock);
-	fn->intx_level = level;
-	intx_update(h, fn);
-	pthread_mutex_unlock(&h->lock);
 }
 
 /* ---- the mapper: BAR registers and command bits onto the buses ---- */
@@ -248,6 +252,19 @@ static bool overlaps(unsigned off, unsigned len, unsigned start, unsigned end)
 	return off < end && start < off + len;
 }
 
+/* The interrupt status bit follows INTA, which moves under intx_lock. */
+static void status_patch(struct pci_host *h, struct pci_function *fn, unsigned reg,
+			 uint8_t *data, unsigned n)
+{
+	if (!overlaps(reg, n, PCI_STATUS, PCI_STATUS + 1))
+		return;
+	pthread_mutex_lock(&h->intx_lock);
+	bool level = fn->intx_level;
+	pthread_mutex_unlock(&h->intx_lock);
+	uint8_t *b = &data[PCI_STATUS - reg];
+	*b = (uint8_t)(level ? *b | PCI_STATUS_INTERRUPT : *b & ~PCI_STATUS_INTERRUPT);
+}
+
 void pci_host_config_read(struct pci_host *h, unsigned slot, unsigned func, unsigned reg,
 			  uint8_t *data, unsigned len)
 {
@@ -263,6 +280,7 @@ void pci_host_config_read(struct pci_host *h, unsigned slot, unsigned func, unsi
 			if (fn->ops && fn->ops->config_read)
 				fn->ops->config_read(fn->opaque, reg, n);
 			memcpy(data, fn->config + reg, n);
+			status_patch(h, fn, reg, data, n);
 		}
 	}
 	pthread_mutex_unlock(&h->lock);
@@ -281,7 +299,8 @@ static bool config_store(struct pci_host *h, struct pci_function *fn, unsigned r
 		*b = v;
 	}
 	if (overlaps(reg, n, PCI_COMMAND, PCI_COMMAND + 2))
-		intx_update(h, fn);
+		intx_set(h, fn, fn->intx_level,
+			 get16(fn->config + PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE);
 	if (fn->ops && fn->ops->config_write)
 		fn->ops->config_write(fn->opaque, reg, n);
 	return changed && (overlaps(reg, n, PCI_COMMAND, PCI_COMMAND + 2) ||
@@ -459,9 +478,11 @@ int pci_host_init(struct pci_host *h, const struct pci_host_config *cfg,
 	h->mmio_next = cfg->mmio_base;
 	h->io_next = cfg->io_base;
 	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_init(&h->intx_lock, NULL);
 	if (host_register(h, err) < 0) {
 		under_restore(h);
 		pthread_mutex_destroy(&h->lock);
+		pthread_mutex_destroy(&h->intx_lock);
 		return -1;
 	}
 	h->registered = true;
@@ -485,6 +506,7 @@ void pci_host_destroy(struct pci_host *h)
 	bus_unregister(h->cfg.pio, PCI_CONFIG_ADDRESS_PORT, NULL);
 	under_restore(h);
 	pthread_mutex_destroy(&h->lock);
+	pthread_mutex_destroy(&h->intx_lock);
 	h->registered = false;
 }
 
@@ -519,8 +541,8 @@ int pci_host_plug(struct pci_host *h, struct pci_function *fn, unsigned slot,
 	fn->host = h;
 	fn->slot = slot;
 	h->slots[slot] = fn;
-	intx_update(h, fn);
 	pthread_mutex_unlock(&h->lock);
+	intx_set(h, fn, fn->intx_level, fn->intx_disabled);
 	return 0;
 }
 
@@ -528,9 +550,8 @@ void pci_host_unplug(struct pci_host *h, struct pci_function *fn)
 {
 	if (fn->host != h)
 		return;
+	intx_set(h, fn, false, fn->intx_disabled);
 	pthread_mutex_lock(&h->lock);
-	fn->intx_level = false;
-	intx_update(h, fn);
 	h->slots[fn->slot] = NULL;
 	pthread_mutex_unlock(&h->lock);
 	for (unsigned b = 0; b < PCI_BARS; b++)

@@ -35,7 +35,9 @@
  * takes it): a config write records what it changed, and one thread at
  * a time brings the buses in line with the registers (the others leave
  * that work to it). A function's ops->config_read/config_write run
- * under the host's lock; ops->bar_mapped runs without it. */
+ * under the host's lock (and may take the function's own lock);
+ * ops->bar_mapped runs without it. INTA has a lock of its own that
+ * nothing is taken under, so a function may raise it holding its lock. */
 #ifndef KVMINI_PCI_H
 #define KVMINI_PCI_H
 
@@ -99,8 +101,10 @@ struct pci_function {
 	/* Set by pci_host_plug(). */
 	struct pci_host *host;
 	unsigned slot;
-	bool intx_level;                  /* the function asserts INTA */
-	bool intx_driven;                 /* ... and it counts on the line */
+	/* INTA, under the host's intx_lock. */
+	bool intx_level;                  /* the function asserts it */
+	bool intx_disabled;               /* the command register's INTx disable */
+	bool intx_driven;                 /* ... so it counts on the line */
 };
 
 struct pci_host_config {
@@ -113,7 +117,8 @@ struct pci_host_config {
 
 struct pci_host {
 	struct pci_host_config cfg;
-	pthread_mutex_t lock;             /* config space, the INTx counts */
+	pthread_mutex_t lock;             /* config space */
+	pthread_mutex_t intx_lock;        /* INTA levels and counts: a leaf lock */
 	uint32_t address;                 /* 0xcf8 */
 	struct pci_function bridge;       /* slot 0 */
 	struct pci_function *slots[PCI_SLOTS];
