@@ -14,12 +14,14 @@
 #include "arch/x86/cpu_mode.h"
 #include "arch/x86/firmware.h"
 #include "board/board.h"
+#include "virtio/devices.h"
 #include "loaders/loader.h"
 #include "demo_image.h"   /* generated from guests/demo.S */
 
 struct kvmini_vm {
 	struct vm vm;
 	struct board board;         /* the devices; the RTC outlives restarts (run_boots()) */
+	struct virtio_device_set virtio;   /* outlive restarts too; reset by each boot */
 	/* Outlives restarts, unlike `vm`: see src/event_loop.h. Started
 	 * by kvmini_vm_run(), stopped and joined before it returns. */
 	struct event_loop *loop;
@@ -64,6 +66,15 @@ void kvmini_demo_image(struct kvmini_image *img)
 	};
 }
 
+/* The virtio devices the config asks for, once per machine: they hold
+ * host resources (disks, sockets) across --on-reset restart; each boot's
+ * board puts them on its transport. */
+static int virtio_create(struct kvmini_vm *m, struct kvmini_error *err)
+{
+	struct virtio_device_env env = { .loop = m->loop, .log_fd = m->cfg.log_fd, .cfg = &m->cfg };
+	return virtio_devices_create(&m->virtio, &env, err);
+}
+
 struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
 				   struct kvmini_error *err)
 {
@@ -84,7 +95,8 @@ struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
 	m->timeout = cfg->timeout;
 	int rc = board_init(&m->board, &pc_board, err);
 	m->board.loop = m->loop;   /* the devices' and the split irqchip's timers */
-	if (rc < 0 || board_attach(&m->board, &m->vm, cfg, err) < 0) {
+	m->board.virtio = &m->virtio;
+	if (rc < 0 || virtio_create(m, err) < 0 || board_attach(&m->board, &m->vm, cfg, err) < 0) {
 		kvmini_vm_destroy(m);
 		return NULL;
 	}
@@ -121,6 +133,15 @@ static int write_firmware_tables(struct kvmini_vm *m, struct kvmini_error *err)
 	return board_write_firmware(&m->board, &m->vm.mem, m->vm.ncpus, &m->acpi_rsdp, err);
 }
 
+/* With a PCI host bridge, the default command line lets Linux probe it. */
+static struct kvmini_image linux_image(const struct kvmini_vm *m, const struct kvmini_image *img)
+{
+	struct kvmini_image out = *img;
+	if (!out.cmdline && m->board.pci)
+		out.cmdline = KVMINI_LINUX_CMDLINE_PCI;
+	return out;
+}
+
 /* Everything a boot writes into guest memory or vCPU state before the
  * first instruction: a restart calls this again on the new VM. */
 static int load_image(struct kvmini_vm *m, const struct kvmini_image *img,
@@ -135,8 +156,9 @@ static int load_image(struct kvmini_vm *m, const struct kvmini_image *img,
 		return kvmini_fail(err, KVMINI_E_HOST, "internal: cannot reserve the firmware tables");
 	if (img->format == KVMINI_FORMAT_LINUX) {
 		/* A Linux kernel is told where the RSDP is: tables first. */
+		struct kvmini_image linux_img = linux_image(m, img);
 		r = write_firmware_tables(m, err) < 0 ? -1
-			: load_linux(&m->vm.mem, img, m->acpi_rsdp, &loaded, err);
+			: load_linux(&m->vm.mem, &linux_img, m->acpi_rsdp, &loaded, err);
 	} else {
 		r = elf ? load_elf(&m->vm.mem, img, &loaded, err)
 			: load_flat(&m->vm.mem, img, &loaded, err);
@@ -375,6 +397,7 @@ void kvmini_vm_destroy(struct kvmini_vm *m)
 	event_loop_stop(m->loop);   /* kvmini_vm_run() did, unless it never ran */
 	end_boot(m);
 	board_destroy(&m->board);   /* and what outlived the boots */
+	virtio_devices_destroy(&m->virtio);
 	event_loop_destroy(m->loop);
 	pthread_mutex_destroy(&m->lock);
 	free(m);

@@ -5,6 +5,7 @@
 #include "arch/x86/acpi.h"
 #include "arch/x86/firmware.h"
 #include "arch/x86/mptable.h"
+#include "board/pci.h"
 #include "board/split_irqchip.h"
 
 int board_init(struct board *b, const struct board_desc *desc, struct kvmini_error *err)
@@ -80,6 +81,17 @@ static int register_ranges(struct vm *vm, const struct board_slot *slot,
 	return 0;
 }
 
+/* The virtio devices on their transport, after the board's own
+ * devices: the PCI host takes over the range at 0xcf9. */
+static int attach_virtio(struct board *b, struct vm *vm, const struct kvmini_config *cfg,
+			 struct kvmini_error *err)
+{
+	if (cfg->transport == KVMINI_TRANSPORT_PCI &&
+	    !(b->pci = board_pci_attach(vm, b->loop, b->virtio, err)))
+		return -1;
+	return 0;
+}
+
 int board_attach(struct board *b, struct vm *vm, const struct kvmini_config *cfg,
 		 struct kvmini_error *err)
 {
@@ -99,7 +111,7 @@ int board_attach(struct board *b, struct vm *vm, const struct kvmini_config *cfg
 		if (register_ranges(vm, slot, err) < 0)
 			return -1;
 	}
-	return 0;
+	return attach_virtio(b, vm, cfg, err);
 }
 
 static void slot_destroy(struct board_slot *slot)
@@ -113,6 +125,8 @@ void board_detach(struct board *b)
 {
 	if (!b->desc)
 		return;   /* never initialised */
+	board_pci_detach(b->pci);   /* its irqfds and ioeventfds use the VM fd */
+	b->pci = NULL;
 	split_irqchip_destroy(b->split);   /* its KVM calls use the VM fd */
 	b->split = NULL;
 	for (size_t i = 0; i < b->desc->ndevices; i++)
@@ -149,6 +163,7 @@ int board_write_firmware(const struct board *b, const struct guest_memory *mem,
 	struct x86_firmware_desc desc = {
 		.ncpus = ncpus, .devices = devices,
 		.ndevices = board_resources(b->desc, true, devices),
+		.pci = board_pci_firmware(b->pci),
 	};
 	if (mptable_write(mem, &desc, err) < 0 || acpi_write_tables(mem, &desc, rsdp, err) < 0)
 		return -1;

@@ -16,6 +16,8 @@
 #include "vm.h"
 
 struct split_irqchip;
+struct board_pci;
+struct virtio_device_set;
 
 struct board_desc {
 	const char *name;
@@ -42,6 +44,10 @@ struct board {
 	struct vm *vm;           /* the VM attached to, or NULL */
 	struct split_irqchip *split;
 	struct event_loop *loop;
+	/* The machine's virtio devices (set before board_attach), and with
+	 * --transport pci this boot's host bridge carrying them. */
+	const struct virtio_device_set *virtio;
+	struct board_pci *pci;
 };
 
 /* An empty board of desc's devices; fails when it has too many. */
