@@ -382,3 +382,6 @@ fuzz:
 	$(MAKE) fuzz-build
 	@set -e; for t in $(or $(FUZZ),$(FUZZ_TARGETS)); do \
 		scripts/fuzz.sh $(B) $$t $(FUZZ_SECONDS); done
+
+# ---- PCI (issue 11): the enumeration guest for --transport pci ----
+guests: $(G)/pci_enum.elf
