@@ -405,6 +405,11 @@ static void msix_control_changed(struct virtio_pci *t)
 	virtio_device_lock(t->vdev);
 	t->msix_enabled = ctrl & PCI_MSIX_FLAGS_ENABLE;
 	t->msix_masked = ctrl & PCI_MSIX_FLAGS_MASKALL;
+	/* A function using MSI-X must not signal INTx (PCI 3.0, 6.8.2). */
+	if (t->msix_enabled) {
+		t->isr = 0;
+		pci_function_set_intx(&t->fn, false);
+	}
 	vectors_flush(t);
 	virtio_device_unlock(t->vdev);
 }

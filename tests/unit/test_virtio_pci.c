@@ -372,6 +372,20 @@ Test(virtio_pci, negotiate_kick_and_intx)
 	cr_assert_eq(rec.sends, 0);
 }
 
+Test(virtio_pci, enabling_msix_drops_a_pending_intx)
+{
+	enable_bar();
+	negotiate();
+	queue_setup(VIRTIO_MSI_NO_VECTOR);
+	driver_ok();
+	post_buffer();
+	kick(0);
+	cr_assert(wait_fd(rec.intx_fd), "no INTx after the kick");
+	cfg_write(find_msix() + PCI_MSIX_FLAGS, PCI_MSIX_FLAGS_ENABLE, 2);
+	cr_assert_not(__atomic_load_n(&rec.intx, __ATOMIC_SEQ_CST));
+	cr_assert_eq(rd(VIRTIO_PCI_ISR_OFF, 1), 0);
+}
+
 Test(virtio_pci, device_config_through_bar)
 {
 	enable_bar();
