@@ -192,6 +192,34 @@ static void build_rsdp(struct acpi_rsdp *r)
 	r->ext_checksum = firmware_checksum(r, sizeof(*r));
 }
 
+/* Name (_CRS, Buffer (n) {...}): open, write the descriptors, close
+ * (the end tag, then the buffer's size byte, known only then). */
+struct crs {
+	size_t buffer, size_at, first;
+};
+
+static struct crs crs_open(struct aml *a)
+{
+	struct crs c;
+	aml_byte(a, AML_NAME_OP);
+	aml_name_seg(a, "_CRS");
+	aml_byte(a, AML_BUFFER_OP);
+	c.buffer = aml_pkg_open(a);
+	aml_byte(a, AML_BYTE_PREFIX);
+	c.size_at = a->len;
+	aml_byte(a, 0);
+	c.first = a->len;
+	return c;
+}
+
+static void crs_close(struct aml *a, const struct crs *c)
+{
+	aml_res_end(a);
+	if (!a->overflow)
+		a->buf[c->size_at] = (uint8_t)(a->len - c->first);
+	aml_pkg_close(a, c->buffer);
+}
+
 /* Device (NAME) { Name (_HID, EisaId (...)) Name (_CRS, ResourceTemplate () {...}) } */
 static int dsdt_device(struct aml *a, const struct resources *res, struct kvmini_error *err)
 {
@@ -206,14 +234,7 @@ static int dsdt_device(struct aml *a, const struct resources *res, struct kvmini
 	aml_byte(a, AML_NAME_OP);
 	aml_name_seg(a, "_HID");
 	aml_dword(a, hid);
-	aml_byte(a, AML_NAME_OP);
-	aml_name_seg(a, "_CRS");
-	aml_byte(a, AML_BUFFER_OP);
-	size_t buffer = aml_pkg_open(a);
-	aml_byte(a, AML_BYTE_PREFIX);
-	size_t size_at = a->len;
-	aml_byte(a, 0);             /* the buffer's size, known below */
-	size_t first = a->len;
+	struct crs crs = crs_open(a);
 	for (unsigned i = 0; i < res->nranges; i++) {
 		const struct resource_range *r = &res->ranges[i];
 		if (r->space == RESOURCE_SPACE_PORT && r->base + r->len <= 0x10000 && r->len <= 0xff)
@@ -226,10 +247,7 @@ static int dsdt_device(struct aml *a, const struct resources *res, struct kvmini
 	}
 	for (unsigned i = 0; i < res->nirqs; i++)
 		aml_res_irq(a, res->irqs[i].line, res->irqs[i].level);
-	aml_res_end(a);
-	if (!a->overflow)
-		a->buf[size_at] = (uint8_t)(a->len - first);
-	aml_pkg_close(a, buffer);
+	crs_close(a, &crs);
 	aml_pkg_close(a, device);
 	return 0;
 }
@@ -256,23 +274,13 @@ static void name_eisa_id(struct aml *a, const char *name, const char *pnp_id)
  * memory window. */
 static void pci_crs(struct aml *a, const struct x86_pci_desc *pci)
 {
-	aml_byte(a, AML_NAME_OP);
-	aml_name_seg(a, "_CRS");
-	aml_byte(a, AML_BUFFER_OP);
-	size_t buffer = aml_pkg_open(a);
-	aml_byte(a, AML_BYTE_PREFIX);
-	size_t size_at = a->len;
-	aml_byte(a, 0);
-	size_t first = a->len;
+	struct crs crs = crs_open(a);
 	aml_res_bus_numbers(a, 0, 0);
 	aml_res_io(a, 0xcf8, 8);
 	aml_res_io_window(a, 0x0000, 0x0cf7);
 	aml_res_io_window(a, 0x0d00, 0xffff);
 	aml_res_memory_window(a, (uint32_t)pci->mmio_base, (uint32_t)(pci->mmio_end - 1));
-	aml_res_end(a);
-	if (!a->overflow)
-		a->buf[size_at] = (uint8_t)(a->len - first);
-	aml_pkg_close(a, buffer);
+	crs_close(a, &crs);
 }
 
 /* _PRT: Package { Package { slot << 16 | 0xffff, pin, 0, GSI } ... } for
