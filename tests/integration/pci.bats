@@ -31,3 +31,13 @@ pci done"
 	assert_status 1
 	assert_stdout "pci done"
 }
+
+@test "--transport pci: a Linux kernel's default command line leaves out pci=off" {
+	needs_kvm
+	expect="bootconf.mem=0x4000000 bootconf.end"
+	kvmini run --transport pci --timeout 60 --mem 64M --kernel "$GUESTS/bootconf.bzImage" \
+		--append "$expect"
+	assert_status 1
+	grep -qxF -- "bootconf: cmdline: console=ttyS0 earlyprintk=serial,ttyS0,115200 reboot=k panic=-1 $expect" \
+		<<<"$output" || { echo "$output"; return 1; }
+}
