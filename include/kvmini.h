@@ -110,6 +110,9 @@ struct kvmini_config {
 	 * /proc/cpuinfo, each with '-'); NULL or "" for none. */
 	const char *cpu_features;
 
+	/* KVM logs the pages the guest writes, for diff snapshots. */
+	bool track_dirty_pages;
+
 	/* virtio devices; the arrays must outlive the VM. */
 	enum kvmini_transport transport;
 	const struct kvmini_disk *disks;
@@ -204,6 +207,32 @@ void kvmini_watch_pause(struct kvmini_vm *vm, struct kvmini_watch *w, bool pause
 /* When this returns fn is not running (unless called from fn itself)
  * and never runs again. NULL is fine. */
 void kvmini_vm_unwatch(struct kvmini_vm *vm, struct kvmini_watch *w);
+/* Park every vCPU (paused) until resumed, or let them run again; from
+ * any thread but a vCPU's. Returns once they are parked. Devices and
+ * the event loop go on (a timer still fires; its interrupt waits). -1
+ * when the VM is stopping. */
+int kvmini_vm_pause(struct kvmini_vm *vm, bool paused, struct kvmini_error *err);
+/* Snapshots (docs/snapshot.md). Of a paused VM (kvmini_vm_pause()):
+ * its vCPUs', interrupt controllers', clock's and devices' state to
+ * snapshot_path, its RAM to mem_path: FULL writes every page that is
+ * not zero (a sparse file), DIFF only those written since the last
+ * snapshot (needs track_dirty_pages), to be laid over the files before
+ * it. Fails, changing nothing, when the VM is not paused or has what a
+ * snapshot cannot hold yet (virtio devices, --irqchip split). */
+enum kvmini_snapshot_type { KVMINI_SNAPSHOT_FULL, KVMINI_SNAPSHOT_DIFF };
+int kvmini_vm_snapshot(struct kvmini_vm *vm, const char *snapshot_path, const char *mem_path,
+		       enum kvmini_snapshot_type type, struct kvmini_error *err);
+/* A VM that continues from a snapshot, ready for kvmini_vm_run() (in
+ * place of kvmini_vm_create() and kvmini_vm_load()). Memory size, vCPUs
+ * and irqchip come from the snapshot; cfg gives the rest (output fds,
+ * timeout, name...). mem_paths[0] is a full memory file, mapped
+ * privately (clones share its pages); later ones are diffs laid over it
+ * in order. The snapshot is checked whole before any KVM call: a
+ * truncated, corrupted, wrong-version or host-incompatible one fails
+ * with KVMINI_E_USAGE. A guest's reset then ends the run. */
+struct kvmini_vm *kvmini_vm_restore(const struct kvmini_config *cfg, const char *snapshot_path,
+				    const char *const *mem_paths, unsigned nmem,
+				    struct kvmini_error *err);
 /* Ask a running VM to stop, from any thread (not from a signal handler). */
 void kvmini_vm_stop(struct kvmini_vm *vm, enum kvmini_status why);
 void kvmini_vm_destroy(struct kvmini_vm *vm);
