@@ -125,7 +125,7 @@ void board_detach(struct board *b)
 {
 	if (!b->desc)
 		return;   /* never initialised */
-	board_pci_detach(b->pci);   /* its irqfds and ioeventfds use the VM fd */
+	board_pci_destroy(b->pci);   /* its irqfds and ioeventfds use the VM fd */
 	b->pci = NULL;
 	split_irqchip_destroy(b->split);   /* its KVM calls use the VM fd */
 	b->split = NULL;

@@ -29,6 +29,7 @@ struct pci_slot {
 
 struct board_pci {
 	struct vm *vm;
+	struct event_loop *loop;
 	struct pci_host host;
 	struct x86_pci_desc desc;
 	struct pci_slot slots[VIRTIO_MAX_DEVICES];
@@ -128,8 +129,8 @@ static int host_create(struct board_pci *p, struct kvmini_error *err)
 	return pci_host_init(&p->host, &cfg, err);
 }
 
-struct board_pci *board_pci_attach(struct vm *vm, struct event_loop *loop,
-				   const struct virtio_device_set *set, struct kvmini_error *err)
+struct board_pci *board_pci_create(struct vm *vm, struct event_loop *loop,
+				   struct kvmini_error *err)
 {
 	struct board_pci *p = calloc(1, sizeof(*p));
 	if (!p) {
@@ -137,27 +138,45 @@ struct board_pci *board_pci_attach(struct vm *vm, struct event_loop *loop,
 		return NULL;
 	}
 	p->vm = vm;
+	p->loop = loop;
 	if (host_create(p, err) < 0) {
 		free(p);
 		return NULL;
 	}
-	for (unsigned i = 0; set && i < set->n; i++) {
-		struct pci_slot *s = &p->slots[i];
-		s->owner = p;
-		struct virtio_pci_env env = {
-			.host = &p->host, .slot = i + 1, .loop = loop, .mem = &vm->mem,
-			.log_fd = vm->log_fd, .board = &board_ops, .board_ctx = s,
-		};
-		if (!(s->transport = virtio_pci_create(set->devs[i], &env, err))) {
-			board_pci_detach(p);
+	return p;
+}
+
+int board_pci_add(struct board_pci *p, struct virtio_device *vdev, struct kvmini_error *err)
+{
+	if (p->n == VIRTIO_MAX_DEVICES)
+		return kvmini_fail(err, KVMINI_E_USAGE, "more than %d virtio-pci devices",
+				   VIRTIO_MAX_DEVICES);
+	struct pci_slot *s = &p->slots[p->n];
+	*s = (struct pci_slot){ .owner = p };
+	struct virtio_pci_env env = {
+		.host = &p->host, .slot = p->n + 1, .loop = p->loop, .mem = &p->vm->mem,
+		.log_fd = p->vm->log_fd, .board = &board_ops, .board_ctx = s,
+	};
+	if (!(s->transport = virtio_pci_create(vdev, &env, err)))
+		return -1;
+	p->n++;
+	return 0;
+}
+
+struct board_pci *board_pci_attach(struct vm *vm, struct event_loop *loop,
+				   const struct virtio_device_set *set, struct kvmini_error *err)
+{
+	struct board_pci *p = board_pci_create(vm, loop, err);
+	for (unsigned i = 0; p && set && i < set->n; i++) {
+		if (board_pci_add(p, set->devs[i], err) < 0) {
+			board_pci_destroy(p);
 			return NULL;
 		}
-		p->n = i + 1;
 	}
 	return p;
 }
 
-void board_pci_detach(struct board_pci *p)
+void board_pci_destroy(struct board_pci *p)
 {
 	if (!p)
 		return;

@@ -18,11 +18,17 @@
 struct board_pci;
 struct event_loop;
 
-/* After the board's own devices are on the buses (0xcf9 is taken over). */
+/* After the board's own devices are on the buses (0xcf9 is taken over):
+ * the host bridge, then each device at the next slot (1, 2, ...). */
+struct board_pci *board_pci_create(struct vm *vm, struct event_loop *loop,
+				   struct kvmini_error *err);
+int board_pci_add(struct board_pci *p, struct virtio_device *vdev, struct kvmini_error *err);
+/* Both for every device of set (NULL: none). */
 struct board_pci *board_pci_attach(struct vm *vm, struct event_loop *loop,
 				   const struct virtio_device_set *set, struct kvmini_error *err);
-/* Before vm_destroy(): transports, irqfds, GSIs, ioeventfds, the host. */
-void board_pci_detach(struct board_pci *p);
+/* Before vm_destroy(): transports, irqfds, GSIs, ioeventfds, the host.
+ * NULL is fine. */
+void board_pci_destroy(struct board_pci *p);
 /* What the firmware tables say about it. */
 const struct x86_pci_desc *board_pci_firmware(const struct board_pci *p);
 
