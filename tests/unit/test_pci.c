@@ -4,6 +4,7 @@
  * the BARs' ranges, INTx lines shared and ORed, and port 0xcf9 passed
  * through to the range that was there. No KVM. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <string.h>
 #include "pci/pci.h"
 
@@ -378,4 +379,63 @@ Test(pci, capability_list_links_in_order)
 	cr_assert(f.config[PCI_STATUS] & PCI_STATUS_CAP_LIST);
 	uint8_t big[200] = { 9 };
 	cr_assert_neq(pci_function_add_cap(&f, big, sizeof(big), &off_a, &err), 0);
+}
+
+/* Two vCPUs move the BAR through ECAM while a third reads through it:
+ * moves run from inside ECAM callbacks on the bus they change, and a
+ * writer that finds the mapper busy leaves the work to it. Nothing may
+ * deadlock, and once the writers stop the bus matches the registers. */
+struct mover {
+	uint32_t a, b;
+	int rounds;
+};
+
+static void *move_bar(void *arg)
+{
+	struct mover *m = arg;
+	for (int i = 0; i < m->rounds; i++) {
+		uint32_t v = i & 1 ? m->a : m->b;
+		bus_access(&mmio, ECAM + (3 << 15) + PCI_BASE_ADDRESS_0, (uint8_t *)&v, 4, true);
+		uint16_t cmd = i % 3 ? PCI_COMMAND_MEMORY : 0;
+		bus_access(&mmio, ECAM + (3 << 15) + PCI_COMMAND, (uint8_t *)&cmd, 2, true);
+	}
+	return NULL;
+}
+
+static bool reader_stop;
+
+static void *read_bars(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&reader_stop, __ATOMIC_SEQ_CST)) {
+		uint8_t b;
+		if (bus_access(&mmio, 0xc8000007, &b, 1, false) && b != 7)
+			return (void *)1;
+		if (bus_access(&mmio, 0xc9000007, &b, 1, false) && b != 7)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+Test(pci, concurrent_moves_settle_where_the_registers_say)
+{
+	struct mover m1 = { 0xc8000000u, 0xc9000000u, 2000 }, m2 = { 0xc9000000u, 0xc8000000u, 2000 };
+	pthread_t t1, t2, r;
+	reader_stop = false;
+	cr_assert_eq(pthread_create(&r, NULL, read_bars, NULL), 0);
+	cr_assert_eq(pthread_create(&t1, NULL, move_bar, &m1), 0);
+	cr_assert_eq(pthread_create(&t2, NULL, move_bar, &m2), 0);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	__atomic_store_n(&reader_stop, true, __ATOMIC_SEQ_CST);
+	void *bad;
+	pthread_join(r, &bad);
+	cr_assert_null(bad, "a read through the BAR reached the wrong offset");
+	ecam_write(3, PCI_BASE_ADDRESS_0, 0xc9000000u, 4);
+	ecam_write(3, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	cr_assert_not_null(bus_find(&mmio, 0xc9000000));
+	cr_assert_null(bus_find(&mmio, 0xc8000000));
+	cr_assert_eq(bus_count(&mmio), 2, "ECAM and the BAR, nothing left behind");
+	ecam_write(3, PCI_COMMAND, 0, 2);
+	cr_assert_eq(bus_count(&mmio), 1);
 }
