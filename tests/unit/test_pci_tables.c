@@ -9,6 +9,7 @@
 #include <string.h>
 #include "arch/x86/acpi.h"
 #include "arch/x86/firmware.h"
+#include "arch/x86/mptable.h"
 #include "board/board.h"
 
 #define MIB (1ULL << 20)
@@ -108,6 +109,39 @@ Test(pci_tables, dsdt_has_the_root_bridge_bytes)
 	cr_assert_not_null(memmem(dsdt, len, "PCIR", 4));
 	cr_assert_not_null(memmem(dsdt, len, ecam, sizeof(ecam)));
 	cr_assert_leq(len, ACPI_DSDT_MAX);
+}
+
+/* The MP table's entry of `type` whose bytes [at, at + n) are `want`. */
+static const uint8_t *mp_entry(uint8_t type, unsigned at, const uint8_t *want, unsigned n)
+{
+	const uint8_t *cfg = guest_ptr(&mem, MP_CONFIG_ADDR, 44);
+	uint16_t length = (uint16_t)(cfg[4] | cfg[5] << 8);
+	cfg = guest_ptr(&mem, MP_CONFIG_ADDR, length);
+	for (const uint8_t *e = cfg + 44; e < cfg + length; e += e[0] == 0 ? 20 : 8)
+		if (e[0] == type && memcmp(e + at, want, n) == 0)
+			return e;
+	return NULL;
+}
+
+Test(pci_tables, mp_table_has_the_pci_bus_and_each_slots_pins)
+{
+	struct kvmini_error err = { 0 };
+	struct x86_firmware_desc desc = {
+		.ncpus = 2, .devices = devices,
+		.ndevices = board_resources(&pc_board, true, devices), .pci = &pci,
+	};
+	cr_assert_eq(guest_memory_init(&mem, 2 * MIB, 0, &err), 0, "%s", err.msg);
+	cr_assert_eq(mptable_write(&mem, &desc, &err), 0, "%s", err.msg);
+	static const uint8_t pci_bus[] = { MP_PCI_BUS_ID, 'P', 'C', 'I', ' ', ' ', ' ' };
+	cr_assert_not_null(mp_entry(MP_BUS, 1, pci_bus, sizeof(pci_bus)));
+	/* slot 3 INTA: source IRQ 3 << 2, IOAPIC (ID 2) pin 19, level, active low */
+	static const uint8_t s3a[] = { MP_INT, MP_FLAGS_LEVEL_LOW, 0, MP_PCI_BUS_ID, 3 << 2, 2, 19 };
+	static const uint8_t s7b[] = { MP_INT, MP_FLAGS_LEVEL_LOW, 0, MP_PCI_BUS_ID, 7 << 2 | 1, 2, 16 };
+	cr_assert_not_null(mp_entry(MP_IO_INTERRUPT, 1, s3a, sizeof(s3a)));
+	cr_assert_not_null(mp_entry(MP_IO_INTERRUPT, 1, s7b, sizeof(s7b)));
+	/* The most vCPUs with PCI still fit the table's room. */
+	desc.ncpus = X86_FIRMWARE_MAX_CPUS;
+	cr_assert_leq(mptable_config_size(&desc), MP_CONFIG_MAX);
 }
 
 /* iasl must read both tables without a complaint. */
