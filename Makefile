@@ -29,7 +29,7 @@ all: $(B)/kvmini $(B)/libkvmini.a guests
 
 .PHONY: build-deps
 build-deps:
-	@test -e /usr/include/cjson/cJSON.h || scripts/install-deps.sh build
+	@test -e /usr/include/cjson/cJSON.h -a -e /usr/include/liburing.h || scripts/install-deps.sh build
 $(patsubst %.c,$(B)/obj/%.o,$(wildcard src/api/*.c)) \
 $(patsubst %.c,$(B)/san/%.o,$(wildcard src/api/*.c)): | build-deps
 
@@ -51,6 +51,8 @@ GUESTS := $(G)/demo.bin $(G)/hello_real.bin $(G)/loop.bin \
 guests: $(GUESTS)
 # Firmware tables, CPU feature hiding, boot MSRs.
 guests: $(G)/firmware_tables.elf $(G)/cpuid_bits.elf $(G)/boot_msrs.elf
+# A bare-metal virtio-mmio driver (virtio-rng, --rng).
+guests: $(G)/virtio_rng.elf
 
 # Raw real-mode images: assemble as 16-bit code, link at 0x7c00, strip to bytes.
 $(G)/%.bin: guests/%.S guests/flat.ld | $(G)
@@ -370,7 +372,7 @@ $(B)/fuzz/libkvmini.a: $(FUZZ_LIB_OBJS)
 	ar rcs $@ $^
 $(B)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_target.h tests/unit/bare_vm.h $(B)/fuzz/libkvmini.a
 	clang $(WARN) $(CPPFLAGS) -Itests/fuzz -Itests/unit $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
-		$(FUZZ_EXTRA) $(B)/fuzz/libkvmini.a $(DECOMP_LIBS) -ldl -lpthread
+		$(FUZZ_EXTRA) $(B)/fuzz/libkvmini.a $(DECOMP_LIBS) -ldl -lpthread -luring
 # The control API's target also needs the front-end code it drives.
 FUZZ_API_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(wildcard src/api/*.c) src/cli/options.c src/cli/file.c)
 $(B)/fuzz/api: $(FUZZ_API_OBJS)
@@ -382,6 +384,16 @@ fuzz:
 	$(MAKE) fuzz-build
 	@set -e; for t in $(or $(FUZZ),$(FUZZ_TARGETS)); do \
 		scripts/fuzz.sh $(B) $$t $(FUZZ_SECONDS); done
+
+# ---- virtio-blk (issue 11): its I/O goes through io_uring ----
+# guests/virtio_blk.c: a bare-metal driver for two disks (tests/integration/virtio_blk_console.bats).
+guests: $(G)/virtio_blk.elf $(G)/virtio_console.elf
+# Debian's liburing-dev; a build without its header installs it first
+# (scripts/install-deps.sh build), as root, like libcjson-dev above.
+LDLIBS += -luring
+$(patsubst %.c,$(B)/obj/%.o,$(wildcard src/virtio/blk*.c)) \
+$(patsubst %.c,$(B)/san/%.o,$(wildcard src/virtio/blk*.c)) \
+$(patsubst %.c,$(B)/fuzz/obj/%.o,$(wildcard src/virtio/blk*.c)): | build-deps
 
 # ---- PCI (issue 11): the enumeration guest for --transport pci ----
 guests: $(G)/pci_enum.elf

@@ -15,8 +15,8 @@
 #include "arch/x86/cpu_mode.h"
 #include "arch/x86/firmware.h"
 #include "board/board.h"
-#include "virtio/devices.h"
 #include "loaders/loader.h"
+#include "virtio/devices.h"
 #include "demo_image.h"   /* generated from guests/demo.S */
 
 
@@ -46,15 +46,6 @@ void kvmini_demo_image(struct kvmini_image *img)
 	};
 }
 
-/* The virtio devices the config asks for, once per machine: they hold
- * host resources (disks, sockets) across --on-reset restart; each boot's
- * board puts them on its transport. */
-static int virtio_create(struct kvmini_vm *m, struct kvmini_error *err)
-{
-	struct virtio_device_env env = { .loop = m->loop, .log_fd = m->cfg.log_fd, .cfg = &m->cfg };
-	return virtio_devices_create(&m->virtio, &env, err);
-}
-
 struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
 				   struct kvmini_error *err)
 {
@@ -71,7 +62,7 @@ struct kvmini_vm *machine_create(const struct kvmini_config *cfg, int mem_fd,
 	}
 	pthread_mutex_init(&m->lock, NULL);
 	m->cfg = *cfg;
-	if (!(m->loop = event_loop_create("evloop", err)) ||
+	if (board_virtio_check(cfg, err) < 0 || !(m->loop = event_loop_create("evloop", err)) ||
 	    vm_create_from_file(&m->vm, cfg, mem_fd, err) < 0) {
 		event_loop_destroy(m->loop);
 		pthread_mutex_destroy(&m->lock);
@@ -83,7 +74,9 @@ struct kvmini_vm *machine_create(const struct kvmini_config *cfg, int mem_fd,
 	int rc = board_init(&m->board, &pc_board, err);
 	m->board.loop = m->loop;   /* the devices' and the split irqchip's timers */
 	m->board.virtio = &m->virtio;
-	if (rc < 0 || virtio_create(m, err) < 0 || board_attach(&m->board, &m->vm, cfg, err) < 0) {
+	struct virtio_device_env venv = { .loop = m->loop, .log_fd = cfg->log_fd, .cfg = &m->cfg };
+	if (rc < 0 || virtio_devices_create(&m->virtio, &venv, err) < 0 ||
+	    board_attach(&m->board, &m->vm, cfg, err) < 0) {
 		kvmini_vm_destroy(m);
 		return NULL;
 	}
@@ -120,13 +113,19 @@ static int write_firmware_tables(struct kvmini_vm *m, struct kvmini_error *err)
 	return board_write_firmware(&m->board, &m->vm.mem, m->vm.ncpus, &m->acpi_rsdp, err);
 }
 
-/* With a PCI host bridge, the default command line lets Linux probe it. */
-static struct kvmini_image linux_image(const struct kvmini_vm *m, const struct kvmini_image *img)
+/* A Linux kernel learns of the virtio devices from its command line as
+ * well as from the DSDT (docs/virtio.md says why both). With a PCI host
+ * bridge the default command line lets it probe PCI. */
+static int load_kernel(struct kvmini_vm *m, const struct kvmini_image *img,
+		       struct load_result *loaded, struct kvmini_error *err)
 {
-	struct kvmini_image out = *img;
-	if (!out.cmdline && m->board.pci)
-		out.cmdline = KVMINI_LINUX_CMDLINE_PCI;
-	return out;
+	char devices[VIRTIO_MAX_DEVICES * sizeof(m->board.virtio_slots[0].cmdline)];
+	if (!board_virtio_cmdline(&m->board, devices, sizeof(devices)))
+		return kvmini_fail(err, KVMINI_E_HOST, "internal: the virtio command line is too long");
+	struct kvmini_image linux_img = *img;
+	if (!linux_img.cmdline && m->board.pci)
+		linux_img.cmdline = KVMINI_LINUX_CMDLINE_PCI;
+	return load_linux_devices(&m->vm.mem, &linux_img, m->acpi_rsdp, devices, loaded, err);
 }
 
 /* Everything a boot writes into guest memory or vCPU state before the
@@ -143,9 +142,7 @@ static int load_image(struct kvmini_vm *m, const struct kvmini_image *img,
 		return kvmini_fail(err, KVMINI_E_HOST, "internal: cannot reserve the firmware tables");
 	if (img->format == KVMINI_FORMAT_LINUX) {
 		/* A Linux kernel is told where the RSDP is: tables first. */
-		struct kvmini_image linux_img = linux_image(m, img);
-		r = write_firmware_tables(m, err) < 0 ? -1
-			: load_linux(&m->vm.mem, &linux_img, m->acpi_rsdp, &loaded, err);
+		r = write_firmware_tables(m, err) < 0 ? -1 : load_kernel(m, img, &loaded, err);
 	} else {
 		r = elf ? load_elf(&m->vm.mem, img, &loaded, err)
 			: load_flat(&m->vm.mem, img, &loaded, err);
@@ -398,7 +395,7 @@ void kvmini_vm_destroy(struct kvmini_vm *m)
 	event_loop_stop(m->loop);   /* kvmini_vm_run() did, unless it never ran */
 	end_boot(m);
 	board_destroy(&m->board);   /* and what outlived the boots */
-	virtio_devices_destroy(&m->virtio);
+	virtio_devices_destroy(&m->virtio);   /* their timers are on the loop */
 	event_loop_destroy(m->loop);
 	pthread_mutex_destroy(&m->lock);
 	free(m);

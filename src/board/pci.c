@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#include "board/board.h"
 #include "board/pci.h"
 #include "kvm_doorbell.h"
 #include "pci/pci.h"
@@ -163,27 +164,21 @@ int board_pci_add(struct board_pci *p, struct virtio_device *vdev, struct kvmini
 	return 0;
 }
 
-struct board_pci *board_pci_attach(struct vm *vm, struct event_loop *loop,
-				   const struct virtio_device_set *set, struct kvmini_error *err)
+/* The last device added comes off the bus: no interrupt is sent and no
+ * doorbell rings for it after. */
+static void remove_last(struct board_pci *p)
 {
-	struct board_pci *p = board_pci_create(vm, loop, err);
-	for (unsigned i = 0; p && set && i < set->n; i++) {
-		if (board_pci_add(p, set->devs[i], err) < 0) {
-			board_pci_destroy(p);
-			return NULL;
-		}
-	}
-	return p;
+	struct pci_slot *s = &p->slots[--p->n];
+	virtio_pci_destroy(s->transport);
+	vectors_destroy(s);
 }
 
 void board_pci_destroy(struct board_pci *p)
 {
 	if (!p)
 		return;
-	for (unsigned i = p->n; i-- > 0;) {
-		virtio_pci_destroy(p->slots[i].transport);   /* no interrupt is sent after */
-		vectors_destroy(&p->slots[i]);
-	}
+	while (p->n)
+		remove_last(p);
 	pci_host_destroy(&p->host);
 	free(p);
 }
@@ -192,3 +187,41 @@ const struct x86_pci_desc *board_pci_firmware(const struct board_pci *p)
 {
 	return p ? &p->desc : NULL;
 }
+
+/* ---- the board's virtio transport (board/virtio.h) ----
+ *
+ * The host bridge comes with the first device and goes with the last
+ * (the board detaches in reverse order). A PCI function needs nothing
+ * in the DSDT of its own nor on the kernel command line: PCI0 and its
+ * _PRT describe every slot. */
+
+static int pci_attach(struct board *b, struct board_virtio_slot *slot, struct kvmini_error *err)
+{
+	if (!b->pci && !(b->pci = board_pci_create(b->vm, b->loop, err)))
+		return -1;
+	if (board_pci_add(b->pci, slot->vdev, err) < 0) {
+		if (!b->pci->n) {
+			board_pci_destroy(b->pci);
+			b->pci = NULL;
+		}
+		return -1;
+	}
+	slot->transport = &b->pci->slots[b->pci->n - 1];
+	return 0;
+}
+
+static void pci_detach(struct board *b, struct board_virtio_slot *slot)
+{
+	if (!slot->transport || !b->pci)
+		return;
+	remove_last(b->pci);
+	slot->transport = NULL;
+	if (!b->pci->n) {
+		board_pci_destroy(b->pci);
+		b->pci = NULL;
+	}
+}
+
+const struct board_virtio_transport board_virtio_pci = {
+	.name = "pci", .attach = pci_attach, .detach = pci_detach,
+};

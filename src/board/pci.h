@@ -11,6 +11,7 @@
 #define KVMINI_BOARD_PCI_H
 
 #include "arch/x86/firmware.h"
+#include "board/virtio.h"
 #include "error.h"
 #include "virtio/devices.h"
 #include "vm.h"
@@ -23,12 +24,13 @@ struct event_loop;
 struct board_pci *board_pci_create(struct vm *vm, struct event_loop *loop,
 				   struct kvmini_error *err);
 int board_pci_add(struct board_pci *p, struct virtio_device *vdev, struct kvmini_error *err);
-/* Both for every device of set (NULL: none). */
-struct board_pci *board_pci_attach(struct vm *vm, struct event_loop *loop,
-				   const struct virtio_device_set *set, struct kvmini_error *err);
 /* Before vm_destroy(): transports, irqfds, GSIs, ioeventfds, the host.
  * NULL is fine. */
 void board_pci_destroy(struct board_pci *p);
+/* --transport pci for the board's virtio wiring (board/virtio.h): the
+ * host bridge with the first device, each device at the next slot. */
+extern const struct board_virtio_transport board_virtio_pci;
+
 /* What the firmware tables say about it. */
 const struct x86_pci_desc *board_pci_firmware(const struct board_pci *p);
 
