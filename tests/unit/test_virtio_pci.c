@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "event_loop.h"
 #include "virtio/pci.h"
+#include "virtio/rng.h"
 
 #define MIB (1ULL << 20)
 #define ECAM 0xe0000000ull
@@ -58,6 +59,9 @@ static const struct virtio_device_ops fake_ops = {
 	.queue_kick = fake_kick,
 };
 
+/* The function the helpers below talk to. */
+static unsigned cur_slot = SLOT;
+
 /* ---- the board's handles, recorded ---- */
 
 struct board_rec {
@@ -92,7 +96,7 @@ static void rec_intx(void *ctx, unsigned line, bool level)
 {
 	struct board_rec *b = ctx;
 	uint64_t one = 1;
-	if (line != 16 + SLOT)
+	if (line != 16 + cur_slot)
 		b->sends = 1000;
 	__atomic_store_n(&b->intx, level, __ATOMIC_SEQ_CST);
 	if (level && write(b->intx_fd, &one, 8) != 8)
@@ -116,6 +120,7 @@ static int log_pipe[2];
 
 static void setup(void)
 {
+	cur_slot = SLOT;
 	memset(&f, 0, sizeof(f));
 	memset(&rec, 0, sizeof(rec));
 	memcpy(f.config, "config!", 8);
@@ -166,7 +171,7 @@ TestSuite(virtio_pci, .init = setup, .fini = teardown);
 
 static uint32_t cfg_read(unsigned reg, unsigned len)
 {
-	uint32_t a = 0x80000000u | SLOT << 11 | (reg & 0xfc), v = 0;
+	uint32_t a = 0x80000000u | cur_slot << 11 | (reg & 0xfc), v = 0;
 	cr_assert(bus_access(&pio, 0xcf8, (uint8_t *)&a, 4, true));
 	cr_assert(bus_access(&pio, 0xcfc + (reg & 3), (uint8_t *)&v, len, false));
 	return v;
@@ -174,7 +179,7 @@ static uint32_t cfg_read(unsigned reg, unsigned len)
 
 static void cfg_write(unsigned reg, uint32_t v, unsigned len)
 {
-	uint32_t a = 0x80000000u | SLOT << 11 | (reg & 0xfc);
+	uint32_t a = 0x80000000u | cur_slot << 11 | (reg & 0xfc);
 	cr_assert(bus_access(&pio, 0xcf8, (uint8_t *)&a, 4, true));
 	cr_assert(bus_access(&pio, 0xcfc + (reg & 3), (uint8_t *)&v, len, true));
 }
@@ -522,4 +527,38 @@ Test(virtio_pci, destroy_takes_the_device_off_the_bus)
 	cr_assert_not(bus_access(&mmio, bar0, &b, 1, false));
 	cr_assert_eq(cfg_read(PCI_VENDOR_ID, 4), 0xffffffffu);
 	cr_assert_null(f.vdev.transport);
+}
+
+Test(virtio_pci, virtio_rng_answers_through_pci)
+{
+	struct kvmini_config cfg;
+	kvmini_config_defaults(&cfg);
+	cfg.rng = true;
+	struct virtio_device_env denv = { .loop = loop, .log_fd = log_pipe[1], .cfg = &cfg };
+	struct virtio_device *rng = virtio_rng_create(&denv, NULL, &err);
+	cr_assert_not_null(rng, "%s", err.msg);
+	struct virtio_pci_env env = {
+		.host = &host, .slot = 4, .loop = loop, .mem = &mem, .log_fd = log_pipe[1],
+		.board = &rec_ops, .board_ctx = &rec,
+	};
+	struct virtio_pci *t = virtio_pci_create(rng, &env, &err);
+	cr_assert_not_null(t, "%s", err.msg);
+	cur_slot = 4;
+	cr_assert_eq(cfg_read(PCI_DEVICE_ID, 2), 0x1040 + VIRTIO_ID_RNG);
+	enable_bar();
+	negotiate();
+	queue_setup(VIRTIO_MSI_NO_VECTOR);
+	driver_ok();
+	post_buffer();
+	kick(0);
+	cr_assert(wait_fd(rec.intx_fd), "no INTx after the kick");
+	cr_assert_eq(rec.sends, 0, "INTx on another line, or an MSI");
+	struct vring_used *u = guest_ptr(&mem, USED_GPA, 4 + 8);
+	cr_assert_eq(used_idx(), 1);
+	cr_assert_eq(u->ring[0].len, 16, "the whole buffer filled");
+	static const uint8_t zeros[16];
+	cr_assert_neq(memcmp(guest_ptr(&mem, BUF_GPA, 16), zeros, 16), 0, "entropy, not zeros");
+	cr_assert_eq(rd(VIRTIO_PCI_ISR_OFF, 1), 1);
+	virtio_pci_destroy(t);
+	virtio_device_destroy(rng);
 }
