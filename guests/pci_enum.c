@@ -9,18 +9,6 @@
 
 #define ECAM_BASE 0xe0000000UL
 
-static inline void outl(uint16_t port, uint32_t v)
-{
-	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline uint32_t inl(uint16_t port)
-{
-	uint32_t v;
-	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
 static uint32_t cf8_read(unsigned slot, unsigned reg)
 {
 	outl(0xcf8, 0x80000000u | slot << 11 | (reg & 0xfc));

@@ -302,6 +302,18 @@ static uint16_t used_idx(void)
 	return __atomic_load_n(&u->idx, __ATOMIC_ACQUIRE);
 }
 
+/* The usual start: decode BAR 0, negotiate, queue 0 on `vector`,
+ * DRIVER_OK, one buffer posted and kicked. */
+static void run_once(uint16_t vector)
+{
+	enable_bar();
+	negotiate();
+	queue_setup(vector);
+	driver_ok();
+	post_buffer();
+	kick(0);
+}
+
 /* ---- the tests ---- */
 
 Test(virtio_pci, ids_say_a_modern_virtio_device)
@@ -359,12 +371,7 @@ Test(virtio_pci, bar_is_off_the_bus_until_memory_decode)
 
 Test(virtio_pci, negotiate_kick_and_intx)
 {
-	enable_bar();
-	negotiate();
-	queue_setup(VIRTIO_MSI_NO_VECTOR);
-	driver_ok();
-	post_buffer();
-	kick(0);
+	run_once(VIRTIO_MSI_NO_VECTOR);
 	cr_assert(wait_fd(rec.intx_fd), "no INTx after the kick");
 	cr_assert_eq(used_idx(), 1);
 	cr_assert_eq(memcmp(guest_ptr(&mem, BUF_GPA, 5), "hello", 5), 0);
@@ -379,12 +386,7 @@ Test(virtio_pci, negotiate_kick_and_intx)
 
 Test(virtio_pci, enabling_msix_drops_a_pending_intx)
 {
-	enable_bar();
-	negotiate();
-	queue_setup(VIRTIO_MSI_NO_VECTOR);
-	driver_ok();
-	post_buffer();
-	kick(0);
+	run_once(VIRTIO_MSI_NO_VECTOR);
 	cr_assert(wait_fd(rec.intx_fd), "no INTx after the kick");
 	cfg_write(find_msix() + PCI_MSIX_FLAGS, PCI_MSIX_FLAGS_ENABLE, 2);
 	cr_assert_not(__atomic_load_n(&rec.intx, __ATOMIC_SEQ_CST));
@@ -545,12 +547,7 @@ Test(virtio_pci, virtio_rng_answers_through_pci)
 	cr_assert_not_null(t, "%s", err.msg);
 	cur_slot = 4;
 	cr_assert_eq(cfg_read(PCI_DEVICE_ID, 2), 0x1040 + VIRTIO_ID_RNG);
-	enable_bar();
-	negotiate();
-	queue_setup(VIRTIO_MSI_NO_VECTOR);
-	driver_ok();
-	post_buffer();
-	kick(0);
+	run_once(VIRTIO_MSI_NO_VECTOR);
 	cr_assert(wait_fd(rec.intx_fd), "no INTx after the kick");
 	cr_assert_eq(rec.sends, 0, "INTx on another line, or an MSI");
 	struct vring_used *u = guest_ptr(&mem, USED_GPA, 4 + 8);
