@@ -231,9 +231,9 @@ static const struct virtio_device_ops vcon_ops = {
 	.destroy = vcon_destroy,
 };
 
-/* A watch of fd, paused. (event_loop_add() with no events would leave
- * the fd in epoll while the loop believes it out, so a later resume
- * would fail: add it watched, then pause it.) */
+/* A watch of fd, paused. Added watched, then paused: epoll refuses an
+ * fd it cannot watch (a regular file) here, at creation, rather than at
+ * the first resume. */
 static struct event_handler *vcon_watch(struct vcon *c, int fd, uint32_t events,
 					event_fd_fn *fn, struct kvmini_error *err)
 {
