@@ -10,7 +10,7 @@ SANFLAGS:= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 LDLIBS  := -lpthread -lcjson
 
 LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/board/*.c src/devices/*.c src/loaders/*.c \
-	src/virtio/*.c src/snapshot/*.c src/display/*.c)
+	src/pci/*.c src/virtio/*.c src/snapshot/*.c src/display/*.c)
 # src/api: the control API, a front end like the CLI (docs/api.md). It
 # parses JSON with Debian's cJSON: a build without its header installs
 # libcjson-dev first (scripts/install-deps.sh build), as root.
@@ -438,3 +438,6 @@ slirp-deps:
 	@test -e /usr/include/slirp/libslirp.h || scripts/install-deps.sh build
 $(B)/obj/src/virtio/net_user.o $(B)/san/src/virtio/net_user.o \
 $(B)/fuzz/obj/src/virtio/net_user.o: | slirp-deps
+
+# ---- PCI (issue 11): the enumeration guest for --transport pci ----
+guests: $(G)/pci_enum.elf

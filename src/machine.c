@@ -160,14 +160,18 @@ static int write_screen_info(struct kvmini_vm *m, const struct load_result *load
 }
 
 /* A Linux kernel learns of the virtio devices from its command line as
- * well as from the DSDT (docs/virtio.md says why both). */
+ * well as from the DSDT (docs/virtio.md says why both). With a PCI host
+ * bridge the default command line lets it probe PCI. */
 static int load_kernel(struct kvmini_vm *m, const struct kvmini_image *img,
 		       struct load_result *loaded, struct kvmini_error *err)
 {
 	char devices[VIRTIO_MAX_DEVICES * sizeof(m->board.virtio_slots[0].cmdline)];
 	if (!board_virtio_cmdline(&m->board, devices, sizeof(devices)))
 		return kvmini_fail(err, KVMINI_E_HOST, "internal: the virtio command line is too long");
-	return load_linux_devices(&m->vm.mem, img, m->acpi_rsdp, devices, loaded, err);
+	struct kvmini_image linux_img = *img;
+	if (!linux_img.cmdline && m->board.pci)
+		linux_img.cmdline = KVMINI_LINUX_CMDLINE_PCI;
+	return load_linux_devices(&m->vm.mem, &linux_img, m->acpi_rsdp, devices, loaded, err);
 }
 
 /* Everything a boot writes into guest memory or vCPU state before the

@@ -5,6 +5,7 @@
 #include "arch/x86/acpi.h"
 #include "arch/x86/firmware.h"
 #include "arch/x86/mptable.h"
+#include "board/pci.h"
 #include "board/split_irqchip.h"
 
 int board_init(struct board *b, const struct board_desc *desc, struct kvmini_error *err)
@@ -152,6 +153,7 @@ int board_write_firmware(const struct board *b, const struct guest_memory *mem,
 	struct x86_firmware_desc desc = {
 		.ncpus = ncpus, .devices = devices,
 		.ndevices = board_resources(b->desc, true, devices),
+		.pci = board_pci_firmware(b->pci),
 	};
 	for (unsigned i = 0; i < b->nvirtio; i++)
 		if (b->virtio_slots[i].res.acpi_hid)

@@ -17,6 +17,7 @@
 #include "board/virtio.h"
 
 struct split_irqchip;
+struct board_pci;
 
 struct board_desc {
 	const char *name;
@@ -49,6 +50,7 @@ struct board {
 	const struct board_virtio_transport *virtio_transport;
 	struct board_virtio_slot virtio_slots[VIRTIO_MAX_DEVICES];
 	unsigned nvirtio;
+	struct board_pci *pci;   /* --transport pci: this boot's host bridge */
 };
 
 /* An empty board of desc's devices; fails when it has too many. */
