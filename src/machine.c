@@ -14,6 +14,7 @@
 #include "arch/x86/cpu_mode.h"
 #include "arch/x86/firmware.h"
 #include "board/board.h"
+#include "loaders/linux_boot.h"
 #include "loaders/loader.h"
 #include "demo_image.h"   /* generated from guests/demo.S */
 
@@ -119,6 +120,30 @@ static int write_firmware_tables(struct kvmini_vm *m, struct kvmini_error *err)
 	return board_write_firmware(&m->board, &m->vm.mem, m->vm.ncpus, &m->acpi_rsdp, err);
 }
 
+/* The NUL-terminated string a loader wrote at gpa (at most max bytes
+ * before the NUL), or NULL. */
+static const char *loaded_string(const struct guest_memory *mem, gpa_t gpa, uint64_t max)
+{
+	for (uint64_t n = 0; n <= max; n++) {
+		const char *c = guest_ptr(mem, gpa + n, 1);
+		if (!c)
+			return NULL;
+		if (!*c)
+			return guest_ptr(mem, gpa, n + 1);
+	}
+	return NULL;
+}
+
+/* The devices learn what the loader did (fw_cfg: the command line). */
+static int tell_devices(struct kvmini_vm *m, const struct load_result *loaded,
+			struct kvmini_error *err)
+{
+	struct device_boot boot = { .cmdline_addr = loaded->cmdline };
+	if (loaded->cmdline)
+		boot.cmdline = loaded_string(&m->vm.mem, loaded->cmdline, BOOT_CMDLINE_MAX);
+	return board_booted(&m->board, &boot, err);
+}
+
 /* Everything a boot writes into guest memory or vCPU state before the
  * first instruction: a restart calls this again on the new VM. */
 static int load_image(struct kvmini_vm *m, const struct kvmini_image *img,
@@ -141,7 +166,7 @@ static int load_image(struct kvmini_vm *m, const struct kvmini_image *img,
 		if (r == 0)
 			r = write_firmware_tables(m, err);
 	}
-	if (r < 0)
+	if (r < 0 || tell_devices(m, &loaded, err) < 0)
 		return -1;
 	struct x86_entry entry = {
 		.mode = loaded.mode, .abi = loaded.abi,

@@ -58,6 +58,7 @@ static struct device_env device_env(struct board *b, const struct device_type *t
 		.exit = { .exit = guest_exit, .ctx = vm },
 		.config = cfg,
 		.isa_bus = vm_irq_line(vm, 0),
+		.mem = &vm->mem,
 	};
 	for (unsigned i = 0; i < type->res.nirqs && i < RESOURCES_MAX_IRQS; i++)
 		env.irqs[i] = vm_irq_line(vm, type->res.irqs[i].line);
@@ -91,10 +92,12 @@ int board_attach(struct board *b, struct vm *vm, const struct kvmini_config *cfg
 		struct board_slot *slot = &b->slots[i];
 		if (slot->type->wanted && !slot->type->wanted(cfg))
 			continue;
+		struct device_env env = device_env(b, slot->type, cfg);
 		if (!slot->dev) {
-			struct device_env env = device_env(b, slot->type, cfg);
 			if (!(slot->dev = slot->type->create(&env, err)))
 				return -1;
+		} else if (slot->type->rebind) {
+			slot->type->rebind(slot->dev, &env);   /* a persistent one, next boot */
 		}
 		if (register_ranges(vm, slot, err) < 0)
 			return -1;
@@ -115,9 +118,13 @@ void board_detach(struct board *b)
 		return;   /* never initialised */
 	split_irqchip_destroy(b->split);   /* its KVM calls use the VM fd */
 	b->split = NULL;
-	for (size_t i = 0; i < b->desc->ndevices; i++)
-		if (!b->slots[i].type->persistent)
-			slot_destroy(&b->slots[i]);
+	for (size_t i = 0; i < b->desc->ndevices; i++) {
+		struct board_slot *slot = &b->slots[i];
+		if (!slot->type->persistent)
+			slot_destroy(slot);
+		else if (slot->dev && slot->type->unbind)
+			slot->type->unbind(slot->dev);   /* its lines are this VM's */
+	}
 	b->vm = NULL;
 }
 
@@ -163,6 +170,16 @@ size_t board_input(struct board *b, const uint8_t *bytes, size_t n)
 		const struct board_slot *slot = &b->slots[i];
 		if (slot->type->input && slot->dev)
 			return slot->type->input(slot->dev, bytes, n);
+	}
+	return 0;
+}
+
+int board_booted(struct board *b, const struct device_boot *boot, struct kvmini_error *err)
+{
+	for (size_t i = 0; i < b->desc->ndevices; i++) {
+		const struct board_slot *slot = &b->slots[i];
+		if (slot->dev && slot->type->booted && slot->type->booted(slot->dev, boot, err) < 0)
+			return -1;
 	}
 	return 0;
 }

@@ -71,6 +71,10 @@ size_t board_resources(const struct board_desc *desc, bool with_irqchip,
  * (0 between boots). */
 size_t board_input(struct board *b, const uint8_t *bytes, size_t n);
 
+/* Tell every attached device what this boot loaded (after the loader,
+ * before the vCPUs run). */
+int board_booted(struct board *b, const struct device_boot *boot, struct kvmini_error *err);
+
 /* Every attached device to its power-on state. */
 void board_reset(struct board *b);
 
