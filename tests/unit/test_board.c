@@ -12,6 +12,7 @@
 #include "board/board.h"
 #include "bare_vm.h"
 #include "devices/acpi_pm.h"
+#include "devices/fw_cfg.h"
 #include "devices/i8042.h"
 #include "devices/port92.h"
 #include "devices/reset_control.h"
@@ -154,18 +155,23 @@ Test(board, the_pc_registers_every_declared_range)
 	bare_vm_init(&vm, KVMINI_IRQCHIP_NONE);
 	cr_assert_eq(board_init(&b, &pc_board, &err), 0);
 	cr_assert_eq(board_attach(&b, &vm, &cfg, &err), 0, "%s", err.msg);
-	size_t ranges = 0;
+	size_t ranges = 0, mmio = 0;
 	for (size_t i = 0; i < pc_board.ndevices; i++) {
 		const struct resources *res = &pc_board.devices[i]->res;
 		if (pc_board.devices[i]->wanted && !pc_board.devices[i]->wanted(&cfg))
 			continue;   /* pc-testdev: only with --testdev */
-		ranges += res->nranges;
-		for (unsigned r = 0; r < res->nranges; r++)
-			cr_assert_str_eq(bus_find(&vm.pio, res->ranges[r].base)->name,
-					 res->ranges[r].name);
+		for (unsigned r = 0; r < res->nranges; r++) {
+			const struct resource_range *range = &res->ranges[r];
+			bool port = range->space == RESOURCE_SPACE_PORT;
+			*(port ? &ranges : &mmio) += 1;
+			cr_assert_str_eq(bus_find(port ? &vm.pio : &vm.mmio, range->base)->name,
+					 range->name);
+		}
 	}
 	cr_assert_eq(bus_count(&vm.pio), ranges);
-	cr_assert_eq(ranges, 12);   /* with debugcon's 0x402 and fw_cfg's 0x510-0x511 */
+	cr_assert_eq(bus_count(&vm.mmio), mmio);
+	/* with debugcon's 0x402 and fw_cfg's 0x510-0x511 and DMA 0x514-0x51b */
+	cr_assert_eq(ranges, 13);
 	/* Console input reaches COM1's receive FIFO: LSR.DR, then RBR. */
 	cr_assert_eq(board_input(&b, (const uint8_t *)"k", 1), 1);
 	uint8_t lsr = 0, rbr = 0;
@@ -205,6 +211,7 @@ static const struct state_case cases[] = {
 	{ &port92_device, { { 0, 0, 0x00, 1 } }, NULL },
 	{ &reset_control_device, { { 0, 0, 0x0a, 1 } }, NULL },
 	{ &acpi_pm_device, { { 0, 2, 0x0120, 2 }, { 1, 0, 3u << 10, 2 } }, NULL },
+	{ &fw_cfg_device, { { 0, 0, FW_CFG_FILE_DIR, 2 } }, NULL },
 };
 
 static void *device_new(const struct device_type *type, const struct kvmini_config *cfg)
@@ -313,7 +320,7 @@ Test(device_state, reset_returns_a_device_to_its_power_on_state)
 		type->destroy(fresh);
 		reset++;
 	}
-	cr_assert_eq(reset, 5);
+	cr_assert_eq(reset, 6);
 	close(cfg.serial_out_fd);
 }
 
