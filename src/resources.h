@@ -31,6 +31,14 @@ struct resource_irq {
 	bool level;
 };
 
+/* An HPET's event timer block, for the ACPI HPET table: the low 32 bits
+ * of its capabilities register, and the fewest ticks a periodic timer
+ * may be set to without losing interrupts. */
+struct resource_hpet {
+	uint32_t block_id;
+	uint16_t min_tick;
+};
+
 struct resources {
 	struct resource_range ranges[RESOURCES_MAX_RANGES];
 	unsigned nranges;
@@ -40,6 +48,8 @@ struct resources {
 	 * ranges and lines as _CRS; NULL: not described there. */
 	const char *acpi_name;   /* four characters, e.g. "COM1" */
 	const char *acpi_hid;    /* a PNP ID: three letters, four hex digits */
+	/* An HPET: also in the ACPI HPET table, at its first MMIO range. */
+	const struct resource_hpet *hpet;
 };
 
 #endif
