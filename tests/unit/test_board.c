@@ -32,7 +32,7 @@ static struct kvmini_config config(void)
 
 struct probe {
 	struct irq_line irq;
-	unsigned writes;
+	unsigned writes, unbinds, rebinds;
 	uint64_t last_offset;
 };
 
@@ -75,11 +75,27 @@ static const struct device_type probe_device = {
 	.create = probe_create, .destroy = probe_destroy,
 };
 
+static void probe_unbind(void *dev)
+{
+	struct probe *p = dev;
+	p->unbinds++;
+	p->irq = (struct irq_line){ 0 };
+}
+
+static void probe_rebind(void *dev, const struct device_env *env)
+{
+	struct probe *p = dev;
+	p->rebinds++;
+	p->irq = env->irqs[0];
+}
+
 static const struct device_type persistent_probe_device = {
 	.name = "persistent probe",
-	.res = { .ranges = { { RESOURCE_SPACE_PORT, 0x310, 1, &probe_ops, "kept" } }, .nranges = 1 },
+	.res = { .ranges = { { RESOURCE_SPACE_PORT, 0x310, 1, &probe_ops, "kept" } }, .nranges = 1,
+		 .irqs = { { 4, false } }, .nirqs = 1 },
 	.persistent = true,
 	.create = probe_create, .destroy = probe_destroy,
+	.unbind = probe_unbind, .rebind = probe_rebind,
 };
 
 static const struct device_type *const probe_devices[] = {
@@ -111,7 +127,10 @@ Test(board, a_listed_device_gets_its_ranges_line_and_lifetime)
 
 	/* A restart: per-boot devices go, the persistent one stays and is
 	 * registered again on the new VM. */
+	cr_assert_eq(kept->irq.line, 4);
 	board_detach(&b);
+	cr_assert_eq(kept->unbinds, 1, "unbound before the VM goes");
+	cr_assert_null(kept->irq.set_level);
 	bare_vm_free(&vm);
 	cr_assert_eq(probes_alive, 1);
 	cr_assert_null(b.slots[0].dev);
@@ -119,6 +138,9 @@ Test(board, a_listed_device_gets_its_ranges_line_and_lifetime)
 	bare_vm_init(&vm, KVMINI_IRQCHIP_NONE);
 	cr_assert_eq(board_attach(&b, &vm, &cfg, &err), 0, "%s", err.msg);
 	cr_assert_eq(b.slots[1].dev, kept);
+	cr_assert_eq(kept->rebinds, 1, "the next boot's line");
+	cr_assert_eq(kept->irq.line, 4);
+	cr_assert_eq(kept->irq.ctx, &vm);
 	cr_assert_eq(bus_find(&vm.pio, 0x310)->opaque, kept);
 	cr_assert_eq(probes_alive, 2);
 	board_destroy(&b);
