@@ -4,8 +4,11 @@
  * (its capabilities, a running counter, a comparator in legacy
  * replacement mode interrupting on IRQ 0), and the CMOS RTC (its
  * periodic interrupt on IRQ 8 at no more than its rate, measured on the
- * HPET, and UIP going up and down once a second). Each part prints one
- * line; any mismatch prints why and ends with status 5 (debug-exit 2).
+ * HPET, and UIP going up and down once a second); with --testdev,
+ * pc-testdev's ports 0x2000+n raising and lowering every ISA line but
+ * the cascade, each counted once by its own handler through the 8259s.
+ * Each part prints one line; any mismatch prints why and ends with
+ * status 5 (debug-exit 2).
  * Needs an irqchip (--irqchip kernel or split): the 8259s deliver.
  * Built with RESET_FIRST (testdevs_restart.elf) it first resets the
  * machine once, marking CMOS byte 0x41 (which survives): under
@@ -196,6 +199,68 @@ static void check_rtc_uip(void)
 	serial_puts("rtc: update in progress toggles\n");
 }
 
+/* ---- pc-testdev's ISA lines (only with --testdev) ---- */
+
+static volatile unsigned line_irqs[16];
+
+#define LINE_HANDLER(n)                                                        \
+	__attribute__((interrupt)) static void on_line##n(struct interrupt_frame *f) \
+	{                                                                      \
+		(void)f;                                                       \
+		line_irqs[n]++;                                                \
+		pic_eoi(n);                                                    \
+	}
+LINE_HANDLER(0) LINE_HANDLER(1) LINE_HANDLER(3) LINE_HANDLER(4) LINE_HANDLER(5)
+LINE_HANDLER(6) LINE_HANDLER(7) LINE_HANDLER(8) LINE_HANDLER(9) LINE_HANDLER(10)
+LINE_HANDLER(11) LINE_HANDLER(12) LINE_HANDLER(13) LINE_HANDLER(14) LINE_HANDLER(15)
+
+static interrupt_handler *const line_handlers[16] = {
+	on_line0, on_line1, 0, on_line3, on_line4, on_line5, on_line6, on_line7,
+	on_line8, on_line9, on_line10, on_line11, on_line12, on_line13, on_line14, on_line15,
+};
+
+static uint32_t inl(uint16_t port)
+{
+	uint32_t v;
+	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static int testdev_present(void)
+{
+	outl(0xe0, 0x5a5aa5a5);
+	return inl(0xe0) == 0x5a5aa5a5;
+}
+
+/* Raise line n, wait (on the HPET, at most a second) for its handler,
+ * lower it: one interrupt per edge. */
+static void check_testdev_lines(void)
+{
+	unsigned lines = 0;
+	for (unsigned n = 0; n < 16; n++) {
+		if (!line_handlers[n])
+			continue;   /* IRQ 2: the cascade */
+		idt_set(PIC_VECTOR_BASE + n, line_handlers[n]);
+		pic_unmask(n);
+	}
+	for (unsigned n = 0; n < 16; n++) {
+		if (!line_handlers[n])
+			continue;
+		uint64_t end = HPET[HPET_COUNTER] + SECOND;
+		outb(0x2000 + n, 1);
+		while (!line_irqs[n] && HPET[HPET_COUNTER] < end)
+			sti_hlt();
+		cli();
+		outb(0x2000 + n, 0);
+		if (line_irqs[n] != 1)
+			fail("testdev: a line's handler did not count exactly one interrupt");
+		lines++;
+	}
+	serial_puts("testdev: ");
+	serial_put_dec(lines);
+	serial_puts(" ISA lines raised and lowered\n");
+}
+
 #ifdef RESET_FIRST
 #define RESET_MARK_REG 0x41
 #define RESET_MARK 0x5a
@@ -225,5 +290,7 @@ int main(void)
 	check_hpet();
 	check_rtc_periodic();
 	check_rtc_uip();
+	if (testdev_present())
+		check_testdev_lines();
 	return 0;
 }

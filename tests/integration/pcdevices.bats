@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # QEMU's PC devices as a guest written for QEMU sees them (issue 15):
 # fw_cfg by DMA, the HPET's counter and a comparator interrupt in legacy
-# replacement mode, the CMOS RTC's periodic interrupt and UIP. The guest
+# replacement mode, the CMOS RTC's periodic interrupt and UIP, and with
+# --testdev pc-testdev's ISA line ports. pci-testdev waits for PCI. The guest
 # (guests/testdevs.c) checks each and prints one line per part; any
 # mismatch ends it with status 5. Unit tests of the same devices without
 # KVM: tests/unit/test_fw_cfg.c, test_hpet.c, test_rtc.c.
@@ -25,6 +26,16 @@ rtc: update in progress toggles"
 	kvmini run --irqchip split --timeout 60 "$GUESTS/testdevs.elf"
 	assert_status 1
 	assert_stdout "$WANT"
+}
+
+@test "--testdev: ports 0x2000+n raise and lower each ISA line, one interrupt per edge" {
+	needs_kvm
+	for chip in kernel split; do
+		kvmini run --irqchip $chip --testdev --timeout 60 "$GUESTS/testdevs.elf"
+		assert_status 1
+		assert_stdout "$WANT
+testdev: 15 ISA lines raised and lowered"
+	done
 }
 
 @test "after --on-reset restart the surviving RTC interrupts the new boot" {
