@@ -9,7 +9,7 @@ CFLAGS  ?= -O2 -g
 SANFLAGS:= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDLIBS  := -lpthread -lcjson
 
-LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/board/*.c src/devices/*.c src/loaders/*.c)
+LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/board/*.c src/devices/*.c src/loaders/*.c src/virtio/*.c src/snapshot/*.c)
 # src/api: the control API, a front end like the CLI (docs/api.md). It
 # parses JSON with Debian's cJSON: a build without its header installs
 # libcjson-dev first (scripts/install-deps.sh build), as root.
@@ -47,7 +47,7 @@ GUESTS := $(G)/demo.bin $(G)/hello_real.bin $(G)/loop.bin \
 	$(G)/emulation_failure.elf $(G)/timer_pit.elf $(G)/timer_lapic.elf \
 	$(G)/uart_irq.elf $(G)/smp.elf $(G)/smp_ap_exit.elf $(G)/irq_latency.elf \
 	$(G)/acpi_poweroff.elf $(G)/loop_ready.bin $(G)/echo_ready.bin \
-	$(G)/outs_flood_com1.bin $(G)/outs_flood_debugcon.bin
+	$(G)/outs_flood_com1.bin $(G)/outs_flood_debugcon.bin $(G)/sequence.elf
 guests: $(GUESTS)
 # Firmware tables, CPU feature hiding, boot MSRs.
 guests: $(G)/firmware_tables.elf $(G)/cpuid_bits.elf $(G)/boot_msrs.elf
