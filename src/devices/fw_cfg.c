@@ -12,6 +12,8 @@
 
 #define FW_CFG_NITEMS 10
 #define FW_CFG_DMA_DESC_SIZE 16    /* u32 control, u32 length, u64 address */
+/* A saved command line longer than this is not one a loader wrote. */
+#define FW_CFG_CMDLINE_MAX (1u << 20)
 #define FW_CFG_NFILES 1
 #define E820_ENTRY_SIZE 20         /* u64 address, u64 length, u32 type: packed */
 
@@ -49,6 +51,14 @@ static uint64_t get_be(const uint8_t *p, unsigned n)
 	for (unsigned i = 0; i < n; i++)
 		v = v << 8 | p[i];
 	return v;
+}
+
+static const struct fw_cfg_item *item_find(const struct fw_cfg *c, uint16_t key)
+{
+	for (unsigned i = 0; i < c->nitems; i++)
+		if (c->items[i].key == key)
+			return &c->items[i];
+	return NULL;
 }
 
 /* Add an item of len bytes; returns its buffer (zeroed), NULL when out
@@ -123,7 +133,12 @@ static int items_build(struct fw_cfg *c, const struct device_env *env)
 	    !item_add_le(c, FW_CFG_NB_CPUS, cpus, 2) ||
 	    !item_add_le(c, FW_CFG_MAX_CPUS, cpus, 2) || !e820_add(c, env))
 		return -1;
-	return dir_add(c, &c->items[c->nitems - 1]) ? 0 : -1;
+	/* The command line's items, empty (reading as absent ones do: 0)
+	 * until a --kernel boot fills them (fw_cfg_booted). */
+	if (!item_add(c, FW_CFG_CMDLINE_ADDR, 0) || !item_add(c, FW_CFG_CMDLINE_SIZE, 0) ||
+	    !item_add(c, FW_CFG_CMDLINE_DATA, 0))
+		return -1;
+	return dir_add(c, item_find(c, FW_CFG_FILE_FIRST)) ? 0 : -1;
 }
 
 static void *fw_cfg_create(const struct device_env *env, struct kvmini_error *err)
@@ -143,27 +158,50 @@ static void *fw_cfg_create(const struct device_env *env, struct kvmini_error *er
 	return c;
 }
 
-static const struct fw_cfg_item *item_find(const struct fw_cfg *c, uint16_t key)
+static void item_replace(struct fw_cfg *c, uint16_t key, uint8_t *data, uint32_t len)
 {
-	for (unsigned i = 0; i < c->nitems; i++)
-		if (c->items[i].key == key)
-			return &c->items[i];
-	return NULL;
+	struct fw_cfg_item *it = (struct fw_cfg_item *)item_find(c, key);
+	free(it->data);
+	it->data = data;
+	it->len = len;
 }
 
 /* The command line's three items, QEMU's way: its size and bytes
- * include the NUL. Before any vCPU runs, once per boot. */
+ * include the NUL (size 0: no command line, the items empty). All or
+ * nothing: -1 when out of memory, with nothing changed. */
+static int cmdline_set(struct fw_cfg *c, const uint8_t *bytes, uint32_t size, uint32_t addr)
+{
+	uint8_t *data = calloc(1, size ? size : 1), *a = calloc(1, 4), *n = calloc(1, 4);
+	if (!data || !a || !n) {
+		free(data);
+		free(a);
+		free(n);
+		return -1;
+	}
+	memcpy(data, bytes, size);
+	put_le(a, addr, 4);
+	put_le(n, size, 4);
+	item_replace(c, FW_CFG_CMDLINE_DATA, data, size);
+	item_replace(c, FW_CFG_CMDLINE_ADDR, a, size ? 4 : 0);
+	item_replace(c, FW_CFG_CMDLINE_SIZE, n, size ? 4 : 0);
+	return 0;
+}
+
+/* Before any vCPU runs, once per boot. */
 static int fw_cfg_booted(void *opaque, const struct device_boot *boot, struct kvmini_error *err)
 {
 	struct fw_cfg *c = opaque;
-	if (!boot->cmdline || item_find(c, FW_CFG_CMDLINE_DATA))
+	size_t size = boot->cmdline ? strlen(boot->cmdline) + 1 : 0;
+	if (!size)
 		return 0;
-	size_t size = strlen(boot->cmdline) + 1;
-	uint8_t *data = size <= UINT32_MAX ? item_add(c, FW_CFG_CMDLINE_DATA, (uint32_t)size) : NULL;
-	if (!data || !item_add_le(c, FW_CFG_CMDLINE_ADDR, boot->cmdline_addr, 4) ||
-	    !item_add_le(c, FW_CFG_CMDLINE_SIZE, size, 4))
+	if (size > FW_CFG_CMDLINE_MAX)
+		return kvmini_fail(err, KVMINI_E_USAGE, "fw_cfg: a command line of %zu bytes", size);
+	pthread_mutex_lock(&c->lock);
+	int rc = cmdline_set(c, (const uint8_t *)boot->cmdline, (uint32_t)size,
+			     (uint32_t)boot->cmdline_addr);
+	pthread_mutex_unlock(&c->lock);
+	if (rc < 0)
 		return kvmini_fail(err, KVMINI_E_HOST, "out of memory for fw_cfg's command line");
-	memcpy(data, boot->cmdline, size);
 	return 0;
 }
 
@@ -295,6 +333,8 @@ const struct bus_device_ops fw_cfg_dma_ops = { .read = fw_cfg_dma_read,
 
 /* ---- saved state ---- */
 
+/* The selector, offset and DMA latch, then the command line the boot
+ * had (a restored VM is not loaded again: the items come from here). */
 static void fw_cfg_save(void *opaque, struct state_writer *w)
 {
 	struct fw_cfg *c = opaque;
@@ -302,28 +342,61 @@ static void fw_cfg_save(void *opaque, struct state_writer *w)
 	state_put_u16(w, c->selector);
 	state_put_u32(w, c->offset);
 	state_put_u64(w, c->dma_addr);
+	const struct fw_cfg_item *addr = item_find(c, FW_CFG_CMDLINE_ADDR);
+	const struct fw_cfg_item *data = item_find(c, FW_CFG_CMDLINE_DATA);
+	state_put_u32(w, addr->len == 4 ? (uint32_t)addr->data[0] | (uint32_t)addr->data[1] << 8 |
+					  (uint32_t)addr->data[2] << 16 | (uint32_t)addr->data[3] << 24
+					: 0);
+	state_put_u32(w, data->len);
+	state_put_bytes(w, data->data, data->len);
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* The offset must lie within the selected item (0 for none). */
+/* The length the selected item will have once a restored command line
+ * of `size` bytes is in place. */
+static uint32_t restored_len(const struct fw_cfg *c, uint16_t key, uint32_t size)
+{
+	if (key == FW_CFG_CMDLINE_DATA)
+		return size;
+	if (key == FW_CFG_CMDLINE_ADDR || key == FW_CFG_CMDLINE_SIZE)
+		return size ? 4 : 0;
+	const struct fw_cfg_item *it = item_find(c, key);
+	return it ? it->len : 0;
+}
+
+/* A command line of at most FW_CFG_CMDLINE_MAX bytes ending in its NUL;
+ * the offset within the selected item. */
 static int fw_cfg_restore(void *opaque, struct state_reader *r, struct kvmini_error *err)
 {
 	struct fw_cfg *c = opaque;
 	uint16_t selector = state_get_u16(r);
 	uint32_t offset = state_get_u32(r);
 	uint64_t dma_addr = state_get_u64(r);
-	if (state_reader_finish(r, "fw_cfg", err) < 0)
-		return -1;
-	const struct fw_cfg_item *it = item_find(c, selector);
-	if (offset > (it ? it->len : 0))
-		return kvmini_fail(err, KVMINI_E_USAGE,
-				   "fw_cfg: saved offset %u is past item 0x%x's end", offset, selector);
+	uint32_t addr = state_get_u32(r), size = state_get_u32(r);
+	if (size > FW_CFG_CMDLINE_MAX)
+		return kvmini_fail(err, KVMINI_E_USAGE, "fw_cfg: saved command line of %u bytes",
+				   size);
+	uint8_t *line = malloc(size ? size : 1);
+	if (!line)
+		return kvmini_fail(err, KVMINI_E_HOST, "out of memory for fw_cfg's state");
+	state_get_bytes(r, line, size);
+	int rc = state_reader_finish(r, "fw_cfg", err);
+	if (rc == 0 && size && line[size - 1] != '\0')
+		rc = kvmini_fail(err, KVMINI_E_USAGE, "fw_cfg: saved command line lacks its NUL");
+	if (rc == 0 && offset > restored_len(c, selector, size))
+		rc = kvmini_fail(err, KVMINI_E_USAGE, "fw_cfg: saved offset %u is past item 0x%x's end",
+				 offset, selector);
 	pthread_mutex_lock(&c->lock);
-	c->selector = selector;
-	c->offset = offset;
-	c->dma_addr = dma_addr;
+	if (rc == 0 && cmdline_set(c, line, size, addr) < 0)
+		rc = kvmini_fail(err, KVMINI_E_HOST, "out of memory for fw_cfg's state");
+	if (rc == 0) {
+		c->selector = selector;
+		c->offset = offset;
+		c->dma_addr = dma_addr;
+	}
 	pthread_mutex_unlock(&c->lock);
-	return 0;
+	free(line);
+	return rc;
 }
 
 const struct device_type fw_cfg_device = {

@@ -396,3 +396,47 @@ Test(fw_cfg, state_round_trips_and_a_hostile_offset_is_refused)
 	cr_assert_eq(b, 'U', "a failed restore changed nothing");
 	state_writer_free(&w);
 }
+
+Test(fw_cfg, a_restored_state_brings_the_command_line_back)
+{
+	struct kvmini_error err;
+	struct state_writer w;
+	struct state_reader r;
+	char line[16];
+
+	attach(1, 32u << 20, 0);
+	struct device_boot boot = { .cmdline = "mb.end", .cmdline_addr = 0x51000 };
+	cr_assert_eq(fw_cfg_device.booted(dev, &boot, &err), 0, "%s", err.msg);
+	read_item(FW_CFG_CMDLINE_DATA, (uint8_t *)line, 3);   /* offset 3 */
+	state_writer_init(&w);
+	fw_cfg_device.save_state(dev, &w);
+	fw_cfg_device.destroy(dev);
+
+	struct device_env env = { .config = &cfg, .ram_below_4g = 32u << 20, .mem = &mem };
+	cr_assert_not_null(dev = fw_cfg_device.create(&env, &err));   /* not booted: a restore */
+	bus_free(&pio);
+	bus_init(&pio, "port");
+	for (unsigned i = 0; i < fw_cfg_device.res.nranges; i++) {
+		const struct resource_range *rr = &fw_cfg_device.res.ranges[i];
+		cr_assert_eq(bus_register(&pio, rr->base, rr->len, rr->ops, dev, rr->name, &err), 0);
+	}
+	state_reader_init(&r, w.data, w.len);
+	cr_assert_eq(fw_cfg_device.restore_state(dev, &r, &err), 0, "%s", err.msg);
+	uint8_t b;
+	cr_assert(bus_access(&pio, 0x511, &b, 1, false));
+	cr_assert_eq(b, 'e', "the offset into the restored line");
+	cr_assert_eq(read_le(FW_CFG_CMDLINE_SIZE, 4), 7);
+	cr_assert_eq(read_le(FW_CFG_CMDLINE_ADDR, 4), 0x51000);
+	read_item(FW_CFG_CMDLINE_DATA, (uint8_t *)line, 7);
+	cr_assert_str_eq(line, "mb.end");
+
+	w.data[w.len - 1] = 'x';                  /* the line's NUL gone */
+	state_reader_init(&r, w.data, w.len);
+	cr_assert_eq(fw_cfg_device.restore_state(dev, &r, &err), -1);
+	cr_assert(strstr(err.msg, "NUL"), "%s", err.msg);
+	w.data[w.len - 1] = 0;
+	w.data[2 + 4 + 8 + 4 + 3] = 0x7f;         /* a size of ~2 GiB */
+	state_reader_init(&r, w.data, w.len);
+	cr_assert_eq(fw_cfg_device.restore_state(dev, &r, &err), -1);
+	state_writer_free(&w);
+}
