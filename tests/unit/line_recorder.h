@@ -56,19 +56,33 @@ static inline struct irq_line line_recorder_line(struct line_recorder *r, unsign
 	return (struct irq_line){ .set_level = line_recorder_set, .ctx = r, .line = line };
 }
 
-/* Wait until at least n rising edges; false after LINE_WAIT_S seconds. */
-static inline bool line_recorder_wait(struct line_recorder *r, unsigned n)
+/* Wait until *counter (rises or count) reaches n; false after
+ * LINE_WAIT_S seconds. */
+static inline bool line_recorder_wait_for(struct line_recorder *r, const unsigned *counter,
+					  unsigned n)
 {
 	struct timespec deadline;
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += LINE_WAIT_S;
 	bool ok = true;
 	pthread_mutex_lock(&r->lock);
-	while (ok && r->rises < n)
+	while (ok && *counter < n)
 		ok = pthread_cond_timedwait(&r->changed, &r->lock, &deadline) == 0;
-	bool reached = r->rises >= n;
+	bool reached = *counter >= n;
 	pthread_mutex_unlock(&r->lock);
 	return reached;
+}
+
+/* At least n rising edges. */
+static inline bool line_recorder_wait(struct line_recorder *r, unsigned n)
+{
+	return line_recorder_wait_for(r, &r->rises, n);
+}
+
+/* At least n levels set, rising or falling (a pulse is two). */
+static inline bool line_recorder_wait_events(struct line_recorder *r, unsigned n)
+{
+	return line_recorder_wait_for(r, &r->count, n);
 }
 
 /* A copy of the i-th event, under the lock. */
