@@ -146,6 +146,7 @@ static void check_hpet(void)
 	if (HPET[HPET_COUNTER] < HPET[HPET_T0_CMP])
 		fail("hpet: the interrupt came before the counter reached the comparator");
 	HPET[HPET_T0_CONF] = 0;
+	HPET[HPET_CONFIG] = 1;   /* legacy replacement off: IRQ 8 is the RTC's again */
 	serial_puts("hpet: counter runs, comparator interrupt on IRQ 0\n");
 }
 
