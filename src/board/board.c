@@ -149,13 +149,26 @@ size_t board_resources(const struct board_desc *desc, bool with_irqchip,
 	return n;
 }
 
+/* What this boot has: the interrupt controller's devices and every
+ * device attached (one an option leaves out is not described). */
+static size_t attached_resources(const struct board *b, const struct resources **out)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < b->desc->nirqchip_devices && n < BOARD_MAX_DEVICES; i++)
+		out[n++] = b->desc->irqchip_devices[i];
+	for (size_t i = 0; i < b->desc->ndevices && n < BOARD_MAX_DEVICES; i++)
+		if (b->slots[i].dev)
+			out[n++] = &b->slots[i].type->res;
+	return n;
+}
+
 int board_write_firmware(const struct board *b, const struct guest_memory *mem,
 			 unsigned ncpus, uint64_t *rsdp, struct kvmini_error *err)
 {
 	const struct resources *devices[BOARD_MAX_DEVICES];
 	struct x86_firmware_desc desc = {
 		.ncpus = ncpus, .devices = devices,
-		.ndevices = board_resources(b->desc, true, devices),
+		.ndevices = attached_resources(b, devices),
 	};
 	if (mptable_write(mem, &desc, err) < 0 || acpi_write_tables(mem, &desc, rsdp, err) < 0)
 		return -1;

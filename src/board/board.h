@@ -59,7 +59,7 @@ void board_detach(struct board *b);
 /* Every device, persistent ones too. */
 void board_destroy(struct board *b);
 
-/* The MP and ACPI tables for vm's vCPUs and the board's devices. */
+/* The MP and ACPI tables for vm's vCPUs and the devices attached. */
 int board_write_firmware(const struct board *b, const struct guest_memory *mem,
 			 unsigned ncpus, uint64_t *rsdp, struct kvmini_error *err);
 /* The firmware's view of the board (for tests): fills `out` (room for

@@ -65,6 +65,7 @@ static const char usage_text[] =
 	"  --serial stdio|file:PATH   where COM1 output goes (default stdio)\n"
 	"  --testdev           add QEMU's pc-testdev (ports 0xe0, 0xe4, 0x2000-0x2017,\n"
 	"                      64 KiB at 0xff000000), as kvm-unit-tests use it\n"
+	"  --no-hpet           leave out the HPET at 0xfed00000 and its ACPI table\n"
 	"  --strict-io         unclaimed port or MMIO access stops the guest (exit status 10)\n"
 	"  --cpus N            number of vCPUs (default 1; more than 1 chooses --irqchip\n"
 	"                      kernel when no --irqchip is given)\n"

@@ -505,6 +505,11 @@ static void hpet_device_destroy(void *dev)
 	hpet_destroy(dev);
 }
 
+static bool hpet_wanted(const struct kvmini_config *cfg)
+{
+	return !cfg->no_hpet;
+}
+
 static const struct resource_hpet hpet_block = {
 	.block_id = (uint32_t)(HPET_CAP_REV | (HPET_TIMERS - 1) << HPET_CAP_NUM_TIM_SHIFT |
 			       HPET_CAP_COUNT_64 | HPET_CAP_LEGACY |
@@ -520,6 +525,7 @@ const struct device_type hpet_device = {
 		.acpi_name = "HPET", .acpi_hid = "PNP0103",
 		.hpet = &hpet_block,
 	},
+	.wanted = hpet_wanted,
 	.create = hpet_device_create, .destroy = hpet_device_destroy, .reset = hpet_reset,
 	.save_state = hpet_save, .restore_state = hpet_restore,
 };

@@ -13,6 +13,8 @@
 #include "bare_vm.h"
 #include "devices/acpi_pm.h"
 #include "devices/fw_cfg.h"
+#include "devices/hpet.h"
+#include "arch/x86/acpi.h"
 #include "devices/i8042.h"
 #include "devices/port92.h"
 #include "devices/reset_control.h"
@@ -204,6 +206,41 @@ Test(board, the_pc_registers_every_declared_range)
 	board_destroy(&b);
 	bare_vm_free(&vm);
 	close(cfg.serial_out_fd);
+}
+
+/* The HPET is on the PC unless --no-hpet leaves it out, and the ACPI
+ * tables describe only what is attached: no HPET table without it. */
+static uint32_t xsdt_length_with(bool no_hpet, bool *on_bus)
+{
+	struct kvmini_config cfg = config();
+	struct kvmini_error err = { 0 };
+	struct guest_memory mem;
+	struct vm vm;
+	struct board b;
+	uint64_t rsdp = 0;
+	cfg.no_hpet = no_hpet;
+	bare_vm_init(&vm, KVMINI_IRQCHIP_NONE);
+	cr_assert_eq(guest_memory_init(&mem, 2u << 20, 0, &err), 0, "%s", err.msg);
+	cr_assert_eq(board_init(&b, &pc_board, &err), 0);
+	cr_assert_eq(board_attach(&b, &vm, &cfg, &err), 0, "%s", err.msg);
+	*on_bus = bus_find(&vm.mmio, HPET_BASE + 0x3ff) != NULL;
+	cr_assert_eq(board_write_firmware(&b, &mem, 1, &rsdp, &err), 0, "%s", err.msg);
+	uint32_t len = 0;
+	cr_assert_eq(guest_read(&mem, ACPI_XSDT_ADDR + 4, &len, 4), 0);
+	board_destroy(&b);
+	bare_vm_free(&vm);
+	guest_memory_free(&mem);
+	close(cfg.serial_out_fd);
+	return len;
+}
+
+Test(board, the_hpet_and_its_table_are_there_unless_left_out)
+{
+	bool on_bus;
+	cr_assert_eq(xsdt_length_with(false, &on_bus), 36 + 3 * 8, "FADT, MADT, HPET");
+	cr_assert(on_bus);
+	cr_assert_eq(xsdt_length_with(true, &on_bus), 36 + 2 * 8, "FADT, MADT");
+	cr_assert_not(on_bus);
 }
 
 /* ---- state: bytes and back ---- */
