@@ -29,7 +29,7 @@ all: $(B)/kvmini $(B)/libkvmini.a guests
 
 .PHONY: build-deps
 build-deps:
-	@test -e /usr/include/cjson/cJSON.h || scripts/install-deps.sh build
+	@test -e /usr/include/cjson/cJSON.h -a -e /usr/include/liburing.h || scripts/install-deps.sh build
 $(patsubst %.c,$(B)/obj/%.o,$(wildcard src/api/*.c)) \
 $(patsubst %.c,$(B)/san/%.o,$(wildcard src/api/*.c)): | build-deps
 
@@ -57,6 +57,8 @@ guests: $(G)/testdevs.elf $(G)/testdevs_restart.elf
 $(G)/testdevs_restart.elf: guests/testdevs.c $(GUEST_RT) guests/lib/cmos.h guests/elf.ld | $(G)
 	$(CC) -m64 -DRESET_FIRST $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ \
 		$(GUEST_RT_SRCS) $<
+# A bare-metal virtio-mmio driver (virtio-rng, --rng).
+guests: $(G)/virtio_rng.elf
 
 # Raw real-mode images: assemble as 16-bit code, link at 0x7c00, strip to bytes.
 $(G)/%.bin: guests/%.S guests/flat.ld | $(G)
@@ -376,7 +378,7 @@ $(B)/fuzz/libkvmini.a: $(FUZZ_LIB_OBJS)
 	ar rcs $@ $^
 $(B)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_target.h tests/unit/bare_vm.h $(B)/fuzz/libkvmini.a
 	clang $(WARN) $(CPPFLAGS) -Itests/fuzz -Itests/unit $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
-		$(FUZZ_EXTRA) $(B)/fuzz/libkvmini.a $(DECOMP_LIBS) -ldl -lpthread
+		$(FUZZ_EXTRA) $(B)/fuzz/libkvmini.a $(DECOMP_LIBS) -ldl -lpthread -luring
 # The control API's target also needs the front-end code it drives.
 FUZZ_API_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(wildcard src/api/*.c) src/cli/options.c src/cli/file.c)
 $(B)/fuzz/api: $(FUZZ_API_OBJS)
@@ -388,3 +390,13 @@ fuzz:
 	$(MAKE) fuzz-build
 	@set -e; for t in $(or $(FUZZ),$(FUZZ_TARGETS)); do \
 		scripts/fuzz.sh $(B) $$t $(FUZZ_SECONDS); done
+
+# ---- virtio-blk (issue 11): its I/O goes through io_uring ----
+# guests/virtio_blk.c: a bare-metal driver for two disks (tests/integration/virtio_blk_console.bats).
+guests: $(G)/virtio_blk.elf $(G)/virtio_console.elf
+# Debian's liburing-dev; a build without its header installs it first
+# (scripts/install-deps.sh build), as root, like libcjson-dev above.
+LDLIBS += -luring
+$(patsubst %.c,$(B)/obj/%.o,$(wildcard src/virtio/blk*.c)) \
+$(patsubst %.c,$(B)/san/%.o,$(wildcard src/virtio/blk*.c)) \
+$(patsubst %.c,$(B)/fuzz/obj/%.o,$(wildcard src/virtio/blk*.c)): | build-deps
