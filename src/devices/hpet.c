@@ -84,14 +84,15 @@ static bool route_allowed(unsigned route)
 	return HPET_TN_ROUTE_CAP & (1ULL << (32 + route));
 }
 
-/* The line t drives: legacy replacement's, else its route; NO_LINE for
- * the power-on route 0, which the capability does not offer. */
+/* The ISA line t drives: legacy replacement's, else its route's (input
+ * 2 is line 0's pin); NO_LINE for the power-on route 0, which the
+ * capability does not offer. */
 static int timer_line(const struct hpet *h, const struct hpet_timer *t)
 {
 	if ((h->config & HPET_CFG_LEGACY) && t->index < 2)
 		return t->index == 0 ? ISA_IRQ_PIT : ISA_IRQ_RTC;
 	unsigned route = (unsigned)((t->config & HPET_TN_ROUTE_MASK) >> HPET_TN_ROUTE_SHIFT);
-	return route_allowed(route) ? (int)route : NO_LINE;
+	return route == HPET_ROUTE_IRQ0_PIN && route_allowed(route) ? (int)ISA_IRQ_PIT : NO_LINE;
 }
 
 static void set_line(struct hpet *h, unsigned line, bool level)

@@ -18,10 +18,11 @@
  *         interrupt enabled, bit 3 periodic, bit 4 periodic capable and
  *         bit 5 64-bit capable (read-only, set), bit 6 VAL_SET, bit 8
  *         32-bit mode, bits 9-13 the IOAPIC input (one of bits 32-63,
- *         the read-only routing capability: inputs 16-23, above the ISA
- *         lines, so a route never shares a line with an ISA device; the
- *         power-on route 0 is not offered and drives no line); no FSB
- *         (MSI) delivery
+ *         the read-only routing capability: input 2 only, as QEMU's PC
+ *         offers, which kvmini's board wires to ISA line 0; inputs 16-23
+ *         are the virtio devices' level-triggered lines, which a timer
+ *         must not share; the power-on route 0 is not offered and drives
+ *         no line); no FSB (MSI) delivery
  *   0x108 + 0x20 n  the comparator. A write sets the period too; it sets
  *         the comparator itself when the timer is one-shot or VAL_SET
  *         is 1 (then VAL_SET clears), so software sets a periodic timer
@@ -89,7 +90,8 @@
 #define HPET_TN_32BIT      (1ULL << 8)
 #define HPET_TN_ROUTE_SHIFT 9
 #define HPET_TN_ROUTE_MASK (0x1fULL << HPET_TN_ROUTE_SHIFT)
-#define HPET_TN_ROUTE_CAP  (0x00ff0000ULL << 32)   /* IOAPIC inputs 16-23 */
+#define HPET_TN_ROUTE_CAP  (0x4ULL << 32)          /* IOAPIC input 2 */
+#define HPET_ROUTE_IRQ0_PIN 2                      /* input 2 is ISA line 0's */
 
 /* Where the counter's time comes from (CLOCK_MONOTONIC, ns); tests set
  * their own. Timers are armed on the event loop's clock, the same. */
