@@ -56,6 +56,12 @@ GUESTS := $(G)/demo.bin $(G)/hello_real.bin $(G)/loop.bin \
 guests: $(GUESTS)
 # Firmware tables, CPU feature hiding, boot MSRs.
 guests: $(G)/firmware_tables.elf $(G)/cpuid_bits.elf $(G)/boot_msrs.elf
+# QEMU's PC devices as a guest sees them: fw_cfg DMA, HPET, RTC interrupts.
+guests: $(G)/testdevs.elf $(G)/testdevs_restart.elf
+# The same, resetting the machine once first (--on-reset restart).
+$(G)/testdevs_restart.elf: guests/testdevs.c $(GUEST_RT) guests/lib/cmos.h guests/elf.ld | $(G)
+	$(CC) -m64 -DRESET_FIRST $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ \
+		$(GUEST_RT_SRCS) $<
 # A bare-metal virtio-mmio driver (virtio-rng, --rng).
 guests: $(G)/virtio_rng.elf
 

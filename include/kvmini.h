@@ -101,6 +101,7 @@ struct kvmini_config {
 	int serial_in_fd;           /* COM1 input; -1 for none */
 	int debugcon_fd;            /* ports 0xe9 and 0x402 output */
 	bool testdev;               /* QEMU's pc-testdev (src/devices/testdev.h) */
+	bool no_hpet;               /* leave the HPET (and its ACPI table) out */
 	int log_fd;                 /* diagnostics (register dumps, --verbose) */
 	/* The VM's name in its log lines ("kvmini[NAME]: ..."; NULL: "kvmini:
 	 * ..."); the string must outlive the VM. */

@@ -69,6 +69,7 @@ static const char usage_text[] =
 	"  --serial stdio|file:PATH   where COM1 output goes (default stdio)\n"
 	"  --testdev           add QEMU's pc-testdev (ports 0xe0, 0xe4, 0x2000-0x2017,\n"
 	"                      64 KiB at 0xff000000), as kvm-unit-tests use it\n"
+	"  --no-hpet           leave out the HPET at 0xfed00000 and its ACPI table\n"
 	"  --rng[=BYTES_PER_SEC]   add a virtio-rng device fed by the host's getrandom(),\n"
 	"                      at most BYTES_PER_SEC (e.g. 4096, 1M) when given\n"
 	"  --transport mmio|pci   what virtio devices sit on (default mmio: 4 KiB windows\n"

@@ -106,8 +106,8 @@ Test(board_pci, tables_gain_mcfg_and_pci0)
 	cr_assert_eq(guest_memory_init(&mem, 2 << 20, 0, &err), 0, "%s", err.msg);
 	cr_assert_eq(board_attach(&board, &vm, &cfg, &err), 0, "%s", err.msg);
 	cr_assert_eq(board_write_firmware(&board, &mem, 1, &rsdp, &err), 0, "%s", err.msg);
-	const uint8_t *xsdt = guest_ptr(&mem, ACPI_XSDT_ADDR, 36 + 3 * 8);
-	cr_assert_eq(xsdt[4], 36 + 3 * 8);
+	const uint8_t *xsdt = guest_ptr(&mem, ACPI_XSDT_ADDR, 36 + 4 * 8);
+	cr_assert_eq(xsdt[4], 36 + 4 * 8, "FADT, MADT, MCFG and the HPET's");
 	cr_assert(memcmp(guest_ptr(&mem, ACPI_MCFG_ADDR, 4), "MCFG", 4) == 0);
 	const uint8_t *dsdt = guest_ptr(&mem, ACPI_DSDT_ADDR, ACPI_DSDT_MAX);
 	cr_assert_not_null(memmem(dsdt, ACPI_DSDT_MAX, "PCI0", 4));

@@ -61,8 +61,10 @@ Test(pci_tables, mcfg_is_listed_and_names_bus_0s_ecam)
 {
 	write_tables(&pci);
 	const uint8_t *xsdt = table(ACPI_XSDT_ADDR);
-	cr_assert_eq(get32(xsdt + 4), 36 + 3 * 8, "FADT, MADT, MCFG");
+	/* The PC board has an HPET: its table follows MCFG. */
+	cr_assert_eq(get32(xsdt + 4), 36 + 4 * 8, "FADT, MADT, MCFG, HPET");
 	cr_assert_eq(get64(xsdt + 52), ACPI_MCFG_ADDR);
+	cr_assert_eq(get64(xsdt + 60), ACPI_HPET_ADDR);
 	const uint8_t *mcfg = table(ACPI_MCFG_ADDR);
 	cr_assert(memcmp(mcfg, "MCFG", 4) == 0);
 	cr_assert_eq(get32(mcfg + 4), 60);
@@ -76,7 +78,8 @@ Test(pci_tables, without_pci_there_is_no_mcfg_and_no_pci0)
 {
 	write_tables(NULL);
 	const uint8_t *xsdt = table(ACPI_XSDT_ADDR);
-	cr_assert_eq(get32(xsdt + 4), 36 + 2 * 8);
+	cr_assert_eq(get32(xsdt + 4), 36 + 3 * 8, "FADT, MADT, HPET");
+	cr_assert_eq(get64(xsdt + 52), ACPI_HPET_ADDR);
 	const uint8_t *dsdt = table(ACPI_DSDT_ADDR);
 	cr_assert_null(memmem(dsdt, get32(dsdt + 4), "PCI0", 4));
 }

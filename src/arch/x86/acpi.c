@@ -163,12 +163,36 @@ static void build_madt(uint8_t *table, const struct x86_firmware_desc *desc)
 	seal(table);
 }
 
-static void build_xsdt(struct acpi_xsdt *x, const struct x86_firmware_desc *desc)
+/* The first device that is an HPET, or NULL. */
+static const struct resources *hpet_of(const struct x86_firmware_desc *desc)
+{
+	for (size_t i = 0; i < desc->ndevices; i++)
+		if (desc->devices[i]->hpet && desc->devices[i]->nranges &&
+		    desc->devices[i]->ranges[0].space == RESOURCE_SPACE_MMIO)
+			return desc->devices[i];
+	return NULL;
+}
+
+static void build_hpet(struct acpi_hpet *t, const struct resources *res)
+{
+	*t = (struct acpi_hpet){
+		.h = header("HPET", sizeof(*t), 1),
+		.event_timer_block_id = res->hpet->block_id,
+		.base_address = { .space_id = ACPI_GAS_MEMORY, .bit_width = 64,
+				  .address = res->ranges[0].base },
+		.min_clock_tick = res->hpet->min_tick,
+	};
+	seal(t);
+}
+
+static void build_xsdt(struct acpi_xsdt *x, const struct x86_firmware_desc *desc, bool hpet)
 {
 	*x = (struct acpi_xsdt){ .entries = { ACPI_FADT_ADDR, ACPI_MADT_ADDR } };
 	unsigned n = 2;
 	if (desc->pci)
 		x->entries[n++] = ACPI_MCFG_ADDR;
+	if (hpet)
+		x->entries[n++] = ACPI_HPET_ADDR;
 	x->h = header("XSDT", (uint32_t)(sizeof(x->h) + n * sizeof(x->entries[0])), 1);
 	seal(x);
 }
@@ -412,7 +436,9 @@ int acpi_write_tables(const struct guest_memory *mem, const struct x86_firmware_
 	uint8_t *dsdt = guest_ptr(mem, ACPI_DSDT_ADDR, ACPI_DSDT_MAX);
 	uint8_t *madt = guest_ptr(mem, ACPI_MADT_ADDR, acpi_madt_size(desc));
 	struct acpi_mcfg *mcfg = guest_ptr(mem, ACPI_MCFG_ADDR, sizeof(*mcfg));
-	if (!r || !x || !f || !facs || !dsdt || !madt || !mcfg)
+	const struct resources *hpet = hpet_of(desc);
+	struct acpi_hpet *hpet_table = guest_ptr(mem, ACPI_HPET_ADDR, sizeof(*hpet_table));
+	if (!r || !x || !f || !facs || !dsdt || !madt || !mcfg || !hpet_table)
 		return kvmini_fail(err, KVMINI_E_USAGE,
 				   "guest RAM too small for the ACPI tables at 0x%llx",
 				   ACPI_RSDP_ADDR);
@@ -423,7 +449,9 @@ int acpi_write_tables(const struct guest_memory *mem, const struct x86_firmware_
 	build_madt(madt, desc);
 	if (desc->pci)
 		build_mcfg(mcfg, desc->pci);
-	build_xsdt(x, desc);
+	if (hpet)
+		build_hpet(hpet_table, hpet);
+	build_xsdt(x, desc, hpet != NULL);
 	build_rsdp(r);
 	*rsdp = ACPI_RSDP_ADDR;
 	return 0;
