@@ -10,7 +10,7 @@ SANFLAGS:= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 LDLIBS  := -lpthread -lcjson
 
 LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/arch/x86/emulate/*.c src/board/*.c \
-	src/devices/*.c src/loaders/*.c src/virtio/*.c src/snapshot/*.c)
+	src/devices/*.c src/loaders/*.c src/pci/*.c src/virtio/*.c src/snapshot/*.c src/display/*.c)
 # Instruction completion decodes with Debian's Zydis (libzydis-dev, from
 # scripts/install-deps.sh build); Debian ships it without a pkg-config
 # file, hence the fallback.
@@ -35,10 +35,14 @@ all: $(B)/kvmini $(B)/libkvmini.a guests
 
 .PHONY: build-deps
 build-deps:
-	@test -e /usr/include/cjson/cJSON.h -a -e /usr/include/Zydis/Zydis.h || \
-		scripts/install-deps.sh build
-$(patsubst %.c,$(B)/obj/%.o,$(wildcard src/api/*.c src/arch/x86/emulate/*.c)) \
-$(patsubst %.c,$(B)/san/%.o,$(wildcard src/api/*.c src/arch/x86/emulate/*.c)): | build-deps
+	@test -e /usr/include/cjson/cJSON.h -a -e /usr/include/liburing.h -a \
+		-e /usr/include/rfb/rfb.h -a -e /usr/include/png.h -a \
+		-e /usr/include/Zydis/Zydis.h || scripts/install-deps.sh build
+$(patsubst %.c,$(B)/obj/%.o,$(wildcard src/api/*.c src/display/*.c src/arch/x86/emulate/*.c)) \
+$(patsubst %.c,$(B)/san/%.o,$(wildcard src/api/*.c src/display/*.c src/arch/x86/emulate/*.c)): | build-deps
+# src/display: the framebuffer's VNC server (Debian's libvncserver) and
+# its PNG screenshots (libpng); docs/display.md.
+LDLIBS += -lvncserver -lpng16
 
 # ---- guests (freestanding, built with the host gcc) ----
 GUEST_CFLAGS := -ffreestanding -fno-pic -fno-pie -nostdlib -fno-stack-protector \
@@ -58,6 +62,12 @@ GUESTS := $(G)/demo.bin $(G)/hello_real.bin $(G)/loop.bin \
 guests: $(GUESTS)
 # Firmware tables, CPU feature hiding, boot MSRs.
 guests: $(G)/firmware_tables.elf $(G)/cpuid_bits.elf $(G)/boot_msrs.elf
+# QEMU's PC devices as a guest sees them: fw_cfg DMA, HPET, RTC interrupts.
+guests: $(G)/testdevs.elf $(G)/testdevs_restart.elf
+# The same, resetting the machine once first (--on-reset restart).
+$(G)/testdevs_restart.elf: guests/testdevs.c $(GUEST_RT) guests/lib/cmos.h guests/elf.ld | $(G)
+	$(CC) -m64 -DRESET_FIRST $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ \
+		$(GUEST_RT_SRCS) $<
 # A bare-metal virtio-mmio driver (virtio-rng, --rng).
 guests: $(G)/virtio_rng.elf
 
@@ -149,7 +159,7 @@ valgrind: $(B)/kvmini
 	scripts/valgrind-demo.sh $(B)/kvmini
 
 test: deps
-	$(MAKE) all $(B)/san/kvmini $(UNIT_BINS) $(HARNESS_BINS) fuzz-build
+	$(MAKE) all $(B)/san/kvmini $(UNIT_BINS) $(HARNESS_BINS) $(DISPLAY_TEST_BINS) fuzz-build
 	scripts/run-tests.sh $(B)
 
 # kvmini's test kernel (tests/integration/test_kernel.bats builds it on
@@ -171,6 +181,7 @@ bench: all
 	$(MAKE) -C bench B=$(CURDIR)/$(B)
 	$(B)/bench/kvmini-bench
 	bench/sandbox_bench.sh $(B)
+	$(MAKE) $(B)/display/vnc_serve $(B)/san/display/vnc_client && bench/display_bench.sh $(B)
 	$(MAKE) all && bench/linux_bench.sh $(B)
 
 clean:
@@ -392,9 +403,11 @@ $(B)/fuzz/libkvmini.a: $(FUZZ_LIB_OBJS)
 	ar rcs $@ $^
 $(B)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_target.h tests/unit/bare_vm.h $(B)/fuzz/libkvmini.a
 	clang $(WARN) $(CPPFLAGS) -Itests/fuzz -Itests/unit $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
-		$(FUZZ_EXTRA) $(B)/fuzz/libkvmini.a $(DECOMP_LIBS) $(ZYDIS_LIBS) -ldl -lpthread
+		$(FUZZ_EXTRA) $(B)/fuzz/libkvmini.a $(DECOMP_LIBS) $(ZYDIS_LIBS) -ldl -lpthread -luring \
+		-lslirp -lvncserver -lpng16
 # The control API's target also needs the front-end code it drives.
-FUZZ_API_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(wildcard src/api/*.c) src/cli/options.c src/cli/file.c)
+FUZZ_API_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(wildcard src/api/*.c) src/cli/options.c src/cli/file.c \
+	src/cli/net_options.c)
 $(B)/fuzz/api: $(FUZZ_API_OBJS)
 $(B)/fuzz/api: FUZZ_EXTRA = $(FUZZ_API_OBJS) -lcjson
 .PHONY: fuzz fuzz-build
@@ -404,3 +417,52 @@ fuzz:
 	$(MAKE) fuzz-build
 	@set -e; for t in $(or $(FUZZ),$(FUZZ_TARGETS)); do \
 		scripts/fuzz.sh $(B) $$t $(FUZZ_SECONDS); done
+
+# ---- display (issue 17): the VNC server and screenshots without KVM ----
+# tests/display/vnc_serve.c serves a framebuffer in plain guest memory
+# over VNC (tests/integration/display.bats); vnc_client.c is a tiny RFB
+# client on Debian's libvncclient that types, points and captures, and
+# png_same.c compares two images: test tools, built without the
+# sanitizers (libvncclient leaks its JPEG decoder at exit).
+DISPLAY_TEST_BINS := $(B)/san/display/vnc_serve $(B)/san/display/vnc_client \
+	$(B)/san/display/png_same
+$(B)/san/display/vnc_serve: tests/display/vnc_serve.c guests/display_pattern.h $(SAN_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CPPFLAGS) -Iguests $(SANFLAGS) -o $@ $< $(SAN_LIB_OBJS) $(LDLIBS)
+# The same server without the sanitizers, for bench/display_bench.sh.
+$(B)/display/vnc_serve: tests/display/vnc_serve.c guests/display_pattern.h $(B)/libkvmini.a
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CPPFLAGS) -Iguests $(CFLAGS) -o $@ $< $(B)/libkvmini.a $(LDLIBS)
+# The bare-metal guest that draws the pattern and echoes scan codes.
+guests: $(G)/display.elf
+$(G)/display.elf: guests/display_pattern.h
+$(B)/san/display/vnc_client: tests/display/vnc_client.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O2 -g -o $@ $< -lvncclient -lpng16
+$(B)/san/display/png_same: tests/display/png_same.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O2 -g -o $@ $< -lpng16
+integration: $(DISPLAY_TEST_BINS)
+# ---- virtio-blk (issue 11): its I/O goes through io_uring ----
+# guests/virtio_blk.c: a bare-metal driver for two disks (tests/integration/virtio_blk_console.bats).
+guests: $(G)/virtio_blk.elf $(G)/virtio_console.elf
+# Debian's liburing-dev; a build without its header installs it first
+# (scripts/install-deps.sh build), as root, like libcjson-dev above.
+LDLIBS += -luring
+$(patsubst %.c,$(B)/obj/%.o,$(wildcard src/virtio/blk*.c)) \
+$(patsubst %.c,$(B)/san/%.o,$(wildcard src/virtio/blk*.c)) \
+$(patsubst %.c,$(B)/fuzz/obj/%.o,$(wildcard src/virtio/blk*.c)): | build-deps
+
+# ---- networking (issue 12): virtio-net's user-mode backend ----
+# src/virtio/net_user.c is built on Debian's libslirp (libslirp-dev,
+# installed by scripts/install-deps.sh build when its header is missing,
+# which needs root); everything that links the library links it.
+LDLIBS += -lslirp
+.PHONY: slirp-deps
+slirp-deps:
+	@test -e /usr/include/slirp/libslirp.h || scripts/install-deps.sh build
+$(B)/obj/src/virtio/net_user.o $(B)/san/src/virtio/net_user.o \
+$(B)/fuzz/obj/src/virtio/net_user.o: | slirp-deps
+
+# ---- PCI (issue 11): the enumeration guest for --transport pci ----
+guests: $(G)/pci_enum.elf

@@ -156,4 +156,8 @@ void fig_startup_ratio(const char *kvmini_path, const char *self);
  * exits in the same run (docs/completion.md) */
 void fig_completion(void);
 
+/* (k) virtio-blk's device side through the unit tests' fake driver,
+ * next to the host doing the same I/O on the same file. */
+void fig_virtio_blk(void);
+
 #endif

@@ -20,6 +20,10 @@ build_deps() {
 	need libcjson-dev test -e /usr/include/cjson/cJSON.h   # the control API's JSON
 	need libzydis-dev test -e /usr/include/Zydis/Zydis.h  # instruction completion's decoder
 	need pkg-config command -v pkg-config
+	need libvncserver-dev test -e /usr/include/rfb/rfb.h   # --vnc (src/display/vnc.c)
+	need libpng-dev test -e /usr/include/png.h             # screenshots
+	need liburing-dev test -e /usr/include/liburing.h      # virtio-blk's I/O
+	need libslirp-dev test -e /usr/include/slirp/libslirp.h   # virtio-net's user-mode backend
 }
 # Debian's stock kernel and what its initramfs is built from
 # (scripts/linux-guest.sh, tests/integration/linux.bats, the Linux bench).
@@ -66,6 +70,7 @@ test)
 	need clang command -v clang            # the fuzz targets' short runs
 	need curl command -v curl              # tests/integration/api.bats
 	need socat command -v socat            # api.bats: malformed and half requests
+	need gvncviewer command -v gvnccapture # display.bats: a real VNC client captures
 	# tests/integration/multiboot.bats: the Multiboot guest under QEMU (TCG)
 	need qemu-system-x86 command -v qemu-system-x86_64
 	;;

@@ -11,8 +11,10 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include "kvmini.h"
 #include "kvmini_gdb.h"
@@ -36,6 +38,7 @@ static const char usage_text[] =
 	"                      [--timeout S] [--serial ...] [--name N] [--api-sock PATH]\n"
 	"                                      continue a snapshot (docs/snapshot.md)\n"
 	"       kvmini ctl SOCKET info|start|pause|resume|flush-metrics|ctrl-alt-del\n"
+	"       kvmini ctl SOCKET screenshot FILE.png   the display as a PNG (needs --display)\n"
 	"       kvmini ctl SOCKET get PATH | put PATH JSON | patch PATH JSON\n"
 	"                                      talk to a VM's --api-sock (docs/api.md)\n"
 	"       kvmini info                    show the host's KVM version and capabilities\n"
@@ -57,7 +60,8 @@ static const char usage_text[] =
 	"  --module FILE[,ARGS]   with a Multiboot --kernel: one more module, whose\n"
 	"                      string is \"FILE ARGS\" (repeatable)\n"
 	"  --cmdline STRING    with --kernel: the kernel command line (replaces the default\n"
-	"                      \"" KVMINI_LINUX_CMDLINE "\")\n"
+	"                      \"" KVMINI_LINUX_CMDLINE "\";\n"
+	"                      without pci=off with --transport pci)\n"
 	"  --append STRING     with --kernel: add STRING to the command line\n"
 	"  --decompress        with a --kernel bzImage: decompress its payload on the host\n"
 	"                      and enter vmlinux at startup_64 (gzip, xz, zstd, lz4)\n"
@@ -65,10 +69,12 @@ static const char usage_text[] =
 	"  --serial stdio|file:PATH   where COM1 output goes (default stdio)\n"
 	"  --testdev           add QEMU's pc-testdev (ports 0xe0, 0xe4, 0x2000-0x2017,\n"
 	"                      64 KiB at 0xff000000), as kvm-unit-tests use it\n"
+	"  --no-hpet           leave out the HPET at 0xfed00000 and its ACPI table\n"
 	"  --rng[=BYTES_PER_SEC]   add a virtio-rng device fed by the host's getrandom(),\n"
 	"                      at most BYTES_PER_SEC (e.g. 4096, 1M) when given\n"
 	"  --transport mmio|pci   what virtio devices sit on (default mmio: 4 KiB windows\n"
-	"                      from 0xd0000000, IOAPIC lines 16-23; docs/virtio.md)\n"
+	"                      from 0xd0000000, IOAPIC lines 16-23; pci: functions of a\n"
+	"                      PCI host bridge, MSI-X; docs/virtio.md)\n"
 	"  --strict-io         unclaimed port or MMIO access stops the guest (exit status 10)\n"
 	"  --cpus N            number of vCPUs (default 1; more than 1 chooses --irqchip\n"
 	"                      kernel when no --irqchip is given)\n"
@@ -86,9 +92,25 @@ static const char usage_text[] =
 	"                      and in kvmini's messages (default: the image's file name)\n"
 	"  --api-sock PATH     serve Firecracker's control API on a Unix socket; with no\n"
 	"                      IMAGE or --kernel, wait for its InstanceStart (docs/api.md)\n"
+	"  --display WxH       a 32-bit linear framebuffer of W x H pixels at 0xfd000000,\n"
+	"                      told to Linux as a VESA framebuffer (docs/display.md)\n"
+	"  --vnc HOST:DISPLAY|:DISPLAY|unix:PATH   serve the display over VNC (port\n"
+	"                      5900+DISPLAY; :DISPLAY listens on 127.0.0.1 only)\n"
+	"  --vnc-password-file FILE   VNC clients must give the file's first line\n"
+	"  --screenshot-on-exit FILE.png   save the display as a PNG when the VM stops\n"
+	"  --disk PATH[,ro][,serial=ID][,cache=none|writeback]   a virtio-blk disk on a raw\n"
+	"                      image or block device (repeatable; locked, so no second\n"
+	"                      kvmini writes it; docs/virtio.md)\n"
+	"  --vconsole stdio|file:PATH|unix:PATH   a virtio console (Linux's hvc0): stdio\n"
+	"                      takes the terminal's input from COM1; unix: connects to a\n"
+	"                      listening socket\n"
 	"  --track-dirty-pages log the pages the guest writes, for diff snapshots\n"
 	"  --config-file FILE  Firecracker's JSON configuration file (boot-source, drives,\n"
 	"                      machine-config, network-interfaces, vsock...); starts at once\n"
+	"  --net tap=NAME|user[,mac=MAC][,mtu=N][,hostfwd=tcp:[HADDR]:HPORT-[GADDR]:GPORT]\n"
+	"                      a virtio-net card on an existing tap, or on user-mode\n"
+	"                      networking (DHCP, DNS, port forwards; docs/networking.md)\n"
+	"  --vsock cid=N,uds=PATH   virtio-vsock with Firecracker's host side on PATH\n"
 	"\n"
 	"On a terminal, type Ctrl-A x to quit; Ctrl-A Ctrl-A sends Ctrl-A.\n"
 	"Exit status: 0 halted or reset, 2 bad input, 4 KVM/host error, 6 guest crashed,\n"
@@ -193,14 +215,27 @@ static bool is_dev_null(int fd)
 	       major(st.st_rdev) == 1 && minor(st.st_rdev) == 3;
 }
 
+/* Where the terminal's input goes: COM1, or with --vconsole stdio the
+ * pipe the virtio console reads (feed_fd). */
+struct console_target {
+	struct kvmini_vm *vm;
+	int feed_fd;
+};
+
 static size_t deliver_to_guest(void *ctx, const uint8_t *bytes, size_t n)
 {
-	return kvmini_vm_serial_input(ctx, bytes, n);
+	struct console_target *t = ctx;
+	if (t->feed_fd < 0)
+		return kvmini_vm_serial_input(t->vm, bytes, n);
+	/* Non-blocking: what the pipe does not take is offered again. */
+	ssize_t w = write(t->feed_fd, bytes, n);
+	return w > 0 ? (size_t)w : 0;
 }
 
 static void quit_from_console(void *ctx)
 {
-	kvmini_vm_stop(ctx, KVMINI_E_STOPPED);
+	struct console_target *t = ctx;
+	kvmini_vm_stop(t->vm, KVMINI_E_STOPPED);
 }
 
 /* The console waits on the VM's event loop. */
@@ -252,6 +287,28 @@ static int api_snapshot_request(void *ctx, bool diff, const char *snapshot_path,
 	pthread_mutex_lock(&st->lock);
 	int rc = st->vm ? kvmini_vm_snapshot(st->vm, snapshot_path, mem_path,
 					     diff ? KVMINI_SNAPSHOT_DIFF : KVMINI_SNAPSHOT_FULL, err)
+		: kvmini_fail(err, KVMINI_E_STOPPED, "the VM is not running");
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+/* SendCtrlAltDel from the API's thread. */
+static int api_ctrl_alt_del_request(void *ctx, struct kvmini_error *err)
+{
+	struct api_start *st = ctx;
+	pthread_mutex_lock(&st->lock);
+	int rc = st->vm ? kvmini_vm_send_ctrl_alt_del(st->vm, err)
+		: kvmini_fail(err, KVMINI_E_STOPPED, "the VM is not running");
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+/* PUT /screenshot from the API's thread. */
+static int api_screenshot_request(void *ctx, const char *path, struct kvmini_error *err)
+{
+	struct api_start *st = ctx;
+	pthread_mutex_lock(&st->lock);
+	int rc = st->vm ? kvmini_vm_screenshot(st->vm, path, err)
 		: kvmini_fail(err, KVMINI_E_STOPPED, "the VM is not running");
 	pthread_mutex_unlock(&st->lock);
 	return rc;
@@ -344,8 +401,51 @@ static bool api_start_wait(struct api_start *st, const sigset_t *signals)
 	return start;
 }
 
+/* --vnc-password-file: the password is the file's first line. */
+static int read_vnc_password(const char *path, char **password, struct kvmini_error *err)
+{
+	uint8_t *data;
+	uint64_t size;
+	if (cli_read_file("VNC password file", path, 4096, "4 KiB", &data, &size, err) < 0)
+		return -1;
+	size_t len = 0;
+	while (len < size && data[len] != '\n' && data[len] != '\r' && data[len] != 0)
+		len++;
+	if (len == 0) {
+		free(data);
+		return kvmini_fail(err, KVMINI_E_USAGE, "VNC password file %s: the first line is empty",
+				   path);
+	}
+	*password = strndup((char *)data, len);
+	free(data);
+	return *password ? 0 : kvmini_fail(err, KVMINI_E_HOST, "out of memory");
+}
+
+static struct kvmini_vnc *start_vnc(struct kvmini_vm *vm, const struct run_options *o,
+				    struct kvmini_error *err)
+{
+	char *password = NULL;
+	if (o->vnc_password_file && read_vnc_password(o->vnc_password_file, &password, err) < 0)
+		return NULL;
+	struct kvmini_vnc *vnc = kvmini_vnc_start(vm, o->vnc, password, err);
+	if (password)
+		explicit_bzero(password, strlen(password));
+	free(password);
+	return vnc;
+}
+
+/* --screenshot-on-exit: the screen as the guest left it. */
+static int screenshot_on_exit(struct kvmini_vm *vm, const struct run_options *o, int status)
+{
+	struct kvmini_error err;
+	if (!o->screenshot_on_exit || kvmini_vm_screenshot(vm, o->screenshot_on_exit, &err) == 0)
+		return status;
+	int failed = report_for(o->cfg.name, &err);
+	return status ? status : failed;
+}
+
 static int run_vm(struct run_options *o, const struct kvmini_image *img, struct api_start *st,
-		  struct kvmini_error *err)
+		  int feed_fd, struct kvmini_error *err)
 {
 	struct signal_waiter waiter;
 	block_signals(&waiter.set);
@@ -353,10 +453,13 @@ static int run_vm(struct run_options *o, const struct kvmini_image *img, struct 
 		? kvmini_vm_restore(&o->cfg, o->restore_snapshot, o->restore_mem, o->nrestore_mem, err)
 		: kvmini_vm_create(&o->cfg, err);
 	struct kvmini_gdb *gdb = NULL;
+	struct kvmini_vnc *vnc = NULL;
 	if (!vm || (!o->restore_snapshot && kvmini_vm_load(vm, img, err) < 0) ||
 	    (o->restore_paused && kvmini_vm_pause(vm, true, err) < 0) ||
-	    (o->gdb && !(gdb = kvmini_gdb_listen(vm, o->gdb, o->gdb_wait, err)))) {
+	    (o->gdb && !(gdb = kvmini_gdb_listen(vm, o->gdb, o->gdb_wait, err))) ||
+	    (o->vnc && !(vnc = start_vnc(vm, o, err)))) {
 		api_start_answer(st, err);
+		kvmini_gdb_close(gdb);
 		kvmini_vm_destroy(vm);
 		return report_for(o->cfg.name, err);
 	}
@@ -367,12 +470,14 @@ static int run_vm(struct run_options *o, const struct kvmini_image *img, struct 
 		o->cfg.serial_in_fd = -1;
 	struct console_loop loop = { .watch = watch_on_vm, .pause = pause_on_vm,
 				     .unwatch = unwatch_on_vm, .loop = vm };
-	if (o->cfg.serial_in_fd >= 0)
-		console = console_open(&loop, o->cfg.serial_in_fd, deliver_to_guest, quit_from_console,
-				       vm, err);
+	struct console_target target = { .vm = vm, .feed_fd = feed_fd };
+	int in_fd = feed_fd >= 0 ? STDIN_FILENO : o->cfg.serial_in_fd;
+	if (in_fd >= 0)
+		console = console_open(&loop, in_fd, deliver_to_guest, quit_from_console, &target,
+				       err);
 	struct kvmini_result result;
 	int status;
-	if (o->cfg.serial_in_fd >= 0 && !console) {
+	if (in_fd >= 0 && !console) {
 		api_start_answer(st, err);
 		status = report_for(o->cfg.name, err);
 	} else {
@@ -387,6 +492,8 @@ static int run_vm(struct run_options *o, const struct kvmini_image *img, struct 
 	pthread_kill(waiter.thread, SIGNAL_WAITER_DONE);
 	pthread_join(waiter.thread, NULL);
 	kvmini_gdb_close(gdb);   /* before the vCPUs it debugs go away */
+	kvmini_vnc_stop(vnc);
+	status = screenshot_on_exit(vm, o, status);
 	kvmini_vm_destroy(vm);
 	return status;
 }
@@ -472,6 +579,77 @@ static int inputs_read(const struct run_options *o, struct kvmini_image *img,
 	return 0;
 }
 
+/* ---- the virtio console's ends (--vconsole) ---- */
+
+struct vconsole_ends {
+	int out_fd, in_fd;   /* the device's (cfg.vconsole_out_fd, _in_fd) */
+	int feed_fd;         /* stdio: the pipe's end the terminal console writes */
+};
+
+static int vconsole_connect(const char *path, struct vconsole_ends *v, struct kvmini_error *err)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return kvmini_fail(err, KVMINI_E_USAGE, "--vconsole unix:%s: the path is too long",
+				   path);
+	strcpy(addr.sun_path, path);
+	v->out_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (v->out_fd < 0 || connect(v->out_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		return kvmini_fail_errno(err, KVMINI_E_USAGE, errno,
+					 "--vconsole: cannot connect to '%s'", path);
+	v->in_fd = fcntl(v->out_fd, F_DUPFD_CLOEXEC, 0);
+	return v->in_fd < 0 ? kvmini_fail_errno(err, KVMINI_E_HOST, errno, "dup") : 0;
+}
+
+/* stdio: output to stdout; the terminal's input through a pipe the
+ * device reads, fed by the terminal console (raw mode, Ctrl-A x), so
+ * COM1 gets no input. */
+static int vconsole_stdio(struct run_options *o, struct vconsole_ends *v,
+			  struct kvmini_error *err)
+{
+	v->out_fd = STDOUT_FILENO;
+	if (is_dev_null(STDIN_FILENO))
+		return 0;
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0 || fcntl(p[1], F_SETFL, O_NONBLOCK) < 0)
+		return kvmini_fail_errno(err, KVMINI_E_HOST, errno, "cannot create a pipe");
+	v->in_fd = p[0];
+	v->feed_fd = p[1];
+	o->cfg.serial_in_fd = -1;
+	return 0;
+}
+
+static int vconsole_open(struct run_options *o, struct vconsole_ends *v,
+			 struct kvmini_error *err)
+{
+	*v = (struct vconsole_ends){ .out_fd = -1, .in_fd = -1, .feed_fd = -1 };
+	const char *spec = o->vconsole;
+	int rc = 0;
+	if (!spec)
+		return 0;
+	if (strcmp(spec, "stdio") == 0) {
+		rc = vconsole_stdio(o, v, err);
+	} else if (strncmp(spec, "unix:", 5) == 0) {
+		rc = vconsole_connect(spec + 5, v, err);
+	} else {
+		v->out_fd = open(spec + 5, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (v->out_fd < 0)
+			rc = kvmini_fail_errno(err, KVMINI_E_USAGE, errno,
+					       "cannot open --vconsole output file '%s'", spec + 5);
+	}
+	o->cfg.vconsole_out_fd = v->out_fd;
+	o->cfg.vconsole_in_fd = v->in_fd;
+	return rc;
+}
+
+static void vconsole_close(struct vconsole_ends *v)
+{
+	int fds[3] = { v->out_fd, v->in_fd, v->feed_fd };
+	for (int i = 0; i < 3; i++)
+		if (fds[i] > STDERR_FILENO)
+			close(fds[i]);
+}
+
 /* Read the inputs, run the VM; st (or NULL) hears whether it started. */
 static int run_configured(struct run_options *o, struct api_start *st)
 {
@@ -480,15 +658,19 @@ static int run_configured(struct run_options *o, struct api_start *st)
 	uint8_t *data, *initrd;
 	struct cli_modules mods;
 	int status;
+	struct vconsole_ends vcon = { .out_fd = -1, .in_fd = -1, .feed_fd = -1 };
+	o->cfg.serial_out_fd = STDOUT_FILENO;
 	if (inputs_read(o, &img, &data, &initrd, &mods, &err) < 0 ||
-	    open_serial(o->serial, &o->cfg.serial_out_fd, &err) < 0) {
+	    open_serial(o->serial, &o->cfg.serial_out_fd, &err) < 0 ||
+	    vconsole_open(o, &vcon, &err) < 0) {
 		api_start_answer(st, &err);
 		status = report_for(o->cfg.name, &err);
 	} else {
-		status = run_vm(o, &img, st, &err);
-		if (o->cfg.serial_out_fd != STDOUT_FILENO)
-			close(o->cfg.serial_out_fd);
+		status = run_vm(o, &img, st, vcon.feed_fd, &err);
 	}
+	if (o->cfg.serial_out_fd != STDOUT_FILENO)
+		close(o->cfg.serial_out_fd);
+	vconsole_close(&vcon);
 	free(data);
 	free(initrd);
 	modules_free(&mods);
@@ -533,6 +715,8 @@ static int run_with_api(struct run_options *o, struct api_state *configured)
 	apip->running = !o->api_wait;
 	apip->pause = api_pause_request;
 	apip->snapshot = api_snapshot_request;
+	apip->screenshot = api_screenshot_request;
+	apip->ctrl_alt_del = api_ctrl_alt_del_request;
 	apip->paused = o->restore_paused;
 	st.wake_fd = eventfd(0, EFD_CLOEXEC);
 	struct api_server *server = st.wake_fd < 0 ? NULL : api_server_open(o->api_sock, apip, &err);

@@ -6,6 +6,7 @@
 #include "error.h"
 #include "cli/options.h"
 #include "arch/x86/cpuid.h"
+#include "display/framebuffer.h"
 
 int parse_u64(const char *text, uint64_t *out)
 {
@@ -56,10 +57,13 @@ enum {
 	OPT_ON_RESET,
 	OPT_CPU_FEATURES,
 	OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_APPEND,
-	OPT_DECOMPRESS, OPT_MODULE, OPT_TESTDEV,
+	OPT_DECOMPRESS, OPT_MODULE, OPT_TESTDEV, OPT_NO_HPET,
 	OPT_NAME, OPT_API_SOCK, OPT_CONFIG_FILE,
+	OPT_DISK, OPT_VCONSOLE,
 	OPT_SNAPSHOT, OPT_MEM_FILE, OPT_PAUSED, OPT_TRACK_DIRTY,
 	OPT_RNG, OPT_TRANSPORT,
+	OPT_NET, OPT_VSOCK,
+	OPT_DISPLAY, OPT_VNC, OPT_VNC_PASSWORD_FILE, OPT_SCREENSHOT_ON_EXIT,
 };
 
 static const struct option run_long_options[] = {
@@ -87,12 +91,21 @@ static const struct option run_long_options[] = {
 	{ "decompress", no_argument, NULL, OPT_DECOMPRESS },
 	{ "module", required_argument, NULL, OPT_MODULE },
 	{ "testdev", no_argument, NULL, OPT_TESTDEV },
+	{ "no-hpet", no_argument, NULL, OPT_NO_HPET },
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
+	{ "display", required_argument, NULL, OPT_DISPLAY },
+	{ "vnc", required_argument, NULL, OPT_VNC },
+	{ "vnc-password-file", required_argument, NULL, OPT_VNC_PASSWORD_FILE },
+	{ "screenshot-on-exit", required_argument, NULL, OPT_SCREENSHOT_ON_EXIT },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "vconsole", required_argument, NULL, OPT_VCONSOLE },
 	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
 	{ "track-dirty-pages", no_argument, NULL, OPT_TRACK_DIRTY },
 	{ "rng", optional_argument, NULL, OPT_RNG },
 	{ "transport", required_argument, NULL, OPT_TRANSPORT },
+	{ "net", required_argument, NULL, OPT_NET },
+	{ "vsock", required_argument, NULL, OPT_VSOCK },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -205,6 +218,69 @@ static int parse_gdb(const char *v, struct run_options *opts, struct kvmini_erro
 	return 0;
 }
 
+/* ---- virtio-blk and virtio-console: --disk, --vconsole ---- */
+
+#define DISK_SYNTAX "PATH[,ro][,serial=ID][,cache=none|writeback]"
+
+/* One ",key[=value]" of --disk (len bytes at opt). */
+static int parse_disk_opt(const char *opt, size_t len, struct kvmini_disk *disk, char *serial,
+			  struct kvmini_error *err)
+{
+	if (len == 2 && strncmp(opt, "ro", 2) == 0) {
+		disk->read_only = true;
+	} else if (len > 7 && strncmp(opt, "serial=", 7) == 0 &&
+		   len - 7 <= KVMINI_CLI_SERIAL_MAX) {
+		memcpy(serial, opt + 7, len - 7);
+		serial[len - 7] = '\0';
+		disk->serial = serial;
+	} else if (len == 10 && strncmp(opt, "cache=none", 10) == 0) {
+		disk->cache_none = true;
+	} else if (len == 15 && strncmp(opt, "cache=writeback", 15) == 0) {
+		disk->cache_none = false;
+	} else {
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "invalid --disk option '%.*s': expected ro, serial=ID (at most "
+				   "%d characters), cache=none or cache=writeback", (int)len, opt,
+				   KVMINI_CLI_SERIAL_MAX);
+	}
+	return 0;
+}
+
+static int parse_disk(const char *v, struct run_options *o, struct kvmini_error *err)
+{
+	if (o->cfg.ndisks == KVMINI_CLI_DISKS_MAX)
+		return kvmini_fail(err, KVMINI_E_USAGE, "more than %d --disk options",
+				   KVMINI_CLI_DISKS_MAX);
+	unsigned i = o->cfg.ndisks;
+	struct kvmini_disk *disk = &o->disks[i];
+	size_t path_len = strcspn(v, ",");
+	if (path_len == 0 || path_len >= sizeof(o->disk_paths[i]))
+		return bad_value(err, "disk", v, DISK_SYNTAX);
+	*disk = (struct kvmini_disk){ .path = o->disk_paths[i] };
+	memcpy(o->disk_paths[i], v, path_len);
+	o->disk_paths[i][path_len] = '\0';
+	for (const char *p = v + path_len; *p == ',';) {
+		size_t len = strcspn(p + 1, ",");
+		if (parse_disk_opt(p + 1, len, disk, o->disk_serials[i], err) < 0)
+			return -1;
+		p += 1 + len;
+	}
+	o->cfg.disks = o->disks;
+	o->cfg.ndisks = i + 1;
+	return 0;
+}
+
+static int parse_vconsole(const char *v, struct run_options *o, struct kvmini_error *err)
+{
+	bool ok = strcmp(v, "stdio") == 0 || (strncmp(v, "file:", 5) == 0 && v[5]) ||
+		  (strncmp(v, "unix:", 5) == 0 && v[5]);
+	if (!ok)
+		return bad_value(err, "vconsole", v, "stdio, file:PATH or unix:PATH");
+	o->vconsole = v;
+	o->cfg.vconsole = true;
+	return 0;
+}
+
 /* ---- virtio-rng and the transport: --rng, --transport ---- */
 
 /* --rng alone: unlimited; --rng=N: at most N bytes a second (N >= 1). */
@@ -252,6 +328,9 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 		return parse_serial(v, o, err);
 	case OPT_TESTDEV:
 		o->cfg.testdev = true;
+		return 0;
+	case OPT_NO_HPET:
+		o->cfg.no_hpet = true;
 		return 0;
 	case OPT_STRICT_IO:
 		o->cfg.strict_io = true;
@@ -320,12 +399,46 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 		return 0;
 	case OPT_CPU_FEATURES:
 		return parse_cpu_features(v, o, err);
+	case OPT_DISPLAY:
+		return framebuffer_parse_size(v, &o->cfg.display_width, &o->cfg.display_height, err);
+	case OPT_VNC:
+		if (!*v)
+			return bad_value(err, "vnc", v, "HOST:DISPLAY, :DISPLAY or unix:PATH");
+		o->vnc = v;
+		return 0;
+	case OPT_VNC_PASSWORD_FILE:
+		o->vnc_password_file = v;
+		return 0;
+	case OPT_SCREENSHOT_ON_EXIT:
+		if (!*v)
+			return bad_value(err, "screenshot-on-exit", v, "a PNG file's path");
+		o->screenshot_on_exit = v;
+		return 0;
+	case OPT_DISK:
+		return parse_disk(v, o, err);
+	case OPT_VCONSOLE:
+		return parse_vconsole(v, o, err);
 	case OPT_RNG:
 		return parse_rng(v, &o->cfg, err);
 	case OPT_TRANSPORT:
 		return parse_transport(v, &o->cfg.transport, err);
+	case OPT_NET:
+		return parse_net_option(v, o, err);
+	case OPT_VSOCK:
+		return parse_vsock_option(v, o, err);
 	}
 	return kvmini_fail(err, KVMINI_E_USAGE, "internal: unhandled option %d", opt);
+}
+
+static int check_display_options(const struct run_options *o, struct kvmini_error *err)
+{
+	bool display = o->cfg.display_width != 0;
+	if (o->vnc_password_file && !o->vnc)
+		return kvmini_fail(err, KVMINI_E_USAGE, "--vnc-password-file needs --vnc");
+	if ((o->vnc || o->screenshot_on_exit) && !display)
+		return kvmini_fail(err, KVMINI_E_USAGE, "%s needs --display WIDTHxHEIGHT",
+				   o->vnc ? "--vnc" : "--screenshot-on-exit");
+	return 0;
 }
 
 /* --kernel: the kernel is the image, booted by its own protocol. Linux
@@ -387,6 +500,8 @@ static int parse_run_argv(int argc, char **argv, struct run_options *o,
 	}
 	if (o->gdb_wait && !o->gdb)
 		return kvmini_fail(err, KVMINI_E_USAGE, "--gdb-wait needs --gdb");
+	if (check_display_options(o, err) < 0)
+		return -1;
 	if (o->config_file && (o->kernel || optind < argc))
 		return kvmini_fail(err, KVMINI_E_USAGE,
 				   "--config-file names the kernel: no IMAGE or --kernel with it");

@@ -6,7 +6,10 @@
 #include "kvmini.h"
 
 #define KVMINI_CLI_MODULES_MAX 16
+#define KVMINI_CLI_DISKS_MAX 8
+#define KVMINI_CLI_SERIAL_MAX 20      /* VIRTIO_BLK_ID_BYTES */
 #define KVMINI_CLI_RESTORE_MEM_MAX 16
+#define KVMINI_CLI_NETS_MAX 4
 
 struct run_options {
 	struct kvmini_config cfg;
@@ -28,6 +31,19 @@ struct run_options {
 	 * or --kernel, the VM waits for InstanceStart (api_wait). */
 	const char *api_sock;
 	bool api_wait;
+	/* The display (docs/display.md): --display WxH fills cfg's size;
+	 * --vnc ADDRESS serves it, with the password in the first line of
+	 * --vnc-password-file; --screenshot-on-exit FILE.png saves it when
+	 * the VM stops. */
+	const char *vnc;
+	const char *vnc_password_file;
+	const char *screenshot_on_exit;
+	/* --disk PATH[,ro][,serial=ID][,cache=...] (cfg.disks points at
+	 * disks) and --vconsole stdio|file:PATH|unix:PATH (cfg.vconsole). */
+	struct kvmini_disk disks[KVMINI_CLI_DISKS_MAX];
+	char disk_paths[KVMINI_CLI_DISKS_MAX][1024];
+	char disk_serials[KVMINI_CLI_DISKS_MAX][KVMINI_CLI_SERIAL_MAX + 1];
+	const char *vconsole;
 	/* --config-file FILE: Firecracker's configuration file, applied
 	 * through the API's handlers; the VM starts at once. */
 	const char *config_file;
@@ -38,6 +54,13 @@ struct run_options {
 	const char *restore_mem[KVMINI_CLI_RESTORE_MEM_MAX];
 	unsigned nrestore_mem;
 	bool restore_paused;
+	/* --net (up to KVMINI_CLI_NETS_MAX) and --vsock: the storage
+	 * cfg.nets and cfg.vsock point into (src/cli/net_options.c). */
+	struct kvmini_net nets[KVMINI_CLI_NETS_MAX];
+	unsigned nnets;
+	char net_tap[KVMINI_CLI_NETS_MAX][16];
+	char net_hostfwd[KVMINI_CLI_NETS_MAX][512];
+	char vsock_uds[108];
 };
 
 /* Parse "64M", "1G", "4096", "0x1000" (K/M/G/T suffixes, powers of 1024). */
@@ -54,6 +77,10 @@ int parse_run_options(int argc, char **argv, struct run_options *opts,
  * --serial, --verbose, --name, --api-sock, --strict-io), plus --paused. */
 int parse_restore_options(int argc, char **argv, struct run_options *opts,
 			  struct kvmini_error *err);
+/* --net tap=NAME|user[,mac=MAC][,mtu=N][,hostfwd=RULE...] and
+ * --vsock cid=N,uds=PATH (src/cli/net_options.c). */
+int parse_net_option(const char *v, struct run_options *opts, struct kvmini_error *err);
+int parse_vsock_option(const char *v, struct run_options *opts, struct kvmini_error *err);
 
 /* Once `kernel` is set (by --kernel or the API's boot source): the
  * kernel becomes the image, booted by its own protocol, with the
