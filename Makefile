@@ -7,9 +7,12 @@ WARN    := -std=gnu11 -Wall -Wextra -Werror
 CPPFLAGS:= -D_GNU_SOURCE -Iinclude -Isrc -I$(B)/gen
 CFLAGS  ?= -O2 -g
 SANFLAGS:= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDLIBS  := -lpthread -lcjson
+LDLIBS  := -lpthread -lcjson -lseccomp
 
 LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/board/*.c src/devices/*.c src/loaders/*.c)
+# src/seccomp: the per-thread filters, on Debian's libseccomp (libseccomp-dev,
+# installed by scripts/install-deps.sh build when its header is missing).
+LIB_SRCS += $(wildcard src/seccomp/*.c)
 # src/api: the control API, a front end like the CLI (docs/api.md). It
 # parses JSON with Debian's cJSON: a build without its header installs
 # libcjson-dev first (scripts/install-deps.sh build), as root.
@@ -29,9 +32,16 @@ all: $(B)/kvmini $(B)/libkvmini.a guests
 
 .PHONY: build-deps
 build-deps:
-	@test -e /usr/include/cjson/cJSON.h || scripts/install-deps.sh build
-$(patsubst %.c,$(B)/obj/%.o,$(wildcard src/api/*.c)) \
-$(patsubst %.c,$(B)/san/%.o,$(wildcard src/api/*.c)): | build-deps
+	@test -e /usr/include/cjson/cJSON.h -a -e /usr/include/seccomp.h || scripts/install-deps.sh build
+$(patsubst %.c,$(B)/obj/%.o,$(wildcard src/api/*.c src/seccomp/*.c)) \
+$(patsubst %.c,$(B)/san/%.o,$(wildcard src/api/*.c src/seccomp/*.c)): | build-deps
+
+# The SIGSYS handler's names of system calls, from the uapi header.
+$(B)/gen/syscall_names.h: | $(B)/gen
+	echo '#include <asm/unistd_64.h>' | $(CC) -dM -E - | \
+		sed -n 's/^#define __NR_\([a-z0-9_]*\) .*/[__NR_\1] = "\1",/p' | sort > $@
+$(B)/obj/src/seccomp/sigsys.o $(B)/san/src/seccomp/sigsys.o $(B)/fuzz/obj/src/seccomp/sigsys.o: \
+	$(B)/gen/syscall_names.h
 
 # ---- guests (freestanding, built with the host gcc) ----
 GUEST_CFLAGS := -ffreestanding -fno-pic -fno-pie -nostdlib -fno-stack-protector \
@@ -370,7 +380,7 @@ $(B)/fuzz/libkvmini.a: $(FUZZ_LIB_OBJS)
 	ar rcs $@ $^
 $(B)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_target.h tests/unit/bare_vm.h $(B)/fuzz/libkvmini.a
 	clang $(WARN) $(CPPFLAGS) -Itests/fuzz -Itests/unit $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
-		$(FUZZ_EXTRA) $(B)/fuzz/libkvmini.a $(DECOMP_LIBS) -ldl -lpthread
+		$(FUZZ_EXTRA) $(B)/fuzz/libkvmini.a $(DECOMP_LIBS) -ldl -lpthread -lseccomp
 # The control API's target also needs the front-end code it drives.
 FUZZ_API_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(wildcard src/api/*.c) src/cli/options.c src/cli/file.c)
 $(B)/fuzz/api: $(FUZZ_API_OBJS)

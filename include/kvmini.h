@@ -55,6 +55,14 @@ enum kvmini_format { KVMINI_FORMAT_AUTO, KVMINI_FORMAT_RAW, KVMINI_FORMAT_ELF,
  * image loaded again; only the CMOS RAM and clock survive, as on a PC. */
 enum kvmini_on_reset { KVMINI_ON_RESET_EXIT, KVMINI_ON_RESET_RESTART };
 
+/* Seccomp filters on the VM's own threads (vCPUs, event loop), one per
+ * role (docs/security.md). OFF: none (the library's default: a filter
+ * kills the whole process, and the event loop runs the caller's watch
+ * callbacks). KILL: a forbidden call prints which thread made it and
+ * kills the process with SIGSYS (the command line's default). LOG: the
+ * kernel logs a forbidden call and lets it run (finding missing ones). */
+enum kvmini_seccomp { KVMINI_SECCOMP_OFF, KVMINI_SECCOMP_KILL, KVMINI_SECCOMP_LOG };
+
 struct kvmini_config {
 	uint64_t mem_size;          /* bytes of guest RAM */
 	bool mem_shared;            /* back RAM with a memfd instead of anonymous memory */
@@ -76,6 +84,7 @@ struct kvmini_config {
 	/* CPUID features hidden from the guest: "-xsave,-cx16" (names as in
 	 * /proc/cpuinfo, each with '-'); NULL or "" for none. */
 	const char *cpu_features;
+	enum kvmini_seccomp seccomp;
 };
 
 /* Fill a config with the defaults the command line uses. */

@@ -1,0 +1,480 @@
+/* The per-role seccomp filters without KVM. Each case forks a child; in
+ * it a thread named as kvmini names that role's thread installs the
+ * role's filter, makes the calls the role needs (each must pass the
+ * filter: a call the host refuses, like KVM_RUN on /dev/null, still
+ * proves it got through), then one forbidden call. The child must die
+ * by SIGSYS with the line naming the thread, its role and the call;
+ * meanwhile the child's unfiltered main thread reads the thread's
+ * Seccomp and NoNewPrivs lines in /proc. */
+#include <criterion/criterion.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <linux/openat2.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "seccomp/seccomp.h"
+#include "thread_name.h"
+
+/* Descriptors made before the filter, as kvmini makes its own. */
+struct fds {
+	int null, event, timer, epoll, listener, dir;
+};
+
+struct probe {
+	enum seccomp_role role;
+	enum kvmini_seccomp mode;
+	const char *thread;
+	void (*allowed)(const struct fds *);
+	void (*forbidden)(const struct fds *);
+	struct fds fds;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	int stage;             /* 1 installed, 2 status read */
+	pid_t tid;
+	int out;               /* the report pipe, written by both threads */
+	char error[600];
+};
+
+static void set_stage(struct probe *p, int stage)
+{
+	pthread_mutex_lock(&p->lock);
+	p->stage = stage;
+	pthread_cond_broadcast(&p->changed);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void wait_stage(struct probe *p, int stage)
+{
+	pthread_mutex_lock(&p->lock);
+	while (p->stage < stage)
+		pthread_cond_wait(&p->changed, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* ---- calls every role makes ---- */
+
+static void allowed_common(const struct fds *f)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	void *big = malloc(4 << 20);   /* mmap'ed by malloc */
+	memset(big, 1, 4 << 20);
+	free(big);
+	void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (page != MAP_FAILED) {
+		mprotect(page, 4096, PROT_READ);
+		madvise(page, 4096, MADV_DONTNEED);
+		munmap(page, 4096);
+	}
+	char b;
+	getrandom(&b, 1, GRND_NONBLOCK);
+	sched_yield();
+	pthread_kill(pthread_self(), 0);
+	if (write(f->null, "x", 1) != 1)
+		abort();
+}
+
+static void allowed_vcpu(const struct fds *f)
+{
+	allowed_common(f);
+	if (ioctl(f->null, KVM_RUN, 0) == 0 || ioctl(f->null, KVM_GET_REGS, NULL) == 0 ||
+	    ioctl(f->null, KVM_IRQ_LINE, NULL) == 0 || ioctl(f->null, KVM_SET_GSI_ROUTING, NULL) == 0)
+		abort();   /* /dev/null is no vCPU: refused by the kernel, not the filter */
+	struct pollfd pfd = { .fd = f->null, .events = POLLOUT };
+	poll(&pfd, 1, 0);
+	struct itimerspec its = { .it_value = { .tv_sec = 100 } };
+	timerfd_settime(f->timer, 0, &its, NULL);
+	uint64_t v;
+	if (read(f->event, &v, sizeof(v)) >= 0 || errno != EAGAIN)
+		abort();
+	struct epoll_event ev = { .events = EPOLLIN };
+	epoll_ctl(f->epoll, EPOLL_CTL_ADD, f->event, &ev);
+}
+
+/* An event loop's own calls (the VM's and the control API's). */
+static void allowed_loop_io(const struct fds *f)
+{
+	allowed_common(f);
+	struct epoll_event ev;
+	epoll_wait(f->epoll, &ev, 1, 0);
+	struct itimerspec its = { .it_value = { .tv_sec = 100 } };
+	timerfd_settime(f->timer, 0, &its, NULL);
+	uint64_t one = 1;
+	if (write(f->event, &one, sizeof(one)) != sizeof(one) ||
+	    read(f->event, &one, sizeof(one)) != sizeof(one))
+		abort();
+}
+
+/* The VM's event loop also raises interrupts (timers, doorbells). */
+static void allowed_loop(const struct fds *f)
+{
+	allowed_loop_io(f);
+	if (ioctl(f->null, KVM_IRQ_LINE, NULL) == 0 || ioctl(f->null, KVM_IRQFD, NULL) == 0)
+		abort();
+}
+
+static void allowed_api(const struct fds *f)
+{
+	allowed_loop_io(f);
+	if (accept4(f->listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC) >= 0 || errno != EAGAIN)
+		abort();
+	fcntl(f->listener, F_GETFL);
+}
+
+static void allowed_signals(const struct fds *f)
+{
+	allowed_common(f);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	struct timespec zero = { 0, 0 };
+	if (sigtimedwait(&set, NULL, &zero) >= 0 || errno != EAGAIN)
+		abort();
+}
+
+static void allowed_gdb(const struct fds *f)
+{
+	allowed_common(f);
+	struct pollfd pfd = { .fd = f->listener, .events = POLLIN };
+	poll(&pfd, 1, 0);
+	if (ioctl(f->null, KVM_GET_REGS, NULL) == 0 || ioctl(f->null, KVM_SET_GUEST_DEBUG, NULL) == 0)
+		abort();
+	int one = 1;
+	setsockopt(f->listener, SOL_SOCKET, SO_SNDBUF, &one, sizeof(one));
+}
+
+static void allowed_exec(const struct fds *f)
+{
+	allowed_common(f);
+	struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+				.resolve = RESOLVE_BENEATH };
+	long fd = syscall(SYS_openat2, f->dir, ".", &how, sizeof(how));
+	if (fd < 0)
+		abort();
+	char buf[4096];
+	syscall(SYS_getdents64, (int)fd, buf, sizeof(buf));
+	struct stat st;
+	fstat((int)fd, &st);
+	close((int)fd);
+	if (ioctl(f->null, TCGETS, buf) == 0 || ioctl(f->null, KVM_RUN, 0) == 0)
+		abort();
+}
+
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
+static void spawn_thread(void)
+{
+	pthread_t t;
+	if (pthread_create(&t, NULL, nothing, NULL) != 0 || pthread_join(t, NULL) != 0)
+		abort();
+}
+
+static void allowed_exec_main(const struct fds *f)
+{
+	allowed_exec(f);
+	spawn_thread();
+}
+
+static void allowed_main(const struct fds *f)
+{
+	allowed_vcpu(f);
+	allowed_loop(f);
+	spawn_thread();
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		abort();
+	close(fd);
+	close(eventfd(0, EFD_CLOEXEC));
+	close(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
+	struct sigaction sa = { .sa_handler = SIG_IGN };
+	sigaction(SIGUSR1, &sa, NULL);
+	if (ioctl(f->null, KVM_CREATE_VM, 0) == 0 || ioctl(f->null, TCGETS, &sa) == 0)
+		abort();
+}
+
+/* ---- forbidden calls ---- */
+
+static void forbid_socket(const struct fds *f)
+{
+	(void)f;
+	socket(AF_INET, SOCK_STREAM, 0);
+}
+
+static void forbid_exec_mapping(const struct fds *f)
+{
+	(void)f;
+	mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+}
+
+static void forbid_vm_creation(const struct fds *f)
+{
+	ioctl(f->null, KVM_CREATE_VM, 0);
+}
+
+static void forbid_sigsys_handler(const struct fds *f)
+{
+	(void)f;
+	struct sigaction sa = { .sa_handler = SIG_IGN };
+	sigaction(SIGSYS, &sa, NULL);
+}
+
+static void forbid_signal_elsewhere(const struct fds *f)
+{
+	(void)f;
+	syscall(SYS_tgkill, 1, 1, 0);   /* init: never this process */
+}
+
+/* ---- the child ---- */
+
+static void *probe_thread(void *arg)
+{
+	struct probe *p = arg;
+	struct kvmini_error err;
+	thread_name_set(p->thread);
+	p->tid = (pid_t)syscall(SYS_gettid);
+	if (seccomp_role_install(p->role, p->mode, &err) < 0) {
+		snprintf(p->error, sizeof(p->error), "install: %s", err.msg);
+		set_stage(p, 99);
+		return NULL;
+	}
+	set_stage(p, 1);
+	wait_stage(p, 2);
+	p->allowed(&p->fds);
+	dprintf(p->out, "allowed:ok\n");
+	p->forbidden(&p->fds);
+	dprintf(p->out, "forbidden:survived\n");
+	return NULL;
+}
+
+static void open_fds(struct fds *f)
+{
+	f->null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	f->event = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	f->timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	f->epoll = epoll_create1(EPOLL_CLOEXEC);
+	f->listener = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };   /* autobind: abstract name */
+	bind(f->listener, (struct sockaddr *)&sa, sizeof(sa_family_t));
+	listen(f->listener, 1);
+	f->dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* "Seccomp:\t2" and "NoNewPrivs:\t1" for the probe's thread. */
+static void check_status(struct probe *p, int out)
+{
+	char path[64], text[4096] = "";
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)p->tid);
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+	text[n] = '\0';
+	if (f)
+		fclose(f);
+	bool filtered = strstr(text, "\nSeccomp:\t2\n") && strstr(text, "\nNoNewPrivs:\t1\n");
+	dprintf(out, "status:%s\n", filtered ? "filtered" : "NOT FILTERED");
+}
+
+static void run_child(struct probe *p, int out)
+{
+	p->out = out;
+	open_fds(&p->fds);
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->changed, NULL);
+	pthread_t t;
+	pthread_create(&t, NULL, probe_thread, p);
+	wait_stage(p, 1);
+	if (p->stage == 99) {
+		dprintf(out, "error:%s\n", p->error);
+		_exit(3);
+	}
+	check_status(p, out);
+	set_stage(p, 2);
+	pthread_join(t, NULL);
+	_exit(0);
+}
+
+struct outcome {
+	int status;
+	char report[1024];   /* the child's lines on `out` */
+	char stderr_text[4096];
+};
+
+static void read_all(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+	ssize_t n;
+	while (len < cap - 1 && (n = read(fd, buf + len, cap - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	close(fd);
+}
+
+static struct outcome run_probe(struct probe p)
+{
+	int report[2], err[2];
+	cr_assert_eq(pipe2(report, O_CLOEXEC), 0);
+	cr_assert_eq(pipe2(err, O_CLOEXEC), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		dup2(err[1], STDERR_FILENO);
+		close(report[0]);
+		close(err[0]);
+		run_child(&p, report[1]);
+	}
+	close(report[1]);
+	close(err[1]);
+	struct outcome o;
+	read_all(report[0], o.report, sizeof(o.report));
+	read_all(err[0], o.stderr_text, sizeof(o.stderr_text));
+	cr_assert_eq(waitpid(pid, &o.status, 0), pid);
+	return o;
+}
+
+/* The role's calls pass; the forbidden one kills the process by SIGSYS
+ * with the line naming thread, role and call. */
+static void expect_killed(enum seccomp_role role, const char *thread,
+			  void (*allowed)(const struct fds *), void (*forbidden)(const struct fds *),
+			  const char *call)
+{
+	struct outcome o = run_probe((struct probe){ .role = role, .mode = KVMINI_SECCOMP_KILL,
+						     .thread = thread, .allowed = allowed,
+						     .forbidden = forbidden });
+	cr_assert(strstr(o.report, "status:filtered\n"), "role %s: %s", seccomp_role_name(role),
+		  o.report);
+	cr_assert(strstr(o.report, "allowed:ok\n"),
+		  "role %s: an allowed call was refused: %s / %s", seccomp_role_name(role),
+		  o.report, o.stderr_text);
+	cr_assert(!strstr(o.report, "forbidden:survived"), "role %s survived %s",
+		  seccomp_role_name(role), call);
+	cr_assert(WIFSIGNALED(o.status) && WTERMSIG(o.status) == SIGSYS,
+		  "role %s: status 0x%x, not killed by SIGSYS", seccomp_role_name(role), o.status);
+	char line[256];
+	snprintf(line, sizeof(line),
+		 "kvmini: seccomp: thread %s (role %s) made a forbidden system call: %s; "
+		 "killing kvmini\n", thread, seccomp_role_name(role), call);
+	cr_assert(strstr(o.stderr_text, line), "expected '%s' in stderr: '%s'", line,
+		  o.stderr_text);
+}
+
+Test(seccomp, vcpu)
+{
+	expect_killed(SECCOMP_ROLE_VCPU, "vcpu0", allowed_vcpu, forbid_socket, "socket (41)");
+}
+
+Test(seccomp, vcpu_never_creates_vms)
+{
+	expect_killed(SECCOMP_ROLE_VCPU, "vcpu1", allowed_vcpu, forbid_vm_creation, "ioctl (16)");
+}
+
+Test(seccomp, vcpu_maps_no_code)
+{
+	expect_killed(SECCOMP_ROLE_VCPU, "vcpu0", allowed_vcpu, forbid_exec_mapping, "mmap (9)");
+}
+
+Test(seccomp, evloop)
+{
+	expect_killed(SECCOMP_ROLE_EVLOOP, "evloop", allowed_loop, forbid_socket, "socket (41)");
+}
+
+Test(seccomp, evloop_signals_only_this_process)
+{
+	expect_killed(SECCOMP_ROLE_EVLOOP, "evloop", allowed_loop, forbid_signal_elsewhere,
+		      "tgkill (234)");
+}
+
+Test(seccomp, api)
+{
+	expect_killed(SECCOMP_ROLE_API, "api", allowed_api, forbid_socket, "socket (41)");
+}
+
+Test(seccomp, signals)
+{
+	expect_killed(SECCOMP_ROLE_SIGNALS, "signals", allowed_signals, forbid_socket,
+		      "socket (41)");
+}
+
+Test(seccomp, gdb)
+{
+	expect_killed(SECCOMP_ROLE_GDB, "gdb", allowed_gdb, forbid_socket, "socket (41)");
+}
+
+Test(seccomp, exec)
+{
+	expect_killed(SECCOMP_ROLE_EXEC, "vcpu0", allowed_exec, forbid_socket, "socket (41)");
+}
+
+Test(seccomp, exec_main)
+{
+	expect_killed(SECCOMP_ROLE_EXEC_MAIN, "prog", allowed_exec_main, forbid_socket,
+		      "socket (41)");
+}
+
+Test(seccomp, main)
+{
+	expect_killed(SECCOMP_ROLE_MAIN, "demo", allowed_main, forbid_socket, "socket (41)");
+}
+
+Test(seccomp, main_keeps_the_sigsys_handler)
+{
+	expect_killed(SECCOMP_ROLE_MAIN, "demo", allowed_main, forbid_sigsys_handler,
+		      "rt_sigaction (13)");
+}
+
+/* LOG: the forbidden call runs (the kernel logs it); nothing dies. */
+Test(seccomp, log_mode_lets_calls_run)
+{
+	struct outcome o = run_probe((struct probe){ .role = SECCOMP_ROLE_VCPU,
+						     .mode = KVMINI_SECCOMP_LOG, .thread = "vcpu0",
+						     .allowed = allowed_vcpu,
+						     .forbidden = forbid_socket });
+	cr_assert(strstr(o.report, "status:filtered\n"), "%s", o.report);
+	cr_assert(strstr(o.report, "forbidden:survived\n"), "%s / %s", o.report, o.stderr_text);
+	cr_assert(WIFEXITED(o.status) && WEXITSTATUS(o.status) == 0, "status 0x%x", o.status);
+}
+
+/* OFF installs nothing. */
+Test(seccomp, off_mode_installs_nothing)
+{
+	struct outcome o = run_probe((struct probe){ .role = SECCOMP_ROLE_VCPU,
+						     .mode = KVMINI_SECCOMP_OFF, .thread = "vcpu0",
+						     .allowed = allowed_vcpu,
+						     .forbidden = forbid_socket });
+	cr_assert(strstr(o.report, "status:NOT FILTERED\n"), "%s", o.report);
+	cr_assert(WIFEXITED(o.status) && WEXITSTATUS(o.status) == 0, "status 0x%x", o.status);
+}
+
+Test(seccomp, names)
+{
+	cr_assert_str_eq(seccomp_syscall_name(0), "read");
+	cr_assert_str_eq(seccomp_syscall_name(16), "ioctl");
+	cr_assert_str_eq(seccomp_syscall_name(-1), "?");
+	cr_assert_str_eq(seccomp_syscall_name(100000), "?");
+	cr_assert_str_eq(seccomp_role_name(SECCOMP_ROLE_EVLOOP), "evloop");
+	cr_assert(seccomp_role_lists(SECCOMP_ROLE_VCPU, SYS_ioctl));
+	cr_assert(!seccomp_role_lists(SECCOMP_ROLE_VCPU, SYS_socket));
+	cr_assert(!seccomp_role_lists(SECCOMP_ROLE_EXEC, SYS_openat), "exec opens only by openat2");
+}
