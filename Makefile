@@ -112,9 +112,11 @@ $(B)/gen/demo_image.h: $(G)/demo.bin | $(B)/gen
 $(B)/obj/%.o: %.c $(B)/gen/demo_image.h
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+# The sanitizer build is the test build: it alone carries the test-only
+# hooks (KVMINI_TEST_HOOKS, e.g. a forbidden call in a vCPU thread).
 $(B)/san/%.o: %.c $(B)/gen/demo_image.h
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CPPFLAGS) $(SANFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(WARN) $(CPPFLAGS) $(SANFLAGS) -DKVMINI_TEST_HOOKS -MMD -MP -c -o $@ $<
 
 $(B)/libkvmini.a: $(LIB_OBJS)
 	ar rcs $@ $^

@@ -14,6 +14,7 @@
 #include "arch/x86/cpu_mode.h"
 #include "arch/x86/firmware.h"
 #include "board/board.h"
+#include "seccomp/seccomp.h"
 #include "loaders/loader.h"
 #include "demo_image.h"   /* generated from guests/demo.S */
 
@@ -62,6 +63,13 @@ void kvmini_demo_image(struct kvmini_image *img)
 	};
 }
 
+/* The event loop's thread confines itself before its first callback. */
+static int enter_event_loop(void *ctx, struct kvmini_error *err)
+{
+	const struct kvmini_vm *m = ctx;
+	return seccomp_role_install(SECCOMP_ROLE_EVLOOP, m->cfg.seccomp, err);
+}
+
 struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
 				   struct kvmini_error *err)
 {
@@ -78,6 +86,7 @@ struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
 		free(m);
 		return NULL;
 	}
+	event_loop_on_enter(m->loop, enter_event_loop, m);
 	m->vm_live = true;
 	m->timeout = cfg->timeout;
 	int rc = board_init(&m->board, &pc_board, err);

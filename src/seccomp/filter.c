@@ -104,6 +104,21 @@ static int add_call(scmp_filter_ctx ctx, const struct seccomp_policy *p, int nr)
 	return rule(ctx, SCMP_ACT_ALLOW, nr, 0, NULL);
 }
 
+/* glibc's malloc opens /proc/sys/vm/overcommit_memory the first time
+ * any thread trims an arena of its own: a role that opens nothing is
+ * refused (EACCES, and glibc does without) instead of killed for it.
+ * The file still never opens. */
+static int refuse_opens(scmp_filter_ctx ctx, const bool listed[NR_LIMIT])
+{
+	static const int opens[] = { SYS_open, SYS_openat };
+	for (unsigned i = 0; i < sizeof(opens) / sizeof(opens[0]); i++) {
+		int r = listed[opens[i]] ? 0 : rule(ctx, SCMP_ACT_ERRNO(EACCES), opens[i], 0, NULL);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int build(scmp_filter_ctx ctx, const struct seccomp_policy *p)
 {
 	bool listed[NR_LIMIT] = { false };
@@ -115,7 +130,7 @@ static int build(scmp_filter_ctx ctx, const struct seccomp_policy *p)
 	for (int nr = 0; r == 0 && nr < NR_LIMIT; nr++)
 		if (listed[nr])
 			r = add_call(ctx, p, nr);
-	return r;
+	return r == 0 ? refuse_opens(ctx, listed) : r;
 }
 
 static int load(const struct seccomp_policy *p, uint32_t default_action,
