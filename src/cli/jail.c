@@ -285,5 +285,13 @@ int jail_enter(const struct jail_config *j, const char *name, struct kvmini_erro
 		return -1;
 	if (j->chroot_dir && chroot_enter(j->chroot_dir, j->uid, j->gid, err) < 0)
 		return -1;
-	return jail_drop(j->uid, j->gid, err);
+	if (jail_drop(j->uid, j->gid, err) < 0)
+		return -1;
+	/* A root the new user cannot search leaves kvmini nothing to open
+	 * (/dev/kvm for a restart): say so now rather than at a reset. */
+	if (j->chroot_dir && access("/dev", X_OK) < 0)
+		return kvmini_fail_errno(err, KVMINI_E_HOST, errno,
+					 "--chroot %s: user %u cannot reach /dev inside",
+					 j->chroot_dir, (unsigned)j->uid);
+	return 0;
 }
