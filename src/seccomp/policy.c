@@ -36,7 +36,7 @@
 static const int sys_base[] = {
 	SYS_futex, SYS_exit, SYS_exit_group, SYS_rt_sigreturn, SYS_rt_sigprocmask,
 	SYS_restart_syscall, SYS_clock_gettime, SYS_clock_getres, SYS_gettimeofday,
-	SYS_clock_nanosleep, SYS_nanosleep, SYS_sched_yield, SYS_getpid, SYS_gettid,
+	SYS_clock_nanosleep, SYS_nanosleep, SYS_time, SYS_sched_yield, SYS_getpid, SYS_gettid,
 	SYS_tgkill, SYS_brk, SYS_mmap, SYS_munmap, SYS_mremap, SYS_madvise, SYS_mprotect,
 	SYS_getrandom, SYS_write, SYS_ioctl, SYS_sigaltstack,
 	SYS_setresuid, SYS_setresgid, SYS_setgroups,
