@@ -32,6 +32,8 @@ static void install_kick_handler(void)
 
 int vcpu_init(struct vcpu *vcpu, struct vm *vm, unsigned index, struct kvmini_error *err)
 {
+	/* During set-up: a filtered thread may not install signal handlers. */
+	pthread_once(&kick_once, install_kick_handler);
 	memset(vcpu, 0, sizeof(*vcpu));
 	vcpu->vm = vm;
 	vcpu->index = index;
@@ -357,7 +359,6 @@ int vcpu_start(struct vcpu *vcpu, struct kvmini_error *err)
 {
 	if (vcpu->thread_started)
 		return 0;
-	pthread_once(&kick_once, install_kick_handler);
 	vcpu->run_seen = vcpu->vm->run_seq;   /* only vm_run(), on this thread, changes it */
 	vcpu->start_state = VCPU_START_PENDING;
 	int e = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);

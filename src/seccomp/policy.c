@@ -166,11 +166,12 @@ static const unsigned long ioctl_build[] = {
 	KVM_GET_CPUID2, 0
 };
 
-/* kvmini exec's vCPU: registers, the dirty log of its snapshots, and
+/* kvmini exec's vCPU: registers, the dirty log of its snapshots (and
+ * its memory slot's flag that turns it on at the first serve call), and
  * the program's two terminal queries. */
 static const unsigned long ioctl_exec[] = {
 	KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS, KVM_GET_DIRTY_LOG,
-	TCGETS, TIOCGWINSZ, 0
+	KVM_SET_USER_MEMORY_REGION, TCGETS, TIOCGWINSZ, 0
 };
 
 #define GROUPS(...) { __VA_ARGS__, NULL }
