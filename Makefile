@@ -384,7 +384,8 @@ $(B)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_target.h tests/unit/bare_vm.h $
 	clang $(WARN) $(CPPFLAGS) -Itests/fuzz -Itests/unit $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
 		$(FUZZ_EXTRA) $(B)/fuzz/libkvmini.a $(DECOMP_LIBS) -ldl -lpthread -lseccomp
 # The control API's target also needs the front-end code it drives.
-FUZZ_API_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(wildcard src/api/*.c) src/cli/options.c src/cli/file.c)
+FUZZ_API_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(wildcard src/api/*.c) src/cli/options.c src/cli/file.c \
+	src/cli/jail.c)
 $(B)/fuzz/api: $(FUZZ_API_OBJS)
 $(B)/fuzz/api: FUZZ_EXTRA = $(FUZZ_API_OBJS) -lcjson
 .PHONY: fuzz fuzz-build

@@ -38,6 +38,14 @@ static void mark_policy(bool listed[NR_LIMIT], const struct seccomp_policy *p)
 		mark_group(listed, seccomp_policy_sanitizer());
 }
 
+/* An argument comparison with every field set (libseccomp's SCMP_A*
+ * macros leave datum_b out, which clang's -Wextra refuses). */
+static struct scmp_arg_cmp arg_cmp(unsigned arg, enum scmp_compare op, scmp_datum_t a,
+				   scmp_datum_t b)
+{
+	return (struct scmp_arg_cmp){ .arg = arg, .op = op, .datum_a = a, .datum_b = b };
+}
+
 /* libseccomp reports a rule it already holds as EEXIST: not an error. */
 static int rule(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned n,
 		const struct scmp_arg_cmp *cmp)
@@ -52,7 +60,7 @@ static int add_ioctls(scmp_filter_ctx ctx, const struct seccomp_policy *p)
 {
 	for (unsigned g = 0; g < SECCOMP_POLICY_GROUPS && p->ioctl[g]; g++)
 		for (const unsigned long *req = p->ioctl[g]; *req; req++) {
-			struct scmp_arg_cmp c = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, *req);
+			struct scmp_arg_cmp c = arg_cmp(1, SCMP_CMP_MASKED_EQ, 0xffffffffu, *req);
 			int r = rule(ctx, SCMP_ACT_ALLOW, SYS_ioctl, 1, &c);
 			if (r < 0)
 				return r;
@@ -65,7 +73,7 @@ static int add_prctls(scmp_filter_ctx ctx)
 	static const int options[] = { PR_SET_NAME, PR_GET_NAME, PR_SET_NO_NEW_PRIVS,
 				       PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP, PR_SET_SECCOMP };
 	for (unsigned i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
-		struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)options[i]);
+		struct scmp_arg_cmp c = arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)options[i], 0);
 		int r = rule(ctx, SCMP_ACT_ALLOW, SYS_prctl, 1, &c);
 		if (r < 0)
 			return r;
@@ -80,24 +88,24 @@ static int add_call(scmp_filter_ctx ctx, const struct seccomp_policy *p, int nr)
 	switch (nr) {
 	case SYS_mmap:
 	case SYS_mprotect:
-		c = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
+		c = arg_cmp(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
 		return rule(ctx, SCMP_ACT_ALLOW, nr, 1, &c);
 	case SYS_ioctl:
 		return add_ioctls(ctx, p);
 	case SYS_clone:
 		if (SANITIZER_BUILD)   /* LSan's stop-the-world helper is no thread */
 			break;   /* (only spawning roles list clone) */
-		c = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD);
+		c = arg_cmp(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD);
 		return rule(ctx, SCMP_ACT_ALLOW, nr, 1, &c);
 	case SYS_clone3:   /* its flags sit behind a pointer: make glibc use clone */
 		return rule(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0, NULL);
 	case SYS_tgkill:
-		c = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid());
+		c = arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0);
 		return rule(ctx, SCMP_ACT_ALLOW, nr, 1, &c);
 	case SYS_rt_sigaction:
 		if (!p->sets_signals)
 			return 0;
-		c = SCMP_A0(SCMP_CMP_NE, SIGSYS);
+		c = arg_cmp(0, SCMP_CMP_NE, SIGSYS, 0);
 		return rule(ctx, SCMP_ACT_ALLOW, nr, 1, &c);
 	case SYS_prctl:
 		if (!SANITIZER_BUILD || !p->spawns_threads)
