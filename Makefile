@@ -9,7 +9,7 @@ CFLAGS  ?= -O2 -g
 SANFLAGS:= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDLIBS  := -lpthread -lcjson -lseccomp
 
-LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/board/*.c src/devices/*.c src/loaders/*.c)
+LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/board/*.c src/devices/*.c src/loaders/*.c src/virtio/*.c src/snapshot/*.c)
 # src/seccomp: the per-thread filters, on Debian's libseccomp (libseccomp-dev,
 # installed by scripts/install-deps.sh build when its header is missing).
 LIB_SRCS += $(wildcard src/seccomp/*.c)
@@ -57,7 +57,7 @@ GUESTS := $(G)/demo.bin $(G)/hello_real.bin $(G)/loop.bin \
 	$(G)/emulation_failure.elf $(G)/timer_pit.elf $(G)/timer_lapic.elf \
 	$(G)/uart_irq.elf $(G)/smp.elf $(G)/smp_ap_exit.elf $(G)/irq_latency.elf \
 	$(G)/acpi_poweroff.elf $(G)/loop_ready.bin $(G)/echo_ready.bin \
-	$(G)/outs_flood_com1.bin $(G)/outs_flood_debugcon.bin
+	$(G)/outs_flood_com1.bin $(G)/outs_flood_debugcon.bin $(G)/sequence.elf
 guests: $(GUESTS)
 # Firmware tables, CPU feature hiding, boot MSRs.
 guests: $(G)/firmware_tables.elf $(G)/cpuid_bits.elf $(G)/boot_msrs.elf

@@ -55,6 +55,36 @@ enum kvmini_format { KVMINI_FORMAT_AUTO, KVMINI_FORMAT_RAW, KVMINI_FORMAT_ELF,
  * image loaded again; only the CMOS RAM and clock survive, as on a PC. */
 enum kvmini_on_reset { KVMINI_ON_RESET_EXIT, KVMINI_ON_RESET_RESTART };
 
+/* virtio devices (docs/virtio.md) and the transport they sit on:
+ * DEFAULT lets the board choose (README.md says which and why). */
+enum kvmini_transport { KVMINI_TRANSPORT_DEFAULT, KVMINI_TRANSPORT_MMIO, KVMINI_TRANSPORT_PCI };
+
+/* A virtio-blk disk on a raw image file (--disk). */
+struct kvmini_disk {
+	const char *path;
+	bool read_only;
+	const char *serial;         /* what VIRTIO_BLK_T_GET_ID answers; NULL: none */
+	bool cache_none;            /* O_DIRECT instead of the host's page cache */
+};
+
+/* A virtio-net card (--net): a tap device or user-mode networking. */
+enum kvmini_net_backend { KVMINI_NET_TAP, KVMINI_NET_USER };
+struct kvmini_net {
+	enum kvmini_net_backend backend;
+	const char *tap_name;       /* TAP: an existing tap device */
+	const char *hostfwd;        /* USER: "tcp:HOSTADDR:HOSTPORT-:GUESTPORT,..."; NULL: none */
+	bool mac_set;
+	uint8_t mac[6];             /* unless mac_set, a stable generated one */
+	unsigned mtu;               /* 0: 1500 */
+};
+
+/* virtio-vsock with Firecracker's host side (--vsock). */
+struct kvmini_vsock {
+	bool enabled;
+	uint32_t guest_cid;
+	const char *uds_path;       /* the host's Unix socket */
+};
+
 /* Seccomp filters on the VM's own threads (vCPUs, event loop), one per
  * role (docs/security.md). OFF: none (the library's default: a filter
  * kills the whole process, and the event loop runs the caller's watch
@@ -84,7 +114,24 @@ struct kvmini_config {
 	/* CPUID features hidden from the guest: "-xsave,-cx16" (names as in
 	 * /proc/cpuinfo, each with '-'); NULL or "" for none. */
 	const char *cpu_features;
-	enum kvmini_seccomp seccomp;
+
+	/* KVM logs the pages the guest writes, for diff snapshots. */
+	bool track_dirty_pages;
+
+	/* virtio devices; the arrays must outlive the VM. */
+	enum kvmini_transport transport;
+	const struct kvmini_disk *disks;
+	unsigned ndisks;
+	const struct kvmini_net *nets;
+	unsigned nnets;
+	struct kvmini_vsock vsock;
+	bool rng;                   /* virtio-rng fed by getrandom() */
+	uint64_t rng_bytes_per_sec; /* 0: unlimited */
+	bool vconsole;              /* virtio-console (hvc0) */
+	int vconsole_out_fd;        /* its output; -1: none */
+	int vconsole_in_fd;         /* its input; -1: none */
+
+	enum kvmini_seccomp seccomp;   /* filters on the VM's threads; OFF by default */
 };
 
 /* Fill a config with the defaults the command line uses. */
@@ -167,6 +214,32 @@ void kvmini_watch_pause(struct kvmini_vm *vm, struct kvmini_watch *w, bool pause
 /* When this returns fn is not running (unless called from fn itself)
  * and never runs again. NULL is fine. */
 void kvmini_vm_unwatch(struct kvmini_vm *vm, struct kvmini_watch *w);
+/* Park every vCPU (paused) until resumed, or let them run again; from
+ * any thread but a vCPU's. Returns once they are parked. Devices and
+ * the event loop go on (a timer still fires; its interrupt waits). -1
+ * when the VM is stopping. */
+int kvmini_vm_pause(struct kvmini_vm *vm, bool paused, struct kvmini_error *err);
+/* Snapshots (docs/snapshot.md). Of a paused VM (kvmini_vm_pause()):
+ * its vCPUs', interrupt controllers', clock's and devices' state to
+ * snapshot_path, its RAM to mem_path: FULL writes every page that is
+ * not zero (a sparse file), DIFF only those written since the last
+ * snapshot (needs track_dirty_pages), to be laid over the files before
+ * it. Fails, changing nothing, when the VM is not paused or has what a
+ * snapshot cannot hold yet (virtio devices, --irqchip split). */
+enum kvmini_snapshot_type { KVMINI_SNAPSHOT_FULL, KVMINI_SNAPSHOT_DIFF };
+int kvmini_vm_snapshot(struct kvmini_vm *vm, const char *snapshot_path, const char *mem_path,
+		       enum kvmini_snapshot_type type, struct kvmini_error *err);
+/* A VM that continues from a snapshot, ready for kvmini_vm_run() (in
+ * place of kvmini_vm_create() and kvmini_vm_load()). Memory size, vCPUs
+ * and irqchip come from the snapshot; cfg gives the rest (output fds,
+ * timeout, name...). mem_paths[0] is a full memory file, mapped
+ * privately (clones share its pages); later ones are diffs laid over it
+ * in order. The snapshot is checked whole before any KVM call: a
+ * truncated, corrupted, wrong-version or host-incompatible one fails
+ * with KVMINI_E_USAGE. A guest's reset then ends the run. */
+struct kvmini_vm *kvmini_vm_restore(const struct kvmini_config *cfg, const char *snapshot_path,
+				    const char *const *mem_paths, unsigned nmem,
+				    struct kvmini_error *err);
 /* Ask a running VM to stop, from any thread (not from a signal handler). */
 void kvmini_vm_stop(struct kvmini_vm *vm, enum kvmini_status why);
 void kvmini_vm_destroy(struct kvmini_vm *vm);

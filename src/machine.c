@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "machine.h"
+#include "machine_impl.h"
 #include "event_loop.h"
 #include "vcpu.h"
 #include "vm.h"
@@ -18,26 +19,6 @@
 #include "loaders/loader.h"
 #include "demo_image.h"   /* generated from guests/demo.S */
 
-struct kvmini_vm {
-	struct vm vm;
-	struct board board;         /* the devices; the RTC outlives restarts (run_boots()) */
-	/* Outlives restarts, unlike `vm`: see src/event_loop.h. Started
-	 * by kvmini_vm_run(), stopped and joined before it returns. */
-	struct event_loop *loop;
-	double timeout;
-	bool loaded;
-	bool ran;
-	uint64_t acpi_rsdp;         /* the RSDP, for a loader that passes it on; 0: no tables */
-	/* What a restart needs again, and the lock that keeps the front
-	 * end's threads (kvmini_vm_stop, kvmini_vm_serial_input) off a VM
-	 * that is being rebuilt. */
-	struct kvmini_config cfg;
-	struct kvmini_image image;
-	pthread_mutex_t lock;
-	bool vm_live;               /* vm is created; false after a failed rebuild */
-	bool user_stopped;          /* kvmini_vm_stop() was called; guarded by lock */
-	enum kvmini_status user_stop_why;
-};
 
 void kvmini_config_defaults(struct kvmini_config *cfg)
 {
@@ -48,6 +29,8 @@ void kvmini_config_defaults(struct kvmini_config *cfg)
 		.serial_in_fd = STDIN_FILENO,
 		.debugcon_fd = STDOUT_FILENO,
 		.log_fd = STDERR_FILENO,
+		.vconsole_out_fd = -1,
+		.vconsole_in_fd = -1,
 	};
 }
 
@@ -73,6 +56,12 @@ static int enter_event_loop(void *ctx, struct kvmini_error *err)
 struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
 				   struct kvmini_error *err)
 {
+	return machine_create(cfg, -1, err);
+}
+
+struct kvmini_vm *machine_create(const struct kvmini_config *cfg, int mem_fd,
+				 struct kvmini_error *err)
+{
 	struct kvmini_vm *m = calloc(1, sizeof(*m));
 	if (!m) {
 		kvmini_fail(err, KVMINI_E_HOST, "out of memory");
@@ -80,7 +69,8 @@ struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
 	}
 	pthread_mutex_init(&m->lock, NULL);
 	m->cfg = *cfg;
-	if (!(m->loop = event_loop_create("evloop", err)) || vm_create(&m->vm, cfg, err) < 0) {
+	if (!(m->loop = event_loop_create("evloop", err)) ||
+	    vm_create_from_file(&m->vm, cfg, mem_fd, err) < 0) {
 		event_loop_destroy(m->loop);
 		pthread_mutex_destroy(&m->lock);
 		free(m);
@@ -357,6 +347,20 @@ void kvmini_vm_stop(struct kvmini_vm *m, enum kvmini_status why)
 	if (m->vm_live)
 		vm_request_stop(&m->vm, why, why, "stopped by the user");
 	pthread_mutex_unlock(&m->lock);
+}
+
+int kvmini_vm_pause(struct kvmini_vm *m, bool paused, struct kvmini_error *err)
+{
+	int rc = 0;
+	pthread_mutex_lock(&m->lock);
+	if (!m->vm_live || m->user_stopped)
+		rc = kvmini_fail(err, KVMINI_E_STOPPED, "the VM is stopping");
+	else if (!paused)
+		vm_resume_all(&m->vm);
+	else if (!vm_pause_all(&m->vm))
+		rc = kvmini_fail(err, KVMINI_E_STOPPED, "the VM is stopping");
+	pthread_mutex_unlock(&m->lock);
+	return rc;
 }
 
 struct vm *machine_vm_for(struct kvmini_vm *m, const char *who, const char *option,

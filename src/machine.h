@@ -7,6 +7,7 @@
 
 #include "kvmini.h"
 #include "vm.h"
+#include "vm_state.h"
 
 /* The VM of the machine's only boot, for a layer that attaches to it
  * (`who`, as error messages name it; `option`, the command-line option
@@ -16,5 +17,26 @@
  * kvmini_vm_destroy(). */
 struct vm *machine_vm_for(struct kvmini_vm *m, const char *who, const char *option,
 			  struct kvmini_error *err);
+
+/* A snapshot file decoded and checked whole, with no KVM call
+ * (src/machine_snapshot.c): what kvmini_vm_restore() applies. The
+ * device bytes point into the file's buffer (board_restore() checks
+ * them against the devices it restores). */
+#define MACHINE_SNAPSHOT_MAX_CPUS 256
+struct machine_snapshot {
+	uint64_t mem_size;
+	unsigned cpus;
+	enum kvmini_irqchip irqchip;
+	uint64_t acpi_rsdp;
+	bool track_dirty_pages;
+	struct vcpu_state *vcpus;        /* cpus of them */
+	struct vm_kvm_state kvm;
+	const uint8_t *devices;
+	size_t devices_len;
+};
+
+int machine_snapshot_decode(const uint8_t *data, size_t len, struct machine_snapshot *out,
+			    struct kvmini_error *err);
+void machine_snapshot_free(struct machine_snapshot *s);
 
 #endif

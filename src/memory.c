@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <stdbool.h>
+#include <sys/stat.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -23,7 +25,7 @@ static void layout_regions(struct guest_memory *mem, uint64_t ram_size)
 
 /* Reserve size + 2 MiB of address space and keep a 2 MiB-aligned window,
  * so transparent huge pages can back the guest from its first byte. */
-static uint8_t *map_aligned(size_t size, int memfd)
+static uint8_t *map_aligned(size_t size, int fd, bool shared)
 {
 	size_t reserve = size + HUGE_PAGE_SIZE;
 	uint8_t *raw = mmap(NULL, reserve, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -35,8 +37,8 @@ static uint8_t *map_aligned(size_t size, int memfd)
 		munmap(raw, head);
 	munmap((uint8_t *)aligned + size, reserve - head - size);
 	int flags = MAP_FIXED | MAP_NORESERVE |
-		    (memfd >= 0 ? MAP_SHARED : MAP_PRIVATE | MAP_ANONYMOUS);
-	void *p = mmap((void *)aligned, size, PROT_READ | PROT_WRITE, flags, memfd, 0);
+		    (fd < 0 ? MAP_PRIVATE | MAP_ANONYMOUS : shared ? MAP_SHARED : MAP_PRIVATE);
+	void *p = mmap((void *)aligned, size, PROT_READ | PROT_WRITE, flags, fd, 0);
 	if (p == MAP_FAILED) {
 		int e = errno;
 		munmap((void *)aligned, size);
@@ -73,7 +75,7 @@ int guest_memory_init(struct guest_memory *mem, uint64_t ram_size,
 						 (unsigned long long)ram_size);
 		}
 	}
-	mem->base = map_aligned(ram_size, mem->memfd);
+	mem->base = map_aligned(ram_size, mem->memfd, true);
 	if (!mem->base) {
 		int e = errno;
 		guest_memory_free(mem);
@@ -93,6 +95,32 @@ int guest_memory_init(struct guest_memory *mem, uint64_t ram_size,
 					 "cannot pre-fault %llu bytes of guest memory",
 					 (unsigned long long)ram_size);
 	}
+	layout_regions(mem, ram_size);
+	return 0;
+}
+
+int guest_memory_init_file(struct guest_memory *mem, uint64_t ram_size, int fd,
+			   struct kvmini_error *err)
+{
+	memset(mem, 0, sizeof(*mem));
+	mem->memfd = -1;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return kvmini_fail_errno(err, KVMINI_E_HOST, errno, "cannot stat the memory file");
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != ram_size)
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "the memory file is %llu bytes, the snapshot's RAM %llu",
+				   (unsigned long long)st.st_size, (unsigned long long)ram_size);
+	if (ram_size < GUEST_MEM_MIN || ram_size > GUEST_MEM_MAX || ram_size % 4096)
+		return kvmini_fail(err, KVMINI_E_USAGE, "memory size %llu bytes is not one kvmini "
+				   "can map", (unsigned long long)ram_size);
+	/* Private: the guest's writes stay in this process, so any number
+	 * of VMs restored from one file share every page none of them wrote. */
+	mem->base = map_aligned(ram_size, fd, false);
+	if (!mem->base)
+		return kvmini_fail_errno(err, KVMINI_E_HOST, errno, "cannot map the memory file");
+	mem->map_size = ram_size;
+	mem->ram_size = ram_size;
 	layout_regions(mem, ram_size);
 	return 0;
 }

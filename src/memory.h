@@ -67,6 +67,22 @@ int guest_memory_init(struct guest_memory *mem, uint64_t ram_size,
 		      unsigned flags, struct kvmini_error *err);
 void guest_memory_free(struct guest_memory *mem);
 
+/* ---- snapshots (memory_file.c): RAM as a flat file, byte i of the
+ * file = byte i of the host mapping (low RAM, then RAM above 4 GiB) ---- */
+
+/* RAM mapped from a memory file of exactly ram_size bytes, privately:
+ * the file is never written, and clones share unwritten pages. */
+int guest_memory_init_file(struct guest_memory *mem, uint64_t ram_size, int fd,
+			   struct kvmini_error *err);
+/* Write RAM into fd (truncated to ram_size first). dirty: NULL for a
+ * full file, whose all-zero pages are left as holes (sparse); else one
+ * bit per 4 KiB page, set for the pages to write (a diff file: holes
+ * mean "unchanged"). Returns the bytes written, or -1. */
+int64_t guest_memory_save(const struct guest_memory *mem, int fd, const uint64_t *dirty,
+			  struct kvmini_error *err);
+/* Lay a diff file's data (its non-hole extents) over RAM. */
+int guest_memory_apply_diff(struct guest_memory *mem, int fd, struct kvmini_error *err);
+
 /* Host pointer for [gpa, gpa+len) when the whole range lies inside one RAM
  * region; NULL otherwise (outside RAM, in a hole, straddling, overflow). */
 void *guest_ptr(const struct guest_memory *mem, gpa_t gpa, uint64_t len);

@@ -52,12 +52,24 @@ static int set_slot(struct vm *vm, unsigned i, uint32_t flags, struct kvmini_err
 	return KVM_IOCTL(vm->fd, KVM_SET_USER_MEMORY_REGION, &slot, err) < 0 ? -1 : 0;
 }
 
-static int map_memory(struct vm *vm, struct kvmini_error *err)
+/* With track_dirty_pages every slot logs the pages the guest writes,
+ * from the first instruction, for diff snapshots. */
+static int map_memory(struct vm *vm, bool track_dirty, struct kvmini_error *err)
 {
 	for (unsigned i = 0; i < vm->mem.nregions; i++)
-		if (set_slot(vm, i, 0, err) < 0)
+		if (set_slot(vm, i, track_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0, err) < 0)
 			return -1;
 	return 0;
+}
+
+static int init_memory(struct vm *vm, const struct kvmini_config *cfg, int mem_fd,
+		       struct kvmini_error *err)
+{
+	if (mem_fd >= 0)
+		return guest_memory_init_file(&vm->mem, cfg->mem_size, mem_fd, err);
+	unsigned flags = (cfg->mem_shared ? GUEST_MEM_SHARED : 0) |
+			 (cfg->mem_prefault ? GUEST_MEM_PREFAULT : 0);
+	return guest_memory_init(&vm->mem, cfg->mem_size, flags, err);
 }
 
 int vm_set_dirty_logging(struct vm *vm, unsigned region, bool on, struct kvmini_error *err)
@@ -138,6 +150,12 @@ static int create_vcpus(struct vm *vm, unsigned cpus, struct kvmini_error *err)
 
 int vm_create(struct vm *vm, const struct kvmini_config *cfg, struct kvmini_error *err)
 {
+	return vm_create_from_file(vm, cfg, -1, err);
+}
+
+int vm_create_from_file(struct vm *vm, const struct kvmini_config *cfg, int mem_fd,
+			struct kvmini_error *err)
+{
 	memset(vm, 0, sizeof(*vm));
 	vm->fd = -1;
 	vm->kvm.fd = -1;
@@ -158,8 +176,6 @@ int vm_create(struct vm *vm, const struct kvmini_config *cfg, struct kvmini_erro
 	pthread_cond_init(&vm->changed, &attr);
 	pthread_condattr_destroy(&attr);
 
-	unsigned flags = (cfg->mem_shared ? GUEST_MEM_SHARED : 0) |
-			 (cfg->mem_prefault ? GUEST_MEM_PREFAULT : 0);
 	if (x86_cpu_features_parse(cfg->cpu_features, &vm->cpuid.hidden, err) < 0 ||
 	    kvm_open(&vm->kvm, err) < 0 ||
 	    check_cpu_count(vm, cfg->cpus, err) < 0 ||
@@ -167,8 +183,8 @@ int vm_create(struct vm *vm, const struct kvmini_config *cfg, struct kvmini_erro
 	    kvm_gsi_routes_init(&vm->routes, vm->fd, X86_IOAPIC_PINS, err) < 0 ||
 	    x86_irqchip_create(vm->fd, vm->irqchip, &vm->routes, err) < 0 ||
 	    agree_ioapic_id(vm, cfg->cpus, err) < 0 ||
-	    guest_memory_init(&vm->mem, cfg->mem_size, flags, err) < 0 ||
-	    map_memory(vm, err) < 0 ||
+	    init_memory(vm, cfg, mem_fd, err) < 0 ||
+	    map_memory(vm, cfg->track_dirty_pages, err) < 0 ||
 	    create_vcpus(vm, cfg->cpus, err) < 0) {
 		vm_destroy(vm);
 		return -1;

@@ -92,6 +92,10 @@ struct vm {
 };
 
 int vm_create(struct vm *vm, const struct kvmini_config *cfg, struct kvmini_error *err);
+/* The same with RAM mapped privately from a snapshot's memory file of
+ * cfg->mem_size bytes (guest_memory_init_file()). */
+int vm_create_from_file(struct vm *vm, const struct kvmini_config *cfg, int mem_fd,
+			struct kvmini_error *err);
 void vm_destroy(struct vm *vm);
 
 /* The handle a device raises ISA interrupt line `line` through; with

@@ -22,6 +22,8 @@
 #include "cli/file.h"
 #include "cli/exec.h"
 #include "cli/options.h"
+#include "api/config_file.h"
+#include "cli/ctl.h"
 #include "cli/jail.h"
 #include "seccomp/seccomp.h"
 #include "api/server.h"
@@ -32,6 +34,12 @@ static const char usage_text[] =
 	"                                      Multiboot kernel\n"
 	"       kvmini exec [options] PROGRAM [ARGS...]   run a static Linux program\n"
 	"                                      in sandbox mode (kvmini exec --help)\n"
+	"       kvmini restore --snapshot FILE --mem FILE [--mem DIFF...] [--paused]\n"
+	"                      [--timeout S] [--serial ...] [--name N] [--api-sock PATH]\n"
+	"                                      continue a snapshot (docs/snapshot.md)\n"
+	"       kvmini ctl SOCKET info|start|pause|resume|flush-metrics|ctrl-alt-del\n"
+	"       kvmini ctl SOCKET get PATH | put PATH JSON | patch PATH JSON\n"
+	"                                      talk to a VM's --api-sock (docs/api.md)\n"
 	"       kvmini info                    show the host's KVM version and capabilities\n"
 	"       kvmini --help | --version\n"
 	"\n"
@@ -76,6 +84,9 @@ static const char usage_text[] =
 	"                      and in kvmini's messages (default: the image's file name)\n"
 	"  --api-sock PATH     serve Firecracker's control API on a Unix socket; with no\n"
 	"                      IMAGE or --kernel, wait for its InstanceStart (docs/api.md)\n"
+	"  --track-dirty-pages log the pages the guest writes, for diff snapshots\n"
+	"  --config-file FILE  Firecracker's JSON configuration file (boot-source, drives,\n"
+	"                      machine-config, network-interfaces, vsock...); starts at once\n"
 	"  --seccomp kill|log|off   seccomp filters per thread (default kill: a forbidden\n"
 	"                      system call kills kvmini, naming thread and call; log: the\n"
 	"                      kernel logs it and lets it run; docs/security.md)\n"
@@ -130,7 +141,8 @@ static void name_process(const struct run_options *o)
 	else if (o->demo)
 		snprintf(name, sizeof(name), "demo");
 	else
-		thread_name_from_path(name, o->kernel ? o->kernel : o->image.path);
+		thread_name_from_path(name, o->kernel ? o->kernel
+				      : o->restore_snapshot ? o->restore_snapshot : o->image.path);
 	thread_name_set(name);
 }
 
@@ -233,7 +245,42 @@ struct api_start {
 	bool answered, started;
 	bool closing;                 /* kvmini is ending: refuse new requests */
 	struct kvmini_error err;
+	struct kvmini_vm *vm;         /* the running VM, for PATCH /vm; under lock */
 };
+
+/* PATCH /vm from the API's thread. */
+static int api_pause_request(void *ctx, bool paused, struct kvmini_error *err)
+{
+	struct api_start *st = ctx;
+	pthread_mutex_lock(&st->lock);
+	int rc = st->vm ? kvmini_vm_pause(st->vm, paused, err)
+		: kvmini_fail(err, KVMINI_E_STOPPED, "the VM is not running");
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+/* PUT /snapshot/create from the API's thread. */
+static int api_snapshot_request(void *ctx, bool diff, const char *snapshot_path,
+				const char *mem_path, struct kvmini_error *err)
+{
+	struct api_start *st = ctx;
+	pthread_mutex_lock(&st->lock);
+	int rc = st->vm ? kvmini_vm_snapshot(st->vm, snapshot_path, mem_path,
+					     diff ? KVMINI_SNAPSHOT_DIFF : KVMINI_SNAPSHOT_FULL, err)
+		: kvmini_fail(err, KVMINI_E_STOPPED, "the VM is not running");
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+/* The VM the API may pause: set once it runs, cleared before it goes. */
+static void api_start_set_vm(struct api_start *st, struct kvmini_vm *vm)
+{
+	if (!st)
+		return;
+	pthread_mutex_lock(&st->lock);
+	st->vm = vm;
+	pthread_mutex_unlock(&st->lock);
+}
 
 /* The API thread's side: ask, then wait until the VM runs or failed. */
 static int api_start_request(void *ctx, struct kvmini_error *err)
@@ -330,9 +377,12 @@ static int run_vm(struct run_options *o, const struct kvmini_image *img, struct 
 {
 	struct signal_waiter waiter;
 	block_signals(&waiter.set);
-	struct kvmini_vm *vm = kvmini_vm_create(&o->cfg, err);
+	struct kvmini_vm *vm = o->restore_snapshot
+		? kvmini_vm_restore(&o->cfg, o->restore_snapshot, o->restore_mem, o->nrestore_mem, err)
+		: kvmini_vm_create(&o->cfg, err);
 	struct kvmini_gdb *gdb = NULL;
-	if (!vm || kvmini_vm_load(vm, img, err) < 0 ||
+	if (!vm || (!o->restore_snapshot && kvmini_vm_load(vm, img, err) < 0) ||
+	    (o->restore_paused && kvmini_vm_pause(vm, true, err) < 0) ||
 	    (o->gdb && !(gdb = kvmini_gdb_listen(vm, o->gdb, o->gdb_wait, err)))) {
 		api_start_answer(st, err);
 		kvmini_vm_destroy(vm);
@@ -355,8 +405,10 @@ static int run_vm(struct run_options *o, const struct kvmini_image *img, struct 
 		api_start_answer(st, err);
 		status = report_for(o->cfg.name, err);
 	} else {
+		api_start_set_vm(st, vm);
 		api_start_answer(st, NULL);
 		status = kvmini_vm_run(vm, &result);
+		api_start_set_vm(st, NULL);
 		console_close(console);   /* restores the terminal before we print */
 		if (result.message[0] && (result.status != KVMINI_OK || o->cfg.verbose))
 			say(o->cfg.name, result.message);
@@ -426,6 +478,8 @@ static int inputs_read(const struct run_options *o, struct kvmini_image *img,
 {
 	*data = *initrd = NULL;
 	mods->n = 0;
+	if (o->restore_snapshot)
+		return 0;   /* the snapshot is read by kvmini_vm_restore() */
 	if (o->demo) {
 		kvmini_demo_image(img);
 	} else {
@@ -489,21 +543,29 @@ static int run_when_started(struct run_options *o, struct api_start *st, const s
 }
 
 /* The API server lives from before the VM until after it: its state is
- * "Running" from the start when an IMAGE or --kernel was given. */
-static int run_with_api(struct run_options *o)
+ * "Running" from the start when an IMAGE, --kernel or --config-file was
+ * given. api: what --config-file configured, or (NULL) a fresh state. */
+static int run_with_api(struct run_options *o, struct api_state *configured)
 {
 	struct api_start st = { .lock = PTHREAD_MUTEX_INITIALIZER,
 				.cond = PTHREAD_COND_INITIALIZER };
-	struct api_state api;
+	struct api_state fresh;
+	struct api_state *apip = configured ? configured : &fresh;
 	struct kvmini_error err;
 	sigset_t signals;
 	block_signals(&signals);
-	api_state_init(&api, o, o->cfg.name ? o->cfg.name : "anonymous-instance",
-		       api_start_request, &st);
-	api.running = !o->api_wait;
+	if (!configured)
+		api_state_init(&fresh, o, o->cfg.name ? o->cfg.name : "anonymous-instance",
+			       api_start_request, &st);
+	apip->start = api_start_request;
+	apip->start_ctx = &st;
+	apip->running = !o->api_wait;
+	apip->pause = api_pause_request;
+	apip->snapshot = api_snapshot_request;
+	apip->paused = o->restore_paused;
 	st.wake_fd = eventfd(0, EFD_CLOEXEC);
 	struct api_server *server = st.wake_fd < 0 ? NULL :
-				    api_server_open(o->api_sock, &api, o->cfg.seccomp, &err);
+				    api_server_open(o->api_sock, apip, o->cfg.seccomp, &err);
 	int status;
 	if (st.wake_fd < 0) {
 		kvmini_fail_errno(&err, KVMINI_E_HOST, errno, "cannot create an eventfd");
@@ -513,12 +575,43 @@ static int run_with_api(struct run_options *o)
 	} else if (o->api_wait) {
 		status = run_when_started(o, &st, &signals);
 	} else {
-		status = run_configured(o, NULL);
+		status = run_configured(o, &st);
 	}
 	api_server_close(server);
-	api_state_free(&api);
+	if (!configured)
+		api_state_free(&fresh);
 	if (st.wake_fd >= 0)
 		close(st.wake_fd);
+	return status;
+}
+
+/* --config-file: the file through the API's handlers, then the VM as
+ * if its kernel had been given with --kernel (and the API, with
+ * --api-sock, reports it Running). */
+static int run_config_file(struct run_options *o)
+{
+	struct kvmini_error err;
+	uint8_t *text;
+	uint64_t len;
+	if (cli_read_file("config file", o->config_file, 1 << 20, "1 MiB", &text, &len, &err) < 0)
+		return report(&err);
+	struct api_state api;
+	api_state_init(&api, o, o->cfg.name ? o->cfg.name : "anonymous-instance", NULL, NULL);
+	int rc = api_config_apply(&api, (const char *)text, len, &err);
+	free(text);
+	if (rc == 0)
+		rc = api_apply_devices(&api, &err);
+	int status;
+	if (rc < 0) {
+		struct kvmini_error where;
+		kvmini_fail(&where, err.code, "config file '%s': %.400s", o->config_file, err.msg);
+		status = report(&where);
+	} else {
+		run_options_use_kernel(o);
+		name_process(o);
+		status = o->api_sock ? run_with_api(o, &api) : run_configured(o, NULL);
+	}
+	api_state_free(&api);
 	return status;
 }
 
@@ -534,10 +627,25 @@ static int cmd_run(int argc, char **argv)
 			 o.cfg.cpus);
 		say(o.cfg.name, line);
 	}
+	if (o.config_file)
+		return run_config_file(&o);
 	if (!o.api_wait)
 		name_process(&o);
 	if (o.api_sock)
-		return run_with_api(&o);
+		return run_with_api(&o, NULL);
+	return run_configured(&o, NULL);
+}
+
+/* kvmini restore: a snapshot continued, with or without the API. */
+static int cmd_restore(int argc, char **argv)
+{
+	struct run_options o;
+	struct kvmini_error err;
+	if (parse_restore_options(argc, argv, &o, &err) < 0)
+		return usage_error("%s", err.msg);
+	name_process(&o);
+	if (o.api_sock)
+		return run_with_api(&o, NULL);
 	return run_configured(&o, NULL);
 }
 
@@ -548,6 +656,17 @@ static int cmd_info(int argc, char **argv)
 		return usage_error("'info' takes no arguments, got '%s'", argv[1]);
 	struct kvmini_error err;
 	if (kvmini_info(STDOUT_FILENO, &err) < 0)
+		return report(&err);
+	return 0;
+}
+
+static int cmd_ctl(int argc, char **argv)
+{
+	struct ctl_request r;
+	struct kvmini_error err;
+	if (ctl_request_parse(argc, argv, &r, &err) < 0)
+		return usage_error("%s", err.msg);
+	if (ctl_run(&r, STDOUT_FILENO, STDERR_FILENO, &err) < 0)
 		return report(&err);
 	return 0;
 }
@@ -576,5 +695,9 @@ int main(int argc, char **argv)
 		return cmd_info(argc - 1, argv + 1);
 	if (strcmp(cmd, "exec") == 0)
 		return cmd_exec(argc - 1, argv + 1);
+	if (strcmp(cmd, "ctl") == 0)
+		return cmd_ctl(argc - 1, argv + 1);
+	if (strcmp(cmd, "restore") == 0)
+		return cmd_restore(argc - 1, argv + 1);
 	return usage_error("unknown command '%s'", cmd);
 }

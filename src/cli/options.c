@@ -57,7 +57,8 @@ enum {
 	OPT_CPU_FEATURES,
 	OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_APPEND,
 	OPT_DECOMPRESS, OPT_MODULE, OPT_TESTDEV,
-	OPT_NAME, OPT_API_SOCK,
+	OPT_NAME, OPT_API_SOCK, OPT_CONFIG_FILE,
+	OPT_SNAPSHOT, OPT_MEM_FILE, OPT_PAUSED, OPT_TRACK_DIRTY,
 	OPT_SECCOMP, OPT_NO_SECCOMP, OPT_UID, OPT_GID, OPT_CHROOT, OPT_CGROUP,
 };
 
@@ -88,6 +89,8 @@ static const struct option run_long_options[] = {
 	{ "testdev", no_argument, NULL, OPT_TESTDEV },
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
+	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
+	{ "track-dirty-pages", no_argument, NULL, OPT_TRACK_DIRTY },
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 	{ "uid", required_argument, NULL, OPT_UID },
@@ -310,6 +313,14 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 			return bad_value(err, "api-sock", v, "a path for the API's Unix socket");
 		o->api_sock = v;
 		return 0;
+	case OPT_TRACK_DIRTY:
+		o->cfg.track_dirty_pages = true;
+		return 0;
+	case OPT_CONFIG_FILE:
+		if (!*v)
+			return bad_value(err, "config-file", v, "a Firecracker configuration file");
+		o->config_file = v;
+		return 0;
 	case OPT_KERNEL:
 		o->kernel = v;
 		return 0;
@@ -399,6 +410,9 @@ static int parse_run_argv(int argc, char **argv, struct run_options *o,
 	}
 	if (o->gdb_wait && !o->gdb)
 		return kvmini_fail(err, KVMINI_E_USAGE, "--gdb-wait needs --gdb");
+	if (o->config_file && (o->kernel || optind < argc))
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "--config-file names the kernel: no IMAGE or --kernel with it");
 	if (jail_check(&o->jail, err) < 0)
 		return -1;
 	if (o->kernel)
@@ -419,9 +433,10 @@ static int parse_run_argv(int argc, char **argv, struct run_options *o,
 		    o->image.load_addr_set || o->image.entry_set)
 			return kvmini_fail(err, KVMINI_E_USAGE,
 					   "--mode, --format, --load-addr and --entry need an IMAGE");
-		/* With --api-sock and no IMAGE, the API configures the VM. */
-		o->api_wait = o->api_sock != NULL;
-		o->demo = !o->api_wait;
+		/* With --api-sock and no IMAGE, the API configures the VM;
+		 * with --config-file, the file does. */
+		o->api_wait = o->api_sock != NULL && !o->config_file;
+		o->demo = !o->api_wait && !o->config_file;
 	}
 	return 0;
 }
@@ -431,5 +446,69 @@ int parse_run_options(int argc, char **argv, struct run_options *o, struct kvmin
 	if (parse_run_argv(argc, argv, o, err) < 0)
 		return -1;
 	choose_smp_irqchip(o);
+	return 0;
+}
+
+/* ---- kvmini restore ---- */
+
+static const struct option restore_long_options[] = {
+	{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
+	{ "mem", required_argument, NULL, OPT_MEM_FILE },
+	{ "paused", no_argument, NULL, OPT_PAUSED },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "strict-io", no_argument, NULL, OPT_STRICT_IO },
+	{ "verbose", no_argument, NULL, OPT_VERBOSE },
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int apply_restore_option(int opt, const char *v, struct run_options *o,
+				struct kvmini_error *err)
+{
+	switch (opt) {
+	case OPT_SNAPSHOT:
+		o->restore_snapshot = v;
+		return 0;
+	case OPT_MEM_FILE:
+		if (o->nrestore_mem == KVMINI_CLI_RESTORE_MEM_MAX)
+			return kvmini_fail(err, KVMINI_E_USAGE, "at most %d --mem files",
+					   KVMINI_CLI_RESTORE_MEM_MAX);
+		o->restore_mem[o->nrestore_mem++] = v;
+		return 0;
+	case OPT_PAUSED:
+		o->restore_paused = true;
+		return 0;
+	default:
+		return apply_option(opt, v, o, err);
+	}
+}
+
+int parse_restore_options(int argc, char **argv, struct run_options *o,
+			  struct kvmini_error *err)
+{
+	memset(o, 0, sizeof(*o));
+	kvmini_config_defaults(&o->cfg);
+	o->serial = "stdio";
+	opterr = 0;
+	optind = 1;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "+:", restore_long_options, NULL)) != -1) {
+		if (opt == '?')
+			return kvmini_fail(err, KVMINI_E_USAGE, "unknown option '%s'",
+					   argv[optind - 1]);
+		if (opt == ':')
+			return kvmini_fail(err, KVMINI_E_USAGE, "option '%s' needs a value",
+					   argv[optind - 1]);
+		if (apply_restore_option(opt, optarg, o, err) < 0)
+			return -1;
+	}
+	if (optind < argc)
+		return kvmini_fail(err, KVMINI_E_USAGE, "unexpected argument '%s'", argv[optind]);
+	if (!o->restore_snapshot || !o->nrestore_mem)
+		return kvmini_fail(err, KVMINI_E_USAGE, "restore needs --snapshot FILE and --mem FILE");
+	if (o->restore_paused && !o->api_sock)
+		return kvmini_fail(err, KVMINI_E_USAGE, "--paused needs --api-sock (to resume it)");
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include "cli/jail.h"
 
 #define KVMINI_CLI_MODULES_MAX 16
+#define KVMINI_CLI_RESTORE_MEM_MAX 16
 
 struct run_options {
 	struct kvmini_config cfg;
@@ -28,6 +29,16 @@ struct run_options {
 	 * or --kernel, the VM waits for InstanceStart (api_wait). */
 	const char *api_sock;
 	bool api_wait;
+	/* --config-file FILE: Firecracker's configuration file, applied
+	 * through the API's handlers; the VM starts at once. */
+	const char *config_file;
+	/* kvmini restore / PUT /snapshot/load: continue a snapshot instead
+	 * of loading an image; the first memory file is full, later ones
+	 * diffs; restore_paused: leave it paused (until PATCH /vm). */
+	const char *restore_snapshot;
+	const char *restore_mem[KVMINI_CLI_RESTORE_MEM_MAX];
+	unsigned nrestore_mem;
+	bool restore_paused;
 	/* --uid/--gid, --chroot, --cgroup: entered after everything is open,
 	 * before the guest runs (src/cli/jail.h). */
 	struct jail_config jail;
@@ -44,6 +55,12 @@ int parse_u64(const char *text, uint64_t *out);
 /* argv[0] is "run". Returns 0, or -1 with a one-line message in err. */
 int parse_run_options(int argc, char **argv, struct run_options *opts,
 		      struct kvmini_error *err);
+
+/* argv[0] is "restore": --snapshot FILE --mem FILE [--mem DIFF...] and
+ * the run options that do not describe the machine (--timeout,
+ * --serial, --verbose, --name, --api-sock, --strict-io), plus --paused. */
+int parse_restore_options(int argc, char **argv, struct run_options *opts,
+			  struct kvmini_error *err);
 
 /* Once `kernel` is set (by --kernel or the API's boot source): the
  * kernel becomes the image, booted by its own protocol, with the

@@ -67,6 +67,17 @@ static const int sys_api[] = {
 	-1
 };
 
+/* The control API's files: PUT /logger and /metrics open their output
+ * (and metrics lines are written to it), PUT /snapshot/create writes
+ * the snapshot beside its name and renames it over it, and the memory
+ * file (pwrite, ftruncate to the RAM's size, fdatasync). The paths are
+ * the client's: the jail's chroot bounds where they can be. */
+static const int sys_api_files[] = {
+	SYS_openat, SYS_open, SYS_pwrite64, SYS_ftruncate, SYS_fdatasync, SYS_fsync,
+	SYS_rename, SYS_renameat, SYS_unlink, SYS_lseek,
+	-1
+};
+
 /* The signal thread: sigwait, then a stop (a kick: tgkill, in base). */
 static const int sys_signals[] = {
 	SYS_rt_sigtimedwait,
@@ -157,6 +168,15 @@ static const unsigned long ioctl_irq[] = {
 	KVM_IOEVENTFD, KVM_GET_IRQCHIP, KVM_SET_IRQCHIP, 0
 };
 
+/* A snapshot: every vCPU's and the VM's state read (the API thread,
+ * while the vCPUs are paused), and written back by a restore. */
+static const unsigned long ioctl_snapshot[] = {
+	KVM_GET_REGS, KVM_GET_SREGS, KVM_GET_FPU, KVM_GET_XSAVE, KVM_GET_XCRS, KVM_GET_MSRS,
+	KVM_GET_LAPIC, KVM_GET_VCPU_EVENTS, KVM_GET_DEBUGREGS, KVM_GET_MP_STATE,
+	KVM_GET_IRQCHIP, KVM_GET_PIT2, KVM_GET_CLOCK, KVM_GET_DIRTY_LOG,
+	KVM_SET_LAPIC, KVM_SET_MP_STATE, KVM_SET_PIT2, KVM_SET_CLOCK, 0
+};
+
 /* Building a VM again (main thread, --on-reset restart). */
 static const unsigned long ioctl_build[] = {
 	KVM_GET_API_VERSION, KVM_CHECK_EXTENSION, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE,
@@ -180,7 +200,7 @@ static const struct seccomp_policy policies[SECCOMP_ROLES] = {
 	[SECCOMP_ROLE_MAIN] = {
 		.name = "main",
 		.sys = GROUPS(sys_base, sys_spawn, sys_main, sys_vcpu, sys_loop),
-		.ioctl = GROUPS(ioctl_terminal, ioctl_vcpu, ioctl_irq, ioctl_build),
+		.ioctl = GROUPS(ioctl_terminal, ioctl_vcpu, ioctl_irq, ioctl_build, ioctl_snapshot),
 		.spawns_threads = true, .sets_signals = true,
 	},
 	[SECCOMP_ROLE_VCPU] = {
@@ -195,8 +215,8 @@ static const struct seccomp_policy policies[SECCOMP_ROLES] = {
 	},
 	[SECCOMP_ROLE_API] = {
 		.name = "api",
-		.sys = GROUPS(sys_base, sys_loop, sys_api),
-		.ioctl = GROUPS(ioctl_terminal),
+		.sys = GROUPS(sys_base, sys_loop, sys_api, sys_api_files),
+		.ioctl = GROUPS(ioctl_terminal, ioctl_snapshot),
 	},
 	[SECCOMP_ROLE_SIGNALS] = {
 		.name = "signals",

@@ -6,6 +6,7 @@
 # a guest skip (needs_kvm) on a host without /dev/kvm.
 bats_require_minimum_version 1.5.0
 load helpers
+load api_helpers
 
 BATS_TEST_TIMEOUT=120
 
@@ -18,45 +19,6 @@ setup() {
 
 teardown() {
 	background_kvmini_teardown
-}
-
-# Start kvmini with the API in the background and wait until its socket
-# exists (kvmini renames it into place once it listens). Sets KPID.
-start_api() {   # [kvmini run options and IMAGE...]
-	"$KVMINI" run --api-sock "$SOCK" "$@" >"$OUT" 2>"$ERR" </dev/null &
-	KPID=$!
-	local limit=$((SECONDS + 60))
-	while [ ! -S "$SOCK" ]; do
-		if ! kill -0 "$KPID" 2>/dev/null || [ "$SECONDS" -ge "$limit" ]; then
-			echo "kvmini did not listen on $SOCK; stderr:"; cat "$ERR"
-			return 1
-		fi
-		sleep 0.02
-	done
-}
-
-# api METHOD PATH [BODY]: $output is "STATUS BODY".
-api() {
-	local args=(-s --max-time 30 --unix-socket "$SOCK" -X "$1" -w ' %{http_code}')
-	[ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' -d "$3")
-	run curl "${args[@]}" "http://localhost$2"
-	[ "$status" -eq 0 ] || { echo "curl failed ($status): $output"; return 1; }
-	local code=${output##* } body=${output% *}
-	output="$code $body"
-}
-
-# The last api call answered exactly this.
-assert_api() {   # STATUS BODY
-	[ "$output" = "$1 $2" ] || { echo "got:  $output"; echo "want: $1 $2"; return 1; }
-}
-
-fault() {   # the body of a Firecracker error
-	printf '{"fault_message":"%s"}' "$1"
-}
-
-# Raw bytes to the socket; $output is what came back.
-raw() {   # PRINTF-FORMAT
-	run bash -c "printf '$1' | socat -t 10 - UNIX-CONNECT:'$SOCK'"
 }
 
 not_started='{"id":"anonymous-instance","state":"Not started","vmm_version":"0.1.0","app_name":"kvmini"}'
@@ -95,8 +57,8 @@ not_started='{"id":"anonymous-instance","state":"Not started","vmm_version":"0.1
 	assert_api 400 "$(fault '`vcpu_count` must be from 1 to 32.')"
 	api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 128, "cpu_count": 2}'
 	assert_api 400 "$(fault 'unknown field `cpu_count` in the request body.')"
-	api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 128, "track_dirty_pages": true}'
-	assert_api 400 "$(fault '`track_dirty_pages` is not supported by kvmini yet: only false is accepted.')"
+	api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 128, "track_dirty_pages": "yes"}'
+	assert_api 400 "$(fault '`track_dirty_pages` has the wrong type.')"
 	api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 128'
 	assert_api 400 "$(fault 'The request body is not valid JSON.')"
 	api PUT /machine-config '[2, 128]'
@@ -124,17 +86,41 @@ not_started='{"id":"anonymous-instance","state":"Not started","vmm_version":"0.1
 @test "api: other actions, unknown paths, and resources kvmini does not have yet" {
 	start_api
 	api PUT /actions '{"action_type": "SendCtrlAltDel"}'
-	assert_api 400 "$(fault 'The action SendCtrlAltDel is not supported by kvmini yet.')"
+	assert_api 400 "$(fault 'The microVM is not running: SendCtrlAltDel needs a started guest.')"
 	api PUT /actions '{"action_type": "Reboot"}'
 	assert_api 400 "$(fault "unknown \`action_type\` 'Reboot': expected InstanceStart, SendCtrlAltDel or FlushMetrics.")"
 	api GET /nothing
 	assert_api 400 "$(fault 'Invalid request method and/or path: GET /nothing.')"
 	api DELETE /machine-config
 	assert_api 400 "$(fault 'Invalid request method and/or path: DELETE /machine-config.')"
-	api PUT /drives/rootfs '{"drive_id": "rootfs"}'
-	assert_api 400 "$(fault 'PUT /drives/rootfs is not supported by kvmini yet.')"
 	api PUT /snapshot/create '{}'
 	assert_api 400 "$(fault 'PUT /snapshot/create is not supported by kvmini yet.')"
+}
+
+@test "api: drives, interfaces, vsock, logger and metrics are configured before the start" {
+	start_api
+	api PUT /drives/rootfs '{"drive_id": "rootfs", "path_on_host": "/r.ext4", "is_root_device": true}'
+	assert_api 204 ""
+	api PUT /drives/other '{"drive_id": "other", "path_on_host": "/o", "is_root_device": true}'
+	assert_api 400 "$(fault 'A root block device already exists!')"
+	api PUT /drives/x '{"drive_id": "y", "path_on_host": "/o", "is_root_device": false}'
+	assert_api 400 "$(fault 'The id from the path does not match the id from the body!')"
+	api PATCH /drives/rootfs '{"drive_id": "rootfs", "path_on_host": "/r2.ext4"}'
+	assert_api 204 ""
+	api PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "06:00:ac:10:00:02"}'
+	assert_api 204 ""
+	api PUT /vsock '{"guest_cid": 3, "uds_path": "/tmp/v.sock"}'
+	assert_api 204 ""
+	api PATCH /vm '{"state": "Paused"}'
+	assert_api 400 "$(fault 'The microVM is not running: it cannot be paused.')"
+	: > "$BATS_TEST_TMPDIR/metrics"
+	api PUT /metrics "{\"metrics_path\": \"$BATS_TEST_TMPDIR/metrics\"}"
+	assert_api 204 ""
+	api PUT /actions '{"action_type": "FlushMetrics"}'
+	assert_api 204 ""
+	# The flush counts the 8 requests before it, 3 of them refused.
+	run cat "$BATS_TEST_TMPDIR/metrics"
+	[[ "$output" == '{"utc_timestamp_ms":'*',"api_server":{"requests":8,"faults":3},"vmm":{"state":"Not started"}}' ]] || { echo "$output"; false; }
 }
 
 @test "api: malformed HTTP is answered and the connection closed" {
@@ -244,4 +230,76 @@ not_started='{"id":"anonymous-instance","state":"Not started","vmm_version":"0.1
 	assert_api 400 "$(fault 'The requested operation is not supported after starting the microVM.')"
 	api PUT /actions '{"action_type": "InstanceStart"}'
 	assert_api 400 "$(fault 'The requested operation is not supported after starting the microVM.')"
+}
+
+@test "api: PATCH /vm pauses and resumes a running guest" {
+	needs_kvm
+	start_api --timeout 60 "$GUESTS/loop_ready.bin"
+	wait_for_text "$OUT" ready
+	api PATCH /vm '{"state": "Paused"}'
+	assert_api 204 ""
+	api GET /
+	assert_api 200 '{"id":"anonymous-instance","state":"Paused","vmm_version":"0.1.0","app_name":"kvmini"}'
+	api PATCH /vm '{"state": "Resumed"}'
+	assert_api 204 ""
+	api GET /
+	assert_api 200 '{"id":"anonymous-instance","state":"Running","vmm_version":"0.1.0","app_name":"kvmini"}'
+}
+
+@test "api: kvmini ctl configures and queries the API, with documented statuses" {
+	start_api
+	kvmini ctl "$SOCK" info
+	assert_status 0
+	[ "$output" = "$not_started" ] || { echo "$output"; false; }
+	kvmini ctl "$SOCK" put /machine-config '{"vcpu_count": 2, "mem_size_mib": 96}'
+	assert_status 0
+	[ -z "$output" ]
+	kvmini ctl "$SOCK" get /machine-config
+	[ "$output" = '{"vcpu_count":2,"mem_size_mib":96,"smt":false,"track_dirty_pages":false,"huge_pages":"None"}' ] || { echo "$output"; false; }
+	kvmini ctl "$SOCK" pause
+	assert_status 2
+	[ "$stderr" = '{"fault_message":"The microVM is not running: it cannot be paused."}
+kvmini: PATCH /vm: HTTP 400' ] || { echo "$stderr"; false; }
+	kvmini ctl "$BATS_TEST_TMPDIR/none.sock" info
+	assert_status 4
+	[ "$stderr" = "kvmini: cannot connect to '$BATS_TEST_TMPDIR/none.sock': No such file or directory" ]
+	kvmini ctl "$SOCK" reboot
+	assert_status 2
+	[[ "$stderr" == "kvmini: unknown ctl command 'reboot'"* ]]
+}
+
+@test "api: --config-file errors name the section and exit 2" {
+	local c="$BATS_TEST_TMPDIR/c.json"
+	printf '{"drives": [{"drive_id": "a", "path_on_host": "/x", "is_root_device": 3}], "boot-source": {"kernel_image_path": "/k"}}' > "$c"
+	kvmini run --config-file "$c"
+	assert_status 2
+	[ "$stderr" = "kvmini: config file '$c': drives[0]: \`is_root_device\` must be a boolean." ] || { echo "$stderr"; false; }
+	printf '{"balloon": {}}' > "$c"
+	kvmini run --config-file "$c"
+	assert_status 2
+	[ "$stderr" = "kvmini: config file '$c': unknown or unsupported section \`balloon\`" ]
+	printf '{"machine-config": {"vcpu_count": 1, "mem_size_mib": 64}}' > "$c"
+	kvmini run --config-file "$c"
+	assert_status 2
+	[ "$stderr" = "kvmini: config file '$c': the file has no \`boot-source\`" ]
+	printf '{"boot-source": {"kernel_image_path": "%s/missing"}}' "$BATS_TEST_TMPDIR" > "$c"
+	kvmini run --config-file "$c"
+	assert_status 2
+	[ "$stderr" = "kvmini: cannot open kernel '$BATS_TEST_TMPDIR/missing': No such file or directory" ]
+	kvmini run --config-file "$c" "$GUESTS/loop.bin"
+	assert_status 2
+	[[ "$stderr" == "kvmini: --config-file names the kernel: no IMAGE or --kernel with it"* ]]
+	kvmini run --config-file "$BATS_TEST_TMPDIR/nothing.json"
+	assert_status 2
+}
+
+@test "api: --config-file boots the conformance kernel with the file's configuration" {
+	needs_kvm
+	expect="bootconf.mem=0x8000000 bootconf.end"
+	printf '{"machine-config": {"vcpu_count": 1, "mem_size_mib": 128}, "boot-source": {"kernel_image_path": "%s", "boot_args": "console=ttyS0 %s"}}' \
+		"$GUESTS/bootconf.bzImage" "$expect" > "$BATS_TEST_TMPDIR/c.json"
+	kvmini run --config-file "$BATS_TEST_TMPDIR/c.json"
+	assert_status 1
+	[[ "$output" == *"bootconf: cmdline: console=ttyS0 $expect"* ]] || { echo "$output"; false; }
+	[[ "$output" =~ bootconf:\ [0-9]+\ checks,\ 0\ failed ]] || { echo "$output"; false; }
 }

@@ -71,9 +71,11 @@ Test(api_router, machine_config_put_get_patch)
 	       "\"smt\": false, \"track_dirty_pages\": false, \"huge_pages\": \"None\"}", 204, "");
 	cr_assert_eq(f.opts.cfg.cpus, 2);
 	cr_assert_eq(f.opts.cfg.mem_size, 256ULL << 20);
-	EXPECT(&f, "PATCH", "/machine-config", "{\"mem_size_mib\": 128}", 204, "");
+	EXPECT(&f, "PATCH", "/machine-config", "{\"mem_size_mib\": 128, \"track_dirty_pages\": true}",
+	       204, "");
 	EXPECT(&f, "GET", "/machine-config", NULL, 200, "{\"vcpu_count\":2,\"mem_size_mib\":128,"
-	       "\"smt\":false,\"track_dirty_pages\":false,\"huge_pages\":\"None\"}");
+	       "\"smt\":false,\"track_dirty_pages\":true,\"huge_pages\":\"None\"}");
+	cr_assert(f.opts.cfg.track_dirty_pages);
 }
 
 Test(api_router, machine_config_refusals_change_nothing)
@@ -186,6 +188,10 @@ Test(api_router, other_actions)
 	struct fixture f;
 	fixture_init(&f);
 	EXPECT(&f, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", 400,
+	       "{\"fault_message\":\"The microVM is not running: SendCtrlAltDel needs a "
+	       "started guest.\"}");
+	f.api.running = true;
+	EXPECT(&f, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", 400,
 	       "{\"fault_message\":\"The action SendCtrlAltDel is not supported by kvmini yet.\"}");
 	EXPECT(&f, "PUT", "/actions", "{\"action_type\": \"Reboot\"}", 400,
 	       "{\"fault_message\":\"unknown `action_type` 'Reboot': expected InstanceStart, "
@@ -204,10 +210,10 @@ Test(api_router, unknown_and_later_paths)
 	       "{\"fault_message\":\"Invalid request method and/or path: GET /nope.\"}");
 	EXPECT(&f, "DELETE", "/machine-config", NULL, 400,
 	       "{\"fault_message\":\"Invalid request method and/or path: DELETE /machine-config.\"}");
-	EXPECT(&f, "PUT", "/drives/rootfs", "{}", 400,
-	       "{\"fault_message\":\"PUT /drives/rootfs is not supported by kvmini yet.\"}");
-	EXPECT(&f, "PATCH", "/vm", "{}", 400,
-	       "{\"fault_message\":\"PATCH /vm is not supported by kvmini yet.\"}");
+	EXPECT(&f, "PUT", "/snapshot/create", "{}", 400,
+	       "{\"fault_message\":\"PUT /snapshot/create is not supported by kvmini yet.\"}");
+	EXPECT(&f, "GET", "/vm/config", NULL, 400,
+	       "{\"fault_message\":\"GET /vm/config is not supported by kvmini yet.\"}");
 	EXPECT(&f, "GET", "/vmfoo", NULL, 400,
 	       "{\"fault_message\":\"Invalid request method and/or path: GET /vmfoo.\"}");
 }

@@ -44,7 +44,7 @@ unsigned x86_boot_msrs(const uint32_t *supported, unsigned nsupported, bool has_
 }
 
 /* KVM_GET_MSR_INDEX_LIST: the MSRs KVM saves and restores for a vCPU. */
-static struct kvm_msr_list *msr_index_list(int kvm_fd, struct kvmini_error *err)
+struct kvm_msr_list *x86_msr_index_list(int kvm_fd, struct kvmini_error *err)
 {
 	struct kvm_msr_list probe = { .nmsrs = 0 };
 	if (ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG) {
@@ -83,7 +83,7 @@ static int current_misc_enable(int vcpu_fd, uint64_t *value, struct kvmini_error
 
 int x86_boot_msrs_set(int kvm_fd, int vcpu_fd, bool has_mtrr, struct kvmini_error *err)
 {
-	struct kvm_msr_list *list = msr_index_list(kvm_fd, err);
+	struct kvm_msr_list *list = x86_msr_index_list(kvm_fd, err);
 	if (!list)
 		return -1;
 	uint64_t misc = 0;

@@ -37,6 +37,10 @@
 unsigned x86_boot_msrs(const uint32_t *supported, unsigned nsupported, bool has_mtrr,
 		       uint64_t misc_enable, struct kvm_msr_entry out[X86_BOOT_MSRS_MAX]);
 
+/* KVM_GET_MSR_INDEX_LIST: the MSRs KVM saves and restores for a vCPU
+ * (malloc'd; the caller frees it). */
+struct kvm_msr_list *x86_msr_index_list(int kvm_fd, struct kvmini_error *err);
+
 /* Write the boot MSRs into a vCPU (after its CPUID is set). */
 int x86_boot_msrs_set(int kvm_fd, int vcpu_fd, bool has_mtrr, struct kvmini_error *err);
 

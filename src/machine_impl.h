@@ -1,0 +1,40 @@
+/* The machine's own state, shared by its files (machine.c: create, load,
+ * run, restart; machine_snapshot.c: snapshot and restore) and no one
+ * else: every other layer goes through include/kvmini.h or machine.h. */
+#ifndef KVMINI_MACHINE_IMPL_H
+#define KVMINI_MACHINE_IMPL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include "kvmini.h"
+#include "board/board.h"
+#include "event_loop.h"
+#include "vm.h"
+
+struct kvmini_vm {
+	struct vm vm;
+	struct board board;         /* the devices; the RTC outlives restarts (run_boots()) */
+	/* Outlives restarts, unlike `vm`: see src/event_loop.h. Started
+	 * by kvmini_vm_run(), stopped and joined before it returns. */
+	struct event_loop *loop;
+	double timeout;
+	bool loaded;
+	bool ran;
+	uint64_t acpi_rsdp;         /* the RSDP, for a loader that passes it on; 0: no tables */
+	/* What a restart needs again, and the lock that keeps the front
+	 * end's threads (kvmini_vm_stop, kvmini_vm_serial_input) off a VM
+	 * that is being rebuilt. */
+	struct kvmini_config cfg;
+	struct kvmini_image image;
+	pthread_mutex_t lock;
+	bool vm_live;               /* vm is created; false after a failed rebuild */
+	bool user_stopped;          /* kvmini_vm_stop() was called; guarded by lock */
+	enum kvmini_status user_stop_why;
+};
+
+/* kvmini_vm_create(), with RAM from a snapshot's memory file when
+ * mem_fd >= 0. */
+struct kvmini_vm *machine_create(const struct kvmini_config *cfg, int mem_fd,
+				 struct kvmini_error *err);
+
+#endif

@@ -1,0 +1,401 @@
+/* Snapshots of a paused machine, and machines restored from them
+ * (include/kvmini.h, docs/snapshot.md). A snapshot file holds:
+ *   MACH  the machine: RAM size, vCPUs, irqchip model, the RSDP, whether
+ *         dirty pages are tracked;
+ *   VCPU  one per vCPU, KVMS the in-kernel chips and clock (vm_state.c);
+ *   DEVS  every board device's state (board_save()).
+ * RAM goes to a separate memory file (memory_file.c). Restoring checks
+ * the whole snapshot first (machine_snapshot_decode(), pure) and only
+ * then opens KVM. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "machine.h"
+#include "machine_impl.h"
+#include "vm_state.h"
+
+#define SNAPSHOT_TAG_MACH SNAPSHOT_TAG('M', 'A', 'C', 'H')
+#define SNAPSHOT_TAG_DEVS SNAPSHOT_TAG('D', 'E', 'V', 'S')
+#define SNAPSHOT_FILE_MAX (64u << 20)
+#define MACH_RECORD_VERSION 1
+#define PAGE 4096ull
+
+/* ---- saving ---- */
+
+static bool has_virtio(const struct kvmini_config *cfg)
+{
+	return cfg->ndisks || cfg->nnets || cfg->vsock.enabled || cfg->rng || cfg->vconsole;
+}
+
+/* What a snapshot cannot hold yet, or a state it cannot be taken in. */
+static int snapshot_check(struct kvmini_vm *m, enum kvmini_snapshot_type type,
+			  struct kvmini_error *err)
+{
+	if (!m->vm_live || !m->loaded)
+		return kvmini_fail(err, KVMINI_E_USAGE, "the VM is not running");
+	if (!__atomic_load_n(&m->vm.paused, __ATOMIC_ACQUIRE))
+		return kvmini_fail(err, KVMINI_E_USAGE, "the VM must be paused for a snapshot");
+	if (m->vm.irqchip == KVMINI_IRQCHIP_SPLIT)
+		return kvmini_fail(err, KVMINI_E_USAGE, "snapshots of --irqchip split are not "
+				   "supported yet (kvmini's own PIC, IOAPIC and PIT are not saved)");
+	if (has_virtio(&m->cfg))
+		return kvmini_fail(err, KVMINI_E_USAGE, "snapshots of VMs with virtio devices are "
+				   "not supported yet");
+	if (type == KVMINI_SNAPSHOT_DIFF && !m->cfg.track_dirty_pages)
+		return kvmini_fail(err, KVMINI_E_USAGE, "diff snapshots need dirty page tracking "
+				   "(track_dirty_pages)");
+	return 0;
+}
+
+static void mach_encode(const struct kvmini_vm *m, struct state_writer *w)
+{
+	state_put_u32(w, MACH_RECORD_VERSION);
+	state_put_u64(w, m->cfg.mem_size);
+	state_put_u32(w, m->vm.ncpus);
+	state_put_u32(w, m->vm.irqchip);
+	state_put_u64(w, m->acpi_rsdp);
+	state_put_u8(w, m->cfg.track_dirty_pages);
+}
+
+/* KVM's dirty logs of every RAM region as one bitmap over the memory
+ * file's pages (reading a log also clears it). Region 1, when there is
+ * one, starts 3 GiB in: a multiple of 64 pages. */
+static uint64_t *dirty_bitmap(struct vm *vm, struct kvmini_error *err)
+{
+	uint64_t pages = vm->mem.ram_size / PAGE;
+	uint64_t *bits = calloc((pages + 63) / 64 + 1, sizeof(uint64_t));
+	if (!bits) {
+		kvmini_fail(err, KVMINI_E_HOST, "out of memory for the dirty log");
+		return NULL;
+	}
+	uint64_t first_page = 0;
+	for (unsigned i = 0; i < vm->mem.nregions; i++) {
+		if (vm_get_dirty_log(vm, i, bits + first_page / 64, err) < 0) {
+			free(bits);
+			return NULL;
+		}
+		first_page += vm->mem.regions[i].size / PAGE;
+	}
+	return bits;
+}
+
+static int memory_write(struct kvmini_vm *m, const char *path, enum kvmini_snapshot_type type,
+			struct kvmini_error *err)
+{
+	uint64_t *dirty = NULL;
+	if (m->cfg.track_dirty_pages && !(dirty = dirty_bitmap(&m->vm, err)))
+		return -1;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int rc = fd < 0 ? kvmini_fail_errno(err, KVMINI_E_USAGE, errno, "cannot create the "
+					    "memory file '%s'", path) : 0;
+	/* A full snapshot resets the log too, so the next diff counts from it. */
+	if (rc == 0 && guest_memory_save(&m->vm.mem, fd, type == KVMINI_SNAPSHOT_DIFF ? dirty
+					 : NULL, err) < 0)
+		rc = -1;
+	if (rc == 0 && fdatasync(fd) < 0)
+		rc = kvmini_fail_errno(err, KVMINI_E_HOST, errno, "cannot sync the memory file");
+	if (fd >= 0)
+		close(fd);
+	free(dirty);
+	return rc;
+}
+
+/* Written beside its name and renamed over it, so a snapshot file is
+ * never seen half-written. */
+static int file_write_atomic(const char *path, const uint8_t *data, size_t len,
+			     struct kvmini_error *err)
+{
+	char tmp[4096 + 8];
+	if (snprintf(tmp, sizeof(tmp), "%s.new", path) >= (int)sizeof(tmp))
+		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot path is too long");
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return kvmini_fail_errno(err, KVMINI_E_USAGE, errno, "cannot create the snapshot "
+					 "file '%s'", path);
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = write(fd, data + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	int e = done == len && fdatasync(fd) == 0 ? 0 : errno ? errno : EIO;
+	close(fd);
+	if (e || rename(tmp, path) < 0) {
+		e = e ? e : errno;
+		unlink(tmp);
+		return kvmini_fail_errno(err, KVMINI_E_HOST, e, "cannot write the snapshot '%s'", path);
+	}
+	return 0;
+}
+
+static int sections_build(struct kvmini_vm *m, struct snapshot_builder *b,
+			  struct kvmini_error *err)
+{
+	struct state_writer w;
+	state_writer_init(&w);
+	mach_encode(m, &w);
+	snapshot_add(b, SNAPSHOT_TAG_MACH, w.data, w.len);
+	state_writer_free(&w);
+	if (vm_state_save(&m->vm, b, err) < 0)
+		return -1;
+	state_writer_init(&w);
+	board_save(&m->board, &w);
+	snapshot_add(b, SNAPSHOT_TAG_DEVS, w.data, w.len);
+	bool failed = w.failed;
+	state_writer_free(&w);
+	return failed ? kvmini_fail(err, KVMINI_E_HOST, "out of memory") : 0;
+}
+
+int kvmini_vm_snapshot(struct kvmini_vm *m, const char *snapshot_path, const char *mem_path,
+		       enum kvmini_snapshot_type type, struct kvmini_error *err)
+{
+	pthread_mutex_lock(&m->lock);
+	struct snapshot_builder b;
+	struct state_writer file = { 0 };
+	snapshot_builder_init(&b);
+	int rc = snapshot_check(m, type, err);
+	if (rc == 0)
+		rc = sections_build(m, &b, err);
+	if (rc == 0)
+		rc = snapshot_finish(&b, &file, err);
+	/* RAM first: a snapshot file exists only with its memory complete. */
+	if (rc == 0)
+		rc = memory_write(m, mem_path, type, err);
+	if (rc == 0)
+		rc = file_write_atomic(snapshot_path, file.data, file.len, err);
+	state_writer_free(&file);
+	snapshot_builder_free(&b);
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+/* ---- decoding (hostile bytes, no KVM) ---- */
+
+static int mach_decode(const struct snapshot_section *s, struct machine_snapshot *out,
+		       struct kvmini_error *err)
+{
+	struct state_reader r;
+	state_reader_init(&r, s->data, s->len);
+	uint32_t version = state_get_u32(&r);
+	out->mem_size = state_get_u64(&r);
+	out->cpus = state_get_u32(&r);
+	uint32_t irqchip = state_get_u32(&r);
+	out->acpi_rsdp = state_get_u64(&r);
+	uint8_t track = state_get_u8(&r);
+	if (state_reader_finish(&r, "snapshot machine record", err) < 0)
+		return -1;
+	if (version != MACH_RECORD_VERSION)
+		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot machine record version %u is not "
+				   "supported", version);
+	if (out->mem_size < GUEST_MEM_MIN || out->mem_size > GUEST_MEM_MAX ||
+	    out->mem_size % PAGE)
+		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot RAM size %llu is not valid",
+				   (unsigned long long)out->mem_size);
+	if (out->cpus < 1 || out->cpus > MACHINE_SNAPSHOT_MAX_CPUS)
+		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot vCPU count %u is not valid",
+				   out->cpus);
+	if (irqchip != KVMINI_IRQCHIP_NONE && irqchip != KVMINI_IRQCHIP_KERNEL)
+		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot irqchip model %u is not valid",
+				   irqchip);
+	if (out->cpus > 1 && irqchip == KVMINI_IRQCHIP_NONE)
+		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot has %u vCPUs and no irqchip",
+				   out->cpus);
+	if (track > 1)
+		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot machine record is malformed");
+	out->irqchip = irqchip;
+	out->track_dirty_pages = track;
+	return 0;
+}
+
+static int sections_known(const struct snapshot_view *v, struct kvmini_error *err)
+{
+	for (unsigned i = 0; i < v->count; i++) {
+		uint32_t t = v->sections[i].tag;
+		if (t != SNAPSHOT_TAG_MACH && t != SNAPSHOT_TAG_VCPU && t != SNAPSHOT_TAG_KVMS &&
+		    t != SNAPSHOT_TAG_DEVS)
+			return kvmini_fail(err, KVMINI_E_USAGE, "snapshot section %.4s is unknown "
+					   "(a newer kvmini's?)", (const char *)&t);
+	}
+	if (snapshot_count(v, SNAPSHOT_TAG_MACH) != 1 || snapshot_count(v, SNAPSHOT_TAG_KVMS) != 1 ||
+	    snapshot_count(v, SNAPSHOT_TAG_DEVS) != 1)
+		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot needs one MACH, KVMS and DEVS "
+				   "section each");
+	return 0;
+}
+
+int machine_snapshot_decode(const uint8_t *data, size_t len, struct machine_snapshot *out,
+			    struct kvmini_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	struct snapshot_view *v = malloc(sizeof(*v));
+	if (!v)
+		return kvmini_fail(err, KVMINI_E_HOST, "out of memory");
+	int rc = snapshot_parse(data, len, v, err) < 0 || sections_known(v, err) < 0 ||
+		 mach_decode(snapshot_find(v, SNAPSHOT_TAG_MACH, 0), out, err) < 0 ? -1 : 0;
+	if (rc == 0 && snapshot_count(v, SNAPSHOT_TAG_VCPU) != out->cpus)
+		rc = kvmini_fail(err, KVMINI_E_USAGE, "snapshot has %u vCPU sections for %u vCPUs",
+				 snapshot_count(v, SNAPSHOT_TAG_VCPU), out->cpus);
+	if (rc == 0 && !(out->vcpus = calloc(out->cpus, sizeof(*out->vcpus))))
+		rc = kvmini_fail(err, KVMINI_E_HOST, "out of memory");
+	bool lapic = out->irqchip != KVMINI_IRQCHIP_NONE;
+	for (unsigned i = 0; rc == 0 && i < out->cpus; i++) {
+		const struct snapshot_section *s = snapshot_find(v, SNAPSHOT_TAG_VCPU, i);
+		rc = vcpu_state_decode(s->data, s->len, lapic, &out->vcpus[i], err);
+	}
+	if (rc == 0) {
+		const struct snapshot_section *s = snapshot_find(v, SNAPSHOT_TAG_KVMS, 0);
+		rc = vm_kvm_state_decode(s->data, s->len, out->irqchip == KVMINI_IRQCHIP_KERNEL,
+					 &out->kvm, err);
+	}
+	if (rc == 0) {
+		const struct snapshot_section *s = snapshot_find(v, SNAPSHOT_TAG_DEVS, 0);
+		out->devices = s->data;
+		out->devices_len = s->len;
+	}
+	free(v);
+	if (rc < 0)
+		machine_snapshot_free(out);
+	return rc;
+}
+
+void machine_snapshot_free(struct machine_snapshot *s)
+{
+	free(s->vcpus);
+	s->vcpus = NULL;
+}
+
+/* ---- restoring ---- */
+
+static uint8_t *file_read(const char *path, size_t *len, struct kvmini_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		kvmini_fail_errno(err, KVMINI_E_USAGE, errno, "cannot open snapshot '%s'", path);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	uint8_t *data = NULL;
+	if (!S_ISREG(st.st_mode) || st.st_size > SNAPSHOT_FILE_MAX)
+		kvmini_fail(err, KVMINI_E_USAGE, "snapshot '%s' is not a regular file of at most "
+			    "%u MiB", path, SNAPSHOT_FILE_MAX >> 20);
+	else if (!(data = malloc((size_t)st.st_size + 1)))
+		kvmini_fail(err, KVMINI_E_HOST, "out of memory");
+	size_t done = 0;
+	while (data && done < (size_t)st.st_size) {
+		ssize_t n = read(fd, data + done, (size_t)st.st_size - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			kvmini_fail_errno(err, KVMINI_E_USAGE, n < 0 ? errno : EIO,
+					  "cannot read snapshot '%s'", path);
+			free(data);
+			data = NULL;
+		} else {
+			done += (size_t)n;
+		}
+	}
+	close(fd);
+	*len = done;
+	return data;
+}
+
+static int diffs_apply(struct kvmini_vm *m, const char *const *paths, unsigned n,
+		       struct kvmini_error *err)
+{
+	for (unsigned i = 0; i < n; i++) {
+		int fd = open(paths[i], O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0)
+			return kvmini_fail_errno(err, KVMINI_E_USAGE, errno, "cannot open memory "
+						 "diff '%s'", paths[i]);
+		int rc = guest_memory_apply_diff(&m->vm.mem, fd, err);
+		close(fd);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int state_apply(struct kvmini_vm *m, struct machine_snapshot *s,
+		       struct kvmini_error *err)
+{
+	for (unsigned i = 0; i < s->cpus; i++)
+		if (vcpu_cpuid_check(s->vcpus[i].cpuid, s->vcpus[i].ncpuid, m->vm.cpuid.table,
+				     err) < 0)
+			return -1;
+	if (vm_state_restore(&m->vm, s->vcpus, &s->kvm, err) < 0 ||
+	    board_restore(&m->board, s->devices, s->devices_len, err) < 0)
+		return -1;
+	m->acpi_rsdp = s->acpi_rsdp;
+	m->loaded = true;
+	return 0;
+}
+
+static struct kvmini_vm *restore_from(const struct kvmini_config *cfg,
+				      struct machine_snapshot *s, const char *const *mem_paths,
+				      unsigned nmem, struct kvmini_error *err)
+{
+	struct kvmini_config c = *cfg;
+	c.mem_size = s->mem_size;
+	c.cpus = s->cpus;
+	c.irqchip = s->irqchip;
+	c.track_dirty_pages = s->track_dirty_pages || cfg->track_dirty_pages;
+	c.on_reset = KVMINI_ON_RESET_EXIT;   /* there is no image to boot again */
+	c.cpu_features = NULL;               /* the snapshot's CPUID is set as saved */
+	int fd = open(mem_paths[0], O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		kvmini_fail_errno(err, KVMINI_E_USAGE, errno, "cannot open memory file '%s'",
+				  mem_paths[0]);
+		return NULL;
+	}
+	/* Checked here, before KVM is opened, as everything in the files. */
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != s->mem_size) {
+		kvmini_fail(err, KVMINI_E_USAGE, "memory file '%s' is not the snapshot's "
+			    "%llu-byte RAM", mem_paths[0], (unsigned long long)s->mem_size);
+		close(fd);
+		return NULL;
+	}
+	struct kvmini_vm *m = machine_create(&c, fd, err);
+	close(fd);   /* the mapping keeps the file */
+	if (m && (diffs_apply(m, mem_paths + 1, nmem - 1, err) < 0 || state_apply(m, s, err) < 0)) {
+		kvmini_vm_destroy(m);
+		m = NULL;
+	}
+	return m;
+}
+
+struct kvmini_vm *kvmini_vm_restore(const struct kvmini_config *cfg, const char *snapshot_path,
+				    const char *const *mem_paths, unsigned nmem,
+				    struct kvmini_error *err)
+{
+	if (nmem == 0) {
+		kvmini_fail(err, KVMINI_E_USAGE, "a restore needs the snapshot's memory file");
+		return NULL;
+	}
+	if (has_virtio(cfg)) {
+		kvmini_fail(err, KVMINI_E_USAGE, "snapshots of VMs with virtio devices are not "
+			    "supported yet");
+		return NULL;
+	}
+	size_t len;
+	uint8_t *data = file_read(snapshot_path, &len, err);
+	if (!data)
+		return NULL;
+	struct machine_snapshot s;
+	struct kvmini_vm *m = NULL;
+	if (machine_snapshot_decode(data, len, &s, err) == 0) {
+		m = restore_from(cfg, &s, mem_paths, nmem, err);
+		machine_snapshot_free(&s);
+	}
+	free(data);
+	return m;
+}

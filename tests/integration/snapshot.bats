@@ -1,0 +1,181 @@
+#!/usr/bin/env bats
+# Snapshots (docs/snapshot.md): pause, snapshot, kill, restore, resume,
+# driven through the API as Firecracker's snapshot guide does, and
+# `kvmini restore`. The guest prints a deterministic sequence; what the
+# first run printed and what the restored run prints must together be a
+# prefix of an uninterrupted run's output, byte for byte. The refusals
+# of bad snapshot files run without KVM; the rest skip without it.
+bats_require_minimum_version 1.5.0
+load helpers
+load api_helpers
+
+BATS_TEST_TIMEOUT=300
+
+setup() {
+	SOCK="$BATS_TEST_TMPDIR/api.sock"
+	OUT="$BATS_TEST_TMPDIR/out"
+	ERR="$BATS_TEST_TMPDIR/err"
+	KPID=
+}
+
+teardown() {
+	background_kvmini_teardown
+}
+
+# An uninterrupted run's first N lines (after "ready").
+reference() {   # N [run options...]
+	local n=$1
+	shift
+	"$KVMINI" run --timeout 120 "$@" "$GUESTS/sequence.elf" >"$BATS_TEST_TMPDIR/ref" 2>/dev/null </dev/null &
+	local pid=$!
+	wait_for_text "$BATS_TEST_TMPDIR/ref" "$((n + 5)) " || { kill $pid; return 1; }
+	kill $pid; wait $pid || true
+	sed -n "2,$((n + 1))p" "$BATS_TEST_TMPDIR/ref" > "$BATS_TEST_TMPDIR/ref.lines"
+}
+
+# Run the guest under the API, let it print, pause and snapshot it,
+# and end that kvmini. Leaves the printed bytes in $BATS_TEST_TMPDIR/first.
+snapshot_midway() {   # [run options...]
+	start_api --timeout 120 "$@" "$GUESTS/sequence.elf"
+	wait_for_text "$OUT" "200 "
+	api PATCH /vm '{"state": "Paused"}'
+	assert_api 204 ""
+	api PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$BATS_TEST_TMPDIR/snap\", \"mem_file_path\": \"$BATS_TEST_TMPDIR/mem\"}"
+	assert_api 204 ""
+	kill "$KPID"; wait "$KPID" || true; KPID=
+	cp "$OUT" "$BATS_TEST_TMPDIR/first"
+}
+
+# Restore in the background, wait until line TARGET printed, stop it.
+restore_until() {   # TARGET restore options...
+	local target=$1
+	shift
+	"$KVMINI" restore --timeout 120 "$@" >"$BATS_TEST_TMPDIR/second" 2>"$ERR" </dev/null &
+	KPID=$!
+	wait_for_text "$BATS_TEST_TMPDIR/second" "$target " || { cat "$ERR"; return 1; }
+	kill "$KPID"; wait "$KPID" || true; KPID=
+}
+
+# first + second, cut to whole lines, is the reference's beginning.
+assert_continues() {
+	cat "$BATS_TEST_TMPDIR/first" "$BATS_TEST_TMPDIR/second" | sed -n '2,$p' | head -n 1000 \
+		> "$BATS_TEST_TMPDIR/combined"
+	head -n 1000 "$BATS_TEST_TMPDIR/ref.lines" > "$BATS_TEST_TMPDIR/want"
+	diff "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/combined"
+}
+
+@test "snapshot: restore refuses what is not a snapshot, with status 2" {
+	kvmini restore
+	assert_status 2
+	[[ "$stderr" == "kvmini: restore needs --snapshot FILE and --mem FILE"* ]]
+	kvmini restore --snapshot "$BATS_TEST_TMPDIR/none" --mem "$BATS_TEST_TMPDIR/m"
+	assert_status 2
+	[ "$stderr" = "kvmini: cannot open snapshot '$BATS_TEST_TMPDIR/none': No such file or directory" ]
+	printf 'not a snapshot at all, but long enough for a header' > "$BATS_TEST_TMPDIR/s"
+	kvmini restore --snapshot "$BATS_TEST_TMPDIR/s" --mem "$BATS_TEST_TMPDIR/m"
+	assert_status 2
+	[ "$stderr" = "kvmini: not a kvmini snapshot (bad magic)" ]
+	# A good file cut short, and one with a flipped byte.
+	local good=tests/fuzz/corpus/snapshot/one_vcpu size
+	size=$(stat -c %s "$good")
+	head -c $((size - 1)) "$good" > "$BATS_TEST_TMPDIR/s"
+	kvmini restore --snapshot "$BATS_TEST_TMPDIR/s" --mem "$BATS_TEST_TMPDIR/m"
+	assert_status 2
+	[ "$stderr" = "kvmini: snapshot is $((size - 1)) bytes, its header says $size: truncated or extended" ]
+	cp "$good" "$BATS_TEST_TMPDIR/s"
+	printf 'X' | dd of="$BATS_TEST_TMPDIR/s" bs=1 seek=100 conv=notrunc 2>/dev/null
+	kvmini restore --snapshot "$BATS_TEST_TMPDIR/s" --mem "$BATS_TEST_TMPDIR/m"
+	assert_status 2
+	[[ "$stderr" == "kvmini: snapshot section 1 (VCPU) is corrupted (checksum mismatch)" ]] || { echo "$stderr"; false; }
+	# A good snapshot with the wrong memory file: refused before KVM.
+	truncate -s 1M "$BATS_TEST_TMPDIR/m"
+	kvmini restore --snapshot "$good" --mem "$BATS_TEST_TMPDIR/m"
+	assert_status 2
+	[ "$stderr" = "kvmini: memory file '$BATS_TEST_TMPDIR/m' is not the snapshot's 67108864-byte RAM" ]
+	kvmini restore --snapshot "$good" --mem "$BATS_TEST_TMPDIR/m" --paused
+	assert_status 2
+	[[ "$stderr" == "kvmini: --paused needs --api-sock (to resume it)"* ]]
+}
+
+@test "snapshot: the API refuses a snapshot of a VM that is not paused or not started" {
+	start_api
+	api PUT /snapshot/create "{\"snapshot_path\": \"$BATS_TEST_TMPDIR/s\", \"mem_file_path\": \"$BATS_TEST_TMPDIR/m\"}"
+	assert_api 400 "$(fault 'Cannot create a snapshot: the microVM must be paused (PATCH /vm {\"state\": \"Paused\"}).')"
+	api PUT /snapshot/create "{\"snapshot_type\": \"Half\", \"snapshot_path\": \"s\", \"mem_file_path\": \"m\"}"
+	assert_api 400 "$(fault "unknown \`snapshot_type\` 'Half': expected Full or Diff.")"
+	api PUT /snapshot/load "{\"snapshot_path\": \"$BATS_TEST_TMPDIR/s\", \"mem_backend\": {\"backend_type\": \"Uffd\", \"backend_path\": \"/u\"}}"
+	assert_api 400 "$(fault '`backend_type` Uffd is not supported by kvmini: only File.')"
+	api PUT /snapshot/load "{\"snapshot_path\": \"$BATS_TEST_TMPDIR/none\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$BATS_TEST_TMPDIR/m\"}}"
+	assert_api 400 "$(fault "Cannot load the snapshot: cannot open snapshot '$BATS_TEST_TMPDIR/none': No such file or directory")"
+	api PUT /boot-source '{"kernel_image_path": "/k"}'
+	assert_api 204 ""
+	api PUT /snapshot/load "{\"snapshot_path\": \"s\", \"mem_file_path\": \"m\"}"
+	assert_api 400 "$(fault 'Loading a snapshot is not allowed after configuring boot-specific resources.')"
+}
+
+@test "snapshot: full snapshot mid-run, restore, and the sequence continues exactly" {
+	needs_kvm
+	reference 3000
+	snapshot_midway
+	restore_until 2000 --snapshot "$BATS_TEST_TMPDIR/snap" --mem "$BATS_TEST_TMPDIR/mem"
+	assert_continues
+}
+
+@test "snapshot: the same with 2 vCPUs and the in-kernel irqchip" {
+	needs_kvm
+	reference 3000 --cpus 2 --irqchip kernel
+	snapshot_midway --cpus 2 --irqchip kernel
+	restore_until 2000 --snapshot "$BATS_TEST_TMPDIR/snap" --mem "$BATS_TEST_TMPDIR/mem"
+	assert_continues
+}
+
+@test "snapshot: load through the API, paused, then resumed" {
+	needs_kvm
+	reference 3000
+	snapshot_midway
+	rm -f "$SOCK"
+	start_api
+	api PUT /snapshot/load "{\"snapshot_path\": \"$BATS_TEST_TMPDIR/snap\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$BATS_TEST_TMPDIR/mem\"}, \"resume_vm\": false}"
+	assert_api 204 ""
+	api GET /
+	assert_api 200 '{"id":"anonymous-instance","state":"Paused","vmm_version":"0.1.0","app_name":"kvmini"}'
+	api PATCH /vm '{"state": "Resumed"}'
+	assert_api 204 ""
+	wait_for_text "$OUT" "2000 "
+	cp "$OUT" "$BATS_TEST_TMPDIR/second"
+	assert_continues
+}
+
+@test "snapshot: a chain of diff snapshots over a full one restores exactly" {
+	needs_kvm
+	reference 4000
+	start_api --timeout 120 --track-dirty-pages "$GUESTS/sequence.elf"
+	local n
+	for n in 1 2 3; do
+		wait_for_text "$OUT" "$((n * 300)) "
+		api PATCH /vm '{"state": "Paused"}'
+		assert_api 204 ""
+		local type=Diff
+		[ $n -eq 1 ] && type=Full
+		api PUT /snapshot/create "{\"snapshot_type\": \"$type\", \"snapshot_path\": \"$BATS_TEST_TMPDIR/snap$n\", \"mem_file_path\": \"$BATS_TEST_TMPDIR/mem$n\"}"
+		assert_api 204 ""
+		[ $n -eq 3 ] || { api PATCH /vm '{"state": "Resumed"}'; assert_api 204 ""; }
+	done
+	kill "$KPID"; wait "$KPID" || true; KPID=
+	cp "$OUT" "$BATS_TEST_TMPDIR/first"
+	# The diffs hold only what changed: far less than the full file.
+	[ "$(du -k "$BATS_TEST_TMPDIR/mem3" | cut -f1)" -lt "$(du -k "$BATS_TEST_TMPDIR/mem1" | cut -f1)" ]
+	restore_until 2500 --snapshot "$BATS_TEST_TMPDIR/snap3" --mem "$BATS_TEST_TMPDIR/mem1" \
+		--mem "$BATS_TEST_TMPDIR/mem2" --mem "$BATS_TEST_TMPDIR/mem3"
+	assert_continues
+}
+
+@test "snapshot: a diff snapshot without dirty tracking is refused" {
+	needs_kvm
+	start_api --timeout 120 "$GUESTS/sequence.elf"
+	wait_for_text "$OUT" "10 "
+	api PATCH /vm '{"state": "Paused"}'
+	api PUT /snapshot/create "{\"snapshot_type\": \"Diff\", \"snapshot_path\": \"$BATS_TEST_TMPDIR/s\", \"mem_file_path\": \"$BATS_TEST_TMPDIR/m\"}"
+	assert_api 400 "$(fault 'Cannot create the snapshot: diff snapshots need dirty page tracking (track_dirty_pages)')"
+	[ ! -e "$BATS_TEST_TMPDIR/s" ]
+}

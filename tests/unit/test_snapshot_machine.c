@@ -1,0 +1,242 @@
+/* The machine snapshot decoder (src/machine_snapshot.c, vm_state.c):
+ * a snapshot is checked whole, with no KVM call, and each malformed
+ * part refused with its own reason; the CPUID a snapshot asks for must
+ * be one the host's KVM can give. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include "machine.h"
+
+#define MACH SNAPSHOT_TAG('M', 'A', 'C', 'H')
+#define DEVS SNAPSHOT_TAG('D', 'E', 'V', 'S')
+
+struct spec {
+	uint32_t mach_version;
+	uint64_t mem;
+	uint32_t cpus, irqchip, vcpu_sections;
+	bool lapic_records;        /* VCPU sections carry a local APIC */
+	bool kvms_irqchip;
+	bool skip_devs;
+	uint32_t extra_tag;
+	int drop_record;           /* record kind left out of vCPU 0; 0: none */
+};
+
+static struct state_writer file;
+
+static void vcpu_section(struct snapshot_builder *b, const struct spec *s, unsigned i)
+{
+	struct vcpu_state *v = calloc(1, sizeof(*v));
+	v->has_lapic = s->lapic_records;
+	v->regs.rip = 0x100000 + i;
+	v->nmsrs = 2;
+	v->msrs[0] = (struct kvm_msr_entry){ .index = 0x10, .data = 12345 };
+	v->ncpuid = 1;
+	v->cpuid[0] = (struct kvm_cpuid_entry2){ .function = 1, .ecx = 1u << 23 };
+	struct state_writer w;
+	state_writer_init(&w);
+	vcpu_state_encode(v, &w);
+	if (i == 0 && s->drop_record) {
+		/* Rebuild without the record of that kind. */
+		struct state_writer keep;
+		state_writer_init(&keep);
+		struct state_reader r;
+		state_reader_init(&r, w.data, w.len);
+		while (r.pos < r.len) {
+			uint32_t kind = state_get_u32(&r), len = state_get_u32(&r);
+			if ((int)kind != s->drop_record) {
+				state_put_u32(&keep, kind);
+				state_put_u32(&keep, len);
+				state_put_bytes(&keep, r.data + r.pos, len);
+			}
+			r.pos += len;
+		}
+		state_writer_free(&w);
+		w = keep;
+	}
+	snapshot_add(b, SNAPSHOT_TAG_VCPU, w.data, w.len);
+	state_writer_free(&w);
+	free(v);
+}
+
+static void build(const struct spec *s)
+{
+	struct snapshot_builder b;
+	struct kvmini_error err;
+	snapshot_builder_init(&b);
+	struct state_writer w;
+	state_writer_init(&w);
+	state_put_u32(&w, s->mach_version);
+	state_put_u64(&w, s->mem);
+	state_put_u32(&w, s->cpus);
+	state_put_u32(&w, s->irqchip);
+	state_put_u64(&w, 0xe0000);
+	state_put_u8(&w, 1);
+	snapshot_add(&b, MACH, w.data, w.len);
+	state_writer_free(&w);
+	for (unsigned i = 0; i < s->vcpu_sections; i++)
+		vcpu_section(&b, s, i);
+	struct vm_kvm_state k = { .has_irqchip = s->kvms_irqchip };
+	for (unsigned i = 0; i < 3; i++)
+		k.chips[i].chip_id = i;
+	k.clock.clock = 987654321;
+	state_writer_init(&w);
+	vm_kvm_state_encode(&k, &w);
+	snapshot_add(&b, SNAPSHOT_TAG_KVMS, w.data, w.len);
+	state_writer_free(&w);
+	if (!s->skip_devs)
+		snapshot_add(&b, DEVS, "dev", 3);
+	if (s->extra_tag)
+		snapshot_add(&b, s->extra_tag, "", 0);
+	state_writer_free(&file);
+	cr_assert_eq(snapshot_finish(&b, &file, &err), 0);
+	snapshot_builder_free(&b);
+}
+
+static const struct spec good = {
+	.mach_version = 1, .mem = 64 << 20, .cpus = 2, .irqchip = KVMINI_IRQCHIP_KERNEL,
+	.vcpu_sections = 2, .lapic_records = true, .kvms_irqchip = true,
+};
+
+static void expect_refused(const struct spec *s, const char *fragment)
+{
+	build(s);
+	struct machine_snapshot ms;
+	struct kvmini_error err = { 0 };
+	cr_assert_eq(machine_snapshot_decode(file.data, file.len, &ms, &err), -1,
+		     "accepted, expected '%s'", fragment);
+	cr_assert_eq(err.code, KVMINI_E_USAGE);
+	cr_assert(strstr(err.msg, fragment), "'%s' lacks '%s'", err.msg, fragment);
+	cr_assert_null(ms.vcpus);
+}
+
+static void fini(void)
+{
+	state_writer_free(&file);
+}
+
+TestSuite(snapshot_machine, .fini = fini);
+
+Test(snapshot_machine, a_good_snapshot_decodes_whole)
+{
+	build(&good);
+	struct machine_snapshot ms;
+	struct kvmini_error err;
+	cr_assert_eq(machine_snapshot_decode(file.data, file.len, &ms, &err), 0, "%s", err.msg);
+	cr_assert_eq(ms.mem_size, 64 << 20);
+	cr_assert_eq(ms.cpus, 2);
+	cr_assert_eq(ms.irqchip, KVMINI_IRQCHIP_KERNEL);
+	cr_assert_eq(ms.acpi_rsdp, 0xe0000);
+	cr_assert(ms.track_dirty_pages);
+	cr_assert_eq(ms.vcpus[1].regs.rip, 0x100001);
+	cr_assert_eq(ms.vcpus[0].nmsrs, 2);
+	cr_assert_eq(ms.vcpus[0].msrs[0].data, 12345);
+	cr_assert(ms.vcpus[0].has_lapic);
+	cr_assert_eq(ms.kvm.clock.clock, 987654321);
+	cr_assert_eq(ms.devices_len, 3);
+	cr_assert_eq(memcmp(ms.devices, "dev", 3), 0);
+	machine_snapshot_free(&ms);
+}
+
+Test(snapshot_machine, machine_record_refusals)
+{
+	struct spec s = good;
+	s.mach_version = 2;
+	expect_refused(&s, "machine record version 2");
+	s = good;
+	s.mem = (64 << 20) + 1;
+	expect_refused(&s, "RAM size");
+	s = good;
+	s.cpus = 0;
+	s.vcpu_sections = 0;
+	expect_refused(&s, "vCPU count 0");
+	s = good;
+	s.irqchip = KVMINI_IRQCHIP_SPLIT;
+	expect_refused(&s, "irqchip model");
+	s = good;
+	s.irqchip = KVMINI_IRQCHIP_NONE;
+	s.kvms_irqchip = false;
+	s.lapic_records = false;
+	expect_refused(&s, "2 vCPUs and no irqchip");
+}
+
+Test(snapshot_machine, section_refusals)
+{
+	struct spec s = good;
+	s.vcpu_sections = 1;
+	expect_refused(&s, "1 vCPU sections for 2 vCPUs");
+	s = good;
+	s.skip_devs = true;
+	expect_refused(&s, "one MACH, KVMS and DEVS");
+	s = good;
+	s.extra_tag = SNAPSHOT_TAG('V', 'I', 'R', 'T');
+	expect_refused(&s, "section VIRT is unknown");
+	s = good;
+	s.kvms_irqchip = false;
+	expect_refused(&s, "does not match its irqchip model");
+}
+
+Test(snapshot_machine, vcpu_record_refusals)
+{
+	struct spec s = good;
+	s.drop_record = 1;   /* registers */
+	expect_refused(&s, "no registers record");
+	s = good;
+	s.lapic_records = false;
+	expect_refused(&s, "no local APIC record");
+	s = good;
+	s.irqchip = KVMINI_IRQCHIP_NONE;
+	s.cpus = s.vcpu_sections = 1;
+	s.kvms_irqchip = false;
+	expect_refused(&s, "has a local APIC, but the VM has no interrupt controller");
+}
+
+Test(snapshot_machine, vcpu_records_are_size_checked)
+{
+	struct vcpu_state v = { 0 }, out;
+	struct state_writer w;
+	struct kvmini_error err;
+	state_writer_init(&w);
+	vcpu_state_encode(&v, &w);
+	/* The first record (CPUID, empty) then MP state: make the MP
+	 * state's length one byte short. */
+	uint32_t len;
+	memcpy(&len, w.data + 8 + 4, 4);
+	cr_assert_eq(len, sizeof(struct kvm_mp_state));
+	len--;
+	memcpy(w.data + 8 + 4, &len, 4);
+	cr_assert_eq(vcpu_state_decode(w.data, w.len, false, &out, &err), -1);
+	cr_assert(strstr(err.msg, "MP state record is 3 bytes, expected 4"), "%s", err.msg);
+	/* A length past the section. */
+	len = 0xffffffffu;
+	memcpy(w.data + 8 + 4, &len, 4);
+	cr_assert_eq(vcpu_state_decode(w.data, w.len, false, &out, &err), -1);
+	cr_assert(strstr(err.msg, "runs past"), "%s", err.msg);
+	/* An unknown kind. */
+	uint32_t kind = 99;
+	memcpy(w.data, &kind, 4);
+	cr_assert_eq(vcpu_state_decode(w.data, w.len, false, &out, &err), -1);
+	cr_assert(strstr(err.msg, "kind 99"), "%s", err.msg);
+	state_writer_free(&w);
+}
+
+Test(snapshot_machine, cpuid_must_be_a_subset_of_the_hosts)
+{
+	struct {
+		struct kvm_cpuid2 h;
+		struct kvm_cpuid_entry2 e[2];
+	} host = { .h.nent = 2, .e = {
+		{ .function = 1, .ecx = 0x00800001, .edx = 0x1, .ebx = 0 },
+		{ .function = 7, .index = 0, .eax = 2, .ebx = 0x8 },
+	} };
+	struct kvm_cpuid_entry2 saved[2] = {
+		{ .function = 1, .ecx = 0x00800000, .ebx = 0xff000800 },   /* EBX: APIC ID, not features */
+		{ .function = 7, .index = 0, .eax = 1, .ebx = 0x8 },
+	};
+	struct kvmini_error err;
+	cr_assert_eq(vcpu_cpuid_check(saved, 2, &host.h, &err), 0, "%s", err.msg);
+	saved[1].ebx |= 0x20;
+	cr_assert_eq(vcpu_cpuid_check(saved, 2, &host.h, &err), -1);
+	cr_assert_str_eq(err.msg, "the snapshot's CPU has features this host's KVM cannot give: "
+			 "CPUID leaf 0x7.0 ebx bits 0x20");
+	cr_assert_eq(err.code, KVMINI_E_USAGE);
+}
