@@ -98,6 +98,7 @@ static void on_sigsys(int sig, siginfo_t *info, void *uctx)
 	syscall(SYS_exit_group, 128 + SIGSYS);   /* not reached: the retry kills */
 }
 
+/* Set once, under pthread_once (whose function takes no argument). */
 static int install_error;
 
 static void install_handler(void)
