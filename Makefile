@@ -61,6 +61,8 @@ GUESTS := $(G)/demo.bin $(G)/hello_real.bin $(G)/loop.bin \
 guests: $(GUESTS)
 # Firmware tables, CPU feature hiding, boot MSRs.
 guests: $(G)/firmware_tables.elf $(G)/cpuid_bits.elf $(G)/boot_msrs.elf
+# A bare-metal virtio-mmio driver (virtio-rng, --rng).
+guests: $(G)/virtio_rng.elf
 
 # Raw real-mode images: assemble as 16-bit code, link at 0x7c00, strip to bytes.
 $(G)/%.bin: guests/%.S guests/flat.ld | $(G)

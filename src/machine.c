@@ -17,6 +17,7 @@
 #include "board/board.h"
 #include "seccomp/seccomp.h"
 #include "loaders/loader.h"
+#include "virtio/devices.h"
 #include "demo_image.h"   /* generated from guests/demo.S */
 
 
@@ -69,7 +70,7 @@ struct kvmini_vm *machine_create(const struct kvmini_config *cfg, int mem_fd,
 	}
 	pthread_mutex_init(&m->lock, NULL);
 	m->cfg = *cfg;
-	if (!(m->loop = event_loop_create("evloop", err)) ||
+	if (board_virtio_check(cfg, err) < 0 || !(m->loop = event_loop_create("evloop", err)) ||
 	    vm_create_from_file(&m->vm, cfg, mem_fd, err) < 0) {
 		event_loop_destroy(m->loop);
 		pthread_mutex_destroy(&m->lock);
@@ -81,7 +82,10 @@ struct kvmini_vm *machine_create(const struct kvmini_config *cfg, int mem_fd,
 	m->timeout = cfg->timeout;
 	int rc = board_init(&m->board, &pc_board, err);
 	m->board.loop = m->loop;   /* the devices' and the split irqchip's timers */
-	if (rc < 0 || board_attach(&m->board, &m->vm, cfg, err) < 0) {
+	m->board.virtio = &m->virtio;
+	struct virtio_device_env venv = { .loop = m->loop, .log_fd = cfg->log_fd, .cfg = &m->cfg };
+	if (rc < 0 || virtio_devices_create(&m->virtio, &venv, err) < 0 ||
+	    board_attach(&m->board, &m->vm, cfg, err) < 0) {
 		kvmini_vm_destroy(m);
 		return NULL;
 	}
@@ -118,6 +122,17 @@ static int write_firmware_tables(struct kvmini_vm *m, struct kvmini_error *err)
 	return board_write_firmware(&m->board, &m->vm.mem, m->vm.ncpus, &m->acpi_rsdp, err);
 }
 
+/* A Linux kernel learns of the virtio devices from its command line as
+ * well as from the DSDT (docs/virtio.md says why both). */
+static int load_kernel(struct kvmini_vm *m, const struct kvmini_image *img,
+		       struct load_result *loaded, struct kvmini_error *err)
+{
+	char devices[VIRTIO_MAX_DEVICES * sizeof(m->board.virtio_slots[0].cmdline)];
+	if (!board_virtio_cmdline(&m->board, devices, sizeof(devices)))
+		return kvmini_fail(err, KVMINI_E_HOST, "internal: the virtio command line is too long");
+	return load_linux_devices(&m->vm.mem, img, m->acpi_rsdp, devices, loaded, err);
+}
+
 /* Everything a boot writes into guest memory or vCPU state before the
  * first instruction: a restart calls this again on the new VM. */
 static int load_image(struct kvmini_vm *m, const struct kvmini_image *img,
@@ -132,8 +147,7 @@ static int load_image(struct kvmini_vm *m, const struct kvmini_image *img,
 		return kvmini_fail(err, KVMINI_E_HOST, "internal: cannot reserve the firmware tables");
 	if (img->format == KVMINI_FORMAT_LINUX) {
 		/* A Linux kernel is told where the RSDP is: tables first. */
-		r = write_firmware_tables(m, err) < 0 ? -1
-			: load_linux(&m->vm.mem, img, m->acpi_rsdp, &loaded, err);
+		r = write_firmware_tables(m, err) < 0 ? -1 : load_kernel(m, img, &loaded, err);
 	} else {
 		r = elf ? load_elf(&m->vm.mem, img, &loaded, err)
 			: load_flat(&m->vm.mem, img, &loaded, err);
@@ -386,6 +400,7 @@ void kvmini_vm_destroy(struct kvmini_vm *m)
 	event_loop_stop(m->loop);   /* kvmini_vm_run() did, unless it never ran */
 	end_boot(m);
 	board_destroy(&m->board);   /* and what outlived the boots */
+	virtio_devices_destroy(&m->virtio);   /* their timers are on the loop */
 	event_loop_destroy(m->loop);
 	pthread_mutex_destroy(&m->lock);
 	free(m);

@@ -10,10 +10,15 @@
 #include "board/board.h"
 #include "event_loop.h"
 #include "vm.h"
+#include "virtio/devices.h"
 
 struct kvmini_vm {
 	struct vm vm;
 	struct board board;         /* the devices; the RTC outlives restarts (run_boots()) */
+	/* The virtio devices: the machine's, like the RTC (their disks,
+	 * taps and sockets stay open across restarts); each boot's board
+	 * puts them on a transport and a new boot resets them. */
+	struct virtio_device_set virtio;
 	/* Outlives restarts, unlike `vm`: see src/event_loop.h. Started
 	 * by kvmini_vm_run(), stopped and joined before it returns. */
 	struct event_loop *loop;

@@ -24,8 +24,10 @@ struct resource_range {
 	const char *name;        /* in the bus's messages */
 };
 
-/* An ISA interrupt line: edge-triggered and active high as the ISA bus
- * says, or level-triggered active high (the ACPI SCI). */
+/* An interrupt line: edge-triggered and active high as the ISA bus
+ * says, or level-triggered active high (the ACPI SCI). Lines 0-15 are
+ * ISA IRQs; 16-23 are the IOAPIC's other pins (GSIs), which only the
+ * DSDT describes (the MP table lists ISA lines). */
 struct resource_irq {
 	unsigned line;
 	bool level;
@@ -36,10 +38,16 @@ struct resources {
 	unsigned nranges;
 	struct resource_irq irqs[RESOURCES_MAX_IRQS];
 	unsigned nirqs;
+	bool irqs_shared;        /* other devices use the lines too (GSIs 16-23) */
 	/* In the DSDT as Device (acpi_name) with _HID acpi_hid, its port
 	 * ranges and lines as _CRS; NULL: not described there. */
 	const char *acpi_name;   /* four characters, e.g. "COM1" */
-	const char *acpi_hid;    /* a PNP ID: three letters, four hex digits */
+	/* A PNP ID (three letters, four hex digits: an EisaId) or an ACPI
+	 * ID (four letters or digits, four hex digits: a string). */
+	const char *acpi_hid;
+	/* _UID, for devices that share a _HID (the virtio-mmio windows). */
+	bool acpi_uid_set;
+	uint32_t acpi_uid;
 };
 
 #endif

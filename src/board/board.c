@@ -99,7 +99,7 @@ int board_attach(struct board *b, struct vm *vm, const struct kvmini_config *cfg
 		if (register_ranges(vm, slot, err) < 0)
 			return -1;
 	}
-	return 0;
+	return board_virtio_attach(b, cfg, err);
 }
 
 static void slot_destroy(struct board_slot *slot)
@@ -113,6 +113,7 @@ void board_detach(struct board *b)
 {
 	if (!b->desc)
 		return;   /* never initialised */
+	board_virtio_detach(b);   /* its lines may go through the split irqchip */
 	split_irqchip_destroy(b->split);   /* its KVM calls use the VM fd */
 	b->split = NULL;
 	for (size_t i = 0; i < b->desc->ndevices; i++)
@@ -145,11 +146,14 @@ size_t board_resources(const struct board_desc *desc, bool with_irqchip,
 int board_write_firmware(const struct board *b, const struct guest_memory *mem,
 			 unsigned ncpus, uint64_t *rsdp, struct kvmini_error *err)
 {
-	const struct resources *devices[BOARD_MAX_DEVICES];
+	const struct resources *devices[BOARD_MAX_DEVICES + VIRTIO_MAX_DEVICES];
 	struct x86_firmware_desc desc = {
 		.ncpus = ncpus, .devices = devices,
 		.ndevices = board_resources(b->desc, true, devices),
 	};
+	for (unsigned i = 0; i < b->nvirtio; i++)
+		if (b->virtio_slots[i].res.acpi_hid)
+			devices[desc.ndevices++] = &b->virtio_slots[i].res;
 	if (mptable_write(mem, &desc, err) < 0 || acpi_write_tables(mem, &desc, rsdp, err) < 0)
 		return -1;
 	return 0;

@@ -14,6 +14,7 @@
 #include "device.h"
 #include "state.h"
 #include "vm.h"
+#include "board/virtio.h"
 
 struct split_irqchip;
 
@@ -42,6 +43,12 @@ struct board {
 	struct vm *vm;           /* the VM attached to, or NULL */
 	struct split_irqchip *split;
 	struct event_loop *loop;
+	/* The machine's virtio devices (set before board_attach(); NULL:
+	 * none), and this boot's places for them (board/virtio.h). */
+	const struct virtio_device_set *virtio;
+	const struct board_virtio_transport *virtio_transport;
+	struct board_virtio_slot virtio_slots[VIRTIO_MAX_DEVICES];
+	unsigned nvirtio;
 };
 
 /* An empty board of desc's devices; fails when it has too many. */
@@ -49,7 +56,8 @@ int board_init(struct board *b, const struct board_desc *desc, struct kvmini_err
 
 /* For one boot: with --irqchip split first kvmini's own interrupt
  * controllers, then every device not yet created, and every device's
- * ranges on vm's buses. On failure, board_detach() cleans up. */
+ * ranges on vm's buses, then the virtio devices on their transport.
+ * On failure, board_detach() cleans up. */
 int board_attach(struct board *b, struct vm *vm, const struct kvmini_config *cfg,
 		 struct kvmini_error *err);
 /* End a boot, before vm_destroy(): the split irqchip (its KVM calls use
@@ -59,7 +67,8 @@ void board_detach(struct board *b);
 /* Every device, persistent ones too. */
 void board_destroy(struct board *b);
 
-/* The MP and ACPI tables for vm's vCPUs and the board's devices. */
+/* The MP and ACPI tables for vm's vCPUs and the board's devices (the
+ * virtio devices attached for this boot too). */
 int board_write_firmware(const struct board *b, const struct guest_memory *mem,
 			 unsigned ncpus, uint64_t *rsdp, struct kvmini_error *err);
 /* The firmware's view of the board (for tests): fills `out` (room for

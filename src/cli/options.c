@@ -59,6 +59,7 @@ enum {
 	OPT_DECOMPRESS, OPT_MODULE, OPT_TESTDEV,
 	OPT_NAME, OPT_API_SOCK, OPT_CONFIG_FILE,
 	OPT_SNAPSHOT, OPT_MEM_FILE, OPT_PAUSED, OPT_TRACK_DIRTY,
+	OPT_RNG, OPT_TRANSPORT,
 	OPT_SECCOMP, OPT_NO_SECCOMP, OPT_UID, OPT_GID, OPT_CHROOT, OPT_CGROUP,
 };
 
@@ -91,6 +92,8 @@ static const struct option run_long_options[] = {
 	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
 	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
 	{ "track-dirty-pages", no_argument, NULL, OPT_TRACK_DIRTY },
+	{ "rng", optional_argument, NULL, OPT_RNG },
+	{ "transport", required_argument, NULL, OPT_TRANSPORT },
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 	{ "uid", required_argument, NULL, OPT_UID },
@@ -244,6 +247,29 @@ static int apply_jail_option(int opt, const char *v, struct jail_config *j,
 	return kvmini_fail(err, KVMINI_E_USAGE, "internal: unhandled option %d", opt);
 }
 
+/* ---- virtio-rng and the transport: --rng, --transport ---- */
+
+/* --rng alone: unlimited; --rng=N: at most N bytes a second (N >= 1). */
+static int parse_rng(const char *v, struct kvmini_config *cfg, struct kvmini_error *err)
+{
+	cfg->rng = true;
+	cfg->rng_bytes_per_sec = 0;
+	if (v && (parse_size(v, &cfg->rng_bytes_per_sec) < 0 || cfg->rng_bytes_per_sec == 0))
+		return bad_value(err, "rng", v, "bytes per second, such as 4096 or 1M");
+	return 0;
+}
+
+static int parse_transport(const char *v, enum kvmini_transport *out, struct kvmini_error *err)
+{
+	if (strcmp(v, "mmio") == 0)
+		*out = KVMINI_TRANSPORT_MMIO;
+	else if (strcmp(v, "pci") == 0)
+		*out = KVMINI_TRANSPORT_PCI;
+	else
+		return bad_value(err, "transport", v, "mmio or pci");
+	return 0;
+}
+
 static int apply_option(int opt, const char *v, struct run_options *o, struct kvmini_error *err)
 {
 	switch (opt) {
@@ -346,6 +372,10 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 		return 0;
 	case OPT_CPU_FEATURES:
 		return parse_cpu_features(v, o, err);
+	case OPT_RNG:
+		return parse_rng(v, &o->cfg, err);
+	case OPT_TRANSPORT:
+		return parse_transport(v, &o->cfg.transport, err);
 	}
 	return kvmini_fail(err, KVMINI_E_USAGE, "internal: unhandled option %d", opt);
 }

@@ -1,6 +1,8 @@
 /* The boot area, memory map, command line and initrd placement that the
  * bzImage and PVH loaders share (linux_boot.h). */
 #include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "linux_boot.h"
 #include "multiboot.h"
@@ -177,4 +179,25 @@ int load_linux(const struct guest_memory *mem, const struct kvmini_image *img,
 		return load_pvh(mem, img, rsdp, out, err);
 	}
 	return load_bzimage(mem, img, rsdp, out, err);
+}
+
+/* The devices' words go first, before the base command line: anything
+ * after a "--" in it or in --append goes to init, not to the kernel. */
+int load_linux_devices(const struct guest_memory *mem, const struct kvmini_image *img,
+		       gpa_t rsdp, const char *devices, struct load_result *out,
+		       struct kvmini_error *err)
+{
+	if (!devices || !*devices || is_multiboot(img))
+		return load_linux(mem, img, rsdp, out, err);
+	const char *base = cmdline_base(img);
+	size_t len = strlen(devices) + 1 + strlen(base) + 1;
+	char *cmdline = malloc(len);
+	if (!cmdline)
+		return kvmini_fail(err, KVMINI_E_HOST, "out of memory for the command line");
+	snprintf(cmdline, len, "%s%s%s", devices, *base ? " " : "", base);
+	struct kvmini_image with = *img;
+	with.cmdline = cmdline;
+	int r = load_linux(mem, &with, rsdp, out, err);
+	free(cmdline);
+	return r;
 }

@@ -53,6 +53,14 @@ int elf_image_read(const struct kvmini_image *img, struct elf_file *f,
 int load_linux(const struct guest_memory *mem, const struct kvmini_image *img,
 	       gpa_t rsdp, struct load_result *out, struct kvmini_error *err);
 
+/* load_linux() for a Linux kernel (bzImage or PVH, not Multiboot) that
+ * is also told of the board's devices: `devices` (command-line words,
+ * such as virtio_mmio.device=...; NULL or "" for none) go before the
+ * command line. */
+int load_linux_devices(const struct guest_memory *mem, const struct kvmini_image *img,
+		       gpa_t rsdp, const char *devices, struct load_result *out,
+		       struct kvmini_error *err);
+
 /* Helpers shared by the loaders (defined in flat.c). */
 
 /* The name errors use for an image: its path, or "image" without one. */

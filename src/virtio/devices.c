@@ -2,6 +2,7 @@
  * adds its constructor to the table below. */
 #include <string.h>
 #include "virtio/devices.h"
+#include "virtio/rng.h"
 
 /* One kind of device: its constructor and the instances cfg asks for
  * (count and the i-th instance's argument). */
@@ -14,8 +15,13 @@ struct virtio_kind {
 
 /* The table: disks, network cards, console, rng, vsock, in this order.
  * Each device file adds its kind here when it lands. */
+static unsigned rng_count(const struct kvmini_config *cfg)
+{
+	return cfg->rng ? 1 : 0;
+}
+
 static const struct virtio_kind kinds[] = {
-	{ NULL, NULL, NULL, NULL },
+	{ "rng", virtio_rng_create, rng_count, NULL },
 };
 
 static int add_device(struct virtio_device_set *set, const struct virtio_kind *k,

@@ -93,8 +93,8 @@ not_started='{"id":"anonymous-instance","state":"Not started","vmm_version":"0.1
 	assert_api 400 "$(fault 'Invalid request method and/or path: GET /nothing.')"
 	api DELETE /machine-config
 	assert_api 400 "$(fault 'Invalid request method and/or path: DELETE /machine-config.')"
-	api PUT /snapshot/create '{}'
-	assert_api 400 "$(fault 'PUT /snapshot/create is not supported by kvmini yet.')"
+	api PUT /mmds '{}'
+	assert_api 400 "$(fault 'PUT /mmds is not supported by kvmini yet.')"
 }
 
 @test "api: drives, interfaces, vsock, logger and metrics are configured before the start" {

@@ -210,8 +210,8 @@ Test(api_router, unknown_and_later_paths)
 	       "{\"fault_message\":\"Invalid request method and/or path: GET /nope.\"}");
 	EXPECT(&f, "DELETE", "/machine-config", NULL, 400,
 	       "{\"fault_message\":\"Invalid request method and/or path: DELETE /machine-config.\"}");
-	EXPECT(&f, "PUT", "/snapshot/create", "{}", 400,
-	       "{\"fault_message\":\"PUT /snapshot/create is not supported by kvmini yet.\"}");
+	EXPECT(&f, "PUT", "/mmds", "{}", 400,
+	       "{\"fault_message\":\"PUT /mmds is not supported by kvmini yet.\"}");
 	EXPECT(&f, "GET", "/vm/config", NULL, 400,
 	       "{\"fault_message\":\"GET /vm/config is not supported by kvmini yet.\"}");
 	EXPECT(&f, "GET", "/vmfoo", NULL, 400,

@@ -673,3 +673,44 @@ Test(bzimage, rejects_a_mode_or_entry_for_a_linux_kernel)
 	expect_rejected_in(RAM_SIZE, &img, PATH,
 			   "a Linux kernel sets its own mode, load address and entry");
 }
+
+/* The board's device words (virtio_mmio.device=...) go first, so that a
+ * "--" in the command line or in --append cannot hand them to init. */
+Test(bzimage, device_words_go_before_the_command_line)
+{
+	static const char words[] = "virtio_mmio.device=4K@0xd0000000:16";
+	struct fixture f;
+	struct test_bz t;
+	fixture_init(&f);
+	build(&t);
+	struct kvmini_image img = image(&t);
+	img.cmdline = "root=/dev/vda --";
+	img.cmdline_append = "init-arg";
+	cr_assert_eq(load_linux_devices(&f.mem, &img, 0, words, &f.res, &f.err), 0, "%s",
+		     f.err.msg);
+	cr_assert_str_eq(cmdline(&f), "virtio_mmio.device=4K@0xd0000000:16 root=/dev/vda -- init-arg");
+	fixture_fini(&f);
+
+	fixture_init(&f);
+	img.cmdline = "";
+	img.cmdline_append = NULL;
+	cr_assert_eq(load_linux_devices(&f.mem, &img, 0, words, &f.res, &f.err), 0, "%s",
+		     f.err.msg);
+	cr_assert_str_eq(cmdline(&f), words, "a space after the words of an empty command line");
+	fixture_fini(&f);
+
+	fixture_init(&f);
+	img.cmdline = NULL;
+	cr_assert_eq(load_linux_devices(&f.mem, &img, 0, "", &f.res, &f.err), 0, "%s", f.err.msg);
+	cr_assert_str_eq(cmdline(&f), KVMINI_LINUX_CMDLINE, "no devices, nothing added");
+	fixture_fini(&f);
+
+	/* The kernel's cmdline_size counts the words too. */
+	fixture_init(&f);
+	char many[CMDLINE_SIZE];
+	memset(many, 'x', sizeof(many) - 1);
+	many[sizeof(many) - 1] = '\0';
+	cr_assert_eq(load_linux_devices(&f.mem, &img, 0, many, &f.res, &f.err), -1);
+	cr_assert(strstr(f.err.msg, "cmdline_size"), "%s", f.err.msg);
+	fixture_fini(&f);
+}

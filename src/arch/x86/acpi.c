@@ -181,20 +181,50 @@ static void build_rsdp(struct acpi_rsdp *r)
 	r->ext_checksum = firmware_checksum(r, sizeof(*r));
 }
 
-/* Device (NAME) { Name (_HID, EisaId (...)) Name (_CRS, ResourceTemplate () {...}) } */
-static int dsdt_device(struct aml *a, const struct resources *res, struct kvmini_error *err)
+static bool ids_valid(const struct resources *res)
 {
 	uint32_t hid;
-	if (!aml_eisa_id(res->acpi_hid, &hid) || !res->acpi_name || strlen(res->acpi_name) != 4)
+	return (aml_eisa_id(res->acpi_hid, &hid) || aml_acpi_id(res->acpi_hid)) &&
+	       res->acpi_name && strlen(res->acpi_name) == 4;
+}
+
+/* Name (_HID, EisaId ("PNP0501")) or Name (_HID, "LNRO0005"), then
+ * Name (_UID, n) when the device has one. */
+static void dsdt_ids(struct aml *a, const struct resources *res)
+{
+	uint32_t hid;
+	aml_byte(a, AML_NAME_OP);
+	aml_name_seg(a, "_HID");
+	if (aml_eisa_id(res->acpi_hid, &hid))
+		aml_dword(a, hid);
+	else
+		aml_string(a, res->acpi_hid);
+	if (res->acpi_uid_set) {
+		aml_byte(a, AML_NAME_OP);
+		aml_name_seg(a, "_UID");
+		aml_dword(a, res->acpi_uid);
+	}
+}
+
+static void dsdt_irq(struct aml *a, const struct resource_irq *irq, bool shared)
+{
+	if (irq->line < X86_ISA_IRQS)
+		aml_res_irq(a, irq->line, irq->level);
+	else
+		aml_res_interrupt(a, irq->line, irq->level, shared);
+}
+
+/* Device (NAME) { Name (_HID, ...) [Name (_UID, n)] Name (_CRS, ResourceTemplate () {...}) } */
+static int dsdt_device(struct aml *a, const struct resources *res, struct kvmini_error *err)
+{
+	if (!ids_valid(res))
 		return kvmini_fail(err, KVMINI_E_HOST, "DSDT: device '%s' has a bad PNP ID '%s'",
 				   res->acpi_name, res->acpi_hid);
 	aml_byte(a, AML_EXT_OP_PREFIX);
 	aml_byte(a, AML_DEVICE_OP);
 	size_t device = aml_pkg_open(a);
 	aml_name_seg(a, res->acpi_name);
-	aml_byte(a, AML_NAME_OP);
-	aml_name_seg(a, "_HID");
-	aml_dword(a, hid);
+	dsdt_ids(a, res);
 	aml_byte(a, AML_NAME_OP);
 	aml_name_seg(a, "_CRS");
 	aml_byte(a, AML_BUFFER_OP);
@@ -214,7 +244,7 @@ static int dsdt_device(struct aml *a, const struct resources *res, struct kvmini
 					   r->name);
 	}
 	for (unsigned i = 0; i < res->nirqs; i++)
-		aml_res_irq(a, res->irqs[i].line, res->irqs[i].level);
+		dsdt_irq(a, &res->irqs[i], res->irqs_shared);
 	aml_res_end(a);
 	if (!a->overflow)
 		a->buf[size_at] = (uint8_t)(a->len - first);

@@ -97,6 +97,25 @@ bool aml_eisa_id(const char *id, uint32_t *out)
 	return true;
 }
 
+bool aml_acpi_id(const char *id)
+{
+	if (!id || strlen(id) != 8)
+		return false;
+	for (int i = 0; i < 4; i++)
+		if (!((id[i] >= 'A' && id[i] <= 'Z') || (id[i] >= '0' && id[i] <= '9')))
+			return false;
+	for (int i = 4; i < 8; i++)
+		if (hex_digit(id[i]) < 0)
+			return false;
+	return true;
+}
+
+void aml_string(struct aml *a, const char *s)
+{
+	aml_byte(a, AML_STRING_PREFIX);
+	aml_bytes(a, s, strlen(s) + 1);
+}
+
 void aml_res_io(struct aml *a, uint16_t base, uint8_t len)
 {
 	aml_byte(a, 0x47);          /* small item 0x08 (I/O port), 7 bytes */
@@ -124,6 +143,16 @@ void aml_res_irq(struct aml *a, unsigned line, bool level)
 	put_le(a, 1u << line, 2);
 	if (level)
 		aml_byte(a, 0x00);
+}
+
+void aml_res_interrupt(struct aml *a, uint32_t gsi, bool level, bool shared)
+{
+	aml_byte(a, 0x89);          /* large item 0x09 (extended interrupt) */
+	put_le(a, 6, 2);            /* length of the rest: flags, count, one GSI */
+	/* bit 0 consumer, bit 1 edge, bit 2 active low (never), bit 3 shared */
+	aml_byte(a, (uint8_t)(0x01 | (level ? 0 : 0x02) | (shared ? 0x08 : 0)));
+	aml_byte(a, 1);
+	put_le(a, gsi, 4);
 }
 
 void aml_res_end(struct aml *a)

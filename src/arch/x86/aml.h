@@ -30,15 +30,24 @@ void aml_pkg_close(struct aml *a, size_t start);
  * ASL's EisaId() makes); false when id is not three capitals and four
  * hex digits. */
 bool aml_eisa_id(const char *id, uint32_t *out);
+/* Whether id is an ACPI ID such as "LNRO0005" (four capitals or
+ * digits, four hex digits), which a _HID holds as a string. */
+bool aml_acpi_id(const char *id);
+/* A String: StringPrefix, the characters, NUL. */
+void aml_string(struct aml *a, const char *s);
 
 /* Resource descriptors, for a _CRS buffer. */
 void aml_res_io(struct aml *a, uint16_t base, uint8_t len);       /* IO (Decode16, ...) */
 void aml_res_memory32(struct aml *a, uint32_t base, uint32_t len); /* Memory32Fixed (ReadWrite) */
 void aml_res_irq(struct aml *a, unsigned line, bool level);       /* IRQNoFlags / IRQ (Level, ActiveHigh) */
+/* Interrupt (ResourceConsumer, Level or Edge, ActiveHigh, Shared or
+ * Exclusive) {gsi}: a line past the ISA IRQs. */
+void aml_res_interrupt(struct aml *a, uint32_t gsi, bool level, bool shared);
 void aml_res_end(struct aml *a);
 
 enum {
 	AML_NAME_OP = 0x08, AML_DWORD_PREFIX = 0x0c, AML_BYTE_PREFIX = 0x0a,
+	AML_STRING_PREFIX = 0x0d,
 	AML_SCOPE_OP = 0x10, AML_BUFFER_OP = 0x11, AML_PACKAGE_OP = 0x12,
 	AML_EXT_OP_PREFIX = 0x5b, AML_DEVICE_OP = 0x82,
 };

@@ -44,3 +44,22 @@ uint16_t x86_firmware_isa_irqs(const struct x86_firmware_desc *desc, uint16_t *l
 		*level = lvl;
 	return mask;
 }
+
+uint8_t x86_firmware_gsis(const struct x86_firmware_desc *desc, uint8_t *level)
+{
+	uint8_t mask = 0, lvl = 0;
+	for (size_t d = 0; d < desc->ndevices; d++) {
+		const struct resources *res = desc->devices[d];
+		for (unsigned i = 0; i < res->nirqs; i++) {
+			unsigned line = res->irqs[i].line;
+			if (line < X86_ISA_IRQS || line >= X86_ISA_IRQS + 8)
+				continue;
+			mask |= (uint8_t)(1u << (line - X86_ISA_IRQS));
+			if (res->irqs[i].level)
+				lvl |= (uint8_t)(1u << (line - X86_ISA_IRQS));
+		}
+	}
+	if (level)
+		*level = lvl;
+	return mask;
+}

@@ -67,6 +67,10 @@ int x86_firmware_reserve(struct guest_memory *mem);
  * mask, and in *level those declared level-triggered. */
 uint16_t x86_firmware_isa_irqs(const struct x86_firmware_desc *desc, uint16_t *level);
 
+/* The same for the IOAPIC's pins past the ISA IRQs (GSIs 16-23: bit n
+ * is GSI 16 + n), which devices such as virtio-mmio's windows use. */
+uint8_t x86_firmware_gsis(const struct x86_firmware_desc *desc, uint8_t *level);
+
 /* The byte that makes `len` bytes (with it in place) sum to zero. */
 static inline uint8_t firmware_checksum(const void *data, size_t len)
 {

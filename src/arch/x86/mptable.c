@@ -1,6 +1,6 @@
 /* The MPS 1.4 table for kvmini's PC: ncpus processors, one ISA bus, the
- * IOAPIC, the pins of the ISA IRQs the devices declare, and the local
- * APICs' LINT0/LINT1 wiring. */
+ * IOAPIC, the pins of the ISA IRQs and GSIs 16-23 the devices declare,
+ * and the local APICs' LINT0/LINT1 wiring. */
 #include <string.h>
 #include "arch/x86/firmware.h"
 #include "arch/x86/irqchip.h"
@@ -10,7 +10,8 @@
 
 uint64_t mptable_config_size(const struct x86_firmware_desc *desc)
 {
-	unsigned io_interrupts = (unsigned)__builtin_popcount(x86_firmware_isa_irqs(desc, NULL));
+	unsigned io_interrupts = (unsigned)__builtin_popcount(x86_firmware_isa_irqs(desc, NULL)) +
+				 (unsigned)__builtin_popcount(x86_firmware_gsis(desc, NULL));
 	return sizeof(struct mp_config_header) + desc->ncpus * sizeof(struct mp_processor) +
 	       sizeof(struct mp_bus) + sizeof(struct mp_ioapic) +
 	       (io_interrupts + LOCAL_INTERRUPTS) * sizeof(struct mp_interrupt);
@@ -61,6 +62,28 @@ static void append_io_interrupts(struct mp_builder *b, const struct x86_firmware
 	}
 }
 
+/* The pins past the ISA IRQs that devices use (virtio-mmio), for an OS
+ * without ACPI (Linux given virtio_mmio.device=...:IRQ): the ISA bus's
+ * IRQ n at pin n, as other VMMs describe them, edge-triggered unless a
+ * device says level. */
+static void append_gsi_interrupts(struct mp_builder *b, const struct x86_firmware_desc *desc,
+				  uint8_t ioapic_id)
+{
+	uint8_t level;
+	uint8_t gsis = x86_firmware_gsis(desc, &level);
+	for (unsigned n = 0; n < 8; n++) {
+		if (!(gsis & (1u << n)))
+			continue;
+		struct mp_interrupt e = {
+			.type = MP_IO_INTERRUPT, .interrupt_type = MP_INT,
+			.flags = level & (1u << n) ? MP_FLAGS_LEVEL_HIGH : MP_FLAGS_CONFORMS,
+			.source_bus = MP_ISA_BUS_ID, .source_irq = (uint8_t)(X86_ISA_IRQS + n),
+			.dest_id = ioapic_id, .dest_pin = (uint8_t)(X86_ISA_IRQS + n),
+		};
+		append(b, &e, sizeof(e));
+	}
+}
+
 /* Virtual-wire mode: the 8259's output reaches every local APIC's
  * LINT0 as ExtINT, and NMI arrives on LINT1. */
 static void append_local_interrupts(struct mp_builder *b)
@@ -91,6 +114,7 @@ static void write_config(uint8_t *table, const struct x86_firmware_desc *desc, u
 	};
 	append(&b, &ioapic, sizeof(ioapic));
 	append_io_interrupts(&b, desc, ioapic_id);
+	append_gsi_interrupts(&b, desc, ioapic_id);
 	append_local_interrupts(&b);
 
 	struct mp_config_header h = {
