@@ -32,7 +32,7 @@ all: $(B)/kvmini $(B)/libkvmini.a guests
 
 .PHONY: build-deps
 build-deps:
-	@test -e /usr/include/cjson/cJSON.h -a -e /usr/include/seccomp.h || scripts/install-deps.sh build
+	@test -e /usr/include/cjson/cJSON.h -a -e /usr/include/seccomp.h -a -e /usr/include/liburing.h || scripts/install-deps.sh build
 $(patsubst %.c,$(B)/obj/%.o,$(wildcard src/api/*.c src/seccomp/*.c)) \
 $(patsubst %.c,$(B)/san/%.o,$(wildcard src/api/*.c src/seccomp/*.c)): | build-deps
 
@@ -384,7 +384,7 @@ $(B)/fuzz/libkvmini.a: $(FUZZ_LIB_OBJS)
 	ar rcs $@ $^
 $(B)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_target.h tests/unit/bare_vm.h $(B)/fuzz/libkvmini.a
 	clang $(WARN) $(CPPFLAGS) -Itests/fuzz -Itests/unit $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
-		$(FUZZ_EXTRA) $(B)/fuzz/libkvmini.a $(DECOMP_LIBS) -ldl -lpthread -lseccomp
+		$(FUZZ_EXTRA) $(B)/fuzz/libkvmini.a $(DECOMP_LIBS) -ldl -lpthread -lseccomp -luring
 # The control API's target also needs the front-end code it drives.
 FUZZ_API_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(wildcard src/api/*.c) src/cli/options.c src/cli/file.c \
 	src/cli/jail.c)
@@ -397,3 +397,13 @@ fuzz:
 	$(MAKE) fuzz-build
 	@set -e; for t in $(or $(FUZZ),$(FUZZ_TARGETS)); do \
 		scripts/fuzz.sh $(B) $$t $(FUZZ_SECONDS); done
+
+# ---- virtio-blk (issue 11): its I/O goes through io_uring ----
+# guests/virtio_blk.c: a bare-metal driver for two disks (tests/integration/virtio_blk_console.bats).
+guests: $(G)/virtio_blk.elf $(G)/virtio_console.elf
+# Debian's liburing-dev; a build without its header installs it first
+# (scripts/install-deps.sh build), as root, like libcjson-dev above.
+LDLIBS += -luring
+$(patsubst %.c,$(B)/obj/%.o,$(wildcard src/virtio/blk*.c)) \
+$(patsubst %.c,$(B)/san/%.o,$(wildcard src/virtio/blk*.c)) \
+$(patsubst %.c,$(B)/fuzz/obj/%.o,$(wildcard src/virtio/blk*.c)): | build-deps

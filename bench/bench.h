@@ -149,4 +149,8 @@ void fig_doorbell(const char *guest_dir);
  * program) as whole processes, and where the difference goes. */
 void fig_startup_ratio(const char *kvmini_path, const char *self);
 
+/* (k) virtio-blk's device side through the unit tests' fake driver,
+ * next to the host doing the same I/O on the same file. */
+void fig_virtio_blk(void);
+
 #endif

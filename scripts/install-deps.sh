@@ -19,6 +19,7 @@ build_deps() {
 	need xz-utils command -v xz   # the xz-packed conformance kernel
 	need libcjson-dev test -e /usr/include/cjson/cJSON.h   # the control API's JSON
 	need libseccomp-dev test -e /usr/include/seccomp.h     # the per-thread seccomp filters
+	need liburing-dev test -e /usr/include/liburing.h      # virtio-blk's I/O
 }
 # Debian's stock kernel and what its initramfs is built from
 # (scripts/linux-guest.sh, tests/integration/linux.bats, the Linux bench).

@@ -269,7 +269,8 @@ struct event_handler *event_loop_add(struct event_loop *loop, int fd, uint32_t e
 	*h = (struct event_handler){ .loop = loop, .fd = fd, .fn = fn, .ctx = ctx, .events = events };
 	pthread_mutex_lock(&loop->lock);
 	struct epoll_event ev = { .events = events, .data.ptr = h };
-	int rc = epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+	/* Added paused (no events): kept out of epoll, as a pause does. */
+	int rc = events ? epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, fd, &ev) : 0;
 	if (rc == 0) {
 		h->next = loop->handlers;
 		loop->handlers = h;

@@ -11,8 +11,10 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include "kvmini.h"
 #include "kvmini_gdb.h"
@@ -88,6 +90,12 @@ static const char usage_text[] =
 	"                      and in kvmini's messages (default: the image's file name)\n"
 	"  --api-sock PATH     serve Firecracker's control API on a Unix socket; with no\n"
 	"                      IMAGE or --kernel, wait for its InstanceStart (docs/api.md)\n"
+	"  --disk PATH[,ro][,serial=ID][,cache=none|writeback]   a virtio-blk disk on a raw\n"
+	"                      image or block device (repeatable; locked, so no second\n"
+	"                      kvmini writes it; docs/virtio.md)\n"
+	"  --vconsole stdio|file:PATH|unix:PATH   a virtio console (Linux's hvc0): stdio\n"
+	"                      takes the terminal's input from COM1; unix: connects to a\n"
+	"                      listening socket\n"
 	"  --track-dirty-pages log the pages the guest writes, for diff snapshots\n"
 	"  --config-file FILE  Firecracker's JSON configuration file (boot-source, drives,\n"
 	"                      machine-config, network-interfaces, vsock...); starts at once\n"
@@ -212,14 +220,27 @@ static bool is_dev_null(int fd)
 	       major(st.st_rdev) == 1 && minor(st.st_rdev) == 3;
 }
 
+/* Where the terminal's input goes: COM1, or with --vconsole stdio the
+ * pipe the virtio console reads (feed_fd). */
+struct console_target {
+	struct kvmini_vm *vm;
+	int feed_fd;
+};
+
 static size_t deliver_to_guest(void *ctx, const uint8_t *bytes, size_t n)
 {
-	return kvmini_vm_serial_input(ctx, bytes, n);
+	struct console_target *t = ctx;
+	if (t->feed_fd < 0)
+		return kvmini_vm_serial_input(t->vm, bytes, n);
+	/* Non-blocking: what the pipe does not take is offered again. */
+	ssize_t w = write(t->feed_fd, bytes, n);
+	return w > 0 ? (size_t)w : 0;
 }
 
 static void quit_from_console(void *ctx)
 {
-	kvmini_vm_stop(ctx, KVMINI_E_STOPPED);
+	struct console_target *t = ctx;
+	kvmini_vm_stop(t->vm, KVMINI_E_STOPPED);
 }
 
 /* The console waits on the VM's event loop. */
@@ -377,7 +398,7 @@ static int confine_main(const struct run_options *o, struct kvmini_error *err)
 }
 
 static int run_vm(struct run_options *o, const struct kvmini_image *img, struct api_start *st,
-		  struct kvmini_error *err)
+		  int feed_fd, struct kvmini_error *err)
 {
 	struct signal_waiter waiter;
 	block_signals(&waiter.set);
@@ -400,12 +421,14 @@ static int run_vm(struct run_options *o, const struct kvmini_image *img, struct 
 		o->cfg.serial_in_fd = -1;
 	struct console_loop loop = { .watch = watch_on_vm, .pause = pause_on_vm,
 				     .unwatch = unwatch_on_vm, .loop = vm };
-	if (o->cfg.serial_in_fd >= 0)
-		console = console_open(&loop, o->cfg.serial_in_fd, deliver_to_guest, quit_from_console,
-				       vm, err);
+	struct console_target target = { .vm = vm, .feed_fd = feed_fd };
+	int in_fd = feed_fd >= 0 ? STDIN_FILENO : o->cfg.serial_in_fd;
+	if (in_fd >= 0)
+		console = console_open(&loop, in_fd, deliver_to_guest, quit_from_console, &target,
+				       err);
 	struct kvmini_result result;
 	int status;
-	if ((o->cfg.serial_in_fd >= 0 && !console) || confine_main(o, err) < 0) {
+	if ((in_fd >= 0 && !console) || confine_main(o, err) < 0) {
 		api_start_answer(st, err);
 		status = report_for(o->cfg.name, err);
 	} else {
@@ -505,6 +528,77 @@ static int inputs_read(const struct run_options *o, struct kvmini_image *img,
 	return 0;
 }
 
+/* ---- the virtio console's ends (--vconsole) ---- */
+
+struct vconsole_ends {
+	int out_fd, in_fd;   /* the device's (cfg.vconsole_out_fd, _in_fd) */
+	int feed_fd;         /* stdio: the pipe's end the terminal console writes */
+};
+
+static int vconsole_connect(const char *path, struct vconsole_ends *v, struct kvmini_error *err)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return kvmini_fail(err, KVMINI_E_USAGE, "--vconsole unix:%s: the path is too long",
+				   path);
+	strcpy(addr.sun_path, path);
+	v->out_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (v->out_fd < 0 || connect(v->out_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		return kvmini_fail_errno(err, KVMINI_E_USAGE, errno,
+					 "--vconsole: cannot connect to '%s'", path);
+	v->in_fd = fcntl(v->out_fd, F_DUPFD_CLOEXEC, 0);
+	return v->in_fd < 0 ? kvmini_fail_errno(err, KVMINI_E_HOST, errno, "dup") : 0;
+}
+
+/* stdio: output to stdout; the terminal's input through a pipe the
+ * device reads, fed by the terminal console (raw mode, Ctrl-A x), so
+ * COM1 gets no input. */
+static int vconsole_stdio(struct run_options *o, struct vconsole_ends *v,
+			  struct kvmini_error *err)
+{
+	v->out_fd = STDOUT_FILENO;
+	if (is_dev_null(STDIN_FILENO))
+		return 0;
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0 || fcntl(p[1], F_SETFL, O_NONBLOCK) < 0)
+		return kvmini_fail_errno(err, KVMINI_E_HOST, errno, "cannot create a pipe");
+	v->in_fd = p[0];
+	v->feed_fd = p[1];
+	o->cfg.serial_in_fd = -1;
+	return 0;
+}
+
+static int vconsole_open(struct run_options *o, struct vconsole_ends *v,
+			 struct kvmini_error *err)
+{
+	*v = (struct vconsole_ends){ .out_fd = -1, .in_fd = -1, .feed_fd = -1 };
+	const char *spec = o->vconsole;
+	int rc = 0;
+	if (!spec)
+		return 0;
+	if (strcmp(spec, "stdio") == 0) {
+		rc = vconsole_stdio(o, v, err);
+	} else if (strncmp(spec, "unix:", 5) == 0) {
+		rc = vconsole_connect(spec + 5, v, err);
+	} else {
+		v->out_fd = open(spec + 5, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (v->out_fd < 0)
+			rc = kvmini_fail_errno(err, KVMINI_E_USAGE, errno,
+					       "cannot open --vconsole output file '%s'", spec + 5);
+	}
+	o->cfg.vconsole_out_fd = v->out_fd;
+	o->cfg.vconsole_in_fd = v->in_fd;
+	return rc;
+}
+
+static void vconsole_close(struct vconsole_ends *v)
+{
+	int fds[3] = { v->out_fd, v->in_fd, v->feed_fd };
+	for (int i = 0; i < 3; i++)
+		if (fds[i] > STDERR_FILENO)
+			close(fds[i]);
+}
+
 /* Read the inputs, run the VM; st (or NULL) hears whether it started. */
 static int run_configured(struct run_options *o, struct api_start *st)
 {
@@ -513,15 +607,19 @@ static int run_configured(struct run_options *o, struct api_start *st)
 	uint8_t *data, *initrd;
 	struct cli_modules mods;
 	int status;
+	struct vconsole_ends vcon = { .out_fd = -1, .in_fd = -1, .feed_fd = -1 };
+	o->cfg.serial_out_fd = STDOUT_FILENO;
 	if (inputs_read(o, &img, &data, &initrd, &mods, &err) < 0 ||
-	    open_serial(o->serial, &o->cfg.serial_out_fd, &err) < 0) {
+	    open_serial(o->serial, &o->cfg.serial_out_fd, &err) < 0 ||
+	    vconsole_open(o, &vcon, &err) < 0) {
 		api_start_answer(st, &err);
 		status = report_for(o->cfg.name, &err);
 	} else {
-		status = run_vm(o, &img, st, &err);
-		if (o->cfg.serial_out_fd != STDOUT_FILENO)
-			close(o->cfg.serial_out_fd);
+		status = run_vm(o, &img, st, vcon.feed_fd, &err);
 	}
+	if (o->cfg.serial_out_fd != STDOUT_FILENO)
+		close(o->cfg.serial_out_fd);
+	vconsole_close(&vcon);
 	free(data);
 	free(initrd);
 	modules_free(&mods);

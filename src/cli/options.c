@@ -58,6 +58,7 @@ enum {
 	OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_APPEND,
 	OPT_DECOMPRESS, OPT_MODULE, OPT_TESTDEV,
 	OPT_NAME, OPT_API_SOCK, OPT_CONFIG_FILE,
+	OPT_DISK, OPT_VCONSOLE,
 	OPT_SNAPSHOT, OPT_MEM_FILE, OPT_PAUSED, OPT_TRACK_DIRTY,
 	OPT_RNG, OPT_TRANSPORT,
 	OPT_SECCOMP, OPT_NO_SECCOMP, OPT_UID, OPT_GID, OPT_CHROOT, OPT_CGROUP,
@@ -90,6 +91,8 @@ static const struct option run_long_options[] = {
 	{ "testdev", no_argument, NULL, OPT_TESTDEV },
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "vconsole", required_argument, NULL, OPT_VCONSOLE },
 	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
 	{ "track-dirty-pages", no_argument, NULL, OPT_TRACK_DIRTY },
 	{ "rng", optional_argument, NULL, OPT_RNG },
@@ -247,6 +250,69 @@ static int apply_jail_option(int opt, const char *v, struct jail_config *j,
 	return kvmini_fail(err, KVMINI_E_USAGE, "internal: unhandled option %d", opt);
 }
 
+/* ---- virtio-blk and virtio-console: --disk, --vconsole ---- */
+
+#define DISK_SYNTAX "PATH[,ro][,serial=ID][,cache=none|writeback]"
+
+/* One ",key[=value]" of --disk (len bytes at opt). */
+static int parse_disk_opt(const char *opt, size_t len, struct kvmini_disk *disk, char *serial,
+			  struct kvmini_error *err)
+{
+	if (len == 2 && strncmp(opt, "ro", 2) == 0) {
+		disk->read_only = true;
+	} else if (len > 7 && strncmp(opt, "serial=", 7) == 0 &&
+		   len - 7 <= KVMINI_CLI_SERIAL_MAX) {
+		memcpy(serial, opt + 7, len - 7);
+		serial[len - 7] = '\0';
+		disk->serial = serial;
+	} else if (len == 10 && strncmp(opt, "cache=none", 10) == 0) {
+		disk->cache_none = true;
+	} else if (len == 15 && strncmp(opt, "cache=writeback", 15) == 0) {
+		disk->cache_none = false;
+	} else {
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "invalid --disk option '%.*s': expected ro, serial=ID (at most "
+				   "%d characters), cache=none or cache=writeback", (int)len, opt,
+				   KVMINI_CLI_SERIAL_MAX);
+	}
+	return 0;
+}
+
+static int parse_disk(const char *v, struct run_options *o, struct kvmini_error *err)
+{
+	if (o->cfg.ndisks == KVMINI_CLI_DISKS_MAX)
+		return kvmini_fail(err, KVMINI_E_USAGE, "more than %d --disk options",
+				   KVMINI_CLI_DISKS_MAX);
+	unsigned i = o->cfg.ndisks;
+	struct kvmini_disk *disk = &o->disks[i];
+	size_t path_len = strcspn(v, ",");
+	if (path_len == 0 || path_len >= sizeof(o->disk_paths[i]))
+		return bad_value(err, "disk", v, DISK_SYNTAX);
+	*disk = (struct kvmini_disk){ .path = o->disk_paths[i] };
+	memcpy(o->disk_paths[i], v, path_len);
+	o->disk_paths[i][path_len] = '\0';
+	for (const char *p = v + path_len; *p == ',';) {
+		size_t len = strcspn(p + 1, ",");
+		if (parse_disk_opt(p + 1, len, disk, o->disk_serials[i], err) < 0)
+			return -1;
+		p += 1 + len;
+	}
+	o->cfg.disks = o->disks;
+	o->cfg.ndisks = i + 1;
+	return 0;
+}
+
+static int parse_vconsole(const char *v, struct run_options *o, struct kvmini_error *err)
+{
+	bool ok = strcmp(v, "stdio") == 0 || (strncmp(v, "file:", 5) == 0 && v[5]) ||
+		  (strncmp(v, "unix:", 5) == 0 && v[5]);
+	if (!ok)
+		return bad_value(err, "vconsole", v, "stdio, file:PATH or unix:PATH");
+	o->vconsole = v;
+	o->cfg.vconsole = true;
+	return 0;
+}
+
 /* ---- virtio-rng and the transport: --rng, --transport ---- */
 
 /* --rng alone: unlimited; --rng=N: at most N bytes a second (N >= 1). */
@@ -372,6 +438,10 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 		return 0;
 	case OPT_CPU_FEATURES:
 		return parse_cpu_features(v, o, err);
+	case OPT_DISK:
+		return parse_disk(v, o, err);
+	case OPT_VCONSOLE:
+		return parse_vconsole(v, o, err);
 	case OPT_RNG:
 		return parse_rng(v, &o->cfg, err);
 	case OPT_TRANSPORT:

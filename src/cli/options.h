@@ -7,6 +7,8 @@
 #include "cli/jail.h"
 
 #define KVMINI_CLI_MODULES_MAX 16
+#define KVMINI_CLI_DISKS_MAX 8
+#define KVMINI_CLI_SERIAL_MAX 20      /* VIRTIO_BLK_ID_BYTES */
 #define KVMINI_CLI_RESTORE_MEM_MAX 16
 
 struct run_options {
@@ -29,6 +31,12 @@ struct run_options {
 	 * or --kernel, the VM waits for InstanceStart (api_wait). */
 	const char *api_sock;
 	bool api_wait;
+	/* --disk PATH[,ro][,serial=ID][,cache=...] (cfg.disks points at
+	 * disks) and --vconsole stdio|file:PATH|unix:PATH (cfg.vconsole). */
+	struct kvmini_disk disks[KVMINI_CLI_DISKS_MAX];
+	char disk_paths[KVMINI_CLI_DISKS_MAX][1024];
+	char disk_serials[KVMINI_CLI_DISKS_MAX][KVMINI_CLI_SERIAL_MAX + 1];
+	const char *vconsole;
 	/* --config-file FILE: Firecracker's configuration file, applied
 	 * through the API's handlers; the VM starts at once. */
 	const char *config_file;

@@ -76,3 +76,21 @@ void char_out_write(struct char_out *out, const uint8_t *bytes, size_t n)
 		return;
 	}
 }
+
+ssize_t char_out_write_now(struct char_out *out, const uint8_t *bytes, size_t n)
+{
+	size_t done = 0;
+	while (done < n && out->fd >= 0) {
+		ssize_t w = write_some(out, bytes + done, n - done);
+		if (w > 0) {
+			done += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return (ssize_t)done;
+		return done ? (ssize_t)done : -1;
+	}
+	return out->fd >= 0 ? (ssize_t)done : -1;
+}

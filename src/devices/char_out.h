@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define CHAR_OUT_WAIT_MS 100
 
@@ -36,5 +37,10 @@ void char_out_close(struct char_out *out);
 /* Write n bytes, or drop them as described above. A closed or broken
  * output (EPIPE, EIO) loses them too: the guest never learns. */
 void char_out_write(struct char_out *out, const uint8_t *bytes, size_t n);
+/* Write what the fd takes now, never waiting (for a caller that keeps
+ * the rest and waits for EPOLLOUT on out->fd itself): the bytes
+ * written, 0..n, or -1 when the output is off, closed or broken (the
+ * caller drops the bytes). */
+ssize_t char_out_write_now(struct char_out *out, const uint8_t *bytes, size_t n);
 
 #endif

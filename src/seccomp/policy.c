@@ -18,6 +18,7 @@
  * thread may open is beyond seccomp (the jail and the sandbox's
  * openat2(RESOLVE_BENEATH) handle that). */
 #include <asm/ioctls.h>
+#include <linux/fs.h>
 #include <linux/kvm.h>
 #include <stddef.h>
 #include <sys/syscall.h>
@@ -50,6 +51,7 @@ static const int sys_base[] = {
 static const int sys_vcpu[] = {
 	SYS_read, SYS_writev, SYS_sendto, SYS_poll, SYS_ppoll, SYS_timerfd_settime,
 	SYS_timerfd_gettime, SYS_epoll_ctl, SYS_fstat, SYS_newfstatat,
+	SYS_io_uring_enter,   /* a guest's device reset waits for virtio-blk's requests */
 	-1
 };
 
@@ -58,6 +60,15 @@ static const int sys_vcpu[] = {
 static const int sys_loop[] = {
 	SYS_epoll_wait, SYS_epoll_pwait, SYS_epoll_ctl, SYS_read, SYS_writev, SYS_sendto,
 	SYS_poll, SYS_ppoll, SYS_timerfd_settime, SYS_timerfd_gettime, SYS_close,
+	SYS_io_uring_enter,   /* virtio-blk submits and reaps its requests on kicks */
+	-1
+};
+
+/* virtio-blk's I/O threads: the requests on the image's fd, and the
+ * completion eventfd (write, in base). */
+static const int sys_blkio[] = {
+	SYS_preadv, SYS_pwritev, SYS_pread64, SYS_pwrite64, SYS_fdatasync, SYS_fsync,
+	SYS_fallocate,
 	-1
 };
 
@@ -124,6 +135,7 @@ static const int sys_main[] = {
 	SYS_fcntl, SYS_dup, SYS_memfd_create, SYS_ftruncate, SYS_fallocate, SYS_eventfd2,
 	SYS_timerfd_create, SYS_epoll_create1, SYS_rt_sigaction, SYS_unlink,
 	SYS_wait4, SYS_rt_sigtimedwait, SYS_shutdown, SYS_access, SYS_faccessat,
+	SYS_io_uring_setup, SYS_io_uring_register, SYS_io_uring_enter, SYS_pread64,
 	-1
 };
 
@@ -183,7 +195,9 @@ static const unsigned long ioctl_build[] = {
 	KVM_GET_SUPPORTED_CPUID, KVM_GET_MSR_INDEX_LIST, KVM_GET_MSR_FEATURE_INDEX_LIST,
 	KVM_SET_TSS_ADDR, KVM_SET_IDENTITY_MAP_ADDR, KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2,
 	KVM_ENABLE_CAP, KVM_SET_USER_MEMORY_REGION, KVM_CREATE_VCPU, KVM_SET_CPUID2,
-	KVM_GET_CPUID2, 0
+	KVM_GET_CPUID2,
+	BLKGETSIZE64,   /* a virtio-blk disk on a block device, opened again */
+	0
 };
 
 /* kvmini exec's vCPU: registers, the dirty log of its snapshots (and
@@ -199,7 +213,7 @@ static const unsigned long ioctl_exec[] = {
 static const struct seccomp_policy policies[SECCOMP_ROLES] = {
 	[SECCOMP_ROLE_MAIN] = {
 		.name = "main",
-		.sys = GROUPS(sys_base, sys_spawn, sys_main, sys_vcpu, sys_loop),
+		.sys = GROUPS(sys_base, sys_spawn, sys_main, sys_vcpu, sys_loop, sys_blkio),
 		.ioctl = GROUPS(ioctl_terminal, ioctl_vcpu, ioctl_irq, ioctl_build, ioctl_snapshot),
 		.spawns_threads = true, .sets_signals = true,
 	},
@@ -232,6 +246,11 @@ static const struct seccomp_policy policies[SECCOMP_ROLES] = {
 		.name = "exec",
 		.sys = GROUPS(sys_base, sys_exec),
 		.ioctl = GROUPS(ioctl_exec),
+	},
+	[SECCOMP_ROLE_BLKIO] = {
+		.name = "blkio",
+		.sys = GROUPS(sys_base, sys_blkio),
+		.ioctl = GROUPS(ioctl_terminal),
 	},
 	[SECCOMP_ROLE_EXEC_MAIN] = {
 		.name = "exec-main",

@@ -34,6 +34,7 @@ enum seccomp_role {
 	SECCOMP_ROLE_GDB,       /* the gdb stub's socket and the paused vCPUs' state */
 	SECCOMP_ROLE_EXEC,      /* kvmini exec's vCPU: the guest's system calls, on files */
 	SECCOMP_ROLE_EXEC_MAIN, /* kvmini exec's front end: starts the vCPU, waits */
+	SECCOMP_ROLE_BLKIO,     /* virtio-blk's I/O threads (where io_uring is missing) */
 	SECCOMP_ROLES
 };
 

@@ -2,6 +2,8 @@
  * adds its constructor to the table below. */
 #include <string.h>
 #include "virtio/devices.h"
+#include "virtio/blk.h"
+#include "virtio/console.h"
 #include "virtio/rng.h"
 
 /* One kind of device: its constructor and the instances cfg asks for
@@ -15,12 +17,29 @@ struct virtio_kind {
 
 /* The table: disks, network cards, console, rng, vsock, in this order.
  * Each device file adds its kind here when it lands. */
+static unsigned disks_count(const struct kvmini_config *cfg)
+{
+	return cfg->ndisks;
+}
+
+static const void *disks_arg(const struct kvmini_config *cfg, unsigned i)
+{
+	return &cfg->disks[i];
+}
+
+static unsigned vconsole_count(const struct kvmini_config *cfg)
+{
+	return cfg->vconsole ? 1 : 0;
+}
+
 static unsigned rng_count(const struct kvmini_config *cfg)
 {
 	return cfg->rng ? 1 : 0;
 }
 
 static const struct virtio_kind kinds[] = {
+	{ "disk", virtio_blk_create, disks_count, disks_arg },
+	{ "console", virtio_console_create, vconsole_count, NULL },
 	{ "rng", virtio_rng_create, rng_count, NULL },
 };
 

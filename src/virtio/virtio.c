@@ -34,6 +34,8 @@ void virtio_device_destroy(struct virtio_device *vdev)
 		return;
 	const struct virtio_device_ops *ops = vdev->ops;
 	void *dev = vdev->dev;
+	if (ops->detach)
+		ops->detach(dev);
 	virtio_device_lock(vdev);
 	if (ops->reset)
 		ops->reset(dev);

@@ -55,6 +55,12 @@ struct virtio_device_ops {
 	void (*queue_kick)(void *dev, unsigned q);
 	/* Back to the state before the driver found the device. */
 	void (*reset)(void *dev);
+	/* First step of virtio_device_destroy(), without the lock: remove
+	 * the device's own event-loop registrations, so that none of their
+	 * callbacks (which take the lock) runs once the lock is gone.
+	 * event_loop_remove() waits for a callback in flight, which is why
+	 * this cannot be done in reset or destroy. NULL: nothing to do. */
+	void (*detach)(void *dev);
 	void (*destroy)(void *dev);
 };
 
@@ -101,7 +107,8 @@ void virtio_device_init(struct virtio_device *vdev, const struct virtio_device_o
 /* For the transport: where interrupts go, the guest's RAM, the log. */
 void virtio_device_attach(struct virtio_device *vdev, const struct virtio_transport_ops *t,
 			  void *transport_ctx, const struct guest_memory *mem, int log_fd);
-/* ops->destroy after a reset; the lock goes too. NULL is fine. */
+/* ops->detach, a reset, then ops->destroy; the lock goes too. NULL is
+ * fine. */
 void virtio_device_destroy(struct virtio_device *vdev);
 
 void virtio_device_lock(struct virtio_device *vdev);

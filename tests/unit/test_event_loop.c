@@ -143,6 +143,32 @@ Test(event_loop, a_paused_fd_is_not_reported_until_resumed, .timeout = 30)
 	close(other);
 }
 
+Test(event_loop, an_fd_added_paused_is_reported_once_resumed, .timeout = 30)
+{
+	struct recorder r;
+	recorder_init(&r);
+	struct event_loop *loop = started_loop();
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int other = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct fd_watch w = { .r = &r, .id = 1 }, o = { .r = &r, .id = 2 };
+	struct kvmini_error err;
+	struct event_handler *h = event_loop_add(loop, fd, 0, on_readable, &w, &err);
+	cr_assert_not_null(h, "%s", err.msg);
+	struct event_handler *g = event_loop_add(loop, other, EPOLLIN, on_readable, &o, &err);
+	signal_fd(fd);
+	signal_fd(other);
+	cr_assert(wait_count(&r, 1));
+	cr_expect_eq(r.order[0], 2, "the fd added paused was reported");
+	cr_assert_eq(event_loop_modify(loop, h, EPOLLIN, &err), 0, "resume: %s", err.msg);
+	cr_assert(wait_count(&r, 2));
+	cr_expect_eq(r.order[1], 1);
+	event_loop_remove(loop, h);
+	event_loop_remove(loop, g);
+	event_loop_destroy(loop);
+	close(fd);
+	close(other);
+}
+
 static void on_hangup(void *ctx, int fd, uint32_t events)
 {
 	(void)fd;

@@ -188,3 +188,81 @@ Test(options, use_kernel_as_the_api_does)
 	run_options_use_kernel(&o);
 	cr_assert_eq(o.cfg.irqchip, KVMINI_IRQCHIP_SPLIT);
 }
+
+/* ---- virtio-blk and virtio-console: --disk, --vconsole ---- */
+
+Test(options, disks_with_their_options_in_order)
+{
+	struct run_options o;
+	struct kvmini_error err = { 0 };
+	cr_assert_eq(PARSE(&o, &err, "--disk", "a.img", "--disk",
+			   "/x/b.img,ro,serial=SER-1,cache=none", "--disk", "c,cache=writeback"),
+		     0, "%s", err.msg);
+	cr_assert_eq(o.cfg.ndisks, 3);
+	cr_assert_eq(o.cfg.disks, o.disks);
+	cr_assert_str_eq(o.cfg.disks[0].path, "a.img");
+	cr_assert_not(o.cfg.disks[0].read_only);
+	cr_assert_null(o.cfg.disks[0].serial);
+	cr_assert_not(o.cfg.disks[0].cache_none);
+	cr_assert_str_eq(o.cfg.disks[1].path, "/x/b.img");
+	cr_assert(o.cfg.disks[1].read_only);
+	cr_assert_str_eq(o.cfg.disks[1].serial, "SER-1");
+	cr_assert(o.cfg.disks[1].cache_none);
+	cr_assert_str_eq(o.cfg.disks[2].path, "c");
+	cr_assert_not(o.cfg.disks[2].cache_none);
+}
+
+Test(options, disk_and_vconsole_rejections)
+{
+	struct { char *argv[4]; int argc; const char *msg; } cases[] = {
+		{ { "run", "--disk", "" }, 3, "invalid value '' for --disk" },
+		{ { "run", "--disk", ",ro" }, 3, "invalid value ',ro' for --disk" },
+		{ { "run", "--disk", "a,rw" }, 3, "invalid --disk option 'rw'" },
+		{ { "run", "--disk", "a,ro," }, 3, "invalid --disk option ''" },
+		{ { "run", "--disk", "a,cache=unsafe" }, 3, "invalid --disk option 'cache=unsafe'" },
+		{ { "run", "--disk", "a,serial=123456789012345678901" }, 3, "at most 20" },
+		{ { "run", "--disk", "a,serial=" }, 3, "invalid --disk option 'serial='" },
+		{ { "run", "--vconsole", "pty" }, 3, "invalid value 'pty' for --vconsole" },
+		{ { "run", "--vconsole", "file:" }, 3, "invalid value 'file:' for --vconsole" },
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct run_options o;
+		struct kvmini_error err = { 0 };
+		cr_assert_eq(parse(&o, &err, cases[i].argc, cases[i].argv), -1, "case %u", i);
+		cr_assert_eq(err.code, KVMINI_E_USAGE);
+		cr_assert(strstr(err.msg, cases[i].msg), "case %u: '%s'", i, err.msg);
+	}
+}
+
+Test(options, too_many_disks)
+{
+	struct run_options o;
+	struct kvmini_error err = { 0 };
+	char *argv[2 + 2 * (KVMINI_CLI_DISKS_MAX + 1)];
+	int argc = 0;
+	argv[argc++] = "run";
+	for (int i = 0; i <= KVMINI_CLI_DISKS_MAX; i++) {
+		argv[argc++] = "--disk";
+		argv[argc++] = "d.img";
+	}
+	argv[argc] = NULL;
+	cr_assert_eq(parse(&o, &err, argc, argv), -1);
+	cr_assert(strstr(err.msg, "more than 8 --disk"), "%s", err.msg);
+}
+
+Test(options, vconsole_targets)
+{
+	const char *specs[] = { "stdio", "file:/tmp/hvc0.txt", "unix:/run/con.sock" };
+	for (unsigned i = 0; i < 3; i++) {
+		struct run_options o;
+		struct kvmini_error err = { 0 };
+		cr_assert_eq(PARSE(&o, &err, "--vconsole", (char *)specs[i]), 0, "%s", err.msg);
+		cr_assert(o.cfg.vconsole);
+		cr_assert_str_eq(o.vconsole, specs[i]);
+	}
+	struct run_options o;
+	struct kvmini_error err = { 0 };
+	cr_assert_eq(PARSE(&o, &err, "--mem", "64M"), 0);
+	cr_assert_not(o.cfg.vconsole);
+	cr_assert_eq(o.cfg.ndisks, 0);
+}

@@ -23,6 +23,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -38,6 +39,7 @@
 /* Descriptors made before the filter, as kvmini makes its own. */
 struct fds {
 	int null, event, timer, epoll, listener, dir;
+	int image;   /* a disk image, opened at set-up */
 };
 
 struct probe {
@@ -203,6 +205,18 @@ static void allowed_exec(const struct fds *f)
 		abort();
 }
 
+/* virtio-blk's I/O threads: requests on the image's fd. */
+static void allowed_blkio(const struct fds *f)
+{
+	allowed_common(f);
+	char sector[512] = "sector";
+	struct iovec iov = { sector, sizeof(sector) };
+	if (pwritev(f->image, &iov, 1, 4096) != sizeof(sector) ||
+	    preadv(f->image, &iov, 1, 4096) != sizeof(sector) || fdatasync(f->image) < 0 ||
+	    fallocate(f->image, FALLOC_FL_KEEP_SIZE, 8192, 4096) < 0)
+		abort();
+}
+
 static void *nothing(void *arg)
 {
 	return arg;
@@ -325,6 +339,10 @@ static void open_fds(struct fds *f)
 	bind(f->listener, (struct sockaddr *)&sa, sizeof(sa_family_t));
 	listen(f->listener, 1);
 	f->dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	char path[64];
+	snprintf(path, sizeof(path), "/tmp/kvmini-seccomp-image-%d", (int)getpid());
+	f->image = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	unlink(path);
 }
 
 /* "Seccomp:\t2" and "NoNewPrivs:\t1" for the probe's thread. */
@@ -483,6 +501,11 @@ Test(seccomp, gdb)
 Test(seccomp, exec)
 {
 	expect_killed(SECCOMP_ROLE_EXEC, "vcpu0", allowed_exec, forbid_socket, "socket (41)");
+}
+
+Test(seccomp, blkio)
+{
+	expect_killed(SECCOMP_ROLE_BLKIO, "blkio", allowed_blkio, forbid_socket, "socket (41)");
 }
 
 Test(seccomp, exec_main)

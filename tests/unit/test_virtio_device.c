@@ -216,3 +216,56 @@ Test(virtio_device, config_space_is_bounded)
 	cr_assert_eq(f.vdev.config_generation, 1);
 	cr_assert_eq(f.config_irqs, 1);
 }
+
+/* virtio_device_destroy(): detach (no lock held), then reset (lock
+ * held), then destroy, in that order. */
+struct ordered {
+	struct virtio_device vdev;
+	char steps[8];
+	unsigned n;
+	bool locked_at_detach;
+};
+
+static void ordered_step(struct ordered *o, char c)
+{
+	if (o->n < sizeof(o->steps) - 1)
+		o->steps[o->n++] = c;
+}
+
+static void ordered_detach(void *dev)
+{
+	struct ordered *o = dev;
+	o->locked_at_detach = pthread_mutex_trylock(&o->vdev.lock) != 0;
+	if (!o->locked_at_detach)
+		pthread_mutex_unlock(&o->vdev.lock);
+	ordered_step(o, 'D');
+}
+
+static void ordered_reset(void *dev)
+{
+	ordered_step(dev, 'R');
+}
+
+static char destroyed_steps[8];
+
+static void ordered_destroy(void *dev)
+{
+	struct ordered *o = dev;
+	ordered_step(o, 'X');
+	memcpy(destroyed_steps, o->steps, sizeof(destroyed_steps));
+}
+
+static const struct virtio_device_ops ordered_ops = {
+	.name = "virtio-ordered", .device_id = VIRTIO_ID_RNG, .reset = ordered_reset,
+	.detach = ordered_detach, .destroy = ordered_destroy,
+};
+
+Test(virtio_device, destroy_detaches_unlocked_then_resets_then_destroys)
+{
+	static struct ordered o;
+	memset(&o, 0, sizeof(o));
+	virtio_device_init(&o.vdev, &ordered_ops, &o, 0, 0, 1, 8);
+	virtio_device_destroy(&o.vdev);
+	cr_assert_str_eq(destroyed_steps, "DRX");
+	cr_assert_not(o.locked_at_detach, "detach ran with the lock held");
+}
