@@ -384,10 +384,10 @@ $(B)/fuzz/libkvmini.a: $(FUZZ_LIB_OBJS)
 	ar rcs $@ $^
 $(B)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_target.h tests/unit/bare_vm.h $(B)/fuzz/libkvmini.a
 	clang $(WARN) $(CPPFLAGS) -Itests/fuzz -Itests/unit $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
-		$(FUZZ_EXTRA) $(B)/fuzz/libkvmini.a $(DECOMP_LIBS) -ldl -lpthread -lseccomp -luring
+		$(FUZZ_EXTRA) $(B)/fuzz/libkvmini.a $(DECOMP_LIBS) -ldl -lpthread -lseccomp -luring -lslirp
 # The control API's target also needs the front-end code it drives.
 FUZZ_API_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(wildcard src/api/*.c) src/cli/options.c src/cli/file.c \
-	src/cli/jail.c)
+	src/cli/net_options.c src/cli/jail.c)
 $(B)/fuzz/api: $(FUZZ_API_OBJS)
 $(B)/fuzz/api: FUZZ_EXTRA = $(FUZZ_API_OBJS) -lcjson
 .PHONY: fuzz fuzz-build
@@ -407,3 +407,14 @@ LDLIBS += -luring
 $(patsubst %.c,$(B)/obj/%.o,$(wildcard src/virtio/blk*.c)) \
 $(patsubst %.c,$(B)/san/%.o,$(wildcard src/virtio/blk*.c)) \
 $(patsubst %.c,$(B)/fuzz/obj/%.o,$(wildcard src/virtio/blk*.c)): | build-deps
+
+# ---- networking (issue 12): virtio-net's user-mode backend ----
+# src/virtio/net_user.c is built on Debian's libslirp (libslirp-dev,
+# installed by scripts/install-deps.sh build when its header is missing,
+# which needs root); everything that links the library links it.
+LDLIBS += -lslirp
+.PHONY: slirp-deps
+slirp-deps:
+	@test -e /usr/include/slirp/libslirp.h || scripts/install-deps.sh build
+$(B)/obj/src/virtio/net_user.o $(B)/san/src/virtio/net_user.o \
+$(B)/fuzz/obj/src/virtio/net_user.o: | slirp-deps

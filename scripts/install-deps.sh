@@ -20,6 +20,7 @@ build_deps() {
 	need libcjson-dev test -e /usr/include/cjson/cJSON.h   # the control API's JSON
 	need libseccomp-dev test -e /usr/include/seccomp.h     # the per-thread seccomp filters
 	need liburing-dev test -e /usr/include/liburing.h      # virtio-blk's I/O
+	need libslirp-dev test -e /usr/include/slirp/libslirp.h   # virtio-net's user-mode backend
 }
 # Debian's stock kernel and what its initramfs is built from
 # (scripts/linux-guest.sh, tests/integration/linux.bats, the Linux bench).

@@ -61,6 +61,7 @@ enum {
 	OPT_DISK, OPT_VCONSOLE,
 	OPT_SNAPSHOT, OPT_MEM_FILE, OPT_PAUSED, OPT_TRACK_DIRTY,
 	OPT_RNG, OPT_TRANSPORT,
+	OPT_NET, OPT_VSOCK,
 	OPT_SECCOMP, OPT_NO_SECCOMP, OPT_UID, OPT_GID, OPT_CHROOT, OPT_CGROUP,
 };
 
@@ -97,6 +98,8 @@ static const struct option run_long_options[] = {
 	{ "track-dirty-pages", no_argument, NULL, OPT_TRACK_DIRTY },
 	{ "rng", optional_argument, NULL, OPT_RNG },
 	{ "transport", required_argument, NULL, OPT_TRANSPORT },
+	{ "net", required_argument, NULL, OPT_NET },
+	{ "vsock", required_argument, NULL, OPT_VSOCK },
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 	{ "uid", required_argument, NULL, OPT_UID },
@@ -446,6 +449,10 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 		return parse_rng(v, &o->cfg, err);
 	case OPT_TRANSPORT:
 		return parse_transport(v, &o->cfg.transport, err);
+	case OPT_NET:
+		return parse_net_option(v, o, err);
+	case OPT_VSOCK:
+		return parse_vsock_option(v, o, err);
 	}
 	return kvmini_fail(err, KVMINI_E_USAGE, "internal: unhandled option %d", opt);
 }

@@ -10,6 +10,7 @@
 #define KVMINI_CLI_DISKS_MAX 8
 #define KVMINI_CLI_SERIAL_MAX 20      /* VIRTIO_BLK_ID_BYTES */
 #define KVMINI_CLI_RESTORE_MEM_MAX 16
+#define KVMINI_CLI_NETS_MAX 4
 
 struct run_options {
 	struct kvmini_config cfg;
@@ -47,6 +48,13 @@ struct run_options {
 	const char *restore_mem[KVMINI_CLI_RESTORE_MEM_MAX];
 	unsigned nrestore_mem;
 	bool restore_paused;
+	/* --net (up to KVMINI_CLI_NETS_MAX) and --vsock: the storage
+	 * cfg.nets and cfg.vsock point into (src/cli/net_options.c). */
+	struct kvmini_net nets[KVMINI_CLI_NETS_MAX];
+	unsigned nnets;
+	char net_tap[KVMINI_CLI_NETS_MAX][16];
+	char net_hostfwd[KVMINI_CLI_NETS_MAX][512];
+	char vsock_uds[108];
 	/* --uid/--gid, --chroot, --cgroup: entered after everything is open,
 	 * before the guest runs (src/cli/jail.h). */
 	struct jail_config jail;
@@ -69,6 +77,10 @@ int parse_run_options(int argc, char **argv, struct run_options *opts,
  * --serial, --verbose, --name, --api-sock, --strict-io), plus --paused. */
 int parse_restore_options(int argc, char **argv, struct run_options *opts,
 			  struct kvmini_error *err);
+/* --net tap=NAME|user[,mac=MAC][,mtu=N][,hostfwd=RULE...] and
+ * --vsock cid=N,uds=PATH (src/cli/net_options.c). */
+int parse_net_option(const char *v, struct run_options *opts, struct kvmini_error *err);
+int parse_vsock_option(const char *v, struct run_options *opts, struct kvmini_error *err);
 
 /* Once `kernel` is set (by --kernel or the API's boot source): the
  * kernel becomes the image, booted by its own protocol, with the

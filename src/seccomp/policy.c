@@ -19,6 +19,7 @@
  * openat2(RESOLVE_BENEATH) handle that). */
 #include <asm/ioctls.h>
 #include <linux/fs.h>
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <stddef.h>
 #include <sys/syscall.h>
@@ -52,6 +53,7 @@ static const int sys_vcpu[] = {
 	SYS_read, SYS_writev, SYS_sendto, SYS_poll, SYS_ppoll, SYS_timerfd_settime,
 	SYS_timerfd_gettime, SYS_epoll_ctl, SYS_fstat, SYS_newfstatat,
 	SYS_io_uring_enter,   /* a guest's device reset waits for virtio-blk's requests */
+	SYS_close,            /* ... and drops virtio-vsock's connections */
 	-1
 };
 
@@ -61,6 +63,19 @@ static const int sys_loop[] = {
 	SYS_epoll_wait, SYS_epoll_pwait, SYS_epoll_ctl, SYS_read, SYS_writev, SYS_sendto,
 	SYS_poll, SYS_ppoll, SYS_timerfd_settime, SYS_timerfd_gettime, SYS_close,
 	SYS_io_uring_enter,   /* virtio-blk submits and reaps its requests on kicks */
+	-1
+};
+
+/* virtio-net's and virtio-vsock's backends, on the event loop: the
+ * tap's frames, libslirp's sockets (outbound TCP/UDP, DNS through the
+ * host's resolver, whose /etc/resolv.conf it reads and stats), vsock's
+ * Unix sockets (a guest's connection to a host port is a connect to
+ * PATH_PORT). Generous where unsure: none of it ran here with a guest. */
+static const int sys_net[] = {
+	SYS_socket, SYS_connect, SYS_accept, SYS_accept4, SYS_bind, SYS_listen, SYS_getsockopt,
+	SYS_setsockopt, SYS_getsockname, SYS_getpeername, SYS_sendto, SYS_sendmsg,
+	SYS_recvfrom, SYS_recvmsg, SYS_shutdown, SYS_fcntl, SYS_readv, SYS_writev,
+	SYS_openat, SYS_open, SYS_fstat, SYS_newfstatat, SYS_lseek, SYS_unlink,
 	-1
 };
 
@@ -175,6 +190,13 @@ static const unsigned long ioctl_vcpu[] = {
 /* Interrupts on the VM fd: lines, routes (kvmini's IOAPIC rewrites
  * them when the guest reprograms it), doorbells bound and unbound as a
  * device moves (PCI BARs). */
+/* A tap's offloads follow what the guest's driver negotiated (on the
+ * vCPU that writes DRIVER_OK, or the event loop); the main thread opens
+ * the tap again at a restart. */
+static const unsigned long ioctl_tap[] = {
+	TUNSETVNETHDRSZ, TUNSETOFFLOAD, TUNSETIFF, TUNGETIFF, FIONREAD, 0
+};
+
 static const unsigned long ioctl_irq[] = {
 	KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, KVM_SET_GSI_ROUTING, KVM_SIGNAL_MSI, KVM_IRQFD,
 	KVM_IOEVENTFD, KVM_GET_IRQCHIP, KVM_SET_IRQCHIP, 0
@@ -213,19 +235,20 @@ static const unsigned long ioctl_exec[] = {
 static const struct seccomp_policy policies[SECCOMP_ROLES] = {
 	[SECCOMP_ROLE_MAIN] = {
 		.name = "main",
-		.sys = GROUPS(sys_base, sys_spawn, sys_main, sys_vcpu, sys_loop, sys_blkio),
-		.ioctl = GROUPS(ioctl_terminal, ioctl_vcpu, ioctl_irq, ioctl_build, ioctl_snapshot),
+		.sys = GROUPS(sys_base, sys_spawn, sys_main, sys_vcpu, sys_loop, sys_blkio, sys_net),
+		.ioctl = GROUPS(ioctl_terminal, ioctl_vcpu, ioctl_irq, ioctl_build, ioctl_snapshot,
+				ioctl_tap),
 		.spawns_threads = true, .sets_signals = true,
 	},
 	[SECCOMP_ROLE_VCPU] = {
 		.name = "vcpu",
 		.sys = GROUPS(sys_base, sys_vcpu),
-		.ioctl = GROUPS(ioctl_terminal, ioctl_vcpu, ioctl_irq),
+		.ioctl = GROUPS(ioctl_terminal, ioctl_vcpu, ioctl_irq, ioctl_tap),
 	},
 	[SECCOMP_ROLE_EVLOOP] = {
 		.name = "evloop",
-		.sys = GROUPS(sys_base, sys_loop),
-		.ioctl = GROUPS(ioctl_terminal, ioctl_irq),
+		.sys = GROUPS(sys_base, sys_loop, sys_net),
+		.ioctl = GROUPS(ioctl_terminal, ioctl_irq, ioctl_tap),
 	},
 	[SECCOMP_ROLE_API] = {
 		.name = "api",

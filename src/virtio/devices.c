@@ -4,7 +4,9 @@
 #include "virtio/devices.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
+#include "virtio/net.h"
 #include "virtio/rng.h"
+#include "virtio/vsock.h"
 
 /* One kind of device: its constructor and the instances cfg asks for
  * (count and the i-th instance's argument). */
@@ -27,6 +29,16 @@ static const void *disks_arg(const struct kvmini_config *cfg, unsigned i)
 	return &cfg->disks[i];
 }
 
+static unsigned nets_count(const struct kvmini_config *cfg)
+{
+	return cfg->nnets;
+}
+
+static const void *nets_arg(const struct kvmini_config *cfg, unsigned i)
+{
+	return &cfg->nets[i];
+}
+
 static unsigned vconsole_count(const struct kvmini_config *cfg)
 {
 	return cfg->vconsole ? 1 : 0;
@@ -37,10 +49,23 @@ static unsigned rng_count(const struct kvmini_config *cfg)
 	return cfg->rng ? 1 : 0;
 }
 
+static unsigned vsock_count(const struct kvmini_config *cfg)
+{
+	return cfg->vsock.enabled ? 1 : 0;
+}
+
+static const void *vsock_arg(const struct kvmini_config *cfg, unsigned i)
+{
+	(void)i;
+	return &cfg->vsock;
+}
+
 static const struct virtio_kind kinds[] = {
 	{ "disk", virtio_blk_create, disks_count, disks_arg },
+	{ "net", virtio_net_create, nets_count, nets_arg },
 	{ "console", virtio_console_create, vconsole_count, NULL },
 	{ "rng", virtio_rng_create, rng_count, NULL },
+	{ "vsock", virtio_vsock_create, vsock_count, vsock_arg },
 };
 
 static int add_device(struct virtio_device_set *set, const struct virtio_kind *k,

@@ -266,3 +266,68 @@ Test(options, vconsole_targets)
 	cr_assert_not(o.cfg.vconsole);
 	cr_assert_eq(o.cfg.ndisks, 0);
 }
+
+/* ---- --net and --vsock (src/cli/net_options.c) ---- */
+
+static int parse_argv_list(struct run_options *o, struct kvmini_error *err, int argc, char **argv)
+{
+	return parse_run_options(argc, argv, o, err);
+}
+
+Test(net_options, tap_with_mac_and_mtu)
+{
+	struct run_options o;
+	struct kvmini_error err = { 0 };
+	char *argv[] = { "run", "--net", "tap=tap0,mac=02:00:00:00:00:07,mtu=9000", "img", NULL };
+	cr_assert_eq(parse_argv_list(&o, &err, 4, argv), 0, "%s", err.msg);
+	cr_assert_eq(o.cfg.nnets, 1);
+	cr_assert_eq(o.cfg.nets[0].backend, KVMINI_NET_TAP);
+	cr_assert_str_eq(o.cfg.nets[0].tap_name, "tap0");
+	cr_assert(o.cfg.nets[0].mac_set);
+	cr_assert_arr_eq(o.cfg.nets[0].mac, "\x02\x00\x00\x00\x00\x07", 6);
+	cr_assert_eq(o.cfg.nets[0].mtu, 9000);
+}
+
+Test(net_options, user_with_two_forwards)
+{
+	struct run_options o;
+	struct kvmini_error err = { 0 };
+	char *argv[] = { "run", "--net", "user,hostfwd=tcp::2222-:22,hostfwd=tcp:0.0.0.0:8080-:80",
+			 "--net", "user", "img", NULL };
+	cr_assert_eq(parse_argv_list(&o, &err, 6, argv), 0, "%s", err.msg);
+	cr_assert_eq(o.cfg.nnets, 2);
+	cr_assert_eq(o.cfg.nets[0].backend, KVMINI_NET_USER);
+	cr_assert_str_eq(o.cfg.nets[0].hostfwd, "tcp::2222-:22,tcp:0.0.0.0:8080-:80");
+	cr_assert_null(o.cfg.nets[1].hostfwd);
+}
+
+Test(net_options, bad_values_are_refused)
+{
+	const char *bad[] = { "tap=", "tap=waytoolongname0123", "user,mac=01:00:00:00:00:01",
+			      "user,mac=00:00:00:00:00:00", "user,mtu=10", "tap=t0,hostfwd=x",
+			      "bridge=br0", "user,speed=10" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct run_options o;
+		struct kvmini_error err = { 0 };
+		char *argv[] = { "run", "--net", (char *)bad[i], "img", NULL };
+		cr_assert_eq(parse_argv_list(&o, &err, 4, argv), -1, "accepted %s", bad[i]);
+		cr_assert(strstr(err.msg, "--net"), "%s", err.msg);
+	}
+}
+
+Test(net_options, vsock_cid_and_path)
+{
+	struct run_options o;
+	struct kvmini_error err = { 0 };
+	char *argv[] = { "run", "--vsock", "cid=3,uds=/tmp/v,1.sock", "img", NULL };
+	cr_assert_eq(parse_argv_list(&o, &err, 4, argv), 0, "%s", err.msg);
+	cr_assert(o.cfg.vsock.enabled);
+	cr_assert_eq(o.cfg.vsock.guest_cid, 3);
+	cr_assert_str_eq(o.cfg.vsock.uds_path, "/tmp/v,1.sock");
+	const char *bad[] = { "cid=2,uds=/tmp/v", "cid=3", "uds=/tmp/v", "cid=x,uds=/tmp/v",
+			      "cid=4294967295,uds=/tmp/v", "cid=3,uds=" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *a2[] = { "run", "--vsock", (char *)bad[i], "img", NULL };
+		cr_assert_eq(parse_argv_list(&o, &err, 4, a2), -1, "accepted %s", bad[i]);
+	}
+}
