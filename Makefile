@@ -9,7 +9,8 @@ CFLAGS  ?= -O2 -g
 SANFLAGS:= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDLIBS  := -lpthread -lcjson -lseccomp
 
-LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/board/*.c src/devices/*.c src/loaders/*.c src/virtio/*.c src/snapshot/*.c)
+LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/board/*.c src/devices/*.c src/loaders/*.c \
+	src/virtio/*.c src/snapshot/*.c src/display/*.c)
 # src/seccomp: the per-thread filters, on Debian's libseccomp (libseccomp-dev,
 # installed by scripts/install-deps.sh build when its header is missing).
 LIB_SRCS += $(wildcard src/seccomp/*.c)
@@ -32,9 +33,13 @@ all: $(B)/kvmini $(B)/libkvmini.a guests
 
 .PHONY: build-deps
 build-deps:
-	@test -e /usr/include/cjson/cJSON.h -a -e /usr/include/seccomp.h -a -e /usr/include/liburing.h || scripts/install-deps.sh build
-$(patsubst %.c,$(B)/obj/%.o,$(wildcard src/api/*.c src/seccomp/*.c)) \
-$(patsubst %.c,$(B)/san/%.o,$(wildcard src/api/*.c src/seccomp/*.c)): | build-deps
+	@test -e /usr/include/cjson/cJSON.h -a -e /usr/include/seccomp.h -a -e /usr/include/liburing.h -a \
+		-e /usr/include/rfb/rfb.h -a -e /usr/include/png.h || scripts/install-deps.sh build
+$(patsubst %.c,$(B)/obj/%.o,$(wildcard src/api/*.c src/display/*.c src/seccomp/*.c)) \
+$(patsubst %.c,$(B)/san/%.o,$(wildcard src/api/*.c src/display/*.c src/seccomp/*.c)): | build-deps
+# src/display: the framebuffer's VNC server (Debian's libvncserver) and
+# its PNG screenshots (libpng); docs/display.md.
+LDLIBS += -lvncserver -lpng16
 
 # The SIGSYS handler's names of system calls, from the uapi header.
 $(B)/gen/syscall_names.h: | $(B)/gen
@@ -154,7 +159,7 @@ valgrind: $(B)/kvmini
 	scripts/valgrind-demo.sh $(B)/kvmini
 
 test: deps
-	$(MAKE) all $(B)/san/kvmini $(UNIT_BINS) $(HARNESS_BINS) fuzz-build
+	$(MAKE) all $(B)/san/kvmini $(UNIT_BINS) $(HARNESS_BINS) $(DISPLAY_TEST_BINS) fuzz-build
 	scripts/run-tests.sh $(B)
 
 # ---- benchmarks (not tests) ----
@@ -163,6 +168,7 @@ bench: all
 	$(MAKE) -C bench B=$(CURDIR)/$(B)
 	$(B)/bench/kvmini-bench
 	bench/sandbox_bench.sh $(B)
+	$(MAKE) $(B)/display/vnc_serve $(B)/san/display/vnc_client && bench/display_bench.sh $(B)
 	$(MAKE) all && bench/linux_bench.sh $(B)
 
 clean:
@@ -384,7 +390,8 @@ $(B)/fuzz/libkvmini.a: $(FUZZ_LIB_OBJS)
 	ar rcs $@ $^
 $(B)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_target.h tests/unit/bare_vm.h $(B)/fuzz/libkvmini.a
 	clang $(WARN) $(CPPFLAGS) -Itests/fuzz -Itests/unit $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
-		$(FUZZ_EXTRA) $(B)/fuzz/libkvmini.a $(DECOMP_LIBS) -ldl -lpthread -lseccomp -luring -lslirp
+		$(FUZZ_EXTRA) $(B)/fuzz/libkvmini.a $(DECOMP_LIBS) -ldl -lpthread -lseccomp -luring -lslirp \
+		-lvncserver -lpng16
 # The control API's target also needs the front-end code it drives.
 FUZZ_API_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(wildcard src/api/*.c) src/cli/options.c src/cli/file.c \
 	src/cli/net_options.c src/cli/jail.c)
@@ -398,6 +405,31 @@ fuzz:
 	@set -e; for t in $(or $(FUZZ),$(FUZZ_TARGETS)); do \
 		scripts/fuzz.sh $(B) $$t $(FUZZ_SECONDS); done
 
+# ---- display (issue 17): the VNC server and screenshots without KVM ----
+# tests/display/vnc_serve.c serves a framebuffer in plain guest memory
+# over VNC (tests/integration/display.bats); vnc_client.c is a tiny RFB
+# client on Debian's libvncclient that types, points and captures, and
+# png_same.c compares two images: test tools, built without the
+# sanitizers (libvncclient leaks its JPEG decoder at exit).
+DISPLAY_TEST_BINS := $(B)/san/display/vnc_serve $(B)/san/display/vnc_client \
+	$(B)/san/display/png_same
+$(B)/san/display/vnc_serve: tests/display/vnc_serve.c guests/display_pattern.h $(SAN_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CPPFLAGS) -Iguests $(SANFLAGS) -o $@ $< $(SAN_LIB_OBJS) $(LDLIBS)
+# The same server without the sanitizers, for bench/display_bench.sh.
+$(B)/display/vnc_serve: tests/display/vnc_serve.c guests/display_pattern.h $(B)/libkvmini.a
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CPPFLAGS) -Iguests $(CFLAGS) -o $@ $< $(B)/libkvmini.a $(LDLIBS)
+# The bare-metal guest that draws the pattern and echoes scan codes.
+guests: $(G)/display.elf
+$(G)/display.elf: guests/display_pattern.h
+$(B)/san/display/vnc_client: tests/display/vnc_client.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O2 -g -o $@ $< -lvncclient -lpng16
+$(B)/san/display/png_same: tests/display/png_same.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O2 -g -o $@ $< -lpng16
+integration: $(DISPLAY_TEST_BINS)
 # ---- virtio-blk (issue 11): its I/O goes through io_uring ----
 # guests/virtio_blk.c: a bare-metal driver for two disks (tests/integration/virtio_blk_console.bats).
 guests: $(G)/virtio_blk.elf $(G)/virtio_console.elf

@@ -114,6 +114,9 @@ struct kvmini_config {
 	/* CPUID features hidden from the guest: "-xsave,-cx16" (names as in
 	 * /proc/cpuinfo, each with '-'); NULL or "" for none. */
 	const char *cpu_features;
+	/* A linear framebuffer of display_width x display_height 32-bit
+	 * pixels at guest-physical 0xfd000000 (docs/display.md); 0 x 0: none. */
+	unsigned display_width, display_height;
 
 	/* KVM logs the pages the guest writes, for diff snapshots. */
 	bool track_dirty_pages;
@@ -243,6 +246,23 @@ struct kvmini_vm *kvmini_vm_restore(const struct kvmini_config *cfg, const char 
 /* Ask a running VM to stop, from any thread (not from a signal handler). */
 void kvmini_vm_stop(struct kvmini_vm *vm, enum kvmini_status why);
 void kvmini_vm_destroy(struct kvmini_vm *vm);
+
+/* The display (with a framebuffer in the config; docs/display.md).
+ * A screenshot: the framebuffer as it is now, as a PNG file. */
+int kvmini_vm_screenshot(struct kvmini_vm *vm, const char *path, struct kvmini_error *err);
+/* Serve the framebuffer over VNC at address ("HOST:DISPLAY", ":DISPLAY"
+ * for 127.0.0.1, or "unix:PATH"), with VNC authentication when password
+ * is not NULL; the viewers' keys and pointer reach the guest's i8042.
+ * Stop it before destroying the VM. */
+struct kvmini_vnc;
+struct kvmini_vnc *kvmini_vnc_start(struct kvmini_vm *vm, const char *address,
+				    const char *password, struct kvmini_error *err);
+void kvmini_vnc_stop(struct kvmini_vnc *vnc);
+
+/* Press and release Ctrl+Alt+Del on the guest's PS/2 keyboard (the
+ * i8042), as Firecracker's SendCtrlAltDel does; a guest that has not
+ * enabled its keyboard drops the keys. Any thread. */
+int kvmini_vm_send_ctrl_alt_del(struct kvmini_vm *vm, struct kvmini_error *err);
 
 /* The gdb stub is a layer of its own: include/kvmini_gdb.h. */
 

@@ -19,6 +19,8 @@ build_deps() {
 	need xz-utils command -v xz   # the xz-packed conformance kernel
 	need libcjson-dev test -e /usr/include/cjson/cJSON.h   # the control API's JSON
 	need libseccomp-dev test -e /usr/include/seccomp.h     # the per-thread seccomp filters
+	need libvncserver-dev test -e /usr/include/rfb/rfb.h   # --vnc (src/display/vnc.c)
+	need libpng-dev test -e /usr/include/png.h             # screenshots
 	need liburing-dev test -e /usr/include/liburing.h      # virtio-blk's I/O
 	need libslirp-dev test -e /usr/include/slirp/libslirp.h   # virtio-net's user-mode backend
 }
@@ -50,6 +52,7 @@ test)
 	need clang command -v clang            # the fuzz targets' short runs
 	need curl command -v curl              # tests/integration/api.bats
 	need socat command -v socat            # api.bats: malformed and half requests
+	need gvncviewer command -v gvnccapture # display.bats: a real VNC client captures
 	# tests/integration/multiboot.bats: the Multiboot guest under QEMU (TCG)
 	need qemu-system-x86 command -v qemu-system-x86_64
 	;;

@@ -57,6 +57,12 @@ struct device_type {
 	int (*restore_state)(void *dev, struct state_reader *r, struct kvmini_error *err);
 	/* Bytes from the console (the UART); returns how many it took. */
 	size_t (*input)(void *dev, const uint8_t *bytes, size_t n);
+	/* A viewer's keyboard and mouse (the i8042): key is a PC key's scan
+	 * code in set 1 (0xe0XX for extended keys, src/devices/i8042.h),
+	 * motion is relative (right and up positive), buttons bit 0 left,
+	 * 1 right, 2 middle. */
+	void (*key_event)(void *dev, uint16_t key, bool down);
+	void (*pointer_event)(void *dev, int dx, int dy, unsigned buttons);
 };
 
 #endif

@@ -15,11 +15,15 @@
 #include "arch/x86/cpu_mode.h"
 #include "arch/x86/firmware.h"
 #include "board/board.h"
+#include "display/framebuffer.h"
+#include "display/screen_info.h"
+#include "loaders/linux_boot.h"
 #include "seccomp/seccomp.h"
 #include "loaders/loader.h"
 #include "virtio/devices.h"
+#include <asm/bootparam.h>
+#include <stddef.h>
 #include "demo_image.h"   /* generated from guests/demo.S */
-
 
 void kvmini_config_defaults(struct kvmini_config *cfg)
 {
@@ -54,6 +58,29 @@ static int enter_event_loop(void *ctx, struct kvmini_error *err)
 	return seccomp_role_install(SECCOMP_ROLE_EVLOOP, m->cfg.seccomp, err);
 }
 
+/* This boot's VM gets the framebuffer as a memory slot of its own, with
+ * KVM's dirty log on, so the display finds the pages the guest wrote. */
+static int framebuffer_attach(struct kvmini_vm *m, struct kvmini_error *err)
+{
+	m->fb_region = -1;
+	if (!m->fb.pixels)
+		return 0;
+	int region = framebuffer_map(&m->fb, &m->vm.mem, err);
+	if (region < 0 || vm_map_region(&m->vm, (unsigned)region, err) < 0 ||
+	    vm_set_dirty_logging(&m->vm, (unsigned)region, true, err) < 0)
+		return -1;
+	m->fb_region = region;
+	return 0;
+}
+
+static int framebuffer_create(struct kvmini_vm *m, const struct kvmini_config *cfg,
+			      struct kvmini_error *err)
+{
+	if (!cfg->display_width && !cfg->display_height)
+		return 0;
+	return framebuffer_init(&m->fb, cfg->display_width, cfg->display_height, err);
+}
+
 struct kvmini_vm *kvmini_vm_create(const struct kvmini_config *cfg,
 				   struct kvmini_error *err)
 {
@@ -70,9 +97,12 @@ struct kvmini_vm *machine_create(const struct kvmini_config *cfg, int mem_fd,
 	}
 	pthread_mutex_init(&m->lock, NULL);
 	m->cfg = *cfg;
-	if (board_virtio_check(cfg, err) < 0 || !(m->loop = event_loop_create("evloop", err)) ||
+	m->fb_region = -1;
+	if (board_virtio_check(cfg, err) < 0 || framebuffer_create(m, cfg, err) < 0 ||
+	    !(m->loop = event_loop_create("evloop", err)) ||
 	    vm_create_from_file(&m->vm, cfg, mem_fd, err) < 0) {
 		event_loop_destroy(m->loop);
+		framebuffer_free(&m->fb);
 		pthread_mutex_destroy(&m->lock);
 		free(m);
 		return NULL;
@@ -84,7 +114,8 @@ struct kvmini_vm *machine_create(const struct kvmini_config *cfg, int mem_fd,
 	m->board.loop = m->loop;   /* the devices' and the split irqchip's timers */
 	m->board.virtio = &m->virtio;
 	struct virtio_device_env venv = { .loop = m->loop, .log_fd = cfg->log_fd, .cfg = &m->cfg };
-	if (rc < 0 || virtio_devices_create(&m->virtio, &venv, err) < 0 ||
+	if (rc < 0 || framebuffer_attach(m, err) < 0 ||
+	    virtio_devices_create(&m->virtio, &venv, err) < 0 ||
 	    board_attach(&m->board, &m->vm, cfg, err) < 0) {
 		kvmini_vm_destroy(m);
 		return NULL;
@@ -120,6 +151,21 @@ static int write_firmware_tables(struct kvmini_vm *m, struct kvmini_error *err)
 	if (!vm_gets_tables(m))
 		return 0;
 	return board_write_firmware(&m->board, &m->vm.mem, m->vm.ncpus, &m->acpi_rsdp, err);
+}
+
+/* A bzImage's zero page describes the framebuffer to Linux
+ * (src/display/screen_info.h); PVH's start info has no place for it. */
+static int write_screen_info(struct kvmini_vm *m, const struct load_result *loaded,
+			     struct kvmini_error *err)
+{
+	if (!m->fb.pixels || loaded->abi != X86_ABI_LINUX64)
+		return 0;
+	struct screen_info si;
+	screen_info_fill(&si, &m->fb);
+	if (guest_write(&m->vm.mem, BOOT_PARAMS_ADDR + offsetof(struct boot_params, screen_info),
+			&si, sizeof(si)) < 0)
+		return kvmini_fail(err, KVMINI_E_HOST, "internal: no zero page for screen_info");
+	return 0;
 }
 
 /* A Linux kernel learns of the virtio devices from its command line as
@@ -165,7 +211,7 @@ static int load_image(struct kvmini_vm *m, const struct kvmini_image *img,
 	};
 	if (x86_enter(&m->vm.mem, m->vm.vcpus[0].fd, &entry, err) < 0)
 		return -1;
-	return 0;
+	return write_screen_info(m, &loaded, err);
 }
 
 int kvmini_vm_load(struct kvmini_vm *m, const struct kvmini_image *img,
@@ -202,6 +248,7 @@ static void end_boot(struct kvmini_vm *m)
 	if (m->vm_live)
 		vm_destroy(&m->vm);
 	m->vm_live = false;
+	m->fb_region = -1;
 }
 
 static int start_boot(struct kvmini_vm *m, struct kvmini_error *err)
@@ -209,7 +256,7 @@ static int start_boot(struct kvmini_vm *m, struct kvmini_error *err)
 	if (vm_create(&m->vm, &m->cfg, err) < 0)
 		return -1;
 	m->vm_live = true;
-	if (board_attach(&m->board, &m->vm, &m->cfg, err) < 0 ||
+	if (framebuffer_attach(m, err) < 0 || board_attach(&m->board, &m->vm, &m->cfg, err) < 0 ||
 	    load_image(m, &m->image, err) < 0)
 		return -1;
 	return 0;
@@ -402,6 +449,50 @@ void kvmini_vm_destroy(struct kvmini_vm *m)
 	board_destroy(&m->board);   /* and what outlived the boots */
 	virtio_devices_destroy(&m->virtio);   /* their timers are on the loop */
 	event_loop_destroy(m->loop);
+	framebuffer_free(&m->fb);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
+}
+
+/* ---- the display's view of the machine (src/machine.h) ---- */
+
+const struct framebuffer *machine_framebuffer(struct kvmini_vm *m)
+{
+	return m->fb.pixels ? &m->fb : NULL;
+}
+
+bool machine_framebuffer_dirty_log(struct kvmini_vm *m, uint64_t *bitmap)
+{
+	struct kvmini_error err;
+	pthread_mutex_lock(&m->lock);   /* between boots there is no slot */
+	bool logged = m->vm_live && m->fb_region >= 0 &&
+		      vm_get_dirty_log(&m->vm, (unsigned)m->fb_region, bitmap, &err) == 0;
+	pthread_mutex_unlock(&m->lock);
+	return logged;
+}
+
+void machine_key_event(struct kvmini_vm *m, uint16_t key, bool down)
+{
+	pthread_mutex_lock(&m->lock);
+	board_key_event(&m->board, key, down);
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* Set 1: left Ctrl, left Alt, Delete (0xe0 0x53), then released in turn. */
+int kvmini_vm_send_ctrl_alt_del(struct kvmini_vm *m, struct kvmini_error *err)
+{
+	static const uint16_t keys[] = { 0x1d, 0x38, 0xe053 };
+	pthread_mutex_lock(&m->lock);
+	bool live = m->vm_live;
+	for (unsigned i = 0; live && i < 6; i++)
+		board_key_event(&m->board, keys[i < 3 ? i : 5 - i], i < 3);
+	pthread_mutex_unlock(&m->lock);
+	return live ? 0 : kvmini_fail(err, KVMINI_E_STOPPED, "the VM is between two boots");
+}
+
+void machine_pointer_event(struct kvmini_vm *m, int dx, int dy, unsigned buttons)
+{
+	pthread_mutex_lock(&m->lock);
+	board_pointer_event(&m->board, dx, dy, buttons);
+	pthread_mutex_unlock(&m->lock);
 }

@@ -1,7 +1,8 @@
 /* The machine (src/machine.c) as the layers above it see it: the public
- * API of include/kvmini.h, and the one thing a layer that attaches to a
- * machine's VM needs (the gdb stub, src/gdb/api.c). The machine names
- * none of those layers. */
+ * API of include/kvmini.h, the one thing a layer that attaches to a
+ * machine's VM needs (the gdb stub, src/gdb/api.c), and what the
+ * display's VNC server and screenshots need (src/display/api.c). The
+ * machine names none of those layers. */
 #ifndef KVMINI_MACHINE_H
 #define KVMINI_MACHINE_H
 
@@ -17,6 +18,16 @@
  * kvmini_vm_destroy(). */
 struct vm *machine_vm_for(struct kvmini_vm *m, const char *who, const char *option,
 			  struct kvmini_error *err);
+
+/* For the display (src/display/api.c): the framebuffer (NULL without
+ * one), its dirty log for this boot (false between boots or when it
+ * fails: compare everything), and a viewer's keys and pointer for the
+ * board's keyboard controller. Any thread. */
+struct framebuffer;
+const struct framebuffer *machine_framebuffer(struct kvmini_vm *m);
+bool machine_framebuffer_dirty_log(struct kvmini_vm *m, uint64_t *bitmap);
+void machine_key_event(struct kvmini_vm *m, uint16_t key, bool down);
+void machine_pointer_event(struct kvmini_vm *m, int dx, int dy, unsigned buttons);
 
 /* A snapshot file decoded and checked whole, with no KVM call
  * (src/machine_snapshot.c): what kvmini_vm_restore() applies. The

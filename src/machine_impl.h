@@ -11,6 +11,7 @@
 #include "event_loop.h"
 #include "vm.h"
 #include "virtio/devices.h"
+#include "display/framebuffer.h"
 
 struct kvmini_vm {
 	struct vm vm;
@@ -35,6 +36,11 @@ struct kvmini_vm {
 	bool vm_live;               /* vm is created; false after a failed rebuild */
 	bool user_stopped;          /* kvmini_vm_stop() was called; guarded by lock */
 	enum kvmini_status user_stop_why;
+	/* The display's memory (cfg.display_width != 0): the machine's, so
+	 * it outlives restarts; each boot's VM maps it as region fb_region
+	 * with KVM's dirty log on (src/display/framebuffer.h). */
+	struct framebuffer fb;
+	int fb_region;              /* -1: not mapped in this boot */
 };
 
 /* kvmini_vm_create(), with RAM from a snapshot's memory file when

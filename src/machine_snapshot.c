@@ -74,6 +74,8 @@ static uint64_t *dirty_bitmap(struct vm *vm, struct kvmini_error *err)
 	}
 	uint64_t first_page = 0;
 	for (unsigned i = 0; i < vm->mem.nregions; i++) {
+		if (vm->mem.regions[i].device)
+			continue;   /* the framebuffer: its log is the display's */
 		if (vm_get_dirty_log(vm, i, bits + first_page / 64, err) < 0) {
 			free(bits);
 			return NULL;

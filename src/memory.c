@@ -173,10 +173,32 @@ int guest_write(const struct guest_memory *mem, gpa_t gpa, const void *src, uint
 
 gpa_t guest_ram_end(const struct guest_memory *mem)
 {
-	if (!mem->nregions)
-		return 0;
-	const struct guest_region *last = &mem->regions[mem->nregions - 1];
-	return last->gpa + last->size;
+	gpa_t end = 0;
+	for (unsigned i = 0; i < mem->nregions; i++)
+		if (!mem->regions[i].device && mem->regions[i].gpa + mem->regions[i].size > end)
+			end = mem->regions[i].gpa + mem->regions[i].size;
+	return end;
+}
+
+int guest_memory_add_device(struct guest_memory *mem, gpa_t gpa, uint8_t *host, uint64_t size,
+			    struct kvmini_error *err)
+{
+	if (!size || (gpa | size) % 4096 || gpa + size < gpa)
+		return kvmini_fail(err, KVMINI_E_HOST, "device memory at 0x%llx: not whole pages",
+				   (unsigned long long)gpa);
+	for (unsigned i = 0; i < mem->nregions; i++) {
+		const struct guest_region *r = &mem->regions[i];
+		if (gpa < r->gpa + r->size && r->gpa < gpa + size)
+			return kvmini_fail(err, KVMINI_E_USAGE,
+					   "device memory at 0x%llx overlaps guest memory at 0x%llx",
+					   (unsigned long long)gpa, (unsigned long long)r->gpa);
+	}
+	if (mem->nregions == GUEST_MEM_MAX_REGIONS)
+		return kvmini_fail(err, KVMINI_E_HOST, "no room for another memory region");
+	mem->regions[mem->nregions] = (struct guest_region){
+		.gpa = gpa, .size = size, .host = host, .device = true,
+	};
+	return (int)mem->nregions++;
 }
 
 int guest_memory_reserve(struct guest_memory *mem, gpa_t start, gpa_t end, const char *what)

@@ -6,6 +6,7 @@
 #ifndef KVMINI_MEMORY_H
 #define KVMINI_MEMORY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "error.h"
@@ -36,6 +37,9 @@ struct guest_region {
 	gpa_t gpa;          /* guest-physical start */
 	uint64_t size;
 	uint8_t *host;      /* host address of gpa */
+	/* Memory of a device (the framebuffer), not RAM: its own mapping,
+	 * which the device owns; no memory map counts it as RAM. */
+	bool device;
 };
 
 /* A range of RAM the VMM itself writes (the firmware tables): loaders
@@ -98,7 +102,15 @@ int guest_memory_reserve(struct guest_memory *mem, gpa_t start, gpa_t end, const
 const struct guest_reserved *guest_memory_reserved_at(const struct guest_memory *mem,
 						      gpa_t start, gpa_t end);
 
-/* End of the highest RAM region (one past the last byte). */
+/* Add a device's memory (host mapping owned by the caller, page-aligned
+ * gpa and size) as a region after the RAM, for guest_ptr() and a KVM
+ * slot of its own; returns its index, or -1 when it overlaps a region
+ * or the table is full. */
+int guest_memory_add_device(struct guest_memory *mem, gpa_t gpa, uint8_t *host, uint64_t size,
+			    struct kvmini_error *err);
+
+/* End of the highest RAM region (one past the last byte); device
+ * regions do not count. */
 gpa_t guest_ram_end(const struct guest_memory *mem);
 
 #endif

@@ -62,6 +62,13 @@ static int map_memory(struct vm *vm, bool track_dirty, struct kvmini_error *err)
 	return 0;
 }
 
+int vm_map_region(struct vm *vm, unsigned region, struct kvmini_error *err)
+{
+	if (region >= vm->mem.nregions)
+		return kvmini_fail(err, KVMINI_E_HOST, "no memory region %u", region);
+	return set_slot(vm, region, 0, err);
+}
+
 static int init_memory(struct vm *vm, const struct kvmini_config *cfg, int mem_fd,
 		       struct kvmini_error *err)
 {

@@ -144,6 +144,10 @@ void vm_set_irq_router(struct vm *vm, const struct vm_irq_router *router);
  * vCPU's own thread (its pre_run runs before its next KVM_RUN anyway). */
 void vm_kick_vcpu(struct vm *vm, unsigned index);
 
+/* Give KVM a memory slot for a region added to vm->mem after
+ * vm_create() (a device's memory: guest_memory_add_device()). */
+int vm_map_region(struct vm *vm, unsigned region, struct kvmini_error *err);
+
 /* KVM's dirty-page log for the memory slot of RAM region `region`: turn
  * it on or off, and fetch (and reset) its bitmap, one bit per page. */
 int vm_set_dirty_logging(struct vm *vm, unsigned region, bool on, struct kvmini_error *err);

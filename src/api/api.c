@@ -300,6 +300,7 @@ static const struct route {
 	{ "PUT", "/metrics", api_metrics_put },
 	{ "PUT", "/snapshot/create", api_snapshot_create },
 	{ "PUT", "/snapshot/load", api_snapshot_load },
+	{ "PUT", "/screenshot", api_screenshot_put },
 };
 
 /* Firecracker's other resources: named, so a client learns they are

@@ -33,6 +33,8 @@ typedef int api_pause_fn(void *ctx, bool paused, struct kvmini_error *err);
  * since the last snapshot). */
 typedef int api_snapshot_fn(void *ctx, bool diff, const char *snapshot_path,
 			    const char *mem_path, struct kvmini_error *err);
+/* PUT /screenshot (a kvmini extension): the display as a PNG file. */
+typedef int api_screenshot_fn(void *ctx, const char *path, struct kvmini_error *err);
 /* SendCtrlAltDel: the keyboard's Ctrl+Alt+Del to the guest. */
 typedef int api_ctrl_alt_del_fn(void *ctx, struct kvmini_error *err);
 
@@ -65,6 +67,7 @@ struct api_state {
 	 * request is refused as not supported. Called with start_ctx. */
 	api_pause_fn *pause;
 	api_snapshot_fn *snapshot;
+	api_screenshot_fn *screenshot;
 	api_ctrl_alt_del_fn *ctrl_alt_del;
 	bool paused;
 	/* PUT /snapshot/load's files, owned; opts points at them. */
@@ -127,6 +130,8 @@ void api_logger_put(struct api_state *api, const struct http_request *req,
 		    struct api_response *resp);
 void api_metrics_put(struct api_state *api, const struct http_request *req,
 		     struct api_response *resp);
+void api_screenshot_put(struct api_state *api, const struct http_request *req,
+			struct api_response *resp);
 void api_snapshot_create(struct api_state *api, const struct http_request *req,
 			 struct api_response *resp);
 void api_snapshot_load(struct api_state *api, const struct http_request *req,

@@ -200,6 +200,32 @@ static const char *path_field(const cJSON *obj, const char *name, struct api_res
 	return v->valuestring;
 }
 
+/* PUT /screenshot {"path": FILE}: kvmini's own, not Firecracker's; the
+ * display as it is now (running or paused), as a PNG. */
+void api_screenshot_put(struct api_state *api, const struct http_request *req,
+			struct api_response *resp)
+{
+	static const char *const allowed[] = { "path", NULL };
+	cJSON *obj = json_body(req, resp);
+	if (!obj)
+		return;
+	resp->status = 0;
+	const char *path = NULL;
+	bool ok = json_fields_check(obj, allowed, resp) && (path = path_field(obj, "path", resp));
+	if (ok && !api->screenshot) {
+		api_fault(resp, 400, "Screenshots are not supported by this front end.");
+		ok = false;
+	}
+	struct kvmini_error err;
+	if (ok && api->screenshot(api->start_ctx, path, &err) < 0) {
+		api_fault(resp, 400, "Cannot take the screenshot: %s", err.msg);
+		ok = false;
+	}
+	cJSON_Delete(obj);
+	if (ok)
+		api_respond_empty(resp);
+}
+
 void api_snapshot_create(struct api_state *api, const struct http_request *req,
 			 struct api_response *resp)
 {

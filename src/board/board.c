@@ -40,6 +40,8 @@ static void ram_layout(const struct guest_memory *mem, uint64_t *below_4g, uint6
 {
 	*below_4g = *above_4g = 0;
 	for (unsigned i = 0; i < mem->nregions; i++) {
+		if (mem->regions[i].device)
+			continue;   /* the framebuffer is not RAM */
 		if (mem->regions[i].gpa >= GUEST_MMIO_HOLE_END)
 			*above_4g += mem->regions[i].size;
 		else
@@ -169,6 +171,28 @@ size_t board_input(struct board *b, const uint8_t *bytes, size_t n)
 			return slot->type->input(slot->dev, bytes, n);
 	}
 	return 0;
+}
+
+void board_key_event(struct board *b, uint16_t key, bool down)
+{
+	for (size_t i = 0; i < b->desc->ndevices; i++) {
+		struct board_slot *slot = &b->slots[i];
+		if (slot->type->key_event && slot->dev) {
+			slot->type->key_event(slot->dev, key, down);
+			return;
+		}
+	}
+}
+
+void board_pointer_event(struct board *b, int dx, int dy, unsigned buttons)
+{
+	for (size_t i = 0; i < b->desc->ndevices; i++) {
+		struct board_slot *slot = &b->slots[i];
+		if (slot->type->pointer_event && slot->dev) {
+			slot->type->pointer_event(slot->dev, dx, dy, buttons);
+			return;
+		}
+	}
 }
 
 void board_reset(struct board *b)

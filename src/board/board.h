@@ -80,6 +80,11 @@ size_t board_resources(const struct board_desc *desc, bool with_irqchip,
  * (0 between boots). */
 size_t board_input(struct board *b, const uint8_t *bytes, size_t n);
 
+/* A viewer's key and pointer events to the first device that takes
+ * them (nothing between boots); src/device.h says what they carry. */
+void board_key_event(struct board *b, uint16_t key, bool down);
+void board_pointer_event(struct board *b, int dx, int dy, unsigned buttons);
+
 /* Every attached device to its power-on state. */
 void board_reset(struct board *b);
 

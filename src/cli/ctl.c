@@ -36,6 +36,31 @@ static const struct {
 	{ "get", "GET", false }, { "put", "PUT", true }, { "patch", "PATCH", true },
 };
 
+/* screenshot FILE: PUT /screenshot {"path": FILE}, the file name as a
+ * JSON string (quotes and backslashes escaped; control characters are
+ * refused rather than encoded). */
+static int screenshot_request(int argc, char **argv, struct ctl_request *r,
+			      struct kvmini_error *err)
+{
+	if (argc != 4 || !*argv[3] || strlen(argv[3]) >= CTL_FILE_MAX)
+		return kvmini_fail(err, KVMINI_E_USAGE, "ctl screenshot takes a FILE.png");
+	char *out = r->body_buf;
+	out += sprintf(out, "{\"path\": \"");
+	for (const char *c = argv[3]; *c; c++) {
+		if ((unsigned char)*c < 0x20)
+			return kvmini_fail(err, KVMINI_E_USAGE, "ctl screenshot: a control character "
+					   "in the file name");
+		if (*c == '"' || *c == '\\')
+			*out++ = '\\';
+		*out++ = *c;
+	}
+	strcpy(out, "\"}");
+	r->method = "PUT";
+	r->path = "/screenshot";
+	r->body = r->body_buf;
+	return 0;
+}
+
 int ctl_request_parse(int argc, char **argv, struct ctl_request *r, struct kvmini_error *err)
 {
 	if (argc < 3)
@@ -43,6 +68,8 @@ int ctl_request_parse(int argc, char **argv, struct ctl_request *r, struct kvmin
 	memset(r, 0, sizeof(*r));
 	r->socket = argv[1];
 	const char *cmd = argv[2];
+	if (strcmp(cmd, "screenshot") == 0)
+		return screenshot_request(argc, argv, r, err);
 	for (size_t i = 0; i < sizeof(shortcuts) / sizeof(shortcuts[0]); i++) {
 		if (strcmp(cmd, shortcuts[i].name) != 0)
 			continue;

@@ -1,15 +1,19 @@
 /* `kvmini ctl SOCKET COMMAND`: a client of the control API (docs/api.md).
  * COMMAND is a shortcut (info, start, pause, resume, flush-metrics,
- * ctrl-alt-del) or a raw request (get PATH, put PATH JSON, patch PATH JSON). */
+ * ctrl-alt-del, screenshot FILE.png) or a raw request (get PATH, put
+ * PATH JSON, patch PATH JSON). */
 #ifndef KVMINI_CLI_CTL_H
 #define KVMINI_CLI_CTL_H
 
 #include <stddef.h>
 #include "error.h"
 
+#define CTL_FILE_MAX 4096
+
 struct ctl_request {
 	const char *socket;
 	const char *method, *path, *body;   /* body NULL: none */
+	char body_buf[2 * CTL_FILE_MAX + 32];   /* a body built from arguments */
 };
 
 /* argv[0] is "ctl". */

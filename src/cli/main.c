@@ -40,6 +40,7 @@ static const char usage_text[] =
 	"                      [--timeout S] [--serial ...] [--name N] [--api-sock PATH]\n"
 	"                                      continue a snapshot (docs/snapshot.md)\n"
 	"       kvmini ctl SOCKET info|start|pause|resume|flush-metrics|ctrl-alt-del\n"
+	"       kvmini ctl SOCKET screenshot FILE.png   the display as a PNG (needs --display)\n"
 	"       kvmini ctl SOCKET get PATH | put PATH JSON | patch PATH JSON\n"
 	"                                      talk to a VM's --api-sock (docs/api.md)\n"
 	"       kvmini info                    show the host's KVM version and capabilities\n"
@@ -90,6 +91,12 @@ static const char usage_text[] =
 	"                      and in kvmini's messages (default: the image's file name)\n"
 	"  --api-sock PATH     serve Firecracker's control API on a Unix socket; with no\n"
 	"                      IMAGE or --kernel, wait for its InstanceStart (docs/api.md)\n"
+	"  --display WxH       a 32-bit linear framebuffer of W x H pixels at 0xfd000000,\n"
+	"                      told to Linux as a VESA framebuffer (docs/display.md)\n"
+	"  --vnc HOST:DISPLAY|:DISPLAY|unix:PATH   serve the display over VNC (port\n"
+	"                      5900+DISPLAY; :DISPLAY listens on 127.0.0.1 only)\n"
+	"  --vnc-password-file FILE   VNC clients must give the file's first line\n"
+	"  --screenshot-on-exit FILE.png   save the display as a PNG when the VM stops\n"
 	"  --disk PATH[,ro][,serial=ID][,cache=none|writeback]   a virtio-blk disk on a raw\n"
 	"                      image or block device (repeatable; locked, so no second\n"
 	"                      kvmini writes it; docs/virtio.md)\n"
@@ -301,6 +308,28 @@ static int api_snapshot_request(void *ctx, bool diff, const char *snapshot_path,
 	return rc;
 }
 
+/* SendCtrlAltDel from the API's thread. */
+static int api_ctrl_alt_del_request(void *ctx, struct kvmini_error *err)
+{
+	struct api_start *st = ctx;
+	pthread_mutex_lock(&st->lock);
+	int rc = st->vm ? kvmini_vm_send_ctrl_alt_del(st->vm, err)
+		: kvmini_fail(err, KVMINI_E_STOPPED, "the VM is not running");
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+/* PUT /screenshot from the API's thread. */
+static int api_screenshot_request(void *ctx, const char *path, struct kvmini_error *err)
+{
+	struct api_start *st = ctx;
+	pthread_mutex_lock(&st->lock);
+	int rc = st->vm ? kvmini_vm_screenshot(st->vm, path, err)
+		: kvmini_fail(err, KVMINI_E_STOPPED, "the VM is not running");
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
 /* The VM the API may pause: set once it runs, cleared before it goes. */
 static void api_start_set_vm(struct api_start *st, struct kvmini_vm *vm)
 {
@@ -401,6 +430,49 @@ static int confine_main(const struct run_options *o, struct kvmini_error *err)
 	return seccomp_role_install(SECCOMP_ROLE_MAIN, o->cfg.seccomp, err);
 }
 
+/* --vnc-password-file: the password is the file's first line. */
+static int read_vnc_password(const char *path, char **password, struct kvmini_error *err)
+{
+	uint8_t *data;
+	uint64_t size;
+	if (cli_read_file("VNC password file", path, 4096, "4 KiB", &data, &size, err) < 0)
+		return -1;
+	size_t len = 0;
+	while (len < size && data[len] != '\n' && data[len] != '\r' && data[len] != 0)
+		len++;
+	if (len == 0) {
+		free(data);
+		return kvmini_fail(err, KVMINI_E_USAGE, "VNC password file %s: the first line is empty",
+				   path);
+	}
+	*password = strndup((char *)data, len);
+	free(data);
+	return *password ? 0 : kvmini_fail(err, KVMINI_E_HOST, "out of memory");
+}
+
+static struct kvmini_vnc *start_vnc(struct kvmini_vm *vm, const struct run_options *o,
+				    struct kvmini_error *err)
+{
+	char *password = NULL;
+	if (o->vnc_password_file && read_vnc_password(o->vnc_password_file, &password, err) < 0)
+		return NULL;
+	struct kvmini_vnc *vnc = kvmini_vnc_start(vm, o->vnc, password, err);
+	if (password)
+		explicit_bzero(password, strlen(password));
+	free(password);
+	return vnc;
+}
+
+/* --screenshot-on-exit: the screen as the guest left it. */
+static int screenshot_on_exit(struct kvmini_vm *vm, const struct run_options *o, int status)
+{
+	struct kvmini_error err;
+	if (!o->screenshot_on_exit || kvmini_vm_screenshot(vm, o->screenshot_on_exit, &err) == 0)
+		return status;
+	int failed = report_for(o->cfg.name, &err);
+	return status ? status : failed;
+}
+
 static int run_vm(struct run_options *o, const struct kvmini_image *img, struct api_start *st,
 		  int feed_fd, struct kvmini_error *err)
 {
@@ -410,10 +482,13 @@ static int run_vm(struct run_options *o, const struct kvmini_image *img, struct 
 		? kvmini_vm_restore(&o->cfg, o->restore_snapshot, o->restore_mem, o->nrestore_mem, err)
 		: kvmini_vm_create(&o->cfg, err);
 	struct kvmini_gdb *gdb = NULL;
+	struct kvmini_vnc *vnc = NULL;
 	if (!vm || (!o->restore_snapshot && kvmini_vm_load(vm, img, err) < 0) ||
 	    (o->restore_paused && kvmini_vm_pause(vm, true, err) < 0) ||
-	    (o->gdb && !(gdb = kvmini_gdb_listen(vm, o->gdb, o->gdb_wait, err)))) {
+	    (o->gdb && !(gdb = kvmini_gdb_listen(vm, o->gdb, o->gdb_wait, err))) ||
+	    (o->vnc && !(vnc = start_vnc(vm, o, err)))) {
 		api_start_answer(st, err);
+		kvmini_gdb_close(gdb);
 		kvmini_vm_destroy(vm);
 		return report_for(o->cfg.name, err);
 	}
@@ -447,6 +522,8 @@ static int run_vm(struct run_options *o, const struct kvmini_image *img, struct 
 	pthread_kill(waiter.thread, SIGNAL_WAITER_DONE);
 	pthread_join(waiter.thread, NULL);
 	kvmini_gdb_close(gdb);   /* before the vCPUs it debugs go away */
+	kvmini_vnc_stop(vnc);
+	status = screenshot_on_exit(vm, o, status);
 	kvmini_vm_destroy(vm);
 	return status;
 }
@@ -668,6 +745,8 @@ static int run_with_api(struct run_options *o, struct api_state *configured)
 	apip->running = !o->api_wait;
 	apip->pause = api_pause_request;
 	apip->snapshot = api_snapshot_request;
+	apip->screenshot = api_screenshot_request;
+	apip->ctrl_alt_del = api_ctrl_alt_del_request;
 	apip->paused = o->restore_paused;
 	st.wake_fd = eventfd(0, EFD_CLOEXEC);
 	struct api_server *server = st.wake_fd < 0 ? NULL :

@@ -6,6 +6,7 @@
 #include "error.h"
 #include "cli/options.h"
 #include "arch/x86/cpuid.h"
+#include "display/framebuffer.h"
 
 int parse_u64(const char *text, uint64_t *out)
 {
@@ -62,6 +63,7 @@ enum {
 	OPT_SNAPSHOT, OPT_MEM_FILE, OPT_PAUSED, OPT_TRACK_DIRTY,
 	OPT_RNG, OPT_TRANSPORT,
 	OPT_NET, OPT_VSOCK,
+	OPT_DISPLAY, OPT_VNC, OPT_VNC_PASSWORD_FILE, OPT_SCREENSHOT_ON_EXIT,
 	OPT_SECCOMP, OPT_NO_SECCOMP, OPT_UID, OPT_GID, OPT_CHROOT, OPT_CGROUP,
 };
 
@@ -92,6 +94,10 @@ static const struct option run_long_options[] = {
 	{ "testdev", no_argument, NULL, OPT_TESTDEV },
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
+	{ "display", required_argument, NULL, OPT_DISPLAY },
+	{ "vnc", required_argument, NULL, OPT_VNC },
+	{ "vnc-password-file", required_argument, NULL, OPT_VNC_PASSWORD_FILE },
+	{ "screenshot-on-exit", required_argument, NULL, OPT_SCREENSHOT_ON_EXIT },
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "vconsole", required_argument, NULL, OPT_VCONSOLE },
 	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
@@ -441,6 +447,21 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 		return 0;
 	case OPT_CPU_FEATURES:
 		return parse_cpu_features(v, o, err);
+	case OPT_DISPLAY:
+		return framebuffer_parse_size(v, &o->cfg.display_width, &o->cfg.display_height, err);
+	case OPT_VNC:
+		if (!*v)
+			return bad_value(err, "vnc", v, "HOST:DISPLAY, :DISPLAY or unix:PATH");
+		o->vnc = v;
+		return 0;
+	case OPT_VNC_PASSWORD_FILE:
+		o->vnc_password_file = v;
+		return 0;
+	case OPT_SCREENSHOT_ON_EXIT:
+		if (!*v)
+			return bad_value(err, "screenshot-on-exit", v, "a PNG file's path");
+		o->screenshot_on_exit = v;
+		return 0;
 	case OPT_DISK:
 		return parse_disk(v, o, err);
 	case OPT_VCONSOLE:
@@ -455,6 +476,17 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 		return parse_vsock_option(v, o, err);
 	}
 	return kvmini_fail(err, KVMINI_E_USAGE, "internal: unhandled option %d", opt);
+}
+
+static int check_display_options(const struct run_options *o, struct kvmini_error *err)
+{
+	bool display = o->cfg.display_width != 0;
+	if (o->vnc_password_file && !o->vnc)
+		return kvmini_fail(err, KVMINI_E_USAGE, "--vnc-password-file needs --vnc");
+	if ((o->vnc || o->screenshot_on_exit) && !display)
+		return kvmini_fail(err, KVMINI_E_USAGE, "%s needs --display WIDTHxHEIGHT",
+				   o->vnc ? "--vnc" : "--screenshot-on-exit");
+	return 0;
 }
 
 /* --kernel: the kernel is the image, booted by its own protocol. Linux
@@ -517,6 +549,8 @@ static int parse_run_argv(int argc, char **argv, struct run_options *o,
 	}
 	if (o->gdb_wait && !o->gdb)
 		return kvmini_fail(err, KVMINI_E_USAGE, "--gdb-wait needs --gdb");
+	if (check_display_options(o, err) < 0)
+		return -1;
 	if (o->config_file && (o->kernel || optind < argc))
 		return kvmini_fail(err, KVMINI_E_USAGE,
 				   "--config-file names the kernel: no IMAGE or --kernel with it");

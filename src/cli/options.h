@@ -32,6 +32,13 @@ struct run_options {
 	 * or --kernel, the VM waits for InstanceStart (api_wait). */
 	const char *api_sock;
 	bool api_wait;
+	/* The display (docs/display.md): --display WxH fills cfg's size;
+	 * --vnc ADDRESS serves it, with the password in the first line of
+	 * --vnc-password-file; --screenshot-on-exit FILE.png saves it when
+	 * the VM stops. */
+	const char *vnc;
+	const char *vnc_password_file;
+	const char *screenshot_on_exit;
 	/* --disk PATH[,ro][,serial=ID][,cache=...] (cfg.disks points at
 	 * disks) and --vconsole stdio|file:PATH|unix:PATH (cfg.vconsole). */
 	struct kvmini_disk disks[KVMINI_CLI_DISKS_MAX];

@@ -33,7 +33,7 @@ unsigned boot_memory_map(const struct guest_memory *mem, struct x86_e820_entry m
 	uint64_t above_4g = 0;
 
 	for (unsigned i = 0; i < mem->nregions; i++)
-		if (mem->regions[i].gpa >= GUEST_MMIO_HOLE_END)
+		if (mem->regions[i].gpa >= GUEST_MMIO_HOLE_END && !mem->regions[i].device)
 			above_4g += mem->regions[i].size;
 	return x86_e820_map(boot_low_ram_end(mem), above_4g, map);
 }

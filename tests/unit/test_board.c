@@ -369,8 +369,11 @@ Test(device_state, impossible_values_are_refused)
 {
 	static const struct malformed bad[] = {
 		{ &uart16550_device, 0, 17, "FIFO holds 17 bytes, more than 16" },
-		{ &i8042_device, 36, 9, "queue holds 9 bytes, more than 8" },
+		{ &i8042_device, 36, 65, "queue holds 65 bytes, more than 64" },
 		{ &i8042_device, 33, 0x42, "impossible value" },   /* pending: not a command */
+		{ &i8042_device, 37, 2, "impossible value" },      /* keyboard scanning: 0 or 1 */
+		{ &i8042_device, 38, 0x42, "impossible value" },   /* keyboard: no such command */
+		{ &i8042_device, 42, 4, "impossible value" },      /* mouse resolution 0-3 */
 		{ &reset_control_device, 0, 0x04, "keeps bits it cannot" },
 		{ &acpi_pm_device, 4, 0x00, "PM1_CNT 0x0000" },
 		{ &rtc_device, 136, 0x7f, "clock is out of range" },

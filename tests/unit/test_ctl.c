@@ -66,3 +66,17 @@ Test(ctl, answers)
 		cr_assert_eq(ctl_answer_parse(bad[i], strlen(bad[i]), &status, &body), -1, "%s",
 			     bad[i]);
 }
+
+Test(ctl, screenshot_escapes_the_file_name)
+{
+	struct ctl_request r;
+	struct kvmini_error err;
+	cr_assert_eq(parse(&r, &err, 4, "ctl", "/s", "screenshot", "a \"b\"\\c.png"), 0, "%s", err.msg);
+	cr_assert_str_eq(r.method, "PUT");
+	cr_assert_str_eq(r.path, "/screenshot");
+	cr_assert_str_eq(r.body, "{\"path\": \"a \\\"b\\\"\\\\c.png\"}");
+	cr_assert_eq(parse(&r, &err, 4, "ctl", "/s", "screenshot", "a\nb.png"), -1);
+	cr_assert(strstr(err.msg, "control character"), "%s", err.msg);
+	cr_assert_eq(parse(&r, &err, 3, "ctl", "/s", "screenshot"), -1);
+	cr_assert_eq(parse(&r, &err, 4, "ctl", "/s", "screenshot", ""), -1);
+}

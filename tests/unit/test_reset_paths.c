@@ -154,8 +154,12 @@ Test(i8042, keyboard_answers_and_echoed_buffers)
 	kbc_data_write(&rig, 0x42);
 	cr_expect(kbc_status(&rig) & I8042_STATUS_AUX);
 	cr_expect_eq(kbc_data_read(&rig), 0x42);
-	kbc_command(&rig, 0xd4);      /* to the mouse: nobody answers */
+	kbc_command(&rig, 0xd4);      /* to the mouse: it resets */
 	kbc_data_write(&rig, 0xff);
+	cr_expect(kbc_status(&rig) & I8042_STATUS_AUX);
+	cr_expect_eq(kbc_data_read(&rig), 0xfa);
+	cr_expect_eq(kbc_data_read(&rig), 0xaa);
+	cr_expect_eq(kbc_data_read(&rig), 0x00);
 	cr_expect_not(kbc_status(&rig) & I8042_STATUS_OBF);
 	i8042_destroy(rig.kbc);
 }
@@ -187,14 +191,14 @@ Test(i8042, a_full_output_buffer_keeps_its_oldest_bytes)
 {
 	struct kbc_rig rig;
 	kbc_open(&rig);
-	for (unsigned i = 0; i < 20; i++)
+	for (unsigned i = 0; i < 70; i++)
 		kbc_command(&rig, 0xaa);
 	unsigned n = 0;
 	while (kbc_status(&rig) & I8042_STATUS_OBF) {
 		cr_expect_eq(in(&i8042_data_ops, rig.kbc), 0x55);
 		n++;
 	}
-	cr_expect_eq(n, 8);
+	cr_expect_eq(n, 64);
 	i8042_destroy(rig.kbc);
 }
 

@@ -1,0 +1,13 @@
+/* Screenshots: the framebuffer's pixels as a PNG file (Debian's libpng),
+ * 8-bit RGB, no alpha, exactly the pixels the guest wrote. */
+#ifndef KVMINI_DISPLAY_SCREENSHOT_H
+#define KVMINI_DISPLAY_SCREENSHOT_H
+
+#include "display/framebuffer.h"
+
+/* Write fb to path (created or truncated). The pixels are read as they
+ * are now: a guest drawing meanwhile may show half-drawn. */
+int screenshot_write_png(const struct framebuffer *fb, const char *path,
+			 struct kvmini_error *err);
+
+#endif
