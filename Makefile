@@ -10,7 +10,7 @@ SANFLAGS:= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 LDLIBS  := -lpthread -lcjson -lseccomp
 
 LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/board/*.c src/devices/*.c src/loaders/*.c \
-	src/virtio/*.c src/snapshot/*.c src/display/*.c)
+	src/pci/*.c src/virtio/*.c src/snapshot/*.c src/display/*.c)
 # src/seccomp: the per-thread filters, on Debian's libseccomp (libseccomp-dev,
 # installed by scripts/install-deps.sh build when its header is missing).
 LIB_SRCS += $(wildcard src/seccomp/*.c)
@@ -66,6 +66,12 @@ GUESTS := $(G)/demo.bin $(G)/hello_real.bin $(G)/loop.bin \
 guests: $(GUESTS)
 # Firmware tables, CPU feature hiding, boot MSRs.
 guests: $(G)/firmware_tables.elf $(G)/cpuid_bits.elf $(G)/boot_msrs.elf
+# QEMU's PC devices as a guest sees them: fw_cfg DMA, HPET, RTC interrupts.
+guests: $(G)/testdevs.elf $(G)/testdevs_restart.elf
+# The same, resetting the machine once first (--on-reset restart).
+$(G)/testdevs_restart.elf: guests/testdevs.c $(GUEST_RT) guests/lib/cmos.h guests/elf.ld | $(G)
+	$(CC) -m64 -DRESET_FIRST $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ \
+		$(GUEST_RT_SRCS) $<
 # A bare-metal virtio-mmio driver (virtio-rng, --rng).
 guests: $(G)/virtio_rng.elf
 
@@ -450,3 +456,6 @@ slirp-deps:
 	@test -e /usr/include/slirp/libslirp.h || scripts/install-deps.sh build
 $(B)/obj/src/virtio/net_user.o $(B)/san/src/virtio/net_user.o \
 $(B)/fuzz/obj/src/virtio/net_user.o: | slirp-deps
+
+# ---- PCI (issue 11): the enumeration guest for --transport pci ----
+guests: $(G)/pci_enum.elf

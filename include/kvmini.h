@@ -46,9 +46,12 @@ enum kvmini_format { KVMINI_FORMAT_AUTO, KVMINI_FORMAT_RAW, KVMINI_FORMAT_ELF,
  * the console and early messages on COM1, reset through the keyboard
  * controller (one port write kvmini catches), reboot at once on a panic
  * (so a panic ends the VM instead of hanging it), and no PCI probing
- * (kvmini has no PCI host bridge). README.md explains each part. */
-#define KVMINI_LINUX_CMDLINE \
-	"console=ttyS0 earlyprintk=serial,ttyS0,115200 reboot=k panic=-1 pci=off"
+ * unless there is a PCI host bridge (--transport pci): probing a bus
+ * that is not there costs a booting kernel time. README.md explains
+ * each part. */
+#define KVMINI_LINUX_CMDLINE_PCI \
+	"console=ttyS0 earlyprintk=serial,ttyS0,115200 reboot=k panic=-1"
+#define KVMINI_LINUX_CMDLINE KVMINI_LINUX_CMDLINE_PCI " pci=off"
 
 /* What a guest's reset (i8042 0xfe, port 0x92, port 0xcf9) does: end
  * the run (status 0), or restart the VM from its initial state with the
@@ -106,6 +109,7 @@ struct kvmini_config {
 	int serial_in_fd;           /* COM1 input; -1 for none */
 	int debugcon_fd;            /* ports 0xe9 and 0x402 output */
 	bool testdev;               /* QEMU's pc-testdev (src/devices/testdev.h) */
+	bool no_hpet;               /* leave the HPET (and its ACPI table) out */
 	int log_fd;                 /* diagnostics (register dumps, --verbose) */
 	/* The VM's name in its log lines ("kvmini[NAME]: ..."; NULL: "kvmini:
 	 * ..."); the string must outlive the VM. */

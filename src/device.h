@@ -17,6 +17,7 @@
 #include "bus.h"
 #include "error.h"
 #include "irq.h"
+#include "memory.h"
 #include "resources.h"
 #include "state.h"
 #include "devices/reset.h"
@@ -36,6 +37,18 @@ struct device_env {
 	/* Every ISA line, for a device whose lines are the guest's choice
 	 * (pc-testdev): set_level(ctx, n, level) drives line n; `line` is 0. */
 	struct irq_line isa_bus;
+	/* Guest RAM, for a device that reads or writes it by DMA (fw_cfg):
+	 * only through memory.h's checked helpers. NULL: no RAM. */
+	const struct guest_memory *mem;
+};
+
+/* What a boot loaded, told to every device after the loader ran and
+ * before any vCPU runs. */
+struct device_boot {
+	/* The command line a --kernel boot gave its kernel, as the kernel
+	 * got it (NUL-terminated); NULL for other images. */
+	const char *cmdline;
+	gpa_t cmdline_addr;      /* where the loader put it in guest RAM */
 };
 
 struct device_type {
@@ -55,6 +68,14 @@ struct device_type {
 	 * fails. NULL: the device has no state. */
 	void (*save_state)(void *dev, struct state_writer *w);
 	int (*restore_state)(void *dev, struct state_reader *r, struct kvmini_error *err);
+	/* Told what this boot loaded (NULL: not interested). */
+	int (*booted)(void *dev, const struct device_boot *boot, struct kvmini_error *err);
+	/* A persistent device between two boots. unbind: before the boot's
+	 * VM goes; once it returns the device raises no line and no timer
+	 * of it acts. rebind: the next boot's lines, before it runs, with
+	 * what a machine reset does to the device. NULL: nothing to do. */
+	void (*unbind)(void *dev);
+	void (*rebind)(void *dev, const struct device_env *env);
 	/* Bytes from the console (the UART); returns how many it took. */
 	size_t (*input)(void *dev, const uint8_t *bytes, size_t n);
 	/* A viewer's keyboard and mouse (the i8042): key is a PC key's scan

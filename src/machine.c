@@ -168,15 +168,43 @@ static int write_screen_info(struct kvmini_vm *m, const struct load_result *load
 	return 0;
 }
 
+/* The NUL-terminated string a loader wrote at gpa (at most max bytes
+ * before the NUL), or NULL. */
+static const char *loaded_string(const struct guest_memory *mem, gpa_t gpa, uint64_t max)
+{
+	for (uint64_t n = 0; n <= max; n++) {
+		const char *c = guest_ptr(mem, gpa + n, 1);
+		if (!c)
+			return NULL;
+		if (!*c)
+			return guest_ptr(mem, gpa, n + 1);
+	}
+	return NULL;
+}
+
+/* The devices learn what the loader did (fw_cfg: the command line). */
+static int tell_devices(struct kvmini_vm *m, const struct load_result *loaded,
+			struct kvmini_error *err)
+{
+	struct device_boot boot = { .cmdline_addr = loaded->cmdline };
+	if (loaded->cmdline)
+		boot.cmdline = loaded_string(&m->vm.mem, loaded->cmdline, BOOT_CMDLINE_MAX);
+	return board_booted(&m->board, &boot, err);
+}
+
 /* A Linux kernel learns of the virtio devices from its command line as
- * well as from the DSDT (docs/virtio.md says why both). */
+ * well as from the DSDT (docs/virtio.md says why both). With a PCI host
+ * bridge the default command line lets it probe PCI. */
 static int load_kernel(struct kvmini_vm *m, const struct kvmini_image *img,
 		       struct load_result *loaded, struct kvmini_error *err)
 {
 	char devices[VIRTIO_MAX_DEVICES * sizeof(m->board.virtio_slots[0].cmdline)];
 	if (!board_virtio_cmdline(&m->board, devices, sizeof(devices)))
 		return kvmini_fail(err, KVMINI_E_HOST, "internal: the virtio command line is too long");
-	return load_linux_devices(&m->vm.mem, img, m->acpi_rsdp, devices, loaded, err);
+	struct kvmini_image linux_img = *img;
+	if (!linux_img.cmdline && m->board.pci)
+		linux_img.cmdline = KVMINI_LINUX_CMDLINE_PCI;
+	return load_linux_devices(&m->vm.mem, &linux_img, m->acpi_rsdp, devices, loaded, err);
 }
 
 /* Everything a boot writes into guest memory or vCPU state before the
@@ -200,7 +228,7 @@ static int load_image(struct kvmini_vm *m, const struct kvmini_image *img,
 		if (r == 0)
 			r = write_firmware_tables(m, err);
 	}
-	if (r < 0)
+	if (r < 0 || tell_devices(m, &loaded, err) < 0)
 		return -1;
 	struct x86_entry entry = {
 		.mode = loaded.mode, .abi = loaded.abi,

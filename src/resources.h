@@ -33,6 +33,14 @@ struct resource_irq {
 	bool level;
 };
 
+/* An HPET's event timer block, for the ACPI HPET table: the low 32 bits
+ * of its capabilities register, and the fewest ticks a periodic timer
+ * may be set to without losing interrupts. */
+struct resource_hpet {
+	uint32_t block_id;
+	uint16_t min_tick;
+};
+
 struct resources {
 	struct resource_range ranges[RESOURCES_MAX_RANGES];
 	unsigned nranges;
@@ -48,6 +56,8 @@ struct resources {
 	/* _UID, for devices that share a _HID (the virtio-mmio windows). */
 	bool acpi_uid_set;
 	uint32_t acpi_uid;
+	/* An HPET: also in the ACPI HPET table, at its first MMIO range. */
+	const struct resource_hpet *hpet;
 };
 
 #endif

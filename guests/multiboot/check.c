@@ -13,6 +13,12 @@
  *   mb.modI=SIZE:CKSUM:PATH[:ARGS]   its size, POSIX cksum, and string
  *                       "PATH" or "PATH ARGS"
  *   mb.testdev          pc-testdev is there: its latch and MMIO read back
+ *   mb.pcdev            QEMU's PC devices by polling: fw_cfg by DMA, the
+ *                       HPET's counter and a comparator's status bit, the
+ *                       RTC's periodic and update flags
+ *   mb.fwcfg_cmdline    fw_cfg's command-line items (0x14 size, 0x15 bytes)
+ *                       hold this very command line (kvmini gives them to
+ *                       every --kernel boot; QEMU only to Linux kernels)
  *   mb.end              the last token: the line arrived whole
  * Runs in 32-bit protected mode; no 64-bit division (no libgcc). */
 #include <stdint.h>
@@ -30,6 +36,8 @@
 #define FW_CFG_SIGNATURE 0x00
 #define FW_CFG_RAM_SIZE 0x03
 #define FW_CFG_NB_CPUS 0x05
+#define FW_CFG_CMDLINE_SIZE 0x14
+#define FW_CFG_CMDLINE_DATA 0x15
 #define MAX_MODS 16
 
 extern uint32_t entry_regs[7];
@@ -322,6 +330,22 @@ static void check_fw_cfg(const char *line)
 		check_eq("fw_cfg RAM size", ram, want);
 }
 
+/* The size counts the NUL; the bytes, read one by one, match the line. */
+static void check_fw_cfg_cmdline(const char *line)
+{
+	uint32_t size = 0, len = 0, same = 1;
+
+	while (line[len])
+		len++;
+	fw_cfg_read(FW_CFG_CMDLINE_SIZE, &size, sizeof(size));
+	check_eq("fw_cfg command-line size (with the NUL)", size, len + 1);
+	__asm__ volatile("outw %0, %1" : : "a"((uint16_t)FW_CFG_CMDLINE_DATA),
+			 "Nd"((uint16_t)FW_CFG_SELECTOR));
+	for (uint32_t i = 0; i <= len; i++)
+		same &= inb(FW_CFG_DATA) == (uint8_t)line[i];
+	check_true("fw_cfg command-line bytes are the Multiboot command line", same, len);
+}
+
 /* ---- pc-testdev (kvmini --testdev, QEMU -device pc-testdev) ---- */
 
 static void outl_port(uint16_t port, uint32_t v)
@@ -357,6 +381,167 @@ static void check_testdev(void)
 	check_eq("testdev MMIO at 0xff00fffc reads back", mem[0x3fff], 0x01020304);
 }
 
+/* ---- QEMU's PC devices, polled (mb.pcdev) ---- */
+
+#define HPET_BASE 0xfed00000u
+#define HPET_TICKS_PER_S 100000000u   /* the 10 ns period checked below */
+
+static volatile uint32_t *hpet_reg(uint32_t off)
+{
+	return (volatile uint32_t *)(uintptr_t)(HPET_BASE + off);
+}
+
+/* The low half is enough for the waits below (43 s round). */
+static uint32_t hpet_now(void)
+{
+	return *hpet_reg(0xf0);
+}
+
+/* True once cond() holds, false after `ticks` of the HPET (or, should
+ * the counter not run, a bounded number of tries). */
+static int wait_for(int (*cond)(void), uint32_t ticks)
+{
+	uint32_t start = hpet_now();
+	for (uint32_t tries = 0; tries < 50000000u; tries++) {
+		if (cond())
+			return 1;
+		if (hpet_now() - start > ticks)
+			return 0;
+	}
+	return 0;
+}
+
+struct fw_cfg_dma {
+	uint32_t control, length;
+	uint32_t address_high, address_low;   /* one big-endian u64 */
+};
+
+static struct fw_cfg_dma dma_desc __attribute__((aligned(16)));
+
+static uint32_t be(uint32_t v)
+{
+	return __builtin_bswap32(v);
+}
+
+static uint32_t fw_cfg_dma(uint32_t control, uint32_t length, uint64_t address)
+{
+	dma_desc.control = be(control);
+	dma_desc.length = be(length);
+	dma_desc.address_high = be((uint32_t)(address >> 32));
+	dma_desc.address_low = be((uint32_t)address);
+	/* The device reads and writes memory behind the compiler's back. */
+	__asm__ volatile("" ::: "memory");
+	outl_port(0x514, 0);
+	outl_port(0x518, be((uint32_t)(uintptr_t)&dma_desc));
+	__asm__ volatile("" ::: "memory");
+	return be(*(volatile uint32_t *)&dma_desc.control);
+}
+
+static int names_e820(const uint8_t *entry)
+{
+	const char *want = "etc/e820";
+	for (unsigned i = 0; i < 9; i++)
+		if (entry[8 + i] != (uint8_t)want[i])
+			return 0;
+	return 1;
+}
+
+static void check_fw_cfg_dma(void)
+{
+	uint8_t b[64];
+	uint32_t id = 0, count = 0, e820 = 0;
+
+	fw_cfg_read(0x01, &id, sizeof(id));
+	check_true("fw_cfg ID offers DMA", id & 2, id);
+	check_eq("fw_cfg DMA select+read", fw_cfg_dma(0x08 | 0x02, 4, (uintptr_t)b), 0);
+	check_true("fw_cfg signature by DMA", b[0] == 'Q' && b[1] == 'E' && b[2] == 'M' &&
+		   b[3] == 'U', b[0]);
+	fw_cfg_dma(0x19u << 16 | 0x08 | 0x02, 4, (uintptr_t)b);
+	count = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+	for (uint32_t i = 0; i < count && i < 256; i++) {   /* read on from the offset */
+		fw_cfg_dma(0x02, 64, (uintptr_t)b);
+		e820 |= (uint32_t)names_e820(b);
+	}
+	check_true("fw_cfg directory by DMA names etc/e820", e820, count);
+	check_eq("fw_cfg DMA to a buffer outside RAM: ERROR",
+		 fw_cfg_dma(0x08 | 0x02, 16, 0x200000000ULL), 1);
+	check_eq("fw_cfg DMA write to a read-only item: ERROR",
+		 fw_cfg_dma(0x08 | 0x10, 4, (uintptr_t)b), 1);
+}
+
+static uint32_t hpet_first_line;
+
+static int hpet_timer2_fired(void)
+{
+	return *hpet_reg(0x20) & 4;
+}
+
+static void check_hpet(void)
+{
+	uint32_t cap = *hpet_reg(0x0), period = *hpet_reg(0x4);
+	check_eq("hpet period (fs)", period, 10000000);
+	check_true("hpet legacy replacement capable", cap & (1u << 15), cap);
+	check_true("hpet has 3 timers or more", ((cap >> 8) & 0x1f) >= 2, cap);
+	*hpet_reg(0x10) = 1;                                   /* ENABLE */
+	uint32_t c0 = hpet_now();
+	for (unsigned i = 0; i < 1000000 && hpet_now() == c0; i++)
+		;
+	check_true("hpet counter runs", hpet_now() != c0, c0);
+	uint32_t routes = *hpet_reg(0x100 + 0x40 + 4);         /* timer 2's routes */
+	hpet_first_line = 0;
+	while (hpet_first_line < 32 && !(routes & (1u << hpet_first_line)))
+		hpet_first_line++;
+	check_true("hpet timer 2 can be routed", hpet_first_line < 24, routes);
+	/* level-triggered, enabled, 32-bit one-shot in 1 ms; its input stays masked */
+	*hpet_reg(0x140) = hpet_first_line << 9 | 1u << 8 | 1u << 2 | 1u << 1;
+	*hpet_reg(0x148) = hpet_now() + HPET_TICKS_PER_S / 1000;
+	check_true("hpet comparator sets its status bit", wait_for(hpet_timer2_fired,
+							      HPET_TICKS_PER_S), *hpet_reg(0x20));
+	*hpet_reg(0x20) = 4;
+	check_eq("hpet status bit cleared by writing 1", *hpet_reg(0x20) & 4, 0);
+	*hpet_reg(0x140) = 0;
+}
+
+static uint8_t cmos(uint8_t reg)
+{
+	outb(0x70, reg);
+	return inb(0x71);
+}
+
+static uint8_t rtc_c;
+
+static int rtc_flag_pf(void)
+{
+	return (rtc_c = cmos(0x0c)) & 0x40;
+}
+
+static int rtc_flag_uf(void)
+{
+	return (rtc_c = cmos(0x0c)) & 0x10;
+}
+
+/* PIE on, with interrupts off: QEMU sets PF only while PIE is. UIP is
+ * left to guests/testdevs.c: QEMU raises it only while its own update
+ * timer runs, so a polled check would depend on QEMU's state. */
+static void check_rtc_flags(void)
+{
+	uint8_t b = cmos(0x0b);
+	outb(0x70, 0x0a);
+	outb(0x71, 0x2f);                                      /* periodic at 2 Hz */
+	outb(0x70, 0x0b);
+	outb(0x71, b | 0x40);
+	cmos(0x0c);
+	check_true("rtc periodic flag within a second", wait_for(rtc_flag_pf, HPET_TICKS_PER_S),
+		   rtc_c);
+	check_eq("rtc status C cleared by reading it", cmos(0x0c) & 0x40, 0);
+	check_true("rtc update-ended flag within 2 s", wait_for(rtc_flag_uf, 2 * HPET_TICKS_PER_S),
+		   rtc_c);
+	outb(0x70, 0x0b);
+	outb(0x71, b);
+	outb(0x70, 0x0a);
+	outb(0x71, 0x26);
+}
+
 int mb_main(void)
 {
 	const struct multiboot_info *mbi = (const void *)(uintptr_t)entry_regs[1];
@@ -380,6 +565,13 @@ int mb_main(void)
 		}
 	}
 	check_fw_cfg(line);
+	if (key_value(line, "mb.pcdev")) {
+		check_fw_cfg_dma();
+		check_hpet();
+		check_rtc_flags();
+	}
+	if (key_value(line, "mb.fwcfg_cmdline"))
+		check_fw_cfg_cmdline(line);
 	if (key_value(line, "mb.testdev"))
 		check_testdev();
 	serial_puts("multiboot: ");

@@ -5,6 +5,7 @@
 #include "arch/x86/acpi.h"
 #include "arch/x86/firmware.h"
 #include "arch/x86/mptable.h"
+#include "board/pci.h"
 #include "board/split_irqchip.h"
 
 int board_init(struct board *b, const struct board_desc *desc, struct kvmini_error *err)
@@ -60,6 +61,7 @@ static struct device_env device_env(struct board *b, const struct device_type *t
 		.exit = { .exit = guest_exit, .ctx = vm },
 		.config = cfg,
 		.isa_bus = vm_irq_line(vm, 0),
+		.mem = &vm->mem,
 	};
 	for (unsigned i = 0; i < type->res.nirqs && i < RESOURCES_MAX_IRQS; i++)
 		env.irqs[i] = vm_irq_line(vm, type->res.irqs[i].line);
@@ -93,10 +95,12 @@ int board_attach(struct board *b, struct vm *vm, const struct kvmini_config *cfg
 		struct board_slot *slot = &b->slots[i];
 		if (slot->type->wanted && !slot->type->wanted(cfg))
 			continue;
+		struct device_env env = device_env(b, slot->type, cfg);
 		if (!slot->dev) {
-			struct device_env env = device_env(b, slot->type, cfg);
 			if (!(slot->dev = slot->type->create(&env, err)))
 				return -1;
+		} else if (slot->type->rebind) {
+			slot->type->rebind(slot->dev, &env);   /* a persistent one, next boot */
 		}
 		if (register_ranges(vm, slot, err) < 0)
 			return -1;
@@ -118,9 +122,13 @@ void board_detach(struct board *b)
 	board_virtio_detach(b);   /* its lines may go through the split irqchip */
 	split_irqchip_destroy(b->split);   /* its KVM calls use the VM fd */
 	b->split = NULL;
-	for (size_t i = 0; i < b->desc->ndevices; i++)
-		if (!b->slots[i].type->persistent)
-			slot_destroy(&b->slots[i]);
+	for (size_t i = 0; i < b->desc->ndevices; i++) {
+		struct board_slot *slot = &b->slots[i];
+		if (!slot->type->persistent)
+			slot_destroy(slot);
+		else if (slot->dev && slot->type->unbind)
+			slot->type->unbind(slot->dev);   /* its lines are this VM's */
+	}
 	b->vm = NULL;
 }
 
@@ -145,13 +153,27 @@ size_t board_resources(const struct board_desc *desc, bool with_irqchip,
 	return n;
 }
 
+/* What this boot has: the interrupt controller's devices and every
+ * device attached (one an option leaves out is not described). */
+static size_t attached_resources(const struct board *b, const struct resources **out)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < b->desc->nirqchip_devices && n < BOARD_MAX_DEVICES; i++)
+		out[n++] = b->desc->irqchip_devices[i];
+	for (size_t i = 0; i < b->desc->ndevices && n < BOARD_MAX_DEVICES; i++)
+		if (b->slots[i].dev)
+			out[n++] = &b->slots[i].type->res;
+	return n;
+}
+
 int board_write_firmware(const struct board *b, const struct guest_memory *mem,
 			 unsigned ncpus, uint64_t *rsdp, struct kvmini_error *err)
 {
 	const struct resources *devices[BOARD_MAX_DEVICES + VIRTIO_MAX_DEVICES];
 	struct x86_firmware_desc desc = {
 		.ncpus = ncpus, .devices = devices,
-		.ndevices = board_resources(b->desc, true, devices),
+		.ndevices = attached_resources(b, devices),
+		.pci = board_pci_firmware(b->pci),
 	};
 	for (unsigned i = 0; i < b->nvirtio; i++)
 		if (b->virtio_slots[i].res.acpi_hid)
@@ -193,6 +215,16 @@ void board_pointer_event(struct board *b, int dx, int dy, unsigned buttons)
 			return;
 		}
 	}
+}
+
+int board_booted(struct board *b, const struct device_boot *boot, struct kvmini_error *err)
+{
+	for (size_t i = 0; i < b->desc->ndevices; i++) {
+		const struct board_slot *slot = &b->slots[i];
+		if (slot->dev && slot->type->booted && slot->type->booted(slot->dev, boot, err) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 void board_reset(struct board *b)

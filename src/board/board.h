@@ -17,6 +17,7 @@
 #include "board/virtio.h"
 
 struct split_irqchip;
+struct board_pci;
 
 struct board_desc {
 	const char *name;
@@ -49,6 +50,7 @@ struct board {
 	const struct board_virtio_transport *virtio_transport;
 	struct board_virtio_slot virtio_slots[VIRTIO_MAX_DEVICES];
 	unsigned nvirtio;
+	struct board_pci *pci;   /* --transport pci: this boot's host bridge */
 };
 
 /* An empty board of desc's devices; fails when it has too many. */
@@ -67,8 +69,8 @@ void board_detach(struct board *b);
 /* Every device, persistent ones too. */
 void board_destroy(struct board *b);
 
-/* The MP and ACPI tables for vm's vCPUs and the board's devices (the
- * virtio devices attached for this boot too). */
+/* The MP and ACPI tables for vm's vCPUs and the devices attached for
+ * this boot (the virtio devices too). */
 int board_write_firmware(const struct board *b, const struct guest_memory *mem,
 			 unsigned ncpus, uint64_t *rsdp, struct kvmini_error *err);
 /* The firmware's view of the board (for tests): fills `out` (room for
@@ -84,6 +86,10 @@ size_t board_input(struct board *b, const uint8_t *bytes, size_t n);
  * them (nothing between boots); src/device.h says what they carry. */
 void board_key_event(struct board *b, uint16_t key, bool down);
 void board_pointer_event(struct board *b, int dx, int dy, unsigned buttons);
+
+/* Tell every attached device what this boot loaded (after the loader,
+ * before the vCPUs run). */
+int board_booted(struct board *b, const struct device_boot *boot, struct kvmini_error *err);
 
 /* Every attached device to its power-on state. */
 void board_reset(struct board *b);

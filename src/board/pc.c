@@ -5,6 +5,7 @@
 #include "devices/debug_exit.h"
 #include "devices/debugcon.h"
 #include "devices/fw_cfg.h"
+#include "devices/hpet.h"
 #include "devices/i8042.h"
 #include "devices/i8254.h"
 #include "devices/port92.h"
@@ -23,6 +24,7 @@ static const struct device_type *const pc_devices[] = {
 	&reset_control_device,
 	&acpi_pm_device,
 	&fw_cfg_device,
+	&hpet_device,
 	&testdev_device,   /* only with --testdev */
 };
 

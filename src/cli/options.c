@@ -57,7 +57,7 @@ enum {
 	OPT_ON_RESET,
 	OPT_CPU_FEATURES,
 	OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_APPEND,
-	OPT_DECOMPRESS, OPT_MODULE, OPT_TESTDEV,
+	OPT_DECOMPRESS, OPT_MODULE, OPT_TESTDEV, OPT_NO_HPET,
 	OPT_NAME, OPT_API_SOCK, OPT_CONFIG_FILE,
 	OPT_DISK, OPT_VCONSOLE,
 	OPT_SNAPSHOT, OPT_MEM_FILE, OPT_PAUSED, OPT_TRACK_DIRTY,
@@ -92,6 +92,7 @@ static const struct option run_long_options[] = {
 	{ "decompress", no_argument, NULL, OPT_DECOMPRESS },
 	{ "module", required_argument, NULL, OPT_MODULE },
 	{ "testdev", no_argument, NULL, OPT_TESTDEV },
+	{ "no-hpet", no_argument, NULL, OPT_NO_HPET },
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
 	{ "display", required_argument, NULL, OPT_DISPLAY },
@@ -379,6 +380,9 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 		return parse_serial(v, o, err);
 	case OPT_TESTDEV:
 		o->cfg.testdev = true;
+		return 0;
+	case OPT_NO_HPET:
+		o->cfg.no_hpet = true;
 		return 0;
 	case OPT_STRICT_IO:
 		o->cfg.strict_io = true;

@@ -1,6 +1,12 @@
+/* The CMOS RTC (rtc.h). Its interrupt flags live in status C (the RAM
+ * byte), set lazily from the clock when the guest reads C, and by two
+ * event-loop timers while the matching interrupt is enabled: one at the
+ * periodic rate, one at each second's update. vCPUs and the event loop
+ * share the chip under one lock. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include "event_loop.h"
 #include "devices/rtc.h"
 
 #define NS_PER_S 1000000000L
@@ -11,6 +17,8 @@
 #define RTC_CHECKSUM_FIRST 0x10
 #define RTC_CHECKSUM_LAST  0x2d
 #define RTC_CHECKSUM_HIGH  0x2e
+#define RTC_BASE_HZ 32768           /* the divider's input, which the rates divide */
+#define RTC_ALARM_DONT_CARE 0xc0    /* an alarm byte >= this matches any value */
 
 struct rtc {
 	pthread_mutex_t lock;      /* vCPU threads share the chip */
@@ -19,6 +27,15 @@ struct rtc {
 	uint8_t ram[RTC_RAM_SIZE]; /* time registers live in `offset`/`held` instead */
 	int64_t offset;            /* guest time minus host time, in seconds */
 	struct tm held;            /* the time registers while status B's SET is 1 */
+	/* Interrupts: the line and the loop of the boot bound to (rtc_attach). */
+	struct irq_line irq;
+	bool line_high;
+	struct event_loop *loop;
+	struct event_timer *periodic, *update;   /* NULL without a loop */
+	bool bound;                /* attached to a boot: lines and timers act */
+	int64_t periodic_base_ns;  /* host time of the periodic rate's tick 0 */
+	int64_t periodic_seen;     /* the last tick index PF was set for */
+	int64_t update_seen;       /* the last host second UF was set for */
 };
 
 static void host_clock(void *ctx, struct timespec *now)
@@ -151,6 +168,142 @@ static bool write_time(struct rtc *rtc, unsigned reg, uint8_t v, struct tm *tm)
 	}
 }
 
+/* ---- interrupts: flags in status C, IRQF, the line, the timers ---- */
+
+static int64_t host_ns(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * NS_PER_S + t->tv_nsec;
+}
+
+/* The periodic rate's period in 32.768 kHz cycles, 0 when off. Rates 1
+ * and 2 give 3.90625 and 7.8125 ms, as rates 8 and 9 do (the MC146818
+ * with the 32.768 kHz time base). */
+static unsigned periodic_cycles(const struct rtc *rtc)
+{
+	unsigned rs = rtc->ram[RTC_STATUS_A] & RTC_A_RATE;
+	if (rs == 0)
+		return 0;
+	return 1u << ((rs < 3 ? rs + 7 : rs) - 1);
+}
+
+/* The index of the periodic tick under way at host time ns. */
+static int64_t periodic_tick(const struct rtc *rtc, int64_t ns, unsigned cycles)
+{
+	__int128 scaled = (__int128)(ns - rtc->periodic_base_ns) * RTC_BASE_HZ;
+	return (int64_t)(scaled / ((__int128)NS_PER_S * cycles));
+}
+
+/* The host time tick k begins (rounded up to a nanosecond). */
+static int64_t periodic_tick_ns(const struct rtc *rtc, int64_t k, unsigned cycles)
+{
+	__int128 scaled = (__int128)k * cycles * NS_PER_S;
+	return rtc->periodic_base_ns + (int64_t)((scaled + RTC_BASE_HZ - 1) / RTC_BASE_HZ);
+}
+
+static void periodic_restart(struct rtc *rtc, int64_t ns)
+{
+	rtc->periodic_base_ns = ns;
+	rtc->periodic_seen = 0;
+}
+
+/* An alarm byte of 0xc0-0xff matches every value. */
+static bool alarm_field(uint8_t alarm, uint8_t now)
+{
+	return alarm >= RTC_ALARM_DONT_CARE || alarm == now;
+}
+
+static bool alarm_matches(const struct rtc *rtc, const struct timespec *host)
+{
+	struct tm tm = guest_time(rtc, host);
+	return alarm_field(rtc->ram[RTC_ALARM_SECONDS], read_time(rtc, RTC_SECONDS, &tm)) &&
+	       alarm_field(rtc->ram[RTC_ALARM_MINUTES], read_time(rtc, RTC_MINUTES, &tm)) &&
+	       alarm_field(rtc->ram[RTC_ALARM_HOURS], read_time(rtc, RTC_HOURS, &tm));
+}
+
+/* Catch the flags up with the clock: PF once any periodic tick began
+ * since the last one counted; UF at each new second while the clock
+ * runs, and AF then when that second matches the alarm (so a guest that
+ * polls sees the alarm only if it reads C within the matching second). */
+static void flags_sync(struct rtc *rtc, const struct timespec *host)
+{
+	int64_t ns = host_ns(host);
+	unsigned cycles = periodic_cycles(rtc);
+	if (ns < rtc->periodic_base_ns)
+		periodic_restart(rtc, ns);   /* the host clock went back */
+	int64_t k = cycles ? periodic_tick(rtc, ns, cycles) : 0;
+	if (cycles && k > rtc->periodic_seen) {
+		rtc->periodic_seen = k;
+		rtc->ram[RTC_STATUS_C] |= RTC_C_PF;
+	}
+	bool forward = host->tv_sec > rtc->update_seen;
+	rtc->update_seen = host->tv_sec;
+	if (!forward || updates_held(rtc))
+		return;
+	rtc->ram[RTC_STATUS_C] |= RTC_C_UF;
+	if (alarm_matches(rtc, host))
+		rtc->ram[RTC_STATUS_C] |= RTC_C_AF;
+}
+
+/* IRQF = PF·PIE + AF·AIE + UF·UIE (each enable sits at its flag's bit),
+ * held until C is read; the line follows IRQF. */
+static void irq_update(struct rtc *rtc)
+{
+	uint8_t flags = RTC_C_PF | RTC_C_AF | RTC_C_UF;
+	if (rtc->ram[RTC_STATUS_C] & rtc->ram[RTC_STATUS_B] & flags)
+		rtc->ram[RTC_STATUS_C] |= RTC_C_IRQF;
+	bool high = rtc->ram[RTC_STATUS_C] & RTC_C_IRQF;
+	if (high != rtc->line_high && rtc->bound) {
+		rtc->line_high = high;
+		irq_line_set(&rtc->irq, high);
+	}
+}
+
+/* The periodic timer at the next tick while PIE is set, the update
+ * timer at the next second while UIE or AIE is and the clock runs; the
+ * flags are in step with host (flags_sync) when this is called. Timers
+ * run on CLOCK_MONOTONIC: a host time is turned into a delay from now. */
+static void timers_arm(struct rtc *rtc, const struct timespec *host)
+{
+	uint8_t b = rtc->ram[RTC_STATUS_B];
+	unsigned cycles = periodic_cycles(rtc);
+	uint64_t mono = event_loop_now_ns();
+	if (rtc->periodic && rtc->bound && (b & RTC_B_PIE) && cycles) {
+		int64_t delay = periodic_tick_ns(rtc, rtc->periodic_seen + 1, cycles) - host_ns(host);
+		event_timer_arm_at(rtc->periodic, mono + (uint64_t)(delay > 0 ? delay : 0));
+	} else if (rtc->periodic) {
+		event_timer_disarm(rtc->periodic);
+	}
+	if (rtc->update && rtc->bound && (b & (RTC_B_UIE | RTC_B_AIE)) && !updates_held(rtc))
+		event_timer_arm_at(rtc->update, mono + (uint64_t)(NS_PER_S - host->tv_nsec));
+	else if (rtc->update)
+		event_timer_disarm(rtc->update);
+}
+
+/* Either timer, on the event loop's thread: flags, line, next expiry. An
+ * expiry a little early on the host clock finds no new tick and re-arms. */
+static void timer_expired(void *ctx)
+{
+	struct rtc *rtc = ctx;
+	pthread_mutex_lock(&rtc->lock);
+	if (rtc->bound) {
+		struct timespec host = read_host(rtc);
+		flags_sync(rtc, &host);
+		irq_update(rtc);
+		timers_arm(rtc, &host);
+	}
+	pthread_mutex_unlock(&rtc->lock);
+}
+
+/* Reading C returns the flags and clears them, which lowers IRQ 8. */
+static uint8_t read_status_c(struct rtc *rtc, const struct timespec *host)
+{
+	flags_sync(rtc, host);
+	uint8_t c = rtc->ram[RTC_STATUS_C];
+	rtc->ram[RTC_STATUS_C] = 0;
+	irq_update(rtc);
+	return c;
+}
+
 /* ---- registers ---- */
 
 static uint8_t read_register(struct rtc *rtc, unsigned reg)
@@ -166,7 +319,7 @@ static uint8_t read_register(struct rtc *rtc, unsigned reg)
 		return (uint8_t)((rtc->ram[RTC_STATUS_A] & ~RTC_A_UIP) | (uip ? RTC_A_UIP : 0));
 	}
 	case RTC_STATUS_C:
-		return 0;
+		return read_status_c(rtc, &host);
 	case RTC_STATUS_D:
 		return RTC_D_VALID;
 	default:
@@ -184,6 +337,23 @@ static void write_status_b(struct rtc *rtc, uint8_t v, const struct timespec *ho
 		start_clock_at(rtc, rtc->held, host);
 }
 
+/* Flags are brought up to date under the old settings first; a new rate
+ * starts its ticks from now. */
+static void write_interrupt_register(struct rtc *rtc, unsigned reg, uint8_t v,
+				     const struct timespec *host)
+{
+	flags_sync(rtc, host);
+	unsigned old_rate = rtc->ram[RTC_STATUS_A] & RTC_A_RATE;
+	if (reg == RTC_STATUS_A)
+		rtc->ram[reg] = v & (uint8_t)~RTC_A_UIP;
+	else
+		write_status_b(rtc, v, host);
+	if ((rtc->ram[RTC_STATUS_A] & RTC_A_RATE) != old_rate)
+		periodic_restart(rtc, host_ns(host));
+	irq_update(rtc);
+	timers_arm(rtc, host);
+}
+
 static void write_register(struct rtc *rtc, unsigned reg, uint8_t v)
 {
 	struct timespec host = read_host(rtc);
@@ -199,10 +369,8 @@ static void write_register(struct rtc *rtc, unsigned reg, uint8_t v)
 	}
 	switch (reg) {
 	case RTC_STATUS_A:
-		rtc->ram[reg] = v & (uint8_t)~RTC_A_UIP;
-		break;
 	case RTC_STATUS_B:
-		write_status_b(rtc, v, &host);
+		write_interrupt_register(rtc, reg, v, &host);
 		break;
 	case RTC_STATUS_C:
 	case RTC_STATUS_D:
@@ -312,15 +480,71 @@ struct rtc *rtc_create(const struct rtc_clock *clock, uint64_t ram_below_4g,
 	rtc->ram[RTC_STATUS_A] = RTC_STATUS_A_RESET;
 	rtc->ram[RTC_STATUS_B] = RTC_STATUS_B_RESET;
 	fill_memory_sizes(rtc->ram, ram_below_4g, ram_above_4g);
+	struct timespec host = read_host(rtc);
+	periodic_restart(rtc, host_ns(&host));
+	rtc->update_seen = host.tv_sec;
 	return rtc;
 }
 
+/* The timers go first, outside the lock: their removal waits for a
+ * callback in flight, which takes the lock. */
 void rtc_destroy(struct rtc *rtc)
 {
 	if (!rtc)
 		return;
+	event_timer_destroy(rtc->periodic);
+	event_timer_destroy(rtc->update);
 	pthread_mutex_destroy(&rtc->lock);
 	free(rtc);
+}
+
+/* Timers on loop, made once per loop (outside the lock, as above). */
+static int timers_make(struct rtc *rtc, struct event_loop *loop, struct kvmini_error *err)
+{
+	if (!loop || loop == rtc->loop)
+		return 0;
+	event_timer_destroy(rtc->periodic);
+	event_timer_destroy(rtc->update);
+	rtc->periodic = event_timer_create(loop, timer_expired, rtc, err);
+	rtc->update = rtc->periodic ? event_timer_create(loop, timer_expired, rtc, err) : NULL;
+	if (!rtc->update) {
+		event_timer_destroy(rtc->periodic);
+		rtc->periodic = NULL;
+		rtc->loop = NULL;
+		return -1;
+	}
+	rtc->loop = loop;
+	return 0;
+}
+
+int rtc_attach(struct rtc *rtc, const struct irq_line *irq, struct event_loop *loop,
+	       struct kvmini_error *err)
+{
+	if (timers_make(rtc, loop, err) < 0)
+		return -1;
+	pthread_mutex_lock(&rtc->lock);
+	struct timespec host = read_host(rtc);
+	rtc->irq = irq ? *irq : (struct irq_line){ 0 };
+	rtc->bound = true;
+	rtc->line_high = false;
+	rtc->ram[RTC_STATUS_B] &= (uint8_t)~(RTC_B_PIE | RTC_B_AIE | RTC_B_UIE);
+	rtc->ram[RTC_STATUS_C] = 0;
+	periodic_restart(rtc, host_ns(&host));
+	rtc->update_seen = host.tv_sec;
+	timers_arm(rtc, &host);
+	pthread_mutex_unlock(&rtc->lock);
+	return 0;
+}
+
+void rtc_detach(struct rtc *rtc)
+{
+	pthread_mutex_lock(&rtc->lock);
+	rtc->bound = false;
+	rtc->irq = (struct irq_line){ 0 };
+	rtc->line_high = false;
+	struct timespec host = read_host(rtc);
+	timers_arm(rtc, &host);   /* unbound: both disarmed */
+	pthread_mutex_unlock(&rtc->lock);
 }
 
 /* ---- the device interface (src/device.h) ---- */
@@ -328,9 +552,30 @@ void rtc_destroy(struct rtc *rtc)
 static void *rtc_device_create(const struct device_env *env, struct kvmini_error *err)
 {
 	struct rtc *rtc = rtc_create(NULL, env->ram_below_4g, env->ram_above_4g);
-	if (!rtc)
+	if (!rtc) {
 		kvmini_fail(err, KVMINI_E_HOST, "out of memory for the RTC");
+		return NULL;
+	}
+	if (rtc_attach(rtc, &env->irqs[0], env->loop, err) < 0) {
+		rtc_destroy(rtc);
+		return NULL;
+	}
 	return rtc;
+}
+
+/* The RTC outlives --on-reset restart: each boot binds its own IRQ 8
+ * (the last boot's VM is gone), and a restart is a machine reset. The
+ * loop is the machine's, the same every boot, so no timer is made and
+ * the attach cannot fail. */
+static void rtc_device_rebind(void *dev, const struct device_env *env)
+{
+	struct kvmini_error err;
+	rtc_attach(dev, &env->irqs[0], env->loop, &err);
+}
+
+static void rtc_device_unbind(void *dev)
+{
+	rtc_detach(dev);
 }
 
 static void rtc_device_destroy(void *dev)
@@ -390,6 +635,11 @@ static int rtc_restore(void *dev, struct state_reader *r, struct kvmini_error *e
 	memcpy(rtc->ram, ram, sizeof(ram));
 	rtc->offset = offset;
 	rtc->held = held;
+	struct timespec host = read_host(rtc);
+	periodic_restart(rtc, host_ns(&host));   /* ticks and seconds count from now */
+	rtc->update_seen = host.tv_sec;
+	irq_update(rtc);                         /* a saved IRQF raises the line again */
+	timers_arm(rtc, &host);
 	pthread_mutex_unlock(&rtc->lock);
 	return 0;
 }
@@ -405,5 +655,6 @@ const struct device_type rtc_device = {
 	},
 	.persistent = true,   /* the CMOS RAM and clock survive a reset, as on a PC */
 	.create = rtc_device_create, .destroy = rtc_device_destroy,
+	.rebind = rtc_device_rebind, .unbind = rtc_device_unbind,
 	.save_state = rtc_save, .restore_state = rtc_restore,
 };

@@ -111,6 +111,35 @@ static void testdev_reset(void *opaque)
 	pthread_mutex_unlock(&t->lock);
 }
 
+/* The latch and the 64 KiB, as they are: every value is valid. */
+static void testdev_save(void *opaque, struct state_writer *w)
+{
+	struct testdev *t = opaque;
+	pthread_mutex_lock(&t->lock);
+	state_put_u32(w, t->latch);
+	state_put_bytes(w, t->mem, sizeof(t->mem));
+	pthread_mutex_unlock(&t->lock);
+}
+
+static int testdev_restore(void *opaque, struct state_reader *r, struct kvmini_error *err)
+{
+	struct testdev *t = opaque;
+	uint8_t *mem = malloc(sizeof(t->mem));
+	if (!mem)
+		return kvmini_fail(err, KVMINI_E_HOST, "out of memory for pc-testdev's state");
+	uint32_t latch = state_get_u32(r);
+	state_get_bytes(r, mem, sizeof(t->mem));
+	int rc = state_reader_finish(r, "pc-testdev", err);
+	if (rc == 0) {
+		pthread_mutex_lock(&t->lock);
+		t->latch = latch;
+		memcpy(t->mem, mem, sizeof(t->mem));
+		pthread_mutex_unlock(&t->lock);
+	}
+	free(mem);
+	return rc;
+}
+
 static bool testdev_wanted(const struct kvmini_config *cfg)
 {
 	return cfg->testdev;
@@ -133,4 +162,5 @@ const struct device_type testdev_device = {
 	},
 	.wanted = testdev_wanted,
 	.create = testdev_create, .destroy = testdev_destroy, .reset = testdev_reset,
+	.save_state = testdev_save, .restore_state = testdev_restore,
 };

@@ -376,6 +376,7 @@ int load_bzimage(const struct guest_memory *mem, const struct kvmini_image *img,
 			.high = bz.load + (bz.vmlinux ? bz.elf.high - link_base(&bz.hdr)
 						      : bz.kernel_size),
 			.rsi = BOOT_PARAMS_ADDR, .stack = BOOT_STACK_TOP,
+			.cmdline = BOOT_CMDLINE_ADDR,
 		};
 	free(bz.vmlinux);
 	return failed ? -1 : 0;

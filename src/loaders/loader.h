@@ -18,6 +18,7 @@ struct load_result {
 	uint64_t rax, rsi, rbx;  /* argument registers: Multiboot's magic, the zero
 				  * page, the start info or Multiboot information */
 	gpa_t stack;          /* initial stack pointer; 0: the machine's default */
+	gpa_t cmdline;        /* the kernel's NUL-terminated command line; 0: none */
 };
 
 /* Raw bytes at img->load_addr (default: 0x7c00 in real mode, 1 MiB

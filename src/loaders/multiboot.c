@@ -382,6 +382,7 @@ int load_multiboot(const struct guest_memory *mem, const struct kvmini_image *im
 	*out = (struct load_result){
 		.mode = KVMINI_MODE_PROTECTED, .entry = p.entry, .low = p.low, .high = p.high,
 		.rax = MULTIBOOT_BOOT_MAGIC, .rbx = MB_INFO_ADDR, .stack = BOOT_STACK_TOP,
+		.cmdline = MB_STRINGS_ADDR,   /* put_cmdline() writes it first there */
 	};
 	return 0;
 }

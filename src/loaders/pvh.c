@@ -140,7 +140,7 @@ int load_pvh(const struct guest_memory *mem, const struct kvmini_image *img,
 	*out = (struct load_result){
 		.mode = KVMINI_MODE_PROTECTED, .abi = X86_ABI_PVH, .entry = entry,
 		.low = loaded.low, .high = loaded.high,
-		.rbx = PVH_START_INFO_ADDR, .stack = BOOT_STACK_TOP,
+		.rbx = PVH_START_INFO_ADDR, .stack = BOOT_STACK_TOP, .cmdline = BOOT_CMDLINE_ADDR,
 	};
 	return 0;
 }

@@ -1,7 +1,8 @@
 /* libFuzzer target: the PC's devices driven as a hostile guest drives
  * them, one access after another through the port and MMIO buses, every
  * size and offset: the board's devices (UART, CMOS, i8042, the reset
- * ports, ACPI PM, debug console, debug-exit, fw_cfg, pc-testdev) and
+ * ports, ACPI PM, debug console, debug-exit, fw_cfg, pc-testdev, the
+ * HPET's registers) and
  * the split irqchip's models (8259 pair, IOAPIC, 8254 on a clock the
  * input moves), with interrupt acknowledges and EOIs in between. An
  * input whose first byte is odd is instead a saved device state, read
@@ -13,6 +14,7 @@
 #include <unistd.h>
 #include "bare_vm.h"
 #include "board/board.h"
+#include "devices/hpet.h"
 #include "devices/i8254.h"
 #include "devices/i8259.h"
 #include "devices/ioapic.h"
@@ -116,8 +118,11 @@ static void run_access(struct rig *r, const struct access *a)
 	case 0:   /* any port, at most 4 bytes as the CPU allows */
 		bus_access(&r->vm.pio, addr, data, len > 4 ? 4 : len, write);
 		break;
-	case 1:   /* pc-testdev's MMIO window and around it */
-		bus_access(&r->vm.mmio, 0xff000000ULL - 0x100 + addr, data, len, write);
+	case 1:   /* pc-testdev's MMIO window, or (bit 15) the HPET's, and around them */
+		if (addr & 0x8000)
+			bus_access(&r->vm.mmio, HPET_BASE - 0x10 + (addr & 0x7ff), data, len, write);
+		else
+			bus_access(&r->vm.mmio, 0xff000000ULL - 0x100 + addr, data, len, write);
 		break;
 	case 2:   /* the irqchip's ports, or (bit 15) its IOAPIC's registers */
 		if (addr & 0x8000)

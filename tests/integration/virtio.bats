@@ -58,9 +58,3 @@ rng_run() {
 	assert_stderr_has "invalid value 'usb' for --transport: expected mmio or pci"
 }
 
-@test "--transport pci without a PCI transport in this build says so" {
-	kvmini run --rng --transport pci "$GUESTS/virtio_rng.elf"
-	assert_status 2
-	assert_stderr_has "--transport pci: this kvmini has no PCI transport; use --transport mmio"
-	assert_one_line_error
-}

@@ -12,6 +12,9 @@
 #include "board/board.h"
 #include "bare_vm.h"
 #include "devices/acpi_pm.h"
+#include "devices/fw_cfg.h"
+#include "devices/hpet.h"
+#include "arch/x86/acpi.h"
 #include "devices/i8042.h"
 #include "devices/port92.h"
 #include "devices/reset_control.h"
@@ -31,7 +34,7 @@ static struct kvmini_config config(void)
 
 struct probe {
 	struct irq_line irq;
-	unsigned writes;
+	unsigned writes, unbinds, rebinds;
 	uint64_t last_offset;
 };
 
@@ -74,11 +77,27 @@ static const struct device_type probe_device = {
 	.create = probe_create, .destroy = probe_destroy,
 };
 
+static void probe_unbind(void *dev)
+{
+	struct probe *p = dev;
+	p->unbinds++;
+	p->irq = (struct irq_line){ 0 };
+}
+
+static void probe_rebind(void *dev, const struct device_env *env)
+{
+	struct probe *p = dev;
+	p->rebinds++;
+	p->irq = env->irqs[0];
+}
+
 static const struct device_type persistent_probe_device = {
 	.name = "persistent probe",
-	.res = { .ranges = { { RESOURCE_SPACE_PORT, 0x310, 1, &probe_ops, "kept" } }, .nranges = 1 },
+	.res = { .ranges = { { RESOURCE_SPACE_PORT, 0x310, 1, &probe_ops, "kept" } }, .nranges = 1,
+		 .irqs = { { 4, false } }, .nirqs = 1 },
 	.persistent = true,
 	.create = probe_create, .destroy = probe_destroy,
+	.unbind = probe_unbind, .rebind = probe_rebind,
 };
 
 static const struct device_type *const probe_devices[] = {
@@ -110,7 +129,10 @@ Test(board, a_listed_device_gets_its_ranges_line_and_lifetime)
 
 	/* A restart: per-boot devices go, the persistent one stays and is
 	 * registered again on the new VM. */
+	cr_assert_eq(kept->irq.line, 4);
 	board_detach(&b);
+	cr_assert_eq(kept->unbinds, 1, "unbound before the VM goes");
+	cr_assert_null(kept->irq.set_level);
 	bare_vm_free(&vm);
 	cr_assert_eq(probes_alive, 1);
 	cr_assert_null(b.slots[0].dev);
@@ -118,6 +140,9 @@ Test(board, a_listed_device_gets_its_ranges_line_and_lifetime)
 	bare_vm_init(&vm, KVMINI_IRQCHIP_NONE);
 	cr_assert_eq(board_attach(&b, &vm, &cfg, &err), 0, "%s", err.msg);
 	cr_assert_eq(b.slots[1].dev, kept);
+	cr_assert_eq(kept->rebinds, 1, "the next boot's line");
+	cr_assert_eq(kept->irq.line, 4);
+	cr_assert_eq(kept->irq.ctx, &vm);
 	cr_assert_eq(bus_find(&vm.pio, 0x310)->opaque, kept);
 	cr_assert_eq(probes_alive, 2);
 	board_destroy(&b);
@@ -154,18 +179,23 @@ Test(board, the_pc_registers_every_declared_range)
 	bare_vm_init(&vm, KVMINI_IRQCHIP_NONE);
 	cr_assert_eq(board_init(&b, &pc_board, &err), 0);
 	cr_assert_eq(board_attach(&b, &vm, &cfg, &err), 0, "%s", err.msg);
-	size_t ranges = 0;
+	size_t ranges = 0, mmio = 0;
 	for (size_t i = 0; i < pc_board.ndevices; i++) {
 		const struct resources *res = &pc_board.devices[i]->res;
 		if (pc_board.devices[i]->wanted && !pc_board.devices[i]->wanted(&cfg))
 			continue;   /* pc-testdev: only with --testdev */
-		ranges += res->nranges;
-		for (unsigned r = 0; r < res->nranges; r++)
-			cr_assert_str_eq(bus_find(&vm.pio, res->ranges[r].base)->name,
-					 res->ranges[r].name);
+		for (unsigned r = 0; r < res->nranges; r++) {
+			const struct resource_range *range = &res->ranges[r];
+			bool port = range->space == RESOURCE_SPACE_PORT;
+			*(port ? &ranges : &mmio) += 1;
+			cr_assert_str_eq(bus_find(port ? &vm.pio : &vm.mmio, range->base)->name,
+					 range->name);
+		}
 	}
 	cr_assert_eq(bus_count(&vm.pio), ranges);
-	cr_assert_eq(ranges, 12);   /* with debugcon's 0x402 and fw_cfg's 0x510-0x511 */
+	cr_assert_eq(bus_count(&vm.mmio), mmio);
+	/* with debugcon's 0x402 and fw_cfg's 0x510-0x511 and DMA 0x514-0x51b */
+	cr_assert_eq(ranges, 13);
 	/* Console input reaches COM1's receive FIFO: LSR.DR, then RBR. */
 	cr_assert_eq(board_input(&b, (const uint8_t *)"k", 1), 1);
 	uint8_t lsr = 0, rbr = 0;
@@ -176,6 +206,41 @@ Test(board, the_pc_registers_every_declared_range)
 	board_destroy(&b);
 	bare_vm_free(&vm);
 	close(cfg.serial_out_fd);
+}
+
+/* The HPET is on the PC unless --no-hpet leaves it out, and the ACPI
+ * tables describe only what is attached: no HPET table without it. */
+static uint32_t xsdt_length_with(bool no_hpet, bool *on_bus)
+{
+	struct kvmini_config cfg = config();
+	struct kvmini_error err = { 0 };
+	struct guest_memory mem;
+	struct vm vm;
+	struct board b;
+	uint64_t rsdp = 0;
+	cfg.no_hpet = no_hpet;
+	bare_vm_init(&vm, KVMINI_IRQCHIP_NONE);
+	cr_assert_eq(guest_memory_init(&mem, 2u << 20, 0, &err), 0, "%s", err.msg);
+	cr_assert_eq(board_init(&b, &pc_board, &err), 0);
+	cr_assert_eq(board_attach(&b, &vm, &cfg, &err), 0, "%s", err.msg);
+	*on_bus = bus_find(&vm.mmio, HPET_BASE + 0x3ff) != NULL;
+	cr_assert_eq(board_write_firmware(&b, &mem, 1, &rsdp, &err), 0, "%s", err.msg);
+	uint32_t len = 0;
+	cr_assert_eq(guest_read(&mem, ACPI_XSDT_ADDR + 4, &len, 4), 0);
+	board_destroy(&b);
+	bare_vm_free(&vm);
+	guest_memory_free(&mem);
+	close(cfg.serial_out_fd);
+	return len;
+}
+
+Test(board, the_hpet_and_its_table_are_there_unless_left_out)
+{
+	bool on_bus;
+	cr_assert_eq(xsdt_length_with(false, &on_bus), 36 + 3 * 8, "FADT, MADT, HPET");
+	cr_assert(on_bus);
+	cr_assert_eq(xsdt_length_with(true, &on_bus), 36 + 2 * 8, "FADT, MADT");
+	cr_assert_not(on_bus);
 }
 
 /* ---- state: bytes and back ---- */
@@ -205,6 +270,7 @@ static const struct state_case cases[] = {
 	{ &port92_device, { { 0, 0, 0x00, 1 } }, NULL },
 	{ &reset_control_device, { { 0, 0, 0x0a, 1 } }, NULL },
 	{ &acpi_pm_device, { { 0, 2, 0x0120, 2 }, { 1, 0, 3u << 10, 2 } }, NULL },
+	{ &fw_cfg_device, { { 0, 0, FW_CFG_FILE_DIR, 2 } }, NULL },
 };
 
 static void *device_new(const struct device_type *type, const struct kvmini_config *cfg)
@@ -313,7 +379,7 @@ Test(device_state, reset_returns_a_device_to_its_power_on_state)
 		type->destroy(fresh);
 		reset++;
 	}
-	cr_assert_eq(reset, 5);
+	cr_assert_eq(reset, 6);
 	close(cfg.serial_out_fd);
 }
 

@@ -289,6 +289,18 @@ static void check_fadt(const struct tables *t, const uint8_t *f)
 	cr_assert(memcmp(dsdt + 36, s5, sizeof(s5)) == 0, "Name (\\_S5, Package (4) {5, 5, 0, 0})");
 }
 
+/* The PC's HPET: 3 timers, 64-bit, legacy capable, at 0xfed00000. */
+static void check_hpet(const uint8_t *h)
+{
+	cr_assert_eq(get32(h + 4), 56, "HPET table length");
+	cr_assert_eq(h[8], 1, "revision");
+	cr_assert_eq(get32(h + 36), 0x8086a201u, "event timer block ID");
+	cr_assert_eq(h[40], 0, "base address in system memory");
+	cr_assert_eq(get64(h + 44), 0xfed00000u);
+	cr_assert_eq(h[52], 0, "HPET number");
+	cr_assert_eq(get16(h + 53), 10000, "minimum tick: 100 us at 100 MHz");
+}
+
 static void check_acpi(unsigned ncpus)
 {
 	struct tables t;
@@ -303,9 +315,10 @@ static void check_acpi(unsigned ncpus)
 	cr_assert_eq(sum(rsdp, 36), 0, "extended checksum");
 
 	const uint8_t *xsdt = acpi_table(&t, get64(rsdp + 24), "XSDT");
-	cr_assert_eq(get32(xsdt + 4), 36 + 2 * 8, "two entries");
+	cr_assert_eq(get32(xsdt + 4), 36 + 3 * 8, "three entries");
 	check_fadt(&t, acpi_table(&t, get64(xsdt + 36), "FACP"));
 	check_madt(acpi_table(&t, get64(xsdt + 44), "APIC"), &t.desc);
+	check_hpet(acpi_table(&t, get64(xsdt + 52), "HPET"));
 	guest_memory_free(&t.mem);
 }
 
@@ -320,7 +333,8 @@ Test(firmware, every_table_stays_inside_the_firmware_area)
 	struct x86_firmware_desc desc = pc_desc(devices, X86_FIRMWARE_MAX_CPUS);
 	cr_assert_leq(mptable_config_size(&desc), MP_CONFIG_MAX);
 	cr_assert_leq(MP_CONFIG_ADDR + MP_CONFIG_MAX, X86_TABLES_END);
-	cr_assert_leq(ACPI_MADT_ADDR + acpi_madt_size(&desc), ACPI_TABLES_END);
+	cr_assert_leq(ACPI_MADT_ADDR + acpi_madt_size(&desc), ACPI_HPET_ADDR);
+	cr_assert_leq(ACPI_HPET_ADDR + sizeof(struct acpi_hpet), ACPI_DSDT_ADDR);
 	cr_assert_leq(ACPI_TABLES_END, MP_CONFIG_ADDR);
 	cr_assert_leq(X86_TABLES_END, MP_FLOATING_ADDR);
 	cr_assert_geq(ACPI_RSDP_ADDR, X86_FIRMWARE_START);
@@ -537,6 +551,15 @@ static void expect_described(const struct tables *t, const struct resources *res
 	cr_assert(has_bytes(dev, len, name_hid, sizeof(name_hid)), "%s: _HID %s", res->acpi_name,
 		  res->acpi_hid);
 	for (unsigned i = 0; i < res->nranges; i++) {
+		if (res->ranges[i].space == RESOURCE_SPACE_MMIO) {
+			uint32_t m = (uint32_t)res->ranges[i].base, n = (uint32_t)res->ranges[i].len;
+			uint8_t mem32[] = { 0x86, 0x09, 0x00, 0x01, (uint8_t)m, (uint8_t)(m >> 8),
+					    (uint8_t)(m >> 16), (uint8_t)(m >> 24), (uint8_t)n,
+					    (uint8_t)(n >> 8), (uint8_t)(n >> 16), (uint8_t)(n >> 24) };
+			cr_assert(has_bytes(dev, len, mem32, sizeof(mem32)), "%s: memory at 0x%x",
+				  res->acpi_name, m);
+			continue;
+		}
 		uint16_t b = (uint16_t)res->ranges[i].base;
 		uint8_t io[] = { 0x47, 0x01, (uint8_t)b, (uint8_t)(b >> 8), (uint8_t)b,
 				 (uint8_t)(b >> 8), 0x01, (uint8_t)res->ranges[i].len };

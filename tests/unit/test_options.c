@@ -65,8 +65,9 @@ Test(options, every_option_is_applied)
 	int r = PARSE(&o, &err, "--mem", "128M", "--mode", "long", "--format", "raw",
 		      "--load-addr", "0x200000", "--entry", "0x200010", "--timeout", "2.5",
 		      "--serial", "file:/tmp/x", "--strict-io", "--verbose", "--mem-shared",
-		      "--mem-prefault", "guest.bin");
+		      "--mem-prefault", "--no-hpet", "guest.bin");
 	cr_assert_eq(r, 0, "%s", err.msg);
+	cr_assert(o.cfg.no_hpet);
 	cr_assert_not(o.demo);
 	cr_assert_str_eq(o.image.path, "guest.bin");
 	cr_assert_eq(o.cfg.mem_size, 128ULL << 20);

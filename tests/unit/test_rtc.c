@@ -6,6 +6,8 @@
 #include <time.h>
 
 #include "devices/rtc.h"
+#include "state.h"
+#include "line_recorder.h"
 
 #define MIB (1ULL << 20)
 #define GIB (1ULL << 30)
@@ -362,4 +364,232 @@ Test(rtc, the_default_clock_is_the_hosts_utc_time)
 	cr_expect(got >= before - 1 && got <= after + 1, "RTC %ld, host %ld..%ld",
 		  (long)got, (long)before, (long)after);
 	rtc_destroy(rtc);
+}
+
+/* ==== interrupts ==== */
+
+/* ---- flags a polling guest sees, on the test's clock ---- */
+
+static void advance(struct rig *rig, long ns)
+{
+	rig->clock.now.tv_nsec += ns;
+	rig->clock.now.tv_sec += rig->clock.now.tv_nsec / 1000000000L;
+	rig->clock.now.tv_nsec %= 1000000000L;
+}
+
+Test(rtc, status_c_reports_a_periodic_tick_once_and_reading_clears_it)
+{
+	struct rig rig;
+	rig_open(&rig, utc(2024, 2, 29, 13, 45, 7), 64 * MIB, 0);
+	cmos_write(&rig, RTC_STATUS_A, 0x2f);    /* rate 15: 2 Hz */
+	advance(&rig, 499999999);
+	cr_expect_eq(cmos_read(&rig, RTC_STATUS_C), 0, "not yet half a second");
+	advance(&rig, 1);   /* 13:45:08.0: a tick, and a new second */
+	cr_expect_eq(cmos_read(&rig, RTC_STATUS_C), RTC_C_PF | RTC_C_UF);
+	cr_expect_eq(cmos_read(&rig, RTC_STATUS_C), 0, "read: cleared");
+	advance(&rig, 1500000000L);               /* three ticks: one flag */
+	cr_expect_eq(cmos_read(&rig, RTC_STATUS_C), RTC_C_PF | RTC_C_UF);
+	cmos_write(&rig, RTC_STATUS_A, 0x20);    /* rate 0: off */
+	advance(&rig, 600000000L);
+	cr_expect_eq(cmos_read(&rig, RTC_STATUS_C) & RTC_C_PF, 0);
+	rtc_destroy(rig.rtc);
+}
+
+Test(rtc, update_ended_comes_each_second_unless_set_holds_the_clock)
+{
+	struct rig rig;
+	rig_open(&rig, utc(2024, 2, 29, 13, 45, 7), 64 * MIB, 0);
+	cmos_write(&rig, RTC_STATUS_A, 0x20);    /* no periodic flag in the way */
+	advance(&rig, 499999999);
+	cr_expect_eq(cmos_read(&rig, RTC_STATUS_C), 0, "still second 7");
+	advance(&rig, 1);
+	cr_expect_eq(cmos_read(&rig, RTC_STATUS_C), RTC_C_UF, "second 8 began");
+	cmos_write(&rig, RTC_STATUS_B, RTC_B_SET | RTC_B_24H);
+	advance(&rig, 2000000000L);
+	cr_expect_eq(cmos_read(&rig, RTC_STATUS_C), 0, "SET: no update");
+	cmos_write(&rig, RTC_STATUS_B, RTC_B_24H);
+	cr_expect_eq(cmos_read(&rig, RTC_STATUS_C), 0);
+	advance(&rig, 1000000000L);
+	cr_expect_eq(cmos_read(&rig, RTC_STATUS_C), RTC_C_UF);
+	rtc_destroy(rig.rtc);
+}
+
+Test(rtc, the_alarm_flag_sets_in_the_matching_second_and_0xc0_matches_anything)
+{
+	struct rig rig;
+	rig_open(&rig, utc(2024, 2, 29, 13, 45, 7), 64 * MIB, 0);
+	cmos_write(&rig, RTC_STATUS_A, 0x20);
+	cmos_write(&rig, RTC_ALARM_HOURS, 0x13);
+	cmos_write(&rig, RTC_ALARM_MINUTES, 0x45);
+	cmos_write(&rig, RTC_ALARM_SECONDS, 0x09);
+	advance(&rig, 1000000000L);
+	cr_expect_eq(cmos_read(&rig, RTC_STATUS_C), RTC_C_UF, "13:45:08: no alarm");
+	advance(&rig, 1000000000L);
+	cr_expect_eq(cmos_read(&rig, RTC_STATUS_C), RTC_C_UF | RTC_C_AF, "13:45:09");
+	cmos_write(&rig, RTC_ALARM_SECONDS, 0xff);   /* every second of 13:45 */
+	cmos_write(&rig, RTC_ALARM_HOURS, 0xc0);     /* of every hour */
+	advance(&rig, 1000000000L);
+	cr_expect_eq(cmos_read(&rig, RTC_STATUS_C), RTC_C_UF | RTC_C_AF, "13:45:10");
+	cmos_write(&rig, RTC_ALARM_MINUTES, 0x46);
+	advance(&rig, 1000000000L);
+	cr_expect_eq(cmos_read(&rig, RTC_STATUS_C), RTC_C_UF, "minute 45 is not 46");
+	rtc_destroy(rig.rtc);
+}
+
+Test(rtc, irqf_and_the_line_follow_an_enabled_flag_until_c_is_read)
+{
+	struct rig rig;
+	struct line_recorder rec;
+	struct kvmini_error err;
+	line_recorder_init(&rec);
+	struct irq_line irq8 = line_recorder_line(&rec, RTC_IRQ);
+	rig_open(&rig, utc(2024, 2, 29, 13, 45, 7), 64 * MIB, 0);
+	cr_assert_eq(rtc_attach(rig.rtc, &irq8, NULL, &err), 0, "%s", err.msg);
+	cmos_write(&rig, RTC_STATUS_A, 0x2f);
+	advance(&rig, 500000000L);
+	cr_expect_eq(cmos_read(&rig, RTC_STATUS_C), RTC_C_PF | RTC_C_UF, "PIE clear: no IRQF");
+	cr_expect_eq(line_recorder_rises(&rec), 0);
+	advance(&rig, 500000000L);
+	cmos_write(&rig, RTC_STATUS_B, RTC_B_24H | RTC_B_PIE);   /* a pending PF and now PIE */
+	cr_expect(line_recorder_high(&rec, RTC_IRQ), "IRQ 8 up");
+	cr_expect_eq(cmos_read(&rig, RTC_STATUS_C), RTC_C_IRQF | RTC_C_PF);
+	cr_expect_not(line_recorder_high(&rec, RTC_IRQ), "reading C lowers it");
+	cr_expect_eq(line_recorder_event(&rec, 0).line, RTC_IRQ);
+	cmos_write(&rig, RTC_STATUS_B, RTC_B_24H);
+	rtc_destroy(rig.rtc);
+}
+
+/* ---- on a real event loop and the host's clock: waits on events ---- */
+
+struct live {
+	struct rtc *rtc;
+	struct event_loop *loop;
+	struct line_recorder rec;
+};
+
+static void live_open(struct live *l)
+{
+	struct kvmini_error err;
+	line_recorder_init(&l->rec);
+	struct irq_line irq8 = line_recorder_line(&l->rec, RTC_IRQ);
+	cr_assert_not_null(l->loop = event_loop_create("rtc-test", &err), "%s", err.msg);
+	cr_assert_not_null(l->rtc = rtc_create(NULL, 64 * MIB, 0));
+	cr_assert_eq(rtc_attach(l->rtc, &irq8, l->loop, &err), 0, "%s", err.msg);
+	cr_assert_eq(event_loop_start(l->loop, &err), 0, "%s", err.msg);
+}
+
+static void live_close(struct live *l)
+{
+	rtc_destroy(l->rtc);
+	event_loop_destroy(l->loop);
+}
+
+static uint8_t live_read(struct live *l, uint8_t reg)
+{
+	uint8_t v = 0;
+	rtc_ops.write(l->rtc, 0, &reg, 1);
+	rtc_ops.read(l->rtc, 1, &v, 1);
+	return v;
+}
+
+static void live_write(struct live *l, uint8_t reg, uint8_t v)
+{
+	rtc_ops.write(l->rtc, 0, &reg, 1);
+	rtc_ops.write(l->rtc, 1, &v, 1);
+}
+
+Test(rtc_irq, periodic_interrupts_come_at_the_rate_while_c_is_read)
+{
+	struct live l;
+	live_open(&l);
+	live_write(&l, RTC_STATUS_A, 0x20);                   /* off: no flag pending */
+	live_read(&l, RTC_STATUS_C);
+	uint64_t start = event_loop_now_ns();
+	live_write(&l, RTC_STATUS_A, 0x26);                   /* 1024 Hz, counted from now */
+	live_write(&l, RTC_STATUS_B, RTC_B_24H | RTC_B_PIE);
+	for (unsigned n = 1; n <= 8; n++) {
+		cr_assert(line_recorder_wait(&l.rec, n), "interrupt %u did not come", n);
+		uint8_t c = live_read(&l, RTC_STATUS_C);
+		cr_assert_eq(c & (RTC_C_IRQF | RTC_C_PF), RTC_C_IRQF | RTC_C_PF, "C = 0x%02x", c);
+		cr_assert_not(line_recorder_high(&l.rec, RTC_IRQ));
+	}
+	/* each interrupt is a later tick of 1/1024 s from the rate's start */
+	uint64_t eighth = line_recorder_event(&l.rec, 14).ns;
+	cr_assert_geq(eighth - start, 8 * 976562 - 1000000, "8 ticks took %llu ns",
+		      (unsigned long long)(eighth - start));
+	live_write(&l, RTC_STATUS_B, RTC_B_24H);
+	live_close(&l);
+}
+
+Test(rtc_irq, the_update_interrupt_comes_at_the_next_second_then_the_alarm)
+{
+	struct live l;
+	live_open(&l);
+	live_write(&l, RTC_STATUS_A, 0x20);   /* no periodic flag from here on */
+	live_read(&l, RTC_STATUS_C);          /* the flags so far (a PF at 1024 Hz) go */
+	uint8_t sec = live_read(&l, RTC_SECONDS);
+	live_write(&l, RTC_STATUS_B, RTC_B_24H | RTC_B_UIE);
+	cr_assert(line_recorder_wait(&l.rec, 1), "no update-ended interrupt");
+	cr_assert_neq(live_read(&l, RTC_SECONDS), sec, "it ended a second");
+	cr_assert_eq(live_read(&l, RTC_STATUS_C), RTC_C_IRQF | RTC_C_UF);
+	/* the alarm alone, every second */
+	live_write(&l, RTC_ALARM_HOURS, 0xff);
+	live_write(&l, RTC_ALARM_MINUTES, 0xff);
+	live_write(&l, RTC_ALARM_SECONDS, 0xff);
+	live_write(&l, RTC_STATUS_B, RTC_B_24H | RTC_B_AIE);
+	live_read(&l, RTC_STATUS_C);
+	unsigned before = line_recorder_rises(&l.rec);
+	cr_assert(line_recorder_wait(&l.rec, before + 1), "no alarm interrupt");
+	cr_assert_eq(live_read(&l, RTC_STATUS_C), RTC_C_IRQF | RTC_C_AF | RTC_C_UF);
+	live_write(&l, RTC_STATUS_B, RTC_B_24H);
+	live_close(&l);
+}
+
+Test(rtc_irq, a_new_boot_rebinds_the_line_and_the_old_one_hears_nothing)
+{
+	struct live l;
+	struct line_recorder next;
+	struct kvmini_error err;
+	live_open(&l);
+	live_write(&l, RTC_STATUS_A, 0x23);                   /* 8192 Hz */
+	live_write(&l, RTC_STATUS_B, RTC_B_24H | RTC_B_PIE);
+	cr_assert(line_recorder_wait(&l.rec, 1));
+	rtc_detach(l.rtc);
+	unsigned heard = l.rec.count;
+	line_recorder_init(&next);
+	struct irq_line irq8 = line_recorder_line(&next, RTC_IRQ);
+	cr_assert_eq(rtc_attach(l.rtc, &irq8, l.loop, &err), 0, "%s", err.msg);
+	cr_assert_eq(live_read(&l, RTC_STATUS_B) & RTC_B_PIE, 0, "a reset clears the enables");
+	cr_assert_eq(live_read(&l, RTC_STATUS_C), 0, "and the flags");
+	live_write(&l, RTC_STATUS_B, RTC_B_24H | RTC_B_PIE);
+	cr_assert(line_recorder_wait(&next, 1), "the new line gets the interrupt");
+	live_read(&l, RTC_STATUS_C);
+	cr_assert(line_recorder_wait(&next, 2));
+	cr_assert_eq(line_recorder_event(&l.rec, heard).ns, 0, "the old line heard nothing more");
+	cr_assert_eq(l.rec.count, heard);
+	live_write(&l, RTC_STATUS_B, RTC_B_24H);
+	live_close(&l);
+}
+
+Test(rtc_irq, a_restored_irqf_raises_the_line_again)
+{
+	struct live l;
+	struct kvmini_error err;
+	struct state_writer w;
+	struct state_reader r;
+	live_open(&l);
+	live_write(&l, RTC_STATUS_A, 0x26);
+	live_write(&l, RTC_STATUS_B, RTC_B_24H | RTC_B_PIE);
+	cr_assert(line_recorder_wait(&l.rec, 1));
+	live_write(&l, RTC_STATUS_B, RTC_B_24H);              /* IRQF stays until C is read */
+	state_writer_init(&w);
+	rtc_device.save_state(l.rtc, &w);
+	live_read(&l, RTC_STATUS_C);
+	cr_assert_not(line_recorder_high(&l.rec, RTC_IRQ));
+	state_reader_init(&r, w.data, w.len);
+	cr_assert_eq(rtc_device.restore_state(l.rtc, &r, &err), 0, "%s", err.msg);
+	cr_assert(line_recorder_high(&l.rec, RTC_IRQ), "IRQF came back with the state");
+	cr_assert_eq(live_read(&l, RTC_STATUS_C) & RTC_C_IRQF, RTC_C_IRQF);
+	state_writer_free(&w);
+	live_close(&l);
 }

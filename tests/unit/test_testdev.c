@@ -8,6 +8,7 @@
 #include "board/board.h"
 #include "devices/debugcon.h"
 #include "devices/testdev.h"
+#include "state.h"
 #include "bare_vm.h"
 
 static struct bus pio, mmio;
@@ -109,6 +110,35 @@ Test(testdev, mmio_is_64_kib_of_ram)
 	testdev_device.reset(dev);
 	cr_assert(bus_access(&mmio, TESTDEV_MMIO_BASE, r, 4, false));
 	cr_assert_eq(r[0] | r[1] | r[2] | r[3], 0);
+}
+
+Test(testdev, state_round_trips_and_a_short_state_changes_nothing)
+{
+	struct kvmini_error err;
+	struct state_writer w;
+	struct state_reader r;
+	uint8_t v[2] = { 0x5a, 0xa5 }, got[2];
+
+	out(0xe0, 0xcafe, 2);
+	cr_assert(bus_access(&mmio, TESTDEV_MMIO_BASE + 0x1234, v, 2, true));
+	state_writer_init(&w);
+	testdev_device.save_state(dev, &w);
+	cr_assert_not(w.failed);
+	testdev_device.reset(dev);
+	state_reader_init(&r, w.data, w.len);
+	cr_assert_eq(testdev_device.restore_state(dev, &r, &err), 0, "%s", err.msg);
+	cr_assert_eq(in(0xe0, 4), 0xcafe);
+	cr_assert(bus_access(&mmio, TESTDEV_MMIO_BASE + 0x1234, got, 2, false));
+	cr_assert_eq(memcmp(got, v, 2), 0);
+
+	out(0xe0, 7, 1);
+	state_reader_init(&r, w.data, w.len - 1);
+	cr_assert_eq(testdev_device.restore_state(dev, &r, &err), -1);
+	state_put_u8(&w, 0);   /* a byte left over */
+	state_reader_init(&r, w.data, w.len);
+	cr_assert_eq(testdev_device.restore_state(dev, &r, &err), -1);
+	cr_assert_eq(in(0xe0, 4), 7, "a failed restore changed nothing");
+	state_writer_free(&w);
 }
 
 /* ---- on the PC board ---- */

@@ -272,6 +272,7 @@ static void machine_up(struct fake_machine *fm, enum kvmini_transport transport)
 	fm->vm.log_fd = 2;
 	fm->vm.irqchip = KVMINI_IRQCHIP_NONE;
 	bus_init(&fm->vm.mmio, "MMIO");
+	bus_init(&fm->vm.pio, "port");
 	cr_assert_eq(guest_memory_init(&fm->vm.mem, 16 * MIB, 0, &err), 0, "%s", err.msg);
 	cr_assert(fm->loop = event_loop_create("evloop", &err), "%s", err.msg);
 	cr_assert_eq(event_loop_start(fm->loop, &err), 0, "%s", err.msg);
@@ -288,6 +289,7 @@ static void machine_down(struct fake_machine *fm)
 	virtio_devices_destroy(&fm->set);
 	event_loop_destroy(fm->loop);
 	bus_free(&fm->vm.mmio);
+	bus_free(&fm->vm.pio);
 	guest_memory_free(&fm->vm.mem);
 }
 
@@ -320,14 +322,24 @@ Test(virtio_board, rng_gets_the_first_window_on_the_mmio_bus)
 	machine_down(&fm);
 }
 
-Test(virtio_board, pci_transport_without_pci_is_a_clear_error)
+Test(virtio_board, pci_transport_puts_the_rng_at_slot_1_of_a_host_bridge)
 {
 	static struct fake_machine fm;
 	machine_up(&fm, KVMINI_TRANSPORT_PCI);
 	struct kvmini_error err = { 0 };
-	cr_assert_eq(board_virtio_attach(&fm.board, &fm.cfg, &err), -1);
-	cr_assert_eq(err.code, KVMINI_E_USAGE);
-	cr_assert(strstr(err.msg, "--transport pci"), "%s", err.msg);
+	cr_assert_eq(board_virtio_attach(&fm.board, &fm.cfg, &err), 0, "%s", err.msg);
+	cr_assert_not_null(fm.board.pci);
+	uint8_t a[4] = { 0x00, 0x08, 0x00, 0x80 }, id[4];   /* bus 0, slot 1, register 0 */
+	cr_assert(bus_access(&fm.vm.pio, 0xcf8, a, 4, true));
+	cr_assert(bus_access(&fm.vm.pio, 0xcfc, id, 4, false));
+	cr_assert_eq(get32(id), (0x1040u + VIRTIO_ID_RNG) << 16 | 0x1af4);
+	cr_assert_eq(bus_read32(&fm, 0xe0000000 + (1 << 15)), get32(id), "ECAM says the same");
+	/* Nothing for the DSDT or the command line per device: PCI0 says it all. */
+	cr_assert_null(fm.board.virtio_slots[0].res.acpi_hid);
+	cr_assert_str_eq(fm.board.virtio_slots[0].cmdline, "");
+	board_virtio_detach(&fm.board);
+	cr_assert_null(fm.board.pci, "the bridge goes with the last device");
 	cr_assert_eq(bus_count(&fm.vm.mmio), 0);
+	cr_assert_eq(bus_count(&fm.vm.pio), 0);
 	machine_down(&fm);
 }

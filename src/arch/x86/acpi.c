@@ -163,13 +163,48 @@ static void build_madt(uint8_t *table, const struct x86_firmware_desc *desc)
 	seal(table);
 }
 
-static void build_xsdt(struct acpi_xsdt *x)
+/* The first device that is an HPET, or NULL. */
+static const struct resources *hpet_of(const struct x86_firmware_desc *desc)
 {
-	*x = (struct acpi_xsdt){
-		.h = header("XSDT", sizeof(*x), 1),
-		.entries = { ACPI_FADT_ADDR, ACPI_MADT_ADDR },
+	for (size_t i = 0; i < desc->ndevices; i++)
+		if (desc->devices[i]->hpet && desc->devices[i]->nranges &&
+		    desc->devices[i]->ranges[0].space == RESOURCE_SPACE_MMIO)
+			return desc->devices[i];
+	return NULL;
+}
+
+static void build_hpet(struct acpi_hpet *t, const struct resources *res)
+{
+	*t = (struct acpi_hpet){
+		.h = header("HPET", sizeof(*t), 1),
+		.event_timer_block_id = res->hpet->block_id,
+		.base_address = { .space_id = ACPI_GAS_MEMORY, .bit_width = 64,
+				  .address = res->ranges[0].base },
+		.min_clock_tick = res->hpet->min_tick,
 	};
+	seal(t);
+}
+
+static void build_xsdt(struct acpi_xsdt *x, const struct x86_firmware_desc *desc, bool hpet)
+{
+	*x = (struct acpi_xsdt){ .entries = { ACPI_FADT_ADDR, ACPI_MADT_ADDR } };
+	unsigned n = 2;
+	if (desc->pci)
+		x->entries[n++] = ACPI_MCFG_ADDR;
+	if (hpet)
+		x->entries[n++] = ACPI_HPET_ADDR;
+	x->h = header("XSDT", (uint32_t)(sizeof(x->h) + n * sizeof(x->entries[0])), 1);
 	seal(x);
+}
+
+/* Bus 0 only: ECAM's 1 MiB. */
+static void build_mcfg(struct acpi_mcfg *m, const struct x86_pci_desc *pci)
+{
+	*m = (struct acpi_mcfg){
+		.h = header("MCFG", sizeof(*m), 1),
+		.alloc = { { .base = pci->ecam_base, .segment = 0, .start_bus = 0, .end_bus = 0 } },
+	};
+	seal(m);
 }
 
 static void build_rsdp(struct acpi_rsdp *r)
@@ -179,6 +214,34 @@ static void build_rsdp(struct acpi_rsdp *r)
 	memcpy(r->oem_id, ACPI_OEM_ID, sizeof(r->oem_id));
 	r->checksum = firmware_checksum(r, 20);   /* the ACPI 1.0 part */
 	r->ext_checksum = firmware_checksum(r, sizeof(*r));
+}
+
+/* Name (_CRS, Buffer (n) {...}): open, write the descriptors, close
+ * (the end tag, then the buffer's size byte, known only then). */
+struct crs {
+	size_t buffer, size_at, first;
+};
+
+static struct crs crs_open(struct aml *a)
+{
+	struct crs c;
+	aml_byte(a, AML_NAME_OP);
+	aml_name_seg(a, "_CRS");
+	aml_byte(a, AML_BUFFER_OP);
+	c.buffer = aml_pkg_open(a);
+	aml_byte(a, AML_BYTE_PREFIX);
+	c.size_at = a->len;
+	aml_byte(a, 0);
+	c.first = a->len;
+	return c;
+}
+
+static void crs_close(struct aml *a, const struct crs *c)
+{
+	aml_res_end(a);
+	if (!a->overflow)
+		a->buf[c->size_at] = (uint8_t)(a->len - c->first);
+	aml_pkg_close(a, c->buffer);
 }
 
 static bool ids_valid(const struct resources *res)
@@ -225,14 +288,7 @@ static int dsdt_device(struct aml *a, const struct resources *res, struct kvmini
 	size_t device = aml_pkg_open(a);
 	aml_name_seg(a, res->acpi_name);
 	dsdt_ids(a, res);
-	aml_byte(a, AML_NAME_OP);
-	aml_name_seg(a, "_CRS");
-	aml_byte(a, AML_BUFFER_OP);
-	size_t buffer = aml_pkg_open(a);
-	aml_byte(a, AML_BYTE_PREFIX);
-	size_t size_at = a->len;
-	aml_byte(a, 0);             /* the buffer's size, known below */
-	size_t first = a->len;
+	struct crs crs = crs_open(a);
 	for (unsigned i = 0; i < res->nranges; i++) {
 		const struct resource_range *r = &res->ranges[i];
 		if (r->space == RESOURCE_SPACE_PORT && r->base + r->len <= 0x10000 && r->len <= 0xff)
@@ -245,16 +301,93 @@ static int dsdt_device(struct aml *a, const struct resources *res, struct kvmini
 	}
 	for (unsigned i = 0; i < res->nirqs; i++)
 		dsdt_irq(a, &res->irqs[i], res->irqs_shared);
-	aml_res_end(a);
-	if (!a->overflow)
-		a->buf[size_at] = (uint8_t)(a->len - first);
-	aml_pkg_close(a, buffer);
+	crs_close(a, &crs);
 	aml_pkg_close(a, device);
 	return 0;
 }
 
+/* ---- the PCI root bridge ---- */
+
+static void name_integer(struct aml *a, const char *name, uint32_t v)
+{
+	aml_byte(a, AML_NAME_OP);
+	aml_name_seg(a, name);
+	aml_integer(a, v);
+}
+
+static void name_eisa_id(struct aml *a, const char *name, const char *pnp_id)
+{
+	uint32_t id = 0;
+	aml_eisa_id(pnp_id, &id);   /* constant IDs: they parse */
+	aml_byte(a, AML_NAME_OP);
+	aml_name_seg(a, name);
+	aml_dword(a, id);
+}
+
+/* _CRS: bus 0, the config ports, the I/O space around them, the BARs'
+ * memory window. */
+static void pci_crs(struct aml *a, const struct x86_pci_desc *pci)
+{
+	struct crs crs = crs_open(a);
+	aml_res_bus_numbers(a, 0, 0);
+	aml_res_io(a, 0xcf8, 8);
+	aml_res_io_window(a, 0x0000, 0x0cf7);
+	aml_res_io_window(a, 0x0d00, 0xffff);
+	aml_res_memory_window(a, (uint32_t)pci->mmio_base, (uint32_t)(pci->mmio_end - 1));
+	crs_close(a, &crs);
+}
+
+/* _PRT: Package { Package { slot << 16 | 0xffff, pin, 0, GSI } ... } for
+ * every slot and pin (a source of 0: the GSI is the IOAPIC's input). */
+static void pci_prt(struct aml *a, const struct x86_pci_desc *pci)
+{
+	aml_byte(a, AML_NAME_OP);
+	aml_name_seg(a, "_PRT");
+	aml_byte(a, AML_PACKAGE_OP);
+	size_t outer = aml_pkg_open(a);
+	aml_byte(a, 31 * 4);
+	for (unsigned slot = 1; slot < 32; slot++) {
+		for (unsigned pin = 0; pin < 4; pin++) {
+			aml_byte(a, AML_PACKAGE_OP);
+			size_t entry = aml_pkg_open(a);
+			aml_byte(a, 4);
+			aml_integer(a, slot << 16 | 0xffff);
+			aml_integer(a, pin);
+			aml_integer(a, 0);
+			aml_integer(a, pci->intx_gsi + (slot + pin) % pci->intx_lines);
+			aml_pkg_close(a, entry);
+		}
+	}
+	aml_pkg_close(a, outer);
+}
+
+/* Device (PCI0): a PCI Express root bridge (PNP0A08, compatible with
+ * PNP0A03) with segment 0, bus 0; and Device (PCIR), a motherboard
+ * resource (PNP0C02) reserving ECAM, which Linux wants to see before it
+ * trusts the MCFG table. */
+static int dsdt_pci(struct aml *a, const struct x86_pci_desc *pci, struct kvmini_error *err)
+{
+	aml_byte(a, AML_EXT_OP_PREFIX);
+	aml_byte(a, AML_DEVICE_OP);
+	size_t device = aml_pkg_open(a);
+	aml_name_seg(a, "PCI0");
+	name_eisa_id(a, "_HID", "PNP0A08");
+	name_eisa_id(a, "_CID", "PNP0A03");
+	name_integer(a, "_UID", 0);
+	name_integer(a, "_SEG", 0);
+	name_integer(a, "_BBN", 0);
+	pci_crs(a, pci);
+	pci_prt(a, pci);
+	aml_pkg_close(a, device);
+	const struct resources ecam = {
+		.ranges = { { RESOURCE_SPACE_MMIO, pci->ecam_base, X86_PCI_ECAM_SIZE, NULL, "ECAM" } },
+		.nranges = 1, .acpi_name = "PCIR", .acpi_hid = "PNP0C02",
+	};
+	return dsdt_device(a, &ecam, err);
+}
+
 /* The DSDT's AML: \_S5, then Scope (_SB) with every device that has a
- * PNP ID, in the board's order. */
+ * PNP ID, in the board's order, and the PCI root bridge. */
 static int dsdt_write(struct aml *a, const struct x86_firmware_desc *desc,
 		      struct kvmini_error *err)
 {
@@ -265,6 +398,8 @@ static int dsdt_write(struct aml *a, const struct x86_firmware_desc *desc,
 	for (size_t i = 0; i < desc->ndevices; i++)
 		if (desc->devices[i]->acpi_hid && dsdt_device(a, desc->devices[i], err) < 0)
 			return -1;
+	if (desc->pci && dsdt_pci(a, desc->pci, err) < 0)
+		return -1;
 	aml_pkg_close(a, scope);
 	if (a->overflow)
 		return kvmini_fail(err, KVMINI_E_HOST,
@@ -300,7 +435,10 @@ int acpi_write_tables(const struct guest_memory *mem, const struct x86_firmware_
 	struct acpi_facs *facs = guest_ptr(mem, ACPI_FACS_ADDR, sizeof(*facs));
 	uint8_t *dsdt = guest_ptr(mem, ACPI_DSDT_ADDR, ACPI_DSDT_MAX);
 	uint8_t *madt = guest_ptr(mem, ACPI_MADT_ADDR, acpi_madt_size(desc));
-	if (!r || !x || !f || !facs || !dsdt || !madt)
+	struct acpi_mcfg *mcfg = guest_ptr(mem, ACPI_MCFG_ADDR, sizeof(*mcfg));
+	const struct resources *hpet = hpet_of(desc);
+	struct acpi_hpet *hpet_table = guest_ptr(mem, ACPI_HPET_ADDR, sizeof(*hpet_table));
+	if (!r || !x || !f || !facs || !dsdt || !madt || !mcfg || !hpet_table)
 		return kvmini_fail(err, KVMINI_E_USAGE,
 				   "guest RAM too small for the ACPI tables at 0x%llx",
 				   ACPI_RSDP_ADDR);
@@ -309,7 +447,11 @@ int acpi_write_tables(const struct guest_memory *mem, const struct x86_firmware_
 	build_facs(facs);
 	build_fadt(f);
 	build_madt(madt, desc);
-	build_xsdt(x);
+	if (desc->pci)
+		build_mcfg(mcfg, desc->pci);
+	if (hpet)
+		build_hpet(hpet_table, hpet);
+	build_xsdt(x, desc, hpet != NULL);
 	build_rsdp(r);
 	*rsdp = ACPI_RSDP_ADDR;
 	return 0;

@@ -13,8 +13,10 @@
 #define ACPI_RSDP_ADDR 0xe0000ULL
 #define ACPI_XSDT_ADDR 0xe0100ULL
 #define ACPI_FADT_ADDR 0xe0200ULL
+#define ACPI_MCFG_ADDR 0xe0340ULL   /* after the FADT's 276 bytes; only with PCI */
 #define ACPI_FACS_ADDR 0xe0400ULL   /* 64-byte aligned, as the FACS must be */
-#define ACPI_MADT_ADDR 0xe0500ULL   /* the MADT for X86_FIRMWARE_MAX_CPUS ends below the DSDT */
+#define ACPI_MADT_ADDR 0xe0500ULL   /* the MADT for X86_FIRMWARE_MAX_CPUS ends below the HPET's */
+#define ACPI_HPET_ADDR 0xe0e00ULL   /* when a device is an HPET (resources.h) */
 /* The DSDT grows with the board's devices (about 40 bytes each, more
  * with virtio's): 12 KiB leaves room for hundreds. */
 #define ACPI_DSDT_ADDR 0xe1000ULL
@@ -71,13 +73,31 @@ struct acpi_gas {
 } __attribute__((packed));
 _Static_assert(sizeof(struct acpi_gas) == 12, "generic address structure: 12 bytes");
 
+#define ACPI_GAS_MEMORY 0
 #define ACPI_GAS_IO 1
 
+/* Its length says how many entries are used: FADT, MADT, then MCFG
+ * when there is PCI and the HPET table when there is an HPET. */
+#define ACPI_XSDT_MAX_ENTRIES 4
 struct acpi_xsdt {
 	struct acpi_header h;         /* "XSDT" */
-	uint64_t entries[2];          /* FADT, MADT */
+	uint64_t entries[ACPI_XSDT_MAX_ENTRIES];
 } __attribute__((packed));
-_Static_assert(sizeof(struct acpi_xsdt) == 52, "XSDT with two entries");
+_Static_assert(ACPI_XSDT_ADDR + sizeof(struct acpi_xsdt) <= ACPI_FADT_ADDR, "XSDT room");
+
+/* MCFG (PCI Firmware Specification 3.0, 4.1.2): where ECAM is. */
+struct acpi_mcfg_allocation {
+	uint64_t base;
+	uint16_t segment;
+	uint8_t start_bus, end_bus;
+	uint32_t reserved;
+} __attribute__((packed));
+struct acpi_mcfg {
+	struct acpi_header h;         /* "MCFG", revision 1 */
+	uint64_t reserved;
+	struct acpi_mcfg_allocation alloc[1];
+} __attribute__((packed));
+_Static_assert(sizeof(struct acpi_mcfg) == 60, "MCFG with one allocation: 60 bytes");
 
 struct acpi_fadt {
 	struct acpi_header h;         /* "FACP", revision 6 */
@@ -138,6 +158,8 @@ struct acpi_fadt {
 	uint64_t hypervisor_vendor_id;
 } __attribute__((packed));
 _Static_assert(sizeof(struct acpi_fadt) == 276, "FADT revision 6: 276 bytes");
+_Static_assert(ACPI_FADT_ADDR + sizeof(struct acpi_fadt) <= ACPI_MCFG_ADDR &&
+	       ACPI_MCFG_ADDR + 60 <= ACPI_FACS_ADDR, "the MCFG between the FADT and the FACS");
 _Static_assert(__builtin_offsetof(struct acpi_fadt, flags) == 112, "FADT Flags offset");
 _Static_assert(__builtin_offsetof(struct acpi_fadt, x_dsdt) == 140, "FADT X_DSDT offset");
 
@@ -220,13 +242,27 @@ _Static_assert(sizeof(struct acpi_madt_lapic_nmi) == 6, "local APIC NMI structur
 #define ACPI_INTI_EDGE         (0x1 << 2)
 #define ACPI_INTI_LEVEL        (0x3 << 2)
 
+/* The IA-PC HPET table (HPET specification 1.0a, 3.2.4). */
+struct acpi_hpet {
+	struct acpi_header h;         /* "HPET", revision 1 */
+	uint32_t event_timer_block_id;   /* the capabilities register's low half */
+	struct acpi_gas base_address;    /* system memory */
+	uint8_t hpet_number;
+	uint16_t min_clock_tick;
+	uint8_t page_protection;      /* 0: no guarantee */
+} __attribute__((packed));
+_Static_assert(sizeof(struct acpi_hpet) == 56, "HPET table: 56 bytes");
+
 /* Bytes of the MADT for desc (its vCPUs and interrupt source overrides). */
 uint64_t acpi_madt_size(const struct x86_firmware_desc *desc);
 
 /* Write every ACPI table for desc->ncpus vCPUs (APIC IDs 0..ncpus-1),
  * the IOAPIC (ID ncpus) and desc's devices: the DSDT describes each one
- * with a PNP ID, the MADT overrides the ISA IRQs they declare that are
- * not at their own pin or not edge-triggered. *rsdp gets the RSDP's
+ * with a PNP ID (and, with desc->pci, the PCI root bridge PCI0 with its
+ * windows and INTx routing, and the MCFG table ECAM), the MADT overrides
+ * the ISA IRQs they declare that are not at their own pin or not
+ * edge-triggered, and the first device declaring an HPET (resources.h)
+ * gets the HPET table. *rsdp gets the RSDP's
  * address, which an OS finds by scanning or is told (a bzImage's
  * boot_params.acpi_rsdp_addr). Fails when ncpus is outside
  * 1..X86_FIRMWARE_MAX_CPUS, RAM lacks the area, or the devices do not

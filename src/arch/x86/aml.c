@@ -33,6 +33,21 @@ void aml_dword(struct aml *a, uint32_t v)
 	put_le(a, v, 4);
 }
 
+void aml_integer(struct aml *a, uint32_t v)
+{
+	if (v <= 1) {
+		aml_byte(a, v ? AML_ONE_OP : AML_ZERO_OP);
+	} else if (v <= 0xff) {
+		aml_byte(a, AML_BYTE_PREFIX);
+		aml_byte(a, (uint8_t)v);
+	} else if (v <= 0xffff) {
+		aml_byte(a, AML_WORD_PREFIX);
+		put_le(a, v, 2);
+	} else {
+		aml_dword(a, v);
+	}
+}
+
 /* The widest PkgLength takes 4 bytes: reserve that, shrink on close. */
 #define PKG_LENGTH_MAX_BYTES 4
 
@@ -159,4 +174,48 @@ void aml_res_end(struct aml *a)
 {
 	aml_byte(a, 0x79);          /* small item 0x0f (end tag), 1 byte */
 	aml_byte(a, 0x00);          /* checksum 0: "treat as correct" */
+}
+
+/* Address space descriptors (ACPI 6.0 section 6.4.3.5): a producer's
+ * window with fixed ends and no translation. */
+enum { ADDR_MEMORY = 0, ADDR_IO = 1, ADDR_BUS = 2 };
+#define ADDR_FLAGS_FIXED 0x0c        /* _MAF and _MIF set; producer, positive decode */
+
+static void address_word(struct aml *a, uint8_t type, uint8_t type_flags, uint16_t min,
+			 uint16_t max)
+{
+	aml_byte(a, 0x88);          /* large item 0x08 (word address space) */
+	put_le(a, 13, 2);
+	aml_byte(a, type);
+	aml_byte(a, ADDR_FLAGS_FIXED);
+	aml_byte(a, type_flags);
+	put_le(a, 0, 2);            /* granularity */
+	put_le(a, min, 2);
+	put_le(a, max, 2);
+	put_le(a, 0, 2);            /* translation */
+	put_le(a, (uint32_t)max - min + 1, 2);
+}
+
+void aml_res_bus_numbers(struct aml *a, uint16_t min, uint16_t max)
+{
+	address_word(a, ADDR_BUS, 0, min, max);
+}
+
+void aml_res_io_window(struct aml *a, uint16_t min, uint16_t max)
+{
+	address_word(a, ADDR_IO, 0x03, min, max);   /* ISA and non-ISA ranges */
+}
+
+void aml_res_memory_window(struct aml *a, uint32_t min, uint32_t max)
+{
+	aml_byte(a, 0x87);          /* large item 0x07 (dword address space) */
+	put_le(a, 23, 2);
+	aml_byte(a, ADDR_MEMORY);
+	aml_byte(a, ADDR_FLAGS_FIXED);
+	aml_byte(a, 0x01);          /* read-write, non-cacheable */
+	put_le(a, 0, 4);            /* granularity */
+	put_le(a, min, 4);
+	put_le(a, max, 4);
+	put_le(a, 0, 4);            /* translation */
+	put_le(a, (uint64_t)max - min + 1, 4);
 }

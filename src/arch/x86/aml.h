@@ -20,6 +20,8 @@ void aml_bytes(struct aml *a, const void *bytes, size_t n);
 /* A NameSeg: exactly four characters. */
 void aml_name_seg(struct aml *a, const char *name);
 void aml_dword(struct aml *a, uint32_t v);   /* DWordPrefix + value */
+/* An integer in its shortest form: Zero, One, Byte, Word or DWord. */
+void aml_integer(struct aml *a, uint32_t v);
 
 /* Open a construct whose length is a PkgLength (Scope, Device, Buffer,
  * Package): returns where it starts; close it when its contents are in. */
@@ -44,8 +46,16 @@ void aml_res_irq(struct aml *a, unsigned line, bool level);       /* IRQNoFlags 
  * Exclusive) {gsi}: a line past the ISA IRQs. */
 void aml_res_interrupt(struct aml *a, uint32_t gsi, bool level, bool shared);
 void aml_res_end(struct aml *a);
+/* A PCI root bridge's windows (ResourceProducer, MinFixed, MaxFixed,
+ * PosDecode): WordBusNumber, WordIO (EntireRange), DWordMemory
+ * (NonCacheable, ReadWrite); [min, max] inclusive. */
+void aml_res_bus_numbers(struct aml *a, uint16_t min, uint16_t max);
+void aml_res_io_window(struct aml *a, uint16_t min, uint16_t max);
+void aml_res_memory_window(struct aml *a, uint32_t min, uint32_t max);
+
 
 enum {
+	AML_ZERO_OP = 0x00, AML_ONE_OP = 0x01, AML_WORD_PREFIX = 0x0b,
 	AML_NAME_OP = 0x08, AML_DWORD_PREFIX = 0x0c, AML_BYTE_PREFIX = 0x0a,
 	AML_STRING_PREFIX = 0x0d,
 	AML_SCOPE_OP = 0x10, AML_BUFFER_OP = 0x11, AML_PACKAGE_OP = 0x12,

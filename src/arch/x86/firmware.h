@@ -52,12 +52,37 @@ static inline uint8_t x86_ioapic_id(unsigned ncpus)
 #define X86_ISA_IRQS 16
 #define X86_ISA_CASCADE_IRQ 2   /* the 8259 cascade: no device, no table entry */
 
+/* The PCI host bridge's place in the hole below 4 GiB (docs/virtio.md
+ * has the whole map of the hole): BARs go in the 256 MiB from
+ * 0xc0000000 (the hole's start), virtio-mmio windows follow at
+ * 0xd0000000, ECAM for bus 0 is the 1 MiB at 0xe0000000; the IOAPIC,
+ * HPET and local APIC sit higher (0xfec00000-0xfee00fff). I/O BARs go
+ * in 0xc000-0xffff. INTA of slot s (pin p) reaches IOAPIC pin 16 +
+ * (s + p) % 8: the pins no ISA device uses, level-triggered, active
+ * low, as PCI interrupts are. */
+#define X86_PCI_ECAM_BASE 0xe0000000ULL
+#define X86_PCI_ECAM_SIZE 0x100000ULL
+#define X86_PCI_MMIO_BASE 0xc0000000ULL
+#define X86_PCI_MMIO_END  0xd0000000ULL
+#define X86_PCI_IO_BASE   0xc000ULL
+#define X86_PCI_IO_END    0x10000ULL
+#define X86_PCI_INTX_GSI  16u
+#define X86_PCI_INTX_LINES 8u
+
+/* The PCI host bridge the tables describe (a PC without one: NULL). */
+struct x86_pci_desc {
+	uint64_t ecam_base;           /* bus 0 */
+	uint64_t mmio_base, mmio_end;
+	unsigned intx_gsi, intx_lines;
+};
+
 /* What the tables describe: the vCPUs, and every device by its declared
  * resources (the board's list). Devices declare; the tables follow. */
 struct x86_firmware_desc {
 	unsigned ncpus;
 	const struct resources *const *devices;
 	size_t ndevices;
+	const struct x86_pci_desc *pci;
 };
 
 /* Keep loaders off what the tables will occupy in mem (memory.h). */

@@ -1,19 +1,27 @@
-/* The MPS 1.4 table for kvmini's PC: ncpus processors, one ISA bus, the
- * IOAPIC, the pins of the ISA IRQs and GSIs 16-23 the devices declare,
- * and the local APICs' LINT0/LINT1 wiring. */
+/* The MPS 1.4 table for kvmini's PC: ncpus processors, one ISA bus (and
+ * a PCI bus with a host bridge), the IOAPIC, the pins of the ISA IRQs and
+ * GSIs 16-23 the devices declare (and of the PCI slots' INTx), and the
+ * local APICs' LINT0/LINT1 wiring. */
 #include <string.h>
 #include "arch/x86/firmware.h"
 #include "arch/x86/irqchip.h"
 #include "arch/x86/mptable.h"
 
 #define LOCAL_INTERRUPTS 2
+#define PCI_SLOTS 32
+#define PCI_PINS 4
 
 uint64_t mptable_config_size(const struct x86_firmware_desc *desc)
 {
 	unsigned io_interrupts = (unsigned)__builtin_popcount(x86_firmware_isa_irqs(desc, NULL)) +
 				 (unsigned)__builtin_popcount(x86_firmware_gsis(desc, NULL));
+	unsigned buses = 1;
+	if (desc->pci) {
+		buses++;
+		io_interrupts += (PCI_SLOTS - 1) * PCI_PINS;
+	}
 	return sizeof(struct mp_config_header) + desc->ncpus * sizeof(struct mp_processor) +
-	       sizeof(struct mp_bus) + sizeof(struct mp_ioapic) +
+	       buses * sizeof(struct mp_bus) + sizeof(struct mp_ioapic) +
 	       (io_interrupts + LOCAL_INTERRUPTS) * sizeof(struct mp_interrupt);
 }
 
@@ -62,6 +70,31 @@ static void append_io_interrupts(struct mp_builder *b, const struct x86_firmware
 	}
 }
 
+/* PCI slots 1-31, pins INTA-INTD: source IRQ (slot << 2) | pin, at the
+ * IOAPIC pin the DSDT's _PRT names, level-triggered, active low. */
+static void append_pci_interrupts(struct mp_builder *b, const struct x86_pci_desc *pci,
+				  uint8_t ioapic_id)
+{
+	for (unsigned slot = 1; slot < PCI_SLOTS; slot++) {
+		for (unsigned pin = 0; pin < PCI_PINS; pin++) {
+			struct mp_interrupt e = {
+				.type = MP_IO_INTERRUPT, .interrupt_type = MP_INT,
+				.flags = MP_FLAGS_LEVEL_LOW, .source_bus = MP_PCI_BUS_ID,
+				.source_irq = (uint8_t)(slot << 2 | pin), .dest_id = ioapic_id,
+				.dest_pin = (uint8_t)(pci->intx_gsi + (slot + pin) % pci->intx_lines),
+			};
+			append(b, &e, sizeof(e));
+		}
+	}
+}
+
+static void append_bus(struct mp_builder *b, uint8_t id, const char type[6])
+{
+	struct mp_bus bus = { .type = MP_BUS, .bus_id = id };
+	memcpy(bus.bus_type, type, sizeof(bus.bus_type));
+	append(b, &bus, sizeof(bus));
+}
+
 /* The pins past the ISA IRQs that devices use (virtio-mmio), for an OS
  * without ACPI (Linux given virtio_mmio.device=...:IRQ): the ISA bus's
  * IRQ n at pin n, as other VMMs describe them, edge-triggered unless a
@@ -105,9 +138,9 @@ static void write_config(uint8_t *table, const struct x86_firmware_desc *desc, u
 	uint8_t ioapic_id = x86_ioapic_id(ncpus);
 	struct mp_builder b = { .next = table + sizeof(struct mp_config_header) };
 	append_processors(&b, ncpus);
-	struct mp_bus isa = { .type = MP_BUS, .bus_id = MP_ISA_BUS_ID };
-	memcpy(isa.bus_type, "ISA   ", sizeof(isa.bus_type));
-	append(&b, &isa, sizeof(isa));
+	append_bus(&b, MP_ISA_BUS_ID, "ISA   ");
+	if (desc->pci)
+		append_bus(&b, MP_PCI_BUS_ID, "PCI   ");
 	struct mp_ioapic ioapic = {
 		.type = MP_IOAPIC, .ioapic_id = ioapic_id, .ioapic_version = X86_IOAPIC_VERSION,
 		.flags = MP_IOAPIC_ENABLED, .addr = X86_IOAPIC_ADDR,
@@ -115,6 +148,8 @@ static void write_config(uint8_t *table, const struct x86_firmware_desc *desc, u
 	append(&b, &ioapic, sizeof(ioapic));
 	append_io_interrupts(&b, desc, ioapic_id);
 	append_gsi_interrupts(&b, desc, ioapic_id);
+	if (desc->pci)
+		append_pci_interrupts(&b, desc->pci, ioapic_id);
 	append_local_interrupts(&b);
 
 	struct mp_config_header h = {

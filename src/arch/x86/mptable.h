@@ -101,13 +101,17 @@ _Static_assert(sizeof(struct mp_interrupt) == 8, "interrupt assignment entries: 
  * level-triggered and active high (polarity 01, trigger 11). */
 #define MP_FLAGS_CONFORMS   0x0
 #define MP_FLAGS_LEVEL_HIGH 0xd
+#define MP_FLAGS_LEVEL_LOW  0xf   /* PCI INTx: polarity 11, trigger 11 */
 
 #define MP_ISA_BUS_ID 0
+#define MP_PCI_BUS_ID 1           /* with desc->pci: PCI bus 0 */
 #define MP_ALL_LAPICS 0xff
 
 /* Write the floating pointer and a configuration table for desc->ncpus
- * vCPUs (APIC IDs 0..ncpus-1, vCPU 0 the BSP), the IOAPIC (ID ncpus) and
- * the ISA IRQs desc's devices declare. Fails, writing nothing, when
+ * vCPUs (APIC IDs 0..ncpus-1, vCPU 0 the BSP), the IOAPIC (ID ncpus),
+ * the ISA IRQs desc's devices declare and, with desc->pci, the PCI bus
+ * with the IOAPIC pin of each slot's INTA-INTD (as the DSDT's _PRT, for
+ * a kernel without ACPI). Fails, writing nothing, when
  * ncpus is outside 1..X86_FIRMWARE_MAX_CPUS or the table does not fit in
  * guest RAM. */
 int mptable_write(const struct guest_memory *mem, const struct x86_firmware_desc *desc,

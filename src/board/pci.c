@@ -1,0 +1,227 @@
+/* virtio-pci on the PC (board/pci.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include "board/board.h"
+#include "board/pci.h"
+#include "kvm_doorbell.h"
+#include "pci/pci.h"
+#include "virtio/pci.h"
+
+_Static_assert(X86_PCI_INTX_LINES == PCI_INTX_LINES, "one IOAPIC pin per INTx line");
+_Static_assert(X86_PCI_ECAM_SIZE == PCI_ECAM_BUS_SIZE, "ECAM for bus 0");
+
+/* One MSI-X vector in KVM: its GSI (with an MSI route) and the irqfd
+ * that raises it. */
+struct msi_vector {
+	bool live;
+	unsigned gsi;
+	int efd;
+};
+
+struct pci_slot {
+	struct board_pci *owner;
+	struct virtio_pci *transport;
+	struct msi_vector vec[VIRTIO_PCI_MAX_VECTORS];
+	bool route_failed;            /* logged once */
+};
+
+struct board_pci {
+	struct vm *vm;
+	struct event_loop *loop;
+	struct pci_host host;
+	struct x86_pci_desc desc;
+	struct pci_slot slots[VIRTIO_MAX_DEVICES];
+	unsigned n;
+};
+
+/* ---- MSI-X vectors through KVM ---- */
+
+static int vector_create(struct pci_slot *s, struct msi_vector *v, uint64_t address,
+			 uint32_t data, struct kvmini_error *err)
+{
+	struct vm *vm = s->owner->vm;
+	if (kvm_gsi_alloc(&vm->routes, &v->gsi, err) < 0)
+		return -1;
+	v->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (v->efd < 0 || kvm_gsi_route_msi(&vm->routes, v->gsi, address, data, err) < 0 ||
+	    kvm_irqfd_assign(vm->fd, v->efd, v->gsi, -1, err) < 0) {
+		if (v->efd >= 0)
+			close(v->efd);
+		kvm_gsi_release(&vm->routes, v->gsi, NULL);
+		return v->efd < 0 ? kvmini_fail(err, KVMINI_E_HOST, "eventfd: %s", strerror(errno))
+				  : -1;
+	}
+	v->live = true;
+	return 0;
+}
+
+static int msi_route(void *ctx, unsigned vector, uint64_t address, uint32_t data)
+{
+	struct pci_slot *s = ctx;
+	struct msi_vector *v = &s->vec[vector];
+	struct kvmini_error err = { 0 };
+	int rc = v->live ? kvm_gsi_route_msi(&s->owner->vm->routes, v->gsi, address, data, &err)
+			 : vector_create(s, v, address, data, &err);
+	if (rc < 0 && !s->route_failed) {
+		s->route_failed = true;
+		vm_log(s->owner->vm, "kvmini: virtio-pci: MSI-X vector %u: %s\n", vector, err.msg);
+	}
+	return rc;
+}
+
+static void msi_send(void *ctx, unsigned vector)
+{
+	struct pci_slot *s = ctx;
+	uint64_t one = 1;
+	if (s->vec[vector].live && write(s->vec[vector].efd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is full, an interrupt is on its way */
+	}
+}
+
+static void vectors_destroy(struct pci_slot *s)
+{
+	struct vm *vm = s->owner->vm;
+	for (unsigned i = 0; i < VIRTIO_PCI_MAX_VECTORS; i++) {
+		struct msi_vector *v = &s->vec[i];
+		if (!v->live)
+			continue;
+		kvm_irqfd_deassign(vm->fd, v->efd, v->gsi, NULL);
+		close(v->efd);
+		kvm_gsi_release(&vm->routes, v->gsi, NULL);
+		v->live = false;
+	}
+}
+
+/* ---- doorbells ---- */
+
+static int doorbell(void *ctx, int efd, uint64_t addr, bool on)
+{
+	struct pci_slot *s = ctx;
+	struct kvm_doorbell d = { .pio = false, .addr = addr, .len = 2 };
+	struct kvmini_error err = { 0 };
+	int fd = s->owner->vm->fd;
+	/* Without it, the notify write still arrives as an exit. */
+	return on ? kvm_ioeventfd_assign(fd, efd, &d, &err) : kvm_ioeventfd_deassign(fd, efd, &d, &err);
+}
+
+static const struct virtio_pci_board_ops board_ops = {
+	.msi_route = msi_route, .msi_send = msi_send, .doorbell = doorbell,
+};
+
+/* ---- the host and its functions ---- */
+
+static int host_create(struct board_pci *p, struct kvmini_error *err)
+{
+	struct pci_host_config cfg = {
+		.pio = &p->vm->pio, .mmio = &p->vm->mmio, .ecam_base = X86_PCI_ECAM_BASE,
+		.mmio_base = X86_PCI_MMIO_BASE, .mmio_end = X86_PCI_MMIO_END,
+		.io_base = X86_PCI_IO_BASE, .io_end = X86_PCI_IO_END,
+	};
+	for (unsigned i = 0; i < PCI_INTX_LINES; i++)
+		cfg.intx[i] = vm_irq_line(p->vm, X86_PCI_INTX_GSI + i);
+	p->desc = (struct x86_pci_desc){
+		.ecam_base = X86_PCI_ECAM_BASE, .mmio_base = X86_PCI_MMIO_BASE,
+		.mmio_end = X86_PCI_MMIO_END, .intx_gsi = X86_PCI_INTX_GSI,
+		.intx_lines = X86_PCI_INTX_LINES,
+	};
+	return pci_host_init(&p->host, &cfg, err);
+}
+
+struct board_pci *board_pci_create(struct vm *vm, struct event_loop *loop,
+				   struct kvmini_error *err)
+{
+	struct board_pci *p = calloc(1, sizeof(*p));
+	if (!p) {
+		kvmini_fail(err, KVMINI_E_HOST, "out of memory for the PCI host bridge");
+		return NULL;
+	}
+	p->vm = vm;
+	p->loop = loop;
+	if (host_create(p, err) < 0) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+int board_pci_add(struct board_pci *p, struct virtio_device *vdev, struct kvmini_error *err)
+{
+	if (p->n == VIRTIO_MAX_DEVICES)
+		return kvmini_fail(err, KVMINI_E_USAGE, "more than %d virtio-pci devices",
+				   VIRTIO_MAX_DEVICES);
+	struct pci_slot *s = &p->slots[p->n];
+	*s = (struct pci_slot){ .owner = p };
+	struct virtio_pci_env env = {
+		.host = &p->host, .slot = p->n + 1, .loop = p->loop, .mem = &p->vm->mem,
+		.log_fd = p->vm->log_fd, .board = &board_ops, .board_ctx = s,
+	};
+	if (!(s->transport = virtio_pci_create(vdev, &env, err)))
+		return -1;
+	p->n++;
+	return 0;
+}
+
+/* The last device added comes off the bus: no interrupt is sent and no
+ * doorbell rings for it after. */
+static void remove_last(struct board_pci *p)
+{
+	struct pci_slot *s = &p->slots[--p->n];
+	virtio_pci_destroy(s->transport);
+	vectors_destroy(s);
+}
+
+void board_pci_destroy(struct board_pci *p)
+{
+	if (!p)
+		return;
+	while (p->n)
+		remove_last(p);
+	pci_host_destroy(&p->host);
+	free(p);
+}
+
+const struct x86_pci_desc *board_pci_firmware(const struct board_pci *p)
+{
+	return p ? &p->desc : NULL;
+}
+
+/* ---- the board's virtio transport (board/virtio.h) ----
+ *
+ * The host bridge comes with the first device and goes with the last
+ * (the board detaches in reverse order). A PCI function needs nothing
+ * in the DSDT of its own nor on the kernel command line: PCI0 and its
+ * _PRT describe every slot. */
+
+static int pci_attach(struct board *b, struct board_virtio_slot *slot, struct kvmini_error *err)
+{
+	if (!b->pci && !(b->pci = board_pci_create(b->vm, b->loop, err)))
+		return -1;
+	if (board_pci_add(b->pci, slot->vdev, err) < 0) {
+		if (!b->pci->n) {
+			board_pci_destroy(b->pci);
+			b->pci = NULL;
+		}
+		return -1;
+	}
+	slot->transport = &b->pci->slots[b->pci->n - 1];
+	return 0;
+}
+
+static void pci_detach(struct board *b, struct board_virtio_slot *slot)
+{
+	if (!slot->transport || !b->pci)
+		return;
+	remove_last(b->pci);
+	slot->transport = NULL;
+	if (!b->pci->n) {
+		board_pci_destroy(b->pci);
+		b->pci = NULL;
+	}
+}
+
+const struct board_virtio_transport board_virtio_pci = {
+	.name = "pci", .attach = pci_attach, .detach = pci_detach,
+};
