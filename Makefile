@@ -9,8 +9,13 @@ CFLAGS  ?= -O2 -g
 SANFLAGS:= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDLIBS  := -lpthread -lcjson -lseccomp
 
-LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/board/*.c src/devices/*.c src/loaders/*.c \
-	src/pci/*.c src/virtio/*.c src/snapshot/*.c src/display/*.c)
+LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/arch/x86/emulate/*.c src/board/*.c \
+	src/devices/*.c src/loaders/*.c src/pci/*.c src/virtio/*.c src/snapshot/*.c src/display/*.c)
+# Instruction completion decodes with Debian's Zydis (libzydis-dev, from
+# scripts/install-deps.sh build); Debian ships it without a pkg-config
+# file, hence the fallback.
+ZYDIS_LIBS := $(shell pkg-config --libs zydis 2>/dev/null || echo -lZydis)
+LDLIBS += $(ZYDIS_LIBS)
 # src/seccomp: the per-thread filters, on Debian's libseccomp (libseccomp-dev,
 # installed by scripts/install-deps.sh build when its header is missing).
 LIB_SRCS += $(wildcard src/seccomp/*.c)
@@ -34,9 +39,10 @@ all: $(B)/kvmini $(B)/libkvmini.a guests
 .PHONY: build-deps
 build-deps:
 	@test -e /usr/include/cjson/cJSON.h -a -e /usr/include/seccomp.h -a -e /usr/include/liburing.h -a \
-		-e /usr/include/rfb/rfb.h -a -e /usr/include/png.h || scripts/install-deps.sh build
-$(patsubst %.c,$(B)/obj/%.o,$(wildcard src/api/*.c src/display/*.c src/seccomp/*.c)) \
-$(patsubst %.c,$(B)/san/%.o,$(wildcard src/api/*.c src/display/*.c src/seccomp/*.c)): | build-deps
+		-e /usr/include/rfb/rfb.h -a -e /usr/include/png.h -a \
+		-e /usr/include/Zydis/Zydis.h || scripts/install-deps.sh build
+$(patsubst %.c,$(B)/obj/%.o,$(wildcard src/api/*.c src/display/*.c src/arch/x86/emulate/*.c src/seccomp/*.c)) \
+$(patsubst %.c,$(B)/san/%.o,$(wildcard src/api/*.c src/display/*.c src/arch/x86/emulate/*.c src/seccomp/*.c)): | build-deps
 # src/display: the framebuffer's VNC server (Debian's libvncserver) and
 # its PNG screenshots (libpng); docs/display.md.
 LDLIBS += -lvncserver -lpng16
@@ -167,6 +173,19 @@ valgrind: $(B)/kvmini
 test: deps
 	$(MAKE) all $(B)/san/kvmini $(UNIT_BINS) $(HARNESS_BINS) $(DISPLAY_TEST_BINS) fuzz-build
 	scripts/run-tests.sh $(B)
+
+# kvmini's test kernel (tests/integration/test_kernel.bats builds it on
+# first use where KVM runs guests): build it now, or print where it is.
+.PHONY: test-kernel test-long
+test-kernel:
+	scripts/build-test-kernel.sh
+
+# Long tests, not part of `make test`: Debian's stock kernel to /init
+# with no emulation workarounds, its boot milestones on the way
+# (tests/long/, docs/performance.md). Minutes on a PVM host.
+test-long: deps
+	$(MAKE) all $(B)/san/kvmini
+	KVMINI=$(CURDIR)/$(B)/san/kvmini GUESTS=$(CURDIR)/$(G) bats tests/long
 
 # ---- benchmarks (not tests) ----
 bench: all
@@ -396,8 +415,8 @@ $(B)/fuzz/libkvmini.a: $(FUZZ_LIB_OBJS)
 	ar rcs $@ $^
 $(B)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_target.h tests/unit/bare_vm.h $(B)/fuzz/libkvmini.a
 	clang $(WARN) $(CPPFLAGS) -Itests/fuzz -Itests/unit $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
-		$(FUZZ_EXTRA) $(B)/fuzz/libkvmini.a $(DECOMP_LIBS) -ldl -lpthread -lseccomp -luring -lslirp \
-		-lvncserver -lpng16
+		$(FUZZ_EXTRA) $(B)/fuzz/libkvmini.a $(DECOMP_LIBS) $(ZYDIS_LIBS) -ldl -lpthread -lseccomp \
+		-luring -lslirp -lvncserver -lpng16
 # The control API's target also needs the front-end code it drives.
 FUZZ_API_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(wildcard src/api/*.c) src/cli/options.c src/cli/file.c \
 	src/cli/net_options.c src/cli/jail.c)

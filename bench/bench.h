@@ -100,6 +100,10 @@ extern const struct bus_device_ops counting_device_ops;
 #define GUEST_CODE_MAX 64
 /* Real mode: cx = iterations; out dx,al to BENCH_MARK_PORT in a loop; hlt. */
 size_t guest_port_loop(uint8_t *code, uint16_t iterations);
+/* Real mode: cx = iterations; popcnt bx into ax in a loop; hlt. KVM's
+ * emulator has no popcnt: where it emulates real mode (PVM), each one is
+ * an emulation failure kvmini completes. */
+size_t guest_popcnt_loop(uint8_t *code, uint16_t iterations);
 /* 32-bit protected mode: write one byte per 4 KiB page below ram_end,
  * twice, with an out to BENCH_MARK_PORT before, between and after; hlt. */
 size_t guest_touch_pages(uint8_t *code, uint32_t ram_end);
@@ -148,6 +152,9 @@ void fig_doorbell(const char *guest_dir);
 /* (h) kvmini run next to bench/tools/raw_sample.c (built next to this
  * program) as whole processes, and where the difference goes. */
 void fig_startup_ratio(const char *kvmini_path, const char *self);
+/* (i) instructions completed in user space per second, next to port-I/O
+ * exits in the same run (docs/completion.md) */
+void fig_completion(void);
 
 /* (k) virtio-blk's device side through the unit tests' fake driver,
  * next to the host doing the same I/O on the same file. */

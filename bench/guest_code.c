@@ -53,6 +53,22 @@ size_t guest_port_loop(uint8_t *code, uint16_t iterations)
 	return e.len;
 }
 
+size_t guest_popcnt_loop(uint8_t *code, uint16_t iterations)
+{
+	struct emitter e = { code, 0 };
+	emit8(&e, 0xb9);                /* mov $iterations, %cx */
+	emit16(&e, iterations);
+	size_t top = e.len;
+	emit8(&e, 0xf3);                /* top: popcnt %bx, %ax */
+	emit8(&e, 0x0f);
+	emit8(&e, 0xb8);
+	emit8(&e, 0xc3);
+	emit8(&e, 0xe2);                /* loop top */
+	emit_rel8_to(&e, top);
+	emit8(&e, 0xf4);                /* hlt */
+	return e.len;
+}
+
 /* One pass: for (ebx = 0xfff; ebx < ram_end; ebx += 4096) *ebx = al.
  * The last byte of each page: clear of the GDT at 0x1000 and of this
  * code at the start of its page. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what kvmini's tests (or benchmarks) need, from Debian's
-# packages, only when something is missing. Usage: install-deps.sh test|bench|fuzz|build
+# packages, only when something is missing. Usage: install-deps.sh test|bench|fuzz|build|kernel
 set -euo pipefail
 
 want=()
@@ -19,6 +19,8 @@ build_deps() {
 	need xz-utils command -v xz   # the xz-packed conformance kernel
 	need libcjson-dev test -e /usr/include/cjson/cJSON.h   # the control API's JSON
 	need libseccomp-dev test -e /usr/include/seccomp.h     # the per-thread seccomp filters
+	need libzydis-dev test -e /usr/include/Zydis/Zydis.h  # instruction completion's decoder
+	need pkg-config command -v pkg-config
 	need libvncserver-dev test -e /usr/include/rfb/rfb.h   # --vnc (src/display/vnc.c)
 	need libpng-dev test -e /usr/include/png.h             # screenshots
 	need liburing-dev test -e /usr/include/liburing.h      # virtio-blk's I/O
@@ -31,6 +33,23 @@ linux_deps() {
 	need busybox-static sh -c 'file -b /bin/busybox | grep -q static'
 	need cpio command -v cpio
 	need file command -v file
+}
+
+# kvmini's test kernel (scripts/build-test-kernel.sh, make test-kernel):
+# the source, kbuild's tools, and the initramfs's busybox.
+kernel_deps() {
+	need linux-source-6.1 test -e /usr/src/linux-source-6.1.tar.xz
+	need build-essential command -v gcc
+	need flex command -v flex
+	need bison command -v bison
+	need bc command -v bc
+	need libelf-dev test -e /usr/include/libelf.h
+	need libssl-dev test -e /usr/include/openssl/ssl.h
+	need xz-utils command -v xz
+	need cpio command -v cpio
+	need file command -v file
+	need patch command -v patch
+	need busybox-static sh -c 'file -b /bin/busybox | grep -q static'
 }
 
 case "${1:-test}" in
@@ -60,6 +79,9 @@ fuzz)
 	build_deps
 	need clang command -v clang            # make fuzz (libFuzzer)
 	;;
+kernel)
+	kernel_deps
+	;;
 bench)
 	build_deps
 	linux_deps
@@ -68,7 +90,7 @@ bench)
 	need bc command -v bc                   # sandbox bench: arithmetic on timings
 	;;
 *)
-	echo "usage: $0 test|bench|fuzz|build" >&2
+	echo "usage: $0 test|bench|fuzz|build|kernel" >&2
 	exit 2
 	;;
 esac

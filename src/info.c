@@ -29,6 +29,19 @@ static const char *virtualization_flag(void)
 	return found;
 }
 
+/* Whether KVM here runs guest kernel code through its emulator, which
+ * stops at instructions it lacks: then kvmini completes them
+ * (src/completion.c). PVM announces itself as a module; a host with
+ * neither PVM nor vmx/svm cannot run KVM natively either. */
+static const char *completion_need(void)
+{
+	if (access("/sys/module/kvm_pvm", F_OK) == 0)
+		return "needed (PVM: KVM emulates guest kernel code; kvmini completes what it cannot)";
+	if (strncmp(virtualization_flag(), "none", 4) == 0)
+		return "likely needed (no vmx/svm: KVM emulates guest kernel code)";
+	return "rarely needed (hardware virtualization; real mode and MMIO only)";
+}
+
 static void print_cap(int fd, int kvm_fd, const struct kvm_cap_desc *c, const char *note)
 {
 	dprintf(fd, "%-32s %-8d %s%s\n", c->name, kvm_cap_value(kvm_fd, c->cap), c->purpose, note);
@@ -43,6 +56,7 @@ int kvmini_info(int fd, struct kvmini_error *err)
 	dprintf(fd, "KVM API version: %d\n", ioctl(kvm.fd, KVM_GET_API_VERSION, 0));
 	dprintf(fd, "vCPU run area: %d bytes\n", kvm.vcpu_mmap_size);
 	dprintf(fd, "hardware virtualization flag: %s\n", virtualization_flag());
+	dprintf(fd, "instruction completion: %s\n", completion_need());
 	dprintf(fd, "\n%-32s %-8s %s\n", "capability", "value", "used for");
 	for (unsigned i = 0; i < kvm_required_caps_count; i++)
 		print_cap(fd, kvm.fd, &kvm_required_caps[i], " (required)");

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "machine.h"
 #include "machine_impl.h"
+#include "completion.h"
 #include "event_loop.h"
 #include "vcpu.h"
 #include "vm.h"
@@ -273,6 +274,8 @@ int kvmini_vm_load(struct kvmini_vm *m, const struct kvmini_image *img,
 static void end_boot(struct kvmini_vm *m)
 {
 	board_detach(&m->board);   /* before the VM fd the split irqchip uses closes */
+	if (m->vm_live && m->cfg.verbose)
+		completion_report(&m->vm);
 	if (m->vm_live)
 		vm_destroy(&m->vm);
 	m->vm_live = false;

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include "completion.h"
 #include "seccomp/seccomp.h"
 #include "thread_name.h"
 #include "vcpu.h"
@@ -140,6 +141,13 @@ static bool handle_internal_error(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
 	char reason[256];
+	/* An instruction KVM could not emulate: kvmini finishes it itself
+	 * (src/completion.c) and the guest goes on, or it ends naming it. */
+	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION) {
+		if (completion_run(vcpu, reason, sizeof(reason)))
+			return true;
+		return fail_guest(vcpu, reason);
+	}
 	int n = snprintf(reason, sizeof(reason), "KVM internal error %u (%s)",
 			 run->internal.suberror, internal_suberror_name(run->internal.suberror));
 	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
@@ -440,9 +448,26 @@ int vcpu_set_xsave(const struct vcpu *vcpu, const struct kvm_xsave *xsave,
 	return KVM_IOCTL(vcpu->fd, KVM_SET_XSAVE, (void *)xsave, err) < 0 ? -1 : 0;
 }
 
+int vcpu_get_xcrs(const struct vcpu *vcpu, struct kvm_xcrs *xcrs, struct kvmini_error *err)
+{
+	return KVM_IOCTL(vcpu->fd, KVM_GET_XCRS, xcrs, err) < 0 ? -1 : 0;
+}
+
 int vcpu_set_xcrs(const struct vcpu *vcpu, const struct kvm_xcrs *xcrs, struct kvmini_error *err)
 {
 	return KVM_IOCTL(vcpu->fd, KVM_SET_XCRS, (void *)xcrs, err) < 0 ? -1 : 0;
+}
+
+int vcpu_get_events(const struct vcpu *vcpu, struct kvm_vcpu_events *events,
+		    struct kvmini_error *err)
+{
+	return KVM_IOCTL(vcpu->fd, KVM_GET_VCPU_EVENTS, events, err) < 0 ? -1 : 0;
+}
+
+int vcpu_set_events(const struct vcpu *vcpu, const struct kvm_vcpu_events *events,
+		    struct kvmini_error *err)
+{
+	return KVM_IOCTL(vcpu->fd, KVM_SET_VCPU_EVENTS, (void *)events, err) < 0 ? -1 : 0;
 }
 
 int vcpu_set_guest_debug(const struct vcpu *vcpu, const struct kvm_guest_debug *dbg,

@@ -55,7 +55,13 @@ int vcpu_set_fpu(const struct vcpu *vcpu, const struct kvm_fpu *fpu, struct kvmi
 int vcpu_get_xsave(const struct vcpu *vcpu, struct kvm_xsave *xsave, struct kvmini_error *err);
 int vcpu_set_xsave(const struct vcpu *vcpu, const struct kvm_xsave *xsave,
 		   struct kvmini_error *err);
+int vcpu_get_xcrs(const struct vcpu *vcpu, struct kvm_xcrs *xcrs, struct kvmini_error *err);
 int vcpu_set_xcrs(const struct vcpu *vcpu, const struct kvm_xcrs *xcrs, struct kvmini_error *err);
+/* Pending and injected exceptions, interrupts and NMIs (KVM_*_VCPU_EVENTS). */
+int vcpu_get_events(const struct vcpu *vcpu, struct kvm_vcpu_events *events,
+		    struct kvmini_error *err);
+int vcpu_set_events(const struct vcpu *vcpu, const struct kvm_vcpu_events *events,
+		    struct kvmini_error *err);
 /* Write n MSRs; fails naming the first one KVM refuses. */
 int vcpu_set_msrs(const struct vcpu *vcpu, const struct kvm_msr_entry *msrs, unsigned n,
 		  struct kvmini_error *err);

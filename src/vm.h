@@ -14,6 +14,7 @@
 #include "bus.h"
 #include "irq.h"
 #include "arch/x86/cpuid.h"
+#include "arch/x86/emulate/complete.h"
 #include "seccomp/seccomp.h"
 
 struct vcpu;
@@ -89,6 +90,9 @@ struct vm {
 	const struct vm_exit_hooks *exit_hooks[VM_EXIT_HOOKS_MAX];
 	unsigned nexit_hooks;
 	const struct vm_irq_router *irq_router;   /* split irqchip; atomic */
+	/* Instructions completed in user space, by kind (src/completion.c);
+	 * atomic, from every vCPU thread. */
+	uint64_t completions[X86_KIND_COUNT];
 };
 
 int vm_create(struct vm *vm, const struct kvmini_config *cfg, struct kvmini_error *err);

@@ -31,6 +31,18 @@ load helpers
 	[[ "$output" == *"KVM_CAP_SPLIT_IRQCHIP"* ]]
 }
 
+@test "info says whether this host needs instruction completion" {
+	kvmini info
+	assert_status 0
+	if [ -e /sys/module/kvm_pvm ]; then
+		[[ "$output" == *"instruction completion: needed (PVM"* ]]
+	elif grep -qwE 'vmx|svm' /proc/cpuinfo; then
+		[[ "$output" == *"instruction completion: rarely needed"* ]]
+	else
+		[[ "$output" == *"instruction completion: likely needed"* ]]
+	fi
+}
+
 @test "info with an argument is a usage error" {
 	kvmini info extra
 	assert_status 2

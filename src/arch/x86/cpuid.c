@@ -106,16 +106,61 @@ static int check_hidden(int vcpu_fd, const struct x86_cpuid *cpuid, unsigned nen
 	return 0;
 }
 
+/* The entry for leaf fn (subleaf 0), added at the end when missing;
+ * NULL when the table is full. */
+static struct kvm_cpuid_entry2 *leaf_entry(struct kvm_cpuid2 *t, unsigned capacity, uint32_t fn)
+{
+	for (unsigned i = 0; i < t->nent; i++)
+		if (t->entries[i].function == fn && t->entries[i].index == 0)
+			return &t->entries[i];
+	if (t->nent >= capacity)
+		return NULL;
+	t->entries[t->nent] = (struct kvm_cpuid_entry2){ .function = fn };
+	return &t->entries[t->nent++];
+}
+
+void x86_cpuid_set_tsc(struct kvm_cpuid2 *t, unsigned capacity, uint32_t tsc_khz)
+{
+	struct kvm_cpuid_entry2 *max = leaf_entry(t, capacity, 0);
+	if (!tsc_khz || !max)
+		return;
+	struct kvm_cpuid_entry2 *crystal = leaf_entry(t, capacity, 0x15);
+	struct kvm_cpuid_entry2 *freq = leaf_entry(t, capacity, 0x16);
+	if (!crystal || !freq)
+		return;
+	/* The TSC runs at ECX * EBX / EAX Hz: a crystal at its own rate,
+	 * ratio 1/1, or past 4.29 GHz (ECX's limit) at half, ratio 2/1. */
+	uint64_t hz = tsc_khz * 1000ULL;
+	unsigned ratio = hz > UINT32_MAX ? 2 : 1;
+	crystal->eax = 1;
+	crystal->ebx = ratio;
+	crystal->ecx = (uint32_t)(hz / ratio);
+	crystal->edx = 0;
+	/* Base and maximum frequency in MHz; the bus's is the PC's 100 MHz. */
+	freq->eax = freq->ebx = (tsc_khz + 500) / 1000;
+	freq->ecx = 100;
+	freq->edx = 0;
+	if (max->eax < 0x16)
+		max->eax = 0x16;
+}
+
 int x86_cpuid_apply(const struct x86_cpuid *cpuid, int vcpu_fd, unsigned apic_id,
 		    unsigned ncpus, struct kvmini_error *err)
 {
 	size_t bytes = sizeof(*cpuid->table) + cpuid->table->nent * sizeof(cpuid->table->entries[0]);
-	struct kvm_cpuid2 *t = malloc(bytes);
+	unsigned capacity = cpuid->table->nent + 3;   /* room for leaves 0, 0x15, 0x16 */
+	struct kvm_cpuid2 *t = calloc(1, bytes + 3 * sizeof(cpuid->table->entries[0]));
 	if (!t)
 		return kvmini_fail(err, KVMINI_E_HOST, "out of memory for CPUID");
 	memcpy(t, cpuid->table, bytes);
 	for (unsigned i = 0; i < t->nent; i++)
 		set_topology(&t->entries[i], apic_id, ncpus);
+	/* The TSC's rate, so the guest need not measure it against a timer
+	 * by emulated loops (slow and wrong on a PVM host); KVM's own is the
+	 * rate the guest's TSC runs at. Without the capability, none. */
+	int khz = ioctl(vcpu_fd, KVM_GET_TSC_KHZ, 0);
+	if (khz > 0)
+		x86_cpuid_set_tsc(t, capacity, (uint32_t)khz);
 	x86_cpuid_hide(t, &cpuid->hidden);   /* after set_topology: "-ht" wins over HTT */
 	int r = KVM_IOCTL(vcpu_fd, KVM_SET_CPUID2, t, err);
 	free(t);

@@ -59,6 +59,14 @@ const char *x86_cpuid_kept_feature(const struct kvm_cpuid2 *table,
  * False for unknown names. */
 bool x86_cpuid_has(const struct x86_cpuid *cpuid, const char *name);
 
+/* Tell the guest the TSC's rate (kHz): leaf 0x15 (a crystal at that rate,
+ * ratio 1/1) and leaf 0x16 (base and maximum MHz, a 100 MHz bus), and
+ * raise leaf 0's highest leaf to 0x16. Entries missing are added while
+ * the table has room for `capacity` entries. Linux reads leaf 0x15 on
+ * Intel CPUs; with KVM_GUEST it takes the rate from kvmclock (which KVM
+ * provides whenever its CPUID leaves are passed on) before either. */
+void x86_cpuid_set_tsc(struct kvm_cpuid2 *table, unsigned capacity, uint32_t tsc_khz);
+
 int x86_cpuid_init(struct x86_cpuid *cpuid, int kvm_fd, struct kvmini_error *err);
 void x86_cpuid_free(struct x86_cpuid *cpuid);
 /* Give vCPU `apic_id` of `ncpus` its CPUID: the table patched with its

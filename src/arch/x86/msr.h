@@ -13,6 +13,7 @@
 #define MSR_IA32_SYSENTER_ESP    0x00000175u
 #define MSR_IA32_SYSENTER_EIP    0x00000176u
 #define MSR_IA32_MISC_ENABLE     0x000001a0u
+#define MSR_IA32_XSS             0x00000da0u
 #define MSR_MTRR_DEF_TYPE        0x000002ffu
 #define MSR_STAR                 0xc0000081u
 #define MSR_LSTAR                0xc0000082u
