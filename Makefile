@@ -7,7 +7,7 @@ WARN    := -std=gnu11 -Wall -Wextra -Werror
 CPPFLAGS:= -D_GNU_SOURCE -Iinclude -Isrc -I$(B)/gen
 CFLAGS  ?= -O2 -g
 SANFLAGS:= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDLIBS  := -lpthread -lcjson
+LDLIBS  := -lpthread -lcjson -lseccomp
 
 LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/arch/x86/emulate/*.c src/board/*.c \
 	src/devices/*.c src/loaders/*.c src/pci/*.c src/virtio/*.c src/snapshot/*.c src/display/*.c)
@@ -16,6 +16,9 @@ LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/arch/x86/emulate/*.c src/boa
 # file, hence the fallback.
 ZYDIS_LIBS := $(shell pkg-config --libs zydis 2>/dev/null || echo -lZydis)
 LDLIBS += $(ZYDIS_LIBS)
+# src/seccomp: the per-thread filters, on Debian's libseccomp (libseccomp-dev,
+# installed by scripts/install-deps.sh build when its header is missing).
+LIB_SRCS += $(wildcard src/seccomp/*.c)
 # src/api: the control API, a front end like the CLI (docs/api.md). It
 # parses JSON with Debian's cJSON: a build without its header installs
 # libcjson-dev first (scripts/install-deps.sh build), as root.
@@ -35,14 +38,21 @@ all: $(B)/kvmini $(B)/libkvmini.a guests
 
 .PHONY: build-deps
 build-deps:
-	@test -e /usr/include/cjson/cJSON.h -a -e /usr/include/liburing.h -a \
+	@test -e /usr/include/cjson/cJSON.h -a -e /usr/include/seccomp.h -a -e /usr/include/liburing.h -a \
 		-e /usr/include/rfb/rfb.h -a -e /usr/include/png.h -a \
 		-e /usr/include/Zydis/Zydis.h || scripts/install-deps.sh build
-$(patsubst %.c,$(B)/obj/%.o,$(wildcard src/api/*.c src/display/*.c src/arch/x86/emulate/*.c)) \
-$(patsubst %.c,$(B)/san/%.o,$(wildcard src/api/*.c src/display/*.c src/arch/x86/emulate/*.c)): | build-deps
+$(patsubst %.c,$(B)/obj/%.o,$(wildcard src/api/*.c src/display/*.c src/arch/x86/emulate/*.c src/seccomp/*.c)) \
+$(patsubst %.c,$(B)/san/%.o,$(wildcard src/api/*.c src/display/*.c src/arch/x86/emulate/*.c src/seccomp/*.c)): | build-deps
 # src/display: the framebuffer's VNC server (Debian's libvncserver) and
 # its PNG screenshots (libpng); docs/display.md.
 LDLIBS += -lvncserver -lpng16
+
+# The SIGSYS handler's names of system calls, from the uapi header.
+$(B)/gen/syscall_names.h: | $(B)/gen
+	echo '#include <asm/unistd_64.h>' | $(CC) -dM -E - | \
+		sed -n 's/^#define __NR_\([a-z0-9_]*\) .*/[__NR_\1] = "\1",/p' | sort > $@
+$(B)/obj/src/seccomp/sigsys.o $(B)/san/src/seccomp/sigsys.o $(B)/fuzz/obj/src/seccomp/sigsys.o: \
+	$(B)/gen/syscall_names.h
 
 # ---- guests (freestanding, built with the host gcc) ----
 GUEST_CFLAGS := -ffreestanding -fno-pic -fno-pie -nostdlib -fno-stack-protector \
@@ -121,9 +131,11 @@ $(B)/gen/demo_image.h: $(G)/demo.bin | $(B)/gen
 $(B)/obj/%.o: %.c $(B)/gen/demo_image.h
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+# The sanitizer build is the test build: it alone carries the test-only
+# hooks (KVMINI_TEST_HOOKS, e.g. a forbidden call in a vCPU thread).
 $(B)/san/%.o: %.c $(B)/gen/demo_image.h
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CPPFLAGS) $(SANFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(WARN) $(CPPFLAGS) $(SANFLAGS) -DKVMINI_TEST_HOOKS -MMD -MP -c -o $@ $<
 
 $(B)/libkvmini.a: $(LIB_OBJS)
 	ar rcs $@ $^
@@ -403,11 +415,11 @@ $(B)/fuzz/libkvmini.a: $(FUZZ_LIB_OBJS)
 	ar rcs $@ $^
 $(B)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_target.h tests/unit/bare_vm.h $(B)/fuzz/libkvmini.a
 	clang $(WARN) $(CPPFLAGS) -Itests/fuzz -Itests/unit $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
-		$(FUZZ_EXTRA) $(B)/fuzz/libkvmini.a $(DECOMP_LIBS) $(ZYDIS_LIBS) -ldl -lpthread -luring \
-		-lslirp -lvncserver -lpng16
+		$(FUZZ_EXTRA) $(B)/fuzz/libkvmini.a $(DECOMP_LIBS) $(ZYDIS_LIBS) -ldl -lpthread -lseccomp \
+		-luring -lslirp -lvncserver -lpng16
 # The control API's target also needs the front-end code it drives.
 FUZZ_API_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(wildcard src/api/*.c) src/cli/options.c src/cli/file.c \
-	src/cli/net_options.c)
+	src/cli/net_options.c src/cli/jail.c)
 $(B)/fuzz/api: $(FUZZ_API_OBJS)
 $(B)/fuzz/api: FUZZ_EXTRA = $(FUZZ_API_OBJS) -lcjson
 .PHONY: fuzz fuzz-build

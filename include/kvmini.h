@@ -88,6 +88,14 @@ struct kvmini_vsock {
 	const char *uds_path;       /* the host's Unix socket */
 };
 
+/* Seccomp filters on the VM's own threads (vCPUs, event loop), one per
+ * role (docs/security.md). OFF: none (the library's default: a filter
+ * kills the whole process, and the event loop runs the caller's watch
+ * callbacks). KILL: a forbidden call prints which thread made it and
+ * kills the process with SIGSYS (the command line's default). LOG: the
+ * kernel logs a forbidden call and lets it run (finding missing ones). */
+enum kvmini_seccomp { KVMINI_SECCOMP_OFF, KVMINI_SECCOMP_KILL, KVMINI_SECCOMP_LOG };
+
 struct kvmini_config {
 	uint64_t mem_size;          /* bytes of guest RAM */
 	bool mem_shared;            /* back RAM with a memfd instead of anonymous memory */
@@ -129,6 +137,8 @@ struct kvmini_config {
 	bool vconsole;              /* virtio-console (hvc0) */
 	int vconsole_out_fd;        /* its output; -1: none */
 	int vconsole_in_fd;         /* its input; -1: none */
+
+	enum kvmini_seccomp seccomp;   /* filters on the VM's threads; OFF by default */
 };
 
 /* Fill a config with the defaults the command line uses. */

@@ -32,6 +32,10 @@ struct kvmini_sandbox_config {
 	const char *cwd;            /* initial working directory (guest path); NULL = "/" */
 	const char *const *argv;    /* argv[0] is the program's name; NULL-terminated */
 	const char *const *envp;    /* NULL-terminated; NULL = empty environment */
+	/* The vCPU thread's seccomp filter, the tightest of kvmini's: it
+	 * performs the program's system calls (docs/security.md). Default
+	 * OFF in the library; `kvmini exec` turns it on. */
+	enum kvmini_seccomp seccomp;
 };
 
 /* Defaults: 256 MiB, no timeout, 64 files, stdio 0/1/2, log on stderr. */

@@ -38,10 +38,14 @@ struct event_loop {
 	char name[16];
 	pthread_t thread;
 	pthread_mutex_t lock;         /* guards everything below */
-	pthread_cond_t idle;          /* a callback returned */
+	pthread_cond_t idle;          /* a callback returned, or the thread entered */
 	bool thread_running;          /* started and not yet joined */
 	struct event_handler *running;    /* whose callback runs now, or NULL */
 	struct event_handler *handlers;   /* every handler not yet freed */
+	event_thread_enter_fn *enter;     /* the thread's own set-up (seccomp), or NULL */
+	void *enter_ctx;
+	enum { ENTER_PENDING, ENTER_DONE, ENTER_FAILED } enter_state;   /* lock */
+	struct kvmini_error enter_err;
 };
 
 struct event_timer {
@@ -125,10 +129,24 @@ static bool dispatch_batch(struct event_loop *loop, const struct epoll_event *ev
 	return !stop;
 }
 
+/* The owner's set-up of the thread, before the first callback;
+ * event_loop_start() waits for its verdict. */
+static bool enter_thread(struct event_loop *loop)
+{
+	pthread_setname_np(pthread_self(), loop->name);
+	bool ok = !loop->enter || loop->enter(loop->enter_ctx, &loop->enter_err) == 0;
+	pthread_mutex_lock(&loop->lock);
+	loop->enter_state = ok ? ENTER_DONE : ENTER_FAILED;
+	pthread_cond_broadcast(&loop->idle);
+	pthread_mutex_unlock(&loop->lock);
+	return ok;
+}
+
 static void *loop_thread(void *arg)
 {
 	struct event_loop *loop = arg;
-	pthread_setname_np(pthread_self(), loop->name);
+	if (!enter_thread(loop))
+		return NULL;
 	for (;;) {
 		pthread_mutex_lock(&loop->lock);
 		sweep_removed(loop);
@@ -177,13 +195,30 @@ int event_loop_start(struct event_loop *loop, struct kvmini_error *err)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_mutex_lock(&loop->lock);
+	loop->enter_state = ENTER_PENDING;
 	int e = pthread_create(&loop->thread, NULL, loop_thread, loop);
 	loop->thread_running = e == 0;
+	while (e == 0 && loop->enter_state == ENTER_PENDING)
+		pthread_cond_wait(&loop->idle, &loop->lock);
+	bool failed = e == 0 && loop->enter_state == ENTER_FAILED;
+	if (failed)
+		loop->thread_running = false;
 	pthread_mutex_unlock(&loop->lock);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e)
 		return kvmini_fail_errno(err, KVMINI_E_HOST, e, "cannot start the event loop thread");
+	if (failed) {
+		pthread_join(loop->thread, NULL);
+		*err = loop->enter_err;
+		return -1;
+	}
 	return 0;
+}
+
+void event_loop_on_enter(struct event_loop *loop, event_thread_enter_fn *fn, void *ctx)
+{
+	loop->enter = fn;
+	loop->enter_ctx = ctx;
 }
 
 void event_loop_stop(struct event_loop *loop)

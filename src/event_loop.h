@@ -42,6 +42,11 @@ struct event_loop *event_loop_create(const char *name, struct kvmini_error *err)
  * only the timers' own fds). NULL is fine. */
 void event_loop_destroy(struct event_loop *loop);
 int event_loop_start(struct event_loop *loop, struct kvmini_error *err);
+/* Run fn on the loop's thread when it starts, before any callback (its
+ * owner's confinement: a seccomp filter). A failure ends the thread and
+ * event_loop_start() returns fn's error. Set before starting. */
+typedef int event_thread_enter_fn(void *ctx, struct kvmini_error *err);
+void event_loop_on_enter(struct event_loop *loop, event_thread_enter_fn *fn, void *ctx);
 /* Wake the thread through an eventfd (not a signal) and join it. A
  * callback running now finishes first; ready events not yet dispatched
  * stay in epoll. Nothing when the loop is not running. One stopper at a

@@ -19,6 +19,7 @@
 #include "display/framebuffer.h"
 #include "display/screen_info.h"
 #include "loaders/linux_boot.h"
+#include "seccomp/seccomp.h"
 #include "loaders/loader.h"
 #include "virtio/devices.h"
 #include <asm/bootparam.h>
@@ -49,6 +50,13 @@ void kvmini_demo_image(struct kvmini_image *img)
 		.mode_set = true,
 		.mode = KVMINI_MODE_REAL,
 	};
+}
+
+/* The event loop's thread confines itself before its first callback. */
+static int enter_event_loop(void *ctx, struct kvmini_error *err)
+{
+	const struct kvmini_vm *m = ctx;
+	return seccomp_role_install(SECCOMP_ROLE_EVLOOP, m->cfg.seccomp, err);
 }
 
 /* This boot's VM gets the framebuffer as a memory slot of its own, with
@@ -100,6 +108,7 @@ struct kvmini_vm *machine_create(const struct kvmini_config *cfg, int mem_fd,
 		free(m);
 		return NULL;
 	}
+	event_loop_on_enter(m->loop, enter_event_loop, m);
 	m->vm_live = true;
 	m->timeout = cfg->timeout;
 	int rc = board_init(&m->board, &pc_board, err);

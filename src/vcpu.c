@@ -1,11 +1,14 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include "completion.h"
+#include "seccomp/seccomp.h"
 #include "thread_name.h"
 #include "vcpu.h"
 
@@ -30,6 +33,8 @@ static void install_kick_handler(void)
 
 int vcpu_init(struct vcpu *vcpu, struct vm *vm, unsigned index, struct kvmini_error *err)
 {
+	/* During set-up: a filtered thread may not install signal handlers. */
+	pthread_once(&kick_once, install_kick_handler);
 	memset(vcpu, 0, sizeof(*vcpu));
 	vcpu->vm = vm;
 	vcpu->index = index;
@@ -299,6 +304,34 @@ static bool wait_for_run(struct vcpu *vcpu)
 	return run;
 }
 
+/* The test build's way to prove a vCPU's filter kills (tests that need
+ * KVM): a forbidden call right after the filter is installed. */
+static void test_forbidden_call(void)
+{
+#ifdef KVMINI_TEST_HOOKS
+	if (getenv("KVMINI_TEST_VCPU_FORBIDDEN_CALL"))
+		close(socket(AF_INET, SOCK_STREAM, 0));
+#endif
+}
+
+/* Name the thread and install its role's filter, before it can run the
+ * guest; tell vcpu_start() how that went. */
+static bool enter_thread(struct vcpu *vcpu)
+{
+	char name[THREAD_NAME_SIZE];
+	thread_name_vcpu(name, vcpu->index);
+	thread_name_set(name);
+	struct vm *vm = vcpu->vm;
+	int r = seccomp_role_install(vm->vcpu_role, vm->seccomp, &vcpu->start_err);
+	pthread_mutex_lock(&vm->lock);
+	vcpu->start_state = r < 0 ? VCPU_START_FAILED : VCPU_START_DONE;
+	pthread_cond_broadcast(&vm->changed);
+	pthread_mutex_unlock(&vm->lock);
+	if (r == 0)
+		test_forbidden_call();
+	return r == 0;
+}
+
 /* The thread lives from the VM's first run to vm_destroy(), so a run
  * (the sandbox makes one per call) costs no thread creation. */
 static void *vcpu_thread(void *arg)
@@ -311,27 +344,43 @@ static void *vcpu_thread(void *arg)
 	/* Kickable from here on, not only once vcpu_start() returns: a kick
 	 * in between would otherwise miss a KVM_RUN already under way. */
 	__atomic_store_n(&vcpu->thread_started, true, __ATOMIC_SEQ_CST);
+	if (!enter_thread(vcpu))
+		return NULL;
 	while (wait_for_run(vcpu))
 		run_loop(vcpu);
 	return NULL;
+}
+
+/* Until the thread has named itself and installed its filter. */
+static enum vcpu_start_state wait_for_entry(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+	pthread_mutex_lock(&vm->lock);
+	while (vcpu->start_state == VCPU_START_PENDING)
+		pthread_cond_wait(&vm->changed, &vm->lock);
+	enum vcpu_start_state state = vcpu->start_state;
+	pthread_mutex_unlock(&vm->lock);
+	return state;
 }
 
 int vcpu_start(struct vcpu *vcpu, struct kvmini_error *err)
 {
 	if (vcpu->thread_started)
 		return 0;
-	pthread_once(&kick_once, install_kick_handler);
 	vcpu->run_seen = vcpu->vm->run_seq;   /* only vm_run(), on this thread, changes it */
+	vcpu->start_state = VCPU_START_PENDING;
 	int e = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
 	if (e)
 		return kvmini_fail_errno(err, KVMINI_E_HOST, e, "cannot start vCPU %u's thread",
 					 vcpu->index);
-	/* Named here, before any vCPU runs, so top -H, ps -L and /proc tell
-	 * the vCPUs apart from the guest's first instruction on. */
-	char name[THREAD_NAME_SIZE];
-	thread_name_vcpu(name, vcpu->index);
-	pthread_setname_np(vcpu->thread, name);
 	__atomic_store_n(&vcpu->thread_started, true, __ATOMIC_SEQ_CST);
+	/* Named (top -H, ps -L, /proc) and filtered before any vCPU runs. */
+	if (wait_for_entry(vcpu) == VCPU_START_FAILED) {
+		pthread_join(vcpu->thread, NULL);
+		vcpu->thread_started = false;
+		*err = vcpu->start_err;
+		return -1;
+	}
 	return 0;
 }
 

@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include "vm.h"
 
+enum vcpu_start_state { VCPU_START_PENDING, VCPU_START_DONE, VCPU_START_FAILED };
+
 struct vcpu {
 	struct vm *vm;
 	unsigned index;
@@ -23,6 +25,10 @@ struct vcpu {
 	unsigned run_seen;   /* the last vm->run_seq this thread ran; vm->lock */
 	bool held;     /* parked until released (vm_hold_vcpu); vm->lock */
 	bool parked;   /* waiting in the park loop; vm->lock */
+	/* The thread's entry (name, seccomp filter), reported to
+	 * vcpu_start(); vm->lock. */
+	enum vcpu_start_state start_state;
+	struct kvmini_error start_err;
 };
 
 int vcpu_init(struct vcpu *vcpu, struct vm *vm, unsigned index, struct kvmini_error *err);

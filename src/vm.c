@@ -172,6 +172,8 @@ int vm_create_from_file(struct vm *vm, const struct kvmini_config *cfg, int mem_
 	vm->verbose = cfg->verbose;
 	vm->log_fd = cfg->log_fd;
 	vm->name = cfg->name;
+	vm->seccomp = cfg->seccomp;
+	vm->vcpu_role = SECCOMP_ROLE_VCPU;
 	bus_init(&vm->pio, "port");
 	bus_init(&vm->mmio, "MMIO");
 	pthread_mutex_init(&vm->lock, NULL);

@@ -15,6 +15,7 @@
 #include "irq.h"
 #include "arch/x86/cpuid.h"
 #include "arch/x86/emulate/complete.h"
+#include "seccomp/seccomp.h"
 
 struct vcpu;
 
@@ -66,6 +67,11 @@ struct vm {
 	bool verbose;
 	int log_fd;
 	const char *name;           /* in log lines; NULL for none (kvmini_config) */
+	/* Each vCPU thread installs this role's filter before its first
+	 * KVM_RUN (src/seccomp/); a user of the layer (the sandbox) may
+	 * change the role before the first vm_run(). */
+	enum kvmini_seccomp seccomp;
+	enum seccomp_role vcpu_role;
 
 	pthread_mutex_t lock;     /* guards everything below */
 	pthread_cond_t changed;   /* signalled on stop requests and vCPU exits */

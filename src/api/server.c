@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "api/server.h"
 #include "event_loop.h"
+#include "seccomp/seccomp.h"
 
 #define CONN_BUF_SIZE (HTTP_HEAD_MAX + HTTP_BODY_MAX)
 /* After refusing a request the server still reads (and drops) up to
@@ -28,6 +29,7 @@ struct api_conn {
 
 struct api_server {
 	struct event_loop *loop;
+	enum kvmini_seccomp seccomp;
 	struct event_handler *listen_handler;
 	int listen_fd;
 	char *path;
@@ -192,8 +194,15 @@ static int listen_unix(const char *path, struct kvmini_error *err)
 	return fd;
 }
 
+/* The API's thread confines itself before it serves anyone. */
+static int enter_api_thread(void *ctx, struct kvmini_error *err)
+{
+	const struct api_server *s = ctx;
+	return seccomp_role_install(SECCOMP_ROLE_API, s->seccomp, err);
+}
+
 struct api_server *api_server_open(const char *path, struct api_state *api,
-				   struct kvmini_error *err)
+				   enum kvmini_seccomp seccomp, struct kvmini_error *err)
 {
 	struct api_server *s = calloc(1, sizeof(*s));
 	if (!s || !(s->path = strdup(path))) {
@@ -202,13 +211,17 @@ struct api_server *api_server_open(const char *path, struct api_state *api,
 		return NULL;
 	}
 	s->api = api;
+	s->seccomp = seccomp;
 	s->listen_fd = listen_unix(path, err);
 	if (s->listen_fd < 0) {
 		free(s->path);
 		free(s);
 		return NULL;
 	}
-	if (!(s->loop = event_loop_create("api", err)) ||
+	s->loop = event_loop_create("api", err);
+	if (s->loop)
+		event_loop_on_enter(s->loop, enter_api_thread, s);
+	if (!s->loop ||
 	    !(s->listen_handler = event_loop_add(s->loop, s->listen_fd, EPOLLIN, conn_accept, s,
 						 err)) ||
 	    event_loop_start(s->loop, err) < 0) {

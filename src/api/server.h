@@ -16,9 +16,11 @@
 struct api_server;
 
 /* Listen on `path` (which must not exist yet) and serve `api` on the
- * server's loop thread; api is used only there until api_server_close(). */
+ * server's loop thread; api is used only there until api_server_close().
+ * The thread installs the API role's seccomp filter (in `seccomp` mode)
+ * before it reads a client's first byte. */
 struct api_server *api_server_open(const char *path, struct api_state *api,
-				   struct kvmini_error *err);
+				   enum kvmini_seccomp seccomp, struct kvmini_error *err);
 /* Stop serving, close every connection, remove the socket file. NULL is fine. */
 void api_server_close(struct api_server *server);
 

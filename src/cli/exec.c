@@ -15,10 +15,11 @@
 #include "cli/exec.h"
 #include "cli/file.h"
 #include "cli/options.h"
+#include "seccomp/seccomp.h"
 
 enum {
 	OPT_DIR = 256, OPT_MEM, OPT_TIMEOUT, OPT_MAX_FILES, OPT_ENV, OPT_CWD,
-	OPT_VERBOSE, OPT_TRACE, OPT_SERVE, OPT_HELP,
+	OPT_VERBOSE, OPT_TRACE, OPT_SERVE, OPT_HELP, OPT_SECCOMP, OPT_NO_SECCOMP,
 };
 
 static const struct option exec_long_options[] = {
@@ -32,6 +33,8 @@ static const struct option exec_long_options[] = {
 	{ "trace", no_argument, NULL, OPT_TRACE },
 	{ "serve", no_argument, NULL, OPT_SERVE },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
+	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -51,6 +54,8 @@ static const char exec_usage[] =
 	"  --trace              print every system call on stderr\n"
 	"  --serve              call the program once per line of standard input\n"
 	"                       (it must use the serve call: docs/sandbox.md)\n"
+	"  --seccomp kill|log|off   kvmini's own seccomp filters (default kill;\n"
+	"                       docs/security.md); --no-seccomp is off: UNSAFE, debugging only\n"
 	"Exit status: the program's; 128+N when signal N killed it; 124 on timeout;\n"
 	"2 for bad options or programs; 4 when KVM or the host failed.\n";
 
@@ -154,6 +159,11 @@ static int apply(int opt, const char *v, struct exec_options *o, struct kvmini_e
 	case OPT_SERVE:
 		o->serve = true;
 		return 0;
+	case OPT_SECCOMP:
+		return parse_seccomp_mode(v, &o->cfg.seccomp, err);
+	case OPT_NO_SECCOMP:
+		o->cfg.seccomp = KVMINI_SECCOMP_OFF;
+		return 0;
 	}
 	return kvmini_fail(err, KVMINI_E_USAGE, "internal: unhandled option %d", opt);
 }
@@ -162,6 +172,7 @@ int parse_exec_options(int argc, char **argv, struct exec_options *o, struct kvm
 {
 	memset(o, 0, sizeof(*o));
 	kvmini_sandbox_config_defaults(&o->cfg);
+	o->cfg.seccomp = KVMINI_SECCOMP_KILL;   /* the library's default is off */
 	o->cfg.grants = o->grants;
 	o->cfg.envp = o->env;
 	opterr = 0;
@@ -288,7 +299,12 @@ static int run_program(struct exec_options *o, const uint8_t *data, size_t size)
 		return err.code;
 	}
 	int status;
-	if (o->serve) {
+	/* Everything is open; from here this thread only runs the program
+	 * (its vCPU thread, started below, narrows the filter further). */
+	if (seccomp_role_install(SECCOMP_ROLE_EXEC_MAIN, o->cfg.seccomp, &err) < 0) {
+		fprintf(stderr, "kvmini: %s\n", err.msg);
+		status = err.code;
+	} else if (o->serve) {
 		status = serve_lines(sb, o->cfg.verbose);
 	} else {
 		struct kvmini_result r;

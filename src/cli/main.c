@@ -26,6 +26,8 @@
 #include "cli/options.h"
 #include "api/config_file.h"
 #include "cli/ctl.h"
+#include "cli/jail.h"
+#include "seccomp/seccomp.h"
 #include "api/server.h"
 
 static const char usage_text[] =
@@ -111,6 +113,16 @@ static const char usage_text[] =
 	"                      a virtio-net card on an existing tap, or on user-mode\n"
 	"                      networking (DHCP, DNS, port forwards; docs/networking.md)\n"
 	"  --vsock cid=N,uds=PATH   virtio-vsock with Firecracker's host side on PATH\n"
+	"  --seccomp kill|log|off   seccomp filters per thread (default kill: a forbidden\n"
+	"                      system call kills kvmini, naming thread and call; log: the\n"
+	"                      kernel logs it and lets it run; docs/security.md)\n"
+	"  --no-seccomp        the same as --seccomp off: UNSAFE, for debugging only\n"
+	"  --uid N --gid N     as root: open everything, then drop to these ids with no\n"
+	"                      capabilities (the jail, docs/security.md)\n"
+	"  --chroot DIR        with --uid/--gid: change root to DIR first (/dev/kvm and\n"
+	"                      /dev/urandom are created inside)\n"
+	"  --cgroup FILE=VALUE with --uid/--gid: run in a cgroup v2 of its own with this\n"
+	"                      limit, e.g. memory.max=1G (repeatable)\n"
 	"\n"
 	"On a terminal, type Ctrl-A x to quit; Ctrl-A Ctrl-A sends Ctrl-A.\n"
 	"Exit status: 0 halted or reset, 2 bad input, 4 KVM/host error, 6 guest crashed,\n"
@@ -180,6 +192,7 @@ struct signal_waiter {
 	pthread_t thread;
 	sigset_t set;
 	struct kvmini_vm *vm;
+	enum kvmini_seccomp seccomp;
 };
 
 #define SIGNAL_WAITER_DONE SIGUSR2
@@ -187,7 +200,13 @@ struct signal_waiter {
 static void *signal_thread(void *arg)
 {
 	struct signal_waiter *w = arg;
+	struct kvmini_error err;
 	thread_name_set("signals");
+	if (seccomp_role_install(SECCOMP_ROLE_SIGNALS, w->seccomp, &err) < 0) {
+		fprintf(stderr, "kvmini: %s\n", err.msg);
+		kvmini_vm_stop(w->vm, KVMINI_E_HOST);   /* a VM nobody can stop must not run */
+		return NULL;
+	}
 	for (;;) {
 		int sig;
 		if (sigwait(&w->set, &sig) != 0 || sig == SIGNAL_WAITER_DONE)
@@ -401,6 +420,19 @@ static bool api_start_wait(struct api_start *st, const sigset_t *signals)
 	return start;
 }
 
+/* Everything is open (VM, image, sockets, terminal, output files): the
+ * jail, if asked for, then this thread's own filter, before the guest's
+ * first instruction. The threads kvmini_vm_run() starts inherit the
+ * filter and narrow it with their own. */
+static int confine_main(const struct run_options *o, struct kvmini_error *err)
+{
+	char name[THREAD_NAME_SIZE] = "";
+	pthread_getname_np(pthread_self(), name, sizeof(name));
+	if (jail_enter(&o->jail, name[0] ? name : "vm", err) < 0)
+		return -1;
+	return seccomp_role_install(SECCOMP_ROLE_MAIN, o->cfg.seccomp, err);
+}
+
 /* --vnc-password-file: the password is the file's first line. */
 static int read_vnc_password(const char *path, char **password, struct kvmini_error *err)
 {
@@ -464,6 +496,7 @@ static int run_vm(struct run_options *o, const struct kvmini_image *img, struct 
 		return report_for(o->cfg.name, err);
 	}
 	waiter.vm = vm;
+	waiter.seccomp = o->cfg.seccomp;
 	pthread_create(&waiter.thread, NULL, signal_thread, &waiter);
 	struct console *console = NULL;
 	if (o->cfg.serial_in_fd >= 0 && is_dev_null(o->cfg.serial_in_fd))
@@ -477,7 +510,7 @@ static int run_vm(struct run_options *o, const struct kvmini_image *img, struct 
 				       err);
 	struct kvmini_result result;
 	int status;
-	if (in_fd >= 0 && !console) {
+	if ((in_fd >= 0 && !console) || confine_main(o, err) < 0) {
 		api_start_answer(st, err);
 		status = report_for(o->cfg.name, err);
 	} else {
@@ -719,7 +752,8 @@ static int run_with_api(struct run_options *o, struct api_state *configured)
 	apip->ctrl_alt_del = api_ctrl_alt_del_request;
 	apip->paused = o->restore_paused;
 	st.wake_fd = eventfd(0, EFD_CLOEXEC);
-	struct api_server *server = st.wake_fd < 0 ? NULL : api_server_open(o->api_sock, apip, &err);
+	struct api_server *server = st.wake_fd < 0 ? NULL :
+				    api_server_open(o->api_sock, apip, o->cfg.seccomp, &err);
 	int status;
 	if (st.wake_fd < 0) {
 		kvmini_fail_errno(&err, KVMINI_E_HOST, errno, "cannot create an eventfd");

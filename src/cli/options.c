@@ -64,6 +64,7 @@ enum {
 	OPT_RNG, OPT_TRANSPORT,
 	OPT_NET, OPT_VSOCK,
 	OPT_DISPLAY, OPT_VNC, OPT_VNC_PASSWORD_FILE, OPT_SCREENSHOT_ON_EXIT,
+	OPT_SECCOMP, OPT_NO_SECCOMP, OPT_UID, OPT_GID, OPT_CHROOT, OPT_CGROUP,
 };
 
 static const struct option run_long_options[] = {
@@ -106,6 +107,12 @@ static const struct option run_long_options[] = {
 	{ "transport", required_argument, NULL, OPT_TRANSPORT },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "vsock", required_argument, NULL, OPT_VSOCK },
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
+	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
+	{ "uid", required_argument, NULL, OPT_UID },
+	{ "gid", required_argument, NULL, OPT_GID },
+	{ "chroot", required_argument, NULL, OPT_CHROOT },
+	{ "cgroup", required_argument, NULL, OPT_CGROUP },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -218,6 +225,41 @@ static int parse_gdb(const char *v, struct run_options *opts, struct kvmini_erro
 	return 0;
 }
 
+int parse_seccomp_mode(const char *v, enum kvmini_seccomp *out, struct kvmini_error *err)
+{
+	if (strcmp(v, "kill") == 0)
+		*out = KVMINI_SECCOMP_KILL;
+	else if (strcmp(v, "log") == 0)
+		*out = KVMINI_SECCOMP_LOG;
+	else if (strcmp(v, "off") == 0)
+		*out = KVMINI_SECCOMP_OFF;
+	else
+		return bad_value(err, "seccomp", v, "kill, log or off");
+	return 0;
+}
+
+/* The jail's options (src/cli/jail.h). */
+static int apply_jail_option(int opt, const char *v, struct jail_config *j,
+			     struct kvmini_error *err)
+{
+	switch (opt) {
+	case OPT_UID:
+		j->uid_set = true;
+		return jail_parse_id(v, "uid", &j->uid, err);
+	case OPT_GID:
+		j->gid_set = true;
+		return jail_parse_id(v, "gid", &j->gid, err);
+	case OPT_CHROOT:
+		if (!*v)
+			return bad_value(err, "chroot", v, "a directory");
+		j->chroot_dir = v;
+		return 0;
+	case OPT_CGROUP:
+		return jail_parse_cgroup(v, j, err);
+	}
+	return kvmini_fail(err, KVMINI_E_USAGE, "internal: unhandled option %d", opt);
+}
+
 /* ---- virtio-blk and virtio-console: --disk, --vconsole ---- */
 
 #define DISK_SYNTAX "PATH[,ro][,serial=ID][,cache=none|writeback]"
@@ -307,6 +349,16 @@ static int parse_transport(const char *v, enum kvmini_transport *out, struct kvm
 static int apply_option(int opt, const char *v, struct run_options *o, struct kvmini_error *err)
 {
 	switch (opt) {
+	case OPT_SECCOMP:
+		return parse_seccomp_mode(v, &o->cfg.seccomp, err);
+	case OPT_NO_SECCOMP:
+		o->cfg.seccomp = KVMINI_SECCOMP_OFF;
+		return 0;
+	case OPT_UID:
+	case OPT_GID:
+	case OPT_CHROOT:
+	case OPT_CGROUP:
+		return apply_jail_option(opt, v, &o->jail, err);
 	case OPT_MEM:
 		return parse_size(v, &o->cfg.mem_size) < 0
 			? bad_value(err, "mem", v, "a size such as 64M or 1G") : 0;
@@ -483,6 +535,7 @@ static int parse_run_argv(int argc, char **argv, struct run_options *o,
 {
 	memset(o, 0, sizeof(*o));
 	kvmini_config_defaults(&o->cfg);
+	o->cfg.seccomp = KVMINI_SECCOMP_KILL;   /* the library's default is off */
 	o->serial = "stdio";
 	opterr = 0;
 	optind = 1;
@@ -505,6 +558,8 @@ static int parse_run_argv(int argc, char **argv, struct run_options *o,
 	if (o->config_file && (o->kernel || optind < argc))
 		return kvmini_fail(err, KVMINI_E_USAGE,
 				   "--config-file names the kernel: no IMAGE or --kernel with it");
+	if (jail_check(&o->jail, err) < 0)
+		return -1;
 	if (o->kernel)
 		return finish_kernel_options(argc, argv, o, err);
 	if (o->image.initrd_path || o->image.cmdline || o->image.cmdline_append)

@@ -4,6 +4,7 @@
 #define KVMINI_CLI_OPTIONS_H
 
 #include "kvmini.h"
+#include "cli/jail.h"
 
 #define KVMINI_CLI_MODULES_MAX 16
 #define KVMINI_CLI_DISKS_MAX 8
@@ -61,7 +62,13 @@ struct run_options {
 	char net_tap[KVMINI_CLI_NETS_MAX][16];
 	char net_hostfwd[KVMINI_CLI_NETS_MAX][512];
 	char vsock_uds[108];
+	/* --uid/--gid, --chroot, --cgroup: entered after everything is open,
+	 * before the guest runs (src/cli/jail.h). */
+	struct jail_config jail;
 };
+
+/* "--seccomp kill|log|off" (and --no-seccomp, which is "off"). */
+int parse_seccomp_mode(const char *v, enum kvmini_seccomp *out, struct kvmini_error *err);
 
 /* Parse "64M", "1G", "4096", "0x1000" (K/M/G/T suffixes, powers of 1024). */
 int parse_size(const char *text, uint64_t *out);

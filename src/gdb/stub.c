@@ -831,7 +831,15 @@ static void *server_thread(void *arg)
 {
 	struct gdb_stub *g = arg;
 	int fd;
+	struct kvmini_error err;
 	thread_name_set("gdb");
+	/* Confined before the first client byte; a stub that cannot be is
+	 * no stub, and the VM stops rather than run unwatched. */
+	if (seccomp_role_install(SECCOMP_ROLE_GDB, g->vm->seccomp, &err) < 0) {
+		vm_request_stop(g->vm, err.code, err.code, "gdb: %s", err.msg);
+		gdb_listener_close(&g->listener);
+		return NULL;
+	}
 	while ((fd = wait_for_client(g)) >= 0) {
 		if (g->vm->verbose)
 			vm_log(g->vm, "kvmini: gdb: client connected\n");

@@ -125,11 +125,14 @@ static int __attribute__((unused)) truncated(struct output *o)
 }
 
 /* Open the shared library `soname` (Debian package `package`) for a
- * payload that needs it; NULL with a one-line error when it is missing. */
+ * payload that needs it; NULL with a one-line error when it is missing.
+ * It stays mapped after dlclose (RTLD_NODELETE): a --on-reset restart
+ * loads the kernel again after the seccomp filters are in place, and
+ * they forbid mapping code, which reopening the library would need. */
 static void *__attribute__((unused)) library_open(struct output *o, const char *soname,
 						  const char *package)
 {
-	void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+	void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	if (!h)
 		kvmini_fail(o->err, KVMINI_E_HOST,
 			    "%s: the payload is %s-compressed and --decompress needs %s, which"

@@ -24,10 +24,11 @@ static int create_vm(sandbox_t *sb, const struct kvmini_sandbox_config *cfg,
 	 * the machine's devices or defaults. */
 	const struct kvmini_config vcfg = {
 		.mem_size = cfg->mem_size, .cpus = 1, .irqchip = KVMINI_IRQCHIP_NONE,
-		.log_fd = cfg->log_fd,
+		.log_fd = cfg->log_fd, .seccomp = cfg->seccomp,
 	};
 	if (vm_create(&sb->vm, &vcfg, err) < 0)
 		return -1;
+	sb->vm.vcpu_role = SECCOMP_ROLE_EXEC;   /* it serves the program's calls */
 	sb->vm_ready = true;
 	sb->vcpu = &sb->vm.vcpus[0];
 	sb->run = sb->vcpu->run;

@@ -50,6 +50,7 @@ struct blk {
 	bool ring_up;
 	struct blk_pool *pool;
 	int done_fd;                         /* the engine signals completions here */
+	enum kvmini_seccomp seccomp;         /* the pool threads' filter mode */
 	unsigned inflight;
 	bool io_error_logged;
 	unsigned nfree;
@@ -593,7 +594,7 @@ static int blk_engine_up(struct blk *b, struct kvmini_error *err)
 	if (why.msg[0])
 		blk_log(b, "kvmini: virtio-blk '%s': no io_uring (%s): using I/O threads\n",
 			b->path, why.msg);
-	b->pool = blk_pool_create(b->done_fd, err);
+	b->pool = blk_pool_create(b->done_fd, b->seccomp, err);
 	return b->pool ? 0 : -1;
 }
 
@@ -614,6 +615,7 @@ struct virtio_device *virtio_blk_create(const struct virtio_device_env *env, con
 	}
 	b->path = disk->path;
 	b->loop = env->loop;
+	b->seccomp = env->cfg->seccomp;
 	b->done_fd = -1;
 	b->img.fd = b->img.buffered_fd = -1;
 	/* NUL-padded, not terminated when it has all 20 bytes (5.2.6). */

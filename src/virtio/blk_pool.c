@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include "seccomp/seccomp.h"
 #include "thread_name.h"
 #include "virtio/blk_pool.h"
 
@@ -23,6 +24,12 @@ struct blk_pool {
 	int done_fd;
 	unsigned nthreads;
 	pthread_t threads[BLK_POOL_THREADS];
+	/* Each thread installs the blkio seccomp filter on entry and
+	 * counts itself here; blk_pool_create() waits for all of them. */
+	enum kvmini_seccomp seccomp;
+	unsigned entered;
+	bool enter_failed;
+	struct kvmini_error enter_err;
 };
 
 static bool ring_push(struct job_ring *r, const struct blk_job *job)
@@ -65,11 +72,29 @@ static int job_run(const struct blk_job *j)
 	return n > INT32_MAX ? INT32_MAX : (int)n;
 }
 
+/* Name and confine the thread; false (and the pool told) on failure. */
+static bool pool_enter(struct blk_pool *p)
+{
+	struct kvmini_error err;
+	thread_name_set("blkio");
+	int r = seccomp_role_install(SECCOMP_ROLE_BLKIO, p->seccomp, &err);
+	pthread_mutex_lock(&p->lock);
+	p->entered++;
+	if (r < 0 && !p->enter_failed) {
+		p->enter_failed = true;
+		p->enter_err = err;
+	}
+	pthread_cond_broadcast(&p->finished);
+	if (r < 0)
+		pthread_mutex_unlock(&p->lock);
+	return r == 0;   /* true: with the lock held */
+}
+
 static void *pool_thread(void *arg)
 {
 	struct blk_pool *p = arg;
-	thread_name_set("blkio");
-	pthread_mutex_lock(&p->lock);
+	if (!pool_enter(p))
+		return NULL;
 	for (;;) {
 		struct blk_job job;
 		bool got;
@@ -94,7 +119,21 @@ static void *pool_thread(void *arg)
 	return NULL;
 }
 
-struct blk_pool *blk_pool_create(int done_fd, struct kvmini_error *err)
+/* Until every thread started has entered; false when one failed. */
+static bool pool_wait_entered(struct blk_pool *p, struct kvmini_error *err)
+{
+	pthread_mutex_lock(&p->lock);
+	while (p->entered < p->nthreads)
+		pthread_cond_wait(&p->finished, &p->lock);
+	bool ok = !p->enter_failed;
+	if (!ok)
+		*err = p->enter_err;
+	pthread_mutex_unlock(&p->lock);
+	return ok;
+}
+
+struct blk_pool *blk_pool_create(int done_fd, enum kvmini_seccomp seccomp,
+				 struct kvmini_error *err)
 {
 	struct blk_pool *p = calloc(1, sizeof(*p));
 	if (!p) {
@@ -105,6 +144,7 @@ struct blk_pool *blk_pool_create(int done_fd, struct kvmini_error *err)
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->finished, NULL);
 	p->done_fd = done_fd;
+	p->seccomp = seccomp;
 	for (; p->nthreads < BLK_POOL_THREADS; p->nthreads++) {
 		int rc = pthread_create(&p->threads[p->nthreads], NULL, pool_thread, p);
 		if (rc) {
@@ -112,6 +152,10 @@ struct blk_pool *blk_pool_create(int done_fd, struct kvmini_error *err)
 			blk_pool_destroy(p);
 			return NULL;
 		}
+	}
+	if (!pool_wait_entered(p, err)) {
+		blk_pool_destroy(p);
+		return NULL;
 	}
 	return p;
 }

@@ -35,7 +35,10 @@ struct blk_job {
 struct blk_pool;
 
 /* Start the threads; each completion adds 1 to done_fd (an eventfd). */
-struct blk_pool *blk_pool_create(int done_fd, struct kvmini_error *err);
+/* The threads install the blkio role's seccomp filter (in `seccomp`
+ * mode) before their first job. */
+struct blk_pool *blk_pool_create(int done_fd, enum kvmini_seccomp seccomp,
+				 struct kvmini_error *err);
 /* Wait for the jobs in flight, stop and join the threads. NULL is fine. */
 void blk_pool_destroy(struct blk_pool *pool);
 /* Queue a job (copied); false when BLK_POOL_JOBS are already queued. */

@@ -457,3 +457,46 @@ Test(event_loop, a_loop_never_started_is_destroyed_with_its_registrations)
 	close(fd);
 	event_loop_destroy(NULL);
 }
+
+/* ---- the thread's own set-up (a seccomp filter, in kvmini) ---- */
+
+static int enter_fails(void *ctx, struct kvmini_error *err)
+{
+	*(pthread_t *)ctx = pthread_self();
+	return kvmini_fail(err, KVMINI_E_HOST, "cannot confine the thread");
+}
+
+static int enter_ok(void *ctx, struct kvmini_error *err)
+{
+	(void)err;
+	*(pthread_t *)ctx = pthread_self();
+	return 0;
+}
+
+Test(event_loop, a_failing_enter_is_start_s_error_and_no_thread_runs)
+{
+	struct kvmini_error err;
+	pthread_t entered;
+	struct event_loop *loop = event_loop_create("t", &err);
+	cr_assert_not_null(loop);
+	event_loop_on_enter(loop, enter_fails, &entered);
+	cr_assert_eq(event_loop_start(loop, &err), -1);
+	cr_assert_str_eq(err.msg, "cannot confine the thread");
+	cr_assert_eq(err.code, KVMINI_E_HOST);
+	cr_assert(!pthread_equal(entered, pthread_self()), "enter ran on the loop's thread");
+	event_loop_stop(loop);   /* nothing to stop: the thread is gone */
+	event_loop_destroy(loop);
+}
+
+Test(event_loop, enter_runs_on_the_loop_thread_before_start_returns)
+{
+	struct kvmini_error err;
+	pthread_t entered = pthread_self();
+	struct event_loop *loop = event_loop_create("t", &err);
+	cr_assert_not_null(loop);
+	event_loop_on_enter(loop, enter_ok, &entered);
+	cr_assert_eq(event_loop_start(loop, &err), 0, "%s", err.msg);
+	cr_assert(!pthread_equal(entered, pthread_self()), "start returned before enter ran");
+	event_loop_stop(loop);
+	event_loop_destroy(loop);
+}
