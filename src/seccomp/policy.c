@@ -208,6 +208,8 @@ static const unsigned long ioctl_snapshot[] = {
 	KVM_GET_REGS, KVM_GET_SREGS, KVM_GET_FPU, KVM_GET_XSAVE, KVM_GET_XCRS, KVM_GET_MSRS,
 	KVM_GET_LAPIC, KVM_GET_VCPU_EVENTS, KVM_GET_DEBUGREGS, KVM_GET_MP_STATE,
 	KVM_GET_IRQCHIP, KVM_GET_PIT2, KVM_GET_CLOCK, KVM_GET_DIRTY_LOG,
+	KVM_GET_CPUID2,           /* the CPUID each vCPU was given (vm_state.c) */
+	KVM_GET_MSR_INDEX_LIST,   /* which MSRs to save, asked of /dev/kvm */
 	KVM_SET_LAPIC, KVM_SET_MP_STATE, KVM_SET_PIT2, KVM_SET_CLOCK, 0
 };
 
