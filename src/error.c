@@ -48,3 +48,11 @@ void kvmini_log_v(int fd, const char *fmt, va_list ap)
 		/* diagnostics are best effort */
 	}
 }
+
+void kvmini_log(int fd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	kvmini_log_v(fd, fmt, ap);
+	va_end(ap);
+}

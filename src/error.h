@@ -18,5 +18,6 @@ int kvmini_fail_errno(struct kvmini_error *err, enum kvmini_status code,
 /* Write one formatted diagnostic line to fd (at most 1 KiB; best
  * effort: a failing write is ignored). */
 void kvmini_log_v(int fd, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+void kvmini_log(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -19,14 +19,6 @@
 
 #define LOG_PREFIX "kvmini: "
 
-static void __attribute__((format(printf, 2, 3))) log_line(int fd, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	kvmini_log_v(fd, fmt, ap);
-	va_end(ap);
-}
-
 void vm_log(struct vm *vm, const char *fmt, ...)
 {
 	char line[1024];
@@ -36,9 +28,9 @@ void vm_log(struct vm *vm, const char *fmt, ...)
 	va_end(ap);
 	/* A named VM's lines say which VM they are about. */
 	if (vm->name && strncmp(line, LOG_PREFIX, strlen(LOG_PREFIX)) == 0)
-		log_line(vm->log_fd, "kvmini[%s]: %s", vm->name, line + strlen(LOG_PREFIX));
+		kvmini_log(vm->log_fd, "kvmini[%s]: %s", vm->name, line + strlen(LOG_PREFIX));
 	else
-		log_line(vm->log_fd, "%s", line);
+		kvmini_log(vm->log_fd, "%s", line);
 }
 
 /* Memory slot i holds RAM region i. */

@@ -99,23 +99,6 @@ static bool no_rate_limiter(const cJSON *obj, const char *name, struct api_respo
 	return false;
 }
 
-static bool path_string(const cJSON *obj, const char *name, bool required, const char **out,
-			struct api_response *resp)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-	*out = NULL;
-	if (!json_field_present(v, name, required, resp))
-		return !required;
-	if (!json_field_string(v, name, API_PATH_MAX, resp))
-		return false;
-	if (!*v->valuestring) {
-		api_fault(resp, 400, "`%s` is empty.", name);
-		return false;
-	}
-	*out = v->valuestring;
-	return true;
-}
-
 /* ---- drives ---- */
 
 static struct api_drive *drive_find(struct api_state *api, const char *id)
@@ -154,7 +137,7 @@ static bool drive_body_parse(const struct http_request *req, const cJSON *obj,
 		api_fault(resp, 400, "`socket` (vhost-user drives) is not supported by kvmini.");
 		return false;
 	}
-	return path_string(obj, "path_on_host", true, &b->path, resp) &&
+	return json_field_path(obj, "path_on_host", true, &b->path, resp) &&
 	       bool_field(obj, "is_root_device", true, &b->root, resp) &&
 	       bool_field(obj, "is_read_only", false, &b->read_only, resp) &&
 	       nullable_string(obj, "partuuid", 64, &b->partuuid, resp) &&
@@ -227,7 +210,7 @@ void api_drive_patch(struct api_state *api, const struct http_request *req,
 	resp->status = 0;
 	bool ok = json_fields_check(obj, allowed, resp) &&
 		  path_id(req, "/drives/", obj, "drive_id", id, resp) &&
-		  path_string(obj, "path_on_host", false, &path, resp) &&
+		  json_field_path(obj, "path_on_host", false, &path, resp) &&
 		  no_rate_limiter(obj, "rate_limiter", resp);
 	char *copy = ok && path ? strdup(path) : NULL;
 	cJSON_Delete(obj);
@@ -279,7 +262,7 @@ static bool net_body_parse(const struct http_request *req, const cJSON *obj, str
 	resp->status = 0;
 	if (!json_fields_check(obj, allowed, resp) ||
 	    !path_id(req, "/network-interfaces/", obj, "iface_id", n->id, resp) ||
-	    !path_string(obj, "host_dev_name", true, host_dev, resp) ||
+	    !json_field_path(obj, "host_dev_name", true, host_dev, resp) ||
 	    !nullable_string(obj, "guest_mac", 17, &mac, resp) ||
 	    !no_rate_limiter(obj, "rx_rate_limiter", resp) ||
 	    !no_rate_limiter(obj, "tx_rate_limiter", resp))
@@ -351,7 +334,7 @@ void api_vsock_put(struct api_state *api, const struct http_request *req,
 				     true, resp) &&
 		  json_field_integer(cJSON_GetObjectItemCaseSensitive(obj, "guest_cid"), "guest_cid",
 				     3, 4294967294.0, &cid, resp) &&
-		  path_string(obj, "uds_path", true, &uds, resp);
+		  json_field_path(obj, "uds_path", true, &uds, resp);
 	char *copy = ok ? strdup(uds) : NULL;
 	cJSON_Delete(obj);
 	if (!ok)

@@ -161,3 +161,19 @@ char *json_strdup_field(const cJSON *obj, const char *name)
 	return v ? strdup(v->valuestring) : NULL;
 }
 
+bool json_field_path(const cJSON *obj, const char *name, bool required, const char **out,
+		     struct api_response *resp)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+	*out = NULL;
+	if (!json_field_present(v, name, required, resp))
+		return !required;
+	if (!json_field_string(v, name, API_PATH_MAX, resp))
+		return false;
+	if (!*v->valuestring) {
+		api_fault(resp, 400, "`%s` is empty.", name);
+		return false;
+	}
+	*out = v->valuestring;
+	return true;
+}

@@ -27,6 +27,10 @@ bool json_field_integer(const cJSON *v, const char *name, double min, double max
 			uint64_t *out, struct api_response *resp);
 /* A string of at most max bytes. */
 bool json_field_string(const cJSON *v, const char *name, size_t max, struct api_response *resp);
+/* A path: a non-empty string of at most API_PATH_MAX bytes into *out
+ * (NULL when absent and not required). */
+bool json_field_path(const cJSON *obj, const char *name, bool required, const char **out,
+		     struct api_response *resp);
 /* A Firecracker option kvmini lacks: absent, or its "off" value only. */
 bool json_field_off_only(const cJSON *obj, const char *name, struct api_response *resp);
 /* A copy of the string member `name`, NULL when absent (or no memory). */

@@ -188,18 +188,6 @@ static bool snapshot_type_parse(const cJSON *obj, bool *diff, struct api_respons
 	return true;
 }
 
-static const char *path_field(const cJSON *obj, const char *name, struct api_response *resp)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-	if (!json_field_present(v, name, true, resp) || !json_field_string(v, name, API_PATH_MAX, resp))
-		return NULL;
-	if (!*v->valuestring) {
-		api_fault(resp, 400, "`%s` is empty.", name);
-		return NULL;
-	}
-	return v->valuestring;
-}
-
 /* PUT /screenshot {"path": FILE}: kvmini's own, not Firecracker's; the
  * display as it is now (running or paused), as a PNG. */
 void api_screenshot_put(struct api_state *api, const struct http_request *req,
@@ -211,7 +199,7 @@ void api_screenshot_put(struct api_state *api, const struct http_request *req,
 		return;
 	resp->status = 0;
 	const char *path = NULL;
-	bool ok = json_fields_check(obj, allowed, resp) && (path = path_field(obj, "path", resp));
+	bool ok = json_fields_check(obj, allowed, resp) && json_field_path(obj, "path", true, &path, resp);
 	if (ok && !api->screenshot) {
 		api_fault(resp, 400, "Screenshots are not supported by this front end.");
 		ok = false;
@@ -238,8 +226,8 @@ void api_snapshot_create(struct api_state *api, const struct http_request *req,
 	resp->status = 0;
 	const char *snap = NULL, *mem = NULL;
 	bool ok = json_fields_check(obj, allowed, resp) && snapshot_type_parse(obj, &diff, resp) &&
-		  (snap = path_field(obj, "snapshot_path", resp)) &&
-		  (mem = path_field(obj, "mem_file_path", resp));
+		  json_field_path(obj, "snapshot_path", true, &snap, resp) &&
+		  json_field_path(obj, "mem_file_path", true, &mem, resp);
 	if (ok && !api->paused) {
 		api_fault(resp, 400, "Cannot create a snapshot: the microVM must be paused "
 			  "(PATCH /vm {\"state\": \"Paused\"}).");
@@ -266,12 +254,13 @@ static const char *mem_backend_parse(const cJSON *obj, struct api_response *resp
 	static const char *const allowed[] = { "backend_type", "backend_path", NULL };
 	const cJSON *backend = cJSON_GetObjectItemCaseSensitive(obj, "mem_backend");
 	const cJSON *old = cJSON_GetObjectItemCaseSensitive(obj, "mem_file_path");
+	const char *path;
 	if (!backend == !old) {
 		api_fault(resp, 400, "Give exactly one of `mem_backend` and `mem_file_path`.");
 		return NULL;
 	}
 	if (old)
-		return path_field(obj, "mem_file_path", resp);
+		return json_field_path(obj, "mem_file_path", true, &path, resp) ? path : NULL;
 	if (!cJSON_IsObject(backend)) {
 		api_fault(resp, 400, "`mem_backend` must be an object.");
 		return NULL;
@@ -286,7 +275,7 @@ static const char *mem_backend_parse(const cJSON *obj, struct api_response *resp
 			  type->valuestring);
 		return NULL;
 	}
-	return path_field(backend, "backend_path", resp);
+	return json_field_path(backend, "backend_path", true, &path, resp) ? path : NULL;
 }
 
 static bool configured(const struct api_state *api)
@@ -312,7 +301,7 @@ void api_snapshot_load(struct api_state *api, const struct http_request *req,
 	const cJSON *diff = cJSON_GetObjectItemCaseSensitive(obj, "enable_diff_snapshots");
 	const cJSON *resume = cJSON_GetObjectItemCaseSensitive(obj, "resume_vm");
 	bool ok = json_fields_check(obj, allowed, resp) &&
-		  (snap = path_field(obj, "snapshot_path", resp)) &&
+		  json_field_path(obj, "snapshot_path", true, &snap, resp) &&
 		  (mem = mem_backend_parse(obj, resp));
 	if (ok && ((diff && !cJSON_IsBool(diff)) || (resume && !cJSON_IsBool(resume)))) {
 		api_fault(resp, 400, "`enable_diff_snapshots` and `resume_vm` must be booleans.");

@@ -1,6 +1,5 @@
 /* The transport-independent half of a virtio device (virtio.h): status,
  * features, queues, interrupts. */
-#include <stdarg.h>
 #include <string.h>
 #include "virtio/virtio.h"
 
@@ -187,19 +186,11 @@ void virtio_device_config_changed(struct virtio_device *vdev)
 	interrupt(vdev, VIRTIO_INTERRUPT_CONFIG, 0);
 }
 
-static void __attribute__((format(printf, 2, 3))) log_line(int fd, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	kvmini_log_v(fd, fmt, ap);
-	va_end(ap);
-}
-
 void virtio_device_fail(struct virtio_device *vdev, const struct kvmini_error *why)
 {
 	if (!vdev->fail_logged) {
 		vdev->fail_logged = true;
-		log_line(vdev->log_fd, "kvmini: %s: %s; the device needs a reset\n",
+		kvmini_log(vdev->log_fd, "kvmini: %s: %s; the device needs a reset\n",
 			 vdev->ops->name, why && why->msg[0] ? why->msg : "device failed");
 	}
 	if (vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET)
