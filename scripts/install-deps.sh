@@ -72,8 +72,13 @@ test)
 	need curl command -v curl              # tests/integration/api.bats
 	need socat command -v socat            # api.bats: malformed and half requests
 	need gvncviewer command -v gvnccapture # display.bats: a real VNC client captures
-	# tests/integration/multiboot.bats: the Multiboot guest under QEMU (TCG)
+	# tests/integration/multiboot.bats: the Multiboot guest under QEMU (TCG);
+	# scripts/nested-kvm.sh: a VM with kvm_amd where /dev/kvm is missing,
+	# which also runs the test kernel (kernel_deps build it)
 	need qemu-system-x86 command -v qemu-system-x86_64
+	need kmod command -v modprobe
+	need cpio command -v cpio
+	kernel_deps
 	;;
 fuzz)
 	build_deps
