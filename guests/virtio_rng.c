@@ -92,7 +92,7 @@ static long request(void)
 	wr(QUEUE_NOTIFY, 0);
 	for (unsigned long i = 0; i < SPINS; i++)
 		if ((__atomic_load_n(&used[0], __ATOMIC_ACQUIRE) >> 16) == 1)   /* used idx */
-			return (long)used[3];                /* ring[0].len */
+			return (long)used[2];                /* ring[0].len (ring[0].id is used[1]) */
 	return -1;
 }
 

@@ -36,7 +36,7 @@ rng_run() {
 
 @test "virtio-rng with a rate limit still answers the driver" {
 	needs_kvm
-	kvmini run --rng=64 --timeout 60 "$GUESTS/virtio_rng.elf"
+	kvmini run --rng=160 --timeout 60 "$GUESTS/virtio_rng.elf"
 	assert_status 1
 	[[ "$output" =~ $rng_line ]] || { echo "stdout: $output"; return 1; }
 }
