@@ -1,3 +1,4 @@
+#include <cpuid.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -523,6 +524,17 @@ static void dump_segment(FILE *f, const char *name, const struct kvm_segment *s)
 		s->present, s->s, s->l, s->db, s->g);
 }
 
+/* On AMD, KVM reinitialises the VMCB when the guest shuts down (the
+ * VMCB is undefined after a SHUTDOWN intercept), so the registers read
+ * after a triple fault are reset values, not the faulting state. */
+static bool host_is_amd(void)
+{
+	unsigned a, b, c, d;
+	__cpuid(0, a, b, c, d);
+	(void)a;
+	return b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163;   /* "AuthenticAMD" */
+}
+
 void vcpu_dump_registers(const struct vcpu *vcpu, int fd)
 {
 	struct kvm_regs r;
@@ -557,6 +569,8 @@ void vcpu_dump_registers(const struct vcpu *vcpu, int fd)
 			s.cr0, s.cr2, s.cr3, s.cr4);
 		fprintf(f, " cr8=%016llx efer=%016llx apic_base=%016llx\n",
 			s.cr8, s.efer, s.apic_base);
+		if (vcpu->run->exit_reason == KVM_EXIT_SHUTDOWN && host_is_amd())
+			fprintf(f, " (AMD: KVM reinitialises the VMCB at a shutdown: these are reset values)\n");
 	}
 	fclose(f);
 	size_t len = strnlen(buf, sizeof(buf));
