@@ -157,7 +157,8 @@ static const int sys_main[] = {
 /* What LSan's leak check does at exit, on the main thread (sanitizer
  * builds only, the tests' build): reads /proc/self/maps and the task
  * list, and stops the world with a ptrace-ing helper (not a
- * CLONE_THREAD clone, hence the spawn rule's exception). ASan's and
+ * CLONE_THREAD clone, hence the spawn rule's exception) that sets
+ * handlers for the synchronous signals (rt_sigaction, never SIGSYS). ASan's and
  * UBSan's reports in other threads go to stderr; one that needs a log
  * file there finds open refused (EACCES), says so and still exits 222. */
 static const int sys_sanitizer[] = {
@@ -165,7 +166,7 @@ static const int sys_sanitizer[] = {
 	SYS_getdents64, SYS_getdents, SYS_lseek, SYS_fstat, SYS_newfstatat, SYS_ptrace, SYS_wait4,
 	SYS_waitid, SYS_process_vm_readv, SYS_sched_getaffinity, SYS_sigaltstack, SYS_prctl,
 	SYS_clone, SYS_getppid, SYS_kill, SYS_pipe2, SYS_dup2, SYS_dup3, SYS_uname,
-	SYS_getrlimit, SYS_prlimit64,
+	SYS_getrlimit, SYS_prlimit64, SYS_rt_sigaction,
 	-1
 };
 
@@ -220,6 +221,7 @@ static const unsigned long ioctl_build[] = {
 	KVM_SET_TSS_ADDR, KVM_SET_IDENTITY_MAP_ADDR, KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2,
 	KVM_ENABLE_CAP, KVM_SET_USER_MEMORY_REGION, KVM_CREATE_VCPU, KVM_SET_CPUID2,
 	KVM_GET_CPUID2,
+	KVM_GET_TSC_KHZ,   /* CPUID leaves 0x15/0x16 tell the guest its TSC rate */
 	BLKGETSIZE64,   /* a virtio-blk disk on a block device, opened again */
 	0
 };

@@ -68,7 +68,22 @@ static void put_number(struct line *l, long v)
 	}
 }
 
-static void write_message(int nr)
+static void put_hex(struct line *l, unsigned long v)
+{
+	char digits[17];
+	int n = 0;
+	do
+		digits[n++] = "0123456789abcdef"[v & 15];
+	while ((v >>= 4) && n < (int)sizeof(digits));
+	put(l, "0x");
+	while (n > 0) {
+		char c[2] = { digits[--n], 0 };
+		put(l, c);
+	}
+}
+
+/* An ioctl is named with its request number: the filter lists those. */
+static void write_message(int nr, unsigned long arg1)
 {
 	struct line l = { .len = 0 };
 	put(&l, "kvmini: seccomp: thread ");
@@ -79,6 +94,10 @@ static void write_message(int nr)
 	put(&l, seccomp_syscall_name(nr));
 	put(&l, " (");
 	put_number(&l, nr);
+	if (nr == SYS_ioctl) {
+		put(&l, ", request ");
+		put_hex(&l, arg1 & 0xffffffffu);
+	}
 	put(&l, "); killing kvmini\n");
 	ssize_t w = write(STDERR_FILENO, l.text, l.len);
 	(void)w;
@@ -91,8 +110,8 @@ static void on_sigsys(int sig, siginfo_t *info, void *uctx)
 		raise(SIGSYS);   /* blocked until we return, then the default kills */
 		return;
 	}
-	write_message(info->si_syscall);
 	const greg_t *r = ((ucontext_t *)uctx)->uc_mcontext.gregs;
+	write_message(info->si_syscall, (unsigned long)r[REG_RSI]);
 	syscall(info->si_syscall, r[REG_RDI], r[REG_RSI], r[REG_RDX], r[REG_R10], r[REG_R8],
 		r[REG_R9]);
 	syscall(SYS_exit_group, 128 + SIGSYS);   /* not reached: the retry kills */
