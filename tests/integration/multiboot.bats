@@ -59,7 +59,7 @@ run_kvmini() {   # run_kvmini KERNEL CPUS IRQCHIP
 
 @test "kvmini: ELF Multiboot kernel, 1 vCPU, kernel irqchip" {
 	run_kvmini "$MB" 1 kernel
-	assert_all_passed 28
+	assert_all_passed 30
 	assert_line_present "multiboot: ok memory map is kvmini's e820 map for mb.mem"
 	assert_line_present "multiboot: module 1: $M1 arg=1"
 	assert_line_present "multiboot: boot loader: kvmini"
@@ -67,22 +67,22 @@ run_kvmini() {   # run_kvmini KERNEL CPUS IRQCHIP
 
 @test "kvmini: ELF Multiboot kernel, 4 vCPUs, kernel irqchip" {
 	run_kvmini "$MB" 4 kernel
-	assert_all_passed 28
+	assert_all_passed 30
 }
 
 @test "kvmini: ELF Multiboot kernel, 1 vCPU, split irqchip" {
 	run_kvmini "$MB" 1 split
-	assert_all_passed 28
+	assert_all_passed 30
 }
 
 @test "kvmini: ELF Multiboot kernel, 4 vCPUs, split irqchip" {
 	run_kvmini "$MB" 4 split
-	assert_all_passed 28
+	assert_all_passed 30
 }
 
 @test "kvmini: flat Multiboot kernel loaded by the header's address fields" {
 	run_kvmini "$MBK" 1 kernel
-	assert_all_passed 28
+	assert_all_passed 30
 }
 
 @test "kvmini: --testdev's latch and MMIO read back (pc-testdev)" {
