@@ -226,12 +226,14 @@ static const unsigned long ioctl_build[] = {
 	0
 };
 
-/* kvmini exec's vCPU: registers, the dirty log of its snapshots (and
- * its memory slot's flag that turns it on at the first serve call), and
- * the program's two terminal queries. */
+/* kvmini exec's vCPU: registers, MSRs (arch_prctl's FS base), the FPU
+ * state a --serve snapshot saves and restores, the dirty log of its
+ * snapshots (and its memory slot's flag that turns it on at the first
+ * serve call), and the program's two terminal queries. */
 static const unsigned long ioctl_exec[] = {
-	KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS, KVM_GET_DIRTY_LOG,
-	KVM_SET_USER_MEMORY_REGION, TCGETS, TIOCGWINSZ, 0
+	KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS, KVM_GET_MSRS,
+	KVM_SET_MSRS, KVM_GET_XSAVE, KVM_SET_XSAVE, KVM_GET_XCRS, KVM_SET_XCRS,
+	KVM_GET_DIRTY_LOG, KVM_SET_USER_MEMORY_REGION, TCGETS, TIOCGWINSZ, 0
 };
 
 #define GROUPS(...) { __VA_ARGS__, NULL }
