@@ -61,7 +61,8 @@ struct gdb_breakpoints {
 };
 
 /* Error values of the insert functions. */
-enum { GDB_BP_OK = 0, GDB_BP_FULL = -1, GDB_BP_FAULT = -2, GDB_BP_INVALID = -3 };
+enum { GDB_BP_OK = 0, GDB_BP_FULL = -1, GDB_BP_FAULT = -2, GDB_BP_INVALID = -3,
+       GDB_BP_UNAVAILABLE = -4 /* this host's KVM cannot deliver it */ };
 
 void gdb_bp_init(struct gdb_breakpoints *bps);
 

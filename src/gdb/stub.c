@@ -29,6 +29,7 @@
 #define E_BUSY   0x10
 #define E_INVAL  0x16
 #define E_NOSPC  0x1c
+#define E_NOSYS  0x26
 
 enum outcome { REPLY, NO_REPLY, END_SESSION };
 
@@ -343,6 +344,7 @@ static enum outcome cmd_point(struct gdb_stub *g, bool insert, struct gdb_args *
 	case 1: return REPLY;   /* empty: this type is unsupported here */
 	case GDB_BP_FULL: return reply_error(s, E_NOSPC);
 	case GDB_BP_FAULT: return reply_error(s, E_FAULT);
+	case GDB_BP_UNAVAILABLE: return reply_error(s, E_NOSYS);
 	default: return reply_error(s, E_INVAL);
 	}
 }
@@ -872,6 +874,11 @@ static int probe_host(struct gdb_stub *g, struct gdb_host_debug *host_out,
 		vm_log(g->vm, "kvmini: gdb: this host raises no data breakpoints (%s); "
 		       "write watchpoints single-step the guest instead, read and access "
 		       "watchpoints are unavailable\n", host.data_note);
+	if (host.int3 == GDB_INT3_OTHER)
+		vm_log(g->vm, "kvmini: gdb: warning: int3 does not reach the debugger here (%s); %s\n",
+		       host.int3_note, host.exec_breakpoints ?
+		       "software breakpoints use debug registers (4 at most)" :
+		       "breakpoints are refused");
 	if (!host.int3_real_mode && g->vm->verbose)
 		vm_log(g->vm, "kvmini: gdb: int3 does not reach the debugger in real mode (%s); "
 		       "real-mode software breakpoints use debug registers (4 at most)\n",

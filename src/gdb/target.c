@@ -29,6 +29,8 @@ int gdb_target_init(struct gdb_target *t, struct vm *vm, int wake_fd,
 	t->wake_fd = wake_fd;
 	t->stepped_watches = !host->data_breakpoints;
 	t->real_mode_slots = !host->int3_real_mode;
+	t->int3_lost = host->int3 == GDB_INT3_OTHER;
+	t->exec_slots = host->exec_breakpoints;
 	gdb_bp_init(&t->bps);
 	t->action = calloc(vm->ncpus, sizeof(*t->action));
 	t->pending = calloc(vm->ncpus, sizeof(*t->pending));
@@ -459,7 +461,12 @@ static bool in_real_mode(struct gdb_target *t, unsigned cpu)
 
 int gdb_target_insert(struct gdb_target *t, unsigned cpu, const struct gdb_point *pt)
 {
-	if (pt->type == GDB_POINT_SW && t->real_mode_slots && in_real_mode(t, cpu)) {
+	bool by_slot = pt->type == GDB_POINT_HW ||
+		       (pt->type == GDB_POINT_SW &&
+			(t->int3_lost || (t->real_mode_slots && in_real_mode(t, cpu))));
+	if (by_slot && !t->exec_slots)
+		return GDB_BP_UNAVAILABLE;
+	if (pt->type == GDB_POINT_SW && by_slot) {
 		pthread_mutex_lock(&t->lock);
 		int r = gdb_hw_insert(&t->bps, GDB_POINT_SW, pt->addr, 1);
 		pthread_mutex_unlock(&t->lock);

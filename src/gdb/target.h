@@ -50,6 +50,13 @@ struct gdb_target {
 	/* Its int3 never leaves a real-mode guest: serve software
 	 * breakpoints there from debug-register slots. */
 	bool real_mode_slots;
+	/* Its int3 reaches no debugger in any mode (QEMU's TCG, emulating
+	 * SVM, does not intercept it): software breakpoints use slots. */
+	bool int3_lost;
+	/* Debug-register breakpoints fire: without them, and with int3
+	 * lost, a breakpoint is refused rather than planted to no effect
+	 * (a guest with no #BP handler would triple-fault on it). */
+	bool exec_slots;
 	struct vm_exit_hooks hooks;
 
 	pthread_mutex_t lock; /* guards everything below */

@@ -48,6 +48,17 @@ start_kvmini() {   # [kvmini run options...] [--image FILE]
 	return 1
 }
 
+# A test that plants a breakpoint: skipped where this host's KVM delivers
+# neither int3 nor debug-register breakpoints to a debugger (QEMU's TCG
+# emulating SVM, in scripts/nested-kvm.sh's VM): kvmini then refuses
+# breakpoints and says so as it starts.
+needs_breakpoints() {
+	local why
+	why=$(grep -o 'int3 does not reach the debugger here.*breakpoints are refused' "$ERR") ||
+		return 0
+	skip "this host's KVM cannot stop a guest at a breakpoint: $why"
+}
+
 # Run gdb in batch mode; each argument is one gdb command. Output in $output.
 gdb_batch() {
 	local cmds=(-ex 'set pagination off' -ex 'set confirm off'
@@ -101,6 +112,7 @@ ${NORMAL_OUTPUT#gdb_target: start
 
 @test "gdb: break on a function, continue, read a register and a local variable" {
 	start_kvmini
+	needs_breakpoints
 	gdb_batch 'break compute' 'continue' 'print n' 'print $rdi' 'info registers rip' \
 		'next' 'print local' 'bt' 'detach'
 	assert_gdb_has "Breakpoint 1, compute (n=n@entry=0) at guests/gdb_target.c:29"
@@ -117,6 +129,7 @@ ${NORMAL_OUTPUT#gdb_target: start
 
 @test "gdb: continue to the second call and read its argument" {
 	start_kvmini
+	needs_breakpoints
 	gdb_batch 'break compute' 'continue' 'continue' 'print n' 'info breakpoints' 'detach'
 	assert_gdb_has "Breakpoint 1, compute (n=n@entry=1)"
 	assert_gdb_has "breakpoint already hit 2 times"
@@ -126,6 +139,7 @@ ${NORMAL_OUTPUT#gdb_target: start
 
 @test "gdb: single-step by instruction and by line" {
 	start_kvmini
+	needs_breakpoints
 	gdb_batch 'break compute' 'continue' 'print $pc' 'stepi' 'print $pc' 'stepi' 'print $pc' \
 		'next' 'info line *$pc' 'detach'
 	# three distinct program counters: each stepi moved exactly one instruction on
@@ -170,6 +184,7 @@ New value = 2"
 
 @test "gdb: changing a variable changes the guest's output" {
 	start_kvmini
+	needs_breakpoints
 	gdb_batch 'break compute' 'continue' 'set var scale = 100' 'print scale' 'delete' 'continue'
 	assert_gdb_has '$1 = 100'
 	assert_gdb_has "[Inferior 1 (Remote target) exited with code 01]"
@@ -183,6 +198,7 @@ gdb_target: done"
 
 @test "gdb: a hardware breakpoint" {
 	start_kvmini
+	needs_breakpoints
 	gdb_batch 'hbreak compute' 'continue' 'print n' 'continue' 'print n' 'info breakpoints' 'detach'
 	assert_gdb_has "Hardware assisted breakpoint 1 at"
 	assert_gdb_has "Breakpoint 1, compute (n=n@entry=0)"
@@ -217,6 +233,7 @@ gdb_target: done"
 
 @test "gdb: kill stops the VM" {
 	start_kvmini
+	needs_breakpoints
 	gdb_batch 'break compute' 'continue' 'kill'
 	assert_gdb_has "[Inferior 1 (Remote target) killed]"
 	wait_kvmini
@@ -265,6 +282,7 @@ New value = 1"
 	"$KVMINI" run --gdb "unix:$sock" --gdb-wait --timeout 60 "$GUEST" >"$OUT" 2>"$ERR" </dev/null &
 	KPID=$!
 	for _ in $(seq 200); do [ -S "$sock" ] && break; sleep 0.05; done
+	needs_breakpoints
 	GDB_TARGET="$sock" gdb_batch 'break compute' 'continue' 'print n' 'delete' 'continue'
 	assert_gdb_has "Breakpoint 1, compute (n=n@entry=0)"
 	assert_gdb_has "[Inferior 1 (Remote target) exited with code 01]"
@@ -287,6 +305,7 @@ New value = 1"
 
 @test "gdb: a real-mode guest stops at a breakpoint" {
 	start_kvmini --verbose --image "$GUESTS/hello_real.bin"
+	needs_breakpoints
 	# no symbols: break on the address of the "out" that prints each byte
 	GDB_FILE="" gdb_batch 'break *0x7c17' 'continue' 'print/x $eip' 'print/c $al' 'continue' \
 		'print/c $al' 'delete' 'continue'
