@@ -14,26 +14,28 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 sanitizer_env
 
+# Without a usable /dev/kvm, the tests that run a guest are deferred to
+# a VM that has one (scripts/nested-kvm.sh), when this host can start it.
+defer=
+if { [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; } && [ "${KVMINI_NO_NESTED:-}" != 1 ] &&
+	"$here/nested-kvm.sh" available; then
+	# In the build folder: the VM sees the project's folder, not /tmp.
+	defer=$PWD/$B/deferred-tests
+	: >"$defer"
+fi
+
 echo "== unit tests (Criterion, ASan + UBSan)"
 units=0
 for t in "$B"/san/tests/test_*; do
 	[ -x "$t" ] || continue
 	echo "-- $t"
 	count_unit "$t" "$log"
+	[ -z "$defer" ] || defer_unit "$t" "$log" "$defer"
 	units=$((units + 1))
 done
 if [ "$units" -eq 0 ]; then
 	echo "FAIL: no unit-test binary in $B/san/tests"
 	failed=$((failed + 1))
-fi
-
-# Without a usable /dev/kvm, the tests that run a guest are deferred to
-# a VM that has one (scripts/nested-kvm.sh), when this host can start it.
-defer=
-if { [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; } && [ "${KVMINI_NO_NESTED:-}" != 1 ] &&
-	"$here/nested-kvm.sh" available; then
-	defer=$(mktemp)
-	trap 'rm -f "$log" "$defer"' EXIT
 fi
 
 echo "== integration tests (bats, ASan + UBSan kvmini)"

@@ -71,3 +71,22 @@ count_tap() {
 	fi
 	[ "$d" -eq 0 ] || echo "deferred to the nested KVM VM: $d"
 }
+
+# The skip reason of a test that runs a guest where /dev/kvm is missing
+# (tests/unit/kvm_skip.h, tests/integration/helpers.bash).
+KVM_SKIP_PATTERN='no usable [^ ]* on this host: this test runs a guest'
+
+# defer_unit BIN LOG LIST: after count_unit, the tests of BIN that
+# skipped for want of KVM go to LIST as "unit<TAB>BIN<TAB>suite/test"
+# (scripts/run-deferred.sh runs them where KVM works) and leave the
+# skip count: they count where they run.
+defer_unit() {
+	local n
+	n=$(grep -Eac "^\[SKIP\] .*: $KVM_SKIP_PATTERN" "$2" || true)
+	[ "$n" -gt 0 ] || return 0
+	grep -Ea "^\[SKIP\] .*: $KVM_SKIP_PATTERN" "$2" |
+		sed 's/^\[SKIP\] \([^:]*\)::\([^:]*\):.*/\1\/\2/' |
+		while IFS= read -r t; do printf 'unit\t%s\t%s\n' "$1" "$t"; done >>"$3"
+	skipped=$((skipped - n))
+	echo "deferred to the nested KVM VM: $n"
+}
