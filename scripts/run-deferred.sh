@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Run, where /dev/kvm works (inside scripts/nested-kvm.sh's VM), the
-# bats tests a run without it deferred, then the demo under valgrind.
-# Prints bats TAP; the demo's result is one more TAP line.
-# Usage: run-deferred.sh BUILD_DIR DEFER_LIST
+# bats and unit tests a run without it deferred, and with --demo the
+# demo under valgrind. Prints TAP: one line per test, and the demo's.
+# Usage: run-deferred.sh BUILD_DIR DEFER_LIST [--demo]
 # DEFER_LIST holds "FILE<TAB>TEST NAME" lines (skip_without_kvm in
 # tests/integration/helpers.bash writes them) and "unit<TAB>BIN<TAB>
 # SUITE/TEST" lines (defer_unit in scripts/test-lib.sh).
@@ -44,6 +44,7 @@ grep -v '^unit	' "$list" | cut -f1 | awk '!seen[$0]++' | while IFS= read -r file
 	bats --tap -f "^($names)\$" "$file"
 done
 
+[ "${3:-}" = --demo ] || exit 0
 if scripts/valgrind-demo.sh "$B/kvmini" >&2; then
 	echo "ok 1 the demo under valgrind"
 else

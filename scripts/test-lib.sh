@@ -90,3 +90,17 @@ defer_unit() {
 	skipped=$((skipped - n))
 	echo "deferred to the nested KVM VM: $n"
 }
+
+# split_deferred LIST A B: the deferred tests in two lists of about the
+# same length, a bats file's tests never split (one bats run per file);
+# unit tests are spread one by one.
+split_deferred() {
+	awk -F'\t' -v a="$2" -v b="$3" '
+		{ key = ($1 == "unit") ? "unit" NR : $1; if (!(key in n)) order[++k] = key
+		  n[key]++; lines[key] = lines[key] $0 "\n" }
+		END { printf "" > a; printf "" > b
+		      for (i = 1; i <= k; i++) {
+			key = order[i]
+			if (na <= nb) { printf "%s", lines[key] > a; na += n[key] }
+			else { printf "%s", lines[key] > b; nb += n[key] } } }' "$1"
+}
