@@ -84,7 +84,7 @@ EOF
 
 # Build (or find) the cached initramfs; prints its path.
 initramfs_get() {
-	local k=$1 key dir mods tmp
+	local k=$1 key dir mods tmp part
 	mods=$(modules_list "$k")
 	key=$( { echo "$k"; sha256sum /bin/busybox "$0"; for f in $mods; do sha256sum "$f"; done; } |
 		sha256sum | cut -c1-16)
@@ -100,8 +100,11 @@ initramfs_get() {
 		init_script > "$tmp/init"
 		chmod +x "$tmp/init"
 		mkdir -p "$dir"
-		(cd "$tmp" && find . | cpio -o -H newc --quiet | gzip -1 > "$dir/initrd.gz.new")
-		mv "$dir/initrd.gz.new" "$dir/initrd.gz"
+		# Two VMs may start at once (scripts/run-tests.sh): each builds
+		# its own file and renames it into place, atomically.
+		part=$(mktemp "$dir/initrd.XXXXXX")
+		(cd "$tmp" && find . | cpio -o -H newc --quiet | gzip -1 >"$part")
+		mv "$part" "$dir/initrd.gz"
 		rm -rf "$tmp"
 	fi
 	echo "$dir/initrd.gz"
