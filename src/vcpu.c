@@ -227,6 +227,20 @@ static bool handle_exit(struct vcpu *vcpu)
 	}
 }
 
+/* KVM finishes an I/O exit (advances RIP past an OUT, loads an IN's or
+ * a MMIO read's data) only in the next KVM_RUN. Before the vCPU parks,
+ * where a snapshot or a debugger reads its registers, a KVM_RUN with
+ * immediate_exit finishes it without entering the guest; otherwise a
+ * restored snapshot would run the OUT a second time. */
+static void vcpu_settle(struct vcpu *vcpu)
+{
+	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (ioctl(vcpu->fd, KVM_RUN, 0) == 0)
+		vm_log(vcpu->vm, "kvmini: vCPU %u: KVM_RUN entered the guest despite immediate_exit\n",
+		       vcpu->index);
+	__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+}
+
 /* Wait while the VM is paused or this vCPU is held (a debugger looks at
  * it). Lock-free when neither is set: a pause request sets the flag
  * before it kicks, so a KVM_RUN that missed the flag returns at once.
@@ -237,6 +251,7 @@ static bool park_while_paused(struct vcpu *vcpu)
 	if (!__atomic_load_n(&vm->paused, __ATOMIC_SEQ_CST) &&
 	    !__atomic_load_n(&vcpu->held, __ATOMIC_SEQ_CST))
 		return !vm_stop_requested(vm);
+	vcpu_settle(vcpu);
 	pthread_mutex_lock(&vm->lock);
 	while ((vm->paused || vcpu->held) && !vm->stopping) {
 		if (!vcpu->parked) {
