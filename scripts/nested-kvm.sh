@@ -61,22 +61,30 @@ mount -t proc proc /mnt/proc; mount -t sysfs sys /mnt/sys
 mount -t cgroup2 cgroup2 /mnt/sys/fs/cgroup 2>/dev/null
 mount -t devtmpfs dev /mnt/dev
 mkdir -p /mnt/dev/pts /mnt/dev/shm /mnt/dev/net
-mount -t devpts devpts /mnt/dev/pts; mount -t tmpfs -o size=3g shm /mnt/dev/shm
+mount -t devpts devpts /mnt/dev/pts; mount -t tmpfs -o size=1g shm /mnt/dev/shm
+# Unix sockets cannot live on 9p, and some programs put theirs in /tmp
+# whatever TMPDIR says (Criterion): /tmp is a tmpfs, with the run folder
+# and the command's folder bound into it where they are under /tmp.
+dir=$(cat "/mnt$run/dir")
+mkdir -p /host-tmp; mount --bind /mnt/tmp /host-tmp
+mount -t tmpfs -o size=3g tmp /mnt/tmp
+for p in "$run" "$dir"; do
+	case "$p" in /tmp/*) mkdir -p "/mnt$p"; mount --bind "/host-tmp/${p#/tmp/}" "/mnt$p" ;; esac
+done
 ln -sf /proc/self/fd /mnt/dev/fd
 ln -sf /proc/self/fd/0 /mnt/dev/stdin; ln -sf /proc/self/fd/1 /mnt/dev/stdout; ln -sf /proc/self/fd/2 /mnt/dev/stderr
 [ -e /mnt/dev/kvm ] || { echo "nested: no /dev/kvm in the VM"; report 125; }
 ip link set lo up 2>/dev/null; hostname kvmini-nested
 stty -F /dev/ttyS1 raw -echo
-# Unix sockets cannot live on 9p: tests keep their files in a tmpfs.
-chroot /mnt /usr/bin/env TMPDIR=/dev/shm KVMINI_NESTED=1 /bin/bash -c \
-	'cd "$(cat "$0/dir")" && exec bash "$0/cmd.sh"' "$run" </dev/null >/dev/ttyS1 2>&1
+chroot /mnt /usr/bin/env -u TMPDIR HOME=/root KVMINI_NESTED=1 /bin/bash -c \
+	'cd "$1" && exec bash "$0/cmd.sh"' "$run" "$dir" </dev/null >/dev/ttyS1 2>&1
 report $?
 EOF
 }
 
 # Build (or find) the cached initramfs; prints its path.
 initramfs_get() {
-	local k=$1 key dir mods tmp
+	local k=$1 key dir mods tmp part
 	mods=$(modules_list "$k")
 	key=$( { echo "$k"; sha256sum /bin/busybox "$0"; for f in $mods; do sha256sum "$f"; done; } |
 		sha256sum | cut -c1-16)
@@ -92,8 +100,11 @@ initramfs_get() {
 		init_script > "$tmp/init"
 		chmod +x "$tmp/init"
 		mkdir -p "$dir"
-		(cd "$tmp" && find . | cpio -o -H newc --quiet | gzip -1 > "$dir/initrd.gz.new")
-		mv "$dir/initrd.gz.new" "$dir/initrd.gz"
+		# Two VMs may start at once (scripts/run-tests.sh): each builds
+		# its own file and renames it into place, atomically.
+		part=$(mktemp "$dir/initrd.XXXXXX")
+		(cd "$tmp" && find . | cpio -o -H newc --quiet | gzip -1 >"$part")
+		mv "$part" "$dir/initrd.gz"
 		rm -rf "$tmp"
 	fi
 	echo "$dir/initrd.gz"

@@ -71,3 +71,36 @@ count_tap() {
 	fi
 	[ "$d" -eq 0 ] || echo "deferred to the nested KVM VM: $d"
 }
+
+# The skip reason of a test that runs a guest where /dev/kvm is missing
+# (tests/unit/kvm_skip.h, tests/integration/helpers.bash).
+KVM_SKIP_PATTERN='no usable [^ ]* on this host: this test runs a guest'
+
+# defer_unit BIN LOG LIST: after count_unit, the tests of BIN that
+# skipped for want of KVM go to LIST as "unit<TAB>BIN<TAB>suite/test"
+# (scripts/run-deferred.sh runs them where KVM works) and leave the
+# skip count: they count where they run.
+defer_unit() {
+	local n
+	n=$(grep -Eac "^\[SKIP\] .*: $KVM_SKIP_PATTERN" "$2" || true)
+	[ "$n" -gt 0 ] || return 0
+	grep -Ea "^\[SKIP\] .*: $KVM_SKIP_PATTERN" "$2" |
+		sed 's/^\[SKIP\] \([^:]*\)::\([^:]*\):.*/\1\/\2/' |
+		while IFS= read -r t; do printf 'unit\t%s\t%s\n' "$1" "$t"; done >>"$3"
+	skipped=$((skipped - n))
+	echo "deferred to the nested KVM VM: $n"
+}
+
+# split_deferred LIST A B: the deferred tests in two lists of about the
+# same length, a bats file's tests never split (one bats run per file);
+# unit tests are spread one by one.
+split_deferred() {
+	awk -F'\t' -v a="$2" -v b="$3" '
+		{ key = ($1 == "unit") ? "unit" NR : $1; if (!(key in n)) order[++k] = key
+		  n[key]++; lines[key] = lines[key] $0 "\n" }
+		END { printf "" > a; printf "" > b
+		      for (i = 1; i <= k; i++) {
+			key = order[i]
+			if (na <= nb) { printf "%s", lines[key] > a; na += n[key] }
+			else { printf "%s", lines[key] > b; nb += n[key] } } }' "$1"
+}

@@ -76,3 +76,19 @@ expect_helper_to_fail() {   # PROGRAM PATTERN
 	[ "$passed" -eq 1 ] && [ "$failed" -eq 1 ] && [ "$skipped" -eq 1 ]
 	grep -q 'needs a widget # skip no widget here' "$BATS_TEST_TMPDIR/said"
 }
+
+@test "harness: a deferred skip counts nowhere; the split keeps a bats file in one list" {
+	. "$BATS_TEST_DIRNAME/../../scripts/test-lib.sh"
+	printf '%s\n' '1..2' 'ok 1 runs a guest # skip deferred: no usable /dev/kvm on this host' \
+		'ok 2 passes' >"$BATS_TEST_TMPDIR/tap"
+	passed=0 failed=0 skipped=0
+	count_tap "$BATS_TEST_TMPDIR/tap" >"$BATS_TEST_TMPDIR/said"
+	[ "$passed" -eq 1 ] && [ "$failed" -eq 0 ] && [ "$skipped" -eq 0 ] ||
+		{ echo "passed=$passed failed=$failed skipped=$skipped"; return 1; }
+	grep -qx 'deferred to the nested KVM VM: 1' "$BATS_TEST_TMPDIR/said"
+	local l=$BATS_TEST_TMPDIR/list
+	printf 'a.bats\tone\na.bats\ttwo\na.bats\tthree\nb.bats\tfour\nunit\tbin\ts/x\nunit\tbin\ts/y\n' >"$l"
+	split_deferred "$l" "$l.1" "$l.2"
+	[ "$(cat "$l.1" "$l.2" | sort)" = "$(sort "$l")" ]   # nothing lost or doubled
+	[ "$(grep -c '^a.bats' "$l.1")" -eq 3 ] || [ "$(grep -c '^a.bats' "$l.2")" -eq 3 ]
+}

@@ -463,7 +463,8 @@ Test(seccomp, vcpu)
 
 Test(seccomp, vcpu_never_creates_vms)
 {
-	expect_killed(SECCOMP_ROLE_VCPU, "vcpu1", allowed_vcpu, forbid_vm_creation, "ioctl (16)");
+	expect_killed(SECCOMP_ROLE_VCPU, "vcpu1", allowed_vcpu, forbid_vm_creation,
+		      "ioctl (16, request 0xae01)");   /* KVM_CREATE_VM */
 }
 
 Test(seccomp, vcpu_maps_no_code)
