@@ -170,8 +170,10 @@ static void check_rtc_periodic(void)
 		sti_hlt();
 	cli();
 	cmos_write(0x0b, cmos_read(0x0b) & ~0x40);
-	/* 31 periods of 1/256 s at least between the first and the last */
-	if (rtc_last - rtc_first < (RTC_PERIODS - 1) * SECOND / 256 - HPET_TICKS_PER_MS)
+	/* 31 periods of 1/256 s between the first and the last: at least
+	 * three quarters of that, so a first interrupt delivered late on a
+	 * loaded host passes while twice the rate (512 Hz) still fails. */
+	if (rtc_last - rtc_first < (RTC_PERIODS - 1) * SECOND / 256 * 3 / 4)
 		fail("rtc: periodic interrupts came faster than the rate");
 	serial_puts("rtc: ");
 	serial_put_dec(RTC_PERIODS);

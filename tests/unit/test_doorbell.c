@@ -108,6 +108,7 @@ Test(doorbell, the_split_irqchip_refuses_a_level_triggered_irqfd)
  * one write to the irqfd. */
 struct rig {
 	struct vm vm;
+	struct debug_exit exit;   /* the port's device: its exit line stops vm */
 	struct event_loop *loop;
 	struct split_irqchip *split;
 	struct irqfd *irqfd;
@@ -126,6 +127,12 @@ static void answer_doorbell(void *ctx, int fd, uint32_t events)
 		return;
 	r->rung += (unsigned)count;
 	cr_assert_eq(write(r->irq, &one, sizeof(one)), sizeof(one));
+}
+
+/* debug-exit's exit line, as the board wires it: the guest's status ends the run. */
+static void guest_exit(void *ctx, int status, const char *reason)
+{
+	vm_request_stop(ctx, KVMINI_OK, status, "%s", reason);
 }
 
 static void load_guest(struct vm *vm)
@@ -162,8 +169,10 @@ static void rig_up(struct rig *r, enum kvmini_irqchip model, bool datamatch)
 	if (model == KVMINI_IRQCHIP_SPLIT)
 		cr_assert_not_null(r->split = split_irqchip_create(&r->vm, r->loop, &err), "%s",
 				   err.msg);
+	/* debug_exit_ops takes its struct debug_exit, never the VM itself. */
+	r->exit.exit = (struct exit_line){ .exit = guest_exit, .ctx = &r->vm };
 	cr_assert_eq(bus_register(&r->vm.pio, DEBUG_EXIT_PORT, DEBUG_EXIT_SIZE, &debug_exit_ops,
-				  &r->vm, "debug-exit", &err), 0, "%s", err.msg);
+				  &r->exit, "debug-exit", &err), 0, "%s", err.msg);
 	load_guest(&r->vm);
 	r->bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	r->irq = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -250,12 +250,42 @@ static uint64_t counter(void)
 }
 
 static struct gdb_host_debug host;
+static bool probed;   /* each test runs in its own process: once per test */
 
 static void probe(void)
 {
 	struct kvmini_error err;
+	if (probed)
+		return;
 	cr_assert_eq(gdb_probe_host(&host, &err), 0, "%s", err.msg);
+	probed = true;
 }
+
+/* kvmini's stub refuses breakpoints (E26) on a host whose KVM delivers
+ * neither int3 nor debug-register breakpoints to a debugger. */
+static bool breakpoints_refused(void)
+{
+	probe();
+	return host.int3 == GDB_INT3_OTHER && !host.exec_breakpoints;
+}
+
+static bool in_nested_vm(void)
+{
+	const char *nested = getenv("KVMINI_NESTED");
+	return nested && strcmp(nested, "1") == 0;
+}
+
+/* For a test whose subject is stopping at breakpoints. Only in
+ * scripts/nested-kvm.sh's VM: QEMU's TCG, emulating SVM, intercepts
+ * neither int3 nor DR7 execute breakpoints for KVM, a limit of that host
+ * and not of kvmini. Anywhere else such a host is a failure. */
+#define needs_breakpoints()                                                          \
+	do {                                                                         \
+		if (in_nested_vm() && breakpoints_refused())                         \
+			cr_skip_test("nested KVM VM: this host's KVM cannot stop a " \
+				     "guest at a breakpoint (%s; %s)", host.int3_note, \
+				     host.exec_note);                                \
+	} while (0)
 
 /* ---- tests ---- */
 
@@ -268,6 +298,10 @@ Test(gdb_stub, host_debug_support, .timeout = 30)
 		"host debug probe: %s\nhost debug probe: %s\n", host.single_step_note,
 		host.exec_note, host.data_note, host.int3_note, host.int3_real_note);
 	cr_expect(host.single_step, "single-step is required: %s", host.single_step_note);
+	/* The nested VM's own limit (see needs_breakpoints), printed above. */
+	if (in_nested_vm() && host.int3 == GDB_INT3_OTHER && !host.exec_breakpoints)
+		cr_skip_test("nested KVM VM: QEMU's TCG delivers neither int3 (%s) nor DR7 "
+			     "execute breakpoints (%s) to KVM", host.int3_note, host.exec_note);
 	cr_expect(host.exec_breakpoints, "hardware breakpoints: %s", host.exec_note);
 	if (!host.data_breakpoints)
 		fprintf(stderr, "NOTE: this host raises no data breakpoints (%s): the stub single-steps "
@@ -285,6 +319,7 @@ Test(gdb_stub, host_debug_support, .timeout = 30)
 Test(gdb_stub, real_mode_breakpoints_and_steps, .timeout = 60)
 {
 	skip_without_kvm();
+	needs_breakpoints();
 	start_real();
 	ask("qSupported:swbreak+;hwbreak+");
 	const char *r = ask("qXfer:features:read:target.xml:0,3fff");
@@ -340,6 +375,7 @@ Test(gdb_stub, queries_and_initial_stop, .timeout = 60)
 Test(gdb_stub, breakpoints_steps_and_watchpoints, .timeout = 120)
 {
 	skip_without_kvm();
+	needs_breakpoints();
 	probe();
 	start(1, true, 100);
 	ask("qSupported:swbreak+;hwbreak+");
@@ -374,6 +410,7 @@ Test(gdb_stub, breakpoints_steps_and_watchpoints, .timeout = 120)
 Test(gdb_stub, memory_and_register_writes, .timeout = 60)
 {
 	skip_without_kvm();
+	needs_breakpoints();
 	start(1, true, 100);
 	ask("qSupported:swbreak+");
 	expect("M101008,8:0300000000000000", "OK");      /* limit = 3 */
@@ -454,9 +491,11 @@ Test(gdb_stub, a_client_that_speaks_no_protocol_never_stops_the_guest, .timeout 
 Test(gdb_stub, a_dropped_connection_detaches, .timeout = 60)
 {
 	skip_without_kvm();
+	/* Refused breakpoints (the nested VM) leave only the detach to check. */
+	const char *planted = breakpoints_refused() ? "E26" : "OK";
 	start(1, true, 1000);
-	expect("Z0,100007,1", "OK");
-	expect("Z1,100015,1", "OK");
+	expect("Z0,100007,1", planted);
+	expect("Z1,100015,1", planted);
 	send_bytes("$m10000", 7);           /* half a packet, then gone */
 	close(f.fd);
 	f.fd = -1;
@@ -500,6 +539,7 @@ Test(gdb_stub, the_vm_stopping_ends_the_session, .timeout = 60)
 Test(gdb_stub, hostile_input, .timeout = 120)
 {
 	skip_without_kvm();
+	probe();   /* the answers to Z depend on what this host delivers */
 	start(1, true, 100);
 	send_bytes("garbage\r\n#00+++---", 18);
 	send_bytes("$g#00", 5);             /* bad checksum */
@@ -518,7 +558,8 @@ Test(gdb_stub, hostile_input, .timeout = 120)
 	expect("X100000,1:}", "E16");
 	expect("X100000,ffffffffffffffff:", "E16");
 	expect("Z9,0,0", "E16");
-	expect("Z0,7fffffff0000,1", "E0e");
+	/* A refusing host refuses before looking at the address. */
+	expect("Z0,7fffffff0000,1", breakpoints_refused() ? "E26" : "E0e");
 	expect("Z2,101001,8", host.data_breakpoints ? "E16" : "OK");
 	expect("z2,101001,8", "OK");
 	expect("Hgffff", "E16");
@@ -562,6 +603,7 @@ Test(gdb_stub, hostile_input, .timeout = 120)
 Test(gdb_stub, two_vcpus_are_two_threads, .timeout = 60)
 {
 	skip_without_kvm();
+	probe();   /* before the VM: the stub's answer to Z0 depends on it */
 	start(2, true, 100);
 	expect("qfThreadInfo", "m1,2");
 	expect("qsThreadInfo", "l");
@@ -577,6 +619,12 @@ Test(gdb_stub, two_vcpus_are_two_threads, .timeout = 60)
 	expect("Hg2", "OK");
 	cr_assert_eq(rip(), 0xfff0);
 	expect("Hg1", "OK");
+	if (breakpoints_refused()) {   /* the nested VM: both vCPUs run to the end */
+		expect("Z0,100017,1", "E26");
+		expect("vCont;c", "W0f");
+		cr_assert_eq(finish(), EXIT_STATUS);
+		return;
+	}
 	expect("Z0,100017,1", "OK");
 	expect("vCont;c", "T05thread:1;");                /* gdb did not ask for swbreak */
 	cr_assert_eq(counter(), 100);
