@@ -43,7 +43,7 @@ initrd_with() {
 # `boot_args TRANSPORT DEVICE-OPTION...` sets the array BOOT ($IRQCHIP:
 # kernel unless a test says split).
 boot_args() {
-	BOOT=(run --verbose --timeout 300 --irqchip "${IRQCHIP:-kernel}" --mem 256M --transport "$1"
+	BOOT=(run --verbose --timeout 600 --irqchip "${IRQCHIP:-kernel}" --mem 256M --transport "$1"
 		--kernel "$TEST_KERNEL/vmlinux" --initrd "$BATS_TEST_TMPDIR/initrd.gz"
 		--cmdline 'console=ttyS0 panic=-1' "${@:2}")
 }
@@ -166,6 +166,18 @@ wait_listening() {
 	done
 }
 
+# Wait until the guest's console FILE has a line with TEXT, while
+# kvmini (KPID) runs; bounded like the boot itself (a loaded host can
+# take minutes to boot the guest where KVM is nested).
+guest_wait() {
+	local limit=$((SECONDS + 600))
+	until grep -qF -- "$2" "$1" 2>/dev/null; do
+		kill -0 "$KPID" 2>/dev/null || { echo "kvmini ended before '$2'"; tail -n 30 "$1"; return 1; }
+		[ "$SECONDS" -lt "$limit" ] || { echo "no '$2' after 600 s"; return 1; }
+		sleep 0.05
+	done
+}
+
 # The guest takes a DHCP lease, fetches FILE from a host server through
 # the gateway 10.0.2.2, then listens on port 8080 for the host's
 # connection through hostfwd, answers it and prints what it got.
@@ -198,7 +210,7 @@ net_test() {
 	boot_args "$1" --net "user,hostfwd=tcp:127.0.0.1:$fport-:8080" --serial "file:$serial"
 	"$KVMINI" "${BOOT[@]}" 2>"$BATS_TEST_TMPDIR/stderr" </dev/null &
 	KPID=$!
-	wait_for_text "$serial" "guest listens"
+	guest_wait "$serial" "guest listens"
 	# (bats owns fd 3: the connection gets a descriptor of its own)
 	exec {conn}<>"/dev/tcp/127.0.0.1/$fport"
 	echo "host says hi" >&"$conn"
