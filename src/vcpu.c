@@ -479,16 +479,14 @@ int vcpu_set_guest_debug(const struct vcpu *vcpu, const struct kvm_guest_debug *
 
 #define VCPU_MSRS_MAX 16
 
-int vcpu_set_msrs(const struct vcpu *vcpu, const struct kvm_msr_entry *msrs, unsigned n,
-		  struct kvmini_error *err)
+/* At most VCPU_MSRS_MAX MSRs in one KVM_SET_MSRS. */
+static int set_msr_batch(const struct vcpu *vcpu, const struct kvm_msr_entry *msrs, unsigned n,
+			 struct kvmini_error *err)
 {
 	struct {
 		struct kvm_msrs h;
 		struct kvm_msr_entry e[VCPU_MSRS_MAX];
 	} m = { .h.nmsrs = n };
-	if (n > VCPU_MSRS_MAX)
-		return kvmini_fail(err, KVMINI_E_HOST, "%u MSRs at once (at most %d)", n,
-				   VCPU_MSRS_MAX);
 	memcpy(m.e, msrs, n * sizeof(*msrs));
 	int done = KVM_IOCTL(vcpu->fd, KVM_SET_MSRS, &m, err);
 	if (done < 0)
@@ -496,6 +494,18 @@ int vcpu_set_msrs(const struct vcpu *vcpu, const struct kvm_msr_entry *msrs, uns
 	if ((unsigned)done != n)   /* KVM stops at the first MSR it refuses */
 		return kvmini_fail(err, KVMINI_E_HOST, "KVM_SET_MSRS refused MSR 0x%x",
 				   msrs[done].index);
+	return 0;
+}
+
+/* Any number, in batches (a snapshot restores every MSR KVM lists). */
+int vcpu_set_msrs(const struct vcpu *vcpu, const struct kvm_msr_entry *msrs, unsigned n,
+		  struct kvmini_error *err)
+{
+	for (unsigned done = 0; done < n; done += VCPU_MSRS_MAX) {
+		unsigned batch = n - done < VCPU_MSRS_MAX ? n - done : VCPU_MSRS_MAX;
+		if (set_msr_batch(vcpu, msrs + done, batch, err) < 0)
+			return -1;
+	}
 	return 0;
 }
 

@@ -282,6 +282,21 @@ static const struct kvm_cpuid_entry2 *cpuid_find(const struct kvm_cpuid_entry2 *
 	return NULL;
 }
 
+/* Bits that are no feature KVM gives: set by kvmini (leaf 1 EDX HTT
+ * with more than one vCPU: src/arch/x86/cpuid.c) or by the CPU from
+ * the guest's own control registers (leaf 1 ECX OSXSAVE, leaf 7 ECX
+ * OSPKE). A snapshot may hold them on any host. */
+static uint32_t cpuid_not_features(uint32_t function, int reg)
+{
+	if (function == 1 && reg == 2)
+		return 1u << 27;   /* OSXSAVE */
+	if (function == 1 && reg == 3)
+		return 1u << 28;   /* HTT */
+	if (function == 7 && reg == 2)
+		return 1u << 4;    /* OSPKE */
+	return 0;
+}
+
 int vcpu_cpuid_check(const struct kvm_cpuid_entry2 *saved, unsigned nsaved,
 		     const struct kvm_cpuid2 *supported, struct kvmini_error *err)
 {
@@ -302,7 +317,7 @@ int vcpu_cpuid_check(const struct kvm_cpuid_entry2 *saved, unsigned nsaved,
 		for (int r = leaves[l].function == 1 ? 2 : 0; r < 4; r++) {
 			if (leaves[l].function == 7 && leaves[l].index == 0 && r == 0)
 				continue;   /* EAX: the number of subleaves */
-			uint32_t missing = want[r] & ~have[r];
+			uint32_t missing = want[r] & ~have[r] & ~cpuid_not_features(leaves[l].function, r);
 			if (missing)
 				return kvmini_fail(err, KVMINI_E_USAGE, "the snapshot's CPU has features "
 						   "this host's KVM cannot give: CPUID leaf %#x.%u %.3s "
