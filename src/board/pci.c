@@ -14,7 +14,9 @@ _Static_assert(X86_PCI_INTX_LINES == PCI_INTX_LINES, "one IOAPIC pin per INTx li
 _Static_assert(X86_PCI_ECAM_SIZE == PCI_ECAM_BUS_SIZE, "ECAM for bus 0");
 
 /* One MSI-X vector in KVM: its GSI (with an MSI route) and the irqfd
- * that raises it. */
+ * that raises it. The eventfd exists from set-up on: a vector comes to
+ * life when the guest programs it, on a vCPU thread, whose seccomp role
+ * creates no file descriptors. */
 struct msi_vector {
 	bool live;
 	unsigned gsi;
@@ -45,14 +47,10 @@ static int vector_create(struct pci_slot *s, struct msi_vector *v, uint64_t addr
 	struct vm *vm = s->owner->vm;
 	if (kvm_gsi_alloc(&vm->routes, &v->gsi, err) < 0)
 		return -1;
-	v->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (v->efd < 0 || kvm_gsi_route_msi(&vm->routes, v->gsi, address, data, err) < 0 ||
+	if (kvm_gsi_route_msi(&vm->routes, v->gsi, address, data, err) < 0 ||
 	    kvm_irqfd_assign(vm->fd, v->efd, v->gsi, -1, err) < 0) {
-		if (v->efd >= 0)
-			close(v->efd);
 		kvm_gsi_release(&vm->routes, v->gsi, NULL);
-		return v->efd < 0 ? kvmini_fail(err, KVMINI_E_HOST, "eventfd: %s", strerror(errno))
-				  : -1;
+		return -1;
 	}
 	v->live = true;
 	return 0;
@@ -81,18 +79,33 @@ static void msi_send(void *ctx, unsigned vector)
 	}
 }
 
-static void vectors_destroy(struct pci_slot *s)
+static void vectors_close(struct pci_slot *s)
 {
 	struct vm *vm = s->owner->vm;
 	for (unsigned i = 0; i < VIRTIO_PCI_MAX_VECTORS; i++) {
 		struct msi_vector *v = &s->vec[i];
-		if (!v->live)
-			continue;
-		kvm_irqfd_deassign(vm->fd, v->efd, v->gsi, NULL);
-		close(v->efd);
-		kvm_gsi_release(&vm->routes, v->gsi, NULL);
-		v->live = false;
+		if (v->live) {
+			kvm_irqfd_deassign(vm->fd, v->efd, v->gsi, NULL);
+			kvm_gsi_release(&vm->routes, v->gsi, NULL);
+			v->live = false;
+		}
+		if (v->efd >= 0)
+			close(v->efd);
+		v->efd = -1;
 	}
+}
+
+static int vectors_open(struct pci_slot *s, struct kvmini_error *err)
+{
+	for (unsigned i = 0; i < VIRTIO_PCI_MAX_VECTORS; i++)
+		s->vec[i].efd = -1;
+	for (unsigned i = 0; i < VIRTIO_PCI_MAX_VECTORS; i++)
+		if ((s->vec[i].efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+			int e = errno;
+			vectors_close(s);
+			return kvmini_fail(err, KVMINI_E_HOST, "eventfd: %s", strerror(e));
+		}
+	return 0;
 }
 
 /* ---- doorbells ---- */
@@ -154,12 +167,16 @@ int board_pci_add(struct board_pci *p, struct virtio_device *vdev, struct kvmini
 				   VIRTIO_MAX_DEVICES);
 	struct pci_slot *s = &p->slots[p->n];
 	*s = (struct pci_slot){ .owner = p };
+	if (vectors_open(s, err) < 0)
+		return -1;
 	struct virtio_pci_env env = {
 		.host = &p->host, .slot = p->n + 1, .loop = p->loop, .mem = &p->vm->mem,
 		.log_fd = p->vm->log_fd, .board = &board_ops, .board_ctx = s,
 	};
-	if (!(s->transport = virtio_pci_create(vdev, &env, err)))
+	if (!(s->transport = virtio_pci_create(vdev, &env, err))) {
+		vectors_close(s);
 		return -1;
+	}
 	p->n++;
 	return 0;
 }
@@ -170,7 +187,7 @@ static void remove_last(struct board_pci *p)
 {
 	struct pci_slot *s = &p->slots[--p->n];
 	virtio_pci_destroy(s->transport);
-	vectors_destroy(s);
+	vectors_close(s);
 }
 
 void board_pci_destroy(struct board_pci *p)
