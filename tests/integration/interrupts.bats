@@ -51,6 +51,7 @@ uart irq: echoed by interrupt"
 }
 
 @test "in-kernel irqchip: a level-triggered IOAPIC pin is sent again after each EOI" {
+	needs_kvm
 	if ! grep -qw -e vmx -e svm /proc/cpuinfo; then
 		# PVM's local APIC EOIs a vector as it injects it, so KVM's own
 		# IOAPIC resends a held level line at once and the guest's EOIs

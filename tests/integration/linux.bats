@@ -155,6 +155,7 @@ assert_completion_progress() {
 }
 
 @test "Debian's kernel decompressing itself (bzImage as is)" {
+	needs_kvm
 	if ((!LINUX_HW)); then
 		# Measured: the kernel's own xz decompressor, emulated, prints
 		# nothing within 15 minutes here (docs/performance.md).
