@@ -175,3 +175,14 @@ on_pty() {
 	output=$(cat "$log")
 	sanitizer_check "" || return 1
 }
+
+# setup_file of the files that boot kvmini's test kernel: TEST_KERNEL,
+# its cache folder. Checked before the build: a host that cannot run a
+# guest builds nothing, and each test's needs_kvm skips or defers it.
+test_kernel_find() {
+	local dev=${KVMINI_DEV:-/dev/kvm}
+	if [ -r "$dev" ] && [ -w "$dev" ]; then
+		TEST_KERNEL=$("$BATS_TEST_DIRNAME/../../scripts/build-test-kernel.sh")
+		export TEST_KERNEL
+	fi
+}

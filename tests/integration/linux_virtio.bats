@@ -15,13 +15,7 @@ bats_require_minimum_version 1.5.0
 load helpers
 
 setup_file() {
-	local dev=${KVMINI_DEV:-/dev/kvm}
-	# Checked before the build: a host that cannot run a guest builds
-	# nothing, and each test's needs_kvm skips it with the reason.
-	if [ -r "$dev" ] && [ -w "$dev" ]; then
-		TEST_KERNEL=$("$BATS_TEST_DIRNAME/../../scripts/build-test-kernel.sh")
-		export TEST_KERNEL
-	fi
+	test_kernel_find
 }
 
 teardown() {
