@@ -14,7 +14,9 @@
 # 125 when the VM could not be started or did not report a status
 # (the kernel's console is then printed). The boot initramfs is built
 # once and cached by the hash of its inputs (kernel, busybox, this file)
-# under ${XDG_CACHE_HOME:-~/.cache}/kvmini/nested/.
+# under ${XDG_CACHE_HOME:-~/.cache}/kvmini/nested/. NESTED_APPEND="WORDS " adds
+# WORDS to the VM kernel's command line (MODULE.PARAM=VALUE reach the
+# modules it loads).
 set -euo pipefail
 
 # The newest installed Debian kernel that has kvm-amd and 9p modules.
@@ -53,7 +55,13 @@ init_script() {
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
-for m in $(cat /modules); do insmod "/modules.d/$m" || echo "nested: insmod $m failed"; done
+# Module parameters come from the command line (NAME.PARAM=VALUE), as
+# modprobe would pass them.
+for m in $(cat /modules); do
+	name=$(echo "${m%%.ko*}" | tr - _)
+	insmod "/modules.d/$m" $(tr ' ' '\n' </proc/cmdline | sed -n "s/^$name\.//p") ||
+		echo "nested: insmod $m failed"
+done
 run=$(sed -n 's/.*kvmini\.run=\([^ ]*\).*/\1/p' /proc/cmdline)
 report() { echo "kvmini-nested-status=$1"; echo "$1" > "/mnt$run/status"; poweroff -f; }
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=loose host /mnt || { echo "nested: no 9p root"; poweroff -f; }
@@ -127,7 +135,7 @@ nested_run() {
 		-display none -monitor none -no-reboot \
 		-serial "file:$run/console.log" -serial stdio \
 		-kernel "/boot/vmlinuz-$k" -initrd "$initrd" \
-		-append "console=ttyS0 quiet panic=-1 mitigations=off kvmini.run=$run" \
+		-append "console=ttyS0 quiet panic=-1 mitigations=off ${NESTED_APPEND:-}kvmini.run=$run" \
 		-virtfs "local,path=/,mount_tag=host,security_model=passthrough,id=host,multidevs=remap" \
 		</dev/null 2> >(grep -v 'Multiple devices\|9p: ' >&2) || true
 	status=$(cat "$run/status" 2>/dev/null || true)

@@ -37,11 +37,12 @@ run_linux() {
 	local limit=$1
 	shift
 	# With hardware virtualization the boot ends by itself, and the limit
-	# only bounds a hang: generous, for QEMU's emulated SVM (the nested
-	# KVM VM) on a loaded host. On PVM the limit is where progress is read.
-	((!LINUX_HW)) || limit=600
+	# only bounds a hang: generous (about 15 times the boot), for QEMU's
+	# emulated SVM (the nested KVM VM) on a loaded host. On PVM the limit
+	# is where progress is read.
+	((!LINUX_HW)) || limit=300
 	local t0=$SECONDS
-	kvmini run --mem "$MEM" --timeout "$limit" --kernel "$LINUX_KERNEL" \
+	kvmini_boot --mem "$MEM" --timeout "$limit" --kernel "$LINUX_KERNEL" \
 		--initrd "$LINUX_INITRD" "$@"
 	elapsed=$((SECONDS - t0))
 	# The kernel's lines without "\r" and without the "[    0.000000] " stamp.
