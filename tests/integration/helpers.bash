@@ -69,20 +69,27 @@ kvmini() {
 	skip_if_kvm_was_missing
 }
 
-# Boot a Linux kernel: `kvmini_boot ARGS...` is `kvmini run ARGS...`,
+# Boot a Linux kernel: `kvmini_boot [--before FUNC] ARGS...` is
+# `kvmini run ARGS...` (FUNC run first, e.g. to make fresh disk images),
 # except in the nested KVM VM (KVMINI_NESTED=1), where a boot that hits
-# its --timeout (status 8) is tried up to twice more, each retry said on
-# the TAP stream. There QEMU's emulated SVM now and then delivers an
-# external interrupt a second time inside its own handler, with IF clear
-# (a delivery kvmini never makes: docs/testing.md has the evidence), and
-# Linux's handler then spins on the lock it holds. Anywhere else, and for
-# any other status, the first run counts.
+# its --timeout (status 8) is tried up to twice more, FUNC first each
+# time, each retry said on the TAP stream. There QEMU's emulated SVM now
+# and then delivers an external interrupt a second time inside its own
+# handler, with IF clear (a delivery kvmini never makes: docs/testing.md
+# has the evidence), and Linux's handler then spins on the lock it
+# holds. Anywhere else, and for any other status, the first run counts.
 kvmini_boot() {
-	local try
+	local before=: try
+	if [ "$1" = --before ]; then
+		before=$2
+		shift 2
+	fi
+	"$before"
 	kvmini run "$@"
 	for try in 2 3; do
 		[ "$status" -eq 8 ] && [ "${KVMINI_NESTED:-}" = 1 ] || return 0
 		echo "# nested KVM VM: the boot timed out; attempt $try of 3 (docs/testing.md)" >&3
+		"$before"
 		kvmini run "$@"
 	done
 }

@@ -37,7 +37,7 @@ initrd_with() {
 # `boot_args TRANSPORT DEVICE-OPTION...` sets the array BOOT ($IRQCHIP:
 # kernel unless a test says split).
 boot_args() {
-	BOOT=(run --verbose --timeout 600 --irqchip "${IRQCHIP:-kernel}" --mem 256M --transport "$1"
+	BOOT=(run --verbose --timeout 150 --irqchip "${IRQCHIP:-kernel}" --mem 256M --transport "$1"
 		--kernel "$TEST_KERNEL/vmlinux" --initrd "$BATS_TEST_TMPDIR/initrd.gz"
 		--cmdline 'console=ttyS0 panic=-1' "${@:2}")
 }
@@ -81,20 +81,25 @@ storage_script() {
 	initrd_with "$BATS_TEST_TMPDIR/storage.sh"
 }
 
-# Two images of known random content: a 4 MiB disk the guest reads
-# whole and writes PATTERN into, a 1 MiB read-only one it cannot write.
-# Then the boot, and every outcome checked from the host.
-storage_test() {
-	local rw=$BATS_TEST_TMPDIR/rw.img ro=$BATS_TEST_TMPDIR/ro.img want=$BATS_TEST_TMPDIR/want.img
+# Two images of known random content, fresh for each boot: a 4 MiB disk
+# the guest reads whole and writes PATTERN into, a 1 MiB read-only one it
+# cannot write (sets storage_test's rw_sum and ro_sum).
+storage_images() {
 	head -c 4M /dev/urandom >"$rw"
 	head -c 1M /dev/urandom >"$ro"
 	cp "$rw" "$want"
 	printf '%s' "$PATTERN" | dd of="$want" bs=1 seek=$PATTERN_OFFSET conv=notrunc 2>/dev/null
-	local rw_sum ro_sum
 	rw_sum=$(sha256sum <"$rw") ro_sum=$(sha256sum <"$ro")
+	rm -f "$BATS_TEST_TMPDIR/hvc0"
+}
+
+# The images, the boot, and every outcome checked from the host.
+storage_test() {
+	local rw=$BATS_TEST_TMPDIR/rw.img ro=$BATS_TEST_TMPDIR/ro.img want=$BATS_TEST_TMPDIR/want.img
+	local rw_sum ro_sum
 	storage_script
 	boot_args "$1" --disk "$rw" --disk "$ro,ro" --rng --vconsole "file:$BATS_TEST_TMPDIR/hvc0"
-	kvmini "${BOOT[@]}"
+	kvmini_boot --before storage_images "${BOOT[@]:1}"
 	assert_status 0
 	log=$(clean_log <<<"$output")
 	# What the guest read is what the host wrote.

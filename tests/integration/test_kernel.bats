@@ -20,7 +20,7 @@ SCRIPT='echo hello from busybox; echo cpus $(grep -c ^processor /proc/cpuinfo); 
 
 # Boot the test kernel as a PVH ELF: boot_test_kernel IRQCHIP CPUS.
 boot_test_kernel() {
-	kvmini_boot --verbose --timeout 180 --irqchip "$1" --cpus "$2" --mem 256M \
+	kvmini_boot --verbose --timeout 150 --irqchip "$1" --cpus "$2" --mem 256M \
 		--kernel "$TEST_KERNEL/vmlinux" --initrd "$TEST_KERNEL/initramfs.cpio.gz" \
 		--cmdline "$CMDLINE kvmini_run=\"$SCRIPT\""
 	log=$(tr -d '\r' <<<"$output" | sed -E 's/^\[ *[0-9]+\.[0-9]+\] //')
