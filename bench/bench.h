@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include "kvmini.h"
 #include "vm.h"
+#include "devices/debug_exit.h"
 
 #define BENCH_MEM_SIZE (64ULL << 20)   /* guest RAM of every benchmark VM */
 #define BENCH_REAL_LOAD_ADDR 0x7c00    /* where real-mode guests start */
@@ -82,6 +83,10 @@ int lib_vm_load(struct vm *vm, const uint8_t *code, size_t len,
 		enum kvmini_mode mode, struct kvmini_error *err);
 /* Load an ELF guest (at most 1 MiB) from path and set the entry state. */
 int lib_vm_load_elf(struct vm *vm, const char *path, struct kvmini_error *err);
+
+/* Put QEMU's debug-exit device at its port: a guest write stops vm with
+ * status (v << 1) | 1. exit must outlive the VM's runs. */
+int lib_vm_add_debug_exit(struct vm *vm, struct debug_exit *exit, struct kvmini_error *err);
 
 /* A port device that records when each write arrives, up to
  * MARKER_MAX of them, and otherwise does nothing. */

@@ -36,6 +36,7 @@ struct bell_vm {
 	int bell, irq;
 	struct kvm_doorbell doorbell;
 	struct irq_line line;     /* the exit's handler raises it */
+	struct debug_exit exit;
 	struct marker marks;
 };
 
@@ -107,8 +108,7 @@ static int bell_vm_create(struct bell_vm *b, enum kvmini_irqchip model, bool ioe
 	b->line = vm_irq_line(&b->vm, DOORBELL_LINE);
 	struct bus *pio = &b->vm.pio;
 	if ((model == KVMINI_IRQCHIP_SPLIT && !(b->split = split_irqchip_create(&b->vm, b->loop, err))) ||
-	    bus_register(pio, DEBUG_EXIT_PORT, DEBUG_EXIT_SIZE, &debug_exit_ops, &b->vm,
-			 "debug-exit", err) < 0 ||
+	    lib_vm_add_debug_exit(&b->vm, &b->exit, err) < 0 ||
 	    bus_register(pio, MARK_PORT, 1, &marker_ops, &b->marks, "marks", err) < 0 ||
 	    (ioeventfd ? wire_ioeventfd(b, err)
 		       : bus_register(pio, DOORBELL_PORT, 1, &exit_doorbell_ops, &b->line,

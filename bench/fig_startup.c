@@ -73,19 +73,12 @@ static int raw_startup(struct startup_times *t, char *why, size_t whylen)
 
 /* The devices kvmini_vm_create attaches, except that a marker takes the
  * UART's place to timestamp the demo's first OUT. */
-static void exit_vm(void *ctx, int status, const char *reason)
-{
-	vm_request_stop(ctx, KVMINI_OK, status, "%s", reason);
-}
-
 static int layers_attach(struct vm *vm, struct marker *mark, struct debug_exit *exit,
 			 struct kvmini_error *err)
 {
-	*exit = (struct debug_exit){ .exit = { .exit = exit_vm, .ctx = vm } };
 	if (bus_register(&vm->pio, UART_COM1_BASE, UART_NREGS, &marker_ops, mark,
 			 "first-exit marker", err) < 0 ||
-	    bus_register(&vm->pio, DEBUG_EXIT_PORT, DEBUG_EXIT_SIZE, &debug_exit_ops,
-			 exit, "debug-exit", err) < 0)
+	    lib_vm_add_debug_exit(vm, exit, err) < 0)
 		return -1;
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include "bench.h"
 #include "vcpu.h"
 #include "arch/x86/cpu_mode.h"
+#include "devices/debug_exit.h"
 #include "loaders/loader.h"
 
 void lib_vm_config(struct kvmini_config *cfg)
@@ -89,3 +90,15 @@ static void counting_write(void *opaque, uint64_t offset, const uint8_t *data, u
 }
 
 const struct bus_device_ops counting_device_ops = { .write = counting_write };
+
+static void debug_exit_stop(void *ctx, int status, const char *reason)
+{
+	vm_request_stop(ctx, KVMINI_OK, status, "%s", reason);
+}
+
+int lib_vm_add_debug_exit(struct vm *vm, struct debug_exit *exit, struct kvmini_error *err)
+{
+	*exit = (struct debug_exit){ .exit = { .exit = debug_exit_stop, .ctx = vm } };
+	return bus_register(&vm->pio, DEBUG_EXIT_PORT, DEBUG_EXIT_SIZE, &debug_exit_ops, exit,
+			    "debug-exit", err);
+}
