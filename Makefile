@@ -43,9 +43,11 @@ build-deps:
 		-e /usr/include/Zydis/Zydis.h || scripts/install-deps.sh build
 $(patsubst %.c,$(B)/obj/%.o,$(wildcard src/api/*.c src/display/*.c src/arch/x86/emulate/*.c src/seccomp/*.c)) \
 $(patsubst %.c,$(B)/san/%.o,$(wildcard src/api/*.c src/display/*.c src/arch/x86/emulate/*.c src/seccomp/*.c)): | build-deps
-# src/display: the framebuffer's VNC server (Debian's libvncserver) and
-# its PNG screenshots (libpng); docs/display.md.
-LDLIBS += -lvncserver -lpng16
+# src/display: the framebuffer's VNC server (Debian's libvncserver,
+# opened by src/display/vnc.c when --vnc asks for it, not linked: it
+# brings twenty libraries) and its PNG screenshots (libpng);
+# docs/display.md.
+LDLIBS += -lpng16
 
 # The SIGSYS handler's names of system calls, from the uapi header.
 $(B)/gen/syscall_names.h: | $(B)/gen
@@ -416,7 +418,7 @@ $(B)/fuzz/libkvmini.a: $(FUZZ_LIB_OBJS)
 $(B)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_target.h tests/unit/bare_vm.h $(B)/fuzz/libkvmini.a
 	clang $(WARN) $(CPPFLAGS) -Itests/fuzz -Itests/unit $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
 		$(FUZZ_EXTRA) $(B)/fuzz/libkvmini.a $(DECOMP_LIBS) $(ZYDIS_LIBS) -ldl -lpthread -lseccomp \
-		-luring -lslirp -lvncserver -lpng16
+		-luring -lpng16
 # The control API's target also needs the front-end code it drives.
 FUZZ_API_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(wildcard src/api/*.c) src/cli/options.c src/cli/file.c \
 	src/cli/net_options.c src/cli/jail.c)
@@ -468,8 +470,8 @@ $(patsubst %.c,$(B)/fuzz/obj/%.o,$(wildcard src/virtio/blk*.c)): | build-deps
 # ---- networking (issue 12): virtio-net's user-mode backend ----
 # src/virtio/net_user.c is built on Debian's libslirp (libslirp-dev,
 # installed by scripts/install-deps.sh build when its header is missing,
-# which needs root); everything that links the library links it.
-LDLIBS += -lslirp
+# which needs root). It opens the library when a --net user card is made
+# (src/dynlib.h), so nothing links it.
 .PHONY: slirp-deps
 slirp-deps:
 	@test -e /usr/include/slirp/libslirp.h || scripts/install-deps.sh build

@@ -13,6 +13,7 @@
 #include "display/damage.h"
 #include "display/keymap.h"
 #include "display/vnc.h"
+#include "dynlib.h"
 #include "thread_name.h"
 
 /* A viewer that stops reading holds the server's thread at most this
@@ -20,7 +21,25 @@
 #define VNC_CLIENT_WAIT_MS 2000
 #define VNC_UNIX_PREFIX "unix:"
 
+/* libvncserver, opened when a server starts (src/dynlib.h): with GnuTLS,
+ * libgcrypt, libjpeg and the rest it links, it is twenty libraries. */
+#define VNC_LIBRARY "libvncserver.so.1"
+#define VNC_PACKAGE "libvncserver1"
+#define RFB_FUNCTIONS(X) \
+	X(rfbGetScreen) X(rfbInitServer) X(rfbLogEnable) X(rfbMarkRectAsModified) \
+	X(rfbProcessEvents) X(rfbShutdownServer) X(rfbScreenCleanup) X(rfbStatGetSentBytes) \
+	X(rfbGetClientIterator) X(rfbClientIteratorNext) X(rfbReleaseClientIterator) \
+	X(rfbCheckPasswordByList)
+
+struct rfb_api {
+	void *handle;
+#define RFB_FIELD(fn) __typeof__(fn) *fn;
+	RFB_FUNCTIONS(RFB_FIELD)
+#undef RFB_FIELD
+};
+
 struct vnc_server {
+	struct rfb_api rfb;
 	const struct framebuffer *fb;
 	struct vnc_input input;
 	struct vnc_damage_log log;
@@ -165,7 +184,7 @@ static void on_pointer(int mask, int x, int y, rfbClientPtr cl)
 static void on_client_gone(rfbClientPtr cl)
 {
 	struct vnc_server *s = cl->screen->screenData;
-	s->gone_bytes += (uint64_t)rfbStatGetSentBytes(cl);
+	s->gone_bytes += (uint64_t)s->rfb.rfbStatGetSentBytes(cl);
 	s->clients--;
 }
 
@@ -181,10 +200,10 @@ static enum rfbNewClientAction on_new_client(rfbClientPtr cl)
 static void count_bytes(struct vnc_server *s)
 {
 	uint64_t sum = s->gone_bytes;
-	rfbClientIteratorPtr it = rfbGetClientIterator(s->screen);
-	for (rfbClientPtr cl; (cl = rfbClientIteratorNext(it));)
-		sum += (uint64_t)rfbStatGetSentBytes(cl);
-	rfbReleaseClientIterator(it);
+	rfbClientIteratorPtr it = s->rfb.rfbGetClientIterator(s->screen);
+	for (rfbClientPtr cl; (cl = s->rfb.rfbClientIteratorNext(it));)
+		sum += (uint64_t)s->rfb.rfbStatGetSentBytes(cl);
+	s->rfb.rfbReleaseClientIterator(it);
 	atomic_store(&s->bytes_sent, sum);
 }
 
@@ -193,7 +212,7 @@ static void count_bytes(struct vnc_server *s)
 static void mark_modified(void *ctx, const struct fb_rect *r)
 {
 	struct vnc_server *s = ctx;
-	rfbMarkRectAsModified(s->screen, (int)r->x, (int)r->y, (int)(r->x + r->w),
+	s->rfb.rfbMarkRectAsModified(s->screen, (int)r->x, (int)r->y, (int)(r->x + r->w),
 			      (int)(r->y + r->h));
 }
 
@@ -211,12 +230,12 @@ static void *vnc_thread(void *arg)
 	const uint64_t period = 1000000000ull / VNC_REFRESH_HZ;
 	thread_name_set("vnc");
 	while (!atomic_load(&s->stop)) {
-		rfbProcessEvents(s->screen, (long)(period / 1000));
+		s->rfb.rfbProcessEvents(s->screen, (long)(period / 1000));
 		uint64_t now = now_ns();
 		if (s->clients && (s->full_compare || now - s->last_refresh_ns >= period)) {
 			refresh(s);
 			s->last_refresh_ns = now;
-			rfbProcessEvents(s->screen, 0);   /* send what changed now */
+			s->rfb.rfbProcessEvents(s->screen, 0);   /* send what changed now */
 		}
 		count_bytes(s);
 	}
@@ -229,8 +248,8 @@ static rfbScreenInfoPtr screen_create(struct vnc_server *s, int listen_fd,
 				      const struct vnc_config *cfg)
 {
 	int argc = 0;
-	rfbScreenInfoPtr screen = rfbGetScreen(&argc, NULL, (int)s->fb->width, (int)s->fb->height,
-					       8, 3, FB_BYTES_PER_PIXEL);
+	rfbScreenInfoPtr screen = s->rfb.rfbGetScreen(&argc, NULL, (int)s->fb->width,
+						      (int)s->fb->height, 8, 3, FB_BYTES_PER_PIXEL);
 	if (!screen)
 		return NULL;
 	/* Bytes in memory B, G, R, unused: 0x00RRGGBB words. */
@@ -252,9 +271,9 @@ static rfbScreenInfoPtr screen_create(struct vnc_server *s, int listen_fd,
 	screen->cursor = NULL;                  /* the guest draws its own */
 	if (cfg->password) {
 		screen->authPasswdData = s->passwords;
-		screen->passwordCheck = rfbCheckPasswordByList;
+		screen->passwordCheck = s->rfb.rfbCheckPasswordByList;
 	}
-	rfbInitServer(screen);
+	s->rfb.rfbInitServer(screen);
 	screen->listenSock = listen_fd;
 	FD_SET(listen_fd, &screen->allFds);
 	if (listen_fd > screen->maxFd)
@@ -262,17 +281,30 @@ static rfbScreenInfoPtr screen_create(struct vnc_server *s, int listen_fd,
 	return screen;
 }
 
+static int rfb_api_load(struct rfb_api *api, struct kvmini_error *err)
+{
+	if (!(api->handle = dynlib_open(VNC_LIBRARY, VNC_PACKAGE, "--vnc", err)))
+		return -1;
+#define RFB_LOAD(fn) \
+	if (DYNLIB_SYM(api->handle, VNC_LIBRARY, api, fn, err) < 0) \
+		return -1;
+	RFB_FUNCTIONS(RFB_LOAD)
+#undef RFB_LOAD
+	return 0;
+}
+
 static void server_free(struct vnc_server *s)
 {
 	if (s->screen) {
-		rfbShutdownServer(s->screen, TRUE);   /* closes the listening socket too */
-		rfbScreenCleanup(s->screen);
+		s->rfb.rfbShutdownServer(s->screen, TRUE);   /* closes the listening socket too */
+		s->rfb.rfbScreenCleanup(s->screen);
 	}
 	if (*s->unix_path)
 		unlink(s->unix_path);
 	free(s->passwords[0]);
 	free(s->shadow);
 	free(s->bitmap);
+	dynlib_close(s->rfb.handle);
 	free(s);
 }
 
@@ -307,7 +339,11 @@ struct vnc_server *vnc_server_start(const struct framebuffer *fb, const struct v
 		kvmini_fail(err, KVMINI_E_HOST, "out of memory for the VNC server");
 		return NULL;
 	}
-	rfbLogEnable(cfg->verbose);
+	if (rfb_api_load(&s->rfb, err) < 0) {
+		server_free(s);
+		return NULL;
+	}
+	s->rfb.rfbLogEnable(cfg->verbose);
 	int fd = listen_address(s, cfg->address, err);
 	if (fd < 0) {
 		server_free(s);

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <slirp/libslirp.h>
+#include "dynlib.h"
 #include "event_loop.h"
 #include "virtio/net_backend.h"
 
@@ -49,8 +50,24 @@ struct user_timer {
 	struct event_timer *t;
 };
 
+/* libslirp, opened when a user-mode card is made (src/dynlib.h): with
+ * GLib and PCRE2 it is a weight most runs need not load. */
+#define SLIRP_LIBRARY "libslirp.so.0"
+#define SLIRP_PACKAGE "libslirp0"
+#define SLIRP_FUNCTIONS(X) \
+	X(slirp_new) X(slirp_cleanup) X(slirp_input) X(slirp_add_hostfwd) \
+	X(slirp_pollfds_fill) X(slirp_pollfds_poll) X(slirp_handle_timer)
+
+struct slirp_api {
+	void *handle;
+#define SLIRP_FIELD(fn) __typeof__(fn) *fn;
+	SLIRP_FUNCTIONS(SLIRP_FIELD)
+#undef SLIRP_FIELD
+};
+
 struct net_user {
 	struct net_backend be;
+	struct slirp_api lib;
 	Slirp *slirp;
 	unsigned mtu;
 	struct event_timer *poll_timer;
@@ -175,7 +192,7 @@ static void user_refill(struct net_user *u)
 {
 	uint32_t timeout = UINT32_MAX;
 	u->npfd = 0;
-	slirp_pollfds_fill(u->slirp, &timeout, add_poll, u);
+	u->lib.slirp_pollfds_fill(u->slirp, &timeout, add_poll, u);
 	fds_sync(u);
 	if (timeout == UINT32_MAX)
 		event_timer_disarm(u->poll_timer);
@@ -188,7 +205,7 @@ static void user_refill(struct net_user *u)
 static void user_cycle(struct net_user *u)
 {
 	int rc = u->npfd ? poll(u->pfd, u->npfd, 0) : 0;
-	slirp_pollfds_poll(u->slirp, rc < 0, get_revents, u);
+	u->lib.slirp_pollfds_poll(u->slirp, rc < 0, get_revents, u);
 	user_refill(u);
 }
 
@@ -245,7 +262,7 @@ static void user_timer_fired(void *ctx)
 		if (t->cb)
 			t->cb(t->cb_opaque);
 		else
-			slirp_handle_timer(u->slirp, t->id, t->cb_opaque);
+			u->lib.slirp_handle_timer(u->slirp, t->id, t->cb_opaque);
 		user_refill(u);
 	}
 	virtio_net_unlock(u->be.card);
@@ -348,7 +365,7 @@ static int user_transmit(struct net_backend *be, const struct iovec *iov, unsign
 		memcpy(u->txbuf + got, iov[i].iov_base, take);
 		got += take;
 	}
-	slirp_input(u->slirp, u->txbuf, (int)got);
+	u->lib.slirp_input(u->slirp, u->txbuf, (int)got);
 	user_refill(u);   /* the frame may have opened a socket */
 	return 0;
 }
@@ -397,7 +414,7 @@ static void user_destroy(struct net_backend *be)
 	while (u->nfds)
 		fd_forget(u, 0);
 	if (u->slirp)
-		slirp_cleanup(u->slirp);
+		u->lib.slirp_cleanup(u->slirp);
 	while (u->rx_count) {
 		free(u->rxq[u->rx_head].data);
 		u->rx_head = (u->rx_head + 1) % USER_RXQ;
@@ -405,6 +422,7 @@ static void user_destroy(struct net_backend *be)
 	}
 	free(u->pfd);
 	free(u->fds);
+	dynlib_close(u->lib.handle);
 	free(u);
 }
 
@@ -459,7 +477,7 @@ static int fwd_add_all(struct net_user *u, const char *list, struct kvmini_error
 			rc = kvmini_fail(err, KVMINI_E_USAGE,
 					 "net user: bad hostfwd rule '%s' "
 					 "(tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT)", r);
-		else if (slirp_add_hostfwd(u->slirp, is_udp, haddr, hport, gaddr, gport) < 0)
+		else if (u->lib.slirp_add_hostfwd(u->slirp, is_udp, haddr, hport, gaddr, gport) < 0)
 			rc = kvmini_fail_errno(err, KVMINI_E_USAGE, errno,
 					       "net user: cannot forward host port %d", hport);
 	}
@@ -468,6 +486,18 @@ static int fwd_add_all(struct net_user *u, const char *list, struct kvmini_error
 }
 
 /* ---- creation ---- */
+
+static int slirp_api_load(struct slirp_api *api, struct kvmini_error *err)
+{
+	if (!(api->handle = dynlib_open(SLIRP_LIBRARY, SLIRP_PACKAGE, "--net user", err)))
+		return -1;
+#define SLIRP_LOAD(fn) \
+	if (DYNLIB_SYM(api->handle, SLIRP_LIBRARY, api, fn, err) < 0) \
+		return -1;
+	SLIRP_FUNCTIONS(SLIRP_LOAD)
+#undef SLIRP_LOAD
+	return 0;
+}
 
 static Slirp *user_slirp_new(struct net_user *u)
 {
@@ -482,7 +512,7 @@ static Slirp *user_slirp_new(struct net_user *u)
 	inet_pton(AF_INET, "10.0.2.2", &sc.vhost);
 	inet_pton(AF_INET, "10.0.2.15", &sc.vdhcp_start);
 	inet_pton(AF_INET, "10.0.2.3", &sc.vnameserver);
-	return slirp_new(&sc, &user_callbacks, u);
+	return u->lib.slirp_new(&sc, &user_callbacks, u);
 }
 
 struct net_backend *net_user_create(const struct kvmini_net *cfg, struct net_backend *proto,
@@ -496,6 +526,10 @@ struct net_backend *net_user_create(const struct kvmini_net *cfg, struct net_bac
 	u->be = *proto;
 	u->be.ops = &user_ops;
 	u->mtu = cfg->mtu ? cfg->mtu : 1500;
+	if (slirp_api_load(&u->lib, err) < 0) {
+		user_destroy(&u->be);
+		return NULL;
+	}
 	u->poll_timer = event_timer_create(u->be.loop, user_poll_timer, u, err);
 	if (u->poll_timer)
 		u->slirp = user_slirp_new(u);
