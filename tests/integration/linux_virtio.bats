@@ -200,7 +200,7 @@ net_script() {
 # Start kvmini (KPID) and wait for the guest to listen. In the nested KVM
 # VM only, a boot that times out (status 8) before that is tried up to
 # three times in all, as kvmini_boot does (helpers.bash, docs/testing.md);
-# the host's server still waits for the fetch, which comes after.
+# the host's server serves a fetch to each attempt (fork).
 net_boot() {
 	local serial=$1 try status
 	for try in 2 3 0; do
@@ -222,7 +222,7 @@ net_test() {
 	head -c 256K /dev/urandom >"$file"
 	sport=$(free_port) && fport=$(free_port)
 	[ "$sport" != "$fport" ]
-	socat -u "OPEN:$file,rdonly" "TCP-LISTEN:$sport,bind=127.0.0.1,reuseaddr" &
+	socat -u "OPEN:$file,rdonly" "TCP-LISTEN:$sport,bind=127.0.0.1,reuseaddr,fork" &
 	SERVER_PID=$!
 	wait_listening "$sport"
 	net_script "$sport"
