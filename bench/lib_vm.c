@@ -9,7 +9,6 @@
 #include "bench.h"
 #include "vcpu.h"
 #include "arch/x86/cpu_mode.h"
-#include "devices/debug_exit.h"
 #include "loaders/loader.h"
 
 void lib_vm_config(struct kvmini_config *cfg)
