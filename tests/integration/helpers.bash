@@ -72,12 +72,15 @@ kvmini() {
 # Boot a Linux kernel: `kvmini_boot [--before FUNC] ARGS...` is
 # `kvmini run ARGS...` (FUNC run first, e.g. to make fresh disk images),
 # except in the nested KVM VM (KVMINI_NESTED=1), where a boot that hits
-# its --timeout (status 8) is tried up to twice more, FUNC first each
-# time, each retry said on the TAP stream. There QEMU's emulated SVM now
-# and then delivers an external interrupt a second time inside its own
-# handler, with IF clear (a delivery kvmini never makes: docs/testing.md
-# has the evidence), and Linux's handler then spins on the lock it
-# holds. Anywhere else, and for any other status, the first run counts.
+# its --timeout (status 8), or whose kernel panics with a fatal exception
+# in an interrupt, is tried up to twice more, FUNC first each time, each
+# retry said on the TAP stream. There QEMU's emulated SVM now and then
+# delivers an external interrupt a second time inside its own handler,
+# with IF clear (a delivery kvmini never makes: docs/testing.md has the
+# evidence): Linux's handler then spins on the lock it holds, or, when
+# the second delivery lands before the entry code's swapgs, faults on
+# its own per-CPU data until its exception stack overflows. Anywhere
+# else, and for any other outcome, the first run counts.
 kvmini_boot() {
 	local before=: try
 	if [ "$1" = --before ]; then
@@ -87,18 +90,27 @@ kvmini_boot() {
 	"$before"
 	kvmini run "$@"
 	for try in 2 3; do
-		boot_retry_due "$status" "$try" || return 0
+		boot_retry_due "$status" "$try" "$output" || return 0
 		"$before"
 		kvmini run "$@"
 	done
 }
 
-# `boot_retry_due STATUS TRY`: true, said on the TAP stream, when a Linux
-# boot that ended with STATUS is to be tried again as attempt TRY (of 3):
-# only a --timeout (8), only in the nested KVM VM (see kvmini_boot).
+# `boot_retry_due STATUS TRY LOG`: true, said on the TAP stream, when a
+# Linux boot that ended with STATUS and printed LOG on its console is to
+# be tried again as attempt TRY (of 3): only in the nested KVM VM, only
+# after a --timeout (8) or the panic above (see kvmini_boot).
 boot_retry_due() {
-	[ "$1" -eq 8 ] && [ "${KVMINI_NESTED:-}" = 1 ] && [ "$2" -le 3 ] || return 1
-	echo "# nested KVM VM: the boot timed out; attempt $2 of 3 (docs/testing.md)" >&3
+	local why
+	[ "${KVMINI_NESTED:-}" = 1 ] && [ "$2" -le 3 ] || return 1
+	if [ "$1" -eq 8 ]; then
+		why="the boot timed out"
+	elif grep -qF "Kernel panic - not syncing: Fatal exception in interrupt" <<<"$3"; then
+		why="the guest kernel panicked in an interrupt"
+	else
+		return 1
+	fi
+	echo "# nested KVM VM: $why; attempt $2 of 3 (docs/testing.md)" >&3
 }
 
 # The same for any command line that starts kvmini itself (a pipeline,

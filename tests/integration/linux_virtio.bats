@@ -198,8 +198,9 @@ net_script() {
 }
 
 # Start kvmini (KPID) and wait for the guest to listen. In the nested KVM
-# VM only, a boot that times out (status 8) before that is tried up to
-# three times in all, as kvmini_boot does (helpers.bash, docs/testing.md);
+# VM only, a boot that times out (status 8) or panics before that is
+# tried up to three times in all, as kvmini_boot does (helpers.bash,
+# docs/testing.md);
 # the host's server forks per connection and opens the file in each
 # child (-U: listener first), so every attempt's fetch gets it whole.
 net_boot() {
@@ -214,7 +215,7 @@ net_boot() {
 		KPID=
 		sanitizer_check "$(cat "$BATS_TEST_TMPDIR/stderr")" || return 1
 		try=$((try + 1))
-		boot_retry_due "$status" "$try" || return 1
+		boot_retry_due "$status" "$try" "$(cat "$serial")" || return 1
 	done
 }
 
