@@ -82,6 +82,13 @@ $(G)/testdevs_restart.elf: guests/testdevs.c $(GUEST_RT) guests/lib/cmos.h guest
 		$(GUEST_RT_SRCS) $<
 # A bare-metal virtio-mmio driver (virtio-rng, --rng).
 guests: $(G)/virtio_rng.elf
+# ACPI S3: suspend, the RTC alarm wakes it at the FACS waking vector;
+# and the same without a wake source enabled.
+guests: $(G)/acpi_s3.elf $(G)/acpi_s3_nowake.elf
+$(G)/acpi_s3.elf $(G)/acpi_s3_nowake.elf: guests/acpi_s3.c guests/acpi_s3_wake.S \
+		$(GUEST_RT) guests/lib/cmos.h guests/elf.ld | $(G)
+	$(CC) -m64 $(if $(findstring nowake,$@),-DNO_WAKE) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) \
+		-T guests/elf.ld -o $@ $(GUEST_RT_SRCS) guests/acpi_s3.c guests/acpi_s3_wake.S
 
 # Raw real-mode images: assemble as 16-bit code, link at 0x7c00, strip to bytes.
 $(G)/%.bin: guests/%.S guests/flat.ld | $(G)
