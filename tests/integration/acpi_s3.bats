@@ -31,6 +31,13 @@ teardown() {
 	assert_stdout "$WANT"
 }
 
+@test "S3 round trip with 2 vCPUs: the AP is put back to wait for INIT/SIPI" {
+	needs_kvm
+	kvmini run --irqchip kernel --cpus 2 --timeout 60 "$GUESTS/acpi_s3.elf"
+	assert_status 1
+	assert_stdout "$WANT"
+}
+
 @test "S3 without a wake source: the alarm does not wake it, --timeout still ends it" {
 	needs_kvm
 	kvmini run --irqchip kernel --verbose --timeout 4 "$GUESTS/acpi_s3_nowake.elf"
