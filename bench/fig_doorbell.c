@@ -8,15 +8,27 @@
  *     IOAPIC, src/irqfd.h);
  *   exit: a bus device; the port-I/O exit's handler raises and lowers
  *     the line on the vCPU thread (vm_irq_line), as devices do today.
- * Under both irqchips, in the same run, taking turns. */
+ * Under both irqchips, in the same run, taking turns.
+ *
+ * In the nested KVM VM (QEMU's emulated SVM, docs/testing.md) now and
+ * then the answer's interrupt is taken inside sti's interrupt shadow,
+ * before the hlt it should wake: the handler runs, then the guest halts
+ * for good. A run that ends that way (halted, IF set, the vector neither
+ * pending nor in service, no doorbell left unanswered) is counted and
+ * run again, at most RETRIES_MAX times per figure; any other failure
+ * ends the figure. */
+#include <asm/processor-flags.h>
+#include <linux/kvm.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 #include "bench.h"
 #include "event_loop.h"
 #include "irqfd.h"
 #include "kvm_doorbell.h"
+#include "vcpu.h"
 #include "board/split_irqchip.h"
 #include "devices/debug_exit.h"
 
@@ -25,7 +37,10 @@
 #define DOORBELL_PORT 0x510
 #define DOORBELL_LINE 10
 #define MARK_PORT 0x81
-#define RUN_LIMIT_S 60   /* a run takes well under a second */
+#define RUN_LIMIT_S 10   /* a run takes well under a second */
+#define VECTOR 0x42       /* as guests/doorbell.c programs pin 10 */
+#define RETRIES_MAX 5
+#define RUN_LOST_WAKEUP (-2)
 
 struct bell_vm {
 	struct vm vm;
@@ -120,7 +135,31 @@ static int bell_vm_create(struct bell_vm *b, enum kvmini_irqchip model, bool ioe
 	return 0;
 }
 
-/* Microseconds per round trip, from one whole run of the guest. */
+/* After a timed-out run: the guest halted with interrupts enabled and
+ * nothing left to wake it, although the host answered every doorbell
+ * (the lost wake-up above, impossible where sti's shadow holds). */
+static bool wakeup_was_lost(struct bell_vm *b)
+{
+	const struct vcpu *v = &b->vm.vcpus[0];
+	struct kvm_mp_state mp;
+	struct kvm_regs regs;
+	struct kvm_lapic_state lapic;
+	uint64_t unread;
+	if (ioctl(v->fd, KVM_GET_MP_STATE, &mp) < 0 || ioctl(v->fd, KVM_GET_REGS, &regs) < 0 ||
+	    ioctl(v->fd, KVM_GET_LAPIC, &lapic) < 0)
+		return false;
+	/* IRR and ISR: 8 registers of 32 vectors each, 16 bytes apart. */
+	unsigned word = (VECTOR / 32) * 16, bit = 1u << (VECTOR % 32);
+	uint32_t irr, isr;
+	memcpy(&irr, &lapic.regs[0x200 + word], sizeof(irr));
+	memcpy(&isr, &lapic.regs[0x100 + word], sizeof(isr));
+	bool unanswered = b->bell >= 0 && read(b->bell, &unread, sizeof(unread)) == sizeof(unread);
+	return mp.mp_state == KVM_MP_STATE_HALTED && (regs.rflags & X86_EFLAGS_IF) &&
+	       !(irr & bit) && !(isr & bit) && !unanswered;
+}
+
+/* Microseconds per round trip, from one whole run of the guest;
+ * RUN_LOST_WAKEUP for the nested VM's lost wake-up. */
 static int round_trip_us(enum kvmini_irqchip model, bool ioeventfd, const char *guest,
 			 double *us, char *why, size_t whylen)
 {
@@ -134,28 +173,45 @@ static int round_trip_us(enum kvmini_irqchip model, bool ioeventfd, const char *
 		vm_run(&b.vm, RUN_LIMIT_S, &result);
 	if (rc < 0)
 		fail_with(why, whylen, "%s", err.msg);
+	else if (result.exit_status == KVMINI_E_TIMEOUT && wakeup_was_lost(&b))
+		rc = RUN_LOST_WAKEUP;
 	else if (result.exit_status != (((ROUND_TRIPS << 1) | 1) & 0xff) || b.marks.count != 2)
-		rc = fail_with(why, whylen, "the guest ended with status %d (%s) after %u marks",
-			       result.exit_status, result.message, b.marks.count);
+		rc = fail_with(why, whylen, "%s: the guest ended with status %d (%s) after %u marks",
+			       ioeventfd ? "doorbell" : "exit", result.exit_status, result.message,
+			       b.marks.count);
 	else
 		*us = (double)(b.marks.at_ns[1] - b.marks.at_ns[0]) / 1e3 / ROUND_TRIPS;
 	bell_vm_destroy(&b);
 	return rc;
 }
 
+/* One figure's run, run again after a lost wake-up (counted in *lost). */
+static int round_trip_retried(enum kvmini_irqchip model, bool ioeventfd, const char *guest,
+			      double *us, unsigned *lost, char *why, size_t whylen)
+{
+	int rc;
+	while ((rc = round_trip_us(model, ioeventfd, guest, us, why, whylen)) == RUN_LOST_WAKEUP)
+		if (++*lost > RETRIES_MAX)
+			return fail_with(why, whylen, "%u runs lost a wake-up in sti's shadow", *lost);
+	return rc;
+}
+
 static void measure_model(enum kvmini_irqchip model, const char *label, const char *guest)
 {
-	unsigned n = reps(ROUND_TRIP_REPS);
+	unsigned n = reps(ROUND_TRIP_REPS), lost = 0;
 	double bell[ROUND_TRIP_REPS], exits[ROUND_TRIP_REPS], ratio[ROUND_TRIP_REPS];
 	char why[256], row[96];
 	for (unsigned i = 0; i < n; i++) {
-		if (round_trip_us(model, true, guest, &bell[i], why, sizeof(why)) < 0 ||
-		    round_trip_us(model, false, guest, &exits[i], why, sizeof(why)) < 0) {
+		if (round_trip_retried(model, true, guest, &bell[i], &lost, why, sizeof(why)) < 0 ||
+		    round_trip_retried(model, false, guest, &exits[i], &lost, why, sizeof(why)) < 0) {
 			print_failure(label, why);
 			return;
 		}
 		ratio[i] = bell[i] / exits[i];
 	}
+	if (lost)
+		printf("  %s: %u run(s) lost a wake-up in sti's shadow and ran again (nested VM flaw)\n",
+		       label, lost);
 	snprintf(row, sizeof(row), "%s: ioeventfd -> loop -> irqfd", label);
 	print_row(row, n, median(bell, n), "us");
 	snprintf(row, sizeof(row), "%s: port-I/O exit raises the line", label);
