@@ -13,6 +13,8 @@
 
 _Static_assert(X86_PCI_INTX_LINES == PCI_INTX_LINES, "one IOAPIC pin per INTx line");
 _Static_assert(X86_PCI_ECAM_SIZE == PCI_ECAM_BUS_SIZE, "ECAM for bus 0");
+_Static_assert(BOARD_PCI_TESTDEV_SLOT > VIRTIO_MAX_DEVICES && BOARD_PCI_TESTDEV_SLOT < PCI_SLOTS,
+	       "pci-testdev's slot is clear of virtio-pci's 1, 2, ...");
 
 /* One MSI-X vector in KVM: its GSI (with an MSI route) and the irqfd
  * that raises it. The eventfd exists from set-up on: a vector comes to
