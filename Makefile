@@ -110,6 +110,11 @@ GUEST_RT_SRCS := guests/lib/start64.S guests/lib/guest.c guests/lib/intr.c
 GUEST_RT := $(GUEST_RT_SRCS) guests/lib/guest.h guests/lib/intr.h
 $(G)/%.elf: guests/%.c $(GUEST_RT) guests/elf.ld | $(G)
 	$(CC) -m64 $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ $(GUEST_RT_SRCS) $<
+# The sequence again, every page of RAM written first (bench/snapshot_bench.sh).
+guests: $(G)/sequence_touch.elf
+$(G)/sequence_touch.elf: guests/sequence.c $(GUEST_RT) guests/elf.ld | $(G)
+	$(CC) -m64 -DTOUCH_RAM $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ \
+		$(GUEST_RT_SRCS) $<
 # The SMP guest carries the real-mode start-up code of its APs.
 $(G)/smp.elf: guests/smp.c guests/smp_trampoline.S $(GUEST_RT) guests/elf.ld | $(G)
 	$(CC) -m64 $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ $(GUEST_RT_SRCS) \
@@ -197,6 +202,7 @@ bench: all
 	bench/sandbox_bench.sh $(B)
 	$(MAKE) $(B)/display/vnc_serve $(B)/san/display/vnc_client && bench/display_bench.sh $(B)
 	$(MAKE) all && bench/linux_bench.sh $(B)
+	bench/snapshot_bench.sh $(B)
 
 clean:
 	rm -rf $(B)

@@ -492,6 +492,11 @@ const struct framebuffer *machine_framebuffer(struct kvmini_vm *m)
 	return m->fb.pixels ? &m->fb : NULL;
 }
 
+enum kvmini_seccomp machine_seccomp(const struct kvmini_vm *m)
+{
+	return m->cfg.seccomp;
+}
+
 bool machine_framebuffer_dirty_log(struct kvmini_vm *m, uint64_t *bitmap)
 {
 	struct kvmini_error err;

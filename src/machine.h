@@ -22,8 +22,10 @@ struct vm *machine_vm_for(struct kvmini_vm *m, const char *who, const char *opti
 /* For the display (src/display/api.c): the framebuffer (NULL without
  * one), its dirty log for this boot (false between boots or when it
  * fails: compare everything), and a viewer's keys and pointer for the
- * board's keyboard controller. Any thread. */
+ * board's keyboard controller; the seccomp mode its server's thread
+ * confines itself with. Any thread. */
 struct framebuffer;
+enum kvmini_seccomp machine_seccomp(const struct kvmini_vm *m);
 const struct framebuffer *machine_framebuffer(struct kvmini_vm *m);
 bool machine_framebuffer_dirty_log(struct kvmini_vm *m, uint64_t *bitmap);
 void machine_key_event(struct kvmini_vm *m, uint16_t key, bool down);

@@ -56,7 +56,8 @@ struct kvmini_vnc *kvmini_vnc_start(struct kvmini_vm *vm, const char *address,
 	}
 	struct vnc_input input = { vnc_key, vnc_pointer, vm };
 	struct vnc_damage_log log = { vnc_dirty_log, vm };
-	struct vnc_config cfg = { .address = address, .password = password };
+	struct vnc_config cfg = { .address = address, .password = password,
+				  .seccomp = machine_seccomp(vm) };
 	v->server = vnc_server_start(fb, &cfg, &input, &log, err);
 	if (!v->server) {
 		free(v);

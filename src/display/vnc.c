@@ -14,6 +14,7 @@
 #include "display/keymap.h"
 #include "display/vnc.h"
 #include "dynlib.h"
+#include "seccomp/seccomp.h"
 #include "thread_name.h"
 
 /* A viewer that stops reading holds the server's thread at most this
@@ -29,7 +30,7 @@
 	X(rfbGetScreen) X(rfbInitServer) X(rfbLogEnable) X(rfbMarkRectAsModified) \
 	X(rfbProcessEvents) X(rfbShutdownServer) X(rfbScreenCleanup) X(rfbStatGetSentBytes) \
 	X(rfbGetClientIterator) X(rfbClientIteratorNext) X(rfbReleaseClientIterator) \
-	X(rfbCheckPasswordByList)
+	X(rfbCheckPasswordByList) X(rfbRandomBytes) X(rfbEncryptBytes)
 
 struct rfb_api {
 	void *handle;
@@ -50,6 +51,11 @@ struct vnc_server {
 	char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	pthread_t thread;
 	bool thread_started;
+	enum kvmini_seccomp seccomp;
+	pthread_mutex_t lock;
+	pthread_cond_t entered;
+	int entry;                /* the thread's filter: 0 not yet, 1 installed, -1 failed */
+	struct kvmini_error entry_err;
 	atomic_bool stop;
 	unsigned clients;
 	bool full_compare;        /* a client arrived: compare everything once */
@@ -224,11 +230,28 @@ static void refresh(struct vnc_server *s)
 	damage_scan(s->fb, s->shadow, dirty, mark_modified, s);
 }
 
+/* Name the thread and install its role's filter before the first
+ * viewer's byte; tell vnc_server_start() how that went. */
+static bool enter_thread(struct vnc_server *s)
+{
+	thread_name_set("vnc");
+	struct kvmini_error err;
+	int r = seccomp_role_install(SECCOMP_ROLE_VNC, s->seccomp, &err);
+	pthread_mutex_lock(&s->lock);
+	s->entry = r < 0 ? -1 : 1;
+	if (r < 0)
+		s->entry_err = err;
+	pthread_cond_signal(&s->entered);
+	pthread_mutex_unlock(&s->lock);
+	return r == 0;
+}
+
 static void *vnc_thread(void *arg)
 {
 	struct vnc_server *s = arg;
 	const uint64_t period = 1000000000ull / VNC_REFRESH_HZ;
-	thread_name_set("vnc");
+	if (!enter_thread(s))
+		return NULL;
 	while (!atomic_load(&s->stop)) {
 		s->rfb.rfbProcessEvents(s->screen, (long)(period / 1000));
 		uint64_t now = now_ns();
@@ -293,6 +316,38 @@ static int rfb_api_load(struct rfb_api *api, struct kvmini_error *err)
 	return 0;
 }
 
+/* What libvncserver does once and the thread's filter would refuse:
+ * its first password check initialises libgcrypt (which reads its
+ * configuration files and may write to syslog), and its log's first
+ * time stamp reads the time zone. Done here, before the thread starts. */
+static void warm_up(struct vnc_server *s, bool verbose)
+{
+	if (s->passwords[0]) {
+		unsigned char challenge[CHALLENGESIZE];
+		s->rfb.rfbRandomBytes(challenge);
+		s->rfb.rfbEncryptBytes(challenge, s->passwords[0]);
+	}
+	if (verbose)
+		tzset();
+}
+
+/* Start the thread and wait until it is confined. */
+static int thread_start(struct vnc_server *s, struct kvmini_error *err)
+{
+	int rc = pthread_create(&s->thread, NULL, vnc_thread, s);
+	if (rc != 0)
+		return kvmini_fail_errno(err, KVMINI_E_HOST, rc, "cannot start the VNC thread");
+	s->thread_started = true;
+	pthread_mutex_lock(&s->lock);
+	while (s->entry == 0)
+		pthread_cond_wait(&s->entered, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+	if (s->entry > 0)
+		return 0;
+	*err = s->entry_err;
+	return -1;
+}
+
 static void server_free(struct vnc_server *s)
 {
 	if (s->screen) {
@@ -305,6 +360,8 @@ static void server_free(struct vnc_server *s)
 	free(s->shadow);
 	free(s->bitmap);
 	dynlib_close(s->rfb.handle);
+	pthread_cond_destroy(&s->entered);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
@@ -317,6 +374,9 @@ static struct vnc_server *server_alloc(const struct framebuffer *fb, const struc
 		return NULL;
 	s->fb = fb;
 	s->input = *input;
+	s->seccomp = cfg->seccomp;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->entered, NULL);
 	if (log)
 		s->log = *log;
 	s->shadow = calloc(1, fb->size);
@@ -356,13 +416,11 @@ struct vnc_server *vnc_server_start(const struct framebuffer *fb, const struct v
 		kvmini_fail(err, KVMINI_E_HOST, "libvncserver cannot create its screen");
 		return NULL;
 	}
-	int rc = pthread_create(&s->thread, NULL, vnc_thread, s);
-	if (rc != 0) {
-		server_free(s);
-		kvmini_fail_errno(err, KVMINI_E_HOST, rc, "cannot start the VNC thread");
+	warm_up(s, cfg->verbose);
+	if (thread_start(s, err) < 0) {
+		vnc_server_stop(s);
 		return NULL;
 	}
-	s->thread_started = true;
 	return s;
 }
 

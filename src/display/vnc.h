@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "kvmini.h"
 #include "display/framebuffer.h"
 
 #define VNC_REFRESH_HZ 25
@@ -54,6 +55,7 @@ struct vnc_config {
 	const char *address;     /* "HOST:DISPLAY", ":DISPLAY" or "unix:PATH" */
 	const char *password;    /* NULL: no authentication */
 	bool verbose;            /* libvncserver's own messages on stderr */
+	enum kvmini_seccomp seccomp;   /* the server thread's filter (src/seccomp) */
 };
 
 struct vnc_server;

@@ -118,6 +118,19 @@ static const int sys_gdb[] = {
 	-1
 };
 
+/* The VNC server's thread (libvncserver, src/display/vnc.c): its
+ * listening socket and viewers (select, accept, non-blocking reads and
+ * writes, TCP_NODELAY, the peer's address for its log, the descriptor
+ * limit it checks before taking a viewer). Its one-time set-up that
+ * opens files (libgcrypt's, the log's time zone) is done before the
+ * filter, on the thread that starts it. */
+static const int sys_vnc[] = {
+	SYS_select, SYS_pselect6, SYS_poll, SYS_ppoll, SYS_accept, SYS_accept4, SYS_getpeername,
+	SYS_getsockname, SYS_fcntl, SYS_setsockopt, SYS_read, SYS_recvfrom, SYS_writev,
+	SYS_sendto, SYS_close, SYS_shutdown, SYS_getrlimit, SYS_prlimit64,
+	-1
+};
+
 /* kvmini exec's vCPU performs the program's calls on the host: on the
  * granted directories (opened with openat2(RESOLVE_BENEATH) only, so no
  * plain open/openat), its descriptors, time and randomness. */
@@ -227,6 +240,13 @@ static const unsigned long ioctl_build[] = {
 	0
 };
 
+/* The VNC thread reads the framebuffer's dirty log; a viewer's keys and
+ * pointer reach the i8042, whose interrupt lines it raises (ioctl_irq;
+ * a kick of the boot CPU is a tgkill, in sys_base). */
+static const unsigned long ioctl_vnc[] = {
+	KVM_GET_DIRTY_LOG, 0
+};
+
 /* kvmini exec's vCPU: registers, MSRs (arch_prctl's FS base), the FPU
  * state a --serve snapshot saves and restores, the dirty log of its
  * snapshots (and its memory slot's flag that turns it on at the first
@@ -281,6 +301,11 @@ static const struct seccomp_policy policies[SECCOMP_ROLES] = {
 		.name = "blkio",
 		.sys = GROUPS(sys_base, sys_blkio),
 		.ioctl = GROUPS(ioctl_terminal),
+	},
+	[SECCOMP_ROLE_VNC] = {
+		.name = "vnc",
+		.sys = GROUPS(sys_base, sys_vnc),
+		.ioctl = GROUPS(ioctl_terminal, ioctl_irq, ioctl_vnc),
 	},
 	[SECCOMP_ROLE_EXEC_MAIN] = {
 		.name = "exec-main",

@@ -35,6 +35,7 @@ enum seccomp_role {
 	SECCOMP_ROLE_EXEC,      /* kvmini exec's vCPU: the guest's system calls, on files */
 	SECCOMP_ROLE_EXEC_MAIN, /* kvmini exec's front end: starts the vCPU, waits */
 	SECCOMP_ROLE_BLKIO,     /* virtio-blk's I/O threads (where io_uring is missing) */
+	SECCOMP_ROLE_VNC,       /* the VNC server: its viewers, the framebuffer's dirty log */
 	SECCOMP_ROLES
 };
 

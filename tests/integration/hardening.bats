@@ -100,11 +100,12 @@ thread_lines() {
 @test "hardening: every thread of a running kvmini is filtered (Seccomp: 2)" {
 	needs_kvm
 	start_kvmini "$OUT" ready --irqchip split --name sec \
-		--gdb "unix:$BATS_TEST_TMPDIR/gdb.sock" "$GUESTS/loop_ready.bin"
+		--gdb "unix:$BATS_TEST_TMPDIR/gdb.sock" --display 64x48 \
+		--vnc "unix:$BATS_TEST_TMPDIR/vnc.sock" "$GUESTS/loop_ready.bin"
 	run thread_lines Seccomp
 	echo "$output"
-	[ "$(grep -c ' 2$' <<<"$output")" -eq 5 ]   # sec, vcpu0, evloop, signals, gdb
-	for name in sec vcpu0 evloop signals gdb; do
+	[ "$(grep -c ' 2$' <<<"$output")" -eq 6 ]   # sec, vcpu0, evloop, signals, gdb, vnc
+	for name in sec vcpu0 evloop signals gdb vnc; do
 		grep -qx "$name 2" <<<"$output"
 	done
 	kill -TERM "$KPID"

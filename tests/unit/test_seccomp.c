@@ -14,6 +14,8 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <linux/openat2.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -25,6 +27,8 @@
 #include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -180,6 +184,33 @@ static void allowed_gdb(const struct fds *f)
 	setsockopt(f->listener, SOL_SOCKET, SO_SNDBUF, &one, sizeof(one));
 }
 
+/* libvncserver's loop: select on the listener, a viewer accepted,
+ * made non-blocking, TCP_NODELAY, its address, reads and writes; the
+ * framebuffer's dirty log and a key's interrupt line. */
+static void allowed_vnc(const struct fds *f)
+{
+	allowed_common(f);
+	fd_set in;
+	FD_ZERO(&in);
+	FD_SET(f->listener, &in);
+	struct timeval zero = { 0, 0 };
+	select(f->listener + 1, &in, NULL, NULL, &zero);
+	if (accept(f->listener, NULL, NULL) >= 0 || errno != EAGAIN)
+		abort();
+	fcntl(f->listener, F_SETFL, fcntl(f->listener, F_GETFL) | O_NONBLOCK);
+	int one = 1;
+	setsockopt(f->listener, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	getpeername(f->listener, (struct sockaddr *)&peer, &len);
+	char b;
+	recv(f->listener, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	struct rlimit lim;
+	getrlimit(RLIMIT_NOFILE, &lim);
+	if (ioctl(f->null, KVM_GET_DIRTY_LOG, NULL) == 0 || ioctl(f->null, KVM_IRQ_LINE, NULL) == 0)
+		abort();
+}
+
 static void allowed_exec_calls(const struct fds *f)
 {
 	allowed_common(f);
@@ -274,6 +305,11 @@ static void forbid_socket(const struct fds *f)
 {
 	(void)f;
 	socket(AF_INET, SOCK_STREAM, 0);
+}
+
+static void forbid_vcpu_run(const struct fds *f)
+{
+	ioctl(f->null, KVM_RUN, 0);
 }
 
 static void forbid_exec_mapping(const struct fds *f)
@@ -508,6 +544,17 @@ Test(seccomp, exec)
 Test(seccomp, blkio)
 {
 	expect_killed(SECCOMP_ROLE_BLKIO, "blkio", allowed_blkio, forbid_socket, "socket (41)");
+}
+
+Test(seccomp, vnc)
+{
+	expect_killed(SECCOMP_ROLE_VNC, "vnc", allowed_vnc, forbid_socket, "socket (41)");
+}
+
+Test(seccomp, vnc_runs_no_vcpu)
+{
+	expect_killed(SECCOMP_ROLE_VNC, "vnc", allowed_vnc, forbid_vcpu_run,
+		      "ioctl (16, request 0xae80)");   /* KVM_RUN */
 }
 
 Test(seccomp, exec_main)
