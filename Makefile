@@ -491,3 +491,6 @@ $(B)/fuzz/obj/src/virtio/net_user.o: | slirp-deps
 
 # ---- PCI (issue 11): the enumeration guest for --transport pci ----
 guests: $(G)/pci_enum.elf
+
+# ---- pci-testdev (issue 15): its guest, run with --testdev ----
+guests: $(G)/pci_testdev.elf

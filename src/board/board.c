@@ -105,7 +105,11 @@ int board_attach(struct board *b, struct vm *vm, const struct kvmini_config *cfg
 		if (register_ranges(vm, slot, err) < 0)
 			return -1;
 	}
-	return board_virtio_attach(b, cfg, err);
+	if (board_virtio_attach(b, cfg, err) < 0)
+		return -1;
+	/* After virtio-pci's functions, whose BARs then sit where they
+	 * do without it. */
+	return cfg->testdev ? board_pci_testdev_attach(b, err) : 0;
 }
 
 static void slot_destroy(struct board_slot *slot)
@@ -119,6 +123,7 @@ void board_detach(struct board *b)
 {
 	if (!b->desc)
 		return;   /* never initialised */
+	board_pci_testdev_detach(b);
 	board_virtio_detach(b);   /* its lines may go through the split irqchip */
 	split_irqchip_destroy(b->split);   /* its KVM calls use the VM fd */
 	b->split = NULL;
