@@ -17,14 +17,14 @@ rtc: update in progress toggles"
 
 @test "fw_cfg DMA, HPET and RTC interrupts as a guest sees them (kernel irqchip)" {
 	needs_kvm
-	kvmini run --irqchip kernel --timeout 60 "$GUESTS/testdevs.elf"
+	kvmini_boot --irqchip kernel --timeout 60 "$GUESTS/testdevs.elf"
 	assert_status 1
 	assert_stdout "$WANT"
 }
 
 @test "fw_cfg DMA, HPET and RTC interrupts as a guest sees them (split irqchip)" {
 	needs_kvm
-	kvmini run --irqchip split --timeout 60 "$GUESTS/testdevs.elf"
+	kvmini_boot --irqchip split --timeout 60 "$GUESTS/testdevs.elf"
 	assert_status 1
 	assert_stdout "$WANT"
 }
@@ -32,7 +32,7 @@ rtc: update in progress toggles"
 @test "--testdev: ports 0x2000+n raise and lower each ISA line, one interrupt per edge" {
 	needs_kvm
 	for chip in kernel split; do
-		kvmini run --irqchip $chip --testdev --timeout 60 "$GUESTS/testdevs.elf"
+		kvmini_boot --irqchip $chip --testdev --timeout 60 "$GUESTS/testdevs.elf"
 		assert_status 1
 		assert_stdout "$WANT
 testdev: 15 ISA lines raised and lowered"
@@ -42,7 +42,7 @@ testdev: 15 ISA lines raised and lowered"
 @test "after --on-reset restart the surviving RTC interrupts the new boot" {
 	needs_kvm
 	for chip in kernel split; do
-		kvmini run --irqchip $chip --on-reset restart --timeout 60 \
+		kvmini_boot --irqchip $chip --on-reset restart --timeout 60 \
 			"$GUESTS/testdevs_restart.elf"
 		assert_status 1
 		assert_stdout "second boot
