@@ -150,7 +150,11 @@ int board_attach(struct board *b, struct vm *vm, const struct kvmini_config *cfg
 			return -1;
 	}
 	__atomic_store_n(&b->watchers_ready, true, __ATOMIC_RELEASE);
-	return board_virtio_attach(b, cfg, err);
+	if (board_virtio_attach(b, cfg, err) < 0)
+		return -1;
+	/* After virtio-pci's functions, whose BARs then sit where they
+	 * do without it. */
+	return cfg->testdev ? board_pci_testdev_attach(b, err) : 0;
 }
 
 static void slot_destroy(struct board_slot *slot)
@@ -165,6 +169,7 @@ void board_detach(struct board *b)
 	if (!b->desc)
 		return;   /* never initialised */
 	__atomic_store_n(&b->watchers_ready, false, __ATOMIC_RELEASE);
+	board_pci_testdev_detach(b);
 	board_virtio_detach(b);   /* its lines may go through the split irqchip */
 	split_irqchip_destroy(b->split);   /* its KVM calls use the VM fd */
 	b->split = NULL;
