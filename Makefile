@@ -180,8 +180,8 @@ $(B)/san/tests/%: tests/unit/%.c $(SAN_LIB_OBJS) $(SAN_CLI_OBJS)
 		-lcriterion -lutil $(LDLIBS)
 
 unit: $(UNIT_BINS)
-	@. scripts/test-lib.sh && sanitizer_env && set -e && \
-		for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+	@bash -c '. scripts/test-lib.sh && sanitizer_env && set -e && \
+		for t in $(UNIT_BINS); do echo "== $$t"; $$t; done'
 
 integration: $(B)/san/kvmini $(B)/kvmini guests $(HARNESS_BINS)
 	KVMINI=$(CURDIR)/$(B)/san/kvmini GUESTS=$(CURDIR)/$(G) bats tests/integration
