@@ -572,7 +572,7 @@ static void phase_string(void)
 /* ---- phase 4: garbage in virtqueues ---- */
 
 enum {
-	V_FEATURES_SEL = 0x014, V_DRV_FEATURES = 0x020, V_DRV_FEATURES_SEL = 0x024,
+	V_FEATURES = 0x010, V_FEATURES_SEL = 0x014, V_DRV_FEATURES = 0x020, V_DRV_FEATURES_SEL = 0x024,
 	V_QUEUE_SEL = 0x030, V_QUEUE_NUM_MAX = 0x034, V_QUEUE_NUM = 0x038, V_QUEUE_READY = 0x044,
 	V_NOTIFY = 0x050, V_ISR = 0x060, V_ACK = 0x064, V_STATUS = 0x070,
 	V_DESC = 0x080, V_AVAIL = 0x090, V_USED = 0x0a0,
@@ -616,7 +616,7 @@ static void avail_fill(uint64_t avail, unsigned qsize, int beside_desc)
 		a[2 + i] = beside_desc ? (uint16_t)(0x8000 | rnd()) : head;
 	}
 	__atomic_thread_fence(__ATOMIC_RELEASE);
-	a[1] = (uint16_t)rnd();
+	a[1] = (rnd() & 3) ? (uint16_t)(rnd() % (qsize + 1)) : (uint16_t)rnd();
 }
 
 static uint32_t qsize_pick(uint32_t max)
@@ -638,15 +638,22 @@ static void virtio_round(uint64_t base)
 	vw(base, V_STATUS, 0);
 	vw(base, V_STATUS, 1);
 	vw(base, V_STATUS, 3);
-	vw(base, V_DRV_FEATURES_SEL, 0);
-	vw(base, V_DRV_FEATURES, (uint32_t)rnd());
-	vw(base, V_DRV_FEATURES_SEL, 1);
-	vw(base, V_DRV_FEATURES, (rnd() & 3) ? 1 : (uint32_t)rnd());
+	/* Mostly a subset of what the device offers (else FEATURES_OK is
+	 * refused and nothing below reaches its queues). */
+	for (unsigned word = 0; word < 2; word++) {
+		vw(base, V_FEATURES_SEL, word);
+		uint32_t offered = vr(base, V_FEATURES);
+		uint32_t want = (uint32_t)rnd() | (word ? 1 : 0);
+		vw(base, V_DRV_FEATURES_SEL, word);
+		vw(base, V_DRV_FEATURES, (rnd() & 7) ? want & offered : (uint32_t)rnd());
+	}
 	vw(base, V_STATUS, (rnd() & 7) ? 11 : statuses[rnd() % 11]);
 	for (unsigned q = 0; q < 2; q++) {
 		vw(base, V_QUEUE_SEL, q);
 		uint32_t qsize = qsize_pick(vr(base, V_QUEUE_NUM_MAX));
 		uint64_t desc = pick_ring(), avail, used;
+		if (rnd() & 1)
+			desc = (RING_AREA + rnd() % (RING_SIZE - 65536)) & ~15ULL;
 		switch (rnd() % 5) {
 		case 0: avail = desc; break;                                 /* overlapping */
 		case 1: avail = base + (rnd() % 0x100 & ~1ULL); break;       /* in its own window */
