@@ -7,7 +7,7 @@ WARN    := -std=gnu11 -Wall -Wextra -Werror
 CPPFLAGS:= -D_GNU_SOURCE -Iinclude -Isrc -I$(B)/gen
 CFLAGS  ?= -O2 -g
 SANFLAGS:= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDLIBS  := -lpthread -lcjson -lseccomp
+LDLIBS  := -lpthread -lcjson
 
 LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/arch/x86/emulate/*.c src/board/*.c \
 	src/devices/*.c src/loaders/*.c src/pci/*.c src/virtio/*.c src/snapshot/*.c src/display/*.c)
@@ -16,9 +16,12 @@ LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/arch/x86/emulate/*.c src/boa
 # file, hence the fallback.
 ZYDIS_LIBS := $(shell pkg-config --libs zydis 2>/dev/null || echo -lZydis)
 LDLIBS += $(ZYDIS_LIBS)
-# src/seccomp: the per-thread filters, on Debian's libseccomp (libseccomp-dev,
-# installed by scripts/install-deps.sh build when its header is missing).
+# src/seccomp: the per-thread filters, BPF programs written by kvmini
+# itself (src/seccomp/filter.c says why). Debian's libseccomp
+# (libseccomp-dev, installed by scripts/install-deps.sh build when its
+# header is missing) is only the unit test's reference for their verdicts.
 LIB_SRCS += $(wildcard src/seccomp/*.c)
+$(B)/san/tests/test_seccomp_program: LDLIBS += -lseccomp
 # src/api: the control API, a front end like the CLI (docs/api.md). It
 # parses JSON with Debian's cJSON: a build without its header installs
 # libcjson-dev first (scripts/install-deps.sh build), as root.
@@ -45,9 +48,11 @@ $(patsubst %.c,$(B)/obj/%.o,$(wildcard src/api/*.c src/display/*.c src/arch/x86/
 $(patsubst %.c,$(B)/san/%.o,$(wildcard src/api/*.c src/display/*.c src/arch/x86/emulate/*.c src/seccomp/*.c)): | build-deps
 # src/display: the framebuffer's VNC server (Debian's libvncserver,
 # opened by src/display/vnc.c when --vnc asks for it, not linked: it
-# brings twenty libraries) and its PNG screenshots (libpng);
-# docs/display.md.
-LDLIBS += -lpng16
+# brings twenty libraries) and its PNG screenshots (libpng, opened when
+# a machine has a display, not linked: with libz and libm it was three
+# of the libraries every start loaded); docs/display.md. The display's
+# unit test reads the screenshots back with libpng.
+$(B)/san/tests/test_display: LDLIBS += -lpng16
 
 # The SIGSYS handler's names of system calls, from the uapi header.
 $(B)/gen/syscall_names.h: | $(B)/gen
@@ -87,6 +92,13 @@ guests: $(G)/hostile.elf $(G)/hostile_storm.elf
 $(G)/hostile_storm.elf: guests/hostile.c $(GUEST_RT) guests/elf.ld | $(G)
 	$(CC) -m64 -DENDLESS_STORM -Wno-unused-function $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ \
 		$(GUEST_RT_SRCS) $<
+# ACPI S3: suspend, the RTC alarm wakes it at the FACS waking vector;
+# and the same without a wake source enabled.
+guests: $(G)/acpi_s3.elf $(G)/acpi_s3_nowake.elf
+$(G)/acpi_s3.elf $(G)/acpi_s3_nowake.elf: guests/acpi_s3.c guests/acpi_s3_wake.S \
+		$(GUEST_RT) guests/lib/cmos.h guests/elf.ld | $(G)
+	$(CC) -m64 $(if $(findstring nowake,$@),-DNO_WAKE) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) \
+		-T guests/elf.ld -o $@ $(GUEST_RT_SRCS) guests/acpi_s3.c guests/acpi_s3_wake.S
 
 # Raw real-mode images: assemble as 16-bit code, link at 0x7c00, strip to bytes.
 $(G)/%.bin: guests/%.S guests/flat.ld | $(G)
@@ -115,6 +127,11 @@ GUEST_RT_SRCS := guests/lib/start64.S guests/lib/guest.c guests/lib/intr.c
 GUEST_RT := $(GUEST_RT_SRCS) guests/lib/guest.h guests/lib/intr.h
 $(G)/%.elf: guests/%.c $(GUEST_RT) guests/elf.ld | $(G)
 	$(CC) -m64 $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ $(GUEST_RT_SRCS) $<
+# The sequence again, every page of RAM written first (bench/snapshot_bench.sh).
+guests: $(G)/sequence_touch.elf
+$(G)/sequence_touch.elf: guests/sequence.c $(GUEST_RT) guests/elf.ld | $(G)
+	$(CC) -m64 -DTOUCH_RAM $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ \
+		$(GUEST_RT_SRCS) $<
 # The SMP guest carries the real-mode start-up code of its APs.
 $(G)/smp.elf: guests/smp.c guests/smp_trampoline.S $(GUEST_RT) guests/elf.ld | $(G)
 	$(CC) -m64 $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ $(GUEST_RT_SRCS) \
@@ -202,6 +219,7 @@ bench: all
 	bench/sandbox_bench.sh $(B)
 	$(MAKE) $(B)/display/vnc_serve $(B)/san/display/vnc_client && bench/display_bench.sh $(B)
 	$(MAKE) all && bench/linux_bench.sh $(B)
+	bench/snapshot_bench.sh $(B)
 
 clean:
 	rm -rf $(B)
@@ -422,8 +440,8 @@ $(B)/fuzz/libkvmini.a: $(FUZZ_LIB_OBJS)
 	ar rcs $@ $^
 $(B)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_target.h tests/unit/bare_vm.h $(B)/fuzz/libkvmini.a
 	clang $(WARN) $(CPPFLAGS) -Itests/fuzz -Itests/unit $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
-		$(FUZZ_EXTRA) $(B)/fuzz/libkvmini.a $(DECOMP_LIBS) $(ZYDIS_LIBS) -ldl -lpthread -lseccomp \
-		-luring -lpng16
+		$(FUZZ_EXTRA) $(B)/fuzz/libkvmini.a $(DECOMP_LIBS) $(ZYDIS_LIBS) -ldl -lpthread \
+		-luring
 # The control API's target also needs the front-end code it drives.
 FUZZ_API_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(wildcard src/api/*.c) src/cli/options.c src/cli/file.c \
 	src/cli/net_options.c src/cli/jail.c)
@@ -485,3 +503,6 @@ $(B)/fuzz/obj/src/virtio/net_user.o: | slirp-deps
 
 # ---- PCI (issue 11): the enumeration guest for --transport pci ----
 guests: $(G)/pci_enum.elf
+
+# ---- pci-testdev (issue 15): its guest, run with --testdev ----
+guests: $(G)/pci_testdev.elf

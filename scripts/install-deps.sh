@@ -18,7 +18,7 @@ build_deps() {
 	need liblz4-dev test -e /usr/include/lz4.h
 	need xz-utils command -v xz   # the xz-packed conformance kernel
 	need libcjson-dev test -e /usr/include/cjson/cJSON.h   # the control API's JSON
-	need libseccomp-dev test -e /usr/include/seccomp.h     # the per-thread seccomp filters
+	need libseccomp-dev test -e /usr/include/seccomp.h     # the seccomp filters' unit test (reference)
 	need libzydis-dev test -e /usr/include/Zydis/Zydis.h  # instruction completion's decoder
 	need pkg-config command -v pkg-config
 	need libvncserver-dev test -e /usr/include/rfb/rfb.h   # --vnc (src/display/vnc.c)

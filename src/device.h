@@ -32,6 +32,7 @@ struct device_env {
 	struct reset_line reset;                 /* the machine's reset */
 	struct power_off_line power_off;         /* ACPI soft-off */
 	struct exit_line exit;                   /* end the VM with a status (debug-exit) */
+	struct sleep_line sleep;                 /* ACPI S3 */
 	const struct kvmini_config *config;      /* the device's fds */
 	uint64_t ram_below_4g, ram_above_4g;     /* bytes of guest RAM (the CMOS reports them) */
 	/* Every ISA line, for a device whose lines are the guest's choice
@@ -84,6 +85,13 @@ struct device_type {
 	 * 1 right, 2 middle. */
 	void (*key_event)(void *dev, uint16_t key, bool down);
 	void (*pointer_event)(void *dev, int dx, int dy, unsigned buttons);
+	/* Told of every change of the ISA lines in watched_lines (bit n:
+	 * line n) that the board's devices drive through their declared
+	 * irqs (the ACPI PM watches the RTC's IRQ 8 to wake from S3); from
+	 * the driving device's thread, maybe under its lock: take no lock
+	 * that is held while calling into another device. */
+	void (*isa_line_changed)(void *dev, unsigned line, bool level);
+	uint16_t watched_lines;
 };
 
 #endif

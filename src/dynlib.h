@@ -1,7 +1,7 @@
 /* Libraries opened when a feature needs them, not linked: a library that
- * most runs never use (libvncserver for --vnc, libslirp for --net user)
- * would otherwise load, with everything it links, at every start
- * (docs/performance.md, figure (h)). A library opened here stays mapped
+ * most runs never use (libvncserver for --vnc, libslirp for --net user,
+ * libpng for a display's screenshots) would otherwise load, with
+ * everything it links, at every start (docs/performance.md, figure (h)). A library opened here stays mapped
  * (RTLD_NODELETE), so opening it again, even under a seccomp filter that
  * allows no openat, finds the copy already loaded. */
 #ifndef KVMINI_DYNLIB_H

@@ -18,6 +18,7 @@
 #include "board/board.h"
 #include "display/framebuffer.h"
 #include "display/screen_info.h"
+#include "display/screenshot.h"
 #include "loaders/linux_boot.h"
 #include "seccomp/seccomp.h"
 #include "loaders/loader.h"
@@ -79,6 +80,8 @@ static int framebuffer_create(struct kvmini_vm *m, const struct kvmini_config *c
 {
 	if (!cfg->display_width && !cfg->display_height)
 		return 0;
+	if (screenshot_prepare(err) < 0)
+		return -1;
 	return framebuffer_init(&m->fb, cfg->display_width, cfg->display_height, err);
 }
 

@@ -45,6 +45,11 @@ static int snapshot_check(struct kvmini_vm *m, enum kvmini_snapshot_type type,
 	if (has_virtio(&m->cfg))
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshots of VMs with virtio devices are "
 				   "not supported yet");
+	/* The PCI host's config space (BARs, command registers) is not in
+	 * the state: a restored guest would find its functions undecoded. */
+	if (m->board.pci)
+		return kvmini_fail(err, KVMINI_E_USAGE, "snapshots of VMs with a PCI bus "
+				   "(--testdev's pci-testdev) are not supported yet");
 	if (type == KVMINI_SNAPSHOT_DIFF && !m->cfg.track_dirty_pages)
 		return kvmini_fail(err, KVMINI_E_USAGE, "diff snapshots need dirty page tracking "
 				   "(track_dirty_pages)");
@@ -383,9 +388,9 @@ struct kvmini_vm *kvmini_vm_restore(const struct kvmini_config *cfg, const char 
 		kvmini_fail(err, KVMINI_E_USAGE, "a restore needs the snapshot's memory file");
 		return NULL;
 	}
-	if (has_virtio(cfg)) {
-		kvmini_fail(err, KVMINI_E_USAGE, "snapshots of VMs with virtio devices are not "
-			    "supported yet");
+	if (has_virtio(cfg) || cfg->testdev) {
+		kvmini_fail(err, KVMINI_E_USAGE, "snapshots of VMs with %s are not supported yet",
+			    cfg->testdev ? "a PCI bus (--testdev's pci-testdev)" : "virtio devices");
 		return NULL;
 	}
 	size_t len;

@@ -9,6 +9,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "completion.h"
+#include "kvm.h"
+#include "arch/x86/cpu_mode.h"
 #include "seccomp/seccomp.h"
 #include "thread_name.h"
 #include "vcpu.h"
@@ -241,19 +243,51 @@ static void vcpu_settle(struct vcpu *vcpu)
 	__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 }
 
-/* Wait while the VM is paused or this vCPU is held (a debugger looks at
- * it). Lock-free when neither is set: a pause request sets the flag
- * before it kicks, so a KVM_RUN that missed the flag returns at once.
- * False when the VM stops instead. */
+/* After a wake from S3 (vm_wake()): the state firmware gives a vCPU
+ * on resume. The BSP starts at the waking vector in real mode; an AP
+ * waits for the INIT/SIPI its OS sends, as at power-on (KVM starts APs
+ * so; without an in-kernel local APIC there are no SIPIs and the AP
+ * just runs from 0:0 with the BSP). False (the VM stopping) if KVM
+ * refuses. */
+static bool vcpu_reset_for_wake(struct vcpu *vcpu, uint32_t vector)
+{
+	struct kvmini_error err;
+	bool bsp = vcpu->index == 0;
+	struct kvm_mp_state mp = {
+		bsp || vcpu->vm->irqchip == KVMINI_IRQCHIP_NONE ? KVM_MP_STATE_RUNNABLE
+								 : KVM_MP_STATE_INIT_RECEIVED
+	};
+	if (x86_enter_reset(vcpu->fd, bsp ? (uint16_t)(vector >> 4) : 0,
+			    bsp ? (uint16_t)(vector & 0xf) : 0, &err) == 0 &&
+	    KVM_IOCTL(vcpu->fd, KVM_SET_MP_STATE, &mp, &err) == 0)
+		return true;
+	vm_request_stop(vcpu->vm, KVMINI_E_HOST, KVMINI_E_HOST,
+			"vCPU %u: cannot reset it for the wake from S3: %s", vcpu->index, err.msg);
+	return false;
+}
+
+static bool must_park(const struct vcpu *vcpu)
+{
+	const struct vm *vm = vcpu->vm;
+	return __atomic_load_n(&vm->paused, __ATOMIC_SEQ_CST) ||
+	       __atomic_load_n(&vcpu->held, __ATOMIC_SEQ_CST) ||
+	       __atomic_load_n(&vm->suspended, __ATOMIC_SEQ_CST) ||
+	       __atomic_load_n(&vm->wake_seq, __ATOMIC_SEQ_CST) != vcpu->wake_seq;
+}
+
+/* Wait while the VM is paused or suspended (S3) or this vCPU is held (a
+ * debugger looks at it); after a wake, reset the vCPU. Lock-free when
+ * none is set: a pause request sets the flag before it kicks, so a
+ * KVM_RUN that missed the flag returns at once. False when the VM stops
+ * instead. */
 static bool park_while_paused(struct vcpu *vcpu)
 {
 	struct vm *vm = vcpu->vm;
-	if (!__atomic_load_n(&vm->paused, __ATOMIC_SEQ_CST) &&
-	    !__atomic_load_n(&vcpu->held, __ATOMIC_SEQ_CST))
+	if (!must_park(vcpu))
 		return !vm_stop_requested(vm);
-	vcpu_settle(vcpu);
+	vcpu_settle(vcpu);   /* also before a wake's reset: the OUT must not finish after it */
 	pthread_mutex_lock(&vm->lock);
-	while ((vm->paused || vcpu->held) && !vm->stopping) {
+	while ((vm->paused || vcpu->held || vm->suspended) && !vm->stopping) {
 		if (!vcpu->parked) {
 			vcpu->parked = true;
 			vm->vcpus_parked++;
@@ -266,7 +300,13 @@ static bool park_while_paused(struct vcpu *vcpu)
 		vm->vcpus_parked--;
 	}
 	bool go = !vm->stopping;
+	unsigned wake_seq = vm->wake_seq;
+	uint32_t vector = vm->wake_vector;
 	pthread_mutex_unlock(&vm->lock);
+	if (go && wake_seq != vcpu->wake_seq) {
+		vcpu->wake_seq = wake_seq;
+		go = vcpu_reset_for_wake(vcpu, vector);
+	}
 	return go;
 }
 

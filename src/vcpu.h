@@ -25,6 +25,7 @@ struct vcpu {
 	unsigned run_seen;   /* the last vm->run_seq this thread ran; vm->lock */
 	bool held;     /* parked until released (vm_hold_vcpu); vm->lock */
 	bool parked;   /* waiting in the park loop; vm->lock */
+	unsigned wake_seq;   /* the last vm->wake_seq this vCPU reset for; its thread */
 	/* The thread's entry (name, seccomp filter), reported to
 	 * vcpu_start(); vm->lock. */
 	enum vcpu_start_state start_state;

@@ -412,6 +412,29 @@ void vm_resume_all(struct vm *vm)
 	pthread_mutex_unlock(&vm->lock);
 }
 
+/* ---- ACPI S3: a pause the guest asked for, ended by vm_wake() ---- */
+
+void vm_request_suspend(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	__atomic_store_n(&vm->suspended, true, __ATOMIC_SEQ_CST);
+	for (unsigned i = 0; i < vm->ncpus && !vm->stopping; i++)
+		vcpu_kick(&vm->vcpus[i]);   /* under the lock: see vm_request_pause() */
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void vm_wake(struct vm *vm, uint32_t vector)
+{
+	pthread_mutex_lock(&vm->lock);
+	if (vm->suspended) {
+		vm->wake_vector = vector;
+		__atomic_store_n(&vm->wake_seq, vm->wake_seq + 1, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&vm->suspended, false, __ATOMIC_SEQ_CST);
+		pthread_cond_broadcast(&vm->changed);
+	}
+	pthread_mutex_unlock(&vm->lock);
+}
+
 void vm_hold_vcpu(struct vm *vm, unsigned index, bool held)
 {
 	if (index >= vm->ncpus)

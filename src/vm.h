@@ -84,6 +84,12 @@ struct vm {
 	 * while `paused`, or while their own `held` flag is set. */
 	bool paused;
 	unsigned vcpus_parked;
+	/* ACPI S3 (vm_request_suspend): vCPUs park as in a pause until
+	 * vm_wake() bumps wake_seq; each then resets itself, the BSP to real
+	 * mode at wake_vector's cs:ip, the others to wait for INIT/SIPI. */
+	bool suspended;
+	unsigned wake_seq;
+	uint32_t wake_vector;
 	/* Changed only while no vCPU thread runs (before or between
 	 * vm_run() calls) and no other thread can request a stop: the
 	 * threads' creation publishes them, and they are read unlocked. */
@@ -170,6 +176,15 @@ bool vm_wait_paused(struct vm *vm);
 bool vm_pause_all(struct vm *vm);
 /* End the pause; vCPUs that are held stay parked. */
 void vm_resume_all(struct vm *vm);
+/* ACPI S3: every vCPU parks before its next KVM_RUN, RAM and devices
+ * untouched; the event loop goes on. Any thread; returns at once. A
+ * stop ends the suspension as it ends a pause. */
+void vm_request_suspend(struct vm *vm);
+/* Leave S3: every vCPU resets to its power-on state before it runs
+ * again; the BSP (vCPU 0) starts in real mode at CS = vector >> 4,
+ * IP = vector & 0xf (vector < 1 MiB, the caller checks), the others
+ * wait for INIT/SIPI. Nothing when the VM is not suspended. Any thread. */
+void vm_wake(struct vm *vm, uint32_t vector);
 /* Keep one vCPU parked (held) or let it run when the VM is not paused. */
 void vm_hold_vcpu(struct vm *vm, unsigned index, bool held);
 

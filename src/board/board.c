@@ -15,8 +15,11 @@ int board_init(struct board *b, const struct board_desc *desc, struct kvmini_err
 		return kvmini_fail(err, KVMINI_E_HOST, "board %s: more than %u devices", desc->name,
 				   BOARD_MAX_DEVICES);
 	b->desc = desc;
-	for (size_t i = 0; i < desc->ndevices; i++)
+	for (size_t i = 0; i < desc->ndevices; i++) {
 		b->slots[i].type = desc->devices[i];
+		if (desc->devices[i]->isa_line_changed)
+			b->watched_lines |= desc->devices[i]->watched_lines;
+	}
 	return 0;
 }
 
@@ -35,6 +38,42 @@ static void power_off(void *ctx, const char *reason)
 static void guest_exit(void *ctx, int status, const char *reason)
 {
 	vm_request_stop(ctx, KVMINI_OK, status, "%s", reason);
+}
+
+/* --verbose says when the guest sleeps and wakes (tests wait for it). */
+static void sleep_suspend(void *ctx)
+{
+	struct vm *vm = ctx;
+	if (vm->verbose)
+		vm_log(vm, "kvmini: guest suspended to RAM (ACPI S3)\n");
+	vm_request_suspend(vm);
+}
+
+static void sleep_resume(void *ctx, uint32_t waking_vector)
+{
+	struct vm *vm = ctx;
+	if (vm->verbose)
+		vm_log(vm, "kvmini: guest woke from ACPI S3 at waking vector 0x%x\n",
+		       waking_vector);
+	vm_wake(vm, waking_vector);
+}
+
+/* A watched ISA line goes to the VM and is shown to the devices that
+ * watch it (isa_line_changed), once all of this boot's exist. Only
+ * devices of this boot drive it: a persistent one is unbound (and its
+ * calls are over) before board_detach() destroys the others. */
+static void board_set_line(void *ctx, unsigned line, bool level)
+{
+	struct board *b = ctx;
+	struct irq_line vm_line = vm_irq_line(b->vm, line);
+	irq_line_set(&vm_line, level);
+	if (!__atomic_load_n(&b->watchers_ready, __ATOMIC_ACQUIRE))
+		return;
+	for (size_t i = 0; i < b->desc->ndevices; i++) {
+		const struct board_slot *slot = &b->slots[i];
+		if (slot->dev && slot->type->isa_line_changed)
+			slot->type->isa_line_changed(slot->dev, line, level);
+	}
 }
 
 static void ram_layout(const struct guest_memory *mem, uint64_t *below_4g, uint64_t *above_4g)
@@ -59,12 +98,17 @@ static struct device_env device_env(struct board *b, const struct device_type *t
 		.reset = { .pull = pull_reset, .ctx = vm },
 		.power_off = { .off = power_off, .ctx = vm },
 		.exit = { .exit = guest_exit, .ctx = vm },
+		.sleep = { .suspend = sleep_suspend, .resume = sleep_resume, .ctx = vm },
 		.config = cfg,
 		.isa_bus = vm_irq_line(vm, 0),
 		.mem = &vm->mem,
 	};
-	for (unsigned i = 0; i < type->res.nirqs && i < RESOURCES_MAX_IRQS; i++)
-		env.irqs[i] = vm_irq_line(vm, type->res.irqs[i].line);
+	for (unsigned i = 0; i < type->res.nirqs && i < RESOURCES_MAX_IRQS; i++) {
+		unsigned line = type->res.irqs[i].line;
+		env.irqs[i] = line < 16 && (b->watched_lines & (1u << line))
+			? (struct irq_line){ .set_level = board_set_line, .ctx = b, .line = line }
+			: vm_irq_line(vm, line);
+	}
 	ram_layout(&vm->mem, &env.ram_below_4g, &env.ram_above_4g);
 	return env;
 }
@@ -105,7 +149,12 @@ int board_attach(struct board *b, struct vm *vm, const struct kvmini_config *cfg
 		if (register_ranges(vm, slot, err) < 0)
 			return -1;
 	}
-	return board_virtio_attach(b, cfg, err);
+	__atomic_store_n(&b->watchers_ready, true, __ATOMIC_RELEASE);
+	if (board_virtio_attach(b, cfg, err) < 0)
+		return -1;
+	/* After virtio-pci's functions, whose BARs then sit where they
+	 * do without it. */
+	return cfg->testdev ? board_pci_testdev_attach(b, err) : 0;
 }
 
 static void slot_destroy(struct board_slot *slot)
@@ -119,6 +168,8 @@ void board_detach(struct board *b)
 {
 	if (!b->desc)
 		return;   /* never initialised */
+	__atomic_store_n(&b->watchers_ready, false, __ATOMIC_RELEASE);
+	board_pci_testdev_detach(b);
 	board_virtio_detach(b);   /* its lines may go through the split irqchip */
 	split_irqchip_destroy(b->split);   /* its KVM calls use the VM fd */
 	b->split = NULL;

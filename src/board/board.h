@@ -51,6 +51,10 @@ struct board {
 	struct board_virtio_slot virtio_slots[VIRTIO_MAX_DEVICES];
 	unsigned nvirtio;
 	struct board_pci *pci;   /* --transport pci: this boot's host bridge */
+	/* Lines some device watches (device_type.watched_lines), and
+	 * whether every device of this boot exists to be told (atomic). */
+	uint16_t watched_lines;
+	bool watchers_ready;
 };
 
 /* An empty board of desc's devices; fails when it has too many. */

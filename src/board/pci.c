@@ -8,10 +8,13 @@
 #include "board/pci.h"
 #include "kvm_doorbell.h"
 #include "pci/pci.h"
+#include "pci/testdev.h"
 #include "virtio/pci.h"
 
 _Static_assert(X86_PCI_INTX_LINES == PCI_INTX_LINES, "one IOAPIC pin per INTx line");
 _Static_assert(X86_PCI_ECAM_SIZE == PCI_ECAM_BUS_SIZE, "ECAM for bus 0");
+_Static_assert(BOARD_PCI_TESTDEV_SLOT > VIRTIO_MAX_DEVICES && BOARD_PCI_TESTDEV_SLOT < PCI_SLOTS,
+	       "pci-testdev's slot is clear of virtio-pci's 1, 2, ...");
 
 /* One MSI-X vector in KVM: its GSI (with an MSI route) and the irqfd
  * that raises it. The eventfd exists from set-up on: a vector comes to
@@ -37,6 +40,7 @@ struct board_pci {
 	struct x86_pci_desc desc;
 	struct pci_slot slots[VIRTIO_MAX_DEVICES];
 	unsigned n;
+	struct pci_testdev *testdev;   /* --testdev */
 };
 
 /* ---- MSI-X vectors through KVM ---- */
@@ -181,6 +185,25 @@ int board_pci_add(struct board_pci *p, struct virtio_device *vdev, struct kvmini
 	return 0;
 }
 
+/* pci-testdev's eventfd bound by KVM_IOEVENTFD on this VM. */
+static int testdev_doorbell(void *ctx, int efd, const struct kvm_doorbell *d, bool on,
+			    struct kvmini_error *err)
+{
+	struct board_pci *p = ctx;
+	struct kvmini_error ignored = { 0 };
+	return on ? kvm_ioeventfd_assign(p->vm->fd, efd, d, err ? err : &ignored)
+		  : kvm_ioeventfd_deassign(p->vm->fd, efd, d, err ? err : &ignored);
+}
+
+static void testdev_remove(struct board_pci *p)
+{
+	if (!p->testdev)
+		return;
+	pci_testdev_destroy(p->testdev);
+	free(p->testdev);
+	p->testdev = NULL;
+}
+
 /* The last device added comes off the bus: no interrupt is sent and no
  * doorbell rings for it after. */
 static void remove_last(struct board_pci *p)
@@ -194,6 +217,7 @@ void board_pci_destroy(struct board_pci *p)
 {
 	if (!p)
 		return;
+	testdev_remove(p);
 	while (p->n)
 		remove_last(p);
 	pci_host_destroy(&p->host);
@@ -217,7 +241,7 @@ static int pci_attach(struct board *b, struct board_virtio_slot *slot, struct kv
 	if (!b->pci && !(b->pci = board_pci_create(b->vm, b->loop, err)))
 		return -1;
 	if (board_pci_add(b->pci, slot->vdev, err) < 0) {
-		if (!b->pci->n) {
+		if (!b->pci->n && !b->pci->testdev) {
 			board_pci_destroy(b->pci);
 			b->pci = NULL;
 		}
@@ -233,6 +257,43 @@ static void pci_detach(struct board *b, struct board_virtio_slot *slot)
 		return;
 	remove_last(b->pci);
 	slot->transport = NULL;
+	if (!b->pci->n && !b->pci->testdev) {
+		board_pci_destroy(b->pci);
+		b->pci = NULL;
+	}
+}
+
+/* ---- pci-testdev (--testdev) ----
+ *
+ * It brings the host bridge when no virtio-pci function did (as QEMU's
+ * PC always has one) and keeps it until it goes, at the last slot:
+ * virtio-pci functions keep slots 1, 2, ... with or without it. */
+
+int board_pci_testdev_attach(struct board *b, struct kvmini_error *err)
+{
+	if (!b->pci && !(b->pci = board_pci_create(b->vm, b->loop, err)))
+		return -1;
+	struct board_pci *p = b->pci;
+	if ((p->testdev = calloc(1, sizeof(*p->testdev))) &&
+	    pci_testdev_init(p->testdev, &p->host, BOARD_PCI_TESTDEV_SLOT, testdev_doorbell, p,
+			     p->vm->log_fd, err) == 0)
+		return 0;
+	if (!p->testdev)
+		kvmini_fail(err, KVMINI_E_HOST, "out of memory for pci-testdev");
+	free(p->testdev);
+	p->testdev = NULL;
+	if (!p->n) {
+		board_pci_destroy(p);
+		b->pci = NULL;
+	}
+	return -1;
+}
+
+void board_pci_testdev_detach(struct board *b)
+{
+	if (!b->pci)
+		return;
+	testdev_remove(b->pci);
 	if (!b->pci->n) {
 		board_pci_destroy(b->pci);
 		b->pci = NULL;

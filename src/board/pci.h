@@ -31,6 +31,14 @@ void board_pci_destroy(struct board_pci *p);
  * host bridge with the first device, each device at the next slot. */
 extern const struct board_virtio_transport board_virtio_pci;
 
+/* --testdev: QEMU's pci-testdev (pci/testdev.h) at slot 31, with the
+ * host bridge if no virtio-pci function brought it; its doorbells are
+ * KVM_IOEVENTFD on the VM. Detach before the virtio devices. */
+#define BOARD_PCI_TESTDEV_SLOT 31u
+struct board;
+int board_pci_testdev_attach(struct board *b, struct kvmini_error *err);
+void board_pci_testdev_detach(struct board *b);
+
 /* What the firmware tables say about it. */
 const struct x86_pci_desc *board_pci_firmware(const struct board_pci *p);
 

@@ -1,14 +1,17 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "arch/x86/acpi.h"
 #include "arch/x86/firmware.h"
 #include "devices/acpi_pm.h"
+#include "devices/rtc.h"
 
 #define PM1_CNT_SCI_EN   (1u << 0)    /* no SMI command port: always in ACPI mode */
 #define PM1_CNT_SLP_TYP_SHIFT 10
 #define PM1_CNT_SLP_TYP  (7u << PM1_CNT_SLP_TYP_SHIFT)
 #define PM1_CNT_SLP_EN   (1u << 13)   /* write-only: starts the sleep */
 #define PM1_CNT_WRITABLE (PM1_CNT_SLP_TYP | (1u << 1) | (1u << 2))   /* SLP_TYP, BM_RLD, GBL_RLS */
+#define REAL_MODE_END    0x100000u    /* CS = vector >> 4 reaches below 1 MiB only */
 
 void acpi_pm_init(struct acpi_pm *pm, const struct power_off_line *power_off)
 {
@@ -16,6 +19,14 @@ void acpi_pm_init(struct acpi_pm *pm, const struct power_off_line *power_off)
 	pthread_mutex_init(&pm->lock, NULL);
 	pm->control = PM1_CNT_SCI_EN;
 	pm->power_off = *power_off;
+}
+
+void acpi_pm_init_sleep(struct acpi_pm *pm, const struct sleep_line *sleep,
+			const struct reset_line *reset, const struct guest_memory *mem)
+{
+	pm->sleep = *sleep;
+	pm->reset = *reset;
+	pm->mem = mem;
 }
 
 void acpi_pm_destroy(struct acpi_pm *pm)
@@ -67,17 +78,72 @@ static void control_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t 
 	pthread_mutex_unlock(&pm->lock);
 }
 
+enum acpi_pm_request acpi_pm_decode_control(uint16_t written)
+{
+	if (!(written & PM1_CNT_SLP_EN))
+		return ACPI_PM_NONE;
+	switch ((written & PM1_CNT_SLP_TYP) >> PM1_CNT_SLP_TYP_SHIFT) {
+	case ACPI_PM_SLP_TYP_S3: return ACPI_PM_SUSPEND;
+	case ACPI_PM_SLP_TYP_S5: return ACPI_PM_POWER_OFF;
+	default: return ACPI_PM_NONE;   /* a state the DSDT does not offer */
+	}
+}
+
+uint32_t acpi_pm_waking_vector(const struct guest_memory *mem)
+{
+	struct acpi_facs facs;
+	if (!mem || guest_read(mem, ACPI_FACS_ADDR, &facs, sizeof(facs)) < 0 ||
+	    memcmp(facs.signature, "FACS", 4) != 0)
+		return 0;
+	uint32_t vector = facs.firmware_waking_vector;
+	if (vector == 0 || vector >= REAL_MODE_END || !guest_ptr(mem, vector, 1))
+		return 0;
+	return vector;
+}
+
 static void control_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t len)
 {
 	struct acpi_pm *pm = opaque;
 	pthread_mutex_lock(&pm->lock);
 	uint16_t written = merge(pm->control, offset, data, len);
 	pm->control = (uint16_t)(PM1_CNT_SCI_EN | (written & PM1_CNT_WRITABLE));
-	unsigned sleep_type = (written & PM1_CNT_SLP_TYP) >> PM1_CNT_SLP_TYP_SHIFT;
-	bool enter_s5 = (written & PM1_CNT_SLP_EN) && sleep_type == ACPI_PM_SLP_TYP_S5;
+	enum acpi_pm_request request = acpi_pm_decode_control(written);
+	if (request == ACPI_PM_SUSPEND && pm->sleep.suspend && !pm->sleeping) {
+		/* Under the lock, so a wake event cannot come between the flag
+		 * and the suspension (the VM's lock is always taken after ours). */
+		pm->sleeping = true;
+		pm->sleep.suspend(pm->sleep.ctx);
+	}
 	pthread_mutex_unlock(&pm->lock);
-	if (enter_s5 && pm->power_off.off)
+	if (request == ACPI_PM_POWER_OFF && pm->power_off.off)
 		pm->power_off.off(pm->power_off.ctx, "guest powered off (ACPI S5)");
+}
+
+/* A wake event with status bit `sts` (its enable at the same bit of
+ * PM1_EN): while the guest sleeps with the event enabled, set it and
+ * WAK_STS and resume at the waking vector, or reset without one. */
+static void wake_event(struct acpi_pm *pm, uint16_t sts)
+{
+	pthread_mutex_lock(&pm->lock);
+	bool wake = pm->sleeping && (pm->enable & sts);
+	uint32_t vector = 0;
+	if (wake) {
+		pm->sleeping = false;
+		pm->status |= (uint16_t)(sts | ACPI_PM1_STS_WAK);
+		vector = acpi_pm_waking_vector(pm->mem);
+		if (vector)
+			pm->sleep.resume(pm->sleep.ctx, vector);
+	}
+	pthread_mutex_unlock(&pm->lock);
+	if (wake && !vector)
+		reset_line_pull(&pm->reset, "guest woke from ACPI S3 without a usable waking "
+					    "vector (0, at or above 1 MiB, or outside RAM)");
+}
+
+void acpi_pm_line_changed(struct acpi_pm *pm, unsigned line, bool level)
+{
+	if (line == RTC_IRQ && level)
+		wake_event(pm, ACPI_PM1_STS_RTC);
 }
 
 const struct bus_device_ops acpi_pm_event_ops = { .read = event_read, .write = event_write };
@@ -90,8 +156,10 @@ static void *acpi_pm_create(const struct device_env *env, struct kvmini_error *e
 	struct acpi_pm *pm = malloc(sizeof(*pm));
 	if (!pm)
 		kvmini_fail(err, KVMINI_E_HOST, "out of memory for ACPI PM");
-	else
+	else {
 		acpi_pm_init(pm, &env->power_off);
+		acpi_pm_init_sleep(pm, &env->sleep, &env->reset, env->mem);
+	}
 	return pm;
 }
 
@@ -107,7 +175,13 @@ static void acpi_pm_reset(void *dev)
 	pthread_mutex_lock(&pm->lock);
 	pm->status = pm->enable = 0;
 	pm->control = PM1_CNT_SCI_EN;
+	pm->sleeping = false;
 	pthread_mutex_unlock(&pm->lock);
+}
+
+static void acpi_pm_device_line_changed(void *dev, unsigned line, bool level)
+{
+	acpi_pm_line_changed(dev, line, level);
 }
 
 static void acpi_pm_save(void *dev, struct state_writer *w)
@@ -152,4 +226,6 @@ const struct device_type acpi_pm_device = {
 	},
 	.create = acpi_pm_create, .destroy = acpi_pm_device_destroy, .reset = acpi_pm_reset,
 	.save_state = acpi_pm_save, .restore_state = acpi_pm_restore,
+	.isa_line_changed = acpi_pm_device_line_changed,
+	.watched_lines = 1u << RTC_IRQ,
 };

@@ -5,6 +5,7 @@
 #define KVMINI_DEVICES_RESET_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct reset_line {
 	/* reason: one line naming the path, e.g. "guest reset through port 0x92". */
@@ -26,6 +27,15 @@ struct power_off_line {
 /* End the VM with exit status `status` (as a process exit status). */
 struct exit_line {
 	void (*exit)(void *ctx, int status, const char *reason);
+	void *ctx;
+};
+
+/* ACPI S3 (suspend to RAM): suspend stops every vCPU, RAM and devices
+ * kept; resume resets every vCPU and starts the BSP in real mode at
+ * CS = vector >> 4, IP = vector & 0xf (the caller checked the vector). */
+struct sleep_line {
+	void (*suspend)(void *ctx);
+	void (*resume)(void *ctx, uint32_t waking_vector);
 	void *ctx;
 };
 

@@ -4,6 +4,46 @@
 #include <stdlib.h>
 #include <string.h>
 #include "display/screenshot.h"
+#include "dynlib.h"
+
+/* libpng, opened when a machine has a display (src/dynlib.h): linked,
+ * it and the libz and libm it brings loaded at every start. */
+#define PNG_LIBRARY "libpng16.so.16"
+#define PNG_PACKAGE "libpng16-16"
+#define PNG_FUNCTIONS(X) \
+	X(png_create_write_struct) X(png_create_info_struct) X(png_destroy_write_struct) \
+	X(png_set_longjmp_fn) X(png_init_io) X(png_set_IHDR) X(png_write_info) \
+	X(png_write_row) X(png_write_end)
+
+struct png_api {
+	void *handle;
+#define PNG_FIELD(fn) __typeof__(fn) *fn;
+	PNG_FUNCTIONS(PNG_FIELD)
+#undef PNG_FIELD
+};
+
+static int png_api_load(struct png_api *api, struct kvmini_error *err)
+{
+	if (!(api->handle = dynlib_open(PNG_LIBRARY, PNG_PACKAGE, "a screenshot", err)))
+		return -1;
+#define PNG_LOAD(fn) \
+	if (DYNLIB_SYM(api->handle, PNG_LIBRARY, api, fn, err) < 0) { \
+		dynlib_close(api->handle); \
+		return -1; \
+	}
+	PNG_FUNCTIONS(PNG_LOAD)
+#undef PNG_LOAD
+	return 0;
+}
+
+int screenshot_prepare(struct kvmini_error *err)
+{
+	struct png_api api;
+	if (png_api_load(&api, err) < 0)
+		return -1;
+	dynlib_close(api.handle);   /* it stays mapped (RTLD_NODELETE) */
+	return 0;
+}
 
 /* One row of 0x00RRGGBB words to R, G, B bytes. */
 static void row_to_rgb(const struct framebuffer *fb, unsigned y, uint8_t *rgb)
@@ -18,33 +58,35 @@ static void row_to_rgb(const struct framebuffer *fb, unsigned y, uint8_t *rgb)
 
 /* libpng reports failures by longjmp: everything that must be freed
  * afterwards lives outside this function. */
-static int write_rows(FILE *f, const struct framebuffer *fb, uint8_t *row)
+static int write_rows(const struct png_api *api, FILE *f, const struct framebuffer *fb,
+		      uint8_t *row)
 {
-	png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-	png_infop info = png ? png_create_info_struct(png) : NULL;
+	png_structp png = api->png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+	png_infop info = png ? api->png_create_info_struct(png) : NULL;
 	if (!info) {
-		png_destroy_write_struct(&png, NULL);
+		api->png_destroy_write_struct(&png, NULL);
 		return -1;
 	}
-	if (setjmp(png_jmpbuf(png))) {
-		png_destroy_write_struct(&png, &info);
+	/* png_jmpbuf(png), through the opened library */
+	if (setjmp(*api->png_set_longjmp_fn(png, longjmp, sizeof(jmp_buf)))) {
+		api->png_destroy_write_struct(&png, &info);
 		return -1;
 	}
-	png_init_io(png, f);
-	png_set_IHDR(png, info, fb->width, fb->height, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-		     PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-	png_write_info(png, info);
+	api->png_init_io(png, f);
+	api->png_set_IHDR(png, info, fb->width, fb->height, 8, PNG_COLOR_TYPE_RGB,
+			  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+	api->png_write_info(png, info);
 	for (unsigned y = 0; y < fb->height; y++) {
 		row_to_rgb(fb, y, row);
-		png_write_row(png, row);
+		api->png_write_row(png, row);
 	}
-	png_write_end(png, NULL);
-	png_destroy_write_struct(&png, &info);
+	api->png_write_end(png, NULL);
+	api->png_destroy_write_struct(&png, &info);
 	return 0;
 }
 
-int screenshot_write_png(const struct framebuffer *fb, const char *path,
-			 struct kvmini_error *err)
+static int write_file(const struct png_api *api, const struct framebuffer *fb,
+		      const char *path, struct kvmini_error *err)
 {
 	uint8_t *row = malloc((size_t)fb->width * 3);
 	if (!row)
@@ -55,7 +97,7 @@ int screenshot_write_png(const struct framebuffer *fb, const char *path,
 		free(row);
 		return kvmini_fail_errno(err, KVMINI_E_USAGE, e, "cannot write screenshot %s", path);
 	}
-	int rc = write_rows(f, fb, row);
+	int rc = write_rows(api, f, fb, row);
 	int e = errno;
 	if (fclose(f) != 0 && rc == 0) {
 		rc = -1;
@@ -65,4 +107,15 @@ int screenshot_write_png(const struct framebuffer *fb, const char *path,
 	if (rc < 0)
 		return kvmini_fail_errno(err, KVMINI_E_HOST, e, "cannot write screenshot %s", path);
 	return 0;
+}
+
+int screenshot_write_png(const struct framebuffer *fb, const char *path,
+			 struct kvmini_error *err)
+{
+	struct png_api api;
+	if (png_api_load(&api, err) < 0)
+		return -1;
+	int rc = write_file(&api, fb, path, err);
+	dynlib_close(api.handle);
+	return rc;
 }

@@ -193,12 +193,14 @@ static const unsigned long ioctl_terminal[] = {
 };
 
 /* A vCPU running and its state (the run loop's register dumps, exit
- * hooks, the gdb stub's registers and breakpoints). */
+ * hooks, the gdb stub's registers and breakpoints, the reset of a wake
+ * from ACPI S3, which sets the MP state too). */
 static const unsigned long ioctl_vcpu[] = {
 	KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS, KVM_GET_FPU,
 	KVM_SET_FPU, KVM_GET_XSAVE, KVM_SET_XSAVE, KVM_GET_XCRS, KVM_SET_XCRS, KVM_GET_MSRS,
 	KVM_SET_MSRS, KVM_GET_LAPIC, KVM_GET_VCPU_EVENTS, KVM_SET_VCPU_EVENTS,
-	KVM_GET_DEBUGREGS, KVM_SET_DEBUGREGS, KVM_GET_MP_STATE, KVM_INTERRUPT, KVM_NMI,
+	KVM_GET_DEBUGREGS, KVM_SET_DEBUGREGS, KVM_GET_MP_STATE, KVM_SET_MP_STATE,
+	KVM_INTERRUPT, KVM_NMI,
 	KVM_SET_GUEST_DEBUG, KVM_TRANSLATE, 0
 };
 

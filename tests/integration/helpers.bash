@@ -69,7 +69,8 @@ kvmini() {
 	skip_if_kvm_was_missing
 }
 
-# Boot a Linux kernel: `kvmini_boot [--before FUNC] ARGS...` is
+# Boot a Linux kernel, or a bare-metal guest that waits for interrupts
+# in `sti; hlt`: `kvmini_boot [--before FUNC] ARGS...` is
 # `kvmini run ARGS...` (FUNC run first, e.g. to make fresh disk images),
 # except in the nested KVM VM (KVMINI_NESTED=1), where a boot that hits
 # its --timeout (status 8), or whose kernel panics with a fatal exception
@@ -79,8 +80,10 @@ kvmini() {
 # with IF clear (a delivery kvmini never makes: docs/testing.md has the
 # evidence): Linux's handler then spins on the lock it holds, or, when
 # the second delivery lands before the entry code's swapgs, faults on
-# its own per-CPU data until its exception stack overflows. Anywhere
-# else, and for any other outcome, the first run counts.
+# its own per-CPU data until its exception stack overflows; a bare
+# guest's interrupt can land inside sti's shadow, before its hlt, which
+# then waits for good. Anywhere else, and for any other outcome, the
+# first run counts.
 kvmini_boot() {
 	local before=: try
 	if [ "$1" = --before ]; then

@@ -12,3 +12,19 @@ load helpers
 		[[ "$output" != *"Shared library: [$lib"* ]] || { echo "links $lib: $output"; false; }
 	done
 }
+
+@test "kvmini links no libseccomp: it writes its filters' programs itself" {
+	run readelf -dW "$KVMINI"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" == *"(NEEDED)"*"libc.so"* ]] || { echo "$output"; false; }
+	[[ "$output" != *"Shared library: [libseccomp."* ]] || { echo "$output"; false; }
+}
+
+@test "kvmini links no libpng (nor its libz and libm): a display opens it" {
+	run readelf -dW "$KVMINI"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" == *"(NEEDED)"*"libc.so"* ]] || { echo "$output"; false; }
+	for lib in libpng libz. libm.; do
+		[[ "$output" != *"Shared library: [$lib"* ]] || { echo "links $lib: $output"; false; }
+	done
+}

@@ -208,6 +208,73 @@ Test(board, the_pc_registers_every_declared_range)
 	close(cfg.serial_out_fd);
 }
 
+/* A device that watches ISA line 5 (as the ACPI PM watches the RTC's
+ * IRQ 8): told of each change the probe makes on it, not of line 4. */
+struct watch_log {
+	unsigned calls;
+	unsigned line;
+	bool level;
+};
+
+static struct watch_log watched;
+
+static void *watcher_create(const struct device_env *env, struct kvmini_error *err)
+{
+	(void)env; (void)err;
+	return &watched;
+}
+
+static void watcher_destroy(void *dev) { (void)dev; }
+
+static void watcher_line_changed(void *dev, unsigned line, bool level)
+{
+	struct watch_log *w = dev;
+	w->calls++;
+	w->line = line;
+	w->level = level;
+}
+
+static const struct device_type watcher_device = {
+	.name = "watcher",
+	.create = watcher_create, .destroy = watcher_destroy,
+	.isa_line_changed = watcher_line_changed, .watched_lines = 1u << 5,
+};
+
+static const struct device_type *const watched_devices[] = {
+	&probe_device, &persistent_probe_device, &watcher_device,
+};
+static const struct board_desc watched_board = {
+	.name = "watched", .devices = watched_devices, .ndevices = 3,
+};
+
+Test(board, a_watched_line_is_shown_to_its_watcher)
+{
+	struct kvmini_config cfg = config();
+	struct kvmini_error err = { 0 };
+	struct vm vm;
+	struct board b;
+	memset(&watched, 0, sizeof(watched));
+	bare_vm_init(&vm, KVMINI_IRQCHIP_NONE);
+	cr_assert_eq(board_init(&b, &watched_board, &err), 0, "%s", err.msg);
+	cr_assert_eq(board_attach(&b, &vm, &cfg, &err), 0, "%s", err.msg);
+	struct probe *p = b.slots[0].dev, *kept = b.slots[1].dev;
+	cr_assert_eq(p->irq.line, 5);
+	irq_line_set(&p->irq, true);
+	cr_assert_eq(watched.calls, 1);
+	cr_assert_eq(watched.line, 5);
+	cr_assert(watched.level);
+	irq_line_set(&p->irq, false);
+	cr_assert_eq(watched.calls, 2);
+	cr_assert_not(watched.level);
+	cr_assert_eq(kept->irq.ctx, &vm, "an unwatched line goes straight to the VM");
+	irq_line_set(&kept->irq, true);
+	cr_assert_eq(watched.calls, 2);
+	board_detach(&b);
+	board_destroy(&b);
+	bare_vm_free(&vm);
+	close(cfg.serial_out_fd);
+}
+
 /* The HPET is on the PC unless --no-hpet leaves it out, and the ACPI
  * tables describe only what is attached: no HPET table without it. */
 static uint32_t xsdt_length_with(bool no_hpet, bool *on_bus)

@@ -173,9 +173,19 @@ Test(testdev_board, present_only_with_the_option)
 	cr_assert_str_eq(bus_find(&vm.pio, DEBUGCON_PORT2)->name, "debugcon 0x402");
 	detach_pc(&vm, &b, &cfg);
 
+	cr_assert_null(b.pci, "no PCI host bridge either");
+	detach_pc(&vm, &b, &cfg);
+
 	attach_pc(true, &vm, &b, &cfg);
 	cr_assert_str_eq(bus_find(&vm.pio, 0xe0)->name, "pc-testdev latch");
 	cr_assert_str_eq(bus_find(&vm.pio, 0x2017)->name, "pc-testdev irq");
 	cr_assert_str_eq(bus_find(&vm.mmio, TESTDEV_MMIO_BASE + 0xffff)->name, "pc-testdev memory");
+	/* pci-testdev brings the host bridge: 1b36:0005 at slot 31. */
+	cr_assert_not_null(b.pci);
+	uint32_t addr = 0x80000000u | 31u << 11, id = 0;
+	cr_assert(bus_access(&vm.pio, 0xcf8, (uint8_t *)&addr, 4, true));
+	cr_assert(bus_access(&vm.pio, 0xcfc, (uint8_t *)&id, 4, false));
+	cr_assert_eq(id, 0x00051b36u);
 	detach_pc(&vm, &b, &cfg);
+	cr_assert_null(b.pci, "gone with the board");
 }

@@ -13,9 +13,11 @@
 
 /* The start of the DSDT's AML, written by hand (ACPI 6.0 chapter 20):
  *   Name (\_S5, Package (4) { 5, 5, 0, 0 })
- * i.e. soft-off is SLP_TYP 5 in PM1a_CNT (and PM1b, which is absent).
- * The devices follow, generated from their resources (dsdt_write). */
-static const uint8_t dsdt_s5[] = {
+ *   Name (\_S3, Package (4) { 3, 3, 0, 0 })
+ * i.e. soft-off is SLP_TYP 5 and suspend to RAM SLP_TYP 3 in PM1a_CNT
+ * (and PM1b, which is absent). The devices follow, generated from their
+ * resources (dsdt_write). */
+static const uint8_t dsdt_sleep_states[] = {
 	0x08,                         /* NameOp */
 	'\\', '_', 'S', '5', '_',     /* NameString: root, NameSeg "_S5_" */
 	0x12,                         /* PackageOp */
@@ -25,6 +27,12 @@ static const uint8_t dsdt_s5[] = {
 	0x0a, ACPI_S5_SLP_TYP,        /* BytePrefix 5: SLP_TYPb */
 	0x00,                         /* ZeroOp: reserved */
 	0x00,                         /* ZeroOp: reserved */
+	0x08,                         /* NameOp */
+	'\\', '_', 'S', '3', '_',     /* NameString: root, NameSeg "_S3_" */
+	0x12, 0x08, 0x04,             /* PackageOp, PkgLength 8, NumElements 4 */
+	0x0a, ACPI_S3_SLP_TYP,        /* BytePrefix 3: SLP_TYPa */
+	0x0a, ACPI_S3_SLP_TYP,        /* BytePrefix 3: SLP_TYPb */
+	0x00, 0x00,                   /* ZeroOp twice: reserved */
 };
 
 static struct acpi_header header(const char *signature, uint32_t length, uint8_t revision)
@@ -386,12 +394,12 @@ static int dsdt_pci(struct aml *a, const struct x86_pci_desc *pci, struct kvmini
 	return dsdt_device(a, &ecam, err);
 }
 
-/* The DSDT's AML: \_S5, then Scope (_SB) with every device that has a
+/* The DSDT's AML: \_S5 and \_S3, then Scope (_SB) with every device that has a
  * PNP ID, in the board's order, and the PCI root bridge. */
 static int dsdt_write(struct aml *a, const struct x86_firmware_desc *desc,
 		      struct kvmini_error *err)
 {
-	aml_bytes(a, dsdt_s5, sizeof(dsdt_s5));
+	aml_bytes(a, dsdt_sleep_states, sizeof(dsdt_sleep_states));
 	aml_byte(a, AML_SCOPE_OP);
 	size_t scope = aml_pkg_open(a);
 	aml_name_seg(a, "_SB_");

@@ -26,13 +26,15 @@
 /* Fixed-hardware registers the FADT announces (I/O ports). The PM1
  * event block holds PM1_STS (0x600) and PM1_EN (0x602); the PM1 control
  * block holds PM1_CNT (0x604), where writing SLP_TYP = ACPI_S5_SLP_TYP
- * with SLP_EN (bit 13) asks for soft-off (S5). There is no SMI command
+ * with SLP_EN (bit 13) asks for soft-off (S5), SLP_TYP = ACPI_S3_SLP_TYP
+ * for suspend to RAM (S3, src/devices/acpi_pm.h). There is no SMI command
  * port: the machine is always in ACPI mode, so PM1_CNT.SCI_EN reads 1. */
 #define ACPI_PM1A_EVT_PORT 0x600u
 #define ACPI_PM1_EVT_LEN   4u
 #define ACPI_PM1A_CNT_PORT 0x604u
 #define ACPI_PM1_CNT_LEN   2u
 #define ACPI_S5_SLP_TYP    5u       /* the DSDT's \_S5 package says so */
+#define ACPI_S3_SLP_TYP    3u       /* and its \_S3 package */
 #define ACPI_RTC_CENTURY   0x32u    /* the CMOS register holding the century */
 #define ACPI_RESET_PORT    0xcf9u   /* FADT reset register */
 #define ACPI_RESET_VALUE   0x06u

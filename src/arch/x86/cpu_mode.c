@@ -168,3 +168,36 @@ int x86_enter(const struct guest_memory *mem, int vcpu_fd,
 		return -1;
 	return 0;
 }
+
+/* Real-mode segments as the processor's reset leaves them: the
+ * selector's base, a 64 KiB limit, present, read/write data or
+ * execute/read code (accessed). */
+static struct kvm_segment reset_segment(uint16_t selector, uint8_t type)
+{
+	return (struct kvm_segment){
+		.base = (uint64_t)selector << 4, .limit = 0xffff, .selector = selector,
+		.type = type, .present = 1, .s = 1,
+	};
+}
+
+int x86_enter_reset(int vcpu_fd, uint16_t segment, uint16_t ip, struct kvmini_error *err)
+{
+	struct kvm_sregs s;
+	if (KVM_IOCTL(vcpu_fd, KVM_GET_SREGS, &s, err) < 0)
+		return -1;
+	s.cs = reset_segment(segment, 0xb);
+	s.ds = s.es = s.fs = s.gs = s.ss = reset_segment(segment, 0x3);
+	s.ldt = (struct kvm_segment){ .limit = 0xffff, .type = 0x2, .present = 1 };
+	s.tr = (struct kvm_segment){ .limit = 0xffff, .type = 0xb, .present = 1 };
+	s.gdt = (struct kvm_dtable){ .base = 0, .limit = 0xffff };
+	s.idt = s.gdt;
+	s.cr0 = X86_CR0_ET;   /* caches on: firmware enabled them before the vector */
+	s.cr2 = s.cr3 = s.cr4 = s.cr8 = 0;
+	s.efer = 0;
+	memset(s.interrupt_bitmap, 0, sizeof(s.interrupt_bitmap));
+	struct kvm_regs regs = { .rip = ip, .rflags = 2 };
+	if (KVM_IOCTL(vcpu_fd, KVM_SET_SREGS, &s, err) < 0 ||
+	    KVM_IOCTL(vcpu_fd, KVM_SET_REGS, &regs, err) < 0)
+		return -1;
+	return 0;
+}

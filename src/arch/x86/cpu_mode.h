@@ -50,6 +50,14 @@ void x86_reserved_range(enum kvmini_mode mode, gpa_t ram_end,
 int x86_enter(const struct guest_memory *mem, int vcpu_fd,
 	      const struct x86_entry *entry, struct kvmini_error *err);
 
+/* The state firmware leaves a vCPU in when it resumes from ACPI S3
+ * (docs/entry-state.md): the processor's power-on registers (real mode,
+ * CR0 = ET, CR3 = CR4 = EFER = 0, GDTR and IDTR base 0 limit 0xffff,
+ * general registers 0, RFLAGS 2), with CS = DS = ES = FS = GS = SS =
+ * `segment` and IP = `ip`. MSRs, the FPU and the local APIC keep their
+ * values. */
+int x86_enter_reset(int vcpu_fd, uint16_t segment, uint16_t ip, struct kvmini_error *err);
+
 const char *x86_mode_name(enum kvmini_mode mode);
 
 #endif
