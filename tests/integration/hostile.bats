@@ -64,7 +64,7 @@ run_hostile() {
 @test "an endless interrupt storm still ends at --timeout (status 8)" {
 	needs_kvm
 	for chip in kernel split; do
-		kvmini run --irqchip "$chip" --timeout 3 "$GUESTS/hostile_storm.elf"
+		kvmini run --irqchip "$chip" --timeout 5 "$GUESTS/hostile_storm.elf"
 		assert_status 8
 		[[ "$output" == *"hostile: endless storm"* ]] || { echo "$chip: $output"; false; }
 	done
