@@ -87,6 +87,11 @@ $(G)/testdevs_restart.elf: guests/testdevs.c $(GUEST_RT) guests/lib/cmos.h guest
 		$(GUEST_RT_SRCS) $<
 # A bare-metal virtio-mmio driver (virtio-rng, --rng).
 guests: $(G)/virtio_rng.elf
+# The hostile-guest suite (guests/hostile.c), and its endless interrupt storm.
+guests: $(G)/hostile.elf $(G)/hostile_storm.elf
+$(G)/hostile_storm.elf: guests/hostile.c $(GUEST_RT) guests/elf.ld | $(G)
+	$(CC) -m64 -DENDLESS_STORM -Wno-unused-function $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ \
+		$(GUEST_RT_SRCS) $<
 # ACPI S3: suspend, the RTC alarm wakes it at the FACS waking vector;
 # and the same without a wake source enabled.
 guests: $(G)/acpi_s3.elf $(G)/acpi_s3_nowake.elf
