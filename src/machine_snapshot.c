@@ -39,6 +39,11 @@ static int snapshot_check(struct kvmini_vm *m, enum kvmini_snapshot_type type,
 		return kvmini_fail(err, KVMINI_E_USAGE, "the VM is not running");
 	if (!__atomic_load_n(&m->vm.paused, __ATOMIC_ACQUIRE))
 		return kvmini_fail(err, KVMINI_E_USAGE, "the VM must be paused for a snapshot");
+	/* The suspension (ACPI S3) and its pending wake are not in the
+	 * state: a restored guest would run on past its SLP_EN write. */
+	if (__atomic_load_n(&m->vm.suspended, __ATOMIC_ACQUIRE))
+		return kvmini_fail(err, KVMINI_E_USAGE, "snapshots of a guest suspended to RAM "
+				   "(ACPI S3) are not supported yet");
 	if (m->vm.irqchip == KVMINI_IRQCHIP_SPLIT)
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshots of --irqchip split are not "
 				   "supported yet (kvmini's own PIC, IOAPIC and PIT are not saved)");

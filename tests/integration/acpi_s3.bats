@@ -7,6 +7,7 @@
 # is stopped. Unit tests of the PM1 decoding: tests/unit/test_acpi_pm.c.
 bats_require_minimum_version 1.5.0
 load helpers
+load api_helpers
 
 WANT="entering S3
 woke at 0800:0000
@@ -60,4 +61,21 @@ teardown() {
 	[ "$status" -eq 12 ] || { echo "status $status"; cat "$BATS_TEST_TMPDIR/err"; false; }
 	grep -q "stopped by the user" "$BATS_TEST_TMPDIR/err"
 	[ "$(cat "$BATS_TEST_TMPDIR/out")" = "entering S3" ]
+}
+
+@test "S3: a snapshot of a guest suspended to RAM is refused, and the guest still stops" {
+	needs_kvm
+	SOCK=$BATS_TEST_TMPDIR/api.sock OUT=$BATS_TEST_TMPDIR/out ERR=$BATS_TEST_TMPDIR/err
+	start_api --irqchip kernel --verbose "$GUESTS/acpi_s3_nowake.elf"
+	wait_for_text "$ERR" "guest suspended to RAM (ACPI S3)"
+	api PATCH /vm '{"state": "Paused"}'
+	assert_api 204 ""
+	api PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$BATS_TEST_TMPDIR/snap\", \"mem_file_path\": \"$BATS_TEST_TMPDIR/mem\"}"
+	assert_api 400 "$(fault "Cannot create the snapshot: snapshots of a guest suspended to RAM (ACPI S3) are not supported yet")"
+	[ ! -e "$BATS_TEST_TMPDIR/snap" ]
+	kill -TERM "$KPID"
+	status=0
+	wait "$KPID" || status=$?
+	KPID=
+	[ "$status" -eq 12 ] || { echo "status $status"; cat "$ERR"; false; }
 }
