@@ -199,7 +199,7 @@ net_script() {
 
 # Start kvmini (KPID) and wait for the guest to listen. In the nested KVM
 # VM only, a boot that times out (status 8) or panics before that is
-# tried up to three times in all, as kvmini_boot does (helpers.bash,
+# tried up to BOOT_ATTEMPTS times in all, as kvmini_boot does (helpers.bash,
 # docs/testing.md);
 # the host's server forks per connection and opens the file in each
 # child (-U: listener first), so every attempt's fetch gets it whole.
