@@ -652,6 +652,9 @@ static void die_by_sigterm(struct pty *p)
 
 static void die_by_sighup_from_outside(struct pty *p)
 {
+	/* Under nohup SIGHUP arrives ignored, and the console rightly leaves
+	 * an ignored signal alone: give it the default that would kill. */
+	signal(SIGHUP, SIG_DFL);
 	child_console(p);
 	kill(getpid(), SIGHUP);
 	pause();
