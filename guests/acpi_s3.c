@@ -22,18 +22,6 @@ extern const uint8_t s3_wake[], s3_wake_end[], s3_woke_cs[];
 static volatile uint64_t magic;
 static uint16_t pm1_evt, pm1_cnt;
 
-static inline void outw(uint16_t port, uint16_t value)
-{
-	__asm__ volatile("outw %0, %1" : : "a"(value), "Nd"(port));
-}
-
-static inline uint16_t inw(uint16_t port)
-{
-	uint16_t value;
-	__asm__ volatile("inw %1, %0" : "=a"(value) : "Nd"(port));
-	return value;
-}
-
 static int same(const void *a, const char *b, unsigned n)
 {
 	const uint8_t *p = a;

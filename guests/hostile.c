@@ -242,11 +242,6 @@ static void port_out(uint16_t port, unsigned width, uint32_t v)
 		outl(port, v);
 }
 
-static void outw(uint16_t port, uint16_t value)
-{
-	__asm__ volatile("outw %0, %1" : : "a"(value), "Nd"(port));
-}
-
 static int overlaps(unsigned port, unsigned width, unsigned lo, unsigned n)
 {
 	return port < lo + n && lo < port + width;

@@ -9,17 +9,6 @@
 
 #define ECAM_BASE 0xe0000000UL
 
-static uint32_t cf8_read(unsigned slot, unsigned reg)
-{
-	outl(0xcf8, 0x80000000u | slot << 11 | (reg & 0xfc));
-	return inl(0xcfc);
-}
-
-static void cf8_write(unsigned slot, unsigned reg, uint32_t v)
-{
-	outl(0xcf8, 0x80000000u | slot << 11 | (reg & 0xfc));
-	outl(0xcfc, v);
-}
 
 static volatile uint32_t *ecam(unsigned slot, unsigned reg)
 {

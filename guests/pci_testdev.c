@@ -14,17 +14,6 @@
 #define WRITES     16
 #define MAX_TESTS  8
 
-static uint32_t cf8_read(unsigned slot, unsigned reg)
-{
-	outl(0xcf8, 0x80000000u | slot << 11 | (reg & 0xfc));
-	return inl(0xcfc);
-}
-
-static void cf8_write(unsigned slot, unsigned reg, uint32_t v)
-{
-	outl(0xcf8, 0x80000000u | slot << 11 | (reg & 0xfc));
-	outl(0xcfc, v);
-}
 
 __attribute__((noreturn)) static void fail(const char *why)
 {
@@ -32,11 +21,6 @@ __attribute__((noreturn)) static void fail(const char *why)
 	serial_puts(why);
 	serial_putc('\n');
 	guest_exit(2);
-}
-
-static inline void outw(uint16_t port, uint16_t v)
-{
-	__asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
 }
 
 /* One BAR, by port or memory: byte reads, and writes of 1, 2 or 4. */

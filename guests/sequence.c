@@ -20,7 +20,7 @@
 static uint64_t ram_size(void)
 {
 	uint64_t size = 0;
-	__asm__ volatile("outw %0, %1" : : "a"((uint16_t)FW_CFG_RAM_SIZE), "Nd"(FW_CFG_SEL));
+	outw(FW_CFG_SEL, FW_CFG_RAM_SIZE);
 	for (unsigned i = 0; i < 8; i++)
 		size |= (uint64_t)inb(FW_CFG_DATA) << (8 * i);
 	return size;

@@ -20,6 +20,18 @@ static inline uint8_t inb(uint16_t port)
 	return value;
 }
 
+static inline void outw(uint16_t port, uint16_t value)
+{
+	__asm__ volatile("outw %0, %1" : : "a"(value), "Nd"(port));
+}
+
+static inline uint16_t inw(uint16_t port)
+{
+	uint16_t value;
+	__asm__ volatile("inw %1, %0" : "=a"(value) : "Nd"(port));
+	return value;
+}
+
 static inline void outl(uint16_t port, uint32_t value)
 {
 	__asm__ volatile("outl %0, %1" : : "a"(value), "Nd"(port));
@@ -30,6 +42,19 @@ static inline uint32_t inl(uint16_t port)
 	uint32_t value;
 	__asm__ volatile("inl %1, %0" : "=a"(value) : "Nd"(port));
 	return value;
+}
+
+/* PCI configuration mechanism #1, bus 0, function 0 of SLOT. */
+static inline uint32_t cf8_read(unsigned slot, unsigned reg)
+{
+	outl(0xcf8, 0x80000000u | slot << 11 | (reg & 0xfc));
+	return inl(0xcfc);
+}
+
+static inline void cf8_write(unsigned slot, unsigned reg, uint32_t v)
+{
+	outl(0xcf8, 0x80000000u | slot << 11 | (reg & 0xfc));
+	outl(0xcfc, v);
 }
 
 /* The value of a hex digit, or -1 (guests parse their command lines). */
