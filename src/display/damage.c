@@ -18,8 +18,8 @@ static bool band_dirty(const struct framebuffer *fb, const uint64_t *dirty, unsi
 {
 	if (!dirty)
 		return true;
-	uint64_t first = (uint64_t)y * fb->stride / FB_PAGE_SIZE;
-	uint64_t last = ((uint64_t)(y + rows) * fb->stride - 1) / FB_PAGE_SIZE;
+	uint64_t first = (fb->offset + (uint64_t)y * fb->stride) / FB_PAGE_SIZE;
+	uint64_t last = (fb->offset + (uint64_t)(y + rows) * fb->stride - 1) / FB_PAGE_SIZE;
 	for (uint64_t p = first; p <= last; p++)
 		if (page_dirty(dirty, p))
 			return true;

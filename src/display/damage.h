@@ -25,9 +25,10 @@ struct fb_rect {
 
 typedef void damage_fn(void *ctx, const struct fb_rect *r);
 
-/* shadow: stride x height bytes laid out as fb. dirty: one bit per 4 KiB
- * page of fb (framebuffer_bitmap_words() words), or NULL for "all may
- * have changed". Calls fn for each changed rectangle (in shadow
+/* fb: a view (framebuffer_view()); shadow: stride x height bytes laid
+ * out as it. dirty: one bit per 4 KiB page of the whole mapping (the
+ * live framebuffer's framebuffer_bitmap_words() words; a view's offset
+ * says where its pixel (0, 0) is), or NULL for "all may have changed". Calls fn for each changed rectangle (in shadow
  * coordinates, already copied) and returns how many. */
 unsigned damage_scan(const struct framebuffer *fb, uint8_t *shadow, const uint64_t *dirty,
 		     damage_fn *fn, void *ctx);

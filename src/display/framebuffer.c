@@ -22,14 +22,9 @@ static int check_size(unsigned width, unsigned height, struct kvmini_error *err)
 	return 0;
 }
 
-int framebuffer_init(struct framebuffer *fb, unsigned width, unsigned height,
-		     struct kvmini_error *err)
+static int map_pixels(struct framebuffer *fb, uint64_t size, unsigned width, unsigned height,
+		      struct kvmini_error *err)
 {
-	memset(fb, 0, sizeof(*fb));
-	if (check_size(width, height, err) < 0)
-		return -1;
-	uint64_t bytes = (uint64_t)width * height * FB_BYTES_PER_PIXEL;
-	uint64_t size = (bytes + FB_PAGE_SIZE - 1) & ~(FB_PAGE_SIZE - 1);
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return kvmini_fail_errno(err, KVMINI_E_HOST, errno,
@@ -39,14 +34,77 @@ int framebuffer_init(struct framebuffer *fb, unsigned width, unsigned height,
 		.width = width, .height = height, .stride = width * FB_BYTES_PER_PIXEL,
 		.size = size, .pixels = p,
 	};
+	pthread_mutex_init(&fb->mode_lock, NULL);
+	return 0;
+}
+
+int framebuffer_init(struct framebuffer *fb, unsigned width, unsigned height,
+		     struct kvmini_error *err)
+{
+	memset(fb, 0, sizeof(*fb));
+	if (check_size(width, height, err) < 0)
+		return -1;
+	uint64_t bytes = (uint64_t)width * height * FB_BYTES_PER_PIXEL;
+	return map_pixels(fb, (bytes + FB_PAGE_SIZE - 1) & ~(FB_PAGE_SIZE - 1), width, height,
+			  err);
+}
+
+int framebuffer_init_vram(struct framebuffer *fb, uint64_t vram_bytes, unsigned width,
+			  unsigned height, struct kvmini_error *err)
+{
+	memset(fb, 0, sizeof(*fb));
+	if (check_size(width, height, err) < 0)
+		return -1;
+	if (vram_bytes % FB_PAGE_SIZE || (uint64_t)width * height * FB_BYTES_PER_PIXEL > vram_bytes)
+		return kvmini_fail(err, KVMINI_E_HOST, "internal: %llu bytes of video memory",
+				   (unsigned long long)vram_bytes);
+	if (map_pixels(fb, vram_bytes, width, height, err) < 0)
+		return -1;
+	fb->resizable = true;
 	return 0;
 }
 
 void framebuffer_free(struct framebuffer *fb)
 {
-	if (fb->pixels)
+	if (fb->pixels) {
 		munmap(fb->pixels, fb->size);
+		pthread_mutex_destroy(&fb->mode_lock);
+	}
 	memset(fb, 0, sizeof(*fb));
+}
+
+void framebuffer_set_mode(struct framebuffer *fb, const struct fb_mode *mode)
+{
+	pthread_mutex_lock(&fb->mode_lock);
+	fb->width = mode->width;
+	fb->height = mode->height;
+	fb->stride = mode->stride;
+	fb->offset = mode->offset;
+	fb->generation++;
+	pthread_mutex_unlock(&fb->mode_lock);
+}
+
+void framebuffer_touch(struct framebuffer *fb)
+{
+	pthread_mutex_lock(&fb->mode_lock);
+	fb->generation++;
+	pthread_mutex_unlock(&fb->mode_lock);
+}
+
+/* The lock is the live framebuffer's, which its owner never declares
+ * const: readers get a const pointer only to say they leave the mode
+ * alone. */
+void framebuffer_view(const struct framebuffer *fb, struct framebuffer *view)
+{
+	pthread_mutex_t *lock = (pthread_mutex_t *)&fb->mode_lock;
+	pthread_mutex_lock(lock);
+	*view = (struct framebuffer){
+		.width = fb->width, .height = fb->height, .stride = fb->stride,
+		.offset = fb->offset, .size = (uint64_t)fb->stride * fb->height,
+		.pixels = fb->pixels + fb->offset, .generation = fb->generation,
+		.resizable = fb->resizable,
+	};
+	pthread_mutex_unlock(lock);
 }
 
 int framebuffer_parse_size(const char *text, unsigned *width, unsigned *height,

@@ -20,6 +20,7 @@
 #ifndef KVMINI_DISPLAY_FRAMEBUFFER_H
 #define KVMINI_DISPLAY_FRAMEBUFFER_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include "error.h"
 #include "memory.h"
@@ -33,11 +34,29 @@
 #define FB_MIN_SIDE         16
 #define FB_MAX_SIDE         4096
 
+/* The mode: what part of the memory is the screen. A fixed display
+ * (--display WxH) has one mode, set at init: width x height from byte
+ * 0, stride 4 x width. A display device (the Bochs display, src/pci/
+ * bochs_display.h) has video memory of its own size and changes the
+ * mode when the guest asks: then width, height, stride and offset
+ * change under mode_lock, on a vCPU thread, while the VNC thread and a
+ * screenshot read them; those readers take a consistent copy with
+ * framebuffer_view() and never read the fields of the live one. */
 struct framebuffer {
 	unsigned width, height;
 	unsigned stride;        /* bytes per row */
-	uint64_t size;          /* bytes mapped: stride x height, whole pages */
-	uint8_t *pixels;        /* the host mapping the guest writes */
+	uint64_t offset;        /* pixel (0, 0): bytes from the mapping's start */
+	uint64_t size;          /* bytes mapped: whole pages (a view: stride x height) */
+	uint8_t *pixels;        /* the host mapping the guest writes (a view: pixel (0, 0)) */
+	/* The live framebuffer's mode; a view copies the generation. */
+	pthread_mutex_t mode_lock;
+	unsigned generation;    /* changes with each mode set or memory move */
+	bool resizable;
+};
+
+struct fb_mode {
+	unsigned width, height, stride;
+	uint64_t offset;
 };
 
 /* Map a zeroed (black) framebuffer; sizes outside FB_MIN_SIDE..
@@ -45,6 +64,24 @@ struct framebuffer {
 int framebuffer_init(struct framebuffer *fb, unsigned width, unsigned height,
 		     struct kvmini_error *err);
 void framebuffer_free(struct framebuffer *fb);
+
+/* A display device's video memory: vram_bytes (whole pages) mapped,
+ * black, the first mode width x height from byte 0. */
+int framebuffer_init_vram(struct framebuffer *fb, uint64_t vram_bytes, unsigned width,
+			  unsigned height, struct kvmini_error *err);
+
+/* A new mode: its caller checked that it lies inside the memory and
+ * that each side is FB_MIN_SIDE..FB_MAX_SIDE. */
+void framebuffer_set_mode(struct framebuffer *fb, const struct fb_mode *mode);
+/* The memory moved in guest-physical space (its dirty log restarted):
+ * readers compare everything again. */
+void framebuffer_touch(struct framebuffer *fb);
+
+/* A copy of fb in its current mode, for a reader on another thread:
+ * pixels points at pixel (0, 0), size is stride x height, offset tells
+ * where that is in the mapping (pages of the dirty log count from the
+ * mapping's start). The copy's lock is not to be used. */
+void framebuffer_view(const struct framebuffer *fb, struct framebuffer *view);
 
 /* "WIDTHxHEIGHT" (e.g. "1024x768") into *width and *height, checked as
  * framebuffer_init() checks them. */

@@ -12,6 +12,7 @@
 #include <linux/screen_info.h>
 #include "display/framebuffer.h"
 
-void screen_info_fill(struct screen_info *si, const struct framebuffer *fb);
+/* fb's current mode, its pixel (0, 0) at guest-physical base. */
+void screen_info_fill(struct screen_info *si, const struct framebuffer *fb, uint64_t base);
 
 #endif

@@ -115,7 +115,9 @@ int screenshot_write_png(const struct framebuffer *fb, const char *path,
 	struct png_api api;
 	if (png_api_load(&api, err) < 0)
 		return -1;
-	int rc = write_file(&api, fb, path, err);
+	struct framebuffer view;   /* the mode of this moment: a display device may change it */
+	framebuffer_view(fb, &view);
+	int rc = write_file(&api, &view, path, err);
 	dynlib_close(api.handle);
 	return rc;
 }

@@ -11,8 +11,9 @@
  * filter (no mapping of code), finds the library loaded. */
 int screenshot_prepare(struct kvmini_error *err);
 
-/* Write fb to path (created or truncated). The pixels are read as they
- * are now: a guest drawing meanwhile may show half-drawn. */
+/* Write fb (the live one; its current mode) to path (created or
+ * truncated). The pixels are read as they are now: a guest drawing
+ * meanwhile may show half-drawn. */
 int screenshot_write_png(const struct framebuffer *fb, const char *path,
 			 struct kvmini_error *err);
 

@@ -30,7 +30,8 @@
 	X(rfbGetScreen) X(rfbInitServer) X(rfbLogEnable) X(rfbMarkRectAsModified) \
 	X(rfbProcessEvents) X(rfbShutdownServer) X(rfbScreenCleanup) X(rfbStatGetSentBytes) \
 	X(rfbGetClientIterator) X(rfbClientIteratorNext) X(rfbReleaseClientIterator) \
-	X(rfbCheckPasswordByList) X(rfbRandomBytes) X(rfbEncryptBytes)
+	X(rfbCheckPasswordByList) X(rfbRandomBytes) X(rfbEncryptBytes) \
+	X(rfbNewFramebuffer)
 
 struct rfb_api {
 	void *handle;
@@ -41,7 +42,8 @@ struct rfb_api {
 
 struct vnc_server {
 	struct rfb_api rfb;
-	const struct framebuffer *fb;
+	const struct framebuffer *fb;   /* the live one: its mode may change */
+	struct framebuffer view;        /* its mode as viewers were last told */
 	struct vnc_input input;
 	struct vnc_damage_log log;
 	rfbScreenInfoPtr screen;
@@ -174,7 +176,7 @@ static unsigned ps2_buttons(int mask)
 static void on_pointer(int mask, int x, int y, rfbClientPtr cl)
 {
 	struct vnc_server *s = cl->screen->screenData;
-	if (x < 0 || y < 0 || (unsigned)x >= s->fb->width || (unsigned)y >= s->fb->height)
+	if (x < 0 || y < 0 || (unsigned)x >= s->view.width || (unsigned)y >= s->view.height)
 		return;   /* libvncserver clips; a hostile client is checked again */
 	int dx = s->pointer_known ? x - s->last_x : 0;
 	int dy = s->pointer_known ? s->last_y - y : 0;
@@ -222,12 +224,63 @@ static void mark_modified(void *ctx, const struct fb_rect *r)
 			      (int)(r->y + r->h));
 }
 
+/* Bytes in memory B, G, R, unused: 0x00RRGGBB words. */
+static void pixel_format_set(rfbScreenInfoPtr screen)
+{
+	screen->serverFormat.redShift = 16;
+	screen->serverFormat.greenShift = 8;
+	screen->serverFormat.blueShift = 0;
+}
+
+/* The guest set a mode of another size (a display device): a shadow of
+ * that size, handed to libvncserver, which tells viewers that know the
+ * NewFBSize pseudo-encoding. It resets the pixel format to its own
+ * default and each viewer's translation with it: both are put back. */
+static bool shadow_resize(struct vnc_server *s, const struct framebuffer *view)
+{
+	uint8_t *shadow = calloc(1, view->size);
+	if (!shadow)
+		return false;
+	rfbScreenInfoPtr screen = s->screen;
+	s->rfb.rfbNewFramebuffer(screen, (char *)shadow, (int)view->width, (int)view->height, 8,
+				 3, FB_BYTES_PER_PIXEL);
+	pixel_format_set(screen);
+	screen->paddedWidthInBytes = (int)view->stride;
+	rfbClientIteratorPtr it = s->rfb.rfbGetClientIterator(screen);
+	for (rfbClientPtr cl; (cl = s->rfb.rfbClientIteratorNext(it));)
+		screen->setTranslateFunction(cl);
+	s->rfb.rfbReleaseClientIterator(it);
+	free(s->shadow);
+	s->shadow = shadow;
+	s->pointer_known = false;
+	return true;
+}
+
+/* A new mode or memory moved: a new shadow if the size changed, and
+ * everything compared (the dirty log restarted, or the offset moved). */
+static bool mode_follow(struct vnc_server *s)
+{
+	struct framebuffer view;
+	framebuffer_view(s->fb, &view);
+	if (view.generation == s->view.generation)
+		return true;
+	bool resized = view.width != s->view.width || view.height != s->view.height ||
+		       view.stride != s->view.stride;
+	if (resized && !shadow_resize(s, &view))
+		return false;   /* out of memory: the old picture, and again next time */
+	s->view = view;
+	s->full_compare = true;
+	return true;
+}
+
 static void refresh(struct vnc_server *s)
 {
+	if (!mode_follow(s))
+		return;
 	bool logged = s->log.fetch && s->log.fetch(s->log.ctx, s->bitmap);
 	const uint64_t *dirty = logged && !s->full_compare ? s->bitmap : NULL;
 	s->full_compare = false;
-	damage_scan(s->fb, s->shadow, dirty, mark_modified, s);
+	damage_scan(&s->view, s->shadow, dirty, mark_modified, s);
 }
 
 /* Name the thread and install its role's filter before the first
@@ -271,14 +324,12 @@ static rfbScreenInfoPtr screen_create(struct vnc_server *s, int listen_fd,
 				      const struct vnc_config *cfg)
 {
 	int argc = 0;
-	rfbScreenInfoPtr screen = s->rfb.rfbGetScreen(&argc, NULL, (int)s->fb->width,
-						      (int)s->fb->height, 8, 3, FB_BYTES_PER_PIXEL);
+	rfbScreenInfoPtr screen = s->rfb.rfbGetScreen(&argc, NULL, (int)s->view.width,
+						      (int)s->view.height, 8, 3, FB_BYTES_PER_PIXEL);
 	if (!screen)
 		return NULL;
-	/* Bytes in memory B, G, R, unused: 0x00RRGGBB words. */
-	screen->serverFormat.redShift = 16;
-	screen->serverFormat.greenShift = 8;
-	screen->serverFormat.blueShift = 0;
+	pixel_format_set(screen);
+	screen->paddedWidthInBytes = (int)s->view.stride;
 	screen->frameBuffer = (char *)s->shadow;
 	screen->desktopName = "kvmini";
 	screen->screenData = s;
@@ -379,14 +430,15 @@ static struct vnc_server *server_alloc(const struct framebuffer *fb, const struc
 	pthread_cond_init(&s->entered, NULL);
 	if (log)
 		s->log = *log;
-	s->shadow = calloc(1, fb->size);
+	framebuffer_view(fb, &s->view);
+	s->shadow = calloc(1, s->view.size);
 	s->bitmap = calloc(framebuffer_bitmap_words(fb), sizeof(uint64_t));
 	s->passwords[0] = cfg->password ? strdup(cfg->password) : NULL;
 	if (!s->shadow || !s->bitmap || (cfg->password && !s->passwords[0])) {
 		server_free(s);
 		return NULL;
 	}
-	memcpy(s->shadow, fb->pixels, fb->size);
+	memcpy(s->shadow, s->view.pixels, s->view.size);
 	return s;
 }
 
