@@ -121,6 +121,10 @@ struct kvmini_config {
 	/* A linear framebuffer of display_width x display_height 32-bit
 	 * pixels at guest-physical 0xfd000000 (docs/display.md); 0 x 0: none. */
 	unsigned display_width, display_height;
+	/* Instead: the Bochs display PCI function (1234:1111) with 16 MiB of
+	 * video memory in BAR 0, display_width x display_height its first
+	 * mode; the guest sets others through its DISPI registers. */
+	bool display_bochs;
 
 	/* KVM logs the pages the guest writes, for diff snapshots. */
 	bool track_dirty_pages;

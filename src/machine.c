@@ -16,6 +16,7 @@
 #include "arch/x86/cpu_mode.h"
 #include "arch/x86/firmware.h"
 #include "board/board.h"
+#include "board/pci.h"
 #include "display/framebuffer.h"
 #include "display/screen_info.h"
 #include "display/screenshot.h"
@@ -67,6 +68,11 @@ static int framebuffer_attach(struct kvmini_vm *m, struct kvmini_error *err)
 	m->fb_region = -1;
 	if (!m->fb.pixels)
 		return 0;
+	if (m->cfg.display_bochs) {
+		/* The board's Bochs display puts it wherever BAR 0 is. */
+		m->fb_region = VM_MOVABLE_SLOT;
+		return 0;
+	}
 	int region = framebuffer_map(&m->fb, &m->vm.mem, err);
 	if (region < 0 || vm_map_region(&m->vm, (unsigned)region, err) < 0 ||
 	    vm_set_dirty_logging(&m->vm, (unsigned)region, true, err) < 0)
@@ -82,6 +88,10 @@ static int framebuffer_create(struct kvmini_vm *m, const struct kvmini_config *c
 		return 0;
 	if (screenshot_prepare(err) < 0)
 		return -1;
+	/* A display device's video memory holds any mode --display takes. */
+	if (cfg->display_bochs)
+		return framebuffer_init_vram(&m->fb, FB_MAX_BYTES, cfg->display_width,
+					     cfg->display_height, err);
 	return framebuffer_init(&m->fb, cfg->display_width, cfg->display_height, err);
 }
 
@@ -117,6 +127,7 @@ struct kvmini_vm *machine_create(const struct kvmini_config *cfg, int mem_fd,
 	int rc = board_init(&m->board, &pc_board, err);
 	m->board.loop = m->loop;   /* the devices' and the split irqchip's timers */
 	m->board.virtio = &m->virtio;
+	m->board.display = m->fb.pixels ? &m->fb : NULL;
 	struct virtio_device_env venv = { .loop = m->loop, .log_fd = cfg->log_fd, .cfg = &m->cfg };
 	if (rc < 0 || framebuffer_attach(m, err) < 0 ||
 	    virtio_devices_create(&m->virtio, &venv, err) < 0 ||
@@ -165,7 +176,8 @@ static int write_screen_info(struct kvmini_vm *m, const struct load_result *load
 	if (!m->fb.pixels || loaded->abi != X86_ABI_LINUX64)
 		return 0;
 	struct screen_info si;
-	screen_info_fill(&si, &m->fb);
+	uint64_t base = m->cfg.display_bochs ? board_pci_display_address(&m->board) : FB_GPA;
+	screen_info_fill(&si, &m->fb, base);
 	if (guest_write(&m->vm.mem, BOOT_PARAMS_ADDR + offsetof(struct boot_params, screen_info),
 			&si, sizeof(si)) < 0)
 		return kvmini_fail(err, KVMINI_E_HOST, "internal: no zero page for screen_info");

@@ -54,7 +54,7 @@ static int snapshot_check(struct kvmini_vm *m, enum kvmini_snapshot_type type,
 	 * the state: a restored guest would find its functions undecoded. */
 	if (m->board.pci)
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshots of VMs with a PCI bus "
-				   "(--testdev's pci-testdev) are not supported yet");
+				   "(--testdev's pci-testdev, bochs-display) are not supported yet");
 	if (type == KVMINI_SNAPSHOT_DIFF && !m->cfg.track_dirty_pages)
 		return kvmini_fail(err, KVMINI_E_USAGE, "diff snapshots need dirty page tracking "
 				   "(track_dirty_pages)");
@@ -393,9 +393,11 @@ struct kvmini_vm *kvmini_vm_restore(const struct kvmini_config *cfg, const char 
 		kvmini_fail(err, KVMINI_E_USAGE, "a restore needs the snapshot's memory file");
 		return NULL;
 	}
-	if (has_virtio(cfg) || cfg->testdev) {
+	if (has_virtio(cfg) || cfg->testdev || cfg->display_bochs) {
 		kvmini_fail(err, KVMINI_E_USAGE, "snapshots of VMs with %s are not supported yet",
-			    cfg->testdev ? "a PCI bus (--testdev's pci-testdev)" : "virtio devices");
+			    cfg->testdev	       ? "a PCI bus (--testdev's pci-testdev)"
+			    : cfg->display_bochs ? "a PCI bus (bochs-display)"
+						 : "virtio devices");
 		return NULL;
 	}
 	size_t len;

@@ -78,10 +78,25 @@ int vm_set_dirty_logging(struct vm *vm, unsigned region, bool on, struct kvmini_
 	return set_slot(vm, region, on ? KVM_MEM_LOG_DIRTY_PAGES : 0, err);
 }
 
+int vm_map_movable(struct vm *vm, uint64_t gpa, void *host, uint64_t size, bool on,
+		   struct kvmini_error *err)
+{
+	/* Size 0 deletes the slot: KVM moves a slot only by deleting it and
+	 * adding it back. */
+	struct kvm_userspace_memory_region slot = { .slot = VM_MOVABLE_SLOT };
+	if (on)
+		slot = (struct kvm_userspace_memory_region){
+			.slot = VM_MOVABLE_SLOT, .flags = KVM_MEM_LOG_DIRTY_PAGES,
+			.guest_phys_addr = gpa, .memory_size = size,
+			.userspace_addr = (uint64_t)(uintptr_t)host,
+		};
+	return KVM_IOCTL(vm->fd, KVM_SET_USER_MEMORY_REGION, &slot, err) < 0 ? -1 : 0;
+}
+
 int vm_get_dirty_log(struct vm *vm, unsigned region, uint64_t *bitmap,
 		     struct kvmini_error *err)
 {
-	if (region >= vm->mem.nregions)
+	if (region >= vm->mem.nregions && region != VM_MOVABLE_SLOT)
 		return kvmini_fail(err, KVMINI_E_HOST, "no RAM region %u", region);
 	struct kvm_dirty_log log = { .slot = region, .dirty_bitmap = bitmap };
 	return KVM_IOCTL(vm->fd, KVM_GET_DIRTY_LOG, &log, err) < 0 ? -1 : 0;

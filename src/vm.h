@@ -158,8 +158,19 @@ void vm_kick_vcpu(struct vm *vm, unsigned index);
  * vm_create() (a device's memory: guest_memory_add_device()). */
 int vm_map_region(struct vm *vm, unsigned region, struct kvmini_error *err);
 
+/* A device's memory that the guest may move (a PCI BAR: the Bochs
+ * display's video memory): KVM slot VM_MOVABLE_SLOT, past every
+ * region's, not in vm->mem (guest_ptr() does not reach it: no device
+ * takes its data from video memory), with the dirty log on. on: host's
+ * size bytes at gpa (the slot must not exist); off: the slot deleted.
+ * Any thread (a vCPU moves it when the guest moves the BAR). */
+#define VM_MOVABLE_SLOT GUEST_MEM_MAX_REGIONS
+int vm_map_movable(struct vm *vm, uint64_t gpa, void *host, uint64_t size, bool on,
+		   struct kvmini_error *err);
+
 /* KVM's dirty-page log for the memory slot of RAM region `region`: turn
- * it on or off, and fetch (and reset) its bitmap, one bit per page. */
+ * it on or off, and fetch (and reset) its bitmap, one bit per page.
+ * vm_get_dirty_log() takes VM_MOVABLE_SLOT too. */
 int vm_set_dirty_logging(struct vm *vm, unsigned region, bool on, struct kvmini_error *err);
 int vm_get_dirty_log(struct vm *vm, unsigned region, uint64_t *bitmap,
 		     struct kvmini_error *err);

@@ -153,8 +153,13 @@ int board_attach(struct board *b, struct vm *vm, const struct kvmini_config *cfg
 	if (board_virtio_attach(b, cfg, err) < 0)
 		return -1;
 	/* After virtio-pci's functions, whose BARs then sit where they
-	 * do without it. */
-	return cfg->testdev ? board_pci_testdev_attach(b, err) : 0;
+	 * do without them. */
+	if (cfg->testdev && board_pci_testdev_attach(b, err) < 0)
+		return -1;
+	if (cfg->display_bochs && b->display)
+		return board_pci_bochs_attach(b, b->display, cfg->display_width,
+					      cfg->display_height, err);
+	return 0;
 }
 
 static void slot_destroy(struct board_slot *slot)
@@ -169,6 +174,7 @@ void board_detach(struct board *b)
 	if (!b->desc)
 		return;   /* never initialised */
 	__atomic_store_n(&b->watchers_ready, false, __ATOMIC_RELEASE);
+	board_pci_bochs_detach(b);
 	board_pci_testdev_detach(b);
 	board_virtio_detach(b);   /* its lines may go through the split irqchip */
 	split_irqchip_destroy(b->split);   /* its KVM calls use the VM fd */

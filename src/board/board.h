@@ -18,6 +18,7 @@
 
 struct split_irqchip;
 struct board_pci;
+struct framebuffer;
 
 struct board_desc {
 	const char *name;
@@ -51,6 +52,10 @@ struct board {
 	struct board_virtio_slot virtio_slots[VIRTIO_MAX_DEVICES];
 	unsigned nvirtio;
 	struct board_pci *pci;   /* --transport pci: this boot's host bridge */
+	/* The machine's framebuffer (set before board_attach(); NULL: no
+	 * display): with --display WxH,bochs-display, the Bochs display's
+	 * video memory. */
+	struct framebuffer *display;
 	/* Lines some device watches (device_type.watched_lines), and
 	 * whether every device of this boot exists to be told (atomic). */
 	uint16_t watched_lines;

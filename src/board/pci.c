@@ -7,6 +7,7 @@
 #include "board/board.h"
 #include "board/pci.h"
 #include "kvm_doorbell.h"
+#include "pci/bochs_display.h"
 #include "pci/pci.h"
 #include "pci/testdev.h"
 #include "virtio/pci.h"
@@ -15,6 +16,9 @@ _Static_assert(X86_PCI_INTX_LINES == PCI_INTX_LINES, "one IOAPIC pin per INTx li
 _Static_assert(X86_PCI_ECAM_SIZE == PCI_ECAM_BUS_SIZE, "ECAM for bus 0");
 _Static_assert(BOARD_PCI_TESTDEV_SLOT > VIRTIO_MAX_DEVICES && BOARD_PCI_TESTDEV_SLOT < PCI_SLOTS,
 	       "pci-testdev's slot is clear of virtio-pci's 1, 2, ...");
+_Static_assert(BOARD_PCI_BOCHS_SLOT > VIRTIO_MAX_DEVICES && BOARD_PCI_BOCHS_SLOT < PCI_SLOTS &&
+		       BOARD_PCI_BOCHS_SLOT != BOARD_PCI_TESTDEV_SLOT,
+	       "bochs-display's slot is clear of the others");
 
 /* One MSI-X vector in KVM: its GSI (with an MSI route) and the irqfd
  * that raises it. The eventfd exists from set-up on: a vector comes to
@@ -41,7 +45,16 @@ struct board_pci {
 	struct pci_slot slots[VIRTIO_MAX_DEVICES];
 	unsigned n;
 	struct pci_testdev *testdev;   /* --testdev */
+	struct bochs_display *bochs;   /* --display WxH,bochs-display */
 };
+
+static void bochs_remove(struct board_pci *p);
+
+/* The host bridge stays while any function is on it. */
+static bool host_in_use(const struct board_pci *p)
+{
+	return p->n || p->testdev || p->bochs;
+}
 
 /* ---- MSI-X vectors through KVM ---- */
 
@@ -218,6 +231,7 @@ void board_pci_destroy(struct board_pci *p)
 	if (!p)
 		return;
 	testdev_remove(p);
+	bochs_remove(p);
 	while (p->n)
 		remove_last(p);
 	pci_host_destroy(&p->host);
@@ -241,7 +255,7 @@ static int pci_attach(struct board *b, struct board_virtio_slot *slot, struct kv
 	if (!b->pci && !(b->pci = board_pci_create(b->vm, b->loop, err)))
 		return -1;
 	if (board_pci_add(b->pci, slot->vdev, err) < 0) {
-		if (!b->pci->n && !b->pci->testdev) {
+		if (!host_in_use(b->pci)) {
 			board_pci_destroy(b->pci);
 			b->pci = NULL;
 		}
@@ -257,7 +271,7 @@ static void pci_detach(struct board *b, struct board_virtio_slot *slot)
 		return;
 	remove_last(b->pci);
 	slot->transport = NULL;
-	if (!b->pci->n && !b->pci->testdev) {
+	if (!host_in_use(b->pci)) {
 		board_pci_destroy(b->pci);
 		b->pci = NULL;
 	}
@@ -282,7 +296,7 @@ int board_pci_testdev_attach(struct board *b, struct kvmini_error *err)
 		kvmini_fail(err, KVMINI_E_HOST, "out of memory for pci-testdev");
 	free(p->testdev);
 	p->testdev = NULL;
-	if (!p->n) {
+	if (!host_in_use(p)) {
 		board_pci_destroy(p);
 		b->pci = NULL;
 	}
@@ -294,10 +308,77 @@ void board_pci_testdev_detach(struct board *b)
 	if (!b->pci)
 		return;
 	testdev_remove(b->pci);
-	if (!b->pci->n) {
+	if (!host_in_use(b->pci)) {
 		board_pci_destroy(b->pci);
 		b->pci = NULL;
 	}
+}
+
+/* ---- bochs-display (--display WxH,bochs-display) ----
+ *
+ * Like pci-testdev it brings the host bridge if nothing else did. Its
+ * video memory is the machine's framebuffer, which KVM gets as the VM's
+ * movable slot wherever the guest puts BAR 0. */
+
+static int bochs_vram_map(void *ctx, uint64_t gpa, bool on, struct kvmini_error *err)
+{
+	struct board_pci *p = ctx;
+	struct framebuffer *fb = p->bochs->fb;
+	return vm_map_movable(p->vm, gpa, fb->pixels, fb->size, on, err);
+}
+
+static void bochs_remove(struct board_pci *p)
+{
+	if (!p->bochs)
+		return;
+	bochs_display_destroy(p->bochs);
+	free(p->bochs);
+	p->bochs = NULL;
+}
+
+int board_pci_bochs_attach(struct board *b, struct framebuffer *fb, unsigned width,
+			   unsigned height, struct kvmini_error *err)
+{
+	if (!b->pci && !(b->pci = board_pci_create(b->vm, b->loop, err)))
+		return -1;
+	struct board_pci *p = b->pci;
+	struct bochs_display_env env = {
+		.host = &p->host, .slot = BOARD_PCI_BOCHS_SLOT, .fb = fb, .width = width,
+		.height = height, .vram_map = bochs_vram_map, .vram_ctx = p,
+		.log_fd = p->vm->log_fd,
+	};
+	/* bochs_vram_map() finds the framebuffer through p->bochs, set
+	 * before the function is plugged. */
+	if ((p->bochs = calloc(1, sizeof(*p->bochs)))) {
+		p->bochs->fb = fb;
+		if (bochs_display_init(p->bochs, &env, err) == 0)
+			return 0;
+	} else {
+		kvmini_fail(err, KVMINI_E_HOST, "out of memory for bochs-display");
+	}
+	free(p->bochs);
+	p->bochs = NULL;
+	if (!host_in_use(p)) {
+		board_pci_destroy(p);
+		b->pci = NULL;
+	}
+	return -1;
+}
+
+void board_pci_bochs_detach(struct board *b)
+{
+	if (!b->pci)
+		return;
+	bochs_remove(b->pci);
+	if (!host_in_use(b->pci)) {
+		board_pci_destroy(b->pci);
+		b->pci = NULL;
+	}
+}
+
+uint64_t board_pci_display_address(const struct board *b)
+{
+	return b->pci && b->pci->bochs ? bochs_display_vram_address(b->pci->bochs) : 0;
 }
 
 const struct board_virtio_transport board_virtio_pci = {

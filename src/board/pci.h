@@ -39,6 +39,18 @@ struct board;
 int board_pci_testdev_attach(struct board *b, struct kvmini_error *err);
 void board_pci_testdev_detach(struct board *b);
 
+/* --display WxH,bochs-display: the Bochs display (pci/bochs_display.h)
+ * at slot 30, fb its video memory (framebuffer_init_vram()), width x
+ * height its first mode; with the host bridge if nothing else brought
+ * it. Detach before the virtio devices. board_pci_display_address():
+ * where its video memory is (BAR 0), 0 without it. */
+#define BOARD_PCI_BOCHS_SLOT 30u
+struct framebuffer;
+int board_pci_bochs_attach(struct board *b, struct framebuffer *fb, unsigned width,
+			   unsigned height, struct kvmini_error *err);
+void board_pci_bochs_detach(struct board *b);
+uint64_t board_pci_display_address(const struct board *b);
+
 /* What the firmware tables say about it. */
 const struct x86_pci_desc *board_pci_firmware(const struct board_pci *p);
 

@@ -346,6 +346,27 @@ static int parse_transport(const char *v, enum kvmini_transport *out, struct kvm
 	return 0;
 }
 
+/* --display WxH[,bochs-display]: QEMU's device name picks the Bochs
+ * display PCI function instead of the fixed framebuffer. */
+#define DISPLAY_BOCHS ",bochs-display"
+
+static int parse_display(const char *v, struct run_options *o, struct kvmini_error *err)
+{
+	char size[32];
+	const char *comma = strchr(v, ',');
+	size_t n = comma ? (size_t)(comma - v) : strlen(v);
+	if (comma && strcmp(comma, DISPLAY_BOCHS) != 0)
+		return kvmini_fail(err, KVMINI_E_USAGE,
+				   "--display '%s': the only device is bochs-display "
+				   "(WIDTHxHEIGHT,bochs-display)", v);
+	if (n >= sizeof(size))
+		return kvmini_fail(err, KVMINI_E_USAGE, "--display '%s': expected WIDTHxHEIGHT", v);
+	memcpy(size, v, n);
+	size[n] = 0;
+	o->cfg.display_bochs = comma != NULL;
+	return framebuffer_parse_size(size, &o->cfg.display_width, &o->cfg.display_height, err);
+}
+
 static int apply_option(int opt, const char *v, struct run_options *o, struct kvmini_error *err)
 {
 	switch (opt) {
@@ -452,7 +473,7 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 	case OPT_CPU_FEATURES:
 		return parse_cpu_features(v, o, err);
 	case OPT_DISPLAY:
-		return framebuffer_parse_size(v, &o->cfg.display_width, &o->cfg.display_height, err);
+		return parse_display(v, o, err);
 	case OPT_VNC:
 		if (!*v)
 			return bad_value(err, "vnc", v, "HOST:DISPLAY, :DISPLAY or unix:PATH");

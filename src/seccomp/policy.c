@@ -230,6 +230,13 @@ static const unsigned long ioctl_snapshot[] = {
 	KVM_SET_LAPIC, KVM_SET_MP_STATE, KVM_SET_PIT2, KVM_SET_CLOCK, 0
 };
 
+/* Memory behind a PCI BAR (the Bochs display's video memory) follows
+ * the BAR when the guest moves it: a vCPU's config write deletes the
+ * KVM slot and adds it at the new place (vm_map_movable()). */
+static const unsigned long ioctl_bar_memory[] = {
+	KVM_SET_USER_MEMORY_REGION, 0
+};
+
 /* Building a VM again (main thread, --on-reset restart). */
 static const unsigned long ioctl_build[] = {
 	KVM_GET_API_VERSION, KVM_CHECK_EXTENSION, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE,
@@ -272,7 +279,7 @@ static const struct seccomp_policy policies[SECCOMP_ROLES] = {
 	[SECCOMP_ROLE_VCPU] = {
 		.name = "vcpu",
 		.sys = GROUPS(sys_base, sys_vcpu),
-		.ioctl = GROUPS(ioctl_terminal, ioctl_vcpu, ioctl_irq, ioctl_tap),
+		.ioctl = GROUPS(ioctl_terminal, ioctl_vcpu, ioctl_irq, ioctl_tap, ioctl_bar_memory),
 	},
 	[SECCOMP_ROLE_EVLOOP] = {
 		.name = "evloop",
