@@ -87,6 +87,8 @@ $(G)/testdevs_restart.elf: guests/testdevs.c $(GUEST_RT) guests/lib/cmos.h guest
 		$(GUEST_RT_SRCS) $<
 # A bare-metal virtio-mmio driver (virtio-rng, --rng).
 guests: $(G)/virtio_rng.elf
+# QEMU's bochs-display as a driver sets a mode on it (--display WxH,bochs-display).
+guests: $(G)/bochs_display.elf
 # The hostile-guest suite (guests/hostile.c), and its endless interrupt storm.
 guests: $(G)/hostile.elf $(G)/hostile_storm.elf
 $(G)/hostile_storm.elf: guests/hostile.c $(GUEST_RT) guests/elf.ld | $(G)

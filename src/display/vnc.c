@@ -306,6 +306,9 @@ static void *vnc_thread(void *arg)
 	if (!enter_thread(s))
 		return NULL;
 	while (!atomic_load(&s->stop)) {
+		/* Follow a mode set even with no viewer: one that connects
+		 * is then told the size of the screen as it is. */
+		mode_follow(s);
 		s->rfb.rfbProcessEvents(s->screen, (long)(period / 1000));
 		uint64_t now = now_ns();
 		if (s->clients && (s->full_compare || now - s->last_refresh_ns >= period)) {

@@ -316,3 +316,84 @@ expected_pattern() {
 	KPID=
 	assert_status 1
 }
+
+# ---- QEMU's bochs-display (--display WxH,bochs-display) ----
+
+@test "bochs-display: --display takes only bochs-display after the size" {
+	kvmini run --display 320x200,vga "$GUESTS/hello_long.elf"
+	assert_status 2
+	assert_stderr_has "the only device is bochs-display"
+	kvmini run --display 8x8,bochs-display "$GUESTS/hello_long.elf"
+	assert_status 2
+	assert_stderr_has "each side must be 16 to 4096 pixels"
+}
+
+# What guests/bochs_display.c prints when every check passed.
+BOCHS_LINES="bochs-display found, video memory moved
+edid ok
+refusals ok
+mode 320x200 set
+drawn
+ready"
+
+@test "bochs-display (KVM): a guest finds 1234:1111, sets 320x200 and the screenshot is its drawing" {
+	needs_kvm
+	expected_pattern
+	# The guest ends at the byte on COM1, which waits in the UART.
+	run_checked bash -c "printf x | \"\$0\" run --display 640x480,bochs-display \
+		--screenshot-on-exit \"\$1\" --timeout 300 \"\$2\"" \
+		"$KVMINI" "$W/exit.png" "$GUESTS/bochs_display.elf"
+	assert_status 1
+	assert_stdout "$BOCHS_LINES"
+	run "$SAME" "$W/expected.png" "$W/exit.png"
+	assert_status 0
+}
+
+# Start the bochs-display guest in the background on a free VNC display
+# and wait for its "ready"; sets KPID and DISPLAY_NO. A byte written to
+# fd 8 ends it.
+start_bochs_guest() {
+	local d tries=0
+	while [ $tries -lt 20 ]; do
+		d=$((40 + RANDOM % 60))
+		tries=$((tries + 1))
+		: >"$W/serial"
+		"$KVMINI" run --display 640x480,bochs-display --vnc "127.0.0.1:$d" \
+			--screenshot-on-exit "$W/exit.png" --timeout 300 "$GUESTS/bochs_display.elf" \
+			<&8 >"$W/serial" 2>"$W/kerr" &
+		KPID=$!
+		while ! grep -q '^ready$' "$W/serial" && kill -0 "$KPID" 2>/dev/null; do
+			sleep 0.02
+		done
+		if grep -q '^ready$' "$W/serial"; then
+			DISPLAY_NO=$d
+			return 0
+		fi
+		wait "$KPID" || true
+		KPID=
+		grep -q 'cannot listen' "$W/kerr" || { cat "$W/serial" "$W/kerr"; return 1; }
+	done
+	return 1
+}
+
+@test "bochs-display (KVM): VNC shows the guest's 320x200 mode, not the first 640x480" {
+	needs_kvm
+	command -v gvnccapture >/dev/null || skip "gvnccapture missing: scripts/install-deps.sh test"
+	expected_pattern
+	start_bochs_guest
+	run timeout 60 gvnccapture "127.0.0.1:$DISPLAY_NO" "$W/live.png"
+	assert_status 0
+	run "$SAME" "$W/expected.png" "$W/live.png"
+	assert_status 0
+	run timeout 60 "$CLIENT" "127.0.0.1:$((5900 + DISPLAY_NO))" -c "$W/client.png"
+	assert_status 0
+	run "$SAME" "$W/expected.png" "$W/client.png"
+	assert_status 0
+	echo x >&8
+	wait "$KPID" && status=0 || status=$?
+	KPID=
+	assert_status 1
+	run "$SAME" "$W/expected.png" "$W/exit.png"
+	assert_status 0
+	sanitizer_check "$(cat "$W/kerr")"
+}
