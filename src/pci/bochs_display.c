@@ -159,13 +159,22 @@ static const struct bus_device_ops mmio_ops = { .read = mmio_read, .write = mmio
 
 /* ---- the video memory's slot follows BAR 0 ---- */
 
+/* The slot at addr, or (on false) no slot. A refusal (over RAM or
+ * another slot) is logged once: accesses then exit and reach the BAR's
+ * range, or whatever KVM has there. */
 static void vram_slot(struct bochs_display *d, uint64_t addr, bool on)
 {
 	struct kvmini_error err = { 0 };
-	if (d->vram_map(d->vram_ctx, addr, on, &err) == 0 || !on)
+	if (!on) {
+		if (d->slot_live)
+			d->vram_map(d->vram_ctx, 0, false, &err);
+		d->slot_live = false;
 		return;
-	/* Over RAM or another slot: KVM refuses, accesses then exit and
-	 * reach the BAR's range (or whatever KVM had there). */
+	}
+	if (d->vram_map(d->vram_ctx, addr, true, &err) == 0) {
+		d->slot_live = true;
+		return;
+	}
 	if (!d->vram_failed && d->log_fd >= 0)
 		dprintf(d->log_fd, "kvmini: bochs-display: video memory at 0x%llx: %s\n",
 			(unsigned long long)addr, err.msg);
@@ -178,10 +187,7 @@ static void bar_mapped(void *opaque, unsigned bar, uint64_t addr, bool mapped)
 	if (bar != BOCHS_VRAM_BAR)
 		return;
 	pthread_mutex_lock(&d->lock);
-	if (d->vram_on)
-		vram_slot(d, d->vram_at, false);
-	d->vram_on = mapped;
-	d->vram_at = addr;
+	vram_slot(d, 0, false);
 	if (mapped)
 		vram_slot(d, addr, true);
 	/* KVM's dirty log for the slot starts again: compare everything. */

@@ -65,8 +65,7 @@ struct bochs_display {
 	void *vram_ctx;
 	int log_fd;
 	bool vram_failed;               /* logged once */
-	bool vram_on;                   /* where BAR 0 is, as bar_mapped told */
-	uint64_t vram_at;
+	bool slot_live;                 /* KVM has the video memory in its slot */
 };
 
 struct bochs_display_env {
