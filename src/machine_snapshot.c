@@ -54,7 +54,8 @@ static int snapshot_check(struct kvmini_vm *m, enum kvmini_snapshot_type type,
 	 * the state: a restored guest would find its functions undecoded. */
 	if (m->board.pci)
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshots of VMs with a PCI bus "
-				   "(--testdev's pci-testdev, bochs-display) are not supported yet");
+				   "(%s) are not supported yet",
+				   m->cfg.testdev ? "--testdev's pci-testdev" : "bochs-display");
 	if (type == KVMINI_SNAPSHOT_DIFF && !m->cfg.track_dirty_pages)
 		return kvmini_fail(err, KVMINI_E_USAGE, "diff snapshots need dirty page tracking "
 				   "(track_dirty_pages)");

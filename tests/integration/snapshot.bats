@@ -190,3 +190,14 @@ assert_continues() {
 	assert_api 400 "$(fault "Cannot create the snapshot: snapshots of VMs with a PCI bus (--testdev's pci-testdev) are not supported yet")"
 	[ ! -e "$BATS_TEST_TMPDIR/s" ]
 }
+
+@test "snapshot: a bochs-display VM is refused (its PCI bus and video memory are not saved yet)" {
+	needs_kvm
+	start_api --display 320x200,bochs-display --timeout 120 "$GUESTS/sequence.elf"
+	wait_for_text "$OUT" "10 "
+	api PATCH /vm '{"state": "Paused"}'
+	assert_api 204 ""
+	api PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$BATS_TEST_TMPDIR/s\", \"mem_file_path\": \"$BATS_TEST_TMPDIR/m\"}"
+	assert_api 400 "$(fault "Cannot create the snapshot: snapshots of VMs with a PCI bus (bochs-display) are not supported yet")"
+	[ ! -e "$BATS_TEST_TMPDIR/s" ]
+}
