@@ -15,6 +15,11 @@ setup_file() {
 	test_kernel_find
 }
 
+# The fbcon tests start kvmini in the background (KPID).
+teardown() {
+	background_kvmini_teardown
+}
+
 CMDLINE='console=ttyS0 panic=-1'
 SCRIPT='echo hello from busybox; echo cpus $(grep -c ^processor /proc/cpuinfo); uname -sr'
 
@@ -65,4 +70,71 @@ assert_clean_run() {
 	needs_kvm
 	boot_test_kernel split 2
 	assert_clean_run 2
+}
+
+# ---- fbcon on kvmini's display (docs/display.md) ----
+
+D=$(dirname "$KVMINI")/display
+
+# True when the PNG holds a pixel that is not black. PNG's row filters
+# map an all-zero image to all-zero bytes and any other to some non-zero
+# byte, so the inflated data need not be unfiltered.
+png_not_black() {
+	python3 - "$1" <<-'PY'
+	import struct, sys, zlib
+	data = open(sys.argv[1], "rb").read()
+	pos, idat, width = 8, b"", 0
+	while pos < len(data):
+	    n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+	    if kind == b"IHDR":
+	        width = struct.unpack(">I", data[pos + 8:pos + 12])[0]
+	    if kind == b"IDAT":
+	        idat += data[pos + 8:pos + 8 + n]
+	    pos += 12 + n
+	raw = zlib.decompress(idat)
+	row = 1 + 3 * width
+	sys.exit(0 if any(raw[i] for i in range(len(raw)) if i % row) else 1)
+	PY
+}
+
+# Boot the bzImage with DISPLAY (a --display value) and fbcon on tty0,
+# wait until /init runs (console messages then stop: dmesg -n 1), and
+# compare a VNC capture with a screenshot over the API; both must show
+# more than black. A line on COM1 ends the guest.
+fbcon_check() {
+	local W=$BATS_TEST_TMPDIR
+	mkfifo "$W/in"
+	exec 8<>"$W/in"
+	"$KVMINI" run --display "$1" --vnc "unix:$W/vnc.sock" --api-sock "$W/api.sock" \
+		--timeout 300 --mem 256M --kernel "$TEST_KERNEL/bzImage" \
+		--initrd "$TEST_KERNEL/initramfs.cpio.gz" \
+		--cmdline "console=tty0 console=ttyS0 panic=-1 vt.global_cursor_default=0 kvmini_run=\"dmesg -n 1; echo fbcon-\$((6 * 7)); read x\"" \
+		<&8 >"$W/serial" 2>"$W/kerr" &
+	KPID=$!
+	# Not "fbcon-ready": the kernel prints its command line first.
+	wait_for_text "$W/serial" "fbcon-42"
+	run_checked "$KVMINI" ctl "$W/api.sock" screenshot "$W/shot.png"
+	assert_status 0
+	run timeout 60 "$D/vnc_client" "$W/vnc.sock" -c "$W/live.png"
+	assert_status 0
+	run "$D/png_same" "$W/shot.png" "$W/live.png"
+	assert_status 0
+	png_not_black "$W/shot.png" || { echo "the screen is black"; return 1; }
+	echo x >&8
+	wait "$KPID" && status=0 || status=$?
+	KPID=
+	assert_status 0
+	grep -q "kvmini-init: status 0" "$W/serial"
+	sanitizer_check "$(cat "$W/kerr")"
+	exec 8>&-
+}
+
+@test "test kernel: fbcon shows the kernel's messages on --display; VNC shows the same" {
+	needs_kvm
+	fbcon_check 640x480
+}
+
+@test "test kernel: fbcon on bochs-display's video memory, told in screen_info" {
+	needs_kvm
+	fbcon_check 640x480,bochs-display
 }
