@@ -1,6 +1,6 @@
 /* The event loop: one thread that waits (epoll) on every file
  * descriptor kvmini watches, and calls a callback when one is ready:
- * console input, timers (timerfd), doorbell eventfds, and later sockets.
+ * console input, timers (one timerfd), doorbell eventfds, sockets.
  * It depends on nothing but libc and error.h, so every layer may use it.
  *
  * Ownership: the loop belongs to the public VM (struct kvmini_vm in
@@ -9,9 +9,11 @@
  * so what the front end registered (console input, later the control
  * socket) stays registered across boots, while a boot's devices (the
  * PIT's timer, doorbells) remove their registrations with the boot.
- * kvmini_vm_run() starts it after set-up and stops and joins it before
+ * kvmini_vm_run() starts it once something needs it (a watched fd, an
+ * armed timer: event_loop_on_want) and stops and joins it before
  * returning, like the vCPUs; registrations may be made before it starts
- * (ready fds wait in epoll until it does).
+ * (ready fds wait in epoll until it does). The timers share one timerfd
+ * set for the earliest deadline.
  *
  * Threads: every function may be called from any thread, including from
  * inside a callback on the loop's thread, except event_loop_stop() and
