@@ -1,6 +1,6 @@
 /* The event loop: one thread that waits (epoll) on every file
  * descriptor kvmini watches, and calls a callback when one is ready:
- * console input, timers (timerfd), doorbell eventfds, and later sockets.
+ * console input, timers (one timerfd), doorbell eventfds, sockets.
  * It depends on nothing but libc and error.h, so every layer may use it.
  *
  * Ownership: the loop belongs to the public VM (struct kvmini_vm in
@@ -9,9 +9,11 @@
  * so what the front end registered (console input, later the control
  * socket) stays registered across boots, while a boot's devices (the
  * PIT's timer, doorbells) remove their registrations with the boot.
- * kvmini_vm_run() starts it after set-up and stops and joins it before
+ * kvmini_vm_run() starts it once something needs it (a watched fd, an
+ * armed timer: event_loop_on_want) and stops and joins it before
  * returning, like the vCPUs; registrations may be made before it starts
- * (ready fds wait in epoll until it does).
+ * (ready fds wait in epoll until it does). The timers share one timerfd
+ * set for the earliest deadline.
  *
  * Threads: every function may be called from any thread, including from
  * inside a callback on the loop's thread, except event_loop_stop() and
@@ -28,7 +30,7 @@
 
 struct event_loop;
 struct event_handler;   /* one fd's registration */
-struct event_timer;     /* a timerfd on the loop */
+struct event_timer;     /* a deadline on the loop's one timerfd */
 
 /* `events` is epoll's mask of what happened (EPOLLIN, EPOLLHUP, ...).
  * Registrations are level-triggered: a callback that leaves data
@@ -38,8 +40,8 @@ typedef void event_timer_fn(void *ctx);
 
 /* name: the thread's name (at most 15 characters are kept). */
 struct event_loop *event_loop_create(const char *name, struct kvmini_error *err);
-/* Stops the loop if it runs, frees every registration left (closing
- * only the timers' own fds). NULL is fine. */
+/* Stops the loop if it runs, frees every registration and timer left
+ * (closing only the loop's own fds). NULL is fine. */
 void event_loop_destroy(struct event_loop *loop);
 /* Start the loop's thread; with event_loop_on_want() set, only once
  * something is watched or a timer armed (else the start is deferred
