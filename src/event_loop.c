@@ -64,6 +64,7 @@ struct event_loop {
 	uint64_t timer_fd_at;
 	struct event_timer *timers;
 	struct event_timer *timer_running;   /* whose callback runs now */
+	uint64_t timer_pass;                 /* counts timers_expired() calls */
 };
 
 /* Every timer of a loop shares the loop's one timerfd, armed for the
@@ -74,6 +75,7 @@ struct event_timer {
 	event_timer_fn *fn;
 	void *ctx;
 	uint64_t due;                 /* loop->lock; CLOCK_MONOTONIC ns, 0: disarmed */
+	uint64_t pass;                /* loop->lock; the last pass that fired it */
 	struct event_timer *next;     /* loop->timers */
 };
 
@@ -381,11 +383,14 @@ int event_loop_modify(struct event_loop *loop, struct event_handler *h, uint32_t
 		rc = epoll_ctl(loop->epoll_fd, op, h->fd, &ev);
 	if (rc == 0)
 		h->events = events;
+	/* Once unlocked, a callback may remove and the loop free h. */
+	int fd = h->fd;
+	bool wants = events && !h->timer;
 	pthread_mutex_unlock(&loop->lock);
 	if (rc < 0)
 		return kvmini_fail_errno(err, KVMINI_E_HOST, errno,
-					 "cannot change what the event loop watches on fd %d", h->fd);
-	if (events && !h->timer)
+					 "cannot change what the event loop watches on fd %d", fd);
+	if (wants)
 		loop_want(loop);
 	return 0;
 }
@@ -429,15 +434,21 @@ static void timer_fd_update(struct event_loop *loop)
 	loop->timer_fd_at = first;
 }
 
-/* The earliest timer due by `now`, disarmed, or NULL (loop->lock held). */
+/* The earliest timer due by `now` and not yet fired in this pass,
+ * disarmed, or NULL (loop->lock held). Once a pass: a callback that
+ * re-arms its timer in the past (a PIT catching up) must not keep the
+ * loop from epoll, where a stop waits. */
 static struct event_timer *timer_take_due(struct event_loop *loop, uint64_t now)
 {
 	struct event_timer *first = NULL;
 	for (struct event_timer *t = loop->timers; t; t = t->next)
-		if (t->due && t->due <= now && (!first || t->due < first->due))
+		if (t->due && t->due <= now && t->pass != loop->timer_pass &&
+		    (!first || t->due < first->due))
 			first = t;
-	if (first)
+	if (first) {
 		first->due = 0;
+		first->pass = loop->timer_pass;
+	}
 	return first;
 }
 
@@ -451,6 +462,7 @@ static void timers_expired(void *ctx, int fd, uint32_t events)
 	if (read(fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		return;
 	pthread_mutex_lock(&loop->lock);
+	loop->timer_pass++;
 	loop->timer_fd_at = 0;   /* fired (or disarmed by a newer set): set it again below */
 	struct event_timer *t;
 	while ((t = timer_take_due(loop, event_loop_now_ns()))) {

@@ -727,3 +727,34 @@ Test(event_loop, destroying_a_timer_waits_for_its_running_callback, .timeout = 3
 	pthread_mutex_unlock(&r.lock);
 	event_loop_destroy(loop);
 }
+
+/* A timer that always re-arms itself in the past (a PIT catching up)
+ * fires once per pass: the loop still sees its stop. */
+struct rearmer {
+	struct recorder *r;
+	struct event_timer *t;
+};
+
+static void rearm_in_the_past(void *ctx)
+{
+	struct rearmer *a = ctx;
+	event_timer_arm_at(a->t, 0);
+	record(a->r, 1);
+}
+
+Test(event_loop, a_timer_re_armed_in_the_past_does_not_keep_the_loop_from_stopping,
+     .timeout = 30)
+{
+	struct recorder r;
+	recorder_init(&r);
+	struct event_loop *loop = started_loop();
+	struct kvmini_error err;
+	struct rearmer a = { .r = &r };
+	a.t = event_timer_create(loop, rearm_in_the_past, &a, &err);
+	cr_assert_not_null(a.t, "%s", err.msg);
+	event_timer_arm_at(a.t, 0);
+	cr_assert(wait_count(&r, 100));
+	event_loop_stop(loop);   /* hangs (the test times out) if the pass never ends */
+	event_timer_destroy(a.t);
+	event_loop_destroy(loop);
+}
