@@ -83,3 +83,98 @@ run_hostile() {
 	[ "$status" -eq 12 ] || { echo "status $status"; cat "$BATS_TEST_TMPDIR/err"; false; }
 	grep -q "stopped by the user" "$BATS_TEST_TMPDIR/err"
 }
+
+# ---- reset storm (guests/reset_storm.c) ----
+
+# `reset_storm ARGS...`: 40 boots, each reset through the next of five
+# paths with every timer running; kvmini restarts the VM each time
+# (there is no restart limit: --timeout only bounds a hang) and ends
+# with the guest's own status after the last boot.
+reset_storm() {
+	needs_kvm
+	kvmini run --on-reset restart --timeout 300 "$@" "$GUESTS/reset_storm.elf"
+	local boots
+	boots=$(grep -c '^boot [0-9]*: RAM fresh$' <<<"$output" || true)
+	if [ "$status" -ne 81 ] || [ "$boots" -ne 40 ]; then
+		echo "status $status (want 81), $boots fresh boots (want 40)"
+		echo "$output" | tail -n 20
+		echo "stderr: $stderr"
+		return 1
+	fi
+	local path
+	for path in "port 0xcf9" "the i8042" "a triple fault" "port 0x92" "the ACPI reset register"; do
+		[ "$(grep -c "^resetting through $path\$" <<<"$output")" -ge 7 ] ||
+			{ echo "too few resets through $path"; echo "$output"; false; }
+	done
+	! grep -q "did not happen\|RAM kept\|no ACPI reset" <<<"$output"
+}
+
+@test "a reset storm under --on-reset restart, --irqchip kernel, 2 vCPUs" {
+	reset_storm --irqchip kernel --cpus 2 --rng
+}
+
+@test "a reset storm under --on-reset restart, --irqchip split" {
+	reset_storm --irqchip split --rng --transport pci
+}
+
+# ---- the host stays idle while the guest waits in hlt ----
+
+# The CPU time (utime + stime, in clock ticks) of process $1 so far:
+# fields 14 and 15 of /proc/PID/stat, counted after the command name.
+# Fails once the process is gone or a zombie.
+cpu_ticks() {
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	s=${s##*) }
+	# shellcheck disable=SC2086
+	set -- $s
+	[ "$1" != Z ] || return 1
+	echo $((${12} + ${13}))
+}
+
+# `idle_check IRQCHIP GUEST`: from the guest's "halt: waiting" line to
+# kvmini's end at --timeout, kvmini (every thread: vCPU, event loop,
+# signals) may use under 10% of one CPU. A VMM that spun on the halt
+# would use ~100%; an idle one uses ~0 (one clock tick is 10 ms). The
+# bound is generous for the nested test VM, where a halted L2 vCPU is
+# an L1 thread asleep in KVM as on bare metal, but L1's own timer
+# ticks run under QEMU's TCG. CPU time is sampled until the process
+# ends (the sampling pause only sets the resolution, it decides nothing).
+idle_check() {
+	needs_kvm
+	local out=$BATS_TEST_TMPDIR/out c0 c t0 t1 c1
+	"$KVMINI" run --irqchip "$1" --timeout 10 "$GUESTS/$2" </dev/null >"$out" \
+		2>"$BATS_TEST_TMPDIR/err" &
+	KPID=$!
+	wait_for_text "$out" "halt: waiting in"
+	c0=$(cpu_ticks "$KPID")
+	t0=$EPOCHREALTIME
+	c1=$c0 t1=$t0
+	while c=$(cpu_ticks "$KPID"); do
+		c1=$c t1=$EPOCHREALTIME
+		sleep 0.2
+	done
+	status=0
+	wait "$KPID" || status=$?
+	KPID=
+	[ "$status" -eq 8 ] || { echo "status $status (want 8)"; cat "$BATS_TEST_TMPDIR/err"; false; }
+	local hz verdict
+	hz=$(getconf CLK_TCK)
+	verdict=$(awk -v c=$((c1 - c0)) -v hz="$hz" -v t0="$t0" -v t1="$t1" 'BEGIN {
+		wall = t1 - t0; cpu = c / hz; share = (wall > 0) ? 100 * cpu / wall : 0
+		verdict = (wall >= 2 && cpu < 0.1 * wall) ? "ok" : "FAIL"
+		printf "%s: %.2f s CPU in %.2f s halted (%.1f%%)\n", verdict, cpu, wall, share
+	}')
+	echo "$1 $2: $verdict" >&3
+	[[ "$verdict" == ok:* ]] || { echo "$verdict"; false; }
+}
+
+@test "the host stays idle while a guest waits in cli; hlt (kernel and split irqchips)" {
+	idle_check kernel halt_idle.elf
+	idle_check split halt_idle.elf
+}
+
+@test "the host stays idle while a guest waits in sti; hlt with nothing to wake it" {
+	idle_check kernel halt_idle_sti.elf
+	idle_check split halt_idle_sti.elf
+}
