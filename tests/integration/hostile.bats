@@ -20,30 +20,36 @@ make_disk() {
 	head -c 1048576 /dev/zero | tr '\0' '\377' >"$BATS_TEST_TMPDIR/disk.img"
 }
 
-# `run_hostile IRQCHIP TRANSPORT`: the guest with virtio-rng and
-# virtio-blk on TRANSPORT; COM1 to a file, since the sweep writes garbage.
+# `run_hostile IRQCHIP TRANSPORT`: the guest with every virtio device
+# kvmini has on TRANSPORT (rng, a block device, a console, user-mode
+# networking, vsock); COM1 and the virtio console to files, since the
+# sweep and the garbage write there.
 run_hostile() {
 	needs_kvm
 	make_disk
+	local t=$BATS_TEST_TMPDIR
 	kvmini run --irqchip "$1" --transport "$2" --mem 64M --rng \
-		--disk "$BATS_TEST_TMPDIR/disk.img" --serial "file:$BATS_TEST_TMPDIR/serial" \
-		--timeout 240 "$GUESTS/hostile.elf"
+		--disk "$t/disk.img" --vconsole "file:$t/vconsole" --net user \
+		--vsock "cid=3,uds=$t/vsock" --serial "file:$t/serial" \
+		--timeout 300 "$GUESTS/hostile.elf"
 	local log
-	log=$(grep -a '^hostile: ' "$BATS_TEST_TMPDIR/serial" || true)
-	if [ "$status" -ne 85 ] || [ "$(tail -n 1 "$BATS_TEST_TMPDIR/serial")" != "hostile: survived" ]; then
+	log=$(grep -a '^hostile: ' "$t/serial" || true)
+	if [ "$status" -ne 85 ] || [ "$(tail -n 1 "$t/serial")" != "hostile: survived" ]; then
 		echo "status $status (want 85: debug-exit 0x2a)"
 		echo "$log"
 		echo "stderr: $stderr"
 		return 1
 	fi
-	# Every phase ran, and the virtio phase found its devices.
-	local want="ports storm mmio string virtio end" p
+	# Every phase ran, and the virtio phases found the devices.
+	local want="ports storm mmio lapic string virtio virtio-pci end" p
 	for p in $want; do
 		grep -q "^hostile: phase $p, seed " <<<"$log" || { echo "no phase $p"; echo "$log"; false; }
 	done
-	if [ "$2" = mmio ]; then
-		grep -qx "hostile: virtio done, 2 devices" <<<"$log" || { echo "$log"; false; }
-	fi
+	local mmio=0 pci=0
+	if [ "$2" = mmio ]; then mmio=5; else pci=5; fi
+	grep -qx "hostile: virtio done, $mmio devices" <<<"$log" || { echo "$log"; false; }
+	grep -q "^hostile: virtio-pci done, $pci devices, [0-9]* interrupts$" <<<"$log" || { echo "$log"; false; }
+	echo "$log" | grep -a "lapic done\|virtio-pci slot\|interrupts\|Mticks" >&3 || true
 }
 
 @test "the hostile guest survives under --irqchip kernel with virtio-mmio" {
@@ -56,6 +62,10 @@ run_hostile() {
 
 @test "the hostile guest survives under --irqchip split with virtio-pci" {
 	run_hostile split pci
+}
+
+@test "the hostile guest survives under --irqchip kernel with virtio-pci" {
+	run_hostile kernel pci
 }
 
 # The same guest's endless interrupt storm (hostile_storm.elf: every
