@@ -188,3 +188,29 @@ idle_check() {
 	idle_check kernel halt_idle_sti.elf
 	idle_check split halt_idle_sti.elf
 }
+
+# ---- SMP storm (hostile.c built with -DSMP_STORM) ----
+
+# `smp_storm IRQCHIP`: three vCPUs hit the UART, CMOS, PIT, i8042, port
+# 0x61 and virtio-rng's kicks, ISR and resets at once, 6000 accesses
+# each, while the boot CPU also runs garbage virtqueue rounds on it.
+smp_storm() {
+	needs_kvm
+	kvmini run --irqchip "$1" --cpus 3 --rng --mem 64M --timeout 300 "$GUESTS/hostile_smp.elf"
+	if [ "$status" -ne 85 ] || ! grep -qx "hostile: smp storm on 3 cpus, 1 virtio-mmio devices" <<<"$output" ||
+		! grep -qx "hostile: smp storm done, 18000 accesses" <<<"$output" ||
+		[ "$(tail -n 1 <<<"$output")" != "hostile: survived" ]; then
+		echo "status $status (want 85)"
+		grep -a "^hostile" <<<"$output"
+		echo "stderr: $stderr"
+		return 1
+	fi
+}
+
+@test "an SMP storm on the shared devices under --irqchip kernel" {
+	smp_storm kernel
+}
+
+@test "an SMP storm on the shared devices under --irqchip split" {
+	smp_storm split
+}
