@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ struct event_handler {
 	int fd;
 	event_fd_fn *fn;
 	void *ctx;
+	bool timer;                   /* a timer's: wants the loop only when armed */
 	uint32_t events;              /* loop->lock; 0: paused, out of epoll */
 	bool removed;                 /* loop->lock */
 	struct event_handler *next;   /* loop->handlers */
@@ -46,6 +48,13 @@ struct event_loop {
 	void *enter_ctx;
 	enum { ENTER_PENDING, ENTER_DONE, ENTER_FAILED } enter_state;   /* lock */
 	struct kvmini_error enter_err;
+	/* A lazy start (event_loop_on_want): the owner asked for a start
+	 * with nothing to wait on yet (`deferred`); the first thing watched
+	 * or armed sets `wanted` and asks the owner through `want`. */
+	event_want_fn *want;
+	void *want_ctx;
+	bool deferred;                    /* lock */
+	atomic_bool wanted;
 };
 
 struct event_timer {
@@ -186,7 +195,7 @@ struct event_loop *event_loop_create(const char *name, struct kvmini_error *err)
 
 /* The thread inherits a mask with every signal blocked, so no signal
  * handler ever runs on it. */
-int event_loop_start(struct event_loop *loop, struct kvmini_error *err)
+static int thread_start(struct event_loop *loop, struct kvmini_error *err)
 {
 	uint64_t drained;
 	while (read(loop->stop_fd, &drained, sizeof(drained)) > 0)
@@ -215,6 +224,35 @@ int event_loop_start(struct event_loop *loop, struct kvmini_error *err)
 	return 0;
 }
 
+/* Only the owner starts and stops the loop, so the thread cannot be
+ * started twice: the checks under the lock need not cover the start. */
+int event_loop_start(struct event_loop *loop, struct kvmini_error *err)
+{
+	pthread_mutex_lock(&loop->lock);
+	bool start = !loop->thread_running && (!loop->want || atomic_load(&loop->wanted));
+	loop->deferred = !loop->thread_running && !start;
+	pthread_mutex_unlock(&loop->lock);
+	return start ? thread_start(loop, err) : 0;
+}
+
+void event_loop_on_want(struct event_loop *loop, event_want_fn *fn, void *ctx)
+{
+	loop->want = fn;
+	loop->want_ctx = ctx;
+}
+
+/* The first want of a deferred loop asks its owner, once. */
+static void loop_want(struct event_loop *loop)
+{
+	if (!loop->want || atomic_load(&loop->wanted))
+		return;
+	pthread_mutex_lock(&loop->lock);
+	bool ask = !atomic_exchange(&loop->wanted, true) && loop->deferred;
+	pthread_mutex_unlock(&loop->lock);
+	if (ask)
+		loop->want(loop->want_ctx);
+}
+
 void event_loop_on_enter(struct event_loop *loop, event_thread_enter_fn *fn, void *ctx)
 {
 	loop->enter = fn;
@@ -225,6 +263,7 @@ void event_loop_stop(struct event_loop *loop)
 {
 	pthread_mutex_lock(&loop->lock);
 	bool running = loop->thread_running;
+	loop->deferred = false;
 	pthread_mutex_unlock(&loop->lock);
 	if (!running)
 		return;
@@ -258,15 +297,17 @@ void event_loop_destroy(struct event_loop *loop)
 
 /* ---- registrations ---- */
 
-struct event_handler *event_loop_add(struct event_loop *loop, int fd, uint32_t events,
-				     event_fd_fn *fn, void *ctx, struct kvmini_error *err)
+static struct event_handler *handler_add(struct event_loop *loop, int fd, uint32_t events,
+					 event_fd_fn *fn, void *ctx, bool timer,
+					 struct kvmini_error *err)
 {
 	struct event_handler *h = calloc(1, sizeof(*h));
 	if (!h) {
 		kvmini_fail(err, KVMINI_E_HOST, "out of memory for an event handler");
 		return NULL;
 	}
-	*h = (struct event_handler){ .loop = loop, .fd = fd, .fn = fn, .ctx = ctx, .events = events };
+	*h = (struct event_handler){ .loop = loop, .fd = fd, .fn = fn, .ctx = ctx,
+				     .timer = timer, .events = events };
 	pthread_mutex_lock(&loop->lock);
 	struct epoll_event ev = { .events = events, .data.ptr = h };
 	/* Added paused (no events): kept out of epoll, as a pause does. */
@@ -281,6 +322,15 @@ struct event_handler *event_loop_add(struct event_loop *loop, int fd, uint32_t e
 		free(h);
 		return NULL;
 	}
+	return h;
+}
+
+struct event_handler *event_loop_add(struct event_loop *loop, int fd, uint32_t events,
+				     event_fd_fn *fn, void *ctx, struct kvmini_error *err)
+{
+	struct event_handler *h = handler_add(loop, fd, events, fn, ctx, false, err);
+	if (h && events)
+		loop_want(loop);
 	return h;
 }
 
@@ -302,6 +352,8 @@ int event_loop_modify(struct event_loop *loop, struct event_handler *h, uint32_t
 	if (rc < 0)
 		return kvmini_fail_errno(err, KVMINI_E_HOST, errno,
 					 "cannot change what the event loop watches on fd %d", h->fd);
+	if (events && !h->timer)
+		loop_want(loop);
 	return 0;
 }
 
@@ -353,7 +405,7 @@ struct event_timer *event_timer_create(struct event_loop *loop, event_timer_fn *
 		free(t);
 		return NULL;
 	}
-	t->handler = event_loop_add(loop, t->fd, EPOLLIN, timer_ready, t, err);
+	t->handler = handler_add(loop, t->fd, EPOLLIN, timer_ready, t, true, err);
 	if (!t->handler) {
 		close(t->fd);
 		free(t);
@@ -364,6 +416,8 @@ struct event_timer *event_timer_create(struct event_loop *loop, event_timer_fn *
 
 static void timer_set(struct event_timer *t, uint64_t ns, int flags)
 {
+	if (ns)
+		loop_want(t->handler->loop);
 	struct itimerspec when = {
 		.it_value = { .tv_sec = (time_t)(ns / NS_PER_S), .tv_nsec = (long)(ns % NS_PER_S) },
 	};

@@ -41,7 +41,19 @@ struct event_loop *event_loop_create(const char *name, struct kvmini_error *err)
 /* Stops the loop if it runs, frees every registration left (closing
  * only the timers' own fds). NULL is fine. */
 void event_loop_destroy(struct event_loop *loop);
+/* Start the loop's thread; with event_loop_on_want() set, only once
+ * something is watched or a timer armed (else the start is deferred
+ * until then). Safe to call again: a running loop stays as it is. */
 int event_loop_start(struct event_loop *loop, struct kvmini_error *err);
+/* A lazy start, for an owner whose other threads may not start a
+ * thread (their seccomp filters allow no clone): a deferred loop that
+ * becomes wanted calls fn once, on the thread that wanted it (any
+ * thread, possibly inside its own locks: fn only hands over), and the
+ * owner then calls event_loop_start() again on its own thread. A start
+ * with nothing to wait on costs a thread, its filter and a join for
+ * nothing: most bare-metal guests arm no timer. Set before starting. */
+typedef void event_want_fn(void *ctx);
+void event_loop_on_want(struct event_loop *loop, event_want_fn *fn, void *ctx);
 /* Run fn on the loop's thread when it starts, before any callback (its
  * owner's confinement: a seccomp filter). A failure ends the thread and
  * event_loop_start() returns fn's error. Set before starting. */

@@ -60,6 +60,26 @@ static int enter_event_loop(void *ctx, struct kvmini_error *err)
 	return seccomp_role_install(SECCOMP_ROLE_EVLOOP, m->cfg.seccomp, err);
 }
 
+/* The loop is wanted (a timer armed, a doorbell watched): on a vCPU,
+ * whose filter allows no clone, inside device locks. */
+static void loop_wanted(void *ctx)
+{
+	struct kvmini_vm *m = ctx;
+	pthread_mutex_lock(&m->want_lock);
+	if (m->boot_running)
+		vm_ask_runner(&m->vm);
+	pthread_mutex_unlock(&m->want_lock);
+}
+
+/* On the thread in vm_run(). */
+static void loop_start(void *ctx)
+{
+	struct kvmini_vm *m = ctx;
+	struct kvmini_error err;
+	if (event_loop_start(m->loop, &err) < 0)
+		vm_request_stop(&m->vm, err.code, err.code, "%s", err.msg);
+}
+
 /* This boot's VM gets the framebuffer as a memory slot of its own, with
  * KVM's dirty log on, so the display finds the pages the guest wrote. */
 static int framebuffer_attach(struct kvmini_vm *m, struct kvmini_error *err)
@@ -100,6 +120,7 @@ struct kvmini_vm *machine_create(const struct kvmini_config *cfg, int mem_fd,
 		return NULL;
 	}
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_mutex_init(&m->want_lock, NULL);
 	m->cfg = *cfg;
 	m->fb_region = -1;
 	if (board_virtio_check(cfg, err) < 0 || framebuffer_create(m, cfg, err) < 0 ||
@@ -107,11 +128,13 @@ struct kvmini_vm *machine_create(const struct kvmini_config *cfg, int mem_fd,
 	    vm_create_from_file(&m->vm, cfg, mem_fd, err) < 0) {
 		event_loop_destroy(m->loop);
 		framebuffer_free(&m->fb);
+		pthread_mutex_destroy(&m->want_lock);
 		pthread_mutex_destroy(&m->lock);
 		free(m);
 		return NULL;
 	}
 	event_loop_on_enter(m->loop, enter_event_loop, m);
+	event_loop_on_want(m->loop, loop_wanted, m);
 	m->vm_live = true;
 	m->timeout = cfg->timeout;
 	int rc = board_init(&m->board, &pc_board, err);
@@ -334,6 +357,31 @@ static double seconds_since(const struct timespec *start)
 	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
 }
 
+static void boot_running_set(struct kvmini_vm *m, bool running)
+{
+	pthread_mutex_lock(&m->want_lock);
+	m->boot_running = running;
+	pthread_mutex_unlock(&m->want_lock);
+}
+
+/* One boot; the event loop starts first if this boot's set-up (or an
+ * earlier boot) already wants it. */
+static int boot_run(struct kvmini_vm *m, double left, struct kvmini_result *out)
+{
+	struct kvmini_error err;
+	m->vm.runner_task = loop_start;
+	m->vm.runner_ctx = m;
+	boot_running_set(m, true);
+	if (event_loop_start(m->loop, &err) < 0) {
+		boot_running_set(m, false);
+		set_result(out, err.code, err.msg);
+		return -1;
+	}
+	vm_run(&m->vm, left, out);
+	boot_running_set(m, false);
+	return 0;
+}
+
 static int run_boots(struct kvmini_vm *m, struct kvmini_result *out)
 {
 	struct timespec start;
@@ -347,7 +395,8 @@ static int run_boots(struct kvmini_vm *m, struct kvmini_result *out)
 			set_result(out, KVMINI_E_TIMEOUT, timed_out);
 			return out->exit_status;
 		}
-		vm_run(&m->vm, left, out);
+		if (boot_run(m, left, out) < 0)
+			return out->exit_status;
 		if (out->status == KVMINI_E_TIMEOUT)   /* the whole run's limit, not this boot's */
 			snprintf(out->message, sizeof(out->message), "%s", timed_out);
 		if (!out->reset || m->cfg.on_reset != KVMINI_ON_RESET_RESTART ||
@@ -365,11 +414,6 @@ int kvmini_vm_run(struct kvmini_vm *m, struct kvmini_result *out)
 		return out->exit_status;
 	}
 	m->ran = true;
-	struct kvmini_error err;
-	if (event_loop_start(m->loop, &err) < 0) {
-		set_result(out, err.code, err.msg);
-		return out->exit_status;
-	}
 	run_boots(m, out);
 	event_loop_stop(m->loop);
 	return out->exit_status;
@@ -484,6 +528,7 @@ void kvmini_vm_destroy(struct kvmini_vm *m)
 	virtio_devices_destroy(&m->virtio);   /* their timers are on the loop */
 	event_loop_destroy(m->loop);
 	framebuffer_free(&m->fb);
+	pthread_mutex_destroy(&m->want_lock);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }

@@ -21,8 +21,14 @@ struct kvmini_vm {
 	 * puts them on a transport and a new boot resets them. */
 	struct virtio_device_set virtio;
 	/* Outlives restarts, unlike `vm`: see src/event_loop.h. Started
-	 * by kvmini_vm_run(), stopped and joined before it returns. */
+	 * by kvmini_vm_run() once something needs it, stopped and joined
+	 * before it returns. A want from a vCPU is handed to the thread in
+	 * vm_run() while a boot runs (`boot_running`, under want_lock: the
+	 * VM is not rebuilt under a want); between boots the next boot's
+	 * start finds it. */
 	struct event_loop *loop;
+	pthread_mutex_t want_lock;
+	bool boot_running;
 	double timeout;
 	bool loaded;
 	bool ran;

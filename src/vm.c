@@ -463,13 +463,26 @@ static struct timespec deadline_after(double seconds)
 }
 
 /* Block until some thread requests a stop, or the timeout passes. */
+void vm_ask_runner(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->runner_asked = true;
+	pthread_cond_broadcast(&vm->changed);
+	pthread_mutex_unlock(&vm->lock);
+}
+
 static void wait_for_stop(struct vm *vm, double timeout)
 {
 	struct timespec deadline = deadline_after(timeout);
 	bool timed_out = false;
 	pthread_mutex_lock(&vm->lock);
 	while (!vm->stopping && !timed_out) {
-		if (timeout > 0)
+		if (vm->runner_asked && vm->runner_task) {
+			vm->runner_asked = false;
+			pthread_mutex_unlock(&vm->lock);
+			vm->runner_task(vm->runner_ctx);
+			pthread_mutex_lock(&vm->lock);
+		} else if (timeout > 0)
 			timed_out = pthread_cond_timedwait(&vm->changed, &vm->lock, &deadline) == ETIMEDOUT;
 		else
 			pthread_cond_wait(&vm->changed, &vm->lock);

@@ -90,6 +90,12 @@ struct vm {
 	bool suspended;
 	unsigned wake_seq;
 	uint32_t wake_vector;
+	/* Work handed to the thread in vm_run() (vm_ask_runner), which may
+	 * do what the vCPUs' filters forbid: the event loop's lazy start.
+	 * The task is set before vm_run(). */
+	bool runner_asked;
+	void (*runner_task)(void *ctx);
+	void *runner_ctx;
 	/* Changed only while no vCPU thread runs (before or between
 	 * vm_run() calls) and no other thread can request a stop: the
 	 * threads' creation publishes them, and they are read unlocked. */
@@ -111,6 +117,10 @@ void vm_destroy(struct vm *vm);
 /* The handle a device raises ISA interrupt line `line` through; with
  * no irqchip, raising it does nothing. */
 struct irq_line vm_irq_line(struct vm *vm, unsigned line);
+
+/* Have the thread waiting in vm_run() call vm->runner_task soon (from
+ * any thread; asks made before vm_run() are done when it starts). */
+void vm_ask_runner(struct vm *vm);
 
 /* Record why the VM stops (first caller wins) and kick every vCPU. */
 void vm_request_stop(struct vm *vm, enum kvmini_status status, int exit_status,

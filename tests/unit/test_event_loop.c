@@ -500,3 +500,143 @@ Test(event_loop, enter_runs_on_the_loop_thread_before_start_returns)
 	event_loop_stop(loop);
 	event_loop_destroy(loop);
 }
+
+/* ---- the lazy start (event_loop_on_want) ---- */
+
+struct want_probe {
+	pthread_mutex_t lock;
+	unsigned asks;
+	pthread_t asker;
+	pthread_t entered;
+	bool has_entered;
+};
+
+static void on_want(void *ctx)
+{
+	struct want_probe *w = ctx;
+	pthread_mutex_lock(&w->lock);
+	w->asks++;
+	w->asker = pthread_self();
+	pthread_mutex_unlock(&w->lock);
+}
+
+static int enter_noted(void *ctx, struct kvmini_error *err)
+{
+	(void)err;
+	struct want_probe *w = ctx;
+	pthread_mutex_lock(&w->lock);
+	w->entered = pthread_self();
+	w->has_entered = true;
+	pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
+static struct event_loop *lazy_loop(struct want_probe *w)
+{
+	struct kvmini_error err;
+	memset(w, 0, sizeof(*w));
+	pthread_mutex_init(&w->lock, NULL);
+	struct event_loop *loop = event_loop_create("lazy", &err);
+	cr_assert_not_null(loop, "%s", err.msg);
+	event_loop_on_want(loop, on_want, w);
+	event_loop_on_enter(loop, enter_noted, w);
+	return loop;
+}
+
+static void *arm_from_thread(void *arg)
+{
+	event_timer_arm_after(arg, 1000000);
+	return NULL;
+}
+
+Test(event_loop, a_lazy_loop_starts_no_thread_until_a_timer_is_armed_then_asks_once,
+     .timeout = 30)
+{
+	struct want_probe w;
+	struct recorder r;
+	recorder_init(&r);
+	struct event_loop *loop = lazy_loop(&w);
+	struct kvmini_error err;
+	struct timer_probe p = { .r = &r, .id = 1 };
+	struct event_timer *t = event_timer_create(loop, on_timer, &p, &err);
+	cr_assert_not_null(t, "%s", err.msg);
+	event_timer_disarm(t);   /* a disarmed timer wants nothing */
+	cr_assert_eq(event_loop_start(loop, &err), 0, "%s", err.msg);
+	cr_expect_not(w.has_entered, "a loop with nothing armed started its thread");
+	cr_expect_eq(w.asks, 0);
+	pthread_t armer;
+	pthread_create(&armer, NULL, arm_from_thread, t);
+	pthread_join(armer, NULL);
+	cr_assert_eq(w.asks, 1, "the first arm asks the owner");
+	cr_expect(pthread_equal(w.asker, armer), "asked on the arming thread");
+	cr_expect_not(w.has_entered, "the arming thread started the loop itself");
+	event_timer_arm_after(t, 1000000);
+	cr_expect_eq(w.asks, 1, "asked only once");
+	cr_assert_eq(event_loop_start(loop, &err), 0, "%s", err.msg);   /* the owner's answer */
+	cr_expect(w.has_entered);
+	cr_assert(wait_count(&r, 1), "the timer armed before the start fired");
+	cr_assert_eq(event_loop_start(loop, &err), 0, "a running loop stays as it is");
+	event_timer_destroy(t);
+	event_loop_destroy(loop);
+}
+
+Test(event_loop, a_lazy_loop_with_a_watched_fd_starts_at_once, .timeout = 30)
+{
+	struct want_probe w;
+	struct recorder r;
+	recorder_init(&r);
+	struct event_loop *loop = lazy_loop(&w);
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct fd_watch fw = { .r = &r, .id = 3 };
+	struct kvmini_error err;
+	struct event_handler *h = event_loop_add(loop, fd, EPOLLIN, on_readable, &fw, &err);
+	cr_assert_not_null(h, "%s", err.msg);
+	cr_expect_eq(w.asks, 0, "not deferred yet: nothing to ask");
+	cr_assert_eq(event_loop_start(loop, &err), 0, "%s", err.msg);
+	cr_expect(w.has_entered, "the loop waits on an fd: it must run");
+	signal_fd(fd);
+	cr_assert(wait_count(&r, 1));
+	event_loop_remove(loop, h);
+	event_loop_destroy(loop);
+	close(fd);
+}
+
+Test(event_loop, a_deferred_loop_asks_when_a_paused_fd_is_resumed, .timeout = 30)
+{
+	struct want_probe w;
+	struct recorder r;
+	recorder_init(&r);
+	struct event_loop *loop = lazy_loop(&w);
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct fd_watch fw = { .r = &r, .id = 4 };
+	struct kvmini_error err;
+	struct event_handler *h = event_loop_add(loop, fd, 0, on_readable, &fw, &err);
+	cr_assert_not_null(h, "%s", err.msg);
+	cr_assert_eq(event_loop_start(loop, &err), 0, "%s", err.msg);
+	cr_expect_not(w.has_entered, "a paused fd wants nothing");
+	signal_fd(fd);
+	cr_assert_eq(event_loop_modify(loop, h, EPOLLIN, &err), 0, "%s", err.msg);
+	cr_assert_eq(w.asks, 1);
+	cr_assert_eq(event_loop_start(loop, &err), 0, "%s", err.msg);
+	cr_assert(wait_count(&r, 1), "the fd ready before the start is reported");
+	event_loop_stop(loop);
+	event_loop_remove(loop, h);
+	event_loop_destroy(loop);
+	close(fd);
+}
+
+Test(event_loop, a_deferred_loop_is_stopped_and_destroyed_without_a_thread)
+{
+	struct want_probe w;
+	struct event_loop *loop = lazy_loop(&w);
+	struct kvmini_error err;
+	cr_assert_eq(event_loop_start(loop, &err), 0, "%s", err.msg);
+	event_loop_stop(loop);
+	struct event_timer *t = event_timer_create(loop, on_timer, NULL, &err);
+	cr_assert_not_null(t, "%s", err.msg);
+	event_timer_arm_after(t, 1000000000);
+	cr_expect_eq(w.asks, 0, "a stopped loop is not deferred: nobody to ask");
+	cr_expect_not(w.has_entered);
+	event_timer_destroy(t);
+	event_loop_destroy(loop);
+}
