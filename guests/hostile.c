@@ -995,7 +995,8 @@ static void vpci_queue(const struct vpci *d, unsigned q)
 }
 
 /* A layout the device accepts, with chains of three descriptors into
- * the buffer area (some device-writable, of any length up to a page):
+ * the buffer area (device-readable ones first, then device-writable
+ * ones, each of any length up to a page):
  * the round's kicks, resets and MSI-X changes then meet a device at
  * work, completing requests and raising interrupts. */
 static void vpci_queue_sane(const struct vpci *d, unsigned q)
@@ -1009,12 +1010,14 @@ static void vpci_queue_sane(const struct vpci *d, unsigned q)
 	uint64_t used = (BUF_AREA + rnd() % (BUF_SIZE - 0x10000)) & ~4095ULL;
 	volatile struct desc *t = (volatile struct desc *)desc;
 	volatile uint16_t *a = (volatile uint16_t *)avail;
-	unsigned heads = 0;
+	unsigned heads = 0, writable_from = 0;
 	for (unsigned i = 0; i < qsize; i++) {
 		int last = i % 3 == 2 || i + 1 == qsize;
+		if (i % 3 == 0)
+			writable_from = (unsigned)(rnd() % 4 ? 1 + rnd() % 2 : rnd() % 4);
 		t[i].addr = BUF_AREA + rnd() % (BUF_SIZE - 0x10000);
 		t[i].len = 1 + (uint32_t)(rnd() % 4096);
-		t[i].flags = (uint16_t)((last ? 0 : F_NEXT) | (rnd() & 1 ? F_WRITE : 0));
+		t[i].flags = (uint16_t)((last ? 0 : F_NEXT) | (i % 3 >= writable_from ? F_WRITE : 0));
 		t[i].next = (uint16_t)(last ? 0 : i + 1);
 		if (i % 3 == 0)
 			a[2 + heads++] = (uint16_t)i;
@@ -1230,7 +1233,96 @@ static void phase_storm(void)
 	serial_puts(" interrupts\n");
 }
 
-#ifdef SMP_STORM
+#ifdef RESET_STORM
+/* ---- resets with every virtio-pci device at work ---- */
+
+#define BUSY_BOOT_COUNTER 0x42
+#define BUSY_BOOTS 15
+
+static inline uint8_t cmos_get(uint8_t reg)
+{
+	outb(0x70, reg);
+	return inb(0x71);
+}
+
+static inline void cmos_put(uint8_t reg, uint8_t v)
+{
+	outb(0x70, reg);
+	outb(0x71, v);
+}
+
+/* Every queue of every function well formed, MSI-X on with its vectors
+ * live, the device started, and every queue kicked: requests (block
+ * I/O, frames, packets) are in flight when the reset comes. */
+static unsigned devices_busy(void)
+{
+	struct vpci d;
+	unsigned n = 0;
+	for (unsigned slot = 0; slot < 32; slot++) {
+		if (!vpci_find(slot, &d))
+			continue;
+		n++;
+		cw(&d, C_STATUS, 1, 0);
+		cw(&d, C_STATUS, 1, 3);
+		for (unsigned word = 0; word < 2; word++) {
+			cw(&d, C_DFSEL, 4, word);
+			uint32_t offered = cr(&d, C_DF, 4);
+			cw(&d, C_GFSEL, 4, word);
+			cw(&d, C_GF, 4, offered & (word ? 1u : 0u));     /* VERSION_1 only */
+		}
+		cw(&d, C_STATUS, 1, 11);
+		if (d.cap_msix) {
+			vpci_msix_control(&d, 0x8000);
+			for (unsigned v = 0; v < d.nvec; v++)
+				vpci_msix_entry(&d);
+		}
+		for (unsigned q = 0; q < d.nq; q++)
+			vpci_queue_sane(&d, q);
+		cw(&d, C_STATUS, 1, 15);
+		for (unsigned q = 0; q < d.nq; q++)
+			mmio_write(d.bar + d.notify + q * d.notify_mult, 2, q);
+	}
+	return n;
+}
+
+/* With no IDT the #UD cannot be delivered, nor what follows: shutdown. */
+static void triple_fault(void)
+{
+	static const struct { uint16_t limit; uint64_t base; } __attribute__((packed)) no_idt;
+	__asm__ volatile("lidt %0\n\tud2" : : "m"(no_idt));
+}
+
+int main(void)
+{
+	idt_fill();
+	uint8_t boot = (uint8_t)(cmos_get(BUSY_BOOT_COUNTER) + 1);
+	cmos_put(BUSY_BOOT_COUNTER, boot);
+	serial_puts("hostile: busy reset boot ");
+	serial_put_dec(boot);
+	serial_putc('\n');
+	if (boot >= BUSY_BOOTS) {
+		serial_puts("hostile: survived\n");
+		return SURVIVED_CODE;
+	}
+	rng_state = SEED_VPCI ^ boot;
+	ring_area_fill(RING_AREA, RING_SIZE / sizeof(struct desc));
+	for (unsigned gsi = 16; gsi < 24; gsi++)
+		ioapic_route(gsi, 0x50 + gsi);
+	unsigned n = devices_busy();
+	sti();
+	serial_puts("hostile: ");
+	serial_put_dec(n);
+	serial_puts(" virtio-pci devices busy, resetting\n");
+	switch (boot % 4) {
+	case 0: outb(0xcf9, 0x02); outb(0xcf9, 0x06); break;
+	case 1: while (inb(0x64) & 0x02) ; outb(0x64, 0xfe); break;
+	case 2: triple_fault(); break;
+	default: outb(0x92, inb(0x92) & (uint8_t)~1); outb(0x92, inb(0x92) | 1); break;
+	}
+	serial_puts("hostile: the reset did not happen\n");
+	return 0x41;
+}
+#elif defined(SMP_STORM)
 /* ---- the SMP storm: every vCPU on the same devices at once ---- */
 
 #define TRAMPOLINE 0x9000UL

@@ -214,3 +214,36 @@ smp_storm() {
 @test "an SMP storm on the shared devices under --irqchip split" {
 	smp_storm split
 }
+
+# ---- resets with the virtio-pci devices at work (-DRESET_STORM) ----
+
+# `busy_reset IRQCHIP`: 14 resets (0xcf9, the i8042, a triple fault,
+# port 0x92 in turn), each right after every queue of every virtio-pci
+# device was set up, MSI-X vectors made live and every queue kicked;
+# kvmini tears each boot down with requests in flight (blk I/O, frames,
+# vsock packets) and restarts it; the 15th boot ends the run.
+busy_reset() {
+	needs_kvm
+	make_disk
+	local t=$BATS_TEST_TMPDIR
+	kvmini run --on-reset restart --irqchip "$1" --transport pci --mem 64M --rng \
+		--disk "$t/disk.img" --vconsole "file:$t/vconsole" --net user \
+		--vsock "cid=3,uds=$t/vsock" --timeout 300 "$GUESTS/hostile_reset.elf"
+	local busy
+	busy=$(grep -cx "hostile: 5 virtio-pci devices busy, resetting" <<<"$output" || true)
+	if [ "$status" -ne 85 ] || [ "$busy" -ne 14 ] ||
+		[ "$(tail -n 1 <<<"$output")" != "hostile: survived" ]; then
+		echo "status $status (want 85), $busy busy resets (want 14)"
+		grep -a "^hostile" <<<"$output"
+		echo "stderr: $stderr"
+		return 1
+	fi
+}
+
+@test "resets with every virtio-pci device at work, --irqchip kernel" {
+	busy_reset kernel
+}
+
+@test "resets with every virtio-pci device at work, --irqchip split" {
+	busy_reset split
+}
