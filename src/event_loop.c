@@ -28,7 +28,7 @@ struct event_handler {
 	int fd;
 	event_fd_fn *fn;
 	void *ctx;
-	bool timer;                   /* a timer's: wants the loop only when armed */
+	bool timer;                   /* the timers' fd: wants the loop only when one is armed */
 	uint32_t events;              /* loop->lock; 0: paused, out of epoll */
 	bool removed;                 /* loop->lock */
 	struct event_handler *next;   /* loop->handlers */
@@ -55,13 +55,26 @@ struct event_loop {
 	void *want_ctx;
 	bool deferred;                    /* lock */
 	atomic_bool wanted;
+	/* The timers (lock): the timerfd is set for timer_fd_at, the
+	 * earliest deadline when it was set, or nothing (0); a deadline
+	 * that moved later leaves it early, and an early expiry finds
+	 * nothing due and sets it again. */
+	int timer_fd;
+	struct event_handler *timer_handler;
+	uint64_t timer_fd_at;
+	struct event_timer *timers;
+	struct event_timer *timer_running;   /* whose callback runs now */
 };
 
+/* Every timer of a loop shares the loop's one timerfd, armed for the
+ * earliest deadline: a timer costs no descriptor and no system call
+ * until it is armed earlier than any other. */
 struct event_timer {
-	struct event_handler *handler;
-	int fd;
+	struct event_loop *loop;
 	event_timer_fn *fn;
 	void *ctx;
+	uint64_t due;                 /* loop->lock; CLOCK_MONOTONIC ns, 0: disarmed */
+	struct event_timer *next;     /* loop->timers */
 };
 
 uint64_t event_loop_now_ns(void)
@@ -171,6 +184,11 @@ static void *loop_thread(void *arg)
 
 /* ---- life cycle ---- */
 
+static struct event_handler *handler_add(struct event_loop *loop, int fd, uint32_t events,
+					 event_fd_fn *fn, void *ctx, bool timer,
+					 struct kvmini_error *err);
+static void timers_expired(void *ctx, int fd, uint32_t events);
+
 struct event_loop *event_loop_create(const char *name, struct kvmini_error *err)
 {
 	struct event_loop *loop = calloc(1, sizeof(*loop));
@@ -179,14 +197,22 @@ struct event_loop *event_loop_create(const char *name, struct kvmini_error *err)
 		return NULL;
 	}
 	snprintf(loop->name, sizeof(loop->name), "%s", name);
+	loop->epoll_fd = loop->stop_fd = loop->timer_fd = -1;
 	pthread_mutex_init(&loop->lock, NULL);
 	pthread_cond_init(&loop->idle, NULL);
 	loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	loop->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	loop->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	struct epoll_event stop = { .events = EPOLLIN, .data.ptr = &loop->stop_fd };
-	if (loop->epoll_fd < 0 || loop->stop_fd < 0 ||
+	if (loop->epoll_fd < 0 || loop->stop_fd < 0 || loop->timer_fd < 0 ||
 	    epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, loop->stop_fd, &stop) < 0) {
 		kvmini_fail_errno(err, KVMINI_E_HOST, errno, "cannot set up the event loop");
+		event_loop_destroy(loop);
+		return NULL;
+	}
+	loop->timer_handler = handler_add(loop, loop->timer_fd, EPOLLIN, timers_expired, loop,
+					  true, err);
+	if (!loop->timer_handler) {
 		event_loop_destroy(loop);
 		return NULL;
 	}
@@ -286,6 +312,13 @@ void event_loop_destroy(struct event_loop *loop)
 		loop->handlers = h->next;
 		free(h);
 	}
+	while (loop->timers) {
+		struct event_timer *t = loop->timers;
+		loop->timers = t->next;
+		free(t);
+	}
+	if (loop->timer_fd >= 0)
+		close(loop->timer_fd);
 	if (loop->stop_fd >= 0)
 		close(loop->stop_fd);
 	if (loop->epoll_fd >= 0)
@@ -378,15 +411,58 @@ void event_loop_remove(struct event_loop *loop, struct event_handler *h)
 
 /* ---- timers ---- */
 
-static void timer_ready(void *ctx, int fd, uint32_t events)
+/* Set the timerfd for the earliest deadline if it is set for none or a
+ * later one (loop->lock held). */
+static void timer_fd_update(struct event_loop *loop)
+{
+	uint64_t first = 0;
+	for (struct event_timer *t = loop->timers; t; t = t->next)
+		if (t->due && (!first || t->due < first))
+			first = t->due;
+	if (!first || (loop->timer_fd_at && loop->timer_fd_at <= first))
+		return;
+	struct itimerspec when = {
+		.it_value = { .tv_sec = (time_t)(first / NS_PER_S),
+			      .tv_nsec = (long)(first % NS_PER_S) },
+	};
+	timerfd_settime(loop->timer_fd, TFD_TIMER_ABSTIME, &when, NULL);   /* cannot fail */
+	loop->timer_fd_at = first;
+}
+
+/* The earliest timer due by `now`, disarmed, or NULL (loop->lock held). */
+static struct event_timer *timer_take_due(struct event_loop *loop, uint64_t now)
+{
+	struct event_timer *first = NULL;
+	for (struct event_timer *t = loop->timers; t; t = t->next)
+		if (t->due && t->due <= now && (!first || t->due < first->due))
+			first = t;
+	if (first)
+		first->due = 0;
+	return first;
+}
+
+/* On the loop's thread: each timer due, earliest first, one callback at
+ * a time; a callback may re-arm or destroy any timer, its own too. */
+static void timers_expired(void *ctx, int fd, uint32_t events)
 {
 	(void)events;
-	struct event_timer *t = ctx;
+	struct event_loop *loop = ctx;
 	uint64_t expirations;
-	/* Nonblocking: a re-arm between epoll and here clears the count. */
-	if (read(fd, &expirations, sizeof(expirations)) != sizeof(expirations))
+	if (read(fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		return;
-	t->fn(t->ctx);   /* may destroy t: touch nothing after it */
+	pthread_mutex_lock(&loop->lock);
+	loop->timer_fd_at = 0;   /* fired (or disarmed by a newer set): set it again below */
+	struct event_timer *t;
+	while ((t = timer_take_due(loop, event_loop_now_ns()))) {
+		loop->timer_running = t;
+		pthread_mutex_unlock(&loop->lock);
+		t->fn(t->ctx);   /* may destroy t: touch nothing after it */
+		pthread_mutex_lock(&loop->lock);
+		loop->timer_running = NULL;
+		pthread_cond_broadcast(&loop->idle);
+	}
+	timer_fd_update(loop);
+	pthread_mutex_unlock(&loop->lock);
 }
 
 struct event_timer *event_timer_create(struct event_loop *loop, event_timer_fn *fn, void *ctx,
@@ -397,54 +473,58 @@ struct event_timer *event_timer_create(struct event_loop *loop, event_timer_fn *
 		kvmini_fail(err, KVMINI_E_HOST, "out of memory for a timer");
 		return NULL;
 	}
-	t->fn = fn;
-	t->ctx = ctx;
-	t->fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (t->fd < 0) {
-		kvmini_fail_errno(err, KVMINI_E_HOST, errno, "timerfd_create failed");
-		free(t);
-		return NULL;
-	}
-	t->handler = handler_add(loop, t->fd, EPOLLIN, timer_ready, t, true, err);
-	if (!t->handler) {
-		close(t->fd);
-		free(t);
-		return NULL;
-	}
+	*t = (struct event_timer){ .loop = loop, .fn = fn, .ctx = ctx };
+	pthread_mutex_lock(&loop->lock);
+	t->next = loop->timers;
+	loop->timers = t;
+	pthread_mutex_unlock(&loop->lock);
 	return t;
 }
 
-static void timer_set(struct event_timer *t, uint64_t ns, int flags)
+static void timer_set(struct event_timer *t, uint64_t due)
 {
-	if (ns)
-		loop_want(t->handler->loop);
-	struct itimerspec when = {
-		.it_value = { .tv_sec = (time_t)(ns / NS_PER_S), .tv_nsec = (long)(ns % NS_PER_S) },
-	};
-	timerfd_settime(t->fd, flags, &when, NULL);   /* cannot fail on a valid timerfd */
+	struct event_loop *loop = t->loop;
+	pthread_mutex_lock(&loop->lock);
+	t->due = due;
+	timer_fd_update(loop);
+	pthread_mutex_unlock(&loop->lock);
+	if (due)
+		loop_want(loop);
 }
 
 /* 0 would disarm: a time at or before the clock's start fires at once. */
 void event_timer_arm_at(struct event_timer *t, uint64_t ns)
 {
-	timer_set(t, ns ? ns : 1, TFD_TIMER_ABSTIME);
+	timer_set(t, ns ? ns : 1);
 }
 
 void event_timer_arm_after(struct event_timer *t, uint64_t ns)
 {
-	timer_set(t, ns ? ns : 1, 0);
+	timer_set(t, event_loop_now_ns() + ns);
 }
 
+/* The timerfd stays set: an expiry with nothing due costs one wake-up,
+ * where clearing it would cost a system call at every disarm. */
 void event_timer_disarm(struct event_timer *t)
 {
-	timer_set(t, 0, 0);
+	timer_set(t, 0);
 }
 
 void event_timer_destroy(struct event_timer *t)
 {
 	if (!t)
 		return;
-	event_loop_remove(t->handler->loop, t->handler);
-	close(t->fd);
+	struct event_loop *loop = t->loop;
+	pthread_mutex_lock(&loop->lock);
+	for (struct event_timer **p = &loop->timers; *p; p = &(*p)->next) {
+		if (*p == t) {
+			*p = t->next;
+			break;
+		}
+	}
+	bool on_thread = loop->thread_running && pthread_equal(loop->thread, pthread_self());
+	while (!on_thread && loop->timer_running == t)
+		pthread_cond_wait(&loop->idle, &loop->lock);
+	pthread_mutex_unlock(&loop->lock);
 	free(t);
 }

@@ -28,7 +28,7 @@
 
 struct event_loop;
 struct event_handler;   /* one fd's registration */
-struct event_timer;     /* a timerfd on the loop */
+struct event_timer;     /* a deadline on the loop's one timerfd */
 
 /* `events` is epoll's mask of what happened (EPOLLIN, EPOLLHUP, ...).
  * Registrations are level-triggered: a callback that leaves data
@@ -38,8 +38,8 @@ typedef void event_timer_fn(void *ctx);
 
 /* name: the thread's name (at most 15 characters are kept). */
 struct event_loop *event_loop_create(const char *name, struct kvmini_error *err);
-/* Stops the loop if it runs, frees every registration left (closing
- * only the timers' own fds). NULL is fine. */
+/* Stops the loop if it runs, frees every registration and timer left
+ * (closing only the loop's own fds). NULL is fine. */
 void event_loop_destroy(struct event_loop *loop);
 /* Start the loop's thread; with event_loop_on_want() set, only once
  * something is watched or a timer armed (else the start is deferred

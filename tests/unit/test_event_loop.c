@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -638,5 +639,91 @@ Test(event_loop, a_deferred_loop_is_stopped_and_destroyed_without_a_thread)
 	cr_expect_eq(w.asks, 0, "a stopped loop is not deferred: nobody to ask");
 	cr_expect_not(w.has_entered);
 	event_timer_destroy(t);
+	event_loop_destroy(loop);
+}
+
+/* ---- the timers share one timerfd ---- */
+
+static unsigned open_fds(void)
+{
+	unsigned n = 0;
+	for (int fd = 0; fd < 1024; fd++)
+		n += fcntl(fd, F_GETFD) >= 0;
+	return n;
+}
+
+Test(event_loop, timers_cost_no_descriptor_and_an_earlier_one_disarmed_leaves_the_later,
+     .timeout = 30)
+{
+	struct recorder r;
+	recorder_init(&r);
+	struct event_loop *loop = started_loop();
+	struct kvmini_error err;
+	unsigned before = open_fds();
+	struct timer_probe early = { .r = &r, .id = 1 }, late = { .r = &r, .id = 2 };
+	struct event_timer *t[8];
+	for (int i = 0; i < 8; i++) {
+		t[i] = event_timer_create(loop, on_timer, i ? &late : &early, &err);
+		cr_assert_not_null(t[i], "%s", err.msg);
+	}
+	cr_expect_eq(open_fds(), before, "eight timers opened descriptors");
+	/* The fd is set for the early one, which goes: it wakes the loop
+	 * for nothing, and the late one still fires, once, not early. */
+	late.due = event_loop_now_ns() + 30 * 1000000;
+	event_timer_arm_after(t[0], 5 * 1000000);
+	event_timer_arm_at(t[1], late.due);
+	event_timer_disarm(t[0]);
+	cr_assert(wait_count(&r, 1));
+	cr_expect_eq(r.order[0], 2, "the disarmed timer fired");
+	cr_expect_geq(late.fired_at, late.due);
+	for (int i = 0; i < 8; i++)
+		event_timer_destroy(t[i]);
+	event_loop_destroy(loop);
+	cr_expect_eq(r.count, 1);
+}
+
+static void *destroy_timer_from_thread(void *arg)
+{
+	event_timer_destroy(arg);
+	return NULL;
+}
+
+static void slow_timer(void *ctx)
+{
+	struct recorder *r = ctx;
+	pthread_mutex_lock(&r->lock);
+	r->in_callback = true;
+	pthread_cond_broadcast(&r->changed);
+	while (!r->release)
+		pthread_cond_wait(&r->changed, &r->lock);
+	r->in_callback = false;
+	r->count++;
+	pthread_mutex_unlock(&r->lock);
+}
+
+Test(event_loop, destroying_a_timer_waits_for_its_running_callback, .timeout = 30)
+{
+	struct recorder r;
+	recorder_init(&r);
+	struct event_loop *loop = started_loop();
+	struct kvmini_error err;
+	struct event_timer *t = event_timer_create(loop, slow_timer, &r, &err);
+	cr_assert_not_null(t, "%s", err.msg);
+	event_timer_arm_at(t, 0);
+	pthread_mutex_lock(&r.lock);
+	while (!r.in_callback)
+		pthread_cond_wait(&r.changed, &r.lock);
+	pthread_mutex_unlock(&r.lock);
+	pthread_t destroyer;
+	pthread_create(&destroyer, NULL, destroy_timer_from_thread, t);
+	pthread_mutex_lock(&r.lock);
+	r.release = true;
+	pthread_cond_broadcast(&r.changed);
+	pthread_mutex_unlock(&r.lock);
+	pthread_join(destroyer, NULL);
+	pthread_mutex_lock(&r.lock);
+	cr_expect_not(r.in_callback, "destroy returned while the callback ran");
+	cr_expect_eq(r.count, 1);
+	pthread_mutex_unlock(&r.lock);
 	event_loop_destroy(loop);
 }
