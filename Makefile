@@ -94,6 +94,23 @@ guests: $(G)/hostile.elf $(G)/hostile_storm.elf
 $(G)/hostile_storm.elf: guests/hostile.c $(GUEST_RT) guests/elf.ld | $(G)
 	$(CC) -m64 -DENDLESS_STORM -Wno-unused-function $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ \
 		$(GUEST_RT_SRCS) $<
+# More of it: resets through every path under --on-reset restart, and
+# guests that wait for ever in hlt (cli; hlt, and sti; hlt with nothing
+# to wake them) while the host must stay idle.
+guests: $(G)/reset_storm.elf $(G)/halt_idle.elf $(G)/halt_idle_sti.elf
+# And every vCPU on the same devices at once (the SMP start-up code);
+# and resets with every virtio-pci device at work (--on-reset restart).
+guests: $(G)/hostile_smp.elf $(G)/hostile_reset.elf
+$(G)/hostile_reset.elf: guests/hostile.c $(GUEST_RT) guests/elf.ld | $(G)
+	$(CC) -m64 -DRESET_STORM -Wno-unused-function $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ \
+		$(GUEST_RT_SRCS) $<
+$(G)/hostile_smp.elf: guests/hostile.c guests/smp_trampoline.S $(GUEST_RT) guests/elf.ld | $(G)
+	$(CC) -m64 -DSMP_STORM -Wno-unused-function $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ \
+		$(GUEST_RT_SRCS) guests/smp_trampoline.S $<
+$(G)/reset_storm.elf: guests/lib/cmos.h
+$(G)/halt_idle_sti.elf: guests/halt_idle.c $(GUEST_RT) guests/elf.ld | $(G)
+	$(CC) -m64 -DSTI_HLT $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ \
+		$(GUEST_RT_SRCS) $<
 # ACPI S3: suspend, the RTC alarm wakes it at the FACS waking vector;
 # and the same without a wake source enabled.
 guests: $(G)/acpi_s3.elf $(G)/acpi_s3_nowake.elf

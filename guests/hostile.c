@@ -512,6 +512,120 @@ static void phase_mmio(void)
 	serial_puts(" virtio-mmio devices\n");
 }
 
+/* ---- the local APIC's window ---- */
+
+#define SEED_LAPIC 0x589965cc75374cc3ULL
+#define MSR_APIC_BASE 0x1b
+#define APIC_BASE_ENABLE (1u << 11)
+
+static uint64_t rdmsr(uint32_t index)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(index));
+	return (uint64_t)hi << 32 | lo;
+}
+
+static void wrmsr(uint32_t index, uint64_t v)
+{
+	__asm__ volatile("wrmsr" : : "c"(index), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+
+/* A vector the guest can tell from an exception. */
+static uint32_t vector_safe(uint32_t v)
+{
+	return (v & 0xff) < 0x20 ? v | 0x20 : v;
+}
+
+/* What an ICR write may send: fixed, lowest-priority or NMI to anyone
+ * (itself included: self-IPIs and NMI storms); INIT and SIPI only to an
+ * APIC ID that does not exist (physical mode, no shorthand, or all
+ * excluding self: there is one vCPU); never SMI, nor the reserved and
+ * ExtINT modes (as fixed). The guest's own INIT would restart it, which
+ * is KVM's business. */
+static uint32_t icr_safe(uint32_t v)
+{
+	unsigned mode = (v >> 8) & 7, shorthand = (v >> 18) & 3;
+	if (mode == 2)
+		return (v & ~0x700u) | 0x400u;                 /* SMI -> NMI */
+	if (mode == 3 || mode == 7)
+		mode = 0, v &= ~0x700u;
+	if (mode == 5 || mode == 6) {
+		v &= ~(1u << 11);                              /* physical */
+		if (shorthand == 1 || shorthand == 2)
+			v &= ~(3u << 18);
+		lapic_write(LAPIC_ICR_HIGH, (uint32_t)(1 + rnd() % 254) << 24);
+		return v;
+	}
+	return vector_safe(v);
+}
+
+/* An LVT entry delivers fixed (a safe vector) or NMI, nothing else. */
+static uint32_t lvt_safe(uint32_t v)
+{
+	unsigned mode = (v >> 8) & 7;
+	if (mode != 0 && mode != 4)
+		v &= ~0x700u;
+	return vector_safe(v);
+}
+
+/* Writes that reach the APIC (4 bytes at a 16-byte boundary: KVM drops
+ * the rest) are made safe; the ID stays (IOAPIC routes name it). */
+static uint64_t lapic_safe(uint64_t off, unsigned width, uint64_t v)
+{
+	if (width != 4 || off % 16)
+		return v;
+	if (off == LAPIC_ID)
+		return lapic_read(LAPIC_ID);
+	if (off == LAPIC_ICR_LOW)
+		return icr_safe((uint32_t)v);
+	if (off >= 0x320 && off <= 0x370)
+		return lvt_safe((uint32_t)v);
+	return v;
+}
+
+static void lapic_quiet(void)
+{
+	lapic_write(LAPIC_SVR, 0x1ff);
+	for (unsigned off = 0x320; off <= 0x370; off += 0x10)
+		lapic_write(off, 0x10000 | 0xf0);              /* masked */
+	lapic_write(LAPIC_TIMER_INIT, 0);
+	lapic_write(0x80, 0);                               /* TPR */
+	for (unsigned i = 0; i < 64; i++)
+		lapic_write(LAPIC_EOI, 0);
+}
+
+/* Random accesses of every width to the LAPIC's page with interrupts
+ * on (odd widths and offsets fall through KVM to kvmini's bus), bursts
+ * of ICR writes (self-IPIs, NMIs, INIT/SIPI to absent CPUs), then the
+ * page again with the APIC globally disabled in IA32_APIC_BASE, when
+ * every access is kvmini's. */
+static void phase_lapic(void)
+{
+	phase("lapic", SEED_LAPIC);
+	lapic_quiet();
+	sti();
+	mmio_hammer(LAPIC_BASE, 0x1000, 3000, lapic_safe);
+	for (unsigned i = 0; i < 500; i++) {
+		uint32_t high = (uint32_t)rnd() & 0xff000000u;
+		lapic_write(LAPIC_ICR_HIGH, high);
+		lapic_write(LAPIC_ICR_LOW, icr_safe((uint32_t)rnd() & 0x000ccfffu));
+	}
+	cli();
+	lapic_quiet();
+	uint64_t base = rdmsr(MSR_APIC_BASE);
+	wrmsr(MSR_APIC_BASE, base & ~(uint64_t)APIC_BASE_ENABLE);
+	mmio_hammer(LAPIC_BASE, 0x1000, 500, 0);
+	wrmsr(MSR_APIC_BASE, base);
+	lapic_quiet();
+	sti();
+	for (unsigned long spin = 0; spin < 100000; spin++)   /* what was pending arrives */
+		__asm__ volatile("pause");
+	cli();
+	serial_puts("hostile: lapic done, ");
+	serial_put_dec(interrupts);
+	serial_puts(" interrupts so far\n");
+}
+
 /* ---- phase 3: string I/O with large counts ---- */
 
 #define STRING_BYTES 16384UL
@@ -695,6 +809,371 @@ static void phase_virtio(void)
 	serial_puts(" devices\n");
 }
 
+/* ---- garbage through virtio-pci ---- */
+
+#define SEED_VPCI 0x1d8e4e27c47d124fULL
+#define VPCI_BAR_AT(slot) (0xc0000000UL + (uint64_t)(slot) * 0x10000)   /* kvmini's PCI window */
+#define VPCI_ROUNDS 32
+
+/* One virtio-pci function as its capabilities describe it (offsets in
+ * BAR 0: the structures kvmini puts elsewhere are left alone). */
+struct vpci {
+	unsigned slot;
+	uint64_t bar;
+	uint32_t common, notify, notify_mult, isr, device, device_len;
+	unsigned caps, cap_pcicfg, cap_msix, nvec, nq;
+	unsigned found;                   /* bit N: a capability of cfg_type N in BAR 0 */
+	uint32_t msix_table;
+};
+
+enum {
+	C_DFSEL = 0x00, C_DF = 0x04, C_GFSEL = 0x08, C_GF = 0x0c, C_MSIX_CONFIG = 0x10,
+	C_NUM_QUEUES = 0x12, C_STATUS = 0x14, C_QSEL = 0x16, C_QSIZE = 0x18, C_QVECTOR = 0x1a,
+	C_QENABLE = 0x1c, C_QDESC = 0x20, C_QAVAIL = 0x28, C_QUSED = 0x30, C_END = 0x38,
+};
+
+static void cw(const struct vpci *d, unsigned off, unsigned width, uint32_t v)
+{
+	mmio_write(d->bar + d->common + off, width, v);
+}
+
+static uint32_t cr(const struct vpci *d, unsigned off, unsigned width)
+{
+	return (uint32_t)mmio_read(d->bar + d->common + off, width);
+}
+
+static void cw64(const struct vpci *d, unsigned off, uint64_t v)
+{
+	cw(d, off, 4, (uint32_t)v);
+	cw(d, off + 4, 4, (uint32_t)(v >> 32));
+}
+
+/* A pick below 4 GiB: what a lone write of a queue address's low half
+ * may hold, since the high half may be 0. */
+static uint32_t pick_low(uint64_t (*pick)(void))
+{
+	uint64_t a;
+	do
+		a = pick();
+	while (a >> 32);
+	return (uint32_t)a;
+}
+
+/* An MSI message delivers fixed or lowest-priority, at a safe vector. */
+static uint32_t msi_data_safe(uint32_t v)
+{
+	return vector_safe(v & ~0x600u);
+}
+
+/* What a write into BAR 0 may carry: queue addresses only from the
+ * picks, queues enabled only by the rounds (after their addresses),
+ * no notifications (the rounds kick, with rings they filled), MSI-X
+ * data safe. Returns 0 with *skip set for a write not to make. */
+static uint64_t vpci_bar_safe(const struct vpci *d, uint64_t off, unsigned width, uint64_t v,
+			      int *skip)
+{
+	*skip = 0;
+	if (off + width > d->notify && off < d->notify + d->nq * d->notify_mult + 4) {
+		*skip = 1;
+		return 0;
+	}
+	if (off + width > d->common + C_QENABLE && off < d->common + C_QENABLE + 2) {
+		*skip = 1;
+		return 0;
+	}
+	if (off + width > d->common + C_QDESC && off < d->common + C_END) {
+		uint64_t in = off - d->common;
+		if (in < C_QDESC || in % 8 || width < 4)
+			{ *skip = 1; return 0; }       /* a partial address */
+		uint64_t a = in == C_QUSED ? pick_low(pick_buffer) : pick_low(pick_ring);
+		return width == 8 ? a | (rnd() & 1 ? 0 : rnd() << 32) : a;
+	}
+	if (d->cap_msix && off + width > d->msix_table && off < d->msix_table + 16 * d->nvec) {
+		uint64_t in = off - d->msix_table;
+		if (in % 16 == 8 && width >= 4)
+			return (v & ~0xffffffffULL) | msi_data_safe((uint32_t)v);
+		if ((in % 16 < 8 && in % 16 + width > 8) || (in % 16 >= 8 && in % 16 < 12))
+			{ *skip = 1; return 0; }       /* part of a data word */
+	}
+	return v;
+}
+
+static void vpci_bar_hammer(const struct vpci *d, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t r = rnd();
+		unsigned width = 1u << (r % 4);
+		uint64_t off = ((r >> 8) % 0x8000) & ~(uint64_t)(width - 1);
+		if ((r >> 4) & 1) {
+			mmio_read(d->bar + off, width);
+			continue;
+		}
+		int skip;
+		uint64_t v = vpci_bar_safe(d, off, width, rnd(), &skip);
+		if (!skip)
+			mmio_write(d->bar + off, width, v);
+	}
+}
+
+/* The PCI_CFG capability's window into BAR 0: any BAR, offset and
+ * length, data the same as a direct write would be allowed. */
+static void vpci_window_hammer(const struct vpci *d, unsigned n)
+{
+	if (!d->cap_pcicfg)
+		return;
+	unsigned c = d->cap_pcicfg;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t r = rnd();
+		uint8_t bar = (r & 7) ? 0 : (uint8_t)(r >> 8);
+		static const uint32_t lens[] = { 1, 2, 4, 4, 0, 3, 8, 0xffffffff };
+		uint32_t len = lens[(r >> 16) % 8];
+		uint32_t off = (r & 0x100000) ? (uint32_t)(r >> 32) : (uint32_t)((r >> 24) % 0x8000);
+		cf8_write(d->slot, c + 4, (cf8_read(d->slot, c + 4) & ~0xffu) | bar);
+		cf8_write(d->slot, c + 8, off);
+		cf8_write(d->slot, c + 12, len);
+		if ((r >> 40) & 1) {
+			cf8_read(d->slot, c + 16);
+			continue;
+		}
+		int skip = 0;
+		uint64_t v = rnd();
+		if (bar == 0 && off < 0x8000)   /* it may land in BAR 0: the direct rules */
+			v = vpci_bar_safe(d, off, len == 1 || len == 2 ? len : 4, v, &skip);
+		if (!skip)
+			cf8_write(d->slot, c + 16, (uint32_t)v);
+	}
+}
+
+static void vpci_msix_control(const struct vpci *d, uint16_t flags)
+{
+	uint32_t w = cf8_read(d->slot, d->cap_msix);
+	cf8_write(d->slot, d->cap_msix, (w & 0x3fffffffu) | (uint32_t)flags << 16);
+}
+
+/* Program a vector: any address, safe data, masked or not. */
+static void vpci_msix_entry(const struct vpci *d)
+{
+	uint64_t e = d->bar + d->msix_table + 16 * (rnd() % (d->nvec + 1));
+	if (e >= d->bar + d->msix_table + 16 * d->nvec)
+		e -= 16;
+	uint64_t r = rnd();
+	static const uint32_t addrs[] = { 0xfee00000u, 0xfee00000u, 0xfee0f00cu, 0xfeeff000u };
+	uint32_t addr = (r & 4) ? addrs[(r >> 3) % 4] :                        /* this CPU, broadcast */
+			(r & 1) ? 0xfee00000u | ((uint32_t)(r >> 8) & 0xff00cu) : (uint32_t)(r >> 8);
+	mmio_write(e, 4, addr);
+	mmio_write(e + 4, 4, (r & 2) ? 0 : (uint32_t)(r >> 32));
+	mmio_write(e + 8, 4, msi_data_safe((uint32_t)rnd()));
+	mmio_write(e + 12, 4, (uint32_t)(rnd() & 1));
+}
+
+static void vpci_queue(const struct vpci *d, unsigned q)
+{
+	cw(d, C_QSEL, 2, q);
+	uint32_t qsize = qsize_pick(cr(d, C_QSIZE, 2));
+	uint64_t desc = pick_ring(), avail, used;
+	if (rnd() & 1)
+		desc = (RING_AREA + rnd() % (RING_SIZE - 65536)) & ~15ULL;
+	switch (rnd() % 6) {
+	case 0: avail = desc; break;                                       /* overlapping */
+	case 1: avail = d->bar + (rnd() % 0x8000 & ~1ULL); break;          /* in its own BAR */
+	case 2: avail = BUF_AREA + (rnd() % BUF_SIZE & ~1ULL); break;
+	case 3: avail = d->bar + d->common + (rnd() % 0x40 & ~1ULL); break; /* its common config */
+	default: avail = pick_ring(); break;
+	}
+	if (rnd() & 3)
+		avail &= ~1ULL;
+	used = (rnd() & 3) ? pick_buffer() : (avail >= BUF_AREA ? avail : d->bar + d->notify);
+	if (rnd() & 3)
+		used = (rnd() & 1) ? (BUF_AREA + rnd() % (BUF_SIZE - 65536)) & ~3ULL : used & ~3ULL;
+	cw(d, C_QSIZE, 2, qsize);
+	cw(d, C_QVECTOR, 2, (rnd() & 3) ? (uint32_t)(rnd() % (d->nvec + 2)) : (uint32_t)rnd());
+	cw64(d, C_QDESC, desc);
+	cw64(d, C_QAVAIL, avail);
+	cw64(d, C_QUSED, used);
+	avail_fill(avail, qsize, avail == desc);
+	cw(d, C_QENABLE, 2, (rnd() & 7) ? 1 : (uint32_t)rnd());
+}
+
+/* A layout the device accepts, with chains of three descriptors into
+ * the buffer area (device-readable ones first, then device-writable
+ * ones, each of any length up to a page):
+ * the round's kicks, resets and MSI-X changes then meet a device at
+ * work, completing requests and raising interrupts. */
+static void vpci_queue_sane(const struct vpci *d, unsigned q)
+{
+	cw(d, C_QSEL, 2, q);
+	uint32_t qsize = cr(d, C_QSIZE, 2);
+	if (!qsize || qsize > 256)
+		return;
+	uint64_t desc = (RING_AREA + rnd() % (RING_SIZE - 0x10000)) & ~4095ULL;
+	uint64_t avail = desc + 16 * 256;
+	uint64_t used = (BUF_AREA + rnd() % (BUF_SIZE - 0x10000)) & ~4095ULL;
+	volatile struct desc *t = (volatile struct desc *)desc;
+	volatile uint16_t *a = (volatile uint16_t *)avail;
+	unsigned heads = 0, writable_from = 0;
+	for (unsigned i = 0; i < qsize; i++) {
+		int last = i % 3 == 2 || i + 1 == qsize;
+		if (i % 3 == 0)
+			writable_from = (unsigned)(rnd() % 4 ? 1 + rnd() % 2 : rnd() % 4);
+		t[i].addr = BUF_AREA + rnd() % (BUF_SIZE - 0x10000);
+		t[i].len = 1 + (uint32_t)(rnd() % 4096);
+		t[i].flags = (uint16_t)((last ? 0 : F_NEXT) | (i % 3 >= writable_from ? F_WRITE : 0));
+		t[i].next = (uint16_t)(last ? 0 : i + 1);
+		if (i % 3 == 0)
+			a[2 + heads++] = (uint16_t)i;
+	}
+	a[0] = 0;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	a[1] = (uint16_t)heads;
+	cw(d, C_QVECTOR, 2, (uint32_t)(rnd() % (d->nvec ? d->nvec : 1)));
+	cw64(d, C_QDESC, desc);
+	cw64(d, C_QAVAIL, avail);
+	cw64(d, C_QUSED, used);
+	cw(d, C_QENABLE, 2, 1);
+}
+
+static void vpci_kick(const struct vpci *d)
+{
+	uint64_t r = rnd();
+	uint64_t off = d->notify + (r % (d->nq + 2)) * d->notify_mult;
+	if ((r >> 8) % 16 == 0)
+		off += (r >> 12) % 4;                            /* off the doorbell */
+	mmio_write(d->bar + off, (r >> 16) & 1 ? 2 : 4, (uint32_t)(r >> 20) % 4);
+}
+
+/* virtio_round()'s script through the common configuration, with
+ * MSI-X turned on and off and its vectors reprogrammed while the
+ * device works. */
+static void vpci_round(const struct vpci *d)
+{
+	cw(d, C_STATUS, 1, 0);
+	cw(d, C_STATUS, 1, 1);
+	cw(d, C_STATUS, 1, 3);
+	for (unsigned word = 0; word < 2; word++) {
+		cw(d, C_DFSEL, 4, word);
+		uint32_t offered = cr(d, C_DF, 4);
+		uint32_t want = (uint32_t)rnd() | (word ? 1 : 0);
+		cw(d, C_GFSEL, 4, word);
+		cw(d, C_GF, 4, (rnd() & 7) ? want & offered : (uint32_t)rnd());
+	}
+	cw(d, C_STATUS, 1, (rnd() & 7) ? 11 : statuses[rnd() % 11]);
+	if (d->cap_msix) {
+		cw(d, C_MSIX_CONFIG, 2, (uint32_t)(rnd() % (d->nvec + 2)));
+		vpci_msix_control(d, (uint16_t)((rnd() & 3) ? 0x8000 : rnd() & 0xc000));
+	}
+	for (unsigned q = 0; q <= d->nq && q < 9; q++)
+		if (rnd() % 3 == 0)
+			vpci_queue_sane(d, q);
+		else
+			vpci_queue(d, (rnd() % 8) ? q : (unsigned)rnd() & 0xffff);
+	cw(d, C_STATUS, 1, (rnd() & 3) ? 15 : statuses[rnd() % 11]);
+	for (unsigned k = 0; k < 64; k++) {
+		vpci_kick(d);
+		if (rnd() % 16 == 0)
+			ring_area_stir();
+		if (rnd() % 32 == 0)
+			cw(d, C_STATUS, 1, 0);                      /* reset mid-flight */
+		if (d->cap_msix && rnd() % 8 == 0)
+			vpci_msix_entry(d);
+		if (d->cap_msix && rnd() % 32 == 0)
+			vpci_msix_control(d, (uint16_t)(rnd() & 0xc000));
+		mmio_read(d->bar + d->isr, 1);
+	}
+	cw(d, C_STATUS, 1, statuses[rnd() % 11]);
+	cw(d, C_STATUS, 1, 0);
+}
+
+/* BAR 0 at a known place, decoding and bus mastering on, then the
+ * capability list walked. 0 when SLOT holds no virtio function. */
+static int vpci_find(unsigned slot, struct vpci *d)
+{
+	uint32_t id = cf8_read(slot, 0);
+	if ((id & 0xffff) != 0x1af4 || (id >> 16) < 0x1040 || (id >> 16) > 0x107f)
+		return 0;
+	*d = (struct vpci){ .slot = slot, .bar = VPCI_BAR_AT(slot) };
+	cf8_write(slot, 0x10, (uint32_t)d->bar);
+	cf8_write(slot, 0x04, 0x6);
+	if (!(cf8_read(slot, 0x04) & (0x10u << 16)))
+		return 0;
+	unsigned at = cf8_read(slot, 0x34) & 0xfc;
+	for (unsigned n = 0; at && n < 48; n++, d->caps++) {
+		uint32_t w = cf8_read(slot, at);
+		if ((w & 0xff) == 0x11) {
+			d->cap_msix = at;
+			d->nvec = ((w >> 16) & 0x7ff) + 1;
+			d->msix_table = cf8_read(slot, at + 4);
+		} else if ((w & 0xff) == 0x09 && (cf8_read(slot, at + 4) & 0xff) == 0) {
+			uint32_t off = cf8_read(slot, at + 8), len = cf8_read(slot, at + 12);
+			unsigned type = (w >> 24) & 0xff;
+			d->found |= type < 32 ? 1u << type : 0;
+			switch (type) {
+			case 1: d->common = off; break;
+			case 2: d->notify = off; d->notify_mult = cf8_read(slot, at + 16);
+				d->nq = d->notify_mult ? len / d->notify_mult : 0; break;
+			case 3: d->isr = off; break;
+			case 4: d->device = off; d->device_len = len; break;
+			case 5: d->cap_pcicfg = at; break;
+			}
+		}
+		at = (w >> 8) & 0xfc;
+	}
+	if (d->cap_msix && (d->msix_table & 7))   /* the table in another BAR: left alone */
+		d->cap_msix = 0;
+	d->msix_table &= ~7u;
+	return (d->found & 0xe) == 0xe && d->notify_mult;   /* common, notify, ISR */
+}
+
+static void phase_virtio_pci(void)
+{
+	phase("virtio-pci", SEED_VPCI);
+	struct vpci devs[32];
+	unsigned n = 0;
+	for (unsigned slot = 0; slot < 32; slot++) {
+		if (!vpci_find(slot, &devs[n]))
+			continue;
+		serial_puts("hostile: virtio-pci slot ");
+		serial_put_dec(slot);
+		serial_puts(", device ");
+		serial_put_hex(cf8_read(slot, 0) >> 16);
+		serial_puts(", ");
+		serial_put_dec(devs[n].caps);
+		serial_puts(" capabilities, ");
+		serial_put_dec(devs[n].cap_msix ? devs[n].nvec : 0);
+		serial_puts(" MSI-X vectors, ");
+		serial_put_dec(devs[n].nq);
+		serial_puts(" queues\n");
+		n++;
+	}
+	unsigned long before = interrupts;
+	for (unsigned gsi = 16; gsi < 24; gsi++)
+		ioapic_route(gsi, 0x50 + gsi);   /* INTx, edge-triggered: no ack needed */
+	sti();
+	for (unsigned round = 0; round < VPCI_ROUNDS; round++)
+		for (unsigned i = 0; i < n; i++) {
+			if (round % 8 == 0) {
+				vpci_bar_hammer(&devs[i], 300);
+				vpci_window_hammer(&devs[i], 48);
+			}
+			vpci_round(&devs[i]);
+		}
+	cli();
+	for (unsigned gsi = 16; gsi < 24; gsi++)
+		ioapic_route(gsi, 1u << 16);
+	for (unsigned i = 0; i < n; i++) {
+		if (devs[i].cap_msix)
+			vpci_msix_control(&devs[i], 0);
+		cw(&devs[i], C_STATUS, 1, 0);
+		if (cr(&devs[i], C_STATUS, 1) != 0)
+			serial_puts("hostile: a virtio-pci device kept its status after a reset\n");
+		cf8_write(devs[i].slot, 0x04, 0);
+	}
+	serial_puts("hostile: virtio-pci done, ");
+	serial_put_dec(n);
+	serial_puts(" devices, ");
+	serial_put_dec(interrupts - before);
+	serial_puts(" interrupts\n");
+}
+
 /* ---- interrupt storm: every timer as fast as it goes, every line open ---- */
 
 static void storm_start(void)
@@ -754,7 +1233,250 @@ static void phase_storm(void)
 	serial_puts(" interrupts\n");
 }
 
-#ifdef ENDLESS_STORM
+#ifdef RESET_STORM
+/* ---- resets with every virtio-pci device at work ---- */
+
+#define BUSY_BOOT_COUNTER 0x42
+#define BUSY_BOOTS 15
+
+static inline uint8_t cmos_get(uint8_t reg)
+{
+	outb(0x70, reg);
+	return inb(0x71);
+}
+
+static inline void cmos_put(uint8_t reg, uint8_t v)
+{
+	outb(0x70, reg);
+	outb(0x71, v);
+}
+
+/* Every queue of every function well formed, MSI-X on with its vectors
+ * live, the device started, and every queue kicked: requests (block
+ * I/O, frames, packets) are in flight when the reset comes. */
+static unsigned devices_busy(void)
+{
+	struct vpci d;
+	unsigned n = 0;
+	for (unsigned slot = 0; slot < 32; slot++) {
+		if (!vpci_find(slot, &d))
+			continue;
+		n++;
+		cw(&d, C_STATUS, 1, 0);
+		cw(&d, C_STATUS, 1, 3);
+		for (unsigned word = 0; word < 2; word++) {
+			cw(&d, C_DFSEL, 4, word);
+			uint32_t offered = cr(&d, C_DF, 4);
+			cw(&d, C_GFSEL, 4, word);
+			cw(&d, C_GF, 4, offered & (word ? 1u : 0u));     /* VERSION_1 only */
+		}
+		cw(&d, C_STATUS, 1, 11);
+		if (d.cap_msix) {
+			vpci_msix_control(&d, 0x8000);
+			for (unsigned v = 0; v < d.nvec; v++)
+				vpci_msix_entry(&d);
+		}
+		for (unsigned q = 0; q < d.nq; q++)
+			vpci_queue_sane(&d, q);
+		cw(&d, C_STATUS, 1, 15);
+		for (unsigned q = 0; q < d.nq; q++)
+			mmio_write(d.bar + d.notify + q * d.notify_mult, 2, q);
+	}
+	return n;
+}
+
+/* With no IDT the #UD cannot be delivered, nor what follows: shutdown. */
+static void triple_fault(void)
+{
+	static const struct { uint16_t limit; uint64_t base; } __attribute__((packed)) no_idt;
+	__asm__ volatile("lidt %0\n\tud2" : : "m"(no_idt));
+}
+
+int main(void)
+{
+	idt_fill();
+	uint8_t boot = (uint8_t)(cmos_get(BUSY_BOOT_COUNTER) + 1);
+	cmos_put(BUSY_BOOT_COUNTER, boot);
+	serial_puts("hostile: busy reset boot ");
+	serial_put_dec(boot);
+	serial_putc('\n');
+	if (boot >= BUSY_BOOTS) {
+		serial_puts("hostile: survived\n");
+		return SURVIVED_CODE;
+	}
+	rng_state = SEED_VPCI ^ boot;
+	ring_area_fill(RING_AREA, RING_SIZE / sizeof(struct desc));
+	for (unsigned gsi = 16; gsi < 24; gsi++)
+		ioapic_route(gsi, 0x50 + gsi);
+	unsigned n = devices_busy();
+	sti();
+	serial_puts("hostile: ");
+	serial_put_dec(n);
+	serial_puts(" virtio-pci devices busy, resetting\n");
+	switch (boot % 4) {
+	case 0: outb(0xcf9, 0x02); outb(0xcf9, 0x06); break;
+	case 1: while (inb(0x64) & 0x02) ; outb(0x64, 0xfe); break;
+	case 2: triple_fault(); break;
+	default: outb(0x92, inb(0x92) & (uint8_t)~1); outb(0x92, inb(0x92) | 1); break;
+	}
+	serial_puts("hostile: the reset did not happen\n");
+	return 0x41;
+}
+#elif defined(SMP_STORM)
+/* ---- the SMP storm: every vCPU on the same devices at once ---- */
+
+#define TRAMPOLINE 0x9000UL
+#define SMP_MAX_CPUS 8
+#define SMP_ACCESSES 6000
+
+extern const char smp_trampoline[], smp_trampoline_end[];
+volatile uint32_t smp_checked_in;
+volatile uint64_t smp_seen_mask;
+volatile uint8_t smp_ap_exits;
+uint8_t smp_ap_stacks[SMP_MAX_CPUS][16384] __attribute__((aligned(16)));
+static volatile uint32_t smp_go, smp_done;
+static volatile unsigned long smp_accesses;
+
+static unsigned cpu_count(void)
+{
+	uint32_t eax = 1, ebx, ecx = 0, edx;
+	__asm__ volatile("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx));
+	return (edx & (1u << 28)) ? (ebx >> 16) & 0xff : 1;
+}
+
+static uint64_t xs(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* One access to a shared device: the UART's registers (never its
+ * transmit register: the log must stay readable, and the line control
+ * is put back before the BSP prints), the CMOS index/data pair, the
+ * PIT, the i8042 (port_write_value()'s rules), port 0x61, and the
+ * first virtio-mmio device's kicks, ISR, status reads and resets. */
+static void smp_hit(uint64_t *s, uint64_t virtio)
+{
+	uint64_t r = xs(s);
+	uint8_t v = (uint8_t)(r >> 32);
+	switch (r % 8) {
+	case 0: {
+		uint16_t port = (uint16_t)(COM1 + 1 + (r >> 8) % 7);
+		if ((r >> 16) & 1)
+			inb(port);
+		else if (port != COM1 + 3 || !(v & 0x80))   /* DLAB stays off */
+			outb(port, v);
+		break;
+	}
+	case 1:
+		outb(0x70, (uint8_t)((r >> 8) & 0x7f));
+		if ((r >> 16) & 1)
+			inb(0x71);
+		else
+			outb(0x71, v);
+		break;
+	case 2:
+		if ((r >> 16) & 1)
+			inb((uint16_t)(0x40 + (r >> 8) % 4));
+		else
+			outb((uint16_t)(0x40 + (r >> 8) % 4), v);
+		break;
+	case 3: {
+		uint16_t port = (r >> 8) & 1 ? 0x64 : 0x60;
+		int64_t w = port_write_value(port, 1, v);
+		if ((r >> 16) & 1 || w < 0)
+			inb(port);
+		else
+			outb(port, (uint8_t)w);
+		break;
+	}
+	case 4:
+		outb(0x61, v & 0x0f);
+		inb(0x61);
+		break;
+	default:
+		if (!virtio)
+			break;
+		if ((r >> 8) % 64 == 0)
+			vw(virtio, V_STATUS, 0);                 /* a reset under the others' kicks */
+		vw(virtio, V_NOTIFY, (uint32_t)((r >> 16) % 4));
+		vw(virtio, V_ACK, vr(virtio, V_ISR));
+		vr(virtio, V_STATUS);
+		break;
+	}
+	__atomic_fetch_add(&smp_accesses, 1, __ATOMIC_RELAXED);
+}
+
+static void smp_work(unsigned id)
+{
+	uint64_t s = SEED_PORTS ^ ((uint64_t)id + 1) * 0x9e3779b97f4a7c15ULL;
+	uint64_t virtio = virtio_mmio_count() ? 0xd0000000UL : 0;
+	while (!smp_go)
+		__asm__ volatile("pause");
+	for (unsigned i = 0; i < SMP_ACCESSES; i++) {
+		smp_hit(&s, virtio);
+		/* The BSP alone sets queues up (with the picks' addresses
+		 * written whole, never a half of one with another's). */
+		if (id == 0 && virtio && i % 256 == 0)
+			virtio_round(virtio);
+	}
+	__atomic_fetch_add(&smp_done, 1, __ATOMIC_SEQ_CST);
+}
+
+void smp_ap_entry(unsigned id);
+void smp_ap_entry(unsigned id)
+{
+	smp_work(id);
+}
+
+static void send_ipi_to_others(uint32_t command)
+{
+	lapic_write(LAPIC_ICR_HIGH, 0);
+	lapic_write(LAPIC_ICR_LOW, command | (3u << 18));   /* all excluding self */
+	while (lapic_read(LAPIC_ICR_LOW) & (1u << 12))
+		;
+}
+
+int main(void)
+{
+	unsigned cpus = cpu_count();
+	idt_fill();
+	if (cpus > SMP_MAX_CPUS)
+		cpus = SMP_MAX_CPUS;
+	rng_state = SEED_VIRTIO;
+	ring_area_fill(RING_AREA, RING_SIZE / sizeof(struct desc));
+	volatile char *dst = (volatile char *)TRAMPOLINE;
+	for (const char *src = smp_trampoline; src < smp_trampoline_end; src++)
+		*dst++ = *src;
+	lapic_write(LAPIC_SVR, 0x1ff);
+	if (cpus > 1) {
+		send_ipi_to_others(0x4500);
+		send_ipi_to_others(0x4600 | (TRAMPOLINE >> 12));
+		send_ipi_to_others(0x4600 | (TRAMPOLINE >> 12));
+	}
+	while (smp_checked_in < cpus - 1)
+		__asm__ volatile("pause");
+	serial_puts("hostile: smp storm on ");
+	serial_put_dec(cpus);
+	serial_puts(" cpus, ");
+	serial_put_dec(virtio_mmio_count());
+	serial_puts(" virtio-mmio devices\n");
+	smp_go = 1;
+	smp_work(0);
+	while (smp_done < cpus)
+		__asm__ volatile("pause");
+	outb(COM1 + 3, 0x03);                    /* 8N1, DLAB off, */
+	outb(COM1 + 4, 0x03);                    /* no loopback: the log again */
+	outb(COM1 + 1, 0);
+	serial_puts("\nhostile: smp storm done, ");
+	serial_put_dec(smp_accesses);
+	serial_puts(" accesses\n");
+	serial_puts("hostile: survived\n");
+	return SURVIVED_CODE;
+}
+#elif defined(ENDLESS_STORM)
 /* The storm for ever: kvmini must still stop it (--timeout, SIGTERM). */
 int main(void)
 {
@@ -777,8 +1499,10 @@ int main(void)
 	sti();
 	phase_mmio();
 	storm_stop();
+	phase_lapic();
 	phase_string();
 	phase_virtio();
+	phase_virtio_pci();
 	phase("end", 0);
 	serial_puts("hostile: ");
 	serial_put_dec(interrupts);

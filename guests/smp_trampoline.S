@@ -2,7 +2,9 @@
  * 0x09), then protected and long mode on the VMM's GDT (0x1000) and
  * page tables (0x2000). Each AP adds its APIC ID to a bit mask and the
  * count, then halts (or, when smp_ap_exits is set, ends the VM through
- * debug-exit with value 7). The BSP copies these bytes to 0x9000 first. */
+ * debug-exit with value 7; or, when the guest defines smp_ap_entry and
+ * smp_ap_stacks, calls smp_ap_entry(apic_id) on its own 16 KiB of
+ * smp_ap_stacks first). The BSP copies these bytes to 0x9000 first. */
 #define AT(label) ((label) - smp_trampoline + 0x9000)
 
 	.section .rodata
@@ -48,9 +50,20 @@ long64:
 	jne 1f
 	mov $7, %eax
 	out %eax, $0xf4                  /* debug-exit: kvmini exits with 15 */
-1:	cli
+1:	mov $smp_ap_entry, %rbx          /* a guest's C entry for its APs (weak: 0 if none) */
+	test %rbx, %rbx
+	jz 2f
+	mov %eax, %edi                   /* the APIC ID, its argument */
+	inc %eax
+	shl $14, %rax                    /* a 16 KiB stack per APIC ID */
+	add $smp_ap_stacks, %rax
+	mov %rax, %rsp
+	call *%rbx
+2:	cli
 	hlt
-	jmp 1b
+	jmp 2b
+
+	.weak smp_ap_entry, smp_ap_stacks
 
 	.balign 8
 gdt_pointer:
