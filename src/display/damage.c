@@ -52,12 +52,20 @@ static void row_update(const struct framebuffer *fb, uint8_t *shadow, unsigned x
 	size_t bytes = (size_t)w * FB_BYTES_PER_PIXEL;
 	if (memcmp(shadow + off, fb->pixels + off, bytes) == 0)
 		return;
+	/* The guest writes while this reads: the pixel that made the row
+	 * differ may be back to the shadow's value by the time each one is
+	 * compared, so both searches stop at the row's ends, and only the
+	 * pixels reported go into the shadow (one changed outside the box
+	 * since stays different and is found by the next scan). */
 	unsigned first = 0, last = w - 1;
-	while (memcmp(shadow + off + first * 4, fb->pixels + off + first * 4, 4) == 0)
+	while (first < w && memcmp(shadow + off + first * 4, fb->pixels + off + first * 4, 4) == 0)
 		first++;
-	while (memcmp(shadow + off + last * 4, fb->pixels + off + last * 4, 4) == 0)
+	if (first == w)
+		return;
+	while (last > first && memcmp(shadow + off + last * 4, fb->pixels + off + last * 4, 4) == 0)
 		last--;
-	memcpy(shadow + off, fb->pixels + off, bytes);
+	size_t from = off + (size_t)first * FB_BYTES_PER_PIXEL;
+	memcpy(shadow + from, fb->pixels + from, (size_t)(last - first + 1) * FB_BYTES_PER_PIXEL);
 	box_add(b, x + first, x + last + 1, y);
 }
 

@@ -3,6 +3,8 @@
  * dirty bitmap), and PNG screenshots compared pixel for pixel with the
  * pattern drawn (decoded with libpng). */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -168,6 +170,52 @@ Test(damage, skips_bands_whose_pages_the_log_says_are_clean)
 	cr_assert_eq(rs.r[0].x, 5);
 	cr_assert_eq(rs.r[0].w, 1);
 	cr_assert_eq(rs.r[0].h, 1);
+	free(shadow);
+	framebuffer_free(&fb);
+}
+
+/* A guest draws while the scan reads (found by bench/display_bench.sh's
+ * moving character: the scan walked off the row and read 4 GiB away).
+ * One pixel flips between black and white without pause on another
+ * thread (the race needs both threads on a CPU at once, so on a loaded
+ * host it may take many scans): every scan must report only that
+ * pixel's row, inside the screen, and
+ * once the flipping stops one more scan leaves the shadow equal to the
+ * screen. */
+struct flipper {
+	struct framebuffer *fb;
+	atomic_bool stop;
+};
+
+static void *flip_pixel(void *arg)
+{
+	struct flipper *f = arg;
+	for (unsigned i = 0; !atomic_load(&f->stop); i++)
+		framebuffer_set_pixel(f->fb, 5, 3, i & 1 ? 0xffffff : 0);
+	return NULL;
+}
+
+Test(damage, a_pixel_changing_during_the_scan_keeps_it_inside_the_row, .timeout = 60)
+{
+	struct framebuffer fb = fb_new(64, 16);
+	uint8_t *shadow = calloc(1, fb.size);
+	struct rects rs = { .n = 0 };
+	struct flipper f = { .fb = &fb };
+	pthread_t t;
+	pthread_create(&t, NULL, flip_pixel, &f);
+	for (unsigned i = 0; i < 1000000; i++) {
+		rs.n = 0;
+		damage_scan(&fb, shadow, NULL, collect, &rs);
+		for (unsigned k = 0; k < rs.n && k < 64; k++)
+			cr_assert(rs.r[k].x + rs.r[k].w <= 64 && rs.r[k].w && rs.r[k].y == 3 &&
+				  rs.r[k].h == 1,
+				  "scan %u reported (%u,%u) %ux%u", i, rs.r[k].x, rs.r[k].y,
+				  rs.r[k].w, rs.r[k].h);
+	}
+	atomic_store(&f.stop, true);
+	pthread_join(t, NULL);
+	damage_scan(&fb, shadow, NULL, collect, &rs);
+	cr_assert_eq(memcmp(shadow, fb.pixels, fb.size), 0, "a change was lost");
 	free(shadow);
 	framebuffer_free(&fb);
 }
