@@ -9,6 +9,9 @@
 #      is idle (no dirty log here: the damage scan compares the whole
 #      framebuffer with its shadow copy 25 times a second; with KVM's log
 #      an idle screen skips every band without reading it)
+#  (d) frames per second a viewer receives, raw and ZRLE, while the whole
+#      screen changes without pause and while one character moves (the
+#      server paces updates at 25 a second at most)
 set -euo pipefail
 B=${1:-build}
 SERVE=$B/display/vnc_serve
@@ -57,3 +60,16 @@ t0=$(cpu_ticks $SPID)
 "$CLIENT" "$W/sock" -i 5
 t1=$(cpu_ticks $SPID)
 echo "(c) idle screen, one viewer, 5 s: $(( (t1 - t0) * 1000 / hz )) ms of server CPU"
+
+# (d): the viewer counts for 4 s while the server draws for 5.
+for what in full char; do
+	for enc in raw zrle; do
+		"$CLIENT" "$W/sock" -e "$enc" -f 4 >"$W/frames" &
+		CPID=$!
+		echo "animate 5 $what" >&8
+		wait $CPID
+		n=$(sed -n 's/^frames //p' "$W/frames")
+		echo "(d) $([ $what = full ] && echo "the whole screen changing" || echo "one character moving"), $enc: $n frames in 4 s ($((n / 4)) per second)"
+		bytes_sent >/dev/null   # the server has read the animation's line and is idle again
+	done
+done

@@ -10,6 +10,8 @@
  *   -w MESSAGE    print MESSAGE, then wait for the next change of the
  *                 screen (an incremental update with pixels)
  *   -i SECONDS    stay connected and idle, asking for changes
+ *   -f SECONDS    as -i, then print "frames N": the updates with pixels
+ *                 received in those SECONDS (the bench's frame rate)
  *   -e ENCODINGS  the encodings to ask for (default: the lossless "zrle
  *                 hextile zlib raw"; libvncclient's own list starts with
  *                 tight, whose JPEG would change pixels)
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char *password;
@@ -110,6 +113,31 @@ static int idle(rfbClient *cl, int seconds)
 	return 0;
 }
 
+static double seconds_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* As idle(), for `seconds` of the clock, counting the updates with
+ * pixels: a viewer's frame rate while the screen keeps changing. */
+static int frames(rfbClient *cl, int seconds)
+{
+	updates_done = 0;
+	double end = seconds_now() + seconds;
+	while (seconds_now() < end) {
+		if (!SendFramebufferUpdateRequest(cl, 0, 0, cl->width, cl->height, TRUE))
+			return -1;
+		int n = WaitForMessage(cl, 100000);
+		if (n < 0 || (n > 0 && !HandleRFBServerMessage(cl)))
+			return -1;
+	}
+	printf("frames %d\n", updates_done);
+	fflush(stdout);
+	return 0;
+}
+
 static int capture(rfbClient *cl, const char *path)
 {
 	if (update_wait(cl, cl->width, cl->height) < 0)
@@ -178,6 +206,8 @@ int main(int argc, char **argv)
 			rc = change_wait(cl, arg);
 		} else if (strcmp(opt, "-i") == 0) {
 			rc = idle(cl, atoi(arg));
+		} else if (strcmp(opt, "-f") == 0) {
+			rc = frames(cl, atoi(arg));
 		}
 	}
 	/* Leave only once the server has taken every event and nothing it

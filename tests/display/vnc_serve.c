@@ -12,9 +12,11 @@
  * change), "fill RGB" paints the whole screen (a full-screen change),
  * "bytes" prints "bytes N" (sent to viewers so far), "quit" or end of
  * input stops. Exit status 0, or 2 with the error on stderr. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "devices/i8042.h"
 #include "display/framebuffer.h"
 #include "display/screenshot.h"
@@ -82,12 +84,34 @@ static int fail(const struct kvmini_error *err)
 	return 2;
 }
 
+/* The bench's moving screen: for `seconds`, redraw the whole screen in
+ * a new colour, or move one 8x16 character along a row, as fast as the
+ * writes go (the server's own pacing decides the frames sent). */
+static void animate(struct rig *r, unsigned seconds, bool whole)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	time_t end = t.tv_sec + (time_t)seconds;
+	for (unsigned i = 0; t.tv_sec < end; i++) {
+		unsigned x = (i % (WIDTH / 8)) * 8;
+		if (whole) {
+			fill_rect(r, 0, 0, WIDTH, HEIGHT, 0x010101u * (i & 0xff));
+		} else {
+			fill_rect(r, x ? x - 8 : WIDTH - 8, 0, 8, 16, 0);
+			fill_rect(r, x, 0, 8, 16, 0xffffff);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	}
+}
+
 static void serve(struct rig *r, struct vnc_server *s)
 {
 	char line[128];
-	unsigned x, y, rgb;
+	unsigned x, y, rgb, seconds;
 	while (fgets(line, sizeof(line), stdin)) {
-		if (sscanf(line, "char %u %u", &x, &y) == 2)
+		if (sscanf(line, "animate %u", &seconds) == 1)
+			animate(r, seconds, strstr(line, "char") == NULL);
+		else if (sscanf(line, "char %u %u", &x, &y) == 2)
 			fill_rect(r, x, y, 8, 16, 0xffffff);
 		else if (sscanf(line, "fill %x", &rgb) == 1)
 			fill_rect(r, 0, 0, WIDTH, HEIGHT, rgb);
