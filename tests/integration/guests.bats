@@ -299,6 +299,20 @@ wait_for_thread_names() {
 
 # ---- a guest cannot stall kvmini through its output ----
 
+# A test that failed half-way leaves its background kvmini (and the
+# stuck reader) running; they hold bats' output open, so the whole run
+# would wait on them. A failed test's kvmini is killed outright: it may
+# be the wedged one.
+teardown() {
+	local p
+	[ -n "${BATS_TEST_COMPLETED:-}" ] ||
+	for p in ${KPID:-} ${READER:-} ${pid:-}; do
+		kill -KILL "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	sanitizer_teardown
+}
+
 # Start kvmini in the background with its stdout on a FIFO that a process
 # holds open and never reads (a full pipe nobody drains). Sets KPID.
 start_with_stuck_reader() {
