@@ -28,7 +28,6 @@ struct event_handler {
 	int fd;
 	event_fd_fn *fn;
 	void *ctx;
-	bool timer;                   /* the timers' fd: wants the loop only when one is armed */
 	uint32_t events;              /* loop->lock; 0: paused, out of epoll */
 	bool removed;                 /* loop->lock */
 	struct event_handler *next;   /* loop->handlers */
@@ -187,8 +186,7 @@ static void *loop_thread(void *arg)
 /* ---- life cycle ---- */
 
 static struct event_handler *handler_add(struct event_loop *loop, int fd, uint32_t events,
-					 event_fd_fn *fn, void *ctx, bool timer,
-					 struct kvmini_error *err);
+					 event_fd_fn *fn, void *ctx, struct kvmini_error *err);
 static void timers_expired(void *ctx, int fd, uint32_t events);
 
 struct event_loop *event_loop_create(const char *name, struct kvmini_error *err)
@@ -212,8 +210,8 @@ struct event_loop *event_loop_create(const char *name, struct kvmini_error *err)
 		event_loop_destroy(loop);
 		return NULL;
 	}
-	loop->timer_handler = handler_add(loop, loop->timer_fd, EPOLLIN, timers_expired, loop,
-					  true, err);
+	/* Registered without wanting the loop: only an armed timer does. */
+	loop->timer_handler = handler_add(loop, loop->timer_fd, EPOLLIN, timers_expired, loop, err);
 	if (!loop->timer_handler) {
 		event_loop_destroy(loop);
 		return NULL;
@@ -333,16 +331,14 @@ void event_loop_destroy(struct event_loop *loop)
 /* ---- registrations ---- */
 
 static struct event_handler *handler_add(struct event_loop *loop, int fd, uint32_t events,
-					 event_fd_fn *fn, void *ctx, bool timer,
-					 struct kvmini_error *err)
+					 event_fd_fn *fn, void *ctx, struct kvmini_error *err)
 {
 	struct event_handler *h = calloc(1, sizeof(*h));
 	if (!h) {
 		kvmini_fail(err, KVMINI_E_HOST, "out of memory for an event handler");
 		return NULL;
 	}
-	*h = (struct event_handler){ .loop = loop, .fd = fd, .fn = fn, .ctx = ctx,
-				     .timer = timer, .events = events };
+	*h = (struct event_handler){ .loop = loop, .fd = fd, .fn = fn, .ctx = ctx, .events = events };
 	pthread_mutex_lock(&loop->lock);
 	struct epoll_event ev = { .events = events, .data.ptr = h };
 	/* Added paused (no events): kept out of epoll, as a pause does. */
@@ -363,7 +359,7 @@ static struct event_handler *handler_add(struct event_loop *loop, int fd, uint32
 struct event_handler *event_loop_add(struct event_loop *loop, int fd, uint32_t events,
 				     event_fd_fn *fn, void *ctx, struct kvmini_error *err)
 {
-	struct event_handler *h = handler_add(loop, fd, events, fn, ctx, false, err);
+	struct event_handler *h = handler_add(loop, fd, events, fn, ctx, err);
 	if (h && events)
 		loop_want(loop);
 	return h;
@@ -385,12 +381,11 @@ int event_loop_modify(struct event_loop *loop, struct event_handler *h, uint32_t
 		h->events = events;
 	/* Once unlocked, a callback may remove and the loop free h. */
 	int fd = h->fd;
-	bool wants = events && !h->timer;
 	pthread_mutex_unlock(&loop->lock);
 	if (rc < 0)
 		return kvmini_fail_errno(err, KVMINI_E_HOST, errno,
 					 "cannot change what the event loop watches on fd %d", fd);
-	if (wants)
+	if (events)   /* the timers' own handler is never modified */
 		loop_want(loop);
 	return 0;
 }
