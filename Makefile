@@ -502,6 +502,11 @@ integration: $(DISPLAY_TEST_BINS)
 # ---- virtio-blk (issue 11): its I/O goes through io_uring ----
 # guests/virtio_blk.c: a bare-metal driver for two disks (tests/integration/virtio_blk_console.bats).
 guests: $(G)/virtio_blk.elf $(G)/virtio_console.elf
+# The same driver as figure (l)'s: bench/blk_workloads.h on one disk.
+guests: $(G)/virtio_blk_bench.elf
+$(G)/virtio_blk_bench.elf: guests/virtio_blk.c bench/blk_workloads.h $(GUEST_RT) guests/elf.ld | $(G)
+	$(CC) -m64 -DBENCH -Wno-unused-function -Wno-unused-variable $(GUEST_CFLAGS) $(GUEST_LDFLAGS) \
+		-T guests/elf.ld -o $@ $(GUEST_RT_SRCS) $<
 # Debian's liburing-dev; a build without its header installs it first
 # (scripts/install-deps.sh build), as root, like libcjson-dev above.
 LDLIBS += -luring

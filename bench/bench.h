@@ -164,5 +164,16 @@ void fig_completion(void);
 /* (k) virtio-blk's device side through the unit tests' fake driver,
  * next to the host doing the same I/O on the same file. */
 void fig_virtio_blk(void);
+/* Shared with (l): a 64 MiB scratch image, written once (its path in
+ * path[path_len]; the caller closes and unlinks it), and the host's own
+ * run of a workload on it (pread/pwrite at depth 1, io_uring deeper):
+ * seconds, or -1. */
+struct blk_workload;
+int blk_image_make(char *path, size_t path_len);
+double blk_host_run(int fd, const struct blk_workload *w, uint8_t *bufs);
+
+/* (l) the same workloads from a bare-metal guest driver through a whole
+ * `kvmini run --disk` (guest_dir holds virtio_blk_bench.elf). */
+void fig_virtio_blk_guest(const char *kvmini_path, const char *guest_dir);
 
 #endif

@@ -22,27 +22,11 @@
 #include "virtio/blk.h"
 #include "blk_driver.h"
 
-#define IMAGE_BYTES (64u << 20)
+#include "blk_workloads.h"
+
+#define IMAGE_BYTES BLK_IMAGE_BYTES
 #define BLK_RAM (128ULL << 20)
-#define MAX_DEPTH 32
-
-struct workload {
-	const char *name;
-	uint32_t size;        /* bytes per request */
-	bool write, random;
-	unsigned depth;
-	unsigned count;       /* requests per repetition */
-};
-
-static const struct workload workloads[] = {
-	{ "sequential read 4 KiB, depth 1", 4096, false, false, 1, 4096 },
-	{ "sequential write 4 KiB, depth 1", 4096, true, false, 1, 4096 },
-	{ "sequential read 1 MiB, depth 1", 1 << 20, false, false, 1, 128 },
-	{ "sequential write 1 MiB, depth 1", 1 << 20, true, false, 1, 128 },
-	{ "random read 4 KiB, depth 1", 4096, false, true, 1, 4096 },
-	{ "random read 4 KiB, depth 32", 4096, false, true, 32, 8192 },
-	{ "sequential read 1 MiB, depth 32", 1 << 20, false, false, 32, 256 },
-};
+#define MAX_DEPTH BLK_MAX_DEPTH
 
 struct blk_rig {
 	struct guest_memory mem;
@@ -56,29 +40,30 @@ struct blk_rig {
 	int fd;               /* the host's own description of the image */
 };
 
-/* The offset of request i: in order, or scattered by a fixed LCG. */
-static uint64_t offset_of(const struct workload *w, unsigned i)
+int blk_image_make(char *path, size_t path_len)
 {
-	uint64_t slots = IMAGE_BYTES / w->size;
-	if (!w->random)
-		return (i % slots) * w->size;
-	return ((uint64_t)i * 2654435761u % slots) * w->size;
+	const char *dir = getenv("TMPDIR");
+	snprintf(path, path_len, "%s/kvmini-bench-blk-XXXXXX", dir && *dir ? dir : "/var/tmp");
+	int fd = mkstemp(path);
+	if (fd < 0)
+		return -1;
+	/* Written once, so reads find data in the page cache, not holes. */
+	static uint8_t chunk[1 << 20];
+	memset(chunk, 0x5a, sizeof(chunk));
+	for (uint64_t off = 0; off < IMAGE_BYTES; off += sizeof(chunk))
+		if (pwrite(fd, chunk, sizeof(chunk), (off_t)off) != (ssize_t)sizeof(chunk)) {
+			close(fd);
+			unlink(path);
+			return -1;
+		}
+	return fd;
 }
 
 static int rig_up(struct blk_rig *r, char *why, size_t whylen)
 {
 	struct kvmini_error err = { 0 };
-	const char *dir = getenv("TMPDIR");
-	snprintf(r->path, sizeof(r->path), "%s/kvmini-bench-blk-XXXXXX", dir && *dir ? dir : "/var/tmp");
-	r->fd = mkstemp(r->path);
-	if (r->fd < 0 || ftruncate(r->fd, IMAGE_BYTES) < 0)
+	if ((r->fd = blk_image_make(r->path, sizeof(r->path))) < 0)
 		return fail_with(why, whylen, "cannot make a scratch image %s", r->path);
-	/* Written once, so reads find data in the page cache, not holes. */
-	static uint8_t chunk[1 << 20];
-	memset(chunk, 0x5a, sizeof(chunk));
-	for (uint64_t off = 0; off < IMAGE_BYTES; off += sizeof(chunk))
-		if (pwrite(r->fd, chunk, sizeof(chunk), (off_t)off) != (ssize_t)sizeof(chunk))
-			return fail_with(why, whylen, "cannot fill the scratch image");
 	if (guest_memory_init(&r->mem, BLK_RAM, 0, &err) < 0 ||
 	    !(r->loop = event_loop_create("benchblk", &err)) || event_loop_start(r->loop, &err) < 0)
 		return fail_with(why, whylen, "%s", err.msg);
@@ -113,19 +98,19 @@ static void rig_down(struct blk_rig *r)
 	}
 }
 
-static uint16_t post(struct blk_rig *r, const struct workload *w, unsigned i, unsigned slot)
+static uint16_t post(struct blk_rig *r, const struct blk_workload *w, unsigned i, unsigned slot)
 {
 	uint32_t type = w->write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
 	/* Each buffer slot owns descriptors 3 * slot..+2: answers come out
 	 * of order (the thread pool), so the driver's round-robin could
 	 * hand a head still in flight to a new request. */
 	r->d.q[0].next_desc = (uint16_t)(slot * 3);
-	return blk_post(&r->d, &r->bufs[slot], type, offset_of(w, i) / 512, w->size);
+	return blk_post(&r->d, &r->bufs[slot], type, blk_workload_offset(w, i) / 512, w->size);
 }
 
 /* The workload through the device: seconds, or -1. Up to `depth`
  * requests wait in the ring; each answer posts the next. */
-static double device_run(struct blk_rig *r, const struct workload *w)
+static double device_run(struct blk_rig *r, const struct blk_workload *w)
 {
 	uint16_t head_slot[256];
 	unsigned posted = 0, done = 0;
@@ -149,30 +134,30 @@ static double device_run(struct blk_rig *r, const struct workload *w)
 	return (double)(now_ns() - t0) / 1e9;
 }
 
-static double host_sync_run(struct blk_rig *r, const struct workload *w, uint8_t *buf)
+static double host_sync_run(int fd, const struct blk_workload *w, uint8_t *buf)
 {
 	uint64_t t0 = now_ns();
 	for (unsigned i = 0; i < w->count; i++) {
-		off_t off = (off_t)offset_of(w, i);
-		ssize_t n = w->write ? pwrite(r->fd, buf, w->size, off) : pread(r->fd, buf, w->size, off);
+		off_t off = (off_t)blk_workload_offset(w, i);
+		ssize_t n = w->write ? pwrite(fd, buf, w->size, off) : pread(fd, buf, w->size, off);
 		if (n != (ssize_t)w->size)
 			return -1;
 	}
 	return (double)(now_ns() - t0) / 1e9;
 }
 
-static void host_prep(struct io_uring *ring, struct blk_rig *r, const struct workload *w,
+static void host_prep(struct io_uring *ring, int fd, const struct blk_workload *w,
 		      unsigned i, uint8_t *buf)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 	if (w->write)
-		io_uring_prep_write(sqe, r->fd, buf, w->size, offset_of(w, i));
+		io_uring_prep_write(sqe, fd, buf, w->size, blk_workload_offset(w, i));
 	else
-		io_uring_prep_read(sqe, r->fd, buf, w->size, offset_of(w, i));
+		io_uring_prep_read(sqe, fd, buf, w->size, blk_workload_offset(w, i));
 }
 
 /* The host at depth > 1: its own io_uring, as the device uses one. */
-static double host_ring_run(struct blk_rig *r, const struct workload *w, uint8_t *bufs)
+static double host_ring_run(int fd, const struct blk_workload *w, uint8_t *bufs)
 {
 	struct io_uring ring;
 	if (io_uring_queue_init(MAX_DEPTH, &ring, 0) < 0)
@@ -180,7 +165,7 @@ static double host_ring_run(struct blk_rig *r, const struct workload *w, uint8_t
 	unsigned posted = 0, done = 0;
 	uint64_t t0 = now_ns();
 	for (; posted < w->depth && posted < w->count; posted++)
-		host_prep(&ring, r, w, posted, bufs + (size_t)posted * w->size);
+		host_prep(&ring, fd, w, posted, bufs + (size_t)posted * w->size);
 	io_uring_submit(&ring);
 	bool ok = true;
 	while (done < w->count && ok) {
@@ -189,7 +174,7 @@ static double host_ring_run(struct blk_rig *r, const struct workload *w, uint8_t
 		io_uring_cqe_seen(&ring, cqe);
 		done++;
 		if (posted < w->count) {
-			host_prep(&ring, r, w, posted, bufs + (size_t)(posted % w->depth) * w->size);
+			host_prep(&ring, fd, w, posted, bufs + (size_t)(posted % w->depth) * w->size);
 			posted++;
 			io_uring_submit(&ring);
 		}
@@ -199,19 +184,19 @@ static double host_ring_run(struct blk_rig *r, const struct workload *w, uint8_t
 	return ok ? s : -1;
 }
 
-static double host_run(struct blk_rig *r, const struct workload *w, uint8_t *bufs)
+double blk_host_run(int fd, const struct blk_workload *w, uint8_t *bufs)
 {
-	return w->depth == 1 ? host_sync_run(r, w, bufs) : host_ring_run(r, w, bufs);
+	return w->depth == 1 ? host_sync_run(fd, w, bufs) : host_ring_run(fd, w, bufs);
 }
 
-static void run_workload(struct blk_rig *r, const struct workload *w, uint8_t *bufs,
+static void run_workload(struct blk_rig *r, const struct blk_workload *w, uint8_t *bufs,
 			 const char *engine)
 {
 	unsigned n = reps(5);
 	double dev[n], host[n];
 	for (unsigned i = 0; i < n; i++) {   /* taking turns: drift hits both */
 		dev[i] = device_run(r, w);
-		host[i] = host_run(r, w, bufs);
+		host[i] = blk_host_run(r->fd, w, bufs);
 		if (dev[i] < 0 || host[i] < 0) {
 			print_failure(w->name, dev[i] < 0 ? "a device request failed"
 							  : "a host I/O failed");
@@ -242,8 +227,8 @@ static void run_engine(const char *engine, uint8_t *bufs)
 	if (rig_up(&r, why, sizeof(why)) < 0) {
 		print_failure("virtio-blk", why);
 	} else {
-		for (size_t i = 0; i < sizeof(workloads) / sizeof(workloads[0]); i++)
-			run_workload(&r, &workloads[i], bufs, engine);
+		for (size_t i = 0; i < BLK_NWORKLOADS; i++)
+			run_workload(&r, &blk_workloads[i], bufs, engine);
 	}
 	rig_down(&r);
 	unsetenv("KVMINI_BLK_ENGINE");

@@ -1,6 +1,6 @@
-/* kvmini-bench: nine figures, each measured in this run against its
+/* kvmini-bench: eleven figures, each measured in this run against its
  * baseline, reported as medians with their repetition counts.
- *   usage: kvmini-bench [--quick] [--only abcdefghik] [--kvmini PATH]
+ *   usage: kvmini-bench [--quick] [--only abcdefghikl] [--kvmini PATH]
  * docs/performance.md explains each figure and records results. */
 #include <limits.h>
 #include <signal.h>
@@ -39,7 +39,7 @@ static void find_paths(struct options *o)
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	o->only = "abcdefghik";
+	o->only = "abcdefghikl";
 	find_paths(o);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0)
@@ -49,7 +49,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		else if (strcmp(argv[i], "--kvmini") == 0 && i + 1 < argc)
 			snprintf(o->kvmini_path, sizeof(o->kvmini_path), "%s", argv[++i]);
 		else {
-			fprintf(stderr, "usage: %s [--quick] [--only abcdefghik] [--kvmini PATH]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--quick] [--only abcdefghikl] [--kvmini PATH]\n", argv[0]);
 			return -1;
 		}
 	}
@@ -114,5 +114,7 @@ int main(int argc, char **argv)
 		fig_completion();
 	if (strchr(o.only, 'k'))
 		fig_virtio_blk();
+	if (strchr(o.only, 'l'))
+		fig_virtio_blk_guest(o.kvmini_path, o.guest_dir);
 	return 0;
 }
