@@ -7,12 +7,12 @@
 # the bytes of the image files, the console's file, a lease, bytes
 # through a TCP connection each way.
 #
-# A test's guest commands reach the initramfs as /test.sh in a cpio
-# archive appended to it (the kernel unpacks concatenated archives), so
-# the cached kernel is never rebuilt for a test. One boot per transport
-# and device group: a boot costs 10-60 s where KVM is nested.
+# A test's guest commands reach the initramfs as /test.sh
+# (linux_helpers.bash). One boot per transport and device group: a boot
+# costs 10-60 s where KVM is nested.
 bats_require_minimum_version 1.5.0
 load helpers
+load linux_helpers
 
 setup_file() {
 	test_kernel_find
@@ -21,40 +21,6 @@ setup_file() {
 teardown() {
 	[ -z "${SERVER_PID:-}" ] || kill "$SERVER_PID" 2>/dev/null || true
 	background_kvmini_teardown
-}
-
-# The test kernel's initramfs with FILE as /test.sh:
-# `initrd_with FILE` writes $BATS_TEST_TMPDIR/initrd.gz.
-initrd_with() {
-	local dir=$BATS_TEST_TMPDIR/extra
-	mkdir -p "$dir"
-	install -m 755 "$1" "$dir/test.sh"
-	(cd "$dir" && echo test.sh | cpio --quiet -o -H newc --owner=0:0 | gzip -n) >"$dir.cpio.gz"
-	cat "$TEST_KERNEL/initramfs.cpio.gz" "$dir.cpio.gz" >"$BATS_TEST_TMPDIR/initrd.gz"
-}
-
-# The kvmini command line that boots it, the devices appended:
-# `boot_args TRANSPORT DEVICE-OPTION...` sets the array BOOT ($IRQCHIP:
-# kernel unless a test says split).
-boot_args() {
-	BOOT=(run --verbose --timeout 150 --irqchip "${IRQCHIP:-kernel}" --mem 256M --transport "$1"
-		--kernel "$TEST_KERNEL/vmlinux" --initrd "$BATS_TEST_TMPDIR/initrd.gz"
-		--cmdline 'console=ttyS0 panic=-1' "${@:2}")
-}
-
-# The guest's console lines (COM1), without the kernel's timestamps.
-clean_log() {
-	tr -d '\r' | sed -E 's/^\[ *[0-9]+\.[0-9]+\] //'
-}
-
-has_line() {
-	grep -qxF -- "$1" <<<"$log" || { echo "missing line: $1"; echo "$log" | tail -n 40; return 1; }
-}
-
-# /test.sh ended with status 0 and the kernel powered off cleanly.
-assert_clean_end() {
-	has_line "kvmini-init: status 0"
-	has_line "reboot: Power down"
 }
 
 # ---- virtio-blk, virtio-rng and virtio-console: one boot ----
@@ -145,38 +111,6 @@ storage_test() {
 
 # ---- virtio-net on the user-mode network (slirp) ----
 
-# A TCP port of 127.0.0.1 nothing listens on (a collision with a socket
-# bound but not yet listening is possible, and only fails the test).
-free_port() {
-	local p
-	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 40000))
-		(exec {fd}<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
-	done
-	return 1
-}
-
-# Wait until something listens on 127.0.0.1:PORT (bounded).
-wait_listening() {
-	local limit=$((SECONDS + 60))
-	until ss -Hltn "sport = :$1" | grep -q .; do
-		[ "$SECONDS" -lt "$limit" ] || { echo "nothing listens on port $1"; return 1; }
-		sleep 0.02
-	done
-}
-
-# Wait until the guest's console FILE has a line with TEXT, while
-# kvmini (KPID) runs; bounded like the boot itself (a loaded host can
-# take minutes to boot the guest where KVM is nested).
-guest_wait() {
-	local limit=$((SECONDS + 600))
-	until grep -qF -- "$2" "$1" 2>/dev/null; do
-		kill -0 "$KPID" 2>/dev/null || { echo "kvmini ended before '$2'"; tail -n 30 "$1"; return 1; }
-		[ "$SECONDS" -lt "$limit" ] || { echo "no '$2' after 600 s"; return 1; }
-		sleep 0.05
-	done
-}
-
 # The guest takes a DHCP lease, fetches FILE from a host server through
 # the gateway 10.0.2.2, then listens on port 8080 for the host's
 # connection through hostfwd, answers it and prints what it got.
@@ -197,49 +131,25 @@ net_script() {
 	initrd_with "$BATS_TEST_TMPDIR/net.sh"
 }
 
-# Start kvmini (KPID) and wait for the guest to listen. In the nested KVM
-# VM only, a boot that times out (status 8) or panics before that is
-# tried up to BOOT_ATTEMPTS times in all, as kvmini_boot does (helpers.bash,
-# docs/testing.md);
-# the host's server forks per connection and opens the file in each
-# child (-U: listener first), so every attempt's fetch gets it whole.
-net_boot() {
-	local serial=$1 try=1 status
-	while :; do
-		rm -f "$serial"
-		"$KVMINI" "${BOOT[@]}" 2>"$BATS_TEST_TMPDIR/stderr" </dev/null &
-		KPID=$!
-		guest_wait "$serial" "guest listens" && return 0
-		status=0
-		wait "$KPID" || status=$?
-		KPID=
-		sanitizer_check "$(cat "$BATS_TEST_TMPDIR/stderr")" || return 1
-		try=$((try + 1))
-		boot_retry_due "$status" "$try" "$(cat "$serial")" || return 1
-	done
-}
-
 net_test() {
 	local file=$BATS_TEST_TMPDIR/payload serial=$BATS_TEST_TMPDIR/serial sport fport reply conn
 	head -c 256K /dev/urandom >"$file"
 	sport=$(free_port) && fport=$(free_port)
 	[ "$sport" != "$fport" ]
+	# The server forks per connection and opens the file in each child
+	# (-U: listener first), so the fetch of every boot attempt gets it whole.
 	socat -U "TCP-LISTEN:$sport,bind=127.0.0.1,reuseaddr,fork" "OPEN:$file,rdonly" &
 	SERVER_PID=$!
 	wait_listening "$sport"
 	net_script "$sport"
 	boot_args "$1" --net "user,hostfwd=tcp:127.0.0.1:$fport-:8080" --serial "file:$serial"
-	net_boot "$serial"
+	boot_until "$serial" "guest listens"
 	# (bats owns fd 3: the connection gets a descriptor of its own)
 	exec {conn}<>"/dev/tcp/127.0.0.1/$fport"
 	echo "host says hi" >&"$conn"
 	read -r -t 120 reply <&"$conn"
 	exec {conn}>&-
-	status=0
-	wait "$KPID" || status=$?
-	KPID=
-	stderr=$(cat "$BATS_TEST_TMPDIR/stderr")
-	sanitizer_check "$stderr"
+	boot_end
 	assert_status 0
 	[ "$reply" = "guest says hi" ] || { echo "host read: '$reply'"; return 1; }
 	log=$(clean_log <"$serial")
