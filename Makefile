@@ -273,6 +273,13 @@ $(SBT)/%.musl: tests/sandbox/%.c $(wildcard tests/sandbox/*.h)
 	@mkdir -p $(@D)
 	musl-gcc -static $(SANDBOX_PROG_CFLAGS) -o $@ $<
 
+# Programs for the Linux test kernel's initramfs that busybox lacks:
+# vsock_pipe, the guest's end of a vsock stream (linux_net.bats).
+guests: $(G)/linux/vsock_pipe
+$(G)/linux/%: tests/linux/%.c
+	@mkdir -p $(@D)
+	$(CC) -static $(SANDBOX_PROG_CFLAGS) -o $@ $<
+
 # ---- gdb stub (issue 5): src/gdb, its guest, its fuzz target ----
 # The stub's objects join the library (and the sanitizer builds) here
 # rather than in LIB_SRCS above.

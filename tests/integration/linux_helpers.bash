@@ -105,3 +105,28 @@ boot_end() {
 	stderr=$(cat "$BATS_TEST_TMPDIR/stderr")
 	sanitizer_check "$stderr"
 }
+
+# For a test whose guest works on after boot_until's line READY: run
+# ATTEMPT ARGS... (a function that boots with boot_until and does the
+# host's side, each step `|| return 1`, up to the guest's last line)
+# and then wait for kvmini's end (boot_end, leaving $status). In the
+# nested KVM VM only, an attempt whose guest panicked in an interrupt
+# or stalled (status 8) after READY is tried again, as boot_until does
+# for the boot, up to BOOT_ATTEMPTS in all (docs/testing.md). ATTEMPT
+# runs with errexit off (bash ignores it under `if`), hence the
+# explicit returns; the test's checks come after this, with it on.
+attempt_until_done() {
+	local ready=$1 try=1 serial=$BATS_TEST_TMPDIR/serial
+	shift
+	while :; do
+		if "$@"; then
+			boot_end
+			return 0
+		fi
+		[ -z "${KPID:-}" ] || kill "$KPID" 2>/dev/null || true
+		[ -z "${KPID:-}" ] || boot_end
+		try=$((try + 1))
+		grep -qF -- "$ready" "$serial" 2>/dev/null &&
+			boot_retry_due "${status:-0}" "$try" "$(cat "$serial")" || return 1
+	done
+}
