@@ -99,10 +99,12 @@ static void pre_run(void *opaque, struct vcpu *vcpu)
 	if (run->ready_for_interrupt_injection && i8259_output(c->pic)) {
 		struct kvmini_error err;
 		uint8_t vector = i8259_acknowledge(c->pic);
-		if (x86_irqchip_inject_extint(vcpu->fd, vector, &err) < 0)
+		if (x86_irqchip_inject_extint(vcpu->fd, vector, &err) < 0) {
 			host_failure(c, &err);
-		c->extint_vector = vector;
-		__atomic_store_n(&c->extint_pending, true, __ATOMIC_RELEASE);
+		} else {
+			c->extint_vector = vector;
+			__atomic_store_n(&c->extint_pending, true, __ATOMIC_RELEASE);
+		}
 		run->ready_for_interrupt_injection = 0;   /* one per KVM_RUN */
 	}
 	run->request_interrupt_window = i8259_output(c->pic);
