@@ -1,6 +1,7 @@
 /* The split irqchip's wiring: `--irqchip split`, the ISA routing both
  * interrupt-controller models share, and what split_irqchip_create()
- * puts on a real VM's buses and takes off again. */
+ * puts on a real VM's buses and takes off again, and its saved state
+ * restored into another VM's chip. */
 #include <criterion/criterion.h>
 
 #include <errno.h>
