@@ -151,6 +151,8 @@ guests: $(G)/sequence_touch.elf
 $(G)/sequence_touch.elf: guests/sequence.c $(GUEST_RT) guests/elf.ld | $(G)
 	$(CC) -m64 -DTOUCH_RAM $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ \
 		$(GUEST_RT_SRCS) $<
+# PIT interrupts counted across a snapshot (tests/integration/snapshot.bats).
+guests: $(G)/pit_ticks.elf
 # The SMP guest carries the real-mode start-up code of its APs.
 $(G)/smp.elf: guests/smp.c guests/smp_trampoline.S $(GUEST_RT) guests/elf.ld | $(G)
 	$(CC) -m64 $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T guests/elf.ld -o $@ $(GUEST_RT_SRCS) \

@@ -46,6 +46,10 @@ struct machine_snapshot {
 	struct vm_kvm_state kvm;
 	const uint8_t *devices;
 	size_t devices_len;
+	/* --irqchip split: kvmini's own PIC, IOAPIC and PIT (SPLT, checked
+	 * by split_irqchip_check_state()); NULL otherwise. */
+	const uint8_t *split;
+	size_t split_len;
 };
 
 int machine_snapshot_decode(const uint8_t *data, size_t len, struct machine_snapshot *out,

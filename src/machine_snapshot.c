@@ -3,7 +3,9 @@
  *   MACH  the machine: RAM size, vCPUs, irqchip model, the RSDP, whether
  *         dirty pages are tracked;
  *   VCPU  one per vCPU, KVMS the in-kernel chips and clock (vm_state.c);
- *   DEVS  every board device's state (board_save()).
+ *   DEVS  every board device's state (board_save());
+ *   SPLT  with --irqchip split only: kvmini's own 8259s, IOAPIC and PIT
+ *         (split_irqchip_save()).
  * RAM goes to a separate memory file (memory_file.c). Restoring checks
  * the whole snapshot first (machine_snapshot_decode(), pure) and only
  * then opens KVM. */
@@ -17,9 +19,11 @@
 #include "machine.h"
 #include "machine_impl.h"
 #include "vm_state.h"
+#include "board/split_irqchip.h"
 
 #define SNAPSHOT_TAG_MACH SNAPSHOT_TAG('M', 'A', 'C', 'H')
 #define SNAPSHOT_TAG_DEVS SNAPSHOT_TAG('D', 'E', 'V', 'S')
+#define SNAPSHOT_TAG_SPLT SNAPSHOT_TAG('S', 'P', 'L', 'T')
 #define SNAPSHOT_FILE_MAX (64u << 20)
 #define MACH_RECORD_VERSION 1
 #define PAGE 4096ull
@@ -44,9 +48,6 @@ static int snapshot_check(struct kvmini_vm *m, enum kvmini_snapshot_type type,
 	if (__atomic_load_n(&m->vm.suspended, __ATOMIC_ACQUIRE))
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshots of a guest suspended to RAM "
 				   "(ACPI S3) are not supported yet");
-	if (m->vm.irqchip == KVMINI_IRQCHIP_SPLIT)
-		return kvmini_fail(err, KVMINI_E_USAGE, "snapshots of --irqchip split are not "
-				   "supported yet (kvmini's own PIC, IOAPIC and PIT are not saved)");
 	if (has_virtio(&m->cfg))
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshots of VMs with virtio devices are "
 				   "not supported yet");
@@ -163,6 +164,13 @@ static int sections_build(struct kvmini_vm *m, struct snapshot_builder *b,
 	snapshot_add(b, SNAPSHOT_TAG_DEVS, w.data, w.len);
 	bool failed = w.failed;
 	state_writer_free(&w);
+	if (m->board.split) {
+		state_writer_init(&w);
+		split_irqchip_save(m->board.split, &w);
+		snapshot_add(b, SNAPSHOT_TAG_SPLT, w.data, w.len);
+		failed |= w.failed;
+		state_writer_free(&w);
+	}
 	return failed ? kvmini_fail(err, KVMINI_E_HOST, "out of memory") : 0;
 }
 
@@ -214,7 +222,8 @@ static int mach_decode(const struct snapshot_section *s, struct machine_snapshot
 	if (out->cpus < 1 || out->cpus > MACHINE_SNAPSHOT_MAX_CPUS)
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot vCPU count %u is not valid",
 				   out->cpus);
-	if (irqchip != KVMINI_IRQCHIP_NONE && irqchip != KVMINI_IRQCHIP_KERNEL)
+	if (irqchip != KVMINI_IRQCHIP_NONE && irqchip != KVMINI_IRQCHIP_KERNEL &&
+	    irqchip != KVMINI_IRQCHIP_SPLIT)
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot irqchip model %u is not valid",
 				   irqchip);
 	if (out->cpus > 1 && irqchip == KVMINI_IRQCHIP_NONE)
@@ -232,7 +241,7 @@ static int sections_known(const struct snapshot_view *v, struct kvmini_error *er
 	for (unsigned i = 0; i < v->count; i++) {
 		uint32_t t = v->sections[i].tag;
 		if (t != SNAPSHOT_TAG_MACH && t != SNAPSHOT_TAG_VCPU && t != SNAPSHOT_TAG_KVMS &&
-		    t != SNAPSHOT_TAG_DEVS)
+		    t != SNAPSHOT_TAG_DEVS && t != SNAPSHOT_TAG_SPLT)
 			return kvmini_fail(err, KVMINI_E_USAGE, "snapshot section %.4s is unknown "
 					   "(a newer kvmini's?)", (const char *)&t);
 	}
@@ -240,6 +249,24 @@ static int sections_known(const struct snapshot_view *v, struct kvmini_error *er
 	    snapshot_count(v, SNAPSHOT_TAG_DEVS) != 1)
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot needs one MACH, KVMS and DEVS "
 				   "section each");
+	return 0;
+}
+
+/* One SPLT section with --irqchip split, none without; checked whole. */
+static int split_decode(const struct snapshot_view *v, struct machine_snapshot *out,
+			struct kvmini_error *err)
+{
+	unsigned want = out->irqchip == KVMINI_IRQCHIP_SPLIT;
+	if (snapshot_count(v, SNAPSHOT_TAG_SPLT) != want)
+		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot needs %s SPLT section for its "
+				   "irqchip model", want ? "one" : "no");
+	if (!want)
+		return 0;
+	const struct snapshot_section *s = snapshot_find(v, SNAPSHOT_TAG_SPLT, 0);
+	if (split_irqchip_check_state(s->data, s->len, err) < 0)
+		return -1;
+	out->split = s->data;
+	out->split_len = s->len;
 	return 0;
 }
 
@@ -271,6 +298,7 @@ int machine_snapshot_decode(const uint8_t *data, size_t len, struct machine_snap
 		const struct snapshot_section *s = snapshot_find(v, SNAPSHOT_TAG_DEVS, 0);
 		out->devices = s->data;
 		out->devices_len = s->len;
+		rc = split_decode(v, out, err);
 	}
 	free(v);
 	if (rc < 0)
@@ -344,8 +372,11 @@ static int state_apply(struct kvmini_vm *m, struct machine_snapshot *s,
 		if (vcpu_cpuid_check(s->vcpus[i].cpuid, s->vcpus[i].ncpuid, m->vm.cpuid.table,
 				     err) < 0)
 			return -1;
+	/* The split irqchip last: the devices' restored lines reach it as
+	 * it is, and then its saved state (their levels among it) wins. */
 	if (vm_state_restore(&m->vm, s->vcpus, &s->kvm, err) < 0 ||
-	    board_restore(&m->board, s->devices, s->devices_len, err) < 0)
+	    board_restore(&m->board, s->devices, s->devices_len, err) < 0 ||
+	    (s->split && split_irqchip_restore(m->board.split, s->split, s->split_len, err) < 0))
 		return -1;
 	m->acpi_rsdp = s->acpi_rsdp;
 	m->loaded = true;

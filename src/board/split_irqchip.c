@@ -25,6 +25,11 @@ struct split_irqchip {
 	struct event_loop *loop;
 	struct event_timer *pit_timer;
 	bool pit_rearmed;          /* atomic: the PIT was reprogrammed since the last tick */
+	/* The boot CPU's thread writes these, a snapshot (its vCPU parked)
+	 * reads them: an ExtINT vector given to KVM and not yet seen to
+	 * enter the guest (split_irqchip_save()). */
+	bool extint_pending;
+	uint8_t extint_vector;
 	struct vm_irq_router router;
 	struct vm_exit_hooks hooks;
 };
@@ -93,16 +98,25 @@ static void pre_run(void *opaque, struct vcpu *vcpu)
 	struct kvm_run *run = vcpu->run;
 	if (run->ready_for_interrupt_injection && i8259_output(c->pic)) {
 		struct kvmini_error err;
-		if (x86_irqchip_inject_extint(vcpu->fd, i8259_acknowledge(c->pic), &err) < 0)
+		uint8_t vector = i8259_acknowledge(c->pic);
+		if (x86_irqchip_inject_extint(vcpu->fd, vector, &err) < 0) {
 			host_failure(c, &err);
+		} else {
+			c->extint_vector = vector;
+			__atomic_store_n(&c->extint_pending, true, __ATOMIC_RELEASE);
+		}
 		run->ready_for_interrupt_injection = 0;   /* one per KVM_RUN */
 	}
 	run->request_interrupt_window = i8259_output(c->pic);
 }
 
+/* Any exit means KVM_RUN entered the guest, and so took the ExtINT
+ * vector it held (a KVM_RUN cut short by a kick, EINTR, reports none). */
 static bool claim_exit(void *opaque, struct vcpu *vcpu)
 {
 	struct split_irqchip *c = opaque;
+	if (vcpu->index == BOOT_CPU)
+		__atomic_store_n(&c->extint_pending, false, __ATOMIC_RELEASE);
 	switch (vcpu->run->exit_reason) {
 	case KVM_EXIT_IOAPIC_EOI:
 		ioapic_eoi(c->ioapic, vcpu->run->eoi.vector);
@@ -217,4 +231,77 @@ void split_irqchip_destroy(struct split_irqchip *c)
 	ioapic_destroy(c->ioapic);
 	i8259_destroy(c->pic);
 	free(c);
+}
+
+/* ---- saved state ---- */
+
+#define STATE_VERSION 1
+
+void split_irqchip_save(struct split_irqchip *c, struct state_writer *w)
+{
+	state_put_u32(w, STATE_VERSION);
+	i8259_save(c->pic, w);
+	ioapic_save(c->ioapic, w);
+	i8254_save(c->pit, w);
+	bool pending = __atomic_load_n(&c->extint_pending, __ATOMIC_ACQUIRE);
+	state_put_u8(w, pending);
+	state_put_u8(w, pending ? c->extint_vector : 0);
+}
+
+/* The record into the given models (all checked before any changes),
+ * the pending ExtINT to *pending (-1: none). */
+static int state_read(struct i8259 *pic, struct ioapic *ioapic, struct i8254 *pit,
+		      const uint8_t *data, size_t len, int *pending, struct kvmini_error *err)
+{
+	struct state_reader r;
+	state_reader_init(&r, data, len);
+	uint32_t version = state_get_u32(&r);
+	if (r.failed)
+		return kvmini_fail(err, KVMINI_E_USAGE, "split irqchip: saved state is truncated");
+	if (version != STATE_VERSION)
+		return kvmini_fail(err, KVMINI_E_USAGE, "split irqchip: saved state version %u is "
+				   "not supported", version);
+	if (i8259_restore(pic, &r, err) < 0 || ioapic_restore(ioapic, &r, err) < 0 ||
+	    i8254_restore(pit, &r, err) < 0)
+		return -1;
+	uint8_t has = state_get_u8(&r), vector = state_get_u8(&r);
+	if (state_reader_finish(&r, "split irqchip state", err) < 0)
+		return -1;
+	if (has > 1 || (!has && vector))
+		return kvmini_fail(err, KVMINI_E_USAGE, "split irqchip: saved pending ExtINT is "
+				   "malformed");
+	*pending = has ? vector : -1;
+	return 0;
+}
+
+int split_irqchip_check_state(const uint8_t *data, size_t len, struct kvmini_error *err)
+{
+	/* Models with nothing wired: restoring into them calls nothing. */
+	struct i8259 *pic = i8259_create(NULL);
+	struct ioapic *ioapic = ioapic_create(0, NULL);
+	struct i8254 *pit = i8254_create(NULL, NULL, NULL);
+	int pending;
+	int rc = !pic || !ioapic || !pit
+		 ? kvmini_fail(err, KVMINI_E_HOST, "out of memory for the split irqchip")
+		 : state_read(pic, ioapic, pit, data, len, &pending, err);
+	i8254_destroy(pit);
+	ioapic_destroy(ioapic);
+	i8259_destroy(pic);
+	return rc;
+}
+
+int split_irqchip_restore(struct split_irqchip *c, const uint8_t *data, size_t len,
+			  struct kvmini_error *err)
+{
+	int pending;
+	if (state_read(c->pic, c->ioapic, c->pit, data, len, &pending, err) < 0)
+		return -1;
+	if (pending < 0)
+		return 0;
+	/* KVM held it for the boot CPU's next entry: so it does again. */
+	if (x86_irqchip_inject_extint(c->vm->vcpus[BOOT_CPU].fd, (uint8_t)pending, err) < 0)
+		return -1;
+	c->extint_vector = (uint8_t)pending;
+	__atomic_store_n(&c->extint_pending, true, __ATOMIC_RELEASE);
+	return 0;
 }

@@ -25,8 +25,11 @@
 #ifndef KVMINI_SPLIT_IRQCHIP_H
 #define KVMINI_SPLIT_IRQCHIP_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include "error.h"
 #include "event_loop.h"
+#include "state.h"
 #include "vm.h"
 
 struct split_irqchip;
@@ -41,5 +44,26 @@ struct split_irqchip *split_irqchip_create(struct vm *vm, struct event_loop *loo
  * timer off the loop (no tick runs after), removes the router and the
  * hooks, frees the devices. NULL is fine. */
 void split_irqchip_destroy(struct split_irqchip *chip);
+
+/* The split irqchip's state, for a snapshot of a paused VM (its vCPUs
+ * parked): a versioned record of the 8259 pair, the IOAPIC and the
+ * 8254 (each model's own record, src/devices/), then the ExtINT vector
+ * the boot CPU was given (KVM_INTERRUPT) that KVM holds but has not yet
+ * delivered: KVM keeps such a vector outside every state it reports, so
+ * a snapshot taken between the injection and the next guest entry would
+ * lose it, with the 8259 already saying it is in service. The
+ * interrupt-window request needs no saving: pre_run() sets it again from
+ * the 8259's output before every KVM_RUN. */
+void split_irqchip_save(struct split_irqchip *chip, struct state_writer *w);
+/* Check such a record (hostile bytes) without KVM or a VM, by restoring
+ * it into models of its own: what machine_snapshot_decode() does before
+ * anything is opened. */
+int split_irqchip_check_state(const uint8_t *data, size_t len, struct kvmini_error *err);
+/* Restore it, after the vCPUs' and the board devices' state (whose
+ * lines it then overrides with the saved levels): installs the IOAPIC's
+ * routes in KVM, rearms the PIT's timer and injects a pending ExtINT
+ * vector into the boot CPU again. */
+int split_irqchip_restore(struct split_irqchip *chip, const uint8_t *data, size_t len,
+			  struct kvmini_error *err);
 
 #endif

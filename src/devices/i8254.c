@@ -445,3 +445,119 @@ static void speaker_write(void *opaque, uint64_t offset, const uint8_t *data, ui
 }
 
 const struct bus_device_ops i8254_speaker_ops = { .read = speaker_read, .write = speaker_write };
+
+/* ---- saved state ---- */
+
+#define STATE_VERSION 1
+/* Clocks a saved count may have run: ~60 000 years, far beyond any
+ * run, and small enough that next_rise() and the deadline's sums
+ * cannot overflow. */
+#define ELAPSED_MAX (1ULL << 51)
+
+enum { FLAG_BCD, FLAG_GATE, FLAG_LOADED, FLAG_TRIGGERED, FLAG_RUNNING, FLAG_OUT_IDLE,
+       FLAG_NULL_COUNT, FLAG_WRITE_HIGH, FLAG_READ_HIGH, FLAG_LATCH_HIGH, FLAG_STATUS_LATCHED,
+       NFLAGS };
+
+static void channel_save(const struct channel *c, uint64_t t, struct state_writer *w)
+{
+	bool f[NFLAGS] = {
+		[FLAG_BCD] = c->bcd, [FLAG_GATE] = c->gate, [FLAG_LOADED] = c->loaded,
+		[FLAG_TRIGGERED] = c->triggered, [FLAG_RUNNING] = c->running,
+		[FLAG_OUT_IDLE] = c->out_idle, [FLAG_NULL_COUNT] = c->null_count,
+		[FLAG_WRITE_HIGH] = c->write_high, [FLAG_READ_HIGH] = c->read_high,
+		[FLAG_LATCH_HIGH] = c->latch_high, [FLAG_STATUS_LATCHED] = c->status_latched,
+	};
+	state_put_u8(w, c->mode);
+	state_put_u8(w, c->access);
+	for (unsigned i = 0; i < NFLAGS; i++)
+		state_put_u8(w, f[i]);
+	state_put_u32(w, c->reload);
+	state_put_u64(w, elapsed(c, t));
+	state_put_u64(w, c->edges);
+	state_put_u8(w, c->low_byte);
+	state_put_u8(w, (uint8_t)c->latched);
+	state_put_u16(w, c->latch);
+	state_put_u8(w, c->status);
+}
+
+void i8254_save(struct i8254 *pit, struct state_writer *w)
+{
+	pthread_mutex_lock(&pit->lock);
+	uint64_t t = now(pit);
+	state_put_u32(w, STATE_VERSION);
+	for (unsigned i = 0; i < CHANNELS; i++)
+		channel_save(&pit->ch[i], t, w);
+	state_put_u8(w, pit->port61);
+	pthread_mutex_unlock(&pit->lock);
+}
+
+/* One channel's record into `c` (a copy), its position in `held`;
+ * false when a value is one no guest could have made. */
+static bool channel_load(struct channel *c, struct state_reader *r)
+{
+	c->mode = state_get_u8(r);
+	c->access = state_get_u8(r);
+	uint8_t f[NFLAGS];
+	bool bad = false;
+	for (unsigned i = 0; i < NFLAGS; i++)
+		bad |= (f[i] = state_get_u8(r)) > 1;
+	c->bcd = f[FLAG_BCD];
+	c->gate = f[FLAG_GATE];
+	c->loaded = f[FLAG_LOADED];
+	c->triggered = f[FLAG_TRIGGERED];
+	c->running = f[FLAG_RUNNING];
+	c->out_idle = f[FLAG_OUT_IDLE];
+	c->null_count = f[FLAG_NULL_COUNT];
+	c->write_high = f[FLAG_WRITE_HIGH];
+	c->read_high = f[FLAG_READ_HIGH];
+	c->latch_high = f[FLAG_LATCH_HIGH];
+	c->status_latched = f[FLAG_STATUS_LATCHED];
+	c->reload = state_get_u32(r);
+	c->held = state_get_u64(r);
+	c->edges = state_get_u64(r);
+	c->low_byte = state_get_u8(r);
+	c->latched = state_get_u8(r);
+	c->latch = state_get_u16(r);
+	c->status = state_get_u8(r);
+	/* What load_count() and set_mode() allow; a count runs only while
+	 * active; OUT rises at most once a clock. */
+	return !bad && c->mode <= 5 && c->access <= ACCESS_BOTH && c->latched <= 2 &&
+	       c->reload >= (periodic(c) ? 2u : 1u) && c->reload <= 65536 &&
+	       (!c->running || active(c)) && c->held <= ELAPSED_MAX && c->edges <= c->held;
+}
+
+int i8254_restore(struct i8254 *pit, struct state_reader *r, struct kvmini_error *err)
+{
+	struct channel ch[CHANNELS] = { 0 };
+	uint32_t version = state_get_u32(r);
+	int bad = -1;
+	for (unsigned i = 0; i < CHANNELS; i++)
+		if (!channel_load(&ch[i], r) && bad < 0)
+			bad = (int)i;
+	uint8_t port61 = state_get_u8(r);
+	if (r->failed)
+		return kvmini_fail(err, KVMINI_E_USAGE, "8254 PIT: saved state is truncated");
+	if (version != STATE_VERSION)
+		return kvmini_fail(err, KVMINI_E_USAGE, "8254 PIT: saved state version %u is not "
+				   "supported", version);
+	/* Channels 0 and 1 have no gate input: it is always high. */
+	for (unsigned i = 0; bad < 0 && i < 2; i++)
+		if (!ch[i].gate)
+			bad = (int)i;
+	if (bad >= 0)
+		return kvmini_fail(err, KVMINI_E_USAGE, "8254 PIT: saved channel %d is impossible",
+				   bad);
+	if (port61 & ~(PORT61_SPEAKER | PORT61_STORED))
+		return kvmini_fail(err, KVMINI_E_USAGE, "8254 PIT: saved port 0x61 value 0x%02x "
+				   "is impossible", port61);
+	pthread_mutex_lock(&pit->lock);
+	uint64_t t = now(pit);
+	for (unsigned i = 0; i < CHANNELS; i++) {
+		ch[i].start_ns = t;   /* held clocks counted, the rest from now */
+		pit->ch[i] = ch[i];
+	}
+	pit->port61 = port61;
+	rearm(pit, 0);
+	pthread_mutex_unlock(&pit->lock);
+	return 0;
+}

@@ -41,7 +41,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "bus.h"
+#include "error.h"
 #include "irq.h"
+#include "state.h"
 
 #define I8254_PORT         0x40
 #define I8254_NPORTS       4
@@ -79,5 +81,17 @@ extern const struct bus_device_ops i8254_speaker_ops;  /* 0x61 */
  * (clock time, ns) it next rises, or I8254_NO_DEADLINE. The line is
  * driven with the PIT's lock held. */
 uint64_t i8254_tick(struct i8254 *pit);
+
+/* The state as a versioned record (a snapshot's): per channel its
+ * mode, access mode, BCD, gate, the count loaded, the read/write byte
+ * toggles and latched count or status, and the counter's position as
+ * the clocks counted so far in the current count (not a time: the
+ * clock of another process or host is another clock); port 0x61's
+ * bits. i8254_restore() reads it back from hostile bytes: it checks
+ * every value and changes nothing when one is impossible (status 2
+ * message); otherwise each channel counts on from its saved position
+ * as of now, and channel 0's owner is asked to rearm (i8254_wakeup). */
+void i8254_save(struct i8254 *pit, struct state_writer *w);
+int i8254_restore(struct i8254 *pit, struct state_reader *r, struct kvmini_error *err);
 
 #endif

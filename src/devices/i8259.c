@@ -371,3 +371,94 @@ static void elcr_write(void *opaque, uint64_t offset, const uint8_t *data, uint3
 }
 
 const struct bus_device_ops i8259_elcr_ops = { .read = elcr_read, .write = elcr_write };
+
+/* ---- saved state ---- */
+
+#define STATE_VERSION 1
+
+/* The mode bits, one byte each in the record. */
+enum { FLAG_ICW4, FLAG_SINGLE, FLAG_LTIM, FLAG_AEOI, FLAG_ROTATE_AEOI, FLAG_SPECIAL_MASK,
+       FLAG_READ_ISR, FLAG_POLL, NFLAGS };
+
+static void chip_flags(const struct pic_chip *c, bool f[NFLAGS])
+{
+	f[FLAG_ICW4] = c->icw4_expected;
+	f[FLAG_SINGLE] = c->single;
+	f[FLAG_LTIM] = c->ltim;
+	f[FLAG_AEOI] = c->auto_eoi;
+	f[FLAG_ROTATE_AEOI] = c->rotate_on_aeoi;
+	f[FLAG_SPECIAL_MASK] = c->special_mask;
+	f[FLAG_READ_ISR] = c->read_isr;
+	f[FLAG_POLL] = c->poll;
+}
+
+static void chip_save(const struct pic_chip *c, struct state_writer *w)
+{
+	uint8_t bytes[] = { c->irr, c->isr, c->imr, c->input, c->elcr, c->vector_base, c->top,
+			    c->init_step };
+	state_put_bytes(w, bytes, sizeof(bytes));
+	bool f[NFLAGS];
+	chip_flags(c, f);
+	for (unsigned i = 0; i < NFLAGS; i++)
+		state_put_u8(w, f[i]);
+}
+
+void i8259_save(struct i8259 *pic, struct state_writer *w)
+{
+	pthread_mutex_lock(&pic->lock);
+	state_put_u32(w, STATE_VERSION);
+	chip_save(&pic->master, w);
+	chip_save(&pic->slave, w);
+	pthread_mutex_unlock(&pic->lock);
+}
+
+/* One chip's record into `c` (a copy: nothing live changes here);
+ * false when a value is one no guest could have made. */
+static bool chip_load(struct pic_chip *c, struct state_reader *r)
+{
+	c->irr = state_get_u8(r);
+	c->isr = state_get_u8(r);
+	c->imr = state_get_u8(r);
+	c->input = state_get_u8(r);
+	c->elcr = state_get_u8(r);
+	c->vector_base = state_get_u8(r);
+	c->top = state_get_u8(r);
+	c->init_step = state_get_u8(r);
+	uint8_t f[NFLAGS];
+	bool bad = false;
+	for (unsigned i = 0; i < NFLAGS; i++)
+		bad |= (f[i] = state_get_u8(r)) > 1;
+	c->icw4_expected = f[FLAG_ICW4];
+	c->single = f[FLAG_SINGLE];
+	c->ltim = f[FLAG_LTIM];
+	c->auto_eoi = f[FLAG_AEOI];
+	c->rotate_on_aeoi = f[FLAG_ROTATE_AEOI];
+	c->special_mask = f[FLAG_SPECIAL_MASK];
+	c->read_isr = f[FLAG_READ_ISR];
+	c->poll = f[FLAG_POLL];
+	bool step_ok = c->init_step == INIT_DONE || c->init_step == INIT_ICW2 ||
+		       c->init_step == INIT_ICW3 || c->init_step == INIT_ICW4;
+	return !bad && step_ok && !(c->elcr & ~c->elcr_mask) && !(c->vector_base & 7) && c->top < 8;
+}
+
+int i8259_restore(struct i8259 *pic, struct state_reader *r, struct kvmini_error *err)
+{
+	struct pic_chip master = { .elcr_mask = MASTER_ELCR_MASK };
+	struct pic_chip slave = { .elcr_mask = SLAVE_ELCR_MASK };
+	uint32_t version = state_get_u32(r);
+	bool master_ok = chip_load(&master, r), slave_ok = chip_load(&slave, r);
+	if (r->failed)
+		return kvmini_fail(err, KVMINI_E_USAGE, "8259 PIC: saved state is truncated");
+	if (version != STATE_VERSION)
+		return kvmini_fail(err, KVMINI_E_USAGE, "8259 PIC: saved state version %u is not "
+				   "supported", version);
+	if (!master_ok || !slave_ok)
+		return kvmini_fail(err, KVMINI_E_USAGE, "8259 PIC: saved %s state is impossible",
+				   master_ok ? "slave" : "master");
+	pthread_mutex_lock(&pic->lock);
+	pic->master = master;
+	pic->slave = slave;
+	update_output(pic);
+	pthread_mutex_unlock(&pic->lock);
+	return 0;
+}

@@ -31,6 +31,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "bus.h"
+#include "error.h"
+#include "state.h"
 
 #define I8259_MASTER_PORT 0x20
 #define I8259_SLAVE_PORT  0xa0
@@ -66,5 +68,15 @@ bool i8259_output(struct i8259 *pic);
 
 /* The CPU's interrupt acknowledge: the vector to deliver. */
 uint8_t i8259_acknowledge(struct i8259 *pic);
+
+/* Both chips' state as a versioned record (a snapshot's): IRR, ISR,
+ * IMR, the lines' levels (edge detection), ELCR, ICW2's vector base,
+ * the priority rotation, the position in the ICW sequence and every
+ * mode bit. i8259_restore() reads it back from hostile bytes: it checks
+ * every value and changes nothing when one is impossible (status 2
+ * message); otherwise the INT output is computed again and, if it
+ * changed, reported. */
+void i8259_save(struct i8259 *pic, struct state_writer *w);
+int i8259_restore(struct i8259 *pic, struct state_reader *r, struct kvmini_error *err);
 
 #endif

@@ -225,3 +225,58 @@ static void mmio_write(void *opaque, uint64_t offset, const uint8_t *data, uint3
 }
 
 const struct bus_device_ops ioapic_ops = { .read = mmio_read, .write = mmio_write };
+
+/* ---- saved state ---- */
+
+#define STATE_VERSION 1
+
+void ioapic_save(struct ioapic *io, struct state_writer *w)
+{
+	pthread_mutex_lock(&io->lock);
+	state_put_u32(w, STATE_VERSION);
+	state_put_u8(w, io->id);
+	state_put_u8(w, io->select);
+	state_put_u32(w, io->irr);
+	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++)
+		state_put_u64(w, io->redir[pin]);
+	pthread_mutex_unlock(&io->lock);
+}
+
+/* An entry a guest could have left: delivery status never set, remote
+ * IRR only on a level-triggered pin (write_entry() keeps both so). */
+static bool entry_valid(uint64_t entry)
+{
+	return !(entry & RTE_DELIVERY_STATUS) && (!(entry & RTE_REMOTE_IRR) || (entry & RTE_LEVEL));
+}
+
+int ioapic_restore(struct ioapic *io, struct state_reader *r, struct kvmini_error *err)
+{
+	uint32_t version = state_get_u32(r);
+	uint8_t id = state_get_u8(r), select = state_get_u8(r);
+	uint32_t irr = state_get_u32(r);
+	uint64_t redir[IOAPIC_PINS];
+	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++)
+		redir[pin] = state_get_u64(r);
+	if (r->failed)
+		return kvmini_fail(err, KVMINI_E_USAGE, "IOAPIC: saved state is truncated");
+	if (version != STATE_VERSION)
+		return kvmini_fail(err, KVMINI_E_USAGE, "IOAPIC: saved state version %u is not "
+				   "supported", version);
+	if (irr >> IOAPIC_PINS)
+		return kvmini_fail(err, KVMINI_E_USAGE, "IOAPIC: saved pin levels 0x%x name pins "
+				   "beyond %u", irr, IOAPIC_PINS - 1);
+	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++)
+		if (!entry_valid(redir[pin]))
+			return kvmini_fail(err, KVMINI_E_USAGE, "IOAPIC: saved redirection entry %u "
+					   "(0x%llx) is impossible", pin,
+					   (unsigned long long)redir[pin]);
+	pthread_mutex_lock(&io->lock);
+	io->id = id;
+	io->select = select;
+	io->irr = irr;
+	memcpy(io->redir, redir, sizeof(redir));
+	io->programmed = false;
+	program(io);
+	pthread_mutex_unlock(&io->lock);
+	return 0;
+}

@@ -32,6 +32,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "bus.h"
+#include "error.h"
+#include "state.h"
 
 #define IOAPIC_MMIO_BASE 0xfec00000ULL
 #define IOAPIC_MMIO_SIZE 0x1000
@@ -70,5 +72,15 @@ void ioapic_set_pin(struct ioapic *ioapic, unsigned pin, bool level);
 
 /* A local APIC's EOI for a level-triggered vector. */
 void ioapic_eoi(struct ioapic *ioapic, uint8_t vector);
+
+/* The state as a versioned record (a snapshot's): the ID, IOREGSEL,
+ * the pins' levels and every redirection entry (remote IRR included).
+ * ioapic_restore() reads it back from hostile bytes: it checks every
+ * value and changes nothing when one is impossible (status 2 message);
+ * otherwise it installs the restored entries' messages with the sink's
+ * program() at once, so KVM's routes are the snapshot's before any pin
+ * sends. Nothing is sent: a level pin waiting for its EOI waits on. */
+void ioapic_save(struct ioapic *ioapic, struct state_writer *w);
+int ioapic_restore(struct ioapic *ioapic, struct state_reader *r, struct kvmini_error *err);
 
 #endif

@@ -2,6 +2,8 @@
  * callbacks with a clock the test moves, an IRQ 0 line that counts its
  * rising edges, and a timer that counts rearm requests. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "devices/i8254.h"
 
@@ -319,5 +321,148 @@ Test(i8254, port_61_refresh_bit_toggles_with_time)
 	cr_expect_eq(first & 0x0c, 0x0c, "bits 2-3 read back");
 	rig.now += 15085;
 	cr_expect_eq((inb(&rig, 0x61) ^ first) & 0x10, 0x10);
+	rig_close(&rig);
+}
+
+/* ---- saved state ---- */
+
+static void save(struct rig *rig, struct state_writer *w)
+{
+	state_writer_init(w);
+	i8254_save(rig->pit, w);
+	cr_assert_not(w->failed);
+}
+
+static int restore(struct rig *rig, const uint8_t *data, size_t len, struct kvmini_error *err)
+{
+	struct state_reader r;
+	state_reader_init(&r, data, len);
+	int rc = i8254_restore(rig->pit, &r, err);
+	if (rc == 0)
+		cr_expect_eq(r.pos, len, "the whole record is read");
+	return rc;
+}
+
+/* Port 0x61 without the refresh bit, which follows each rig's clock. */
+static uint8_t port61(struct rig *rig)
+{
+	return inb(rig, I8254_SPEAKER_PORT) & (uint8_t)~0x10;
+}
+
+Test(i8254, saved_state_counts_on_from_where_it_was_in_another_clock)
+{
+	struct rig a, b;
+	rig_open(&a);
+	program(&a, 0, 2, 1000);
+	outb(&a, I8254_SPEAKER_PORT, 0x03);      /* gate 2 open, speaker on */
+	program(&a, 2, 0, 5000);
+	outb(&a, 0x43, 0x70 | 3 << 1);           /* channel 1, lo/hi, mode 3 ... */
+	outb(&a, 0x41, 0x34);                    /* ... half its count written */
+	at_clock(&a, 2500);
+	i8254_tick(a.pit);
+	cr_assert_eq(a.edges, 1u, "two periods, one coalesced edge");
+	outb(&a, 0x43, 0x80);                    /* latch channel 2's count ... */
+	uint8_t low = inb(&a, 0x42);             /* ... and read half of it */
+	struct state_writer w;
+	save(&a, &w);
+
+	/* Another clock, far from the first: the count is not a time. */
+	rig_open(&b);
+	b.now = START_NS + 7777777777ULL;
+	struct kvmini_error err;
+	cr_assert_eq(restore(&b, w.data, w.len, &err), 0, "%s", err.msg);
+	cr_expect_eq(b.rearms, 1u, "channel 0's timer is rearmed");
+	uint8_t high = inb(&b, 0x42);
+	cr_expect_eq(high, inb(&a, 0x42), "the latch's other half");
+	cr_expect_eq(low | high << 8, 2500);
+	cr_expect_eq(latch_and_read(&b, 2), latch_and_read(&a, 2), "the live count, where it was");
+	for (unsigned ch = 0; ch < 3; ch++)
+		cr_expect_eq(read_status(&b, ch), read_status(&a, ch), "channel %u", ch);
+	cr_expect_eq(latch_and_read(&b, 0), latch_and_read(&a, 0));
+	cr_expect_eq(port61(&b), port61(&a));
+	/* The same deadline, as seen from each clock, and no edge again. */
+	uint64_t due_a = i8254_tick(a.pit), due_b = i8254_tick(b.pit);
+	int64_t skew = (int64_t)(due_b - b.now) - (int64_t)(due_a - a.now);
+	cr_expect(skew >= -1 && skew <= 1, "deadlines %llu and %llu ns away",
+		  (unsigned long long)(due_b - b.now), (unsigned long long)(due_a - a.now));
+	cr_expect_eq(b.edges, 0u, "edges already signalled are not signalled again");
+	advance(&a, 600);
+	advance(&b, 600);
+	i8254_tick(a.pit);
+	i8254_tick(b.pit);
+	cr_expect_eq(a.edges, 2u);
+	cr_expect_eq(b.edges, 1u, "the third period's edge, on both");
+	cr_expect_eq(latch_and_read(&b, 0), latch_and_read(&a, 0));
+	cr_expect_eq(latch_and_read(&b, 2), latch_and_read(&a, 2));
+	advance(&a, 3000);
+	advance(&b, 3000);
+	cr_expect_eq(port61(&b), port61(&a), "channel 2's OUT rose on both");
+	cr_expect(port61(&b) & 0x20);
+	outb(&a, 0x41, 0x12);                    /* the other half of channel 1's count */
+	outb(&b, 0x41, 0x12);
+	advance(&a, 100);
+	advance(&b, 100);
+	cr_expect_eq(latch_and_read(&b, 1), latch_and_read(&a, 1));
+	state_writer_free(&w);
+	rig_close(&a);
+	rig_close(&b);
+}
+
+/* Record offsets: version (4 bytes), three channels of 38 bytes (mode,
+ * access, 11 flags, reload 4, clocks counted 8, edges 8, low byte,
+ * latched bytes, latch 2, status), port 0x61. */
+enum { CH0 = 4, CH_SIZE = 38, MODE = 0, ACCESS = 1, GATE = 3, RUNNING = 6, RELOAD = 13,
+       HELD = 17, EDGES = 25, LATCHED = 34, PORT61 = 4 + 3 * CH_SIZE };
+
+/* The good record with `width` bytes at `offset` set to `value`. */
+static void expect_refused(const struct state_writer *good, size_t offset, unsigned width,
+			   uint64_t value, const char *message)
+{
+	struct rig rig;
+	rig_open(&rig);
+	uint8_t *bad = malloc(good->len);
+	memcpy(bad, good->data, good->len);
+	for (unsigned i = 0; i < width; i++)
+		bad[offset + i] = (uint8_t)(value >> (8 * i));
+	struct kvmini_error err;
+	cr_expect_eq(restore(&rig, bad, good->len, &err), -1, "offset %zu", offset);
+	cr_expect_str_eq(err.msg, message);
+	cr_expect_eq(i8254_tick(rig.pit), I8254_NO_DEADLINE, "a refused state changes nothing");
+	cr_expect_eq(rig.rearms, 0u);
+	free(bad);
+	rig_close(&rig);
+}
+
+Test(i8254, malformed_saved_state_is_refused)
+{
+	struct rig rig;
+	rig_open(&rig);
+	program(&rig, 0, 2, 1000);
+	at_clock(&rig, 1500);
+	i8254_tick(rig.pit);
+	struct state_writer w;
+	save(&rig, &w);
+	cr_assert_eq(w.len, (size_t)PORT61 + 1);
+	expect_refused(&w, 0, 4, 257, "8254 PIT: saved state version 257 is not supported");
+	expect_refused(&w, CH0 + MODE, 1, 6, "8254 PIT: saved channel 0 is impossible");
+	expect_refused(&w, CH0 + CH_SIZE + ACCESS, 1, 4, "8254 PIT: saved channel 1 is impossible");
+	expect_refused(&w, CH0 + GATE, 1, 0, "8254 PIT: saved channel 0 is impossible");
+	expect_refused(&w, CH0 + 2 * CH_SIZE + RUNNING, 1, 1,
+		       "8254 PIT: saved channel 2 is impossible");   /* running, never loaded */
+	expect_refused(&w, CH0 + 2 * CH_SIZE + RUNNING, 1, 2,
+		       "8254 PIT: saved channel 2 is impossible");
+	expect_refused(&w, CH0 + RELOAD, 4, 1, "8254 PIT: saved channel 0 is impossible");
+	expect_refused(&w, CH0 + RELOAD, 4, 65537, "8254 PIT: saved channel 0 is impossible");
+	expect_refused(&w, CH0 + HELD, 8, (1ULL << 51) + 1,
+		       "8254 PIT: saved channel 0 is impossible");
+	expect_refused(&w, CH0 + EDGES, 8, 1501, "8254 PIT: saved channel 0 is impossible");
+	expect_refused(&w, CH0 + LATCHED, 1, 3, "8254 PIT: saved channel 0 is impossible");
+	expect_refused(&w, PORT61, 1, 0x81, "8254 PIT: saved port 0x61 value 0x81 is impossible");
+	struct kvmini_error err;
+	for (size_t len = 0; len < w.len; len++) {
+		cr_expect_eq(restore(&rig, w.data, len, &err), -1, "cut at %zu", len);
+		cr_expect_str_eq(err.msg, "8254 PIT: saved state is truncated");
+	}
+	state_writer_free(&w);
 	rig_close(&rig);
 }

@@ -2,6 +2,8 @@
  * vCPU loop drives ports 0x20-0x21, 0xa0-0xa1 and 0x4d0-0x4d1, with the
  * CPU's side (INT and the acknowledge cycle) played by the test. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "devices/i8259.h"
 
@@ -330,5 +332,136 @@ Test(i8259, word_accesses_reach_both_ports)
 	uint8_t both[2] = { 0x0a, 0x5a };   /* OCW3 to 0x20, IMR to 0x21 */
 	i8259_master_ops.write(rig.pic, 0, both, 2);
 	cr_expect_eq(inb(&rig, 0x21), 0x5a);
+	rig_close(&rig);
+}
+
+/* ---- saved state ---- */
+
+static void save(struct rig *rig, struct state_writer *w)
+{
+	state_writer_init(w);
+	i8259_save(rig->pic, w);
+	cr_assert_not(w->failed);
+}
+
+static int restore(struct rig *rig, const uint8_t *data, size_t len, struct kvmini_error *err)
+{
+	struct state_reader r;
+	state_reader_init(&r, data, len);
+	int rc = i8259_restore(rig->pic, &r, err);
+	if (rc == 0)
+		cr_expect_eq(r.pos, len, "the whole record is read");
+	return rc;
+}
+
+/* What a guest can see of the pair, port by port. */
+static void expect_same_registers(struct rig *a, struct rig *b)
+{
+	static const unsigned ports[] = { 0x20, 0x21, 0xa0, 0xa1, 0x4d0, 0x4d1 };
+	for (unsigned i = 0; i < sizeof(ports) / sizeof(ports[0]); i++)
+		cr_expect_eq(inb(a, ports[i]), inb(b, ports[i]), "port 0x%x", ports[i]);
+	cr_expect_eq(read_isr(a, 0x20), read_isr(b, 0x20));
+	cr_expect_eq(read_isr(a, 0xa0), read_isr(b, 0xa0));
+	cr_expect_eq(i8259_output(a->pic), i8259_output(b->pic));
+}
+
+Test(i8259, saved_state_restores_into_a_fresh_pair_that_behaves_the_same)
+{
+	struct rig a, b;
+	rig_open(&a);
+	outb(&a, 0x4d1, 0x02);             /* IRQ 9 level-triggered */
+	outb(&a, 0x21, 0x10);              /* IRQ 4 masked */
+	i8259_set_irq(a.pic, 9, true);     /* held */
+	pulse(&a, 4);                      /* latched while masked */
+	pulse(&a, 3);
+	pulse(&a, 1);
+	cr_assert_eq(i8259_acknowledge(a.pic), 0x21, "IRQ 1 is in service");
+	outb(&a, 0x20, 0xc4);              /* set priority: IRQ 5 highest */
+	/* IRR, ISR, IMR, ELCR, a held level line and a rotated priority. */
+	struct state_writer w;
+	save(&a, &w);
+
+	b = (struct rig){ 0 };
+	struct i8259_output out = { .changed = output_changed, .ctx = &b };
+	b.pic = i8259_create(&out);
+	struct kvmini_error err;
+	cr_assert_eq(restore(&b, w.data, w.len, &err), 0, "%s", err.msg);
+	cr_expect_eq(b.output, i8259_output(a.pic), "the output is reported after a restore");
+	expect_same_registers(&a, &b);
+	/* The same acknowledges, EOIs and edges from here give the same. */
+	for (unsigned step = 0; step < 4; step++) {
+		cr_expect_eq(i8259_acknowledge(a.pic), i8259_acknowledge(b.pic), "step %u", step);
+		outb(&a, 0x20, 0x20);
+		outb(&b, 0x20, 0x20);
+		outb(&a, 0xa0, 0x20);
+		outb(&b, 0xa0, 0x20);
+	}
+	outb(&a, 0x21, 0x00);
+	outb(&b, 0x21, 0x00);
+	pulse(&a, 6);
+	pulse(&b, 6);
+	expect_same_registers(&a, &b);
+	cr_expect_eq(i8259_acknowledge(a.pic), i8259_acknowledge(b.pic));
+	/* A half-done initialization goes on where it was. */
+	outb(&a, 0x20, 0x11);
+	struct state_writer w2;
+	save(&a, &w2);
+	cr_assert_eq(restore(&b, w2.data, w2.len, &err), 0, "%s", err.msg);
+	outb(&a, 0x21, 0x40);
+	outb(&b, 0x21, 0x40);
+	outb(&a, 0x21, 0x04);
+	outb(&b, 0x21, 0x04);
+	outb(&a, 0x21, 0x01);
+	outb(&b, 0x21, 0x01);
+	pulse(&a, 0);
+	pulse(&b, 0);
+	cr_expect_eq(i8259_acknowledge(b.pic), 0x40, "ICW2 went on from the saved step");
+	state_writer_free(&w);
+	state_writer_free(&w2);
+	rig_close(&a);
+	rig_close(&b);
+}
+
+/* Record offsets: version (4 bytes), then per chip irr, isr, imr,
+ * input, elcr, vector base, top, init step and eight flags. */
+enum { MASTER = 4, SLAVE = 20, ELCR = 4, VECTOR = 5, TOP = 6, STEP = 7, FLAGS = 8 };
+
+static void expect_refused(const struct state_writer *good, size_t offset, uint8_t value,
+			   const char *message)
+{
+	struct rig rig;
+	rig_open(&rig);
+	outb(&rig, 0x21, 0x5a);
+	uint8_t *bad = malloc(good->len);
+	memcpy(bad, good->data, good->len);
+	bad[offset] = value;
+	struct kvmini_error err;
+	cr_expect_eq(restore(&rig, bad, good->len, &err), -1, "offset %zu", offset);
+	cr_expect_str_eq(err.msg, message);
+	cr_expect_eq(inb(&rig, 0x21), 0x5a, "a refused state changes nothing");
+	free(bad);
+	rig_close(&rig);
+}
+
+Test(i8259, malformed_saved_state_is_refused)
+{
+	struct rig rig;
+	rig_open(&rig);
+	struct state_writer w;
+	save(&rig, &w);
+	cr_assert_eq(w.len, 36u);
+	expect_refused(&w, 0, 2, "8259 PIC: saved state version 2 is not supported");
+	expect_refused(&w, MASTER + ELCR, 0x01, "8259 PIC: saved master state is impossible");
+	expect_refused(&w, SLAVE + ELCR, 0x01, "8259 PIC: saved slave state is impossible");
+	expect_refused(&w, MASTER + VECTOR, 0x21, "8259 PIC: saved master state is impossible");
+	expect_refused(&w, SLAVE + TOP, 8, "8259 PIC: saved slave state is impossible");
+	expect_refused(&w, MASTER + STEP, 1, "8259 PIC: saved master state is impossible");
+	expect_refused(&w, SLAVE + FLAGS + 3, 2, "8259 PIC: saved slave state is impossible");
+	struct kvmini_error err;
+	for (size_t len = 0; len < w.len; len++) {
+		cr_expect_eq(restore(&rig, w.data, len, &err), -1, "cut at %zu", len);
+		cr_expect_str_eq(err.msg, "8259 PIC: saved state is truncated");
+	}
+	state_writer_free(&w);
 	rig_close(&rig);
 }

@@ -3,6 +3,7 @@
  * is asked to install and send. */
 #include <criterion/criterion.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "devices/ioapic.h"
@@ -254,5 +255,112 @@ Test(ioapic, narrow_iowin_writes_are_ignored_and_pins_beyond_23_too)
 	cr_expect_eq(reg_read(&rig, 0x10), RTE_MASKED);
 	ioapic_set_pin(rig.io, IOAPIC_PINS, true);
 	cr_expect_eq(rig.sent, 0u);
+	rig_close(&rig);
+}
+
+/* ---- saved state ---- */
+
+static void save(struct rig *rig, struct state_writer *w)
+{
+	state_writer_init(w);
+	ioapic_save(rig->io, w);
+	cr_assert_not(w->failed);
+}
+
+static int restore(struct rig *rig, const uint8_t *data, size_t len, struct kvmini_error *err)
+{
+	struct state_reader r;
+	state_reader_init(&r, data, len);
+	int rc = ioapic_restore(rig->io, &r, err);
+	if (rc == 0)
+		cr_expect_eq(r.pos, len, "the whole record is read");
+	return rc;
+}
+
+Test(ioapic, saved_state_restores_routes_and_a_pin_waiting_for_its_eoi)
+{
+	struct rig a, b;
+	rig_open(&a);
+	reg_write(&a, 0x00, 9u << 24);                 /* a new ID */
+	set_entry(&a, 1, 0x31, 1);                      /* edge */
+	set_entry(&a, 10, 0x3a | RTE_LEVEL, 2);         /* level */
+	set_entry(&a, 11, 0x3b | RTE_LEVEL | RTE_LOGICAL, 0x0f);
+	ioapic_set_pin(a.io, 10, true);                 /* sent, waits for its EOI */
+	ioapic_set_pin(a.io, 11, true);
+	mmio_write32(&a, 0x00, 0x15);                   /* IOREGSEL left at pin 2's high half */
+	cr_assert_eq(a.sent, 2u);
+	struct state_writer w;
+	save(&a, &w);
+
+	rig_open(&b);
+	struct kvmini_error err;
+	cr_assert_eq(restore(&b, w.data, w.len, &err), 0, "%s", err.msg);
+	cr_expect_eq(b.programs, 1u, "the routes are installed at once");
+	cr_expect_eq(memcmp(b.installed, a.installed, sizeof(a.installed)), 0);
+	cr_expect_eq(b.sent, 0u, "a restore sends nothing");
+	cr_expect_eq(mmio_read32(&b, 0x00), 0x15u);
+	for (uint8_t reg = 0; reg < 0x10 + 2 * IOAPIC_PINS; reg++)
+		cr_expect_eq(reg_read(&b, reg), reg_read(&a, reg), "register 0x%x", reg);
+	/* Pin 10 waits for vector 0x3a's EOI on both, then comes back. */
+	ioapic_eoi(a.io, 0x3a);
+	ioapic_eoi(b.io, 0x3a);
+	cr_expect_eq(b.sent, 1u);
+	cr_expect_eq(b.sent_pin[0], 10u);
+	cr_expect_eq(b.sent_msg[0].address, a.sent_msg[2].address);
+	cr_expect_eq(b.sent_msg[0].data, a.sent_msg[2].data);
+	/* An edge on a pin that is already high is no edge. */
+	ioapic_set_pin(b.io, 11, true);
+	cr_expect_eq(b.sent, 1u, "pin 11's level was restored");
+	ioapic_set_pin(b.io, 1, true);
+	cr_expect_eq(b.sent, 2u);
+	cr_expect_eq(b.sent_msg[1].data & 0xff, 0x31u);
+	state_writer_free(&w);
+	rig_close(&a);
+	rig_close(&b);
+}
+
+/* Record offsets: version (4 bytes), ID, IOREGSEL, the pins' levels (4
+ * bytes), then the 24 entries (8 bytes each). */
+enum { LEVELS = 6, ENTRIES = 10 };
+
+static void expect_refused(const struct state_writer *good, size_t offset, uint8_t value,
+			   const char *message)
+{
+	struct rig rig;
+	rig_open(&rig);
+	set_entry(&rig, 3, 0x33, 0);
+	uint8_t *bad = malloc(good->len);
+	memcpy(bad, good->data, good->len);
+	bad[offset] = value;
+	struct kvmini_error err;
+	cr_expect_eq(restore(&rig, bad, good->len, &err), -1, "offset %zu", offset);
+	cr_expect_str_eq(err.msg, message);
+	cr_expect_eq(reg_read(&rig, 0x16), 0x33u, "a refused state changes nothing");
+	cr_expect_eq(reg_read(&rig, 0x00), 4u << 24);
+	free(bad);
+	rig_close(&rig);
+}
+
+Test(ioapic, malformed_saved_state_is_refused)
+{
+	struct rig rig;
+	rig_open(&rig);
+	set_entry(&rig, 5, 0x35, 0);   /* edge, unmasked */
+	struct state_writer w;
+	save(&rig, &w);
+	cr_assert_eq(w.len, 10u + 8 * IOAPIC_PINS);
+	expect_refused(&w, 0, 7, "IOAPIC: saved state version 7 is not supported");
+	expect_refused(&w, LEVELS + 3, 0x01, "IOAPIC: saved pin levels 0x1000000 name pins "
+		       "beyond 23");
+	expect_refused(&w, ENTRIES + 8 * 5 + 1, 0x10, "IOAPIC: saved redirection entry 5 "
+		       "(0x1035) is impossible");   /* delivery status */
+	expect_refused(&w, ENTRIES + 8 * 5 + 1, 0x40, "IOAPIC: saved redirection entry 5 "
+		       "(0x4035) is impossible");   /* remote IRR on an edge pin */
+	struct kvmini_error err;
+	for (size_t len = 0; len < w.len; len++) {
+		cr_expect_eq(restore(&rig, w.data, len, &err), -1, "cut at %zu", len);
+		cr_expect_str_eq(err.msg, "IOAPIC: saved state is truncated");
+	}
+	state_writer_free(&w);
 	rig_close(&rig);
 }

@@ -6,9 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include "machine.h"
+#include "devices/i8254.h"
+#include "devices/i8259.h"
+#include "devices/ioapic.h"
 
 #define MACH SNAPSHOT_TAG('M', 'A', 'C', 'H')
 #define DEVS SNAPSHOT_TAG('D', 'E', 'V', 'S')
+#define SPLT SNAPSHOT_TAG('S', 'P', 'L', 'T')
+/* The split irqchip's record: version, then the 8259s', the IOAPIC's
+ * and the 8254's records, then the pending ExtINT (flag, vector). */
+#define SPLT_PIT 242
+#define SPLT_PENDING 361
+#define SPLT_LEN 363
 
 struct spec {
 	uint32_t mach_version;
@@ -19,6 +28,10 @@ struct spec {
 	bool skip_devs;
 	uint32_t extra_tag;
 	int drop_record;           /* record kind left out of vCPU 0; 0: none */
+	unsigned splt;             /* SPLT sections */
+	int splt_at;               /* a byte of SPLT set to splt_value; -1: none */
+	uint8_t splt_value;
+	bool splt_extra;           /* a byte too many */
 };
 
 static struct state_writer file;
@@ -58,6 +71,34 @@ static void vcpu_section(struct snapshot_builder *b, const struct spec *s, unsig
 	free(v);
 }
 
+/* A split irqchip's state as a fresh one saves it, with one byte set
+ * as the spec says. */
+static void splt_section(struct snapshot_builder *b, const struct spec *s)
+{
+	struct i8259 *pic = i8259_create(NULL);
+	struct ioapic *ioapic = ioapic_create(2, NULL);
+	struct i8254 *pit = i8254_create(NULL, NULL, NULL);
+	struct state_writer w;
+	state_writer_init(&w);
+	state_put_u32(&w, 1);
+	i8259_save(pic, &w);
+	ioapic_save(ioapic, &w);
+	i8254_save(pit, &w);
+	state_put_u8(&w, 1);      /* an ExtINT KVM had not delivered */
+	state_put_u8(&w, 0x20);
+	if (s->splt_extra)
+		state_put_u8(&w, 0);
+	cr_assert_eq(w.len, SPLT_LEN + s->splt_extra);
+	if (s->splt_at >= 0)
+		w.data[s->splt_at] = s->splt_value;
+	for (unsigned i = 0; i < s->splt; i++)
+		snapshot_add(b, SPLT, w.data, w.len);
+	state_writer_free(&w);
+	i8254_destroy(pit);
+	ioapic_destroy(ioapic);
+	i8259_destroy(pic);
+}
+
 static void build(const struct spec *s)
 {
 	struct snapshot_builder b;
@@ -87,6 +128,7 @@ static void build(const struct spec *s)
 		snapshot_add(&b, DEVS, "dev", 3);
 	if (s->extra_tag)
 		snapshot_add(&b, s->extra_tag, "", 0);
+	splt_section(&b, s);
 	state_writer_free(&file);
 	cr_assert_eq(snapshot_finish(&b, &file, &err), 0);
 	snapshot_builder_free(&b);
@@ -94,7 +136,12 @@ static void build(const struct spec *s)
 
 static const struct spec good = {
 	.mach_version = 1, .mem = 64 << 20, .cpus = 2, .irqchip = KVMINI_IRQCHIP_KERNEL,
-	.vcpu_sections = 2, .lapic_records = true, .kvms_irqchip = true,
+	.vcpu_sections = 2, .lapic_records = true, .kvms_irqchip = true, .splt_at = -1,
+};
+
+static const struct spec good_split = {
+	.mach_version = 1, .mem = 64 << 20, .cpus = 2, .irqchip = KVMINI_IRQCHIP_SPLIT,
+	.vcpu_sections = 2, .lapic_records = true, .splt = 1, .splt_at = -1,
 };
 
 static void expect_refused(const struct spec *s, const char *fragment)
@@ -150,8 +197,8 @@ Test(snapshot_machine, machine_record_refusals)
 	s.vcpu_sections = 0;
 	expect_refused(&s, "vCPU count 0");
 	s = good;
-	s.irqchip = KVMINI_IRQCHIP_SPLIT;
-	expect_refused(&s, "irqchip model");
+	s.irqchip = KVMINI_IRQCHIP_SPLIT + 1;
+	expect_refused(&s, "irqchip model 3 is not valid");
 	s = good;
 	s.irqchip = KVMINI_IRQCHIP_NONE;
 	s.kvms_irqchip = false;
@@ -244,4 +291,54 @@ Test(snapshot_machine, cpuid_must_be_a_subset_of_the_hosts)
 	cr_assert_str_eq(err.msg, "the snapshot's CPU has features this host's KVM cannot give: "
 			 "CPUID leaf 0x7.0 ebx bits 0x20");
 	cr_assert_eq(err.code, KVMINI_E_USAGE);
+}
+
+Test(snapshot_machine, a_split_irqchip_snapshot_decodes_with_its_own_chips)
+{
+	build(&good_split);
+	struct machine_snapshot ms;
+	struct kvmini_error err;
+	cr_assert_eq(machine_snapshot_decode(file.data, file.len, &ms, &err), 0, "%s", err.msg);
+	cr_assert_eq(ms.irqchip, KVMINI_IRQCHIP_SPLIT);
+	cr_assert(ms.vcpus[0].has_lapic, "KVM keeps the local APICs");
+	cr_assert_not(ms.kvm.has_irqchip);
+	cr_assert_eq(ms.split_len, SPLT_LEN);
+	cr_assert_not_null(ms.split);
+	machine_snapshot_free(&ms);
+	/* The other models have none. */
+	build(&good);
+	cr_assert_eq(machine_snapshot_decode(file.data, file.len, &ms, &err), 0, "%s", err.msg);
+	cr_assert_null(ms.split);
+	machine_snapshot_free(&ms);
+}
+
+Test(snapshot_machine, split_irqchip_refusals)
+{
+	struct spec s = good_split;
+	s.splt = 0;
+	expect_refused(&s, "snapshot needs one SPLT section for its irqchip model");
+	s.splt = 2;
+	expect_refused(&s, "snapshot needs one SPLT section for its irqchip model");
+	s = good;
+	s.splt = 1;
+	expect_refused(&s, "snapshot needs no SPLT section for its irqchip model");
+	s = good_split;
+	s.kvms_irqchip = true;
+	expect_refused(&s, "does not match its irqchip model");
+	s = good_split;
+	s.splt_at = 0;
+	s.splt_value = 9;
+	expect_refused(&s, "split irqchip: saved state version 9 is not supported");
+	s.splt_at = 4 + 4 + 7;   /* past both versions: the master 8259's ICW step */
+	s.splt_value = 5;
+	expect_refused(&s, "8259 PIC: saved master state is impossible");
+	s.splt_at = SPLT_PIT + 4;   /* channel 0's mode */
+	s.splt_value = 7;
+	expect_refused(&s, "8254 PIT: saved channel 0 is impossible");
+	s.splt_at = SPLT_PENDING;
+	s.splt_value = 2;
+	expect_refused(&s, "split irqchip: saved pending ExtINT is malformed");
+	s.splt_at = -1;
+	s.splt_extra = true;
+	expect_refused(&s, "split irqchip state");
 }

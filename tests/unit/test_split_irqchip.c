@@ -1,6 +1,7 @@
 /* The split irqchip's wiring: `--irqchip split`, the ISA routing both
  * interrupt-controller models share, and what split_irqchip_create()
- * puts on a real VM's buses and takes off again. */
+ * puts on a real VM's buses and takes off again, and its saved state
+ * restored into another VM's chip. */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -182,4 +183,90 @@ Test(split_irqchip, the_pit_ticks_from_the_event_loop_once_programmed, .timeout 
 	split_irqchip_destroy(chip);   /* with the loop running: no tick after */
 	event_loop_destroy(loop);
 	bare_vm_free(&vm);
+}
+
+/* ---- saved state: one chip's into another VM's ---- */
+
+struct chip_rig {
+	struct vm vm;
+	struct event_loop *loop;
+	struct split_irqchip *chip;
+};
+
+static void chip_rig_open(struct chip_rig *r)
+{
+	make_vm(&r->vm, KVMINI_IRQCHIP_SPLIT);
+	struct kvmini_error err;
+	r->loop = event_loop_create("test", &err);
+	cr_assert_not_null(r->loop, "%s", err.msg);
+	r->chip = split_irqchip_create(&r->vm, r->loop, &err);
+	cr_assert_not_null(r->chip, "%s", err.msg);
+	cr_assert_eq(event_loop_start(r->loop, &err), 0, "%s", err.msg);
+}
+
+static void chip_rig_close(struct chip_rig *r)
+{
+	split_irqchip_destroy(r->chip);
+	event_loop_destroy(r->loop);
+	vm_destroy(&r->vm);
+}
+
+static uint32_t ioapic_read(struct vm *vm, uint8_t reg)
+{
+	uint8_t data[4] = { reg };
+	bus_access(&vm->mmio, 0xfec00000, data, 4, true);
+	bus_access(&vm->mmio, 0xfec00010, data, 4, false);
+	return data[0] | data[1] << 8 | data[2] << 16 | (uint32_t)data[3] << 24;
+}
+
+Test(split_irqchip, a_restored_chip_ticks_on_and_keeps_the_pending_extint, .timeout = 60)
+{
+	skip_without_kvm();
+	struct chip_rig a, b;
+	chip_rig_open(&a);
+	port_out(&a.vm, 0x20, 0x11);   /* ICW1-4, vectors at 0x20, all unmasked */
+	port_out(&a.vm, 0x21, 0x20);
+	port_out(&a.vm, 0x21, 0x04);
+	port_out(&a.vm, 0x21, 0x01);
+	port_out(&a.vm, 0x21, 0x00);
+	uint8_t entry[4] = { 0x10 + 2 * 4 };   /* IOAPIC pin 4: vector 0x34, unmasked */
+	bus_access(&a.vm.mmio, 0xfec00000, entry, 4, true);
+	entry[0] = 0x34;
+	bus_access(&a.vm.mmio, 0xfec00010, entry, 4, true);
+	port_out(&a.vm, 0x43, 0x34);   /* channel 0, mode 2, ~1 kHz */
+	port_out(&a.vm, 0x40, 1193 & 0xff);
+	port_out(&a.vm, 0x40, 1193 >> 8);
+	cr_assert(take_irq0(&a.vm));
+	/* The next tick's vector goes to KVM as the boot CPU's ExtINT, as
+	 * before a KVM_RUN: KVM now holds it, undelivered. */
+	for (unsigned tries = 0; tries < 10000 && !(port_in(&a.vm, 0x20) & 1); tries++)
+		usleep(1000);
+	a.vm.vcpus[0].run->ready_for_interrupt_injection = 1;
+	vm_exit_hooks_pre_run(&a.vm, &a.vm.vcpus[0]);
+	cr_assert_not(vm_stop_requested(&a.vm));
+	struct state_writer w;
+	state_writer_init(&w);
+	split_irqchip_save(a.chip, &w);
+	cr_assert_not(w.failed);
+	struct kvmini_error err;
+	cr_assert_eq(split_irqchip_check_state(w.data, w.len, &err), 0, "%s", err.msg);
+
+	chip_rig_open(&b);
+	cr_assert_eq(split_irqchip_restore(b.chip, w.data, w.len, &err), 0, "%s", err.msg);
+	cr_expect_not(vm_stop_requested(&b.vm), "KVM took the IOAPIC's routes");
+	struct kvm_interrupt irq = { .irq = 0x30 };
+	cr_expect_eq(ioctl(b.vm.vcpus[0].fd, KVM_INTERRUPT, &irq), -1);
+	cr_expect_eq(errno, EEXIST, "the saved ExtINT waits in KVM again");
+	cr_expect_eq(ioapic_read(&b.vm, 0x18), 0x34u);
+	cr_expect_eq(ioapic_read(&b.vm, 0x00), ioapic_read(&a.vm, 0x00));
+	port_out(&b.vm, 0x20, 0x0b);   /* OCW3: read ISR */
+	cr_expect_eq(port_in(&b.vm, 0x20), 0x01, "IRQ 0 is in service, as it was");
+	port_out(&b.vm, 0x20, 0x0a);
+	port_out(&b.vm, 0x20, 0x20);   /* its EOI */
+	/* Nobody wrote b's PIT: only the restore can have armed its timer. */
+	for (unsigned i = 0; i < 3; i++)
+		cr_assert(take_irq0(&b.vm), "tick %u", i + 1);
+	state_writer_free(&w);
+	chip_rig_close(&a);
+	chip_rig_close(&b);
 }
