@@ -241,6 +241,7 @@ bench: all
 	$(MAKE) $(B)/display/vnc_serve $(B)/san/display/vnc_client && bench/display_bench.sh $(B)
 	$(MAKE) all && bench/linux_bench.sh $(B)
 	bench/snapshot_bench.sh $(B)
+	bench/net_bench.sh $(B)
 
 clean:
 	rm -rf $(B)
