@@ -79,12 +79,14 @@ guest_wait() {
 # only, a boot that times out (status 8) or panics before that is tried
 # up to BOOT_ATTEMPTS times in all, as kvmini_boot does (helpers.bash,
 # docs/testing.md). RUN_IN, when set, is the command kvmini runs under
-# (a network namespace's `ip netns exec NS`).
+# (a network namespace's `ip netns exec NS`); BOOT_STDIN, when set, the
+# file its stdin reads (COM1's input; default /dev/null).
 boot_until() {
 	local serial=$1 ready=$2 try=1 status
 	while :; do
 		rm -f "$serial"
-		${RUN_IN[@]+"${RUN_IN[@]}"} "$KVMINI" "${BOOT[@]}" 2>"$BATS_TEST_TMPDIR/stderr" </dev/null &
+		${RUN_IN[@]+"${RUN_IN[@]}"} "$KVMINI" "${BOOT[@]}" 2>"$BATS_TEST_TMPDIR/stderr" \
+			<"${BOOT_STDIN:-/dev/null}" &
 		KPID=$!
 		guest_wait "$serial" "$ready" && return 0
 		status=0
@@ -126,6 +128,7 @@ attempt_until_done() {
 		[ -z "${KPID:-}" ] || kill "$KPID" 2>/dev/null || true
 		[ -z "${KPID:-}" ] || boot_end
 		try=$((try + 1))
+		# (READY "" retries wherever the panic or stall came)
 		grep -qF -- "$ready" "$serial" 2>/dev/null &&
 			boot_retry_due "${status:-0}" "$try" "$(cat "$serial")" || return 1
 	done
