@@ -72,6 +72,7 @@ test)
 	need curl command -v curl              # tests/integration/api.bats
 	need socat command -v socat            # api.bats: malformed and half requests
 	need gvncviewer command -v gvnccapture # display.bats: a real VNC client captures
+	need dmsetup command -v dmsetup        # linux_faults.bats: a disk whose reads fail (dm error)
 	# tests/integration/multiboot.bats: the Multiboot guest under QEMU (TCG);
 	# scripts/nested-kvm.sh: a VM with kvm_amd where /dev/kvm is missing,
 	# which also runs the test kernel (kernel_deps build it)
