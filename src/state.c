@@ -79,6 +79,14 @@ uint16_t state_get_u16(struct state_reader *r) { return (uint16_t)get_le(r, 2); 
 uint32_t state_get_u32(struct state_reader *r) { return (uint32_t)get_le(r, 4); }
 uint64_t state_get_u64(struct state_reader *r) { return get_le(r, 8); }
 
+bool state_get_flags(struct state_reader *r, uint8_t *flags, size_t n)
+{
+	bool ok = true;
+	for (size_t i = 0; i < n; i++)
+		ok &= (flags[i] = state_get_u8(r)) <= 1;
+	return ok;
+}
+
 int state_reader_finish(const struct state_reader *r, const char *what,
 			struct kvmini_error *err)
 {

@@ -36,6 +36,9 @@ uint8_t state_get_u8(struct state_reader *r);
 uint16_t state_get_u16(struct state_reader *r);
 uint32_t state_get_u32(struct state_reader *r);
 uint64_t state_get_u64(struct state_reader *r);
+/* n booleans saved one byte each into flags[n]; false when a byte is
+ * neither 0 nor 1 (no model could have saved it). */
+bool state_get_flags(struct state_reader *r, uint8_t *flags, size_t n);
 
 /* After a device read its state: fails (naming `what`) when a read ran
  * past the end or bytes are left over. */

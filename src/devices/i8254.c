@@ -498,9 +498,7 @@ static bool channel_load(struct channel *c, struct state_reader *r)
 	c->mode = state_get_u8(r);
 	c->access = state_get_u8(r);
 	uint8_t f[NFLAGS];
-	bool bad = false;
-	for (unsigned i = 0; i < NFLAGS; i++)
-		bad |= (f[i] = state_get_u8(r)) > 1;
+	bool bad = !state_get_flags(r, f, NFLAGS);
 	c->bcd = f[FLAG_BCD];
 	c->gate = f[FLAG_GATE];
 	c->loaded = f[FLAG_LOADED];

@@ -425,9 +425,7 @@ static bool chip_load(struct pic_chip *c, struct state_reader *r)
 	c->top = state_get_u8(r);
 	c->init_step = state_get_u8(r);
 	uint8_t f[NFLAGS];
-	bool bad = false;
-	for (unsigned i = 0; i < NFLAGS; i++)
-		bad |= (f[i] = state_get_u8(r)) > 1;
+	bool bad = !state_get_flags(r, f, NFLAGS);
 	c->icw4_expected = f[FLAG_ICW4];
 	c->single = f[FLAG_SINGLE];
 	c->ltim = f[FLAG_LTIM];
