@@ -30,6 +30,10 @@ struct split_irqchip {
 	 * enter the guest (split_irqchip_save()). */
 	bool extint_pending;
 	uint8_t extint_vector;
+	/* Set by a restore: the boot CPU's kvm_run is fresh, so its
+	 * ready_for_interrupt_injection (0) says nothing yet; read once by
+	 * the boot CPU's next pre_run. */
+	bool ready_unknown;
 	struct vm_irq_router router;
 	struct vm_exit_hooks hooks;
 };
@@ -89,14 +93,21 @@ static void pic_output_changed(void *ctx, bool level)
 
 /* Before each KVM_RUN of the boot CPU: KVM says at every exit whether
  * the vCPU can take an external interrupt now (IF set, no interrupt
- * shadow, LINT0 unmasked in ExtINT mode, none already waiting). */
+ * shadow, LINT0 unmasked in ExtINT mode, none already waiting).
+ * After a restore no exit has said so yet: a VM snapshotted halted with
+ * the 8259's INT already high would wait for ever (the window request
+ * does not wake a halted vCPU, and INT does not change again to kick
+ * it). Its first entry injects at once instead: KVM holds an ExtINT
+ * until the guest can take it, and wakes a halted vCPU for it. */
 static void pre_run(void *opaque, struct vcpu *vcpu)
 {
 	struct split_irqchip *c = opaque;
 	if (vcpu->index != BOOT_CPU)
 		return;
 	struct kvm_run *run = vcpu->run;
-	if (run->ready_for_interrupt_injection && i8259_output(c->pic)) {
+	bool unknown = __atomic_exchange_n(&c->ready_unknown, false, __ATOMIC_ACQ_REL) &&
+		       !__atomic_load_n(&c->extint_pending, __ATOMIC_ACQUIRE);
+	if ((run->ready_for_interrupt_injection || unknown) && i8259_output(c->pic)) {
 		struct kvmini_error err;
 		uint8_t vector = i8259_acknowledge(c->pic);
 		if (x86_irqchip_inject_extint(vcpu->fd, vector, &err) < 0) {
@@ -296,6 +307,7 @@ int split_irqchip_restore(struct split_irqchip *c, const uint8_t *data, size_t l
 	int pending;
 	if (state_read(c->pic, c->ioapic, c->pit, data, len, &pending, err) < 0)
 		return -1;
+	__atomic_store_n(&c->ready_unknown, true, __ATOMIC_RELEASE);
 	if (pending < 0)
 		return 0;
 	/* KVM held it for the boot CPU's next entry: so it does again. */
