@@ -502,6 +502,26 @@ static void blk_reset(void *dev)
 		blk_release(b, i);
 }
 
+/* Before a snapshot: wait for every request in flight and answer it
+ * (a short transfer's rest is submitted and waited for too). Requests
+ * not yet taken stay in the ring for the restored device. The lock is
+ * held, so the event loop's callback cannot reap them meanwhile. */
+static void blk_quiesce(void *dev)
+{
+	struct blk *b = dev;
+	bool answered = false;
+	uint64_t slot;
+	int res;
+	blk_submit(b);
+	while (b->inflight && blk_next_completion(b, &slot, &res, true)) {
+		if (slot < VIRTQ_MAX_SIZE)
+			answered |= blk_complete(b, (unsigned)slot, res);
+		blk_submit(b);
+	}
+	if (answered)
+		virtio_device_used(&b->vdev, BLK_QUEUE);
+}
+
 /* The reset that follows waits for the engine itself. */
 static void blk_detach(void *dev)
 {
@@ -529,6 +549,7 @@ static const struct virtio_device_ops blk_ops = {
 	.config_read = blk_config_read,
 	.queue_kick = blk_queue_kick,
 	.reset = blk_reset,
+	.quiesce = blk_quiesce,
 	.detach = blk_detach,
 	.destroy = blk_destroy,
 };

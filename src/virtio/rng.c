@@ -154,6 +154,16 @@ static void rng_reset(void *dev)
 		event_timer_disarm(r->refill);
 }
 
+/* A chain held for the bucket goes back to the ring: the restored
+ * device (or this one, at its next refill) takes it again. */
+static void rng_quiesce(void *dev)
+{
+	struct rng *r = dev;
+	if (r->held)
+		virtq_unpop(&r->vdev.queues[0]);
+	r->held = false;
+}
+
 static void rng_destroy(void *dev)
 {
 	struct rng *r = dev;
@@ -163,7 +173,8 @@ static void rng_destroy(void *dev)
 
 static const struct virtio_device_ops rng_ops = {
 	.name = "virtio-rng", .device_id = VIRTIO_ID_RNG,
-	.queue_kick = rng_kick, .reset = rng_reset, .destroy = rng_destroy,
+	.queue_kick = rng_kick, .reset = rng_reset, .quiesce = rng_quiesce,
+	.destroy = rng_destroy,
 };
 
 struct virtio_device *virtio_rng_create(const struct virtio_device_env *env, const void *arg,

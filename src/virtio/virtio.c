@@ -198,3 +198,115 @@ void virtio_device_fail(struct virtio_device *vdev, const struct kvmini_error *w
 	vdev->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 	interrupt(vdev, VIRTIO_INTERRUPT_CONFIG, 0);
 }
+
+/* ---- snapshots ---- */
+
+#define STATUS_BITS                                                              \
+	(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_DRIVER_OK | \
+	 VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_NEEDS_RESET | VIRTIO_CONFIG_S_FAILED)
+
+void virtio_device_quiesce(struct virtio_device *vdev)
+{
+	if (vdev->ops->quiesce)
+		vdev->ops->quiesce(vdev->dev);
+}
+
+static void queue_save(const struct virtq *q, struct state_writer *w)
+{
+	state_put_u16(w, q->size);
+	state_put_u64(w, q->desc_gpa);
+	state_put_u64(w, q->avail_gpa);
+	state_put_u64(w, q->used_gpa);
+	state_put_u16(w, q->last_avail);
+	state_put_u16(w, q->used_idx);
+	state_put_u16(w, q->signalled_used);
+	uint8_t flags[3] = { q->enabled, q->signalled_valid, q->notify_off };
+	state_put_bytes(w, flags, sizeof(flags));
+}
+
+void virtio_device_save(const struct virtio_device *vdev, struct state_writer *w)
+{
+	state_put_u32(w, vdev->ops->device_id);
+	state_put_u8(w, vdev->status);
+	state_put_u64(w, vdev->driver_features);
+	state_put_u32(w, vdev->config_generation);
+	state_put_u8(w, (uint8_t)vdev->nqueues);
+	for (unsigned q = 0; q < vdev->nqueues; q++)
+		queue_save(&vdev->queues[q], w);
+}
+
+/* The status a driver of this device can have reached. */
+static bool status_reachable(const struct virtio_device *vdev, uint8_t status)
+{
+	if (status & ~STATUS_BITS)
+		return false;
+	if ((status & VIRTIO_CONFIG_S_DRIVER_OK) && !(status & VIRTIO_CONFIG_S_FEATURES_OK))
+		return false;
+	return !(status & VIRTIO_CONFIG_S_FEATURES_OK) || features_acceptable(vdev);
+}
+
+/* A queue's layout, checked as the driver's QueueReady write checks it,
+ * then its indices. */
+static int queue_restore(struct virtio_device *vdev, unsigned n, struct state_reader *r,
+			 struct kvmini_error *err)
+{
+	struct virtq *q = &vdev->queues[n];
+	virtq_reset(q);
+	q->size = state_get_u16(r);
+	q->desc_gpa = state_get_u64(r);
+	q->avail_gpa = state_get_u64(r);
+	q->used_gpa = state_get_u64(r);
+	uint16_t last_avail = state_get_u16(r), used_idx = state_get_u16(r);
+	uint16_t signalled_used = state_get_u16(r);
+	uint8_t flags[3];
+	if (!state_get_flags(r, flags, sizeof(flags)))
+		return kvmini_fail(err, KVMINI_E_USAGE, "%s: saved queue %u is malformed",
+				   vdev->ops->name, n);
+	if (q->size > vdev->queue_max || (q->size & (q->size - 1)))
+		return kvmini_fail(err, KVMINI_E_USAGE, "%s: saved queue %u has size %u",
+				   vdev->ops->name, n, q->size);
+	if (!flags[0])
+		return 0;
+	if (!vdev->mem)
+		return kvmini_fail(err, KVMINI_E_USAGE, "%s: no transport", vdev->ops->name);
+	struct kvmini_error why = { 0 };
+	if (virtq_enable(q, vdev->mem, virtio_device_has_feature(vdev, VIRTIO_RING_F_EVENT_IDX),
+			 virtio_device_has_feature(vdev, VIRTIO_RING_F_INDIRECT_DESC), &why) < 0)
+		return kvmini_fail(err, KVMINI_E_USAGE, "%s: saved queue %u: %s", vdev->ops->name,
+				   n, why.msg);
+	q->last_avail = last_avail;
+	q->used_idx = used_idx;
+	q->signalled_used = signalled_used;
+	q->signalled_valid = flags[1];
+	q->notify_off = flags[2];
+	return 0;
+}
+
+int virtio_device_restore(struct virtio_device *vdev, struct state_reader *r,
+			  struct kvmini_error *err)
+{
+	device_reset(vdev);
+	uint32_t id = state_get_u32(r);
+	uint8_t status = state_get_u8(r);
+	vdev->driver_features = state_get_u64(r);
+	vdev->config_generation = state_get_u32(r);
+	uint8_t nqueues = state_get_u8(r);
+	if (r->failed)
+		return kvmini_fail(err, KVMINI_E_USAGE, "%s: saved state is truncated",
+				   vdev->ops->name);
+	if (id != vdev->ops->device_id || nqueues != vdev->nqueues)
+		return kvmini_fail(err, KVMINI_E_USAGE, "%s: saved state is of device %u with %u "
+				   "queues", vdev->ops->name, id, nqueues);
+	if (!status_reachable(vdev, status))
+		return kvmini_fail(err, KVMINI_E_USAGE, "%s: saved status 0x%x with features "
+				   "0x%llx is not reachable", vdev->ops->name, status,
+				   (unsigned long long)vdev->driver_features);
+	vdev->status = status;
+	for (unsigned q = 0; q < vdev->nqueues; q++)
+		if (queue_restore(vdev, q, r, err) < 0)
+			return -1;
+	vdev->fail_logged = status & VIRTIO_CONFIG_S_NEEDS_RESET;
+	if (virtio_device_running(vdev))
+		device_start(vdev);
+	return 0;
+}

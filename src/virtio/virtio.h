@@ -31,6 +31,7 @@
 #include <linux/virtio_ids.h>
 #include "error.h"
 #include "memory.h"
+#include "state.h"
 #include "virtio/virtqueue.h"
 
 #define VIRTIO_MAX_QUEUES 8
@@ -55,6 +56,11 @@ struct virtio_device_ops {
 	void (*queue_kick)(void *dev, unsigned q);
 	/* Back to the state before the driver found the device. */
 	void (*reset)(void *dev);
+	/* Before a snapshot: answer, or give back to its ring (virtq_unpop),
+	 * every chain taken and not yet answered, so that the queues' saved
+	 * indices and guest RAM hold all the device's guest-visible state.
+	 * May wait for I/O in flight. NULL: the device never holds a chain. */
+	void (*quiesce)(void *dev);
 	/* First step of virtio_device_destroy(), without the lock: remove
 	 * the device's own event-loop registrations, so that none of their
 	 * callbacks (which take the lock) runs once the lock is gone.
@@ -136,6 +142,21 @@ void virtio_device_write_config(struct virtio_device *vdev, uint32_t off, const 
 				uint32_t len);
 /* A kick for queue q (takes the lock itself; on the event loop). */
 void virtio_device_kick(struct virtio_device *vdev, unsigned q);
+
+/* ---- snapshots (docs/snapshot.md), with the lock held ---- */
+
+/* ops->quiesce: after it, until the lock is let go, nothing of the
+ * device changes guest RAM. */
+void virtio_device_quiesce(struct virtio_device *vdev);
+/* Status, features, config generation and every queue (its layout and
+ * indices). */
+void virtio_device_save(const struct virtio_device *vdev, struct state_writer *w);
+/* Onto a device just attached to its transport, guest RAM restored:
+ * every value checked (a status the state machine cannot reach,
+ * features not offered, a ring outside RAM: refused, err says which).
+ * The device is then where it was saved; a running one was started. */
+int virtio_device_restore(struct virtio_device *vdev, struct state_reader *r,
+			  struct kvmini_error *err);
 
 /* ---- for devices, with the lock held ---- */
 

@@ -77,6 +77,11 @@ int virtq_enable(struct virtq *q, const struct guest_memory *mem, bool event_idx
 	return 0;
 }
 
+void virtq_unpop(struct virtq *q)
+{
+	q->last_avail--;
+}
+
 void virtq_reset(struct virtq *q)
 {
 	memset(q, 0, sizeof(*q));

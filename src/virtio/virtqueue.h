@@ -83,6 +83,9 @@ static inline struct iovec *virtq_elem_in(struct virtq_elem *e)
  * RAM, straddles regions or is misaligned. */
 int virtq_enable(struct virtq *q, const struct guest_memory *mem, bool event_idx,
 		 bool indirect, struct kvmini_error *err);
+/* Hand the chain virtq_pop() took last back to the ring, unanswered:
+ * the next pop takes it again (its avail entry stays until it is used). */
+void virtq_unpop(struct virtq *q);
 /* Forget everything: the queue is as a device reset leaves it. */
 void virtq_reset(struct virtq *q);
 

@@ -202,6 +202,102 @@ Test(virtio_device, kicks_reach_only_a_running_device_with_an_enabled_queue)
 	cr_assert_eq(f.kicks, 1);
 }
 
+/* A running device with one queue part-way through its ring. */
+static void running_with_a_queue(void)
+{
+	negotiate((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_RING_F_EVENT_IDX));
+	f.vdev.queues[0] = (struct virtq){ .size = 8, .desc_gpa = 0x1000, .avail_gpa = 0x2000,
+					   .used_gpa = 0x3000 };
+	virtio_device_enable_queue(&f.vdev, 0);
+	virtio_device_write_status(&f.vdev, ALL_UP);
+	f.vdev.queues[0].last_avail = 70;
+	f.vdev.queues[0].used_idx = 69;
+	f.vdev.queues[0].signalled_used = 60;
+	f.vdev.queues[0].signalled_valid = true;
+	f.vdev.config_generation = 3;
+}
+
+static void saved(struct state_writer *w)
+{
+	state_writer_init(w);
+	virtio_device_save(&f.vdev, w);
+	cr_assert_not(w->failed);
+}
+
+static int restore_from(const struct state_writer *w, struct kvmini_error *err)
+{
+	struct state_reader r;
+	state_reader_init(&r, w->data, w->len);
+	int rc = virtio_device_restore(&f.vdev, &r, err);
+	return rc == 0 ? state_reader_finish(&r, "test", err) : rc;
+}
+
+Test(virtio_device, save_and_restore_keep_status_features_and_queue_positions)
+{
+	running_with_a_queue();
+	struct state_writer w;
+	saved(&w);
+	virtio_device_write_status(&f.vdev, 0);
+	int starts = f.starts;
+	struct kvmini_error err = { 0 };
+	cr_assert_eq(restore_from(&w, &err), 0, "%s", err.msg);
+	cr_assert_eq(f.vdev.status, ALL_UP);
+	cr_assert(virtio_device_has_feature(&f.vdev, VIRTIO_RING_F_EVENT_IDX));
+	cr_assert_eq(f.vdev.config_generation, 3);
+	const struct virtq *q = &f.vdev.queues[0];
+	cr_assert(q->enabled && q->event_idx && !q->indirect);
+	cr_assert_eq(q->last_avail, 70);
+	cr_assert_eq(q->used_idx, 69);
+	cr_assert_eq(q->signalled_used, 60);
+	cr_assert(q->signalled_valid);
+	cr_assert_eq(q->used, guest_ptr(&mem, 0x3000, 1));
+	cr_assert_eq(f.starts, starts + 1, "a running device is started again");
+	state_writer_free(&w);
+}
+
+/* Each corruption of a saved device is refused with its reason. */
+static void expect_refused(void (*corrupt)(struct state_writer *w), const char *fragment)
+{
+	setup();
+	running_with_a_queue();
+	struct state_writer w;
+	saved(&w);
+	corrupt(&w);
+	struct kvmini_error err = { 0 };
+	cr_assert_lt(restore_from(&w, &err), 0, "accepted (%s)", fragment);
+	cr_assert(strstr(err.msg, fragment), "'%s' lacks '%s'", err.msg, fragment);
+	state_writer_free(&w);
+	teardown();
+}
+
+/* Offsets in the record: id 0, status 4, features 5, generation 13,
+ * queue count 17, queue 0 from 18: size, desc, avail, used, indices,
+ * flags. */
+static void bad_id(struct state_writer *w) { w->data[0] = VIRTIO_ID_BLOCK; }
+static void driver_ok_alone(struct state_writer *w) { w->data[4] = VIRTIO_CONFIG_S_DRIVER_OK; }
+static void unknown_status(struct state_writer *w) { w->data[4] |= 0x10; }
+static void unoffered_feature(struct state_writer *w) { w->data[5 + 1] |= 0x80; }
+static void no_version_1(struct state_writer *w) { w->data[5 + 4] = 0; }
+static void odd_queue_size(struct state_writer *w) { w->data[18] = 6; }
+static void ring_past_ram(struct state_writer *w) { w->data[18 + 2 + 8 + 8 + 3] = 0x10; }
+static void bad_flag(struct state_writer *w) { w->data[w->len - 1] = 2; }
+static void truncated(struct state_writer *w) { w->len = 10; }
+
+Test(virtio_device, a_restore_refuses_every_impossible_state)
+{
+	teardown();   /* each case sets up its own */
+	expect_refused(bad_id, "saved state is of device 2");
+	expect_refused(driver_ok_alone, "is not reachable");
+	expect_refused(unknown_status, "is not reachable");
+	expect_refused(unoffered_feature, "is not reachable");
+	expect_refused(no_version_1, "is not reachable");
+	expect_refused(odd_queue_size, "saved queue 0 has size 6");
+	expect_refused(ring_past_ram, "saved queue 0: ");
+	expect_refused(bad_flag, "saved queue 0 is malformed");
+	expect_refused(truncated, "saved state is truncated");
+	setup();
+}
+
 Test(virtio_device, config_space_is_bounded)
 {
 	uint8_t buf[4];
