@@ -128,8 +128,22 @@ fail:
 	return -1;
 }
 
+static void mmio_save(const struct board_virtio_slot *slot, struct state_writer *w)
+{
+	const struct mmio_attachment *at = slot->transport;
+	virtio_mmio_save(at->mmio, w);
+}
+
+static int mmio_restore(struct board_virtio_slot *slot, struct state_reader *r,
+			struct kvmini_error *err)
+{
+	struct mmio_attachment *at = slot->transport;
+	return virtio_mmio_restore(at->mmio, r, err);
+}
+
 const struct board_virtio_transport board_virtio_mmio = {
 	.name = "mmio", .attach = mmio_attach, .detach = mmio_detach,
+	.save = mmio_save, .restore = mmio_restore,
 };
 
 /* ---- the transport-neutral part ---- */
@@ -186,4 +200,60 @@ bool board_virtio_cmdline(const struct board *b, char *buf, size_t len)
 		used += (size_t)n;
 	}
 	return true;
+}
+
+/* ---- snapshots ---- */
+
+bool board_virtio_can_save(const struct board *b)
+{
+	return b->nvirtio == 0 || b->virtio_transport->save;
+}
+
+void board_virtio_freeze(struct board *b)
+{
+	for (unsigned i = 0; i < b->nvirtio; i++) {
+		virtio_device_lock(b->virtio_slots[i].vdev);
+		virtio_device_quiesce(b->virtio_slots[i].vdev);
+	}
+}
+
+void board_virtio_thaw(struct board *b)
+{
+	for (unsigned i = b->nvirtio; i-- > 0;)
+		virtio_device_unlock(b->virtio_slots[i].vdev);
+}
+
+void board_virtio_save(const struct board *b, struct state_writer *w)
+{
+	state_put_u8(w, (uint8_t)b->nvirtio);
+	for (unsigned i = 0; i < b->nvirtio; i++) {
+		virtio_device_save(b->virtio_slots[i].vdev, w);
+		b->virtio_transport->save(&b->virtio_slots[i], w);
+	}
+}
+
+static int slot_restore(struct board *b, struct board_virtio_slot *slot, struct state_reader *r,
+			struct kvmini_error *err)
+{
+	virtio_device_lock(slot->vdev);
+	int rc = virtio_device_restore(slot->vdev, r, err);
+	if (rc == 0)
+		rc = b->virtio_transport->restore(slot, r, err);
+	virtio_device_unlock(slot->vdev);
+	return rc;
+}
+
+int board_virtio_restore(struct board *b, const uint8_t *data, size_t len,
+			 struct kvmini_error *err)
+{
+	struct state_reader r;
+	state_reader_init(&r, data, len);
+	unsigned n = state_get_u8(&r);
+	if (n != b->nvirtio || !board_virtio_can_save(b))
+		return kvmini_fail(err, KVMINI_E_USAGE, "saved virtio state has %u devices, the "
+				   "machine %u", n, b->nvirtio);
+	for (unsigned i = 0; i < b->nvirtio; i++)
+		if (slot_restore(b, &b->virtio_slots[i], &r, err) < 0)
+			return -1;
+	return state_reader_finish(&r, "saved virtio devices", err);
 }

@@ -21,6 +21,7 @@
 #include "error.h"
 #include "kvmini.h"
 #include "resources.h"
+#include "state.h"
 #include "virtio/devices.h"
 
 struct board;
@@ -47,6 +48,12 @@ struct board_virtio_transport {
 	int (*attach)(struct board *b, struct board_virtio_slot *slot, struct kvmini_error *err);
 	/* Before the VM goes: nothing of the device reaches the guest after. */
 	void (*detach)(struct board *b, struct board_virtio_slot *slot);
+	/* Snapshots: the transport's registers, with the device's lock held
+	 * and after the device's own state. NULL: the transport's state
+	 * cannot be saved yet (its VMs are refused a snapshot). */
+	void (*save)(const struct board_virtio_slot *slot, struct state_writer *w);
+	int (*restore)(struct board_virtio_slot *slot, struct state_reader *r,
+		       struct kvmini_error *err);
 };
 
 extern const struct board_virtio_transport board_virtio_mmio;
@@ -79,5 +86,20 @@ void board_virtio_detach(struct board *b);
  * kernel), separated by spaces, into buf; "" when there are none. False
  * when they do not fit. */
 bool board_virtio_cmdline(const struct board *b, char *buf, size_t len);
+
+/* ---- snapshots (docs/snapshot.md) ---- */
+
+/* Whether b's transport can save its devices. */
+bool board_virtio_can_save(const struct board *b);
+/* Lock every device and quiesce it (virtio_device_quiesce()): until
+ * board_virtio_thaw(), no device changes guest RAM or its own state. */
+void board_virtio_freeze(struct board *b);
+void board_virtio_thaw(struct board *b);
+/* Frozen: each device's state and its transport's. */
+void board_virtio_save(const struct board *b, struct state_writer *w);
+/* Onto the devices of a machine made from the same configuration,
+ * guest RAM restored; every value checked. */
+int board_virtio_restore(struct board *b, const uint8_t *data, size_t len,
+			 struct kvmini_error *err);
 
 #endif

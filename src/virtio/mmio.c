@@ -356,6 +356,33 @@ void virtio_mmio_destroy(struct virtio_mmio *m)
 	free(m);
 }
 
+/* ---- snapshots ---- */
+
+void virtio_mmio_save(const struct virtio_mmio *m, struct state_writer *w)
+{
+	state_put_u32(w, m->device_features_sel);
+	state_put_u32(w, m->driver_features_sel);
+	state_put_u32(w, m->queue_sel);
+	state_put_u32(w, m->isr);
+}
+
+int virtio_mmio_restore(struct virtio_mmio *m, struct state_reader *r, struct kvmini_error *err)
+{
+	m->device_features_sel = state_get_u32(r);
+	m->driver_features_sel = state_get_u32(r);
+	m->queue_sel = state_get_u32(r);
+	m->isr = state_get_u32(r);
+	if (r->failed || m->isr & ~(uint32_t)(VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG))
+		return kvmini_fail(err, KVMINI_E_USAGE, "%s: saved virtio-mmio registers are "
+				   "malformed", m->vdev->ops->name);
+	if (m->isr)
+		signal_fd(m->irq_fd);
+	for (unsigned q = 0; q < m->vdev->nqueues; q++)
+		if (m->vdev->queues[q].enabled)
+			signal_fd(m->kicks[q].fd);
+	return 0;
+}
+
 struct virtio_device *virtio_mmio_device(const struct virtio_mmio *m)
 {
 	return m->vdev;

@@ -68,4 +68,12 @@ int virtio_mmio_irq_fd(const struct virtio_mmio *m);
  * level-triggered line; returns it (the transport's), or -1. */
 int virtio_mmio_use_resample(struct virtio_mmio *m, struct kvmini_error *err);
 
+/* Snapshots, with the device's lock held: the register selectors and
+ * InterruptStatus, after the device's own state (virtio_device_save()).
+ * A restore re-raises the line while InterruptStatus has bits, and
+ * kicks every enabled queue once: a kick the saved VM's loop had not
+ * yet answered is not in any state. */
+void virtio_mmio_save(const struct virtio_mmio *m, struct state_writer *w);
+int virtio_mmio_restore(struct virtio_mmio *m, struct state_reader *r, struct kvmini_error *err);
+
 #endif

@@ -10,7 +10,12 @@
  *   op % 4 == 0: read  window[off & 0xfff], 1 << (size & 3) bytes
  *   op % 4 == 1: write the same with data
  *   op % 4 == 2: poke data into RAM at (off * 4) (the low 256 KiB)
- *   op % 4 == 3: the event loop's turn: drain kicks, run the device
+ *   op % 4 == 3: the event loop's turn: drain kicks, run the device;
+ *                but with data[0] == 0xee a snapshot's turn instead:
+ *                quiesce and save the device and transport, XOR byte
+ *                data[1] (mod the length) of the saved bytes with
+ *                data[2], and restore from them (a refused restore
+ *                resets the device, as its machine would be destroyed)
  * The first byte picks the rng's rate (odd: limited; its timer never
  * fires here, so the bucket's empty path is what runs). */
 #include <string.h>
@@ -59,6 +64,28 @@ static void loop_turn(struct rig *r)
 		n = 0;   /* no interrupt this time */
 }
 
+static void snapshot_turn(struct rig *r, uint8_t at, uint8_t flip)
+{
+	struct state_writer w;
+	struct state_reader rd;
+	struct kvmini_error err;
+	state_writer_init(&w);
+	virtio_device_lock(r->rng);
+	virtio_device_quiesce(r->rng);
+	virtio_device_save(r->rng, &w);
+	virtio_mmio_save(r->mmio, &w);
+	if (w.len)
+		w.data[at % w.len] ^= flip;
+	state_reader_init(&rd, w.data, w.len);
+	bool refused = virtio_device_restore(r->rng, &rd, &err) < 0 ||
+		       virtio_mmio_restore(r->mmio, &rd, &err) < 0;
+	virtio_device_unlock(r->rng);
+	state_writer_free(&w);
+	uint8_t reset[4] = { 0 };
+	if (refused)
+		virtio_mmio_bus_ops.write(r->mmio, 0x70, reset, 4);
+}
+
 static void one_record(struct rig *r, const uint8_t *rec)
 {
 	unsigned off = (unsigned)rec[1] | (unsigned)rec[2] << 8;
@@ -76,7 +103,10 @@ static void one_record(struct rig *r, const uint8_t *rec)
 		guest_write(fuzz_guest_memory(), (uint64_t)off * 4, rec + 4, 4);
 		break;
 	case 3:
-		loop_turn(r);
+		if (rec[4] == 0xee)
+			snapshot_turn(r, rec[5], rec[6]);
+		else
+			loop_turn(r);
 		break;
 	}
 }
