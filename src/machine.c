@@ -538,6 +538,7 @@ void kvmini_vm_destroy(struct kvmini_vm *m)
 	end_boot(m);
 	board_destroy(&m->board);   /* and what outlived the boots */
 	virtio_devices_destroy(&m->virtio);   /* their timers are on the loop */
+	free(m->restored_virtio);             /* after the disks that named it */
 	event_loop_destroy(m->loop);
 	framebuffer_free(&m->fb);
 	pthread_mutex_destroy(&m->want_lock);

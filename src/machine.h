@@ -7,8 +7,10 @@
 #define KVMINI_MACHINE_H
 
 #include "kvmini.h"
+#include "state.h"
 #include "vm.h"
 #include "vm_state.h"
+#include "virtio/devices.h"
 
 /* The VM of the machine's only boot, for a layer that attaches to it
  * (`who`, as error messages name it; `option`, the command-line option
@@ -36,6 +38,34 @@ void machine_pointer_event(struct kvmini_vm *m, int dx, int dy, unsigned buttons
  * device bytes point into the file's buffer (board_restore() checks
  * them against the devices it restores). */
 #define MACHINE_SNAPSHOT_MAX_CPUS 256
+
+/* The VIRT section (src/machine_snapshot_virtio.c): the configuration
+ * the devices are made from again (its strings in heap[]: a restored
+ * machine keeps this, since its config points into it) and the
+ * devices' state, pointing into the file's buffer. */
+struct machine_snapshot_virtio {
+	unsigned ndisks;
+	struct kvmini_disk disks[VIRTIO_MAX_DEVICES];
+	bool rng;
+	uint64_t rng_bytes_per_sec;
+	const uint8_t *state;
+	size_t state_len;
+	char heap[];
+};
+
+/* NULL when a snapshot can hold cfg's virtio devices; else what it
+ * cannot ("virtio-net"). */
+const char *machine_snapshot_virtio_unsupported(const struct kvmini_config *cfg);
+/* With the devices frozen (board_virtio_freeze()). */
+int machine_snapshot_virtio_encode(struct kvmini_vm *m, struct state_writer *w,
+				   struct kvmini_error *err);
+/* Pure; *out is the caller's to free(). */
+int machine_snapshot_virtio_decode(const uint8_t *data, size_t len,
+				   struct machine_snapshot_virtio **out, struct kvmini_error *err);
+/* cfg asks for the snapshot's devices (on virtio-mmio). */
+void machine_snapshot_virtio_configure(const struct machine_snapshot_virtio *v,
+				       struct kvmini_config *cfg);
+
 struct machine_snapshot {
 	uint64_t mem_size;
 	unsigned cpus;
@@ -50,6 +80,8 @@ struct machine_snapshot {
 	 * by split_irqchip_check_state()); NULL otherwise. */
 	const uint8_t *split;
 	size_t split_len;
+	/* VIRT: the virtio devices; NULL without any. */
+	struct machine_snapshot_virtio *virtio;
 };
 
 int machine_snapshot_decode(const uint8_t *data, size_t len, struct machine_snapshot *out,

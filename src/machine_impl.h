@@ -13,6 +13,8 @@
 #include "virtio/devices.h"
 #include "display/framebuffer.h"
 
+struct machine_snapshot_virtio;
+
 struct kvmini_vm {
 	struct vm vm;
 	struct board board;         /* the devices; the RTC outlives restarts (run_boots()) */
@@ -47,6 +49,9 @@ struct kvmini_vm {
 	 * with KVM's dirty log on (src/display/framebuffer.h). */
 	struct framebuffer fb;
 	int fb_region;              /* -1: not mapped in this boot */
+	/* A restored machine's virtio configuration: cfg.disks points
+	 * into it. */
+	struct machine_snapshot_virtio *restored_virtio;
 };
 
 /* kvmini_vm_create(), with RAM from a snapshot's memory file when

@@ -5,7 +5,9 @@
  *   VCPU  one per vCPU, KVMS the in-kernel chips and clock (vm_state.c);
  *   DEVS  every board device's state (board_save());
  *   SPLT  with --irqchip split only: kvmini's own 8259s, IOAPIC and PIT
- *         (split_irqchip_save()).
+ *         (split_irqchip_save());
+ *   VIRT  with virtio devices only: their configuration and state
+ *         (machine_snapshot_virtio.c).
  * RAM goes to a separate memory file (memory_file.c). Restoring checks
  * the whole snapshot first (machine_snapshot_decode(), pure) and only
  * then opens KVM. */
@@ -20,10 +22,12 @@
 #include "machine_impl.h"
 #include "vm_state.h"
 #include "board/split_irqchip.h"
+#include "board/virtio.h"
 
 #define SNAPSHOT_TAG_MACH SNAPSHOT_TAG('M', 'A', 'C', 'H')
 #define SNAPSHOT_TAG_DEVS SNAPSHOT_TAG('D', 'E', 'V', 'S')
 #define SNAPSHOT_TAG_SPLT SNAPSHOT_TAG('S', 'P', 'L', 'T')
+#define SNAPSHOT_TAG_VIRT SNAPSHOT_TAG('V', 'I', 'R', 'T')
 #define SNAPSHOT_FILE_MAX (64u << 20)
 #define MACH_RECORD_VERSION 1
 #define PAGE 4096ull
@@ -48,9 +52,10 @@ static int snapshot_check(struct kvmini_vm *m, enum kvmini_snapshot_type type,
 	if (__atomic_load_n(&m->vm.suspended, __ATOMIC_ACQUIRE))
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshots of a guest suspended to RAM "
 				   "(ACPI S3) are not supported yet");
-	if (has_virtio(&m->cfg))
-		return kvmini_fail(err, KVMINI_E_USAGE, "snapshots of VMs with virtio devices are "
-				   "not supported yet");
+	const char *unsupported = machine_snapshot_virtio_unsupported(&m->cfg);
+	if (unsupported)
+		return kvmini_fail(err, KVMINI_E_USAGE, "snapshots of VMs with %s are not "
+				   "supported yet", unsupported);
 	/* The PCI host's config space (BARs, command registers) is not in
 	 * the state: a restored guest would find its functions undecoded. */
 	if (m->board.pci)
@@ -171,6 +176,15 @@ static int sections_build(struct kvmini_vm *m, struct snapshot_builder *b,
 		failed |= w.failed;
 		state_writer_free(&w);
 	}
+	if (m->board.nvirtio) {
+		state_writer_init(&w);
+		int rc = machine_snapshot_virtio_encode(m, &w, err);
+		snapshot_add(b, SNAPSHOT_TAG_VIRT, w.data, w.len);
+		failed |= w.failed;
+		state_writer_free(&w);
+		if (rc < 0)
+			return -1;
+	}
 	return failed ? kvmini_fail(err, KVMINI_E_HOST, "out of memory") : 0;
 }
 
@@ -182,6 +196,11 @@ int kvmini_vm_snapshot(struct kvmini_vm *m, const char *snapshot_path, const cha
 	struct state_writer file = { 0 };
 	snapshot_builder_init(&b);
 	int rc = snapshot_check(m, type, err);
+	/* The devices' I/O answered and stopped until RAM is written, so
+	 * that RAM and their queues' indices agree. */
+	bool frozen = rc == 0;
+	if (frozen)
+		board_virtio_freeze(&m->board);
 	if (rc == 0)
 		rc = sections_build(m, &b, err);
 	if (rc == 0)
@@ -189,6 +208,8 @@ int kvmini_vm_snapshot(struct kvmini_vm *m, const char *snapshot_path, const cha
 	/* RAM first: a snapshot file exists only with its memory complete. */
 	if (rc == 0)
 		rc = memory_write(m, mem_path, type, err);
+	if (frozen)
+		board_virtio_thaw(&m->board);
 	if (rc == 0)
 		rc = file_write_atomic(snapshot_path, file.data, file.len, err);
 	state_writer_free(&file);
@@ -241,7 +262,7 @@ static int sections_known(const struct snapshot_view *v, struct kvmini_error *er
 	for (unsigned i = 0; i < v->count; i++) {
 		uint32_t t = v->sections[i].tag;
 		if (t != SNAPSHOT_TAG_MACH && t != SNAPSHOT_TAG_VCPU && t != SNAPSHOT_TAG_KVMS &&
-		    t != SNAPSHOT_TAG_DEVS && t != SNAPSHOT_TAG_SPLT)
+		    t != SNAPSHOT_TAG_DEVS && t != SNAPSHOT_TAG_SPLT && t != SNAPSHOT_TAG_VIRT)
 			return kvmini_fail(err, KVMINI_E_USAGE, "snapshot section %.4s is unknown "
 					   "(a newer kvmini's?)", (const char *)&t);
 	}
@@ -249,6 +270,8 @@ static int sections_known(const struct snapshot_view *v, struct kvmini_error *er
 	    snapshot_count(v, SNAPSHOT_TAG_DEVS) != 1)
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot needs one MACH, KVMS and DEVS "
 				   "section each");
+	if (snapshot_count(v, SNAPSHOT_TAG_VIRT) > 1)
+		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot has more than one VIRT section");
 	return 0;
 }
 
@@ -300,6 +323,9 @@ int machine_snapshot_decode(const uint8_t *data, size_t len, struct machine_snap
 		out->devices_len = s->len;
 		rc = split_decode(v, out, err);
 	}
+	const struct snapshot_section *virt = snapshot_find(v, SNAPSHOT_TAG_VIRT, 0);
+	if (rc == 0 && virt)
+		rc = machine_snapshot_virtio_decode(virt->data, virt->len, &out->virtio, err);
 	free(v);
 	if (rc < 0)
 		machine_snapshot_free(out);
@@ -310,6 +336,8 @@ void machine_snapshot_free(struct machine_snapshot *s)
 {
 	free(s->vcpus);
 	s->vcpus = NULL;
+	free(s->virtio);
+	s->virtio = NULL;
 }
 
 /* ---- restoring ---- */
@@ -376,6 +404,8 @@ static int state_apply(struct kvmini_vm *m, struct machine_snapshot *s,
 	 * it is, and then its saved state (their levels among it) wins. */
 	if (vm_state_restore(&m->vm, s->vcpus, &s->kvm, err) < 0 ||
 	    board_restore(&m->board, s->devices, s->devices_len, err) < 0 ||
+	    (m->restored_virtio && board_virtio_restore(&m->board, m->restored_virtio->state,
+							 m->restored_virtio->state_len, err) < 0) ||
 	    (s->split && split_irqchip_restore(m->board.split, s->split, s->split_len, err) < 0))
 		return -1;
 	m->acpi_rsdp = s->acpi_rsdp;
@@ -394,6 +424,8 @@ static struct kvmini_vm *restore_from(const struct kvmini_config *cfg,
 	c.track_dirty_pages = s->track_dirty_pages || cfg->track_dirty_pages;
 	c.on_reset = KVMINI_ON_RESET_EXIT;   /* there is no image to boot again */
 	c.cpu_features = NULL;               /* the snapshot's CPUID is set as saved */
+	if (s->virtio)
+		machine_snapshot_virtio_configure(s->virtio, &c);
 	int fd = open(mem_paths[0], O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		kvmini_fail_errno(err, KVMINI_E_USAGE, errno, "cannot open memory file '%s'",
@@ -410,6 +442,10 @@ static struct kvmini_vm *restore_from(const struct kvmini_config *cfg,
 	}
 	struct kvmini_vm *m = machine_create(&c, fd, err);
 	close(fd);   /* the mapping keeps the file */
+	if (m) {     /* its disks' configuration is the snapshot's */
+		m->restored_virtio = s->virtio;
+		s->virtio = NULL;
+	}
 	if (m && (diffs_apply(m, mem_paths + 1, nmem - 1, err) < 0 || state_apply(m, s, err) < 0)) {
 		kvmini_vm_destroy(m);
 		m = NULL;
@@ -425,11 +461,15 @@ struct kvmini_vm *kvmini_vm_restore(const struct kvmini_config *cfg, const char 
 		kvmini_fail(err, KVMINI_E_USAGE, "a restore needs the snapshot's memory file");
 		return NULL;
 	}
-	if (has_virtio(cfg) || cfg->testdev || cfg->display_bochs) {
+	if (has_virtio(cfg)) {
+		kvmini_fail(err, KVMINI_E_USAGE, "a restored VM has its snapshot's virtio devices; "
+			    "it takes none of its own");
+		return NULL;
+	}
+	if (cfg->testdev || cfg->display_bochs) {
 		kvmini_fail(err, KVMINI_E_USAGE, "snapshots of VMs with %s are not supported yet",
-			    cfg->testdev	       ? "a PCI bus (--testdev's pci-testdev)"
-			    : cfg->display_bochs ? "a PCI bus (bochs-display)"
-						 : "virtio devices");
+			    cfg->testdev ? "a PCI bus (--testdev's pci-testdev)"
+					 : "a PCI bus (bochs-display)");
 		return NULL;
 	}
 	size_t len;

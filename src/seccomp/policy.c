@@ -62,7 +62,8 @@ static const int sys_vcpu[] = {
 static const int sys_loop[] = {
 	SYS_epoll_wait, SYS_epoll_pwait, SYS_epoll_ctl, SYS_read, SYS_writev, SYS_sendto,
 	SYS_poll, SYS_ppoll, SYS_timerfd_settime, SYS_timerfd_gettime, SYS_close,
-	SYS_io_uring_enter,   /* virtio-blk submits and reaps its requests on kicks */
+	SYS_io_uring_enter,   /* virtio-blk submits and reaps its requests on kicks (and a
+			       * snapshot, on the API's loop, waits for them) */
 	-1
 };
 

@@ -1,6 +1,7 @@
 /* libFuzzer target: the snapshot reader (src/snapshot/format.c, the
  * machine and vCPU decoders of src/machine_snapshot.c and vm_state.c,
- * and the split irqchip's section, read into models of its own)
+ * the split irqchip's section, read into models of its own, and the
+ * virtio devices' configuration, src/machine_snapshot_virtio.c)
  * on a hostile snapshot file. Nothing may be read outside the file, and
  * a decoded snapshot must be freed without a leak. */
 #include <stddef.h>

@@ -17,8 +17,7 @@ setup_file() {
 teardown() {
 	local status=0
 	background_kvmini_teardown || status=$?
-	[ -z "${DM_NAME:-}" ] || dmsetup remove "$DM_NAME" || status=1
-	[ -z "${LOOP:-}" ] || losetup -d "$LOOP" || status=1
+	dm_disk_remove || status=1
 	[ -z "${MOUNTED:-}" ] || umount "$MOUNTED" || status=1
 	return "$status"
 }
@@ -179,22 +178,10 @@ full_script() {
 # device-mapper `error` target for the second MiB. Sets LOOP, DM_NAME,
 # DM_DEV and good_sum, or skips with the reason.
 error_disk() {
-	local good=$BATS_TEST_TMPDIR/good.img err=$BATS_TEST_TMPDIR/dm.err
+	local good=$BATS_TEST_TMPDIR/good.img
 	head -c 1M /dev/urandom >"$good"
 	good_sum=$(sha256sum <"$good")
-	modprobe -q loop 2>/dev/null || true
-	modprobe -q dm_mod 2>/dev/null || true
-	LOOP=$(losetup --find --show "$good" 2>"$err") ||
-		skip "no loop device here ($(head -n 1 "$err")): the failing disk is built on one"
-	DM_NAME=kvmini-faults-$$
-	if ! printf '0 2048 linear %s 0\n2048 2048 error\n' "$LOOP" | dmsetup create "$DM_NAME" 2>"$err"; then
-		DM_NAME=
-		skip "dmsetup cannot create a device here ($(head -n 1 "$err")): the failing disk is one"
-	fi
-	# Without udev, libdevmapper makes the node itself; mknodes makes sure.
-	dmsetup mknodes "$DM_NAME" 2>/dev/null || true
-	DM_DEV=/dev/mapper/$DM_NAME
-	[ -b "$DM_DEV" ] || { echo "no block device $DM_DEV"; return 1; }
+	dm_disk "$good" '0 2048 linear %s 0\n2048 2048 error\n'
 }
 
 # Every read O_DIRECT, so each one reaches kvmini: the good MiB, a block

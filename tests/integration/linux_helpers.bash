@@ -139,3 +139,33 @@ attempt_until_done() {
 			boot_retry_due "${status:-0}" "$try" "$(cat "$serial")" || return 1
 	done
 }
+
+# A device-mapper device over a loop device on FILE: `dm_disk FILE
+# TABLE`, TABLE in dmsetup's format with %s for the loop device. Sets
+# LOOP, DM_NAME and DM_DEV, or skips with the reason (no loop device or
+# device-mapper target here); dm_disk_remove (in teardown) undoes it.
+dm_disk() {
+	local err=$BATS_TEST_TMPDIR/dm.err
+	modprobe -q loop 2>/dev/null || true
+	modprobe -q dm_mod 2>/dev/null || true
+	LOOP=$(losetup --find --show "$1" 2>"$err") ||
+		skip "no loop device here ($(head -n 1 "$err")): the test's disk is built on one"
+	DM_NAME=kvmini-test-$$
+	# (the table is printf's format: its %s is the loop device)
+	if ! printf "$2" "$LOOP" | dmsetup create "$DM_NAME" 2>"$err"; then
+		DM_NAME=
+		skip "dmsetup cannot create a device here ($(head -n 1 "$err")): the test's disk is one"
+	fi
+	# Without udev, libdevmapper makes the node itself; mknodes makes sure.
+	dmsetup mknodes "$DM_NAME" 2>/dev/null || true
+	DM_DEV=/dev/mapper/$DM_NAME
+	[ -b "$DM_DEV" ] || { echo "no block device $DM_DEV"; return 1; }
+}
+
+dm_disk_remove() {
+	local status=0
+	[ -z "${DM_NAME:-}" ] || dmsetup remove "$DM_NAME" || status=1
+	[ -z "${LOOP:-}" ] || losetup -d "$LOOP" || status=1
+	DM_NAME= LOOP=
+	return "$status"
+}

@@ -32,6 +32,8 @@ struct spec {
 	int splt_at;               /* a byte of SPLT set to splt_value; -1: none */
 	uint8_t splt_value;
 	bool splt_extra;           /* a byte too many */
+	const struct state_writer *virt;   /* VIRT sections' bytes; NULL: none */
+	unsigned virt_count;
 };
 
 static struct state_writer file;
@@ -129,6 +131,8 @@ static void build(const struct spec *s)
 	if (s->extra_tag)
 		snapshot_add(&b, s->extra_tag, "", 0);
 	splt_section(&b, s);
+	for (unsigned i = 0; s->virt && i < s->virt_count; i++)
+		snapshot_add(&b, SNAPSHOT_TAG('V', 'I', 'R', 'T'), s->virt->data, s->virt->len);
 	state_writer_free(&file);
 	cr_assert_eq(snapshot_finish(&b, &file, &err), 0);
 	snapshot_builder_free(&b);
@@ -215,8 +219,8 @@ Test(snapshot_machine, section_refusals)
 	s.skip_devs = true;
 	expect_refused(&s, "one MACH, KVMS and DEVS");
 	s = good;
-	s.extra_tag = SNAPSHOT_TAG('V', 'I', 'R', 'T');
-	expect_refused(&s, "section VIRT is unknown");
+	s.extra_tag = SNAPSHOT_TAG('X', 'T', 'R', 'A');
+	expect_refused(&s, "section XTRA is unknown");
 	s = good;
 	s.kvms_irqchip = false;
 	expect_refused(&s, "does not match its irqchip model");
@@ -341,4 +345,135 @@ Test(snapshot_machine, split_irqchip_refusals)
 	s.splt_at = -1;
 	s.splt_extra = true;
 	expect_refused(&s, "split irqchip state");
+}
+
+/* ---- the VIRT section (src/machine_snapshot_virtio.c) ---- */
+
+struct virt_spec {
+	uint32_t version;
+	uint8_t rng, ndisks;
+	const char *path;          /* disk 1's; disk 0 is "/a.img" */
+	size_t path_len;           /* its length (0: strlen) */
+	uint8_t flags;             /* disk 1's */
+	const char *serial;        /* disk 1's, with flags & 2 */
+	uint32_t state_len;        /* claimed; 3 bytes follow */
+	bool extra;
+};
+
+static const struct virt_spec good_virt = {
+	.version = 1, .rng = 1, .ndisks = 2, .path = "/b.img", .flags = 1 | 2, .serial = "ID1",
+	.state_len = 3,
+};
+
+static void put_string(struct state_writer *w, const char *str, size_t n)
+{
+	state_put_u16(w, (uint16_t)n);
+	state_put_bytes(w, str, n);
+}
+
+static void virt_build(const struct virt_spec *v, struct state_writer *w)
+{
+	state_writer_init(w);
+	state_put_u32(w, v->version);
+	state_put_u8(w, v->rng);
+	state_put_u64(w, 4096);
+	state_put_u8(w, v->ndisks);
+	for (unsigned i = 0; i < v->ndisks; i++) {
+		if (i == 0) {
+			put_string(w, "/a.img", 6);
+			state_put_u8(w, 4);   /* cache=none */
+			continue;
+		}
+		put_string(w, v->path, v->path_len ? v->path_len : strlen(v->path));
+		state_put_u8(w, v->flags);
+		if (v->flags & 2)
+			put_string(w, v->serial, strlen(v->serial));
+	}
+	state_put_u32(w, v->state_len);
+	state_put_bytes(w, "xyz", 3);
+	if (v->extra)
+		state_put_u8(w, 0);
+}
+
+static void expect_virt_refused(const struct virt_spec *v, unsigned count, const char *fragment)
+{
+	struct state_writer w;
+	virt_build(v, &w);
+	struct spec s = good;
+	s.virt = &w;
+	s.virt_count = count;
+	expect_refused(&s, fragment);
+	state_writer_free(&w);
+}
+
+Test(snapshot_machine, a_virt_section_gives_the_devices_configuration_and_state)
+{
+	struct state_writer w;
+	virt_build(&good_virt, &w);
+	struct spec s = good;
+	s.virt = &w;
+	s.virt_count = 1;
+	build(&s);
+	struct machine_snapshot ms;
+	struct kvmini_error err;
+	cr_assert_eq(machine_snapshot_decode(file.data, file.len, &ms, &err), 0, "%s", err.msg);
+	const struct machine_snapshot_virtio *v = ms.virtio;
+	cr_assert_not_null(v);
+	cr_assert(v->rng);
+	cr_assert_eq(v->rng_bytes_per_sec, 4096);
+	cr_assert_eq(v->ndisks, 2);
+	cr_assert_str_eq(v->disks[0].path, "/a.img");
+	cr_assert(v->disks[0].cache_none && !v->disks[0].read_only && !v->disks[0].serial);
+	cr_assert_str_eq(v->disks[1].path, "/b.img");
+	cr_assert(v->disks[1].read_only && !v->disks[1].cache_none);
+	cr_assert_str_eq(v->disks[1].serial, "ID1");
+	cr_assert_eq(v->state_len, 3);
+	cr_assert_eq(memcmp(v->state, "xyz", 3), 0);
+	struct kvmini_config cfg = { 0 };
+	machine_snapshot_virtio_configure(v, &cfg);
+	cr_assert_eq(cfg.transport, KVMINI_TRANSPORT_MMIO);
+	cr_assert_eq(cfg.ndisks, 2);
+	cr_assert_eq(cfg.disks, v->disks);
+	cr_assert(cfg.rng);
+	machine_snapshot_free(&ms);
+	cr_assert_null(ms.virtio);
+	state_writer_free(&w);
+	/* Without virtio devices there is no section and nothing to free. */
+	build(&good);
+	cr_assert_eq(machine_snapshot_decode(file.data, file.len, &ms, &err), 0, "%s", err.msg);
+	cr_assert_null(ms.virtio);
+	machine_snapshot_free(&ms);
+}
+
+Test(snapshot_machine, virt_refusals)
+{
+	struct virt_spec v = good_virt;
+	expect_virt_refused(&v, 2, "more than one VIRT section");
+	v.version = 2;
+	expect_virt_refused(&v, 1, "virtio record is malformed or of another version");
+	v = good_virt;
+	v.rng = 2;
+	expect_virt_refused(&v, 1, "virtio record is malformed");
+	v = good_virt;
+	v.ndisks = VIRTIO_MAX_DEVICES;   /* and the rng: one too many */
+	expect_virt_refused(&v, 1, "virtio record is malformed");
+	v = good_virt;
+	v.path = "/b\0img";
+	v.path_len = 6;
+	expect_virt_refused(&v, 1, "disk record is malformed");
+	v = good_virt;
+	v.path = "";
+	expect_virt_refused(&v, 1, "disk record is malformed");
+	v = good_virt;
+	v.flags = 8;
+	expect_virt_refused(&v, 1, "disk record is malformed");
+	v = good_virt;
+	v.serial = "123456789012345678901";   /* 21 bytes: more than virtio-blk's 20 */
+	expect_virt_refused(&v, 1, "disk serial is malformed");
+	v = good_virt;
+	v.state_len = 4;
+	expect_virt_refused(&v, 1, "device state is truncated");
+	v = good_virt;
+	v.extra = true;
+	expect_virt_refused(&v, 1, "snapshot virtio record");
 }

@@ -1,0 +1,158 @@
+/* The virtio devices in a snapshot (machine_snapshot.h): the VIRT
+ * section holds what the machine was made with (the transport, each
+ * disk's image path and options, virtio-rng and its rate), so that a
+ * restore makes the same devices in the same places as Firecracker's
+ * does from its snapshot, and then every device's state
+ * (board_virtio_save()). Decoding is pure and checks the configuration
+ * whole; the device state is checked as board_virtio_restore() applies
+ * it, before any guest code runs. */
+#include <stdlib.h>
+#include <string.h>
+#include "machine.h"
+#include "machine_impl.h"
+#include "board/virtio.h"
+#include <linux/virtio_blk.h>
+
+#define VIRT_RECORD_VERSION 1
+#define PATH_MAX_BYTES 4095
+#define DISK_READ_ONLY 1u
+#define DISK_SERIAL 2u
+#define DISK_CACHE_NONE 4u
+
+/* Where a snapshot cannot hold a VM's virtio devices yet: NULL, or why. */
+const char *machine_snapshot_virtio_unsupported(const struct kvmini_config *cfg)
+{
+	if (cfg->nnets)
+		return "virtio-net";
+	if (cfg->vsock.enabled)
+		return "virtio-vsock";
+	if (cfg->vconsole)
+		return "virtio-console";
+	if ((cfg->ndisks || cfg->rng) && cfg->transport == KVMINI_TRANSPORT_PCI)
+		return "virtio devices on PCI";
+	return NULL;
+}
+
+static void string_put(struct state_writer *w, const char *s)
+{
+	size_t n = strlen(s);
+	state_put_u16(w, (uint16_t)n);
+	state_put_bytes(w, s, n);
+}
+
+static void disk_encode(const struct kvmini_disk *d, struct state_writer *w)
+{
+	string_put(w, d->path);
+	uint8_t flags = (d->read_only ? DISK_READ_ONLY : 0) | (d->serial ? DISK_SERIAL : 0) |
+			(d->cache_none ? DISK_CACHE_NONE : 0);
+	state_put_u8(w, flags);
+	if (d->serial) {
+		char serial[VIRTIO_BLK_ID_BYTES + 1] = { 0 };
+		strncpy(serial, d->serial, VIRTIO_BLK_ID_BYTES);   /* what the guest sees */
+		string_put(w, serial);
+	}
+}
+
+int machine_snapshot_virtio_encode(struct kvmini_vm *m, struct state_writer *w,
+				   struct kvmini_error *err)
+{
+	const struct kvmini_config *cfg = &m->cfg;
+	for (unsigned i = 0; i < cfg->ndisks; i++)
+		if (strlen(cfg->disks[i].path) > PATH_MAX_BYTES)
+			return kvmini_fail(err, KVMINI_E_USAGE, "disk path is too long for a "
+					   "snapshot");
+	state_put_u32(w, VIRT_RECORD_VERSION);
+	state_put_u8(w, cfg->rng);
+	state_put_u64(w, cfg->rng_bytes_per_sec);
+	state_put_u8(w, (uint8_t)cfg->ndisks);
+	for (unsigned i = 0; i < cfg->ndisks; i++)
+		disk_encode(&cfg->disks[i], w);
+	struct state_writer devices;
+	state_writer_init(&devices);
+	board_virtio_save(&m->board, &devices);
+	state_put_u32(w, (uint32_t)devices.len);
+	state_put_bytes(w, devices.data, devices.len);
+	w->failed |= devices.failed;
+	state_writer_free(&devices);
+	return 0;
+}
+
+/* A string of 1..max bytes without a NUL, copied to *heap (advanced). */
+static const char *string_get(struct state_reader *r, size_t max, char **heap)
+{
+	size_t n = state_get_u16(r);
+	if (r->failed || n == 0 || n > max || n > r->len - r->pos ||
+	    memchr(r->data + r->pos, 0, n))
+		return NULL;
+	char *s = *heap;
+	state_get_bytes(r, s, n);
+	s[n] = '\0';
+	*heap += n + 1;
+	return s;
+}
+
+static int disk_decode(struct state_reader *r, struct kvmini_disk *d, char **heap,
+		       struct kvmini_error *err)
+{
+	d->path = string_get(r, PATH_MAX_BYTES, heap);
+	uint8_t flags = state_get_u8(r);
+	if (!d->path || (flags & ~(DISK_READ_ONLY | DISK_SERIAL | DISK_CACHE_NONE)))
+		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot disk record is malformed");
+	d->read_only = flags & DISK_READ_ONLY;
+	d->cache_none = flags & DISK_CACHE_NONE;
+	if ((flags & DISK_SERIAL) && !(d->serial = string_get(r, VIRTIO_BLK_ID_BYTES, heap)))
+		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot disk serial is malformed");
+	return 0;
+}
+
+static int virtio_decode(struct state_reader *r, struct machine_snapshot_virtio *v,
+			 struct kvmini_error *err)
+{
+	uint32_t version = state_get_u32(r);
+	uint8_t rng = state_get_u8(r);
+	v->rng_bytes_per_sec = state_get_u64(r);
+	v->ndisks = state_get_u8(r);
+	if (r->failed || version != VIRT_RECORD_VERSION || rng > 1 ||
+	    v->ndisks + rng > VIRTIO_MAX_DEVICES)
+		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot virtio record is malformed "
+				   "or of another version");
+	v->rng = rng;
+	char *heap = v->heap;
+	for (unsigned i = 0; i < v->ndisks; i++)
+		if (disk_decode(r, &v->disks[i], &heap, err) < 0)
+			return -1;
+	uint32_t len = state_get_u32(r);
+	if (r->failed || len > r->len - r->pos)
+		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot virtio device state is truncated");
+	v->state = r->data + r->pos;
+	v->state_len = len;
+	r->pos += len;
+	return state_reader_finish(r, "snapshot virtio record", err);
+}
+
+int machine_snapshot_virtio_decode(const uint8_t *data, size_t len,
+				   struct machine_snapshot_virtio **out, struct kvmini_error *err)
+{
+	/* Every string is shorter than the section it came from. */
+	struct machine_snapshot_virtio *v = calloc(1, sizeof(*v) + len + 1);
+	if (!v)
+		return kvmini_fail(err, KVMINI_E_HOST, "out of memory");
+	struct state_reader r;
+	state_reader_init(&r, data, len);
+	if (virtio_decode(&r, v, err) < 0) {
+		free(v);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+void machine_snapshot_virtio_configure(const struct machine_snapshot_virtio *v,
+				       struct kvmini_config *cfg)
+{
+	cfg->transport = KVMINI_TRANSPORT_MMIO;
+	cfg->disks = v->disks;
+	cfg->ndisks = v->ndisks;
+	cfg->rng = v->rng;
+	cfg->rng_bytes_per_sec = v->rng_bytes_per_sec;
+}
