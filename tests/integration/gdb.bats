@@ -211,18 +211,20 @@ gdb_target: done"
 @test "gdb: Ctrl-C interrupts a looping guest, which then finishes" {
 	start_kvmini
 	# gdb passes a SIGINT on to the target as Ctrl-C (0x03) while it runs
-	timeout 60 gdb -batch -nx -ex 'set pagination off' -ex "file $GUEST" \
+	timeout 600 gdb -batch -nx -ex 'set pagination off' -ex "file $GUEST" \
 		-ex "target remote 127.0.0.1:$PORT" -ex 'set var spin = 1' -ex 'continue' \
 		-ex 'bt' -ex 'set var spin = 0' -ex 'continue' >"$BATS_TEST_TMPDIR/gdb" 2>&1 &
-	local gdb_pid=$!
+	local gdb_pid=$! limit=$((SECONDS + 600)) status=0
 	# Only once the guest spins is gdb inside `continue`: a SIGINT before
-	# that would end gdb itself.
-	for _ in $(seq 600); do
-		grep -q "gdb_target: spinning" "$OUT" && break
+	# that would end gdb itself. (Bounded generously: CI's loaded host
+	# once took longer than the 30 s this waited before.)
+	until grep -q "gdb_target: spinning" "$OUT"; do
+		[ "$SECONDS" -lt "$limit" ] || { echo "the guest never spun"; cat "$BATS_TEST_TMPDIR/gdb"; return 1; }
 		sleep 0.05
 	done
 	kill -INT "$gdb_pid"
-	wait "$gdb_pid"
+	wait "$gdb_pid" || status=$?
+	[ "$status" -eq 0 ] || { echo "gdb ended with $status"; cat "$BATS_TEST_TMPDIR/gdb"; return 1; }
 	output=$(cat "$BATS_TEST_TMPDIR/gdb")
 	assert_gdb_has "Program received signal SIGINT, Interrupt."
 	assert_gdb_has "wait_while_spinning () at guests/gdb_target.c"
