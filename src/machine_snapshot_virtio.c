@@ -81,11 +81,11 @@ int machine_snapshot_virtio_encode(struct kvmini_vm *m, struct state_writer *w,
 static const char *string_get(struct state_reader *r, size_t max, char **heap)
 {
 	size_t n = state_get_u16(r);
-	if (r->failed || n == 0 || n > max || n > r->len - r->pos ||
-	    memchr(r->data + r->pos, 0, n))
+	const uint8_t *bytes = state_get_span(r, n);
+	if (!bytes || n == 0 || n > max || memchr(bytes, 0, n))
 		return NULL;
 	char *s = *heap;
-	state_get_bytes(r, s, n);
+	memcpy(s, bytes, n);
 	s[n] = '\0';
 	*heap += n + 1;
 	return s;
@@ -121,12 +121,9 @@ static int virtio_decode(struct state_reader *r, struct machine_snapshot_virtio 
 	for (unsigned i = 0; i < v->ndisks; i++)
 		if (disk_decode(r, &v->disks[i], &heap, err) < 0)
 			return -1;
-	uint32_t len = state_get_u32(r);
-	if (r->failed || len > r->len - r->pos)
+	v->state_len = state_get_u32(r);
+	if (!(v->state = state_get_span(r, v->state_len)))
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot virtio device state is truncated");
-	v->state = r->data + r->pos;
-	v->state_len = len;
-	r->pos += len;
 	return state_reader_finish(r, "snapshot virtio record", err);
 }
 

@@ -52,15 +52,25 @@ void state_reader_init(struct state_reader *r, const uint8_t *data, size_t len)
 	*r = (struct state_reader){ .data = data, .len = len };
 }
 
-bool state_get_bytes(struct state_reader *r, void *bytes, size_t n)
+const uint8_t *state_get_span(struct state_reader *r, size_t n)
 {
 	if (r->failed || n > r->len - r->pos) {
 		r->failed = true;
+		return NULL;
+	}
+	const uint8_t *span = r->data + r->pos;
+	r->pos += n;
+	return span;
+}
+
+bool state_get_bytes(struct state_reader *r, void *bytes, size_t n)
+{
+	const uint8_t *span = state_get_span(r, n);
+	if (!span) {
 		memset(bytes, 0, n);
 		return false;
 	}
-	memcpy(bytes, r->data + r->pos, n);
-	r->pos += n;
+	memcpy(bytes, span, n);
 	return true;
 }
 

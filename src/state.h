@@ -32,6 +32,9 @@ struct state_reader {
 
 void state_reader_init(struct state_reader *r, const uint8_t *data, size_t len);
 bool state_get_bytes(struct state_reader *r, void *bytes, size_t n);
+/* The next n bytes where they are (no copy), read past; NULL (and the
+ * reader failed) when fewer are left. */
+const uint8_t *state_get_span(struct state_reader *r, size_t n);
 uint8_t state_get_u8(struct state_reader *r);
 uint16_t state_get_u16(struct state_reader *r);
 uint32_t state_get_u32(struct state_reader *r);

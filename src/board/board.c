@@ -332,12 +332,12 @@ static int restore_slot(struct board_slot *slot, struct state_reader *r,
 	if (strcmp(name, slot->type->name) != 0)
 		return kvmini_fail(err, KVMINI_E_USAGE, "saved state has device '%s' where '%s' is",
 				   name, slot->type->name);
-	if (len > r->len - r->pos)
+	const uint8_t *bytes = state_get_span(r, len);
+	if (!bytes)
 		return kvmini_fail(err, KVMINI_E_USAGE, "%s: saved state of %u bytes runs past the end",
 				   name, len);
 	struct state_reader dev;
-	state_reader_init(&dev, r->data + r->pos, len);
-	r->pos += len;
+	state_reader_init(&dev, bytes, len);
 	return slot->type->restore_state(slot->dev, &dev, err);
 }
 

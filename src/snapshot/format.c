@@ -129,16 +129,14 @@ static int section_parse(struct state_reader *r, unsigned i, struct snapshot_sec
 	s->tag = state_get_u32(r);
 	uint32_t crc = state_get_u32(r);
 	s->len = state_get_u64(r);
-	if (r->failed || s->len > r->len - r->pos)
+	if (!(s->data = state_get_span(r, s->len)))
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot section %u runs past the end "
 				   "of the file", i);
 	if (!tag_printable(s->tag))
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot section %u has a malformed tag", i);
-	s->data = r->data + r->pos;
 	if (section_crc(s->tag, s->len, s->data) != crc)
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot section %u (%.4s) is corrupted "
 				   "(checksum mismatch)", i, (const char *)&s->tag);
-	r->pos += s->len;
 	return 0;
 }
 
