@@ -150,12 +150,6 @@ static void write_queue_ready(struct virtio_mmio *m, struct virtq *q, uint32_t v
 		virtio_device_enable_queue(m->vdev, m->queue_sel);
 }
 
-static bool valid_queue_size(const struct virtio_device *vdev, uint32_t n)
-{
-	/* A split ring's indices wrap at 2^16: only a power of two divides it. */
-	return n && n <= vdev->queue_max && !(n & (n - 1));
-}
-
 /* The queue's layout is frozen while it is enabled (its host pointers
  * were checked against these values). */
 static void write_queue_reg(struct virtio_mmio *m, uint64_t off, uint32_t v)
@@ -172,7 +166,7 @@ static void write_queue_reg(struct virtio_mmio *m, uint64_t off, uint32_t v)
 	switch (off) {
 	case VIRTIO_MMIO_QUEUE_NUM:
 		/* A bad size makes QueueReady fail loudly, not run on an old one. */
-		q->size = valid_queue_size(m->vdev, v) ? (uint16_t)v : 0;
+		q->size = virtio_device_queue_size_ok(m->vdev, v) ? (uint16_t)v : 0;
 		break;
 	case VIRTIO_MMIO_QUEUE_DESC_LOW: case VIRTIO_MMIO_QUEUE_DESC_HIGH:
 		set_half(&q->desc_gpa, off == VIRTIO_MMIO_QUEUE_DESC_HIGH, v);

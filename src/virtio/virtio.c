@@ -135,6 +135,12 @@ void virtio_device_write_status(struct virtio_device *vdev, uint8_t status)
 		device_start(vdev);
 }
 
+bool virtio_device_queue_size_ok(const struct virtio_device *vdev, uint32_t n)
+{
+	/* A split ring's indices wrap at 2^16: only a power of two divides it. */
+	return n && n <= vdev->queue_max && !(n & (n - 1));
+}
+
 void virtio_device_enable_queue(struct virtio_device *vdev, unsigned q)
 {
 	if (q >= vdev->nqueues || !vdev->mem)
@@ -262,7 +268,7 @@ static int queue_restore(struct virtio_device *vdev, unsigned n, struct state_re
 	if (!state_get_flags(r, flags, sizeof(flags)))
 		return kvmini_fail(err, KVMINI_E_USAGE, "%s: saved queue %u is malformed",
 				   vdev->ops->name, n);
-	if (q->size > vdev->queue_max || (q->size & (q->size - 1)))
+	if (q->size && !virtio_device_queue_size_ok(vdev, q->size))   /* 0: never set */
 		return kvmini_fail(err, KVMINI_E_USAGE, "%s: saved queue %u has size %u",
 				   vdev->ops->name, n, q->size);
 	if (!flags[0])

@@ -132,6 +132,9 @@ void virtio_device_write_features(struct virtio_device *vdev, unsigned word, uin
  * and include VERSION_1; DRIVER_OK starts the device. A driver that
  * clears bits other than by writing 0 is refused (nothing changes). */
 void virtio_device_write_status(struct virtio_device *vdev, uint8_t status);
+/* Whether n is a queue size virtio-mmio's driver may set: a power of
+ * two up to QueueNumMax. */
+bool virtio_device_queue_size_ok(const struct virtio_device *vdev, uint32_t n);
 /* The driver set QueueReady for queue q (its size and addresses are in
  * vdev->queues[q]): check the rings. A bad ring marks NEEDS_RESET. */
 void virtio_device_enable_queue(struct virtio_device *vdev, unsigned q);
