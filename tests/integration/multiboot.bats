@@ -35,11 +35,12 @@ expect() {
 
 # Every check ran and passed: debug-exit 0 is status 1.
 assert_all_passed() {
-	assert_status 1
+	# The failed checks first: they are what a reader of the log needs.
 	if [[ "$output" == *FAIL* ]]; then
-		echo "failed checks:"; grep FAIL <<<"$output"
+		echo "failed checks (status $status):"; grep FAIL <<<"$output"
 		return 1
 	fi
+	assert_status 1
 	[ "$(tail -n 1 <<<"$output")" = "multiboot: $1 checks, 0 failed" ] || {
 		echo "last line: $(tail -n 1 <<<"$output"), want $1 checks"
 		return 1
