@@ -219,6 +219,36 @@ static void vcon_destroy(void *dev)
 	free(c);
 }
 
+/* Input read from the host and not yet in a guest buffer, and output
+ * the old fd did not take: the restored device delivers the one and
+ * writes the other to its own fds. */
+static void vcon_save(const void *dev, struct state_writer *w)
+{
+	const struct vcon *c = dev;
+	state_put_u16(w, (uint16_t)(c->staged - c->stage_off));
+	state_put_bytes(w, c->stage + c->stage_off, c->staged - c->stage_off);
+	state_put_u32(w, (uint32_t)c->npending);
+	state_put_bytes(w, c->pending, c->npending);
+}
+
+static int vcon_restore(void *dev, struct state_reader *r, struct kvmini_error *err)
+{
+	struct vcon *c = dev;
+	size_t staged = state_get_u16(r);
+	const uint8_t *input = staged <= VCON_STAGE ? state_get_span(r, staged) : NULL;
+	size_t pending = input ? state_get_u32(r) : 0;
+	const uint8_t *output = pending <= VCON_PENDING ? state_get_span(r, pending) : NULL;
+	if (!input || !output)
+		return kvmini_fail(err, KVMINI_E_USAGE, "virtio-console: saved input or output "
+				   "is malformed");
+	memcpy(c->stage, input, staged);
+	c->staged = staged;
+	c->stage_off = 0;
+	if (pending)
+		vcon_output(c, output, pending);
+	return 0;
+}
+
 static const struct virtio_device_ops vcon_ops = {
 	.name = "virtio-console",
 	.device_id = VIRTIO_ID_CONSOLE,
@@ -227,6 +257,8 @@ static const struct virtio_device_ops vcon_ops = {
 	.start = vcon_start,
 	.queue_kick = vcon_queue_kick,
 	.reset = vcon_reset,
+	.save = vcon_save,
+	.restore = vcon_restore,
 	.detach = vcon_detach,
 	.destroy = vcon_destroy,
 };

@@ -369,6 +369,17 @@ static void net_reset(void *dev)
 	n->backend->ops->rx_watch(n->backend, false);
 }
 
+/* The frame the backend had no room for goes back to the ring (it was
+ * the last one taken): the restored card sends it. */
+static void net_quiesce(void *dev)
+{
+	struct virtio_net *n = dev;
+	if (n->tx_has_pending)
+		virtq_unpop(&n->vdev.queues[TXQ]);
+	n->tx_has_pending = false;
+	n->tx_blocked = false;
+}
+
 static void net_destroy(void *dev)
 {
 	struct virtio_net *n = dev;
@@ -383,6 +394,7 @@ static const struct virtio_device_ops net_ops = {
 	.start = net_start,
 	.queue_kick = net_kick,
 	.reset = net_reset,
+	.quiesce = net_quiesce,
 	.destroy = net_destroy,
 };
 

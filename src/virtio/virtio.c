@@ -239,6 +239,8 @@ void virtio_device_save(const struct virtio_device *vdev, struct state_writer *w
 	state_put_u8(w, (uint8_t)vdev->nqueues);
 	for (unsigned q = 0; q < vdev->nqueues; q++)
 		queue_save(&vdev->queues[q], w);
+	if (vdev->ops->save)
+		vdev->ops->save(vdev->dev, w);
 }
 
 /* The status a driver of this device can have reached. */
@@ -311,6 +313,8 @@ int virtio_device_restore(struct virtio_device *vdev, struct state_reader *r,
 	for (unsigned q = 0; q < vdev->nqueues; q++)
 		if (queue_restore(vdev, q, r, err) < 0)
 			return -1;
+	if (vdev->ops->restore && vdev->ops->restore(vdev->dev, r, err) < 0)
+		return -1;
 	vdev->fail_logged = status & VIRTIO_CONFIG_S_NEEDS_RESET;
 	if (virtio_device_running(vdev))
 		device_start(vdev);

@@ -61,6 +61,13 @@ struct virtio_device_ops {
 	 * indices and guest RAM hold all the device's guest-visible state.
 	 * May wait for I/O in flight. NULL: the device never holds a chain. */
 	void (*quiesce)(void *dev);
+	/* After quiesce, at the end of virtio_device_save(): what the
+	 * device holds that is in neither guest RAM nor its configuration
+	 * (bytes read from the host and not yet delivered). restore reads
+	 * it back onto a new device, checking every value, before the
+	 * device is started. NULL: nothing (both or neither). */
+	void (*save)(const void *dev, struct state_writer *w);
+	int (*restore)(void *dev, struct state_reader *r, struct kvmini_error *err);
 	/* First step of virtio_device_destroy(), without the lock: remove
 	 * the device's own event-loop registrations, so that none of their
 	 * callbacks (which take the lock) runs once the lock is gone.

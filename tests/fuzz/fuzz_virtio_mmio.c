@@ -1,4 +1,5 @@
-/* libFuzzer target: a virtio-mmio transport with virtio-rng behind it,
+/* libFuzzer target: a virtio-mmio transport with virtio-rng or
+ * virtio-console behind it,
  * driven as a hostile guest drives them: register reads and writes of
  * every size at every offset of the window, and writes into the guest
  * RAM where the rings and buffers go (descriptors, indices, indirect
@@ -16,12 +17,14 @@
  *                data[1] (mod the length) of the saved bytes with
  *                data[2], and restore from them (a refused restore
  *                resets the device, as its machine would be destroyed)
- * The first byte picks the rng's rate (odd: limited; its timer never
- * fires here, so the bucket's empty path is what runs). */
+ * The first byte picks the device (mod 3): the rng unlimited, the rng
+ * limited (its timer never fires here, so the bucket's empty path is
+ * what runs), or a console without ends (its output dropped). */
 #include <string.h>
 #include <unistd.h>
 #include "fuzz_target.h"
 #include "event_loop.h"
+#include "virtio/console.h"
 #include "virtio/mmio.h"
 #include "virtio/rng.h"
 
@@ -29,26 +32,30 @@
 
 struct rig {
 	struct event_loop *loop;
-	struct virtio_device *rng;
+	struct virtio_device *dev;
 	struct virtio_mmio *mmio;
 	struct kvmini_config cfg;
 };
 
-static struct rig *rig_for(bool limited)
+static struct rig *rig_for(unsigned kind)
 {
-	static struct rig rigs[2];
-	struct rig *r = &rigs[limited];
+	static struct rig rigs[3];
+	struct rig *r = &rigs[kind];
 	if (r->mmio)
 		return r;
 	struct kvmini_error err;
 	kvmini_config_defaults(&r->cfg);
-	r->cfg.rng = true;
-	r->cfg.rng_bytes_per_sec = limited ? 4096 : 0;
+	r->cfg.rng = kind < 2;
+	r->cfg.rng_bytes_per_sec = kind == 1 ? 4096 : 0;
+	r->cfg.vconsole = kind == 2;
+	r->cfg.vconsole_out_fd = r->cfg.vconsole_in_fd = -1;
 	if (!(r->loop = event_loop_create("evloop", &err)))
 		abort();
 	struct virtio_device_env env = { .loop = r->loop, .log_fd = -1, .cfg = &r->cfg };
-	if (!(r->rng = virtio_rng_create(&env, NULL, &err)) ||
-	    !(r->mmio = virtio_mmio_create(r->rng, fuzz_guest_memory(), r->loop, -1, &err)))
+	r->dev = kind == 2 ? virtio_console_create(&env, NULL, &err)
+			   : virtio_rng_create(&env, NULL, &err);
+	if (!r->dev ||
+	    !(r->mmio = virtio_mmio_create(r->dev, fuzz_guest_memory(), r->loop, -1, &err)))
 		abort();
 	return r;
 }
@@ -57,9 +64,9 @@ static struct rig *rig_for(bool limited)
 static void loop_turn(struct rig *r)
 {
 	uint64_t n;
-	for (unsigned q = 0; q < r->rng->nqueues; q++)
+	for (unsigned q = 0; q < r->dev->nqueues; q++)
 		if (read(virtio_mmio_kick_fd(r->mmio, q), &n, sizeof(n)) == sizeof(n))
-			virtio_device_kick(r->rng, q);
+			virtio_device_kick(r->dev, q);
 	if (read(virtio_mmio_irq_fd(r->mmio), &n, sizeof(n)) < 0)
 		n = 0;   /* no interrupt this time */
 }
@@ -70,16 +77,16 @@ static void snapshot_turn(struct rig *r, uint8_t at, uint8_t flip)
 	struct state_reader rd;
 	struct kvmini_error err;
 	state_writer_init(&w);
-	virtio_device_lock(r->rng);
-	virtio_device_quiesce(r->rng);
-	virtio_device_save(r->rng, &w);
+	virtio_device_lock(r->dev);
+	virtio_device_quiesce(r->dev);
+	virtio_device_save(r->dev, &w);
 	virtio_mmio_save(r->mmio, &w);
 	if (w.len)
 		w.data[at % w.len] ^= flip;
 	state_reader_init(&rd, w.data, w.len);
-	bool refused = virtio_device_restore(r->rng, &rd, &err) < 0 ||
+	bool refused = virtio_device_restore(r->dev, &rd, &err) < 0 ||
 		       virtio_mmio_restore(r->mmio, &rd, &err) < 0;
-	virtio_device_unlock(r->rng);
+	virtio_device_unlock(r->dev);
 	state_writer_free(&w);
 	uint8_t reset[4] = { 0 };
 	if (refused)
@@ -115,7 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	struct rig *r = rig_for(data[0] & 1);
+	struct rig *r = rig_for(data[0] % 3u);
 	memset(guest_ptr(fuzz_guest_memory(), 0, POKE_SPAN), 0, POKE_SPAN);
 	uint8_t reset[4] = { 0 };
 	virtio_mmio_bus_ops.write(r->mmio, 0x70, reset, 4);   /* Status 0: a fresh device */

@@ -596,6 +596,46 @@ Test(virtio_net_backpressure, a_full_backend_holds_the_frame_and_stops_taking_mo
 	ldrv_fini(&d);
 }
 
+/* Before a snapshot, the frame a full backend refused goes back to the
+ * ring (nothing of the guest's is held outside its RAM); the card, or
+ * a restored one, takes it again in order. */
+Test(virtio_net_backpressure, quiesce_gives_the_refused_frame_back_to_the_ring)
+{
+	ldrv_init(&d);
+	struct kvmini_net cfg = { .backend = KVMINI_NET_TAP };
+	struct virtio_device_env env = { .loop = d.loop, .log_fd = 2 };
+	struct kvmini_error err = { 0 };
+	struct virtio_device *vdev = virtio_net_create_with(&env, &cfg, full_create, &err);
+	cr_assert_not_null(vdev, "%s", err.msg);
+	ldrv_start(&d, vdev, 0);
+	fb->full = true;
+	uint8_t f1[HDR + 64] = { 0 }, f2[HDR + 64] = { 0 };
+	frame_make(f1 + HDR, "1");
+	frame_make(f2 + HDR, "2");
+	uint16_t h1 = ldrv_post(&d, TXQ, f1, sizeof(f1), 0);
+	uint16_t h2 = ldrv_post(&d, TXQ, f2, sizeof(f2), 0);
+	ldrv_kick(&d, TXQ);
+	cr_assert(ldrv_wait_fd(fb->attempt_fd), "no transmit attempt");
+	struct virtio_net *card = vdev->dev;
+	virtio_net_lock(card);
+	cr_assert_eq(vdev->queues[TXQ].last_avail, 1, "the refused frame is held");
+	virtio_device_quiesce(vdev);
+	cr_assert_eq(vdev->queues[TXQ].last_avail, 0, "the held frame was not given back");
+	fb->full = false;
+	virtio_net_tx_ready_locked(card);
+	virtio_net_unlock(card);
+	cr_assert_eq(fb->attempts, 3);
+	cr_assert_eq(fb->first_byte[1], '1');
+	cr_assert_eq(fb->first_byte[2], '2');
+	uint16_t id;
+	uint32_t len;
+	ldrv_wait_used(&d, TXQ, &id, &len);
+	cr_assert_eq(id, h1);
+	ldrv_wait_used(&d, TXQ, &id, &len);
+	cr_assert_eq(id, h2);
+	ldrv_fini(&d);
+}
+
 /* A TCP SYN from the guest (10.0.2.15:40000) to 10.0.2.2:port, with
  * valid IP and TCP checksums (slirp checks both). */
 static size_t tcp_syn(uint8_t *f, uint16_t port)
