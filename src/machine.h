@@ -46,6 +46,9 @@ void machine_pointer_event(struct kvmini_vm *m, int dx, int dy, unsigned buttons
 struct machine_snapshot_virtio {
 	unsigned ndisks;
 	struct kvmini_disk disks[VIRTIO_MAX_DEVICES];
+	unsigned nnets;
+	struct kvmini_net nets[VIRTIO_MAX_DEVICES];
+	bool vconsole;
 	bool rng;
 	uint64_t rng_bytes_per_sec;
 	const uint8_t *state;

@@ -34,9 +34,11 @@
 
 /* ---- saving ---- */
 
+/* Devices a restore's own configuration may not name: they come from
+ * the snapshot. (A console's ends, cfg->vconsole, are the caller's.) */
 static bool has_virtio(const struct kvmini_config *cfg)
 {
-	return cfg->ndisks || cfg->nnets || cfg->vsock.enabled || cfg->rng || cfg->vconsole;
+	return cfg->ndisks || cfg->nnets || cfg->vsock.enabled || cfg->rng;
 }
 
 /* What a snapshot cannot hold yet, or a state it cannot be taken in. */
@@ -424,6 +426,12 @@ static struct kvmini_vm *restore_from(const struct kvmini_config *cfg,
 	c.track_dirty_pages = s->track_dirty_pages || cfg->track_dirty_pages;
 	c.on_reset = KVMINI_ON_RESET_EXIT;   /* there is no image to boot again */
 	c.cpu_features = NULL;               /* the snapshot's CPUID is set as saved */
+	if (s->virtio && s->virtio->vconsole != cfg->vconsole) {
+		kvmini_fail(err, KVMINI_E_USAGE, cfg->vconsole
+			    ? "the snapshot has no virtio console for --vconsole"
+			    : "the snapshot has a virtio console: give its ends with --vconsole");
+		return NULL;
+	}
 	if (s->virtio)
 		machine_snapshot_virtio_configure(s->virtio, &c);
 	int fd = open(mem_paths[0], O_RDONLY | O_CLOEXEC | O_NONBLOCK);

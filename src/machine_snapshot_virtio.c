@@ -1,6 +1,7 @@
 /* The virtio devices in a snapshot (machine_snapshot.h): the VIRT
  * section holds what the machine was made with (the transport, each
- * disk's image path and options, virtio-rng and its rate), so that a
+ * disk's image path and options, each network card's backend, MAC and
+ * MTU, whether there is a console, virtio-rng and its rate), so that a
  * restore makes the same devices in the same places as Firecracker's
  * does from its snapshot, and then every device's state
  * (board_virtio_save()). Decoding is pure and checks the configuration
@@ -11,24 +12,24 @@
 #include "machine.h"
 #include "machine_impl.h"
 #include "board/virtio.h"
+#include <net/if.h>
 #include <linux/virtio_blk.h>
 
-#define VIRT_RECORD_VERSION 1
+#define VIRT_RECORD_VERSION 2
 #define PATH_MAX_BYTES 4095
 #define DISK_READ_ONLY 1u
 #define DISK_SERIAL 2u
 #define DISK_CACHE_NONE 4u
+#define NET_MAC_SET 1u
+#define NET_HOSTFWD 2u
 
 /* Where a snapshot cannot hold a VM's virtio devices yet: NULL, or why. */
 const char *machine_snapshot_virtio_unsupported(const struct kvmini_config *cfg)
 {
-	if (cfg->nnets)
-		return "virtio-net";
 	if (cfg->vsock.enabled)
 		return "virtio-vsock";
-	if (cfg->vconsole)
-		return "virtio-console";
-	if ((cfg->ndisks || cfg->rng) && cfg->transport == KVMINI_TRANSPORT_PCI)
+	if ((cfg->ndisks || cfg->nnets || cfg->vconsole || cfg->rng) &&
+	    cfg->transport == KVMINI_TRANSPORT_PCI)
 		return "virtio devices on PCI";
 	return NULL;
 }
@@ -53,6 +54,20 @@ static void disk_encode(const struct kvmini_disk *d, struct state_writer *w)
 	}
 }
 
+/* The card as configured: a generated MAC is generated again the same
+ * from the same description and place. */
+static void net_encode(const struct kvmini_net *n, struct state_writer *w)
+{
+	state_put_u8(w, (uint8_t)n->backend);
+	state_put_u8(w, (n->mac_set ? NET_MAC_SET : 0) | (n->hostfwd ? NET_HOSTFWD : 0));
+	if (n->backend == KVMINI_NET_TAP)
+		string_put(w, n->tap_name);
+	if (n->hostfwd)
+		string_put(w, n->hostfwd);
+	state_put_bytes(w, n->mac, sizeof(n->mac));
+	state_put_u32(w, n->mtu);
+}
+
 int machine_snapshot_virtio_encode(struct kvmini_vm *m, struct state_writer *w,
 				   struct kvmini_error *err)
 {
@@ -61,12 +76,20 @@ int machine_snapshot_virtio_encode(struct kvmini_vm *m, struct state_writer *w,
 		if (strlen(cfg->disks[i].path) > PATH_MAX_BYTES)
 			return kvmini_fail(err, KVMINI_E_USAGE, "disk path is too long for a "
 					   "snapshot");
+	for (unsigned i = 0; i < cfg->nnets; i++)
+		if (cfg->nets[i].hostfwd && strlen(cfg->nets[i].hostfwd) > PATH_MAX_BYTES)
+			return kvmini_fail(err, KVMINI_E_USAGE, "hostfwd rules are too long for a "
+					   "snapshot");
 	state_put_u32(w, VIRT_RECORD_VERSION);
 	state_put_u8(w, cfg->rng);
 	state_put_u64(w, cfg->rng_bytes_per_sec);
 	state_put_u8(w, (uint8_t)cfg->ndisks);
 	for (unsigned i = 0; i < cfg->ndisks; i++)
 		disk_encode(&cfg->disks[i], w);
+	state_put_u8(w, (uint8_t)cfg->nnets);
+	for (unsigned i = 0; i < cfg->nnets; i++)
+		net_encode(&cfg->nets[i], w);
+	state_put_u8(w, cfg->vconsole);
 	struct state_writer devices;
 	state_writer_init(&devices);
 	board_virtio_save(&m->board, &devices);
@@ -105,6 +128,26 @@ static int disk_decode(struct state_reader *r, struct kvmini_disk *d, char **hea
 	return 0;
 }
 
+static int net_decode(struct state_reader *r, struct kvmini_net *n, char **heap,
+		      struct kvmini_error *err)
+{
+	uint8_t backend = state_get_u8(r), flags = state_get_u8(r);
+	bool ok = (backend == KVMINI_NET_TAP || backend == KVMINI_NET_USER) &&
+		  !(flags & ~(NET_MAC_SET | NET_HOSTFWD)) &&
+		  !(backend == KVMINI_NET_TAP && (flags & NET_HOSTFWD));
+	n->backend = (enum kvmini_net_backend)backend;
+	if (ok && backend == KVMINI_NET_TAP)
+		ok = (n->tap_name = string_get(r, IFNAMSIZ - 1, heap)) != NULL;
+	if (ok && (flags & NET_HOSTFWD))
+		ok = (n->hostfwd = string_get(r, PATH_MAX_BYTES, heap)) != NULL;
+	n->mac_set = flags & NET_MAC_SET;
+	ok = ok && state_get_bytes(r, n->mac, sizeof(n->mac));
+	n->mtu = state_get_u32(r);
+	if (!ok || r->failed)
+		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot network card record is malformed");
+	return 0;   /* the MTU is checked as a command line's is, when the card is made */
+}
+
 static int virtio_decode(struct state_reader *r, struct machine_snapshot_virtio *v,
 			 struct kvmini_error *err)
 {
@@ -121,6 +164,17 @@ static int virtio_decode(struct state_reader *r, struct machine_snapshot_virtio 
 	for (unsigned i = 0; i < v->ndisks; i++)
 		if (disk_decode(r, &v->disks[i], &heap, err) < 0)
 			return -1;
+	v->nnets = state_get_u8(r);
+	if (v->ndisks + v->nnets + rng > VIRTIO_MAX_DEVICES)
+		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot virtio record has too many "
+				   "devices");
+	for (unsigned i = 0; i < v->nnets; i++)
+		if (net_decode(r, &v->nets[i], &heap, err) < 0)
+			return -1;
+	uint8_t vconsole = state_get_u8(r);
+	if (vconsole > 1 || v->ndisks + v->nnets + rng + vconsole > VIRTIO_MAX_DEVICES)
+		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot virtio record is malformed");
+	v->vconsole = vconsole;
 	v->state_len = state_get_u32(r);
 	if (!(v->state = state_get_span(r, v->state_len)))
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot virtio device state is truncated");
@@ -150,6 +204,9 @@ void machine_snapshot_virtio_configure(const struct machine_snapshot_virtio *v,
 	cfg->transport = KVMINI_TRANSPORT_MMIO;
 	cfg->disks = v->disks;
 	cfg->ndisks = v->ndisks;
+	cfg->nets = v->nets;
+	cfg->nnets = v->nnets;
 	cfg->rng = v->rng;
 	cfg->rng_bytes_per_sec = v->rng_bytes_per_sec;
+	cfg->vconsole = v->vconsole;   /* its ends are the caller's (--vconsole) */
 }

@@ -627,6 +627,7 @@ static const struct option restore_long_options[] = {
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
+	{ "vconsole", required_argument, NULL, OPT_VCONSOLE },   /* the saved console's ends */
 	{ NULL, 0, NULL, 0 },
 };
 

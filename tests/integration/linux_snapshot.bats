@@ -14,6 +14,7 @@ setup_file() {
 
 teardown() {
 	local status=0
+	[ -z "${SERVER_PID:-}" ] || kill "$SERVER_PID" 2>/dev/null || true
 	background_kvmini_teardown || status=$?
 	dm_disk_remove || status=1
 	return "$status"
@@ -33,7 +34,8 @@ shell_script() {
 # test), type $BEFORE and wait for its line $MARK (when set), snapshot,
 # kill; restore with COM1 to the same file and its input another FIFO,
 # type $AFTER and wait for its line $ANSWER, then `exit`, and wait for
-# the power-off. `snapshot_attempt IRQCHIP [DEVICE-OPTION...]`.
+# the power-off. The restore gets RESTORE_OPTS (an array) too.
+# `snapshot_attempt IRQCHIP [DEVICE-OPTION...]`.
 snapshot_attempt() {
 	local d=$BATS_TEST_TMPDIR
 	rm -f "$d/snap" "$d/mem"
@@ -52,7 +54,7 @@ snapshot_attempt() {
 	[ "$status" -eq 12 ] || { echo "the first kvmini ended with $status, not 12 (SIGTERM)"; return 1; }
 	mv "$d/serial" "$d/serial.before"   # (the restore writes COM1 afresh)
 	"$KVMINI" restore --timeout 150 --snapshot "$d/snap" --mem "$d/mem" --serial "file:$d/serial" \
-		<"$d/in2" 2>"$d/stderr" &
+		${RESTORE_OPTS[@]+"${RESTORE_OPTS[@]}"} <"$d/in2" 2>"$d/stderr" &
 	KPID=$!
 	echo "$AFTER" >&"$typed"
 	guest_wait "$d/serial" "$ANSWER" || return 1
@@ -132,4 +134,41 @@ blk_in_flight_test() {
 @test "linux snapshot: virtio-blk writes in flight and virtio-rng, restored (mmio, --irqchip split)" {
 	needs_kvm
 	blk_in_flight_test split
+}
+
+# virtio-net on the user-mode network and virtio-console (issue 13):
+# before the snapshot the guest configures eth0, fetches a file from a
+# host server through the gateway and writes a line to hvc0; the
+# restored guest (a new user-mode network, the console's output to a
+# new file given with --vconsole) fetches it again and writes another.
+net_console_test() {
+	local d=$BATS_TEST_TMPDIR file want sport
+	file=$d/payload
+	head -c 256K /dev/urandom >"$file"
+	want=$(sha256sum <"$file")
+	sport=$(free_port)
+	socat -U "TCP-LISTEN:$sport,bind=127.0.0.1,reuseaddr,fork" "OPEN:$file,rdonly" &
+	SERVER_PID=$!
+	wait_listening "$sport"
+	BEFORE="ip link set eth0 up; ip addr add 10.0.2.15/24 dev eth0; ip route add default via 10.0.2.2; echo \"fetch1 \$(nc 10.0.2.2 $sport </dev/null | sha256sum)\"; echo before >/dev/hvc0; echo mark\"\"ed"
+	MARK=marked
+	AFTER="echo \"fetch2 \$(nc 10.0.2.2 $sport </dev/null | sha256sum)\"; echo after >/dev/hvc0; echo after\"\"done"
+	ANSWER=afterdone
+	RESTORE_OPTS=(--vconsole "file:$d/hvc0.after")
+	linux_snapshot_test "$1" --net user --vconsole "file:$d/hvc0"
+	has_line "fetch2 $want"
+	log=$(clean_log <"$d/serial.before") has_line "fetch1 $want"
+	[ "$(tr -d '\r' <"$d/hvc0")" = before ] || { echo "hvc0 before: $(od -c "$d/hvc0")"; return 1; }
+	[ "$(tr -d '\r' <"$d/hvc0.after")" = after ] ||
+		{ echo "hvc0 after: $(od -c "$d/hvc0.after")"; return 1; }
+}
+
+@test "linux snapshot: virtio-net (user) and virtio-console, restored (mmio, kernel irqchip)" {
+	needs_kvm
+	net_console_test kernel
+}
+
+@test "linux snapshot: virtio-net (user) and virtio-console, restored (mmio, --irqchip split)" {
+	needs_kvm
+	net_console_test split
 }

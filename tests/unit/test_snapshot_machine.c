@@ -356,14 +356,22 @@ struct virt_spec {
 	size_t path_len;           /* its length (0: strlen) */
 	uint8_t flags;             /* disk 1's */
 	const char *serial;        /* disk 1's, with flags & 2 */
+	uint8_t nnets;             /* card 0: tap "tap0"; card 1: user with hostfwd */
+	uint8_t net_backend;       /* card 0's */
+	uint8_t net_flags;         /* card 0's: 1 MAC set, 2 hostfwd */
+	const char *tap_name;      /* card 0's */
+	uint8_t vconsole;
 	uint32_t state_len;        /* claimed; 3 bytes follow */
 	bool extra;
 };
 
 static const struct virt_spec good_virt = {
-	.version = 1, .rng = 1, .ndisks = 2, .path = "/b.img", .flags = 1 | 2, .serial = "ID1",
-	.state_len = 3,
+	.version = 2, .rng = 1, .ndisks = 2, .path = "/b.img", .flags = 1 | 2, .serial = "ID1",
+	.nnets = 2, .net_backend = KVMINI_NET_TAP, .net_flags = 1, .tap_name = "tap0",
+	.vconsole = 1, .state_len = 3,
 };
+
+static const uint8_t card0_mac[6] = { 0x02, 0, 0, 0, 0, 7 };
 
 static void put_string(struct state_writer *w, const char *str, size_t n)
 {
@@ -389,6 +397,18 @@ static void virt_build(const struct virt_spec *v, struct state_writer *w)
 		if (v->flags & 2)
 			put_string(w, v->serial, strlen(v->serial));
 	}
+	state_put_u8(w, v->nnets);
+	for (unsigned i = 0; i < v->nnets; i++) {
+		state_put_u8(w, i == 0 ? v->net_backend : KVMINI_NET_USER);
+		state_put_u8(w, i == 0 ? v->net_flags : 2);
+		if (i == 0 && v->net_backend == KVMINI_NET_TAP)
+			put_string(w, v->tap_name, strlen(v->tap_name));
+		if ((i == 0 ? v->net_flags : 2) & 2)
+			put_string(w, "tcp::8080-:80", 13);
+		state_put_bytes(w, i == 0 ? card0_mac : (const uint8_t[6]){ 0 }, 6);
+		state_put_u32(w, i == 0 ? 1400 : 0);
+	}
+	state_put_u8(w, v->vconsole);
 	state_put_u32(w, v->state_len);
 	state_put_bytes(w, "xyz", 3);
 	if (v->extra)
@@ -427,6 +447,16 @@ Test(snapshot_machine, a_virt_section_gives_the_devices_configuration_and_state)
 	cr_assert_str_eq(v->disks[1].path, "/b.img");
 	cr_assert(v->disks[1].read_only && !v->disks[1].cache_none);
 	cr_assert_str_eq(v->disks[1].serial, "ID1");
+	cr_assert_eq(v->nnets, 2);
+	cr_assert_eq(v->nets[0].backend, KVMINI_NET_TAP);
+	cr_assert_str_eq(v->nets[0].tap_name, "tap0");
+	cr_assert(v->nets[0].mac_set && !v->nets[0].hostfwd);
+	cr_assert_arr_eq(v->nets[0].mac, card0_mac, 6);
+	cr_assert_eq(v->nets[0].mtu, 1400);
+	cr_assert_eq(v->nets[1].backend, KVMINI_NET_USER);
+	cr_assert_str_eq(v->nets[1].hostfwd, "tcp::8080-:80");
+	cr_assert(!v->nets[1].mac_set && !v->nets[1].tap_name);
+	cr_assert(v->vconsole);
 	cr_assert_eq(v->state_len, 3);
 	cr_assert_eq(memcmp(v->state, "xyz", 3), 0);
 	struct kvmini_config cfg = { 0 };
@@ -434,7 +464,9 @@ Test(snapshot_machine, a_virt_section_gives_the_devices_configuration_and_state)
 	cr_assert_eq(cfg.transport, KVMINI_TRANSPORT_MMIO);
 	cr_assert_eq(cfg.ndisks, 2);
 	cr_assert_eq(cfg.disks, v->disks);
-	cr_assert(cfg.rng);
+	cr_assert_eq(cfg.nnets, 2);
+	cr_assert_eq(cfg.nets, v->nets);
+	cr_assert(cfg.rng && cfg.vconsole);
 	machine_snapshot_free(&ms);
 	cr_assert_null(ms.virtio);
 	state_writer_free(&w);
@@ -449,7 +481,7 @@ Test(snapshot_machine, virt_refusals)
 {
 	struct virt_spec v = good_virt;
 	expect_virt_refused(&v, 2, "more than one VIRT section");
-	v.version = 2;
+	v.version = 1;
 	expect_virt_refused(&v, 1, "virtio record is malformed or of another version");
 	v = good_virt;
 	v.rng = 2;
@@ -470,6 +502,24 @@ Test(snapshot_machine, virt_refusals)
 	v = good_virt;
 	v.serial = "123456789012345678901";   /* 21 bytes: more than virtio-blk's 20 */
 	expect_virt_refused(&v, 1, "disk serial is malformed");
+	v = good_virt;
+	v.net_backend = 2;
+	expect_virt_refused(&v, 1, "network card record is malformed");
+	v = good_virt;
+	v.net_flags = 1 | 2;   /* hostfwd on a tap */
+	expect_virt_refused(&v, 1, "network card record is malformed");
+	v = good_virt;
+	v.net_flags = 4;
+	expect_virt_refused(&v, 1, "network card record is malformed");
+	v = good_virt;
+	v.tap_name = "a-name-of-16-chr";   /* longer than IFNAMSIZ - 1 */
+	expect_virt_refused(&v, 1, "network card record is malformed");
+	v = good_virt;
+	v.vconsole = 2;
+	expect_virt_refused(&v, 1, "virtio record is malformed");
+	v = good_virt;
+	v.nnets = VIRTIO_MAX_DEVICES - 2;   /* with two disks and the rng: one too many */
+	expect_virt_refused(&v, 1, "virtio record has too many devices");
 	v = good_virt;
 	v.state_len = 4;
 	expect_virt_refused(&v, 1, "device state is truncated");
