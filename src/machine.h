@@ -49,6 +49,7 @@ struct machine_snapshot_virtio {
 	unsigned nnets;
 	struct kvmini_net nets[VIRTIO_MAX_DEVICES];
 	bool vconsole;
+	struct kvmini_vsock vsock;
 	bool rng;
 	uint64_t rng_bytes_per_sec;
 	const uint8_t *state;

@@ -1,7 +1,8 @@
 /* The virtio devices in a snapshot (machine_snapshot.h): the VIRT
  * section holds what the machine was made with (the transport, each
  * disk's image path and options, each network card's backend, MAC and
- * MTU, whether there is a console, virtio-rng and its rate), so that a
+ * MTU, whether there is a console, virtio-rng and its rate, vsock's
+ * CID and Unix socket), so that a
  * restore makes the same devices in the same places as Firecracker's
  * does from its snapshot, and then every device's state
  * (board_virtio_save()). Decoding is pure and checks the configuration
@@ -13,6 +14,7 @@
 #include "machine_impl.h"
 #include "board/virtio.h"
 #include <net/if.h>
+#include <sys/un.h>
 #include <linux/virtio_blk.h>
 
 #define VIRT_RECORD_VERSION 2
@@ -26,9 +28,7 @@
 /* Where a snapshot cannot hold a VM's virtio devices yet: NULL, or why. */
 const char *machine_snapshot_virtio_unsupported(const struct kvmini_config *cfg)
 {
-	if (cfg->vsock.enabled)
-		return "virtio-vsock";
-	if ((cfg->ndisks || cfg->nnets || cfg->vconsole || cfg->rng) &&
+	if ((cfg->ndisks || cfg->nnets || cfg->vconsole || cfg->rng || cfg->vsock.enabled) &&
 	    cfg->transport == KVMINI_TRANSPORT_PCI)
 		return "virtio devices on PCI";
 	return NULL;
@@ -90,6 +90,11 @@ int machine_snapshot_virtio_encode(struct kvmini_vm *m, struct state_writer *w,
 	for (unsigned i = 0; i < cfg->nnets; i++)
 		net_encode(&cfg->nets[i], w);
 	state_put_u8(w, cfg->vconsole);
+	state_put_u8(w, cfg->vsock.enabled);
+	if (cfg->vsock.enabled) {
+		state_put_u32(w, cfg->vsock.guest_cid);
+		string_put(w, cfg->vsock.uds_path);
+	}
 	struct state_writer devices;
 	state_writer_init(&devices);
 	board_virtio_save(&m->board, &devices);
@@ -175,6 +180,17 @@ static int virtio_decode(struct state_reader *r, struct machine_snapshot_virtio 
 	if (vconsole > 1 || v->ndisks + v->nnets + rng + vconsole > VIRTIO_MAX_DEVICES)
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot virtio record is malformed");
 	v->vconsole = vconsole;
+	uint8_t vsock = state_get_u8(r);
+	if (vsock > 1 || v->ndisks + v->nnets + rng + vconsole + vsock > VIRTIO_MAX_DEVICES)
+		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot virtio record is malformed");
+	v->vsock.enabled = vsock;
+	if (vsock) {   /* the CID and the path's room are checked as --vsock's */
+		v->vsock.guest_cid = state_get_u32(r);
+		v->vsock.uds_path = string_get(r, sizeof(((struct sockaddr_un *)0)->sun_path) - 1,
+					       &heap);
+		if (!v->vsock.uds_path)
+			return kvmini_fail(err, KVMINI_E_USAGE, "snapshot vsock record is malformed");
+	}
 	v->state_len = state_get_u32(r);
 	if (!(v->state = state_get_span(r, v->state_len)))
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot virtio device state is truncated");
@@ -209,4 +225,5 @@ void machine_snapshot_virtio_configure(const struct machine_snapshot_virtio *v,
 	cfg->rng = v->rng;
 	cfg->rng_bytes_per_sec = v->rng_bytes_per_sec;
 	cfg->vconsole = v->vconsole;   /* its ends are the caller's (--vconsole) */
+	cfg->vsock = v->vsock;
 }

@@ -21,6 +21,10 @@
  * against the buffers actually posted, ports against a known
  * connection. Anything else is answered with RST or dropped.
  *
+ * Snapshots hold no connection, as Firecracker's do: a restored device
+ * sends the guest a TRANSPORT_RESET event, and the guest drops its
+ * connected sockets (its listening ones stay).
+ *
  * Threads: connection sockets, the listener and a "work" eventfd live on
  * the event loop; everything runs under the virtio lock. Connections
  * are freed only on the loop's thread (the work callback) or at destroy,
@@ -111,7 +115,9 @@ struct virtio_vsock {
 	struct vsock_rst rst[VSOCK_MAX_RST];
 	unsigned nrst;
 	bool rx_held;
-	struct virtq_elem rx_elem, tx_elem;
+	bool reset_due;                   /* restored: the guest is owed a
+					   * TRANSPORT_RESET event */
+	struct virtq_elem rx_elem, tx_elem, ev_elem;
 	bool in_rx;                       /* rx_pump() runs */
 	/* Payloads: towards the guest, and from it (apart, so that sending
 	 * an RST while a guest's packet is handled cannot clobber it). */
@@ -795,6 +801,34 @@ static void vsock_config_read(void *dev, uint32_t off, void *buf, uint32_t len)
 	memcpy(buf, (const uint8_t *)&v->config + off, len);
 }
 
+/* The transport reset a restored device owes, in the first event
+ * buffer big enough (the driver posts them at probe time; without one
+ * it waits for the next kick of the event queue). */
+static void event_send_reset(struct virtio_vsock *v)
+{
+	struct virtq *q = &v->vdev.queues[EVQ];
+	struct virtio_vsock_event ev = { .id = htole32(VIRTIO_VSOCK_EVENT_TRANSPORT_RESET) };
+	bool pushed = false;
+	while (v->reset_due && queue_live(v, EVQ)) {
+		struct kvmini_error err = { 0 };
+		int got = virtq_pop(q, &v->ev_elem, &err);
+		if (got < 0)
+			virtio_device_fail(&v->vdev, &err);
+		if (got <= 0)
+			break;
+		pushed = true;
+		if (v->ev_elem.in_len < sizeof(ev)) {
+			virtq_push(q, v->ev_elem.head, 0);   /* useless buffer: give it back */
+			continue;
+		}
+		iov_from_buf(virtq_elem_in(&v->ev_elem), v->ev_elem.nin, 0, &ev, sizeof(ev));
+		virtq_push(q, v->ev_elem.head, sizeof(ev));
+		v->reset_due = false;
+	}
+	if (pushed)
+		virtio_device_used(&v->vdev, EVQ);
+}
+
 static void vsock_kick(void *dev, unsigned q)
 {
 	struct virtio_vsock *v = dev;
@@ -802,7 +836,8 @@ static void vsock_kick(void *dev, unsigned q)
 		tx_pump(v);
 	else if (q == RXQ)
 		rx_pump(v);
-	/* The event queue: buffers kept for a transport reset we never send. */
+	else if (q == EVQ)
+		event_send_reset(v);   /* otherwise the buffers wait for one */
 }
 
 /* Under the lock on a vCPU thread: every connection is forgotten (its
@@ -816,6 +851,36 @@ static void vsock_reset(void *dev)
 	}
 	v->nrst = 0;
 	v->rx_held = false;
+	v->reset_due = false;
+}
+
+/* The receive buffer held for the next packet goes back to the ring. */
+static void vsock_quiesce(void *dev)
+{
+	struct virtio_vsock *v = dev;
+	if (v->rx_held)
+		virtq_unpop(&v->vdev.queues[RXQ]);
+	v->rx_held = false;
+}
+
+/* Connections are not saved, as in Firecracker: their host ends belong
+ * to the process that made the snapshot. */
+static void vsock_save(const void *dev, struct state_writer *w)
+{
+	(void)dev;
+	(void)w;
+}
+
+/* So the restored guest is told that every connection it had is gone
+ * (Linux resets its connected sockets and reads the CID again); its
+ * listening sockets stay. Sent at the transport's first kick. */
+static int vsock_restore(void *dev, struct state_reader *r, struct kvmini_error *err)
+{
+	(void)r;
+	(void)err;
+	struct virtio_vsock *v = dev;
+	v->reset_due = true;
+	return 0;
 }
 
 static void vsock_destroy(void *dev)
@@ -840,6 +905,9 @@ static const struct virtio_device_ops vsock_ops = {
 	.config_read = vsock_config_read,
 	.queue_kick = vsock_kick,
 	.reset = vsock_reset,
+	.quiesce = vsock_quiesce,
+	.save = vsock_save,
+	.restore = vsock_restore,
 	.destroy = vsock_destroy,
 };
 

@@ -239,13 +239,14 @@ assert_continues() {
 	[[ "$stderr" == "kvmini: "*"disk.img"* ]]
 }
 
-# A network card on the user-mode network and a console come back from
-# the snapshot too; the console's ends are the restore's own --vconsole,
+# A network card on the user-mode network, a console and vsock come back
+# from the snapshot too; the console's ends are the restore's own --vconsole,
 # which the restore must give exactly when the snapshot has a console.
-# (linux_snapshot.bats drives both devices across a restore.)
-@test "snapshot: a VM with virtio-net, a console and rng continues exactly; --vconsole as saved" {
+# (linux_snapshot.bats drives them across a restore.)
+@test "snapshot: a VM with virtio-net, a console, rng and vsock continues exactly; --vconsole as saved" {
 	needs_kvm
-	local opts=(--irqchip kernel --net user --vconsole "file:$BATS_TEST_TMPDIR/hvc0" --rng)
+	local opts=(--irqchip kernel --net user --vconsole "file:$BATS_TEST_TMPDIR/hvc0" --rng
+		--vsock "cid=3,uds=$BATS_TEST_TMPDIR/v.sock")
 	reference 3000 "${opts[@]}"
 	snapshot_midway "${opts[@]}"
 	kvmini restore --snapshot "$BATS_TEST_TMPDIR/snap" --mem "$BATS_TEST_TMPDIR/mem"
@@ -255,13 +256,14 @@ assert_continues() {
 		--vconsole "file:$BATS_TEST_TMPDIR/hvc1"
 	assert_continues
 	[ -e "$BATS_TEST_TMPDIR/hvc1" ]
+	[ ! -e "$BATS_TEST_TMPDIR/v.sock" ]   # each kvmini removed its listener
 }
 
 @test "snapshot: virtio devices a snapshot cannot hold yet are refused, named" {
 	needs_kvm
 	local opts what
 	for opts in "--transport pci --rng|virtio devices on PCI" \
-		"--vsock cid=3,uds=$BATS_TEST_TMPDIR/v.sock|virtio-vsock"; do
+		"--transport pci --vsock cid=3,uds=$BATS_TEST_TMPDIR/v.sock|virtio devices on PCI"; do
 		what=${opts#*|}
 		start_api --irqchip kernel --timeout 120 ${opts%|*} "$GUESTS/sequence.elf"
 		wait_for_text "$OUT" "10 "

@@ -361,6 +361,8 @@ struct virt_spec {
 	uint8_t net_flags;         /* card 0's: 1 MAC set, 2 hostfwd */
 	const char *tap_name;      /* card 0's */
 	uint8_t vconsole;
+	uint8_t vsock;             /* CID 7 on uds */
+	const char *uds;
 	uint32_t state_len;        /* claimed; 3 bytes follow */
 	bool extra;
 };
@@ -368,7 +370,7 @@ struct virt_spec {
 static const struct virt_spec good_virt = {
 	.version = 2, .rng = 1, .ndisks = 2, .path = "/b.img", .flags = 1 | 2, .serial = "ID1",
 	.nnets = 2, .net_backend = KVMINI_NET_TAP, .net_flags = 1, .tap_name = "tap0",
-	.vconsole = 1, .state_len = 3,
+	.vconsole = 1, .vsock = 1, .uds = "/v.sock", .state_len = 3,
 };
 
 static const uint8_t card0_mac[6] = { 0x02, 0, 0, 0, 0, 7 };
@@ -409,6 +411,11 @@ static void virt_build(const struct virt_spec *v, struct state_writer *w)
 		state_put_u32(w, i == 0 ? 1400 : 0);
 	}
 	state_put_u8(w, v->vconsole);
+	state_put_u8(w, v->vsock);
+	if (v->vsock) {
+		state_put_u32(w, 7);
+		put_string(w, v->uds, strlen(v->uds));
+	}
 	state_put_u32(w, v->state_len);
 	state_put_bytes(w, "xyz", 3);
 	if (v->extra)
@@ -457,6 +464,9 @@ Test(snapshot_machine, a_virt_section_gives_the_devices_configuration_and_state)
 	cr_assert_str_eq(v->nets[1].hostfwd, "tcp::8080-:80");
 	cr_assert(!v->nets[1].mac_set && !v->nets[1].tap_name);
 	cr_assert(v->vconsole);
+	cr_assert(v->vsock.enabled);
+	cr_assert_eq(v->vsock.guest_cid, 7);
+	cr_assert_str_eq(v->vsock.uds_path, "/v.sock");
 	cr_assert_eq(v->state_len, 3);
 	cr_assert_eq(memcmp(v->state, "xyz", 3), 0);
 	struct kvmini_config cfg = { 0 };
@@ -466,7 +476,8 @@ Test(snapshot_machine, a_virt_section_gives_the_devices_configuration_and_state)
 	cr_assert_eq(cfg.disks, v->disks);
 	cr_assert_eq(cfg.nnets, 2);
 	cr_assert_eq(cfg.nets, v->nets);
-	cr_assert(cfg.rng && cfg.vconsole);
+	cr_assert(cfg.rng && cfg.vconsole && cfg.vsock.enabled);
+	cr_assert_eq(cfg.vsock.uds_path, v->vsock.uds_path);
 	machine_snapshot_free(&ms);
 	cr_assert_null(ms.virtio);
 	state_writer_free(&w);
@@ -517,6 +528,18 @@ Test(snapshot_machine, virt_refusals)
 	v = good_virt;
 	v.vconsole = 2;
 	expect_virt_refused(&v, 1, "virtio record is malformed");
+	v = good_virt;
+	v.vsock = 2;
+	expect_virt_refused(&v, 1, "virtio record is malformed");
+	v = good_virt;
+	v.uds = "";
+	expect_virt_refused(&v, 1, "vsock record is malformed");
+	v = good_virt;
+	char long_path[109];
+	memset(long_path, '/', 108);
+	long_path[108] = '\0';
+	v.uds = long_path;   /* no room for sun_path's NUL */
+	expect_virt_refused(&v, 1, "vsock record is malformed");
 	v = good_virt;
 	v.nnets = VIRTIO_MAX_DEVICES - 2;   /* with two disks and the rng: one too many */
 	expect_virt_refused(&v, 1, "virtio record has too many devices");

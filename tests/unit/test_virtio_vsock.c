@@ -630,3 +630,37 @@ Test(virtio_vsock, an_unanswered_request_is_reset_both_ways)
 	char c;
 	cr_assert_eq(read(client, &c, 1), 0, "an OK came without a RESPONSE");
 }
+
+/* After a restore the guest hears, through the event queue, that every
+ * connection it had is gone (Firecracker does the same: connections'
+ * host ends belong to the process that made the snapshot). The event
+ * goes out at the restored transport's first kick. */
+Test(virtio_vsock, a_restored_device_sends_a_transport_reset_event)
+{
+	host_connect(1234);   /* a connection open at the snapshot */
+	uint16_t ev = ldrv_post(&d, EVQ, NULL, 0, 8);
+	struct state_writer w;
+	state_writer_init(&w);
+	virtio_device_lock(d.vdev);
+	virtio_device_quiesce(d.vdev);
+	virtio_device_save(d.vdev, &w);
+	struct state_reader r;
+	state_reader_init(&r, w.data, w.len);
+	struct kvmini_error err = { 0 };
+	int rc = virtio_device_restore(d.vdev, &r, &err);
+	virtio_device_unlock(d.vdev);
+	cr_assert_eq(rc, 0, "%s", err.msg);
+	cr_assert_eq(state_reader_finish(&r, "test", &err), 0, "%s", err.msg);
+	ldrv_kick(&d, EVQ);
+	uint16_t id;
+	uint32_t len;
+	ldrv_wait_used(&d, EVQ, &id, &len);
+	cr_assert_eq(id, ev);
+	cr_assert_eq(len, sizeof(struct virtio_vsock_event));
+	struct virtio_vsock_event e;
+	memcpy(&e, ldrv_in_data(&d, EVQ, id, false), sizeof(e));
+	cr_assert_eq(le32toh(e.id), VIRTIO_VSOCK_EVENT_TRANSPORT_RESET);
+	char c;
+	cr_assert_eq(read(client, &c, 1), 0, "the host program's stream outlived the restore");
+	state_writer_free(&w);
+}
