@@ -44,6 +44,7 @@ void machine_pointer_event(struct kvmini_vm *m, int dx, int dy, unsigned buttons
  * machine keeps this, since its config points into it) and the
  * devices' state, pointing into the file's buffer. */
 struct machine_snapshot_virtio {
+	enum kvmini_transport transport;   /* MMIO or PCI */
 	unsigned ndisks;
 	struct kvmini_disk disks[VIRTIO_MAX_DEVICES];
 	unsigned nnets;
@@ -57,16 +58,13 @@ struct machine_snapshot_virtio {
 	char heap[];
 };
 
-/* NULL when a snapshot can hold cfg's virtio devices; else what it
- * cannot ("virtio-net"). */
-const char *machine_snapshot_virtio_unsupported(const struct kvmini_config *cfg);
 /* With the devices frozen (board_virtio_freeze()). */
 int machine_snapshot_virtio_encode(struct kvmini_vm *m, struct state_writer *w,
 				   struct kvmini_error *err);
 /* Pure; *out is the caller's to free(). */
 int machine_snapshot_virtio_decode(const uint8_t *data, size_t len,
 				   struct machine_snapshot_virtio **out, struct kvmini_error *err);
-/* cfg asks for the snapshot's devices (on virtio-mmio). */
+/* cfg asks for the snapshot's devices on its transport. */
 void machine_snapshot_virtio_configure(const struct machine_snapshot_virtio *v,
 				       struct kvmini_config *cfg);
 

@@ -54,15 +54,11 @@ static int snapshot_check(struct kvmini_vm *m, enum kvmini_snapshot_type type,
 	if (__atomic_load_n(&m->vm.suspended, __ATOMIC_ACQUIRE))
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshots of a guest suspended to RAM "
 				   "(ACPI S3) are not supported yet");
-	const char *unsupported = machine_snapshot_virtio_unsupported(&m->cfg);
-	if (unsupported)
+	/* virtio-pci functions are saved with their devices; pci-testdev's
+	 * and bochs-display's state (its video memory) is not. */
+	if (m->cfg.testdev || m->cfg.display_bochs)
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshots of VMs with %s are not "
-				   "supported yet", unsupported);
-	/* The PCI host's config space (BARs, command registers) is not in
-	 * the state: a restored guest would find its functions undecoded. */
-	if (m->board.pci)
-		return kvmini_fail(err, KVMINI_E_USAGE, "snapshots of VMs with a PCI bus "
-				   "(%s) are not supported yet",
+				   "supported yet",
 				   m->cfg.testdev ? "--testdev's pci-testdev" : "bochs-display");
 	if (type == KVMINI_SNAPSHOT_DIFF && !m->cfg.track_dirty_pages)
 		return kvmini_fail(err, KVMINI_E_USAGE, "diff snapshots need dirty page tracking "

@@ -25,15 +25,6 @@
 #define NET_MAC_SET 1u
 #define NET_HOSTFWD 2u
 
-/* Where a snapshot cannot hold a VM's virtio devices yet: NULL, or why. */
-const char *machine_snapshot_virtio_unsupported(const struct kvmini_config *cfg)
-{
-	if ((cfg->ndisks || cfg->nnets || cfg->vconsole || cfg->rng || cfg->vsock.enabled) &&
-	    cfg->transport == KVMINI_TRANSPORT_PCI)
-		return "virtio devices on PCI";
-	return NULL;
-}
-
 static void string_put(struct state_writer *w, const char *s)
 {
 	size_t n = strlen(s);
@@ -81,6 +72,9 @@ int machine_snapshot_virtio_encode(struct kvmini_vm *m, struct state_writer *w,
 			return kvmini_fail(err, KVMINI_E_USAGE, "hostfwd rules are too long for a "
 					   "snapshot");
 	state_put_u32(w, VIRT_RECORD_VERSION);
+	/* The board's choice for DEFAULT is virtio-mmio (board/virtio.c). */
+	state_put_u8(w, cfg->transport == KVMINI_TRANSPORT_PCI ? KVMINI_TRANSPORT_PCI
+							       : KVMINI_TRANSPORT_MMIO);
 	state_put_u8(w, cfg->rng);
 	state_put_u64(w, cfg->rng_bytes_per_sec);
 	state_put_u8(w, (uint8_t)cfg->ndisks);
@@ -157,13 +151,16 @@ static int virtio_decode(struct state_reader *r, struct machine_snapshot_virtio 
 			 struct kvmini_error *err)
 {
 	uint32_t version = state_get_u32(r);
+	uint8_t transport = state_get_u8(r);
 	uint8_t rng = state_get_u8(r);
 	v->rng_bytes_per_sec = state_get_u64(r);
 	v->ndisks = state_get_u8(r);
 	if (r->failed || version != VIRT_RECORD_VERSION || rng > 1 ||
+	    (transport != KVMINI_TRANSPORT_MMIO && transport != KVMINI_TRANSPORT_PCI) ||
 	    v->ndisks + rng > VIRTIO_MAX_DEVICES)
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot virtio record is malformed "
 				   "or of another version");
+	v->transport = (enum kvmini_transport)transport;
 	v->rng = rng;
 	char *heap = v->heap;
 	for (unsigned i = 0; i < v->ndisks; i++)
@@ -217,7 +214,7 @@ int machine_snapshot_virtio_decode(const uint8_t *data, size_t len,
 void machine_snapshot_virtio_configure(const struct machine_snapshot_virtio *v,
 				       struct kvmini_config *cfg)
 {
-	cfg->transport = KVMINI_TRANSPORT_MMIO;
+	cfg->transport = v->transport;
 	cfg->disks = v->disks;
 	cfg->ndisks = v->ndisks;
 	cfg->nets = v->nets;

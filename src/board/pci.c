@@ -381,6 +381,33 @@ uint64_t board_pci_display_address(const struct board *b)
 	return b->pci && b->pci->bochs ? bochs_display_vram_address(b->pci->bochs) : 0;
 }
 
+/* Snapshots: each function with its device; the host bridge after them
+ * all, since its restore puts every function's BARs back on the bus. */
+static void pci_save(const struct board_virtio_slot *slot, struct state_writer *w)
+{
+	const struct pci_slot *s = slot->transport;
+	virtio_pci_save(s->transport, w);
+}
+
+static int pci_restore(struct board_virtio_slot *slot, struct state_reader *r,
+		       struct kvmini_error *err)
+{
+	struct pci_slot *s = slot->transport;
+	return virtio_pci_restore(s->transport, r, err);
+}
+
+static void pci_save_shared(const struct board *b, struct state_writer *w)
+{
+	pci_host_save(&b->pci->host, w);
+}
+
+static int pci_restore_shared(struct board *b, struct state_reader *r, struct kvmini_error *err)
+{
+	return pci_host_restore(&b->pci->host, r, err);
+}
+
 const struct board_virtio_transport board_virtio_pci = {
 	.name = "pci", .attach = pci_attach, .detach = pci_detach,
+	.save = pci_save, .restore = pci_restore,
+	.save_shared = pci_save_shared, .restore_shared = pci_restore_shared,
 };

@@ -558,3 +558,48 @@ void pci_host_unplug(struct pci_host *h, struct pci_function *fn)
 		bar_unmap(h, fn, b);
 	fn->host = NULL;
 }
+
+/* ---- snapshots ---- */
+
+void pci_function_save(const struct pci_function *fn, struct state_writer *w)
+{
+	state_put_bytes(w, fn->config, PCI_CONFIG_SIZE);
+}
+
+int pci_function_restore(struct pci_function *fn, struct state_reader *r,
+			 struct kvmini_error *err)
+{
+	const uint8_t *saved = state_get_span(r, PCI_CONFIG_SIZE);
+	if (!saved)
+		return kvmini_fail(err, KVMINI_E_USAGE, "saved PCI config space is truncated");
+	for (unsigned i = 0; i < PCI_CONFIG_SIZE; i++)
+		if ((saved[i] ^ fn->config[i]) & ~fn->wmask[i])
+			return kvmini_fail(err, KVMINI_E_USAGE, "saved PCI config space of slot "
+					   "%u differs from its function's at read-only byte 0x%02x",
+					   fn->slot, i);
+	memcpy(fn->config, saved, PCI_CONFIG_SIZE);
+	bool disabled = get16(fn->config + PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE;
+	if (fn->host)
+		intx_set(fn->host, fn, fn->intx_level, disabled);
+	else
+		fn->intx_disabled = disabled;
+	return 0;
+}
+
+void pci_host_save(const struct pci_host *h, struct state_writer *w)
+{
+	state_put_u32(w, __atomic_load_n(&h->address, __ATOMIC_SEQ_CST));
+	pci_function_save(&h->bridge, w);
+}
+
+int pci_host_restore(struct pci_host *h, struct state_reader *r, struct kvmini_error *err)
+{
+	uint32_t address = state_get_u32(r);
+	if (r->failed || (address & ~CF8_WRITABLE))
+		return kvmini_fail(err, KVMINI_E_USAGE, "saved PCI address register is malformed");
+	if (pci_function_restore(&h->bridge, r, err) < 0)
+		return -1;
+	__atomic_store_n(&h->address, address, __ATOMIC_SEQ_CST);
+	host_remap(h);
+	return 0;
+}

@@ -48,6 +48,7 @@
 #include "bus.h"
 #include "error.h"
 #include "irq.h"
+#include "state.h"
 
 #define PCI_SLOTS        32
 #define PCI_BARS         6
@@ -174,5 +175,20 @@ void pci_host_config_write(struct pci_host *h, unsigned slot, unsigned func, uns
 
 /* A BAR's current address as the guest programmed it (for tests). */
 uint64_t pci_function_bar_address(const struct pci_function *fn, unsigned bar);
+
+/* ---- snapshots (docs/snapshot.md) ----
+ * Taken while no vCPU runs and restored before any does, so nothing
+ * else touches config space meanwhile. A function's config space is
+ * saved whole; a restore refuses bytes whose read-only bits differ from
+ * the function's own (another device, another layout) and applies the
+ * rest as the guest's writes would, without calling ops->config_write:
+ * the owner restores what it derives from them. The host's save is its
+ * address register and the bridge's config space; its restore then
+ * brings the buses in line with every function's BARs. */
+void pci_function_save(const struct pci_function *fn, struct state_writer *w);
+int pci_function_restore(struct pci_function *fn, struct state_reader *r,
+			 struct kvmini_error *err);
+void pci_host_save(const struct pci_host *h, struct state_writer *w);
+int pci_host_restore(struct pci_host *h, struct state_reader *r, struct kvmini_error *err);
 
 #endif

@@ -614,3 +614,78 @@ struct pci_function *virtio_pci_function(struct virtio_pci *t)
 {
 	return &t->fn;
 }
+
+/* ---- snapshots ---- */
+
+void virtio_pci_save(const struct virtio_pci *t, struct state_writer *w)
+{
+	pci_function_save(&t->fn, w);
+	state_put_u32(w, t->dfselect);
+	state_put_u32(w, t->gfselect);
+	state_put_u16(w, t->queue_select);
+	state_put_u16(w, t->msix_config);
+	for (unsigned q = 0; q < t->vdev->nqueues; q++)
+		state_put_u16(w, t->queue_vector[q]);
+	state_put_u8(w, t->isr);
+	for (unsigned v = 0; v < t->nvec; v++) {
+		const struct msix_entry *e = &t->table[v];
+		state_put_u32(w, e->addr_lo);
+		state_put_u32(w, e->addr_hi);
+		state_put_u32(w, e->data);
+		state_put_u32(w, e->ctrl);
+	}
+	state_put_u32(w, t->pba);
+}
+
+static bool vector_ok(const struct virtio_pci *t, uint16_t v)
+{
+	return v < t->nvec || v == VIRTIO_MSI_NO_VECTOR;
+}
+
+/* The registers, each as the guest could have written it. */
+static bool registers_restore(struct virtio_pci *t, struct state_reader *r)
+{
+	t->dfselect = state_get_u32(r);
+	t->gfselect = state_get_u32(r);
+	t->queue_select = state_get_u16(r);
+	t->msix_config = state_get_u16(r);
+	bool ok = vector_ok(t, t->msix_config);
+	for (unsigned q = 0; q < t->vdev->nqueues; q++)
+		ok &= vector_ok(t, t->queue_vector[q] = state_get_u16(r));
+	t->isr = state_get_u8(r);
+	ok &= !(t->isr & ~(ISR_QUEUE | VIRTIO_PCI_ISR_CONFIG));
+	for (unsigned v = 0; v < t->nvec; v++) {
+		struct msix_entry *e = &t->table[v];
+		e->addr_lo = state_get_u32(r);
+		e->addr_hi = state_get_u32(r);
+		e->data = state_get_u32(r);
+		e->ctrl = state_get_u32(r);
+		e->dirty = true;
+		ok &= !(e->addr_lo & 3) && !(e->ctrl & ~PCI_MSIX_ENTRY_CTRL_MASKBIT);
+	}
+	t->pba = state_get_u32(r);
+	return ok && !(t->pba >> t->nvec) && !r->failed;
+}
+
+int virtio_pci_restore(struct virtio_pci *t, struct state_reader *r, struct kvmini_error *err)
+{
+	if (pci_function_restore(&t->fn, r, err) < 0)
+		return -1;
+	if (!registers_restore(t, r))
+		return kvmini_fail(err, KVMINI_E_USAGE, "%s: saved virtio-pci registers are "
+				   "malformed", t->vdev->ops->name);
+	uint16_t ctrl = (uint16_t)(t->fn.config[t->cap_msix + PCI_MSIX_FLAGS] |
+				   t->fn.config[t->cap_msix + PCI_MSIX_FLAGS + 1] << 8);
+	t->msix_enabled = ctrl & PCI_MSIX_FLAGS_ENABLE;
+	t->msix_masked = ctrl & PCI_MSIX_FLAGS_MASKALL;
+	if (t->msix_enabled)
+		t->isr = 0;   /* as msix_control_changed() leaves it */
+	pci_function_set_intx(&t->fn, t->isr != 0);
+	vectors_flush(t);
+	uint64_t one = 1;
+	for (unsigned q = 0; q < t->vdev->nqueues; q++)
+		if (t->vdev->queues[q].enabled && write(t->kick_fd[q], &one, sizeof(one)) < 0) {
+			/* EAGAIN: the counter is full, a kick is waiting anyway */
+		}
+	return 0;
+}

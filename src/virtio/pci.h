@@ -94,4 +94,16 @@ void virtio_pci_destroy(struct virtio_pci *t);
 /* For tests: the PCI function. */
 struct pci_function *virtio_pci_function(struct virtio_pci *t);
 
+/* Snapshots, with the device's lock held and after the device's own
+ * state (virtio_device_save/restore): the function's config space, the
+ * selectors, the MSI-X vectors the driver assigned, the ISR, the MSI-X
+ * table and pending bits. A restore checks each value as the guest's
+ * writes are checked, routes the unmasked vectors again, sends what was
+ * pending and unmasked, raises INTA again while the ISR has bits (INTx
+ * mode), and kicks every enabled queue once, since a kick the saved VM
+ * had not answered is in no state. The BARs go back on the bus with
+ * the host's restore (pci_host_restore), after every function's. */
+void virtio_pci_save(const struct virtio_pci *t, struct state_writer *w);
+int virtio_pci_restore(struct virtio_pci *t, struct state_reader *r, struct kvmini_error *err);
+
 #endif

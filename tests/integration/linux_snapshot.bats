@@ -35,14 +35,15 @@ shell_script() {
 # test), type $BEFORE and wait for its line $MARK (when set), snapshot,
 # kill; restore with COM1 to the same file and its input another FIFO,
 # type $AFTER and wait for its line $ANSWER, then `exit`, and wait for
-# the power-off. The restore gets RESTORE_OPTS (an array) too; the
+# the power-off. The devices are on $TRANSPORT (default mmio). The
+# restore gets RESTORE_OPTS (an array) too; the
 # commands BEFORE_HOOK and AFTER_HOOK, when set, run after $BEFORE and
 # $AFTER are typed (the host's side of what the guest does).
 # `snapshot_attempt IRQCHIP [DEVICE-OPTION...]`.
 snapshot_attempt() {
 	local d=$BATS_TEST_TMPDIR
 	rm -f "$d/snap" "$d/mem"
-	IRQCHIP=$1 boot_args mmio --api-sock "$d/api.sock" --serial "file:$d/serial" "${@:2}"
+	IRQCHIP=$1 boot_args "${TRANSPORT:-mmio}" --api-sock "$d/api.sock" --serial "file:$d/serial" "${@:2}"
 	BOOT_STDIN=$d/in1 boot_until "$d/serial" "shell ready" || return 1
 	if [ -n "${BEFORE:-}" ]; then
 		echo "$BEFORE" >&"$held"
@@ -230,4 +231,22 @@ vsock_snapshot_test() {
 @test "linux snapshot: virtio-vsock, its streams reset and its listeners kept (mmio, --irqchip split)" {
 	needs_kvm
 	vsock_snapshot_test split
+}
+
+# The same three on virtio-pci: the functions' config space (BARs and
+# command), their MSI-X tables and the vectors the driver assigned come
+# back with them (Linux uses MSI-X here, and INTx only without it).
+@test "linux snapshot: virtio-blk writes in flight and virtio-rng, restored (pci, kernel irqchip)" {
+	needs_kvm
+	TRANSPORT=pci blk_in_flight_test kernel
+}
+
+@test "linux snapshot: virtio-net (user) and virtio-console, restored (pci, --irqchip split)" {
+	needs_kvm
+	TRANSPORT=pci net_console_test split
+}
+
+@test "linux snapshot: virtio-vsock, its streams reset and its listeners kept (pci, kernel irqchip)" {
+	needs_kvm
+	TRANSPORT=pci vsock_snapshot_test kernel
 }

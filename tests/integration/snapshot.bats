@@ -259,42 +259,38 @@ assert_continues() {
 	[ ! -e "$BATS_TEST_TMPDIR/v.sock" ]   # each kvmini removed its listener
 }
 
-@test "snapshot: virtio devices a snapshot cannot hold yet are refused, named" {
+# The same on virtio-pci: the functions' config space, their MSI-X
+# state and the host bridge come back too (the Linux guests of
+# linux_snapshot.bats drive them).
+@test "snapshot: a VM with virtio devices on PCI continues exactly; restore takes no devices" {
 	needs_kvm
-	local opts what
-	for opts in "--transport pci --rng|virtio devices on PCI" \
-		"--transport pci --vsock cid=3,uds=$BATS_TEST_TMPDIR/v.sock|virtio devices on PCI"; do
-		what=${opts#*|}
-		start_api --irqchip kernel --timeout 120 ${opts%|*} "$GUESTS/sequence.elf"
-		wait_for_text "$OUT" "10 "
-		api PATCH /vm '{"state": "Paused"}'
-		assert_api 204 ""
-		api PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$BATS_TEST_TMPDIR/s\", \"mem_file_path\": \"$BATS_TEST_TMPDIR/m\"}"
-		assert_api 400 "$(fault "Cannot create the snapshot: snapshots of VMs with $what are not supported yet")"
-		[ ! -e "$BATS_TEST_TMPDIR/s" ]
-		kill "$KPID"; wait "$KPID" || true; KPID=
-		rm -f "$SOCK"
-	done
+	truncate -s 1M "$BATS_TEST_TMPDIR/disk.img"
+	local opts=(--irqchip kernel --transport pci --disk "$BATS_TEST_TMPDIR/disk.img" --net user
+		--rng --vsock "cid=3,uds=$BATS_TEST_TMPDIR/v.sock")
+	reference 3000 "${opts[@]}"
+	snapshot_midway "${opts[@]}"
+	restore_until 2000 --snapshot "$BATS_TEST_TMPDIR/snap" --mem "$BATS_TEST_TMPDIR/mem"
+	assert_continues
 }
 
-@test "snapshot: a --testdev VM is refused (its PCI bus is not saved yet)" {
+@test "snapshot: a --testdev VM is refused (pci-testdev is not saved yet)" {
 	needs_kvm
 	start_api --testdev --timeout 120 "$GUESTS/sequence.elf"
 	wait_for_text "$OUT" "10 "
 	api PATCH /vm '{"state": "Paused"}'
 	assert_api 204 ""
 	api PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$BATS_TEST_TMPDIR/s\", \"mem_file_path\": \"$BATS_TEST_TMPDIR/m\"}"
-	assert_api 400 "$(fault "Cannot create the snapshot: snapshots of VMs with a PCI bus (--testdev's pci-testdev) are not supported yet")"
+	assert_api 400 "$(fault "Cannot create the snapshot: snapshots of VMs with --testdev's pci-testdev are not supported yet")"
 	[ ! -e "$BATS_TEST_TMPDIR/s" ]
 }
 
-@test "snapshot: a bochs-display VM is refused (its PCI bus and video memory are not saved yet)" {
+@test "snapshot: a bochs-display VM is refused (its video memory is not saved yet)" {
 	needs_kvm
 	start_api --display 320x200,bochs-display --timeout 120 "$GUESTS/sequence.elf"
 	wait_for_text "$OUT" "10 "
 	api PATCH /vm '{"state": "Paused"}'
 	assert_api 204 ""
 	api PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$BATS_TEST_TMPDIR/s\", \"mem_file_path\": \"$BATS_TEST_TMPDIR/m\"}"
-	assert_api 400 "$(fault "Cannot create the snapshot: snapshots of VMs with a PCI bus (bochs-display) are not supported yet")"
+	assert_api 400 "$(fault "Cannot create the snapshot: snapshots of VMs with bochs-display are not supported yet")"
 	[ ! -e "$BATS_TEST_TMPDIR/s" ]
 }

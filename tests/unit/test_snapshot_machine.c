@@ -351,6 +351,7 @@ Test(snapshot_machine, split_irqchip_refusals)
 
 struct virt_spec {
 	uint32_t version;
+	uint8_t transport;         /* KVMINI_TRANSPORT_* */
 	uint8_t rng, ndisks;
 	const char *path;          /* disk 1's; disk 0 is "/a.img" */
 	size_t path_len;           /* its length (0: strlen) */
@@ -368,7 +369,7 @@ struct virt_spec {
 };
 
 static const struct virt_spec good_virt = {
-	.version = 2, .rng = 1, .ndisks = 2, .path = "/b.img", .flags = 1 | 2, .serial = "ID1",
+	.version = 2, .transport = KVMINI_TRANSPORT_PCI, .rng = 1, .ndisks = 2, .path = "/b.img", .flags = 1 | 2, .serial = "ID1",
 	.nnets = 2, .net_backend = KVMINI_NET_TAP, .net_flags = 1, .tap_name = "tap0",
 	.vconsole = 1, .vsock = 1, .uds = "/v.sock", .state_len = 3,
 };
@@ -385,6 +386,7 @@ static void virt_build(const struct virt_spec *v, struct state_writer *w)
 {
 	state_writer_init(w);
 	state_put_u32(w, v->version);
+	state_put_u8(w, v->transport);
 	state_put_u8(w, v->rng);
 	state_put_u64(w, 4096);
 	state_put_u8(w, v->ndisks);
@@ -471,7 +473,7 @@ Test(snapshot_machine, a_virt_section_gives_the_devices_configuration_and_state)
 	cr_assert_eq(memcmp(v->state, "xyz", 3), 0);
 	struct kvmini_config cfg = { 0 };
 	machine_snapshot_virtio_configure(v, &cfg);
-	cr_assert_eq(cfg.transport, KVMINI_TRANSPORT_MMIO);
+	cr_assert_eq(cfg.transport, KVMINI_TRANSPORT_PCI);
 	cr_assert_eq(cfg.ndisks, 2);
 	cr_assert_eq(cfg.disks, v->disks);
 	cr_assert_eq(cfg.nnets, 2);
@@ -494,6 +496,12 @@ Test(snapshot_machine, virt_refusals)
 	expect_virt_refused(&v, 2, "more than one VIRT section");
 	v.version = 1;
 	expect_virt_refused(&v, 1, "virtio record is malformed or of another version");
+	v = good_virt;
+	v.transport = KVMINI_TRANSPORT_DEFAULT;   /* a saved one is always the board's choice */
+	expect_virt_refused(&v, 1, "virtio record is malformed");
+	v = good_virt;
+	v.transport = 3;
+	expect_virt_refused(&v, 1, "virtio record is malformed");
 	v = good_virt;
 	v.rng = 2;
 	expect_virt_refused(&v, 1, "virtio record is malformed");

@@ -59,8 +59,9 @@ static const struct virtio_device_ops fake_ops = {
 	.queue_kick = fake_kick,
 };
 
-/* The function the helpers below talk to. */
+/* The function the helpers below talk to, and its buses. */
 static unsigned cur_slot = SLOT;
+static struct bus *cur_pio, *cur_mmio;
 
 /* ---- the board's handles, recorded ---- */
 
@@ -121,6 +122,8 @@ static int log_pipe[2];
 static void setup(void)
 {
 	cur_slot = SLOT;
+	cur_pio = &pio;
+	cur_mmio = &mmio;
 	memset(&f, 0, sizeof(f));
 	memset(&rec, 0, sizeof(rec));
 	memcpy(f.config, "config!", 8);
@@ -172,16 +175,16 @@ TestSuite(virtio_pci, .init = setup, .fini = teardown);
 static uint32_t cfg_read(unsigned reg, unsigned len)
 {
 	uint32_t a = 0x80000000u | cur_slot << 11 | (reg & 0xfc), v = 0;
-	cr_assert(bus_access(&pio, 0xcf8, (uint8_t *)&a, 4, true));
-	cr_assert(bus_access(&pio, 0xcfc + (reg & 3), (uint8_t *)&v, len, false));
+	cr_assert(bus_access(cur_pio, 0xcf8, (uint8_t *)&a, 4, true));
+	cr_assert(bus_access(cur_pio, 0xcfc + (reg & 3), (uint8_t *)&v, len, false));
 	return v;
 }
 
 static void cfg_write(unsigned reg, uint32_t v, unsigned len)
 {
 	uint32_t a = 0x80000000u | cur_slot << 11 | (reg & 0xfc);
-	cr_assert(bus_access(&pio, 0xcf8, (uint8_t *)&a, 4, true));
-	cr_assert(bus_access(&pio, 0xcfc + (reg & 3), (uint8_t *)&v, len, true));
+	cr_assert(bus_access(cur_pio, 0xcf8, (uint8_t *)&a, 4, true));
+	cr_assert(bus_access(cur_pio, 0xcfc + (reg & 3), (uint8_t *)&v, len, true));
 }
 
 /* virtio_pci_find_capability(): the first vendor capability of a type. */
@@ -218,13 +221,13 @@ static void enable_bar(void)
 static uint32_t rd(uint64_t off, uint32_t len)
 {
 	uint32_t v = 0;
-	cr_assert(bus_access(&mmio, bar0 + off, (uint8_t *)&v, len, false), "0x%lx", (long)off);
+	cr_assert(bus_access(cur_mmio, bar0 + off, (uint8_t *)&v, len, false), "0x%lx", (long)off);
 	return v;
 }
 
 static void wr(uint64_t off, uint32_t v, uint32_t len)
 {
-	cr_assert(bus_access(&mmio, bar0 + off, (uint8_t *)&v, len, true), "0x%lx", (long)off);
+	cr_assert(bus_access(cur_mmio, bar0 + off, (uint8_t *)&v, len, true), "0x%lx", (long)off);
 }
 
 #define C(field) (VIRTIO_PCI_COMMON_OFF + offsetof(struct virtio_pci_common_cfg, field))
@@ -558,4 +561,154 @@ Test(virtio_pci, virtio_rng_answers_through_pci)
 	cr_assert_eq(rd(VIRTIO_PCI_ISR_OFF, 1), 1);
 	virtio_pci_destroy(t);
 	virtio_device_destroy(rng);
+}
+
+/* ---- snapshots ---- */
+
+/* A second machine's host, buses and device, as a restore makes them. */
+static struct bus pio2, mmio2;
+static struct pci_host host2;
+static struct fake f2;
+static struct board_rec rec2;
+static struct virtio_pci *vp2;
+
+static void second_machine(void)
+{
+	memcpy(f2.config, "config!", 8);
+	f2.done_fd = eventfd(0, EFD_CLOEXEC);
+	rec2.msi_fd = eventfd(0, EFD_CLOEXEC);
+	rec2.intx_fd = eventfd(0, EFD_CLOEXEC);
+	bus_init(&pio2, "port");
+	bus_init(&mmio2, "MMIO");
+	struct pci_host_config cfg = {
+		.pio = &pio2, .mmio = &mmio2, .ecam_base = ECAM,
+		.mmio_base = WINDOW + (64 << 20), .mmio_end = WINDOW + (256 << 20),
+		.io_base = 0xc000, .io_end = 0x10000,
+	};
+	for (unsigned i = 0; i < PCI_INTX_LINES; i++)
+		cfg.intx[i] = (struct irq_line){ .set_level = rec_intx, .ctx = &rec2, .line = 16 + i };
+	cr_assert_eq(pci_host_init(&host2, &cfg, &err), 0, "%s", err.msg);
+	virtio_device_init(&f2.vdev, &fake_ops, &f2, 0, sizeof(f2.config), 2, 64);
+	struct virtio_pci_env env = {
+		.host = &host2, .slot = SLOT, .loop = loop, .mem = &mem, .log_fd = log_pipe[1],
+		.board = &rec_ops, .board_ctx = &rec2,
+	};
+	cr_assert_not_null(vp2 = virtio_pci_create(&f2.vdev, &env, &err), "%s", err.msg);
+}
+
+static void second_machine_end(void)
+{
+	virtio_pci_destroy(vp2);
+	virtio_device_destroy(&f2.vdev);
+	pci_host_destroy(&host2);
+	bus_free(&pio2);
+	bus_free(&mmio2);
+	close(f2.done_fd);
+	close(rec2.msi_fd);
+	close(rec2.intx_fd);
+}
+
+/* As the board saves: the device, its function and registers, then the host. */
+static void pci_saved(struct state_writer *w)
+{
+	state_writer_init(w);
+	virtio_device_lock(&f.vdev);
+	virtio_device_save(&f.vdev, w);
+	virtio_pci_save(vp, w);
+	virtio_device_unlock(&f.vdev);
+	pci_host_save(&host, w);
+	cr_assert_not(w->failed);
+}
+
+static int pci_restored(const uint8_t *data, size_t len, struct kvmini_error *e)
+{
+	struct state_reader r;
+	state_reader_init(&r, data, len);
+	virtio_device_lock(&f2.vdev);
+	int rc = virtio_device_restore(&f2.vdev, &r, e);
+	if (rc == 0)
+		rc = virtio_pci_restore(vp2, &r, e);
+	virtio_device_unlock(&f2.vdev);
+	if (rc == 0)
+		rc = pci_host_restore(&host2, &r, e);
+	return rc == 0 ? state_reader_finish(&r, "test", e) : rc;
+}
+
+/* The guest moved BAR 0, enabled MSI-X with the function masked and
+ * assigned queue 0 vector 1, which is pending at the snapshot. The
+ * restored function decodes BAR 0 where the guest put it (not where the
+ * new host placed it), reads back the same registers, and sends the
+ * pending vector, routed as the guest programmed it, once unmasked. */
+Test(virtio_pci, a_restored_function_is_where_the_guest_left_it)
+{
+	uint64_t moved = WINDOW + (128 << 20);
+	cfg_write(PCI_BASE_ADDRESS_0, (uint32_t)moved, 4);
+	enable_bar();
+	cr_assert_eq(bar0, moved);
+	unsigned msix = find_msix();
+	cfg_write(msix + PCI_MSIX_FLAGS, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL, 2);
+	msix_entry(1, 0xfee01000, 0x4052, false);
+	negotiate();
+	queue_setup(1);
+	driver_ok();
+	post_buffer();
+	kick(0);
+	cr_assert(wait_fd(f.done_fd), "the device did not answer the kick");
+	cr_assert_eq(rd(VIRTIO_PCI_PBA_OFF, 4), 2, "vector 1 pending");
+	struct state_writer w;
+	pci_saved(&w);
+
+	second_machine();
+	cr_assert_eq(pci_restored(w.data, w.len, &err), 0, "%s", err.msg);
+	cur_pio = &pio2;
+	cur_mmio = &mmio2;
+	cr_assert_eq(pci_function_bar_address(virtio_pci_function(vp2), 0), moved);
+	cr_assert_eq(rd(C(device_status), 1), 0x0f);
+	wr(C(queue_select), 0, 2);
+	cr_assert_eq(rd(C(queue_msix_vector), 2), 1);
+	cr_assert_eq(rd(C(queue_size), 2), QSIZE);
+	cr_assert_eq(rd(VIRTIO_PCI_PBA_OFF, 4), 2, "vector 1 still pending");
+	cr_assert_eq(rec2.sends, 0);
+	cfg_write(msix + PCI_MSIX_FLAGS, PCI_MSIX_FLAGS_ENABLE, 2);
+	cr_assert_eq(rec2.sends, 1);
+	cr_assert_eq(rec2.route_addr, 0xfee01000ull);
+	cr_assert_eq(rec2.route_data, 0x4052);
+	/* The restore kicked the enabled queue once: no buffer was waiting. */
+	cr_assert(wait_fd(f2.done_fd), "the restored queue was not kicked");
+	second_machine_end();
+	state_writer_free(&w);
+}
+
+/* Each impossible saved value is refused with its reason. */
+Test(virtio_pci, a_restore_refuses_what_the_function_cannot_hold)
+{
+	enable_bar();
+	struct state_writer w;
+	pci_saved(&w);
+	second_machine();
+	size_t dev_len;   /* the device's own part, before the function's config space */
+	{
+		struct state_writer d;
+		state_writer_init(&d);
+		virtio_device_save(&f.vdev, &d);
+		dev_len = d.len;
+		state_writer_free(&d);
+	}
+	struct { size_t at; uint8_t flip; const char *why; } cases[] = {
+		{ dev_len + PCI_VENDOR_ID, 0x01, "differs from its function's at read-only byte 0x00" },
+		{ dev_len + PCI_CONFIG_SIZE + 4 + 4 + 2, 0x40, "virtio-pci registers are malformed" },
+		{ w.len - 1, 0x01, "truncated" },
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t *copy = malloc(w.len);
+		memcpy(copy, w.data, w.len);
+		copy[cases[i].at] ^= cases[i].flip;
+		size_t len = cases[i].at == w.len - 1 ? w.len - 1 : w.len;
+		struct kvmini_error e = { 0 };
+		cr_assert_neq(pci_restored(copy, len, &e), 0, "case %u restored", i);
+		cr_assert(strstr(e.msg, cases[i].why), "case %u: %s", i, e.msg);
+		free(copy);
+	}
+	second_machine_end();
+	state_writer_free(&w);
 }
