@@ -4,7 +4,10 @@
  * the capabilities, MSI-X control, the PCI_CFG window), BAR 0's
  * registers wherever the guest put it (common config, ISR, device
  * config, notify, MSI-X table and PBA), guest RAM written so that rings
- * can be crafted, and queue kicks that make a device walk them. No KVM:
+ * can be crafted, and queue kicks that make a device walk them, and
+ * snapshots: the device, the function and the host saved, one byte
+ * flipped, and restored onto them (a refused restore is left as it
+ * is: every value is bounded where it is used). No KVM:
  * two plain buses, the board's MSI and doorbell handles absent or
  * counting, and the event loop's part (the kick) played in line. */
 #include <stdlib.h>
@@ -14,7 +17,8 @@
 #include "virtio/pci.h"
 
 /* One step: op (bit 0 write, bits 1-3 what), a 24-bit address, a size
- * selector, 4 data bytes. */
+ * selector, 4 data bytes. What 7 with data[0] == 0xee is a snapshot:
+ * byte (addr mod the length) of the saved state XORed with data[1]. */
 struct step {
 	uint8_t op, addr[3], size;
 	uint8_t data[4];
@@ -124,6 +128,30 @@ static void rig_free(struct rig *r)
 	free(r);
 }
 
+static void snapshot_turn(struct rig *r, uint32_t at, uint8_t flip)
+{
+	struct state_writer w;
+	struct state_reader rd;
+	struct kvmini_error err;
+	state_writer_init(&w);
+	virtio_device_lock(&r->f.vdev);
+	virtio_device_save(&r->f.vdev, &w);
+	virtio_pci_save(r->t, &w);
+	virtio_device_unlock(&r->f.vdev);
+	pci_host_save(&r->host, &w);
+	if (w.len)
+		w.data[at % w.len] ^= flip;
+	state_reader_init(&rd, w.data, w.len);
+	virtio_device_lock(&r->f.vdev);
+	int rc = virtio_device_restore(&r->f.vdev, &rd, &err);
+	if (rc == 0)
+		rc = virtio_pci_restore(r->t, &rd, &err);
+	virtio_device_unlock(&r->f.vdev);
+	if (rc == 0)
+		pci_host_restore(&r->host, &rd, &err);
+	state_writer_free(&w);
+}
+
 static void run_step(struct rig *r, const struct step *s)
 {
 	static const uint32_t sizes[4] = { 1, 2, 4, 8 };
@@ -152,6 +180,12 @@ static void run_step(struct rig *r, const struct step *s)
 	case 5:   /* guest RAM below 16 MiB: rings and descriptors */
 		guest_write(fuzz_guest_memory(), addr, data, 4);
 		break;
+	case 7:
+		if (s->data[0] == 0xee) {
+			snapshot_turn(r, addr, s->data[1]);
+			break;
+		}
+		/* fall through */
 	default:  /* config space through the host's own entry points */
 		if (write)
 			pci_host_config_write(&r->host, addr & 31, (addr >> 5) & 7, addr >> 12,
