@@ -74,6 +74,10 @@ struct machine_snapshot {
 	enum kvmini_irqchip irqchip;
 	uint64_t acpi_rsdp;
 	bool track_dirty_pages;
+	/* ACPI S3: the guest sleeps, or its wake is due (the vCPUs had not
+	 * yet gone to wake_vector when it was paused). */
+	bool suspended, wake_pending;
+	uint32_t wake_vector;
 	struct vcpu_state *vcpus;        /* cpus of them */
 	struct vm_kvm_state kvm;
 	const uint8_t *devices;

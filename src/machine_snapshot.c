@@ -49,11 +49,6 @@ static int snapshot_check(struct kvmini_vm *m, enum kvmini_snapshot_type type,
 		return kvmini_fail(err, KVMINI_E_USAGE, "the VM is not running");
 	if (!__atomic_load_n(&m->vm.paused, __ATOMIC_ACQUIRE))
 		return kvmini_fail(err, KVMINI_E_USAGE, "the VM must be paused for a snapshot");
-	/* The suspension (ACPI S3) and its pending wake are not in the
-	 * state: a restored guest would run on past its SLP_EN write. */
-	if (__atomic_load_n(&m->vm.suspended, __ATOMIC_ACQUIRE))
-		return kvmini_fail(err, KVMINI_E_USAGE, "snapshots of a guest suspended to RAM "
-				   "(ACPI S3) are not supported yet");
 	/* virtio-pci functions are saved with their devices; pci-testdev's
 	 * and bochs-display's state (its video memory) is not. */
 	if (m->cfg.testdev || m->cfg.display_bochs)
@@ -66,14 +61,24 @@ static int snapshot_check(struct kvmini_vm *m, enum kvmini_snapshot_type type,
 	return 0;
 }
 
+/* The machine record's flags byte (bit 0 was a bool of its own). */
+#define MACH_TRACK_DIRTY  1u
+#define MACH_SUSPENDED    2u   /* ACPI S3 */
+#define MACH_WAKE_PENDING 4u   /* woken, the vCPUs not yet at the vector: a u32 follows */
+
 static void mach_encode(const struct kvmini_vm *m, struct state_writer *w)
 {
+	bool suspended = __atomic_load_n(&m->vm.suspended, __ATOMIC_ACQUIRE);
+	bool pending = !suspended && vm_wake_pending(&m->vm);
 	state_put_u32(w, MACH_RECORD_VERSION);
 	state_put_u64(w, m->cfg.mem_size);
 	state_put_u32(w, m->vm.ncpus);
 	state_put_u32(w, m->vm.irqchip);
 	state_put_u64(w, m->acpi_rsdp);
-	state_put_u8(w, m->cfg.track_dirty_pages);
+	state_put_u8(w, (m->cfg.track_dirty_pages ? MACH_TRACK_DIRTY : 0) |
+			(suspended ? MACH_SUSPENDED : 0) | (pending ? MACH_WAKE_PENDING : 0));
+	if (pending)
+		state_put_u32(w, m->vm.wake_vector);
 }
 
 /* KVM's dirty logs of every RAM region as one bitmap over the memory
@@ -228,7 +233,9 @@ static int mach_decode(const struct snapshot_section *s, struct machine_snapshot
 	out->cpus = state_get_u32(&r);
 	uint32_t irqchip = state_get_u32(&r);
 	out->acpi_rsdp = state_get_u64(&r);
-	uint8_t track = state_get_u8(&r);
+	uint8_t flags = state_get_u8(&r);
+	if (flags & MACH_WAKE_PENDING)
+		out->wake_vector = state_get_u32(&r);   /* checked at the wake, as the FACS's */
 	if (state_reader_finish(&r, "snapshot machine record", err) < 0)
 		return -1;
 	if (version != MACH_RECORD_VERSION)
@@ -248,10 +255,13 @@ static int mach_decode(const struct snapshot_section *s, struct machine_snapshot
 	if (out->cpus > 1 && irqchip == KVMINI_IRQCHIP_NONE)
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot has %u vCPUs and no irqchip",
 				   out->cpus);
-	if (track > 1)
+	if ((flags & ~(MACH_TRACK_DIRTY | MACH_SUSPENDED | MACH_WAKE_PENDING)) ||
+	    (flags & MACH_SUSPENDED && flags & MACH_WAKE_PENDING))
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot machine record is malformed");
 	out->irqchip = irqchip;
-	out->track_dirty_pages = track;
+	out->track_dirty_pages = flags & MACH_TRACK_DIRTY;
+	out->suspended = flags & MACH_SUSPENDED;
+	out->wake_pending = flags & MACH_WAKE_PENDING;
 	return 0;
 }
 
@@ -408,6 +418,12 @@ static int state_apply(struct kvmini_vm *m, struct machine_snapshot *s,
 		return -1;
 	m->acpi_rsdp = s->acpi_rsdp;
 	m->loaded = true;
+	/* Asleep as it was: the vCPUs park until the wake (the devices'
+	 * state has what wakes it); a wake that was due happens at once. */
+	if (s->suspended || s->wake_pending)
+		vm_request_suspend(&m->vm);
+	if (s->wake_pending)
+		vm_wake(&m->vm, s->wake_vector);
 	return 0;
 }
 

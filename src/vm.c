@@ -450,6 +450,12 @@ void vm_wake(struct vm *vm, uint32_t vector)
 	pthread_mutex_unlock(&vm->lock);
 }
 
+bool vm_wake_pending(const struct vm *vm)
+{
+	return vm->ncpus && vm->vcpus[0].wake_seq != __atomic_load_n(&vm->wake_seq,
+								      __ATOMIC_ACQUIRE);
+}
+
 void vm_hold_vcpu(struct vm *vm, unsigned index, bool held)
 {
 	if (index >= vm->ncpus)

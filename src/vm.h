@@ -206,6 +206,9 @@ void vm_request_suspend(struct vm *vm);
  * IP = vector & 0xf (vector < 1 MiB, the caller checks), the others
  * wait for INIT/SIPI. Nothing when the VM is not suspended. Any thread. */
 void vm_wake(struct vm *vm, uint32_t vector);
+/* A paused VM was woken and its vCPUs have not yet gone to the vector
+ * (they do when they run again). */
+bool vm_wake_pending(const struct vm *vm);
 /* Keep one vCPU parked (held) or let it run when the VM is not paused. */
 void vm_hold_vcpu(struct vm *vm, unsigned index, bool held);
 

@@ -191,6 +191,7 @@ static void acpi_pm_save(void *dev, struct state_writer *w)
 	state_put_u16(w, pm->status);
 	state_put_u16(w, pm->enable);
 	state_put_u16(w, pm->control);
+	state_put_u8(w, pm->sleeping);   /* suspended to RAM, its wake still to come */
 	pthread_mutex_unlock(&pm->lock);
 }
 
@@ -198,15 +199,18 @@ static int acpi_pm_restore(void *dev, struct state_reader *r, struct kvmini_erro
 {
 	struct acpi_pm *pm = dev;
 	uint16_t status = state_get_u16(r), enable = state_get_u16(r), control = state_get_u16(r);
+	/* Snapshots from before S3 was saved end here. */
+	uint8_t sleeping = !r->failed && r->pos < r->len ? state_get_u8(r) : 0;
 	if (state_reader_finish(r, "ACPI PM", err) < 0)
 		return -1;
-	if (control != (PM1_CNT_SCI_EN | (control & PM1_CNT_WRITABLE)))
-		return kvmini_fail(err, KVMINI_E_USAGE,
-				   "ACPI PM: saved PM1_CNT 0x%04x is not one a guest can set", control);
+	if (control != (PM1_CNT_SCI_EN | (control & PM1_CNT_WRITABLE)) || sleeping > 1)
+		return kvmini_fail(err, KVMINI_E_USAGE, "ACPI PM: saved PM1_CNT 0x%04x or sleep "
+				   "state %u is not one a guest can set", control, sleeping);
 	pthread_mutex_lock(&pm->lock);
 	pm->status = status;
 	pm->enable = enable;
 	pm->control = control;
+	pm->sleeping = sleeping;
 	pthread_mutex_unlock(&pm->lock);
 	return 0;
 }

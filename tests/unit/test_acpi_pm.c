@@ -231,3 +231,42 @@ Test(acpi_pm, reset_wakes_nothing)
 	acpi_pm_line_changed(&pm, 8, true);
 	cr_assert_eq(rec.resumes, 0);
 }
+
+/* A snapshot of a guest asleep in S3 keeps it asleep: the restored
+ * block wakes it at the RTC's interrupt. Records from before the sleep
+ * state was saved (six bytes) still restore, awake; a sleep state that
+ * cannot be is refused. */
+Test(acpi_pm, a_restored_block_is_asleep_as_saved)
+{
+	facs_put(0x8000);
+	suspend(ACPI_PM1_EN_RTC);
+	struct state_writer w;
+	state_writer_init(&w);
+	acpi_pm_device.save_state(&pm, &w);
+	cr_assert_eq(w.len, 7);
+	struct acpi_pm back;
+	struct power_off_line line = { .off = record_off, .ctx = &rec };
+	acpi_pm_init(&back, &line);
+	struct sleep_line sleep = { .suspend = record_suspend, .resume = record_resume, .ctx = &rec };
+	struct reset_line reset = { .pull = record_reset, .ctx = &rec };
+	acpi_pm_init_sleep(&back, &sleep, &reset, &mem);
+	struct state_reader r;
+	struct kvmini_error err = { 0 };
+	state_reader_init(&r, w.data, w.len);
+	cr_assert_eq(acpi_pm_device.restore_state(&back, &r, &err), 0, "%s", err.msg);
+	acpi_pm_line_changed(&back, 8, true);
+	cr_assert_eq(rec.resumes, 1, "the restored block did not wake the guest");
+	cr_assert_eq(rec.vector, 0x8000);
+
+	state_reader_init(&r, w.data, 6);
+	cr_assert_eq(acpi_pm_device.restore_state(&back, &r, &err), 0, "%s", err.msg);
+	acpi_pm_line_changed(&back, 8, true);
+	cr_assert_eq(rec.resumes, 1, "a six-byte record is awake");
+
+	w.data[6] = 2;
+	state_reader_init(&r, w.data, w.len);
+	cr_assert_eq(acpi_pm_device.restore_state(&back, &r, &err), -1);
+	cr_assert(strstr(err.msg, "sleep state 2"), "%s", err.msg);
+	acpi_pm_destroy(&back);
+	state_writer_free(&w);
+}

@@ -21,6 +21,7 @@
 
 struct spec {
 	uint32_t mach_version;
+	uint8_t mach_flags;        /* 0: the good ones (dirty tracking) */
 	uint64_t mem;
 	uint32_t cpus, irqchip, vcpu_sections;
 	bool lapic_records;        /* VCPU sections carry a local APIC */
@@ -113,7 +114,9 @@ static void build(const struct spec *s)
 	state_put_u32(&w, s->cpus);
 	state_put_u32(&w, s->irqchip);
 	state_put_u64(&w, 0xe0000);
-	state_put_u8(&w, 1);
+	state_put_u8(&w, s->mach_flags ? s->mach_flags : 1);
+	if (s->mach_flags & 4)
+		state_put_u32(&w, 0x8000);   /* the wake's vector */
 	snapshot_add(&b, MACH, w.data, w.len);
 	state_writer_free(&w);
 	for (unsigned i = 0; i < s->vcpu_sections; i++)
@@ -208,6 +211,31 @@ Test(snapshot_machine, machine_record_refusals)
 	s.kvms_irqchip = false;
 	s.lapic_records = false;
 	expect_refused(&s, "2 vCPUs and no irqchip");
+	s = good;
+	s.mach_flags = 8;
+	expect_refused(&s, "machine record is malformed");
+	s = good;
+	s.mach_flags = 2 | 4;   /* asleep and woken at once */
+	expect_refused(&s, "machine record is malformed");
+}
+
+/* ACPI S3: asleep, or woken while paused with the vector to go to. */
+Test(snapshot_machine, the_machine_record_says_whether_the_guest_sleeps)
+{
+	struct spec s = good;
+	s.mach_flags = 1 | 2;
+	build(&s);
+	struct machine_snapshot ms;
+	struct kvmini_error err;
+	cr_assert_eq(machine_snapshot_decode(file.data, file.len, &ms, &err), 0, "%s", err.msg);
+	cr_assert(ms.track_dirty_pages && ms.suspended && !ms.wake_pending);
+	machine_snapshot_free(&ms);
+	s.mach_flags = 4;
+	build(&s);
+	cr_assert_eq(machine_snapshot_decode(file.data, file.len, &ms, &err), 0, "%s", err.msg);
+	cr_assert(!ms.track_dirty_pages && !ms.suspended && ms.wake_pending);
+	cr_assert_eq(ms.wake_vector, 0x8000);
+	machine_snapshot_free(&ms);
 }
 
 Test(snapshot_machine, section_refusals)
