@@ -557,7 +557,9 @@ static struct net_backend *full_create(const struct kvmini_net *cfg, struct net_
 	return &fb->be;
 }
 
-Test(virtio_net_backpressure, a_full_backend_holds_the_frame_and_stops_taking_more)
+/* A card on the full backend, frames "1" and "2" posted (heads in h)
+ * and kicked, the first refused. */
+static struct virtio_device *card_with_a_refused_frame(uint16_t h[2])
 {
 	ldrv_init(&d);
 	struct kvmini_net cfg = { .backend = KVMINI_NET_TAP };
@@ -567,13 +569,20 @@ Test(virtio_net_backpressure, a_full_backend_holds_the_frame_and_stops_taking_mo
 	cr_assert_not_null(vdev, "%s", err.msg);
 	ldrv_start(&d, vdev, 0);
 	fb->full = true;
-	uint8_t f1[HDR + 64] = { 0 }, f2[HDR + 64] = { 0 };
+	static uint8_t f1[HDR + 64], f2[HDR + 64];
 	frame_make(f1 + HDR, "1");
 	frame_make(f2 + HDR, "2");
-	uint16_t h1 = ldrv_post(&d, TXQ, f1, sizeof(f1), 0);
-	uint16_t h2 = ldrv_post(&d, TXQ, f2, sizeof(f2), 0);
+	h[0] = ldrv_post(&d, TXQ, f1, sizeof(f1), 0);
+	h[1] = ldrv_post(&d, TXQ, f2, sizeof(f2), 0);
 	ldrv_kick(&d, TXQ);
 	cr_assert(ldrv_wait_fd(fb->attempt_fd), "no transmit attempt");
+	return vdev;
+}
+
+Test(virtio_net_backpressure, a_full_backend_holds_the_frame_and_stops_taking_more)
+{
+	uint16_t h[2];
+	struct virtio_device *vdev = card_with_a_refused_frame(h);
 	/* Room again (as the tap's EPOLLOUT would say): under the card's
 	 * lock, so after the refused pump has returned. */
 	struct virtio_net *card = vdev->dev;
@@ -590,9 +599,9 @@ Test(virtio_net_backpressure, a_full_backend_holds_the_frame_and_stops_taking_mo
 	uint16_t id;
 	uint32_t len;
 	ldrv_wait_used(&d, TXQ, &id, &len);
-	cr_assert_eq(id, h1);
+	cr_assert_eq(id, h[0]);
 	ldrv_wait_used(&d, TXQ, &id, &len);
-	cr_assert_eq(id, h2);
+	cr_assert_eq(id, h[1]);
 	ldrv_fini(&d);
 }
 
@@ -601,21 +610,8 @@ Test(virtio_net_backpressure, a_full_backend_holds_the_frame_and_stops_taking_mo
  * a restored one, takes it again in order. */
 Test(virtio_net_backpressure, quiesce_gives_the_refused_frame_back_to_the_ring)
 {
-	ldrv_init(&d);
-	struct kvmini_net cfg = { .backend = KVMINI_NET_TAP };
-	struct virtio_device_env env = { .loop = d.loop, .log_fd = 2 };
-	struct kvmini_error err = { 0 };
-	struct virtio_device *vdev = virtio_net_create_with(&env, &cfg, full_create, &err);
-	cr_assert_not_null(vdev, "%s", err.msg);
-	ldrv_start(&d, vdev, 0);
-	fb->full = true;
-	uint8_t f1[HDR + 64] = { 0 }, f2[HDR + 64] = { 0 };
-	frame_make(f1 + HDR, "1");
-	frame_make(f2 + HDR, "2");
-	uint16_t h1 = ldrv_post(&d, TXQ, f1, sizeof(f1), 0);
-	uint16_t h2 = ldrv_post(&d, TXQ, f2, sizeof(f2), 0);
-	ldrv_kick(&d, TXQ);
-	cr_assert(ldrv_wait_fd(fb->attempt_fd), "no transmit attempt");
+	uint16_t h[2];
+	struct virtio_device *vdev = card_with_a_refused_frame(h);
 	struct virtio_net *card = vdev->dev;
 	virtio_net_lock(card);
 	cr_assert_eq(vdev->queues[TXQ].last_avail, 1, "the refused frame is held");
@@ -630,9 +626,9 @@ Test(virtio_net_backpressure, quiesce_gives_the_refused_frame_back_to_the_ring)
 	uint16_t id;
 	uint32_t len;
 	ldrv_wait_used(&d, TXQ, &id, &len);
-	cr_assert_eq(id, h1);
+	cr_assert_eq(id, h[0]);
 	ldrv_wait_used(&d, TXQ, &id, &len);
-	cr_assert_eq(id, h2);
+	cr_assert_eq(id, h[1]);
 	ldrv_fini(&d);
 }
 

@@ -119,6 +119,34 @@ static struct virtio_pci *vp;
 static struct kvmini_error err;
 static int log_pipe[2];
 
+/* A host on two buses placing BARs from mmio_base, the fake device on
+ * it at SLOT, its interrupts and INTx recorded in rec. */
+static void machine_make(struct bus *pio_bus, struct bus *mmio_bus, struct pci_host *h,
+			 struct fake *dev, struct board_rec *r, uint64_t mmio_base,
+			 struct virtio_pci **out)
+{
+	memcpy(dev->config, "config!", 8);
+	dev->done_fd = eventfd(0, EFD_CLOEXEC);
+	r->msi_fd = eventfd(0, EFD_CLOEXEC);
+	r->intx_fd = eventfd(0, EFD_CLOEXEC);
+	bus_init(pio_bus, "port");
+	bus_init(mmio_bus, "MMIO");
+	struct pci_host_config cfg = {
+		.pio = pio_bus, .mmio = mmio_bus, .ecam_base = ECAM,
+		.mmio_base = mmio_base, .mmio_end = WINDOW + (256 << 20), .io_base = 0xc000,
+		.io_end = 0x10000,
+	};
+	for (unsigned i = 0; i < PCI_INTX_LINES; i++)
+		cfg.intx[i] = (struct irq_line){ .set_level = rec_intx, .ctx = r, .line = 16 + i };
+	cr_assert_eq(pci_host_init(h, &cfg, &err), 0, "%s", err.msg);
+	virtio_device_init(&dev->vdev, &fake_ops, dev, 0, sizeof(dev->config), 2, 64);
+	struct virtio_pci_env env = {
+		.host = h, .slot = SLOT, .loop = loop, .mem = &mem, .log_fd = log_pipe[1],
+		.board = &rec_ops, .board_ctx = r,
+	};
+	cr_assert_not_null(*out = virtio_pci_create(&dev->vdev, &env, &err), "%s", err.msg);
+}
+
 static void setup(void)
 {
 	cur_slot = SLOT;
@@ -126,30 +154,11 @@ static void setup(void)
 	cur_mmio = &mmio;
 	memset(&f, 0, sizeof(f));
 	memset(&rec, 0, sizeof(rec));
-	memcpy(f.config, "config!", 8);
-	f.done_fd = eventfd(0, EFD_CLOEXEC);
 	cr_assert_eq(guest_memory_init(&mem, 16 * MIB, 0, &err), 0, "%s", err.msg);
 	cr_assert_eq(pipe(log_pipe), 0);
-	rec.msi_fd = eventfd(0, EFD_CLOEXEC);
-	rec.intx_fd = eventfd(0, EFD_CLOEXEC);
-	bus_init(&pio, "port");
-	bus_init(&mmio, "MMIO");
-	struct pci_host_config cfg = {
-		.pio = &pio, .mmio = &mmio, .ecam_base = ECAM,
-		.mmio_base = WINDOW, .mmio_end = WINDOW + (256 << 20), .io_base = 0xc000,
-		.io_end = 0x10000,
-	};
-	for (unsigned i = 0; i < PCI_INTX_LINES; i++)
-		cfg.intx[i] = (struct irq_line){ .set_level = rec_intx, .ctx = &rec, .line = 16 + i };
-	cr_assert_eq(pci_host_init(&host, &cfg, &err), 0, "%s", err.msg);
 	cr_assert_not_null(loop = event_loop_create("evloop", &err), "%s", err.msg);
 	cr_assert_eq(event_loop_start(loop, &err), 0, "%s", err.msg);
-	virtio_device_init(&f.vdev, &fake_ops, &f, 0, sizeof(f.config), 2, 64);
-	struct virtio_pci_env env = {
-		.host = &host, .slot = SLOT, .loop = loop, .mem = &mem, .log_fd = log_pipe[1],
-		.board = &rec_ops, .board_ctx = &rec,
-	};
-	cr_assert_not_null(vp = virtio_pci_create(&f.vdev, &env, &err), "%s", err.msg);
+	machine_make(&pio, &mmio, &host, &f, &rec, WINDOW, &vp);
 }
 
 static void teardown(void)
@@ -443,7 +452,10 @@ Test(virtio_pci, msix_routes_and_sends_the_queue_vector)
 	cr_assert_eq(rec.routes, 1, "an unchanged entry is not routed again");
 }
 
-Test(virtio_pci, masked_vector_is_pending_until_unmasked)
+/* MSI-X on with the function masked, queue 0 on vector 1 (0xfee01000,
+ * 0x4052), a buffer answered: vector 1 pending. Returns where the
+ * MSI-X capability is. */
+static unsigned vector_1_pending(void)
 {
 	enable_bar();
 	unsigned msix = find_msix();
@@ -457,6 +469,12 @@ Test(virtio_pci, masked_vector_is_pending_until_unmasked)
 	cr_assert(wait_fd(f.done_fd), "the device did not answer the kick");
 	cr_assert_eq(used_idx(), 1);
 	cr_assert_eq(rd(VIRTIO_PCI_PBA_OFF, 4), 2, "vector 1 pending");
+	return msix;
+}
+
+Test(virtio_pci, masked_vector_is_pending_until_unmasked)
+{
+	unsigned msix = vector_1_pending();
 	cr_assert_eq(rec.sends, 0, "sent while the function was masked");
 	/* Entry mask on, function mask off: still pending. */
 	wr(VIRTIO_PCI_MSIX_OFF + PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_VECTOR_CTRL, 1, 4);
@@ -572,28 +590,11 @@ static struct fake f2;
 static struct board_rec rec2;
 static struct virtio_pci *vp2;
 
+/* It places BARs elsewhere than the first, so a restored BAR is seen
+ * to come from the snapshot. */
 static void second_machine(void)
 {
-	memcpy(f2.config, "config!", 8);
-	f2.done_fd = eventfd(0, EFD_CLOEXEC);
-	rec2.msi_fd = eventfd(0, EFD_CLOEXEC);
-	rec2.intx_fd = eventfd(0, EFD_CLOEXEC);
-	bus_init(&pio2, "port");
-	bus_init(&mmio2, "MMIO");
-	struct pci_host_config cfg = {
-		.pio = &pio2, .mmio = &mmio2, .ecam_base = ECAM,
-		.mmio_base = WINDOW + (64 << 20), .mmio_end = WINDOW + (256 << 20),
-		.io_base = 0xc000, .io_end = 0x10000,
-	};
-	for (unsigned i = 0; i < PCI_INTX_LINES; i++)
-		cfg.intx[i] = (struct irq_line){ .set_level = rec_intx, .ctx = &rec2, .line = 16 + i };
-	cr_assert_eq(pci_host_init(&host2, &cfg, &err), 0, "%s", err.msg);
-	virtio_device_init(&f2.vdev, &fake_ops, &f2, 0, sizeof(f2.config), 2, 64);
-	struct virtio_pci_env env = {
-		.host = &host2, .slot = SLOT, .loop = loop, .mem = &mem, .log_fd = log_pipe[1],
-		.board = &rec_ops, .board_ctx = &rec2,
-	};
-	cr_assert_not_null(vp2 = virtio_pci_create(&f2.vdev, &env, &err), "%s", err.msg);
+	machine_make(&pio2, &mmio2, &host2, &f2, &rec2, WINDOW + (64 << 20), &vp2);
 }
 
 static void second_machine_end(void)
@@ -643,18 +644,8 @@ Test(virtio_pci, a_restored_function_is_where_the_guest_left_it)
 {
 	uint64_t moved = WINDOW + (128 << 20);
 	cfg_write(PCI_BASE_ADDRESS_0, (uint32_t)moved, 4);
-	enable_bar();
+	unsigned msix = vector_1_pending();
 	cr_assert_eq(bar0, moved);
-	unsigned msix = find_msix();
-	cfg_write(msix + PCI_MSIX_FLAGS, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL, 2);
-	msix_entry(1, 0xfee01000, 0x4052, false);
-	negotiate();
-	queue_setup(1);
-	driver_ok();
-	post_buffer();
-	kick(0);
-	cr_assert(wait_fd(f.done_fd), "the device did not answer the kick");
-	cr_assert_eq(rd(VIRTIO_PCI_PBA_OFF, 4), 2, "vector 1 pending");
 	struct state_writer w;
 	pci_saved(&w);
 
