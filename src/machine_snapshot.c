@@ -50,11 +50,13 @@ static int snapshot_check(struct kvmini_vm *m, enum kvmini_snapshot_type type,
 	if (!__atomic_load_n(&m->vm.paused, __ATOMIC_ACQUIRE))
 		return kvmini_fail(err, KVMINI_E_USAGE, "the VM must be paused for a snapshot");
 	/* virtio-pci functions are saved with their devices; pci-testdev's
-	 * and bochs-display's state (its video memory) is not. */
-	if (m->cfg.testdev || m->cfg.display_bochs)
+	 * state and a display's (its mode and video memory, which is not
+	 * RAM) are not, and a restored VM would miss them. */
+	if (m->cfg.testdev || m->cfg.display_width || m->cfg.display_height)
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshots of VMs with %s are not "
 				   "supported yet",
-				   m->cfg.testdev ? "--testdev's pci-testdev" : "bochs-display");
+				   m->cfg.testdev ? "--testdev's pci-testdev"
+				   : m->cfg.display_bochs ? "bochs-display" : "a display (--display)");
 	if (type == KVMINI_SNAPSHOT_DIFF && !m->cfg.track_dirty_pages)
 		return kvmini_fail(err, KVMINI_E_USAGE, "diff snapshots need dirty page tracking "
 				   "(track_dirty_pages)");
