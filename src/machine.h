@@ -88,6 +88,11 @@ struct machine_snapshot {
 	size_t split_len;
 	/* VIRT: the virtio devices; NULL without any. */
 	struct machine_snapshot_virtio *virtio;
+	/* DISP: a --display's size and its video memory (pixels_len bytes,
+	 * whole pages, into the file's buffer); width 0 without one. */
+	unsigned display_width, display_height;
+	const uint8_t *pixels;
+	size_t pixels_len;
 };
 
 int machine_snapshot_decode(const uint8_t *data, size_t len, struct machine_snapshot *out,

@@ -7,7 +7,8 @@
  *   SPLT  with --irqchip split only: kvmini's own 8259s, IOAPIC and PIT
  *         (split_irqchip_save());
  *   VIRT  with virtio devices only: their configuration and state
- *         (machine_snapshot_virtio.c).
+ *         (machine_snapshot_virtio.c);
+ *   DISP  with --display only: its size and video memory (not RAM).
  * RAM goes to a separate memory file (memory_file.c). Restoring checks
  * the whole snapshot first (machine_snapshot_decode(), pure) and only
  * then opens KVM. */
@@ -23,11 +24,14 @@
 #include "vm_state.h"
 #include "board/split_irqchip.h"
 #include "board/virtio.h"
+#include "display/framebuffer.h"
 
 #define SNAPSHOT_TAG_MACH SNAPSHOT_TAG('M', 'A', 'C', 'H')
 #define SNAPSHOT_TAG_DEVS SNAPSHOT_TAG('D', 'E', 'V', 'S')
 #define SNAPSHOT_TAG_SPLT SNAPSHOT_TAG('S', 'P', 'L', 'T')
 #define SNAPSHOT_TAG_VIRT SNAPSHOT_TAG('V', 'I', 'R', 'T')
+#define SNAPSHOT_TAG_DISP SNAPSHOT_TAG('D', 'I', 'S', 'P')
+#define DISP_RECORD_VERSION 1
 #define SNAPSHOT_FILE_MAX (64u << 20)
 #define MACH_RECORD_VERSION 1
 #define PAGE 4096ull
@@ -49,14 +53,13 @@ static int snapshot_check(struct kvmini_vm *m, enum kvmini_snapshot_type type,
 		return kvmini_fail(err, KVMINI_E_USAGE, "the VM is not running");
 	if (!__atomic_load_n(&m->vm.paused, __ATOMIC_ACQUIRE))
 		return kvmini_fail(err, KVMINI_E_USAGE, "the VM must be paused for a snapshot");
-	/* virtio-pci functions are saved with their devices; pci-testdev's
-	 * state and a display's (its mode and video memory, which is not
-	 * RAM) are not, and a restored VM would miss them. */
-	if (m->cfg.testdev || m->cfg.display_width || m->cfg.display_height)
+	/* virtio-pci functions are saved with their devices, a --display
+	 * with its video memory; pci-testdev's state and the Bochs
+	 * display's (its registers and movable video memory) are not. */
+	if (m->cfg.testdev || m->cfg.display_bochs)
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshots of VMs with %s are not "
 				   "supported yet",
-				   m->cfg.testdev ? "--testdev's pci-testdev"
-				   : m->cfg.display_bochs ? "bochs-display" : "a display (--display)");
+				   m->cfg.testdev ? "--testdev's pci-testdev" : "bochs-display");
 	if (type == KVMINI_SNAPSHOT_DIFF && !m->cfg.track_dirty_pages)
 		return kvmini_fail(err, KVMINI_E_USAGE, "diff snapshots need dirty page tracking "
 				   "(track_dirty_pages)");
@@ -181,6 +184,17 @@ static int sections_build(struct kvmini_vm *m, struct snapshot_builder *b,
 		failed |= w.failed;
 		state_writer_free(&w);
 	}
+	if (m->fb.pixels) {   /* paused: the guest does not write it now */
+		state_writer_init(&w);
+		state_put_u32(&w, DISP_RECORD_VERSION);
+		state_put_u32(&w, m->fb.width);
+		state_put_u32(&w, m->fb.height);
+		state_put_u64(&w, m->fb.size);
+		state_put_bytes(&w, m->fb.pixels, m->fb.size);
+		snapshot_add(b, SNAPSHOT_TAG_DISP, w.data, w.len);
+		failed |= w.failed;
+		state_writer_free(&w);
+	}
 	if (m->board.nvirtio) {
 		state_writer_init(&w);
 		int rc = machine_snapshot_virtio_encode(m, &w, err);
@@ -272,7 +286,8 @@ static int sections_known(const struct snapshot_view *v, struct kvmini_error *er
 	for (unsigned i = 0; i < v->count; i++) {
 		uint32_t t = v->sections[i].tag;
 		if (t != SNAPSHOT_TAG_MACH && t != SNAPSHOT_TAG_VCPU && t != SNAPSHOT_TAG_KVMS &&
-		    t != SNAPSHOT_TAG_DEVS && t != SNAPSHOT_TAG_SPLT && t != SNAPSHOT_TAG_VIRT)
+		    t != SNAPSHOT_TAG_DEVS && t != SNAPSHOT_TAG_SPLT && t != SNAPSHOT_TAG_VIRT &&
+		    t != SNAPSHOT_TAG_DISP)
 			return kvmini_fail(err, KVMINI_E_USAGE, "snapshot section %.4s is unknown "
 					   "(a newer kvmini's?)", (const char *)&t);
 	}
@@ -280,8 +295,40 @@ static int sections_known(const struct snapshot_view *v, struct kvmini_error *er
 	    snapshot_count(v, SNAPSHOT_TAG_DEVS) != 1)
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot needs one MACH, KVMS and DEVS "
 				   "section each");
-	if (snapshot_count(v, SNAPSHOT_TAG_VIRT) > 1)
-		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot has more than one VIRT section");
+	for (unsigned i = 0; i < 2; i++) {
+		uint32_t tag = i ? SNAPSHOT_TAG_DISP : SNAPSHOT_TAG_VIRT;
+		if (snapshot_count(v, tag) > 1)
+			return kvmini_fail(err, KVMINI_E_USAGE, "snapshot has more than one %.4s "
+					   "section", (const char *)&tag);
+	}
+	return 0;
+}
+
+/* The display's size as --display takes it, and exactly the whole
+ * pages of video memory that size maps. */
+static int disp_decode(const struct snapshot_section *s, struct machine_snapshot *out,
+		       struct kvmini_error *err)
+{
+	if (!s)
+		return 0;
+	struct state_reader r;
+	state_reader_init(&r, s->data, s->len);
+	uint32_t version = state_get_u32(&r), width = state_get_u32(&r);
+	uint32_t height = state_get_u32(&r);
+	uint64_t size = state_get_u64(&r);
+	uint64_t bytes = (uint64_t)width * height * FB_BYTES_PER_PIXEL;
+	bool ok = !r.failed && version == DISP_RECORD_VERSION && width >= FB_MIN_SIDE &&
+		  width <= FB_MAX_SIDE && height >= FB_MIN_SIDE && height <= FB_MAX_SIDE &&
+		  bytes <= FB_MAX_BYTES && size == ((bytes + FB_PAGE_SIZE - 1) & ~(FB_PAGE_SIZE - 1));
+	const uint8_t *pixels = ok ? state_get_span(&r, size) : NULL;
+	if (!pixels)
+		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot display record is malformed");
+	if (state_reader_finish(&r, "snapshot display record", err) < 0)
+		return -1;
+	out->display_width = width;
+	out->display_height = height;
+	out->pixels = pixels;
+	out->pixels_len = size;
 	return 0;
 }
 
@@ -336,6 +383,8 @@ int machine_snapshot_decode(const uint8_t *data, size_t len, struct machine_snap
 	const struct snapshot_section *virt = snapshot_find(v, SNAPSHOT_TAG_VIRT, 0);
 	if (rc == 0 && virt)
 		rc = machine_snapshot_virtio_decode(virt->data, virt->len, &out->virtio, err);
+	if (rc == 0)
+		rc = disp_decode(snapshot_find(v, SNAPSHOT_TAG_DISP, 0), out, err);
 	free(v);
 	if (rc < 0)
 		machine_snapshot_free(out);
@@ -448,6 +497,17 @@ static struct kvmini_vm *restore_from(const struct kvmini_config *cfg,
 	}
 	if (s->virtio)
 		machine_snapshot_virtio_configure(s->virtio, &c);
+	/* The display comes from the snapshot; one the caller asked for
+	 * (a --display before PUT /snapshot/load) must be the same. */
+	if ((cfg->display_width || cfg->display_height || cfg->display_bochs) &&
+	    (cfg->display_bochs || cfg->display_width != s->display_width ||
+	     cfg->display_height != s->display_height)) {
+		kvmini_fail(err, KVMINI_E_USAGE, "the snapshot's display is not the one asked for "
+			    "(%ux%u saved)", s->display_width, s->display_height);
+		return NULL;
+	}
+	c.display_width = s->display_width;
+	c.display_height = s->display_height;
 	int fd = open(mem_paths[0], O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		kvmini_fail_errno(err, KVMINI_E_USAGE, errno, "cannot open memory file '%s'",
@@ -467,6 +527,8 @@ static struct kvmini_vm *restore_from(const struct kvmini_config *cfg,
 	if (m) {     /* its disks' configuration is the snapshot's */
 		m->restored_virtio = s->virtio;
 		s->virtio = NULL;
+		if (s->pixels && s->pixels_len == m->fb.size)   /* the same size: the same pages */
+			memcpy(m->fb.pixels, s->pixels, s->pixels_len);
 	}
 	if (m && (diffs_apply(m, mem_paths + 1, nmem - 1, err) < 0 || state_apply(m, s, err) < 0)) {
 		kvmini_vm_destroy(m);

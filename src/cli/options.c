@@ -628,6 +628,10 @@ static const struct option restore_long_options[] = {
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
 	{ "vconsole", required_argument, NULL, OPT_VCONSOLE },   /* the saved console's ends */
+	/* The saved display's viewers. */
+	{ "vnc", required_argument, NULL, OPT_VNC },
+	{ "vnc-password-file", required_argument, NULL, OPT_VNC_PASSWORD_FILE },
+	{ "screenshot-on-exit", required_argument, NULL, OPT_SCREENSHOT_ON_EXIT },
 	{ NULL, 0, NULL, 0 },
 };
 

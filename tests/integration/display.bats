@@ -295,6 +295,33 @@ expected_pattern() {
 	assert_status 0
 }
 
+# The display's video memory is not RAM: a snapshot carries it in its
+# DISP section, and the restored VM shows what the guest had drawn
+# (it does not draw again), through the API and to a VNC viewer.
+@test "display (KVM): a snapshot keeps the screen: the restored VM's screenshot is the drawing" {
+	needs_kvm
+	expected_pattern
+	start_api --display 320x200 --timeout 300 "$GUESTS/display.elf"
+	wait_for_text "$OUT" ready
+	api PATCH /vm '{"state": "Paused"}'
+	assert_api 204 ""
+	api PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$W/snap\", \"mem_file_path\": \"$W/mem\"}"
+	assert_api 204 ""
+	kill "$KPID"; wait "$KPID" || true; KPID=
+	rm -f "$SOCK"
+	start_api_cmd restore --timeout 300 --snapshot "$W/snap" --mem "$W/mem"
+	kvmini ctl "$SOCK" screenshot "$W/restored.png"
+	assert_status 0
+	run "$SAME" "$W/expected.png" "$W/restored.png"
+	assert_status 0
+	kill "$KPID"; wait "$KPID" || true; KPID=
+	# A restore that asks for another display is refused.
+	rm -f "$SOCK"
+	start_api --display 640x480
+	api PUT /snapshot/load "{\"snapshot_path\": \"$W/snap\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$W/mem\"}}"
+	assert_api 400 "$(fault "Cannot load the snapshot: the snapshot's display is not the one asked for (320x200 saved)")"
+}
+
 @test "display (KVM): the API's SendCtrlAltDel types Ctrl+Alt+Del at the guest" {
 	needs_kvm
 	start_api --display 320x200 --timeout 300 "$GUESTS/display.elf"

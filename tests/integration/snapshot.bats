@@ -284,19 +284,13 @@ assert_continues() {
 	[ ! -e "$BATS_TEST_TMPDIR/s" ]
 }
 
-@test "snapshot: display VMs are refused (their mode and video memory are not saved yet)" {
+@test "snapshot: a bochs-display VM is refused (its registers and video memory are not saved yet)" {
 	needs_kvm
-	local opts what
-	for opts in "320x200,bochs-display|bochs-display" "320x200|a display (--display)"; do
-		what=${opts#*|}
-		start_api --display "${opts%|*}" --timeout 120 "$GUESTS/sequence.elf"
-		wait_for_text "$OUT" "10 "
-		api PATCH /vm '{"state": "Paused"}'
-		assert_api 204 ""
-		api PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$BATS_TEST_TMPDIR/s\", \"mem_file_path\": \"$BATS_TEST_TMPDIR/m\"}"
-		assert_api 400 "$(fault "Cannot create the snapshot: snapshots of VMs with $what are not supported yet")"
-		[ ! -e "$BATS_TEST_TMPDIR/s" ]
-		kill "$KPID"; wait "$KPID" || true; KPID=
-		rm -f "$SOCK"
-	done
+	start_api --display 320x200,bochs-display --timeout 120 "$GUESTS/sequence.elf"
+	wait_for_text "$OUT" "10 "
+	api PATCH /vm '{"state": "Paused"}'
+	assert_api 204 ""
+	api PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$BATS_TEST_TMPDIR/s\", \"mem_file_path\": \"$BATS_TEST_TMPDIR/m\"}"
+	assert_api 400 "$(fault "Cannot create the snapshot: snapshots of VMs with bochs-display are not supported yet")"
+	[ ! -e "$BATS_TEST_TMPDIR/s" ]
 }

@@ -35,6 +35,8 @@ struct spec {
 	bool splt_extra;           /* a byte too many */
 	const struct state_writer *virt;   /* VIRT sections' bytes; NULL: none */
 	unsigned virt_count;
+	const struct state_writer *disp;   /* DISP sections' bytes; NULL: none */
+	unsigned disp_count;
 };
 
 static struct state_writer file;
@@ -136,6 +138,8 @@ static void build(const struct spec *s)
 	splt_section(&b, s);
 	for (unsigned i = 0; s->virt && i < s->virt_count; i++)
 		snapshot_add(&b, SNAPSHOT_TAG('V', 'I', 'R', 'T'), s->virt->data, s->virt->len);
+	for (unsigned i = 0; s->disp && i < s->disp_count; i++)
+		snapshot_add(&b, SNAPSHOT_TAG('D', 'I', 'S', 'P'), s->disp->data, s->disp->len);
 	state_writer_free(&file);
 	cr_assert_eq(snapshot_finish(&b, &file, &err), 0);
 	snapshot_builder_free(&b);
@@ -585,4 +589,64 @@ Test(snapshot_machine, virt_refusals)
 	v = good_virt;
 	v.extra = true;
 	expect_virt_refused(&v, 1, "snapshot virtio record");
+}
+
+/* ---- the DISP section: a --display's size and video memory ---- */
+
+static void disp_build(struct state_writer *w, uint32_t width, uint32_t height, uint64_t size,
+		       size_t bytes)
+{
+	state_writer_init(w);
+	state_put_u32(w, 1);
+	state_put_u32(w, width);
+	state_put_u32(w, height);
+	state_put_u64(w, size);
+	for (size_t i = 0; i < bytes; i++)
+		state_put_u8(w, (uint8_t)i);
+}
+
+static int disp_decoded(uint32_t width, uint32_t height, uint64_t size, size_t bytes,
+			unsigned count, struct machine_snapshot *ms, struct kvmini_error *err)
+{
+	struct state_writer w;
+	disp_build(&w, width, height, size, bytes);
+	struct spec s = good;
+	s.disp = &w;
+	s.disp_count = count;
+	build(&s);
+	state_writer_free(&w);
+	return machine_snapshot_decode(file.data, file.len, ms, err);
+}
+
+Test(snapshot_machine, a_disp_section_gives_the_display_and_its_pixels)
+{
+	struct machine_snapshot ms;
+	struct kvmini_error err;
+	/* 40x30: 4800 bytes of pixels, two whole pages mapped. */
+	cr_assert_eq(disp_decoded(40, 30, 8192, 8192, 1, &ms, &err), 0, "%s", err.msg);
+	cr_assert_eq(ms.display_width, 40);
+	cr_assert_eq(ms.display_height, 30);
+	cr_assert_eq(ms.pixels_len, 8192);
+	cr_assert_eq(ms.pixels[4799], (uint8_t)4799);
+	machine_snapshot_free(&ms);
+	build(&good);
+	cr_assert_eq(machine_snapshot_decode(file.data, file.len, &ms, &err), 0, "%s", err.msg);
+	cr_assert_eq(ms.display_width, 0);
+	cr_assert_null(ms.pixels);
+	machine_snapshot_free(&ms);
+}
+
+Test(snapshot_machine, disp_refusals)
+{
+	struct machine_snapshot ms;
+	struct kvmini_error err;
+	cr_assert_eq(disp_decoded(40, 30, 4096, 4096, 1, &ms, &err), -1, "fewer pages than the size maps");
+	cr_assert(strstr(err.msg, "display record is malformed"), "%s", err.msg);
+	cr_assert_eq(disp_decoded(15, 30, 4096, 4096, 1, &ms, &err), -1, "narrower than --display takes");
+	cr_assert_eq(disp_decoded(4097, 16, 266240, 266240, 1, &ms, &err), -1, "wider");
+	cr_assert_eq(disp_decoded(40, 30, 8192, 8191, 1, &ms, &err), -1, "pixels cut short");
+	cr_assert_eq(disp_decoded(40, 30, 8192, 8193, 1, &ms, &err), -1, "a byte too many");
+	cr_assert(strstr(err.msg, "snapshot display record"), "%s", err.msg);
+	cr_assert_eq(disp_decoded(40, 30, 8192, 8192, 2, &ms, &err), -1);
+	cr_assert(strstr(err.msg, "more than one DISP section"), "%s", err.msg);
 }
