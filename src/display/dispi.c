@@ -76,10 +76,12 @@ uint16_t dispi_read(const struct dispi *d, unsigned index)
 	}
 }
 
+#define ENABLE_KEPT (DISPI_ENABLED | DISPI_GETCAPS | DISPI_8BIT_DAC | DISPI_LFB_ENABLED)
+
 /* ENABLE: turning on checks the mode and resets the virtual screen. */
 static enum dispi_effect enable_write(struct dispi *d, uint16_t value)
 {
-	uint16_t keep = DISPI_ENABLED | DISPI_GETCAPS | DISPI_8BIT_DAC | DISPI_LFB_ENABLED;
+	uint16_t keep = ENABLE_KEPT;
 	bool was_on = enabled(d);
 	bool on = value & DISPI_ENABLED;
 	if (on && !was_on && !area_fits(d, d->reg[DISPI_XRES], d->reg[DISPI_YRES],
@@ -157,5 +159,23 @@ bool dispi_mode(const struct dispi *d, struct fb_mode *mode)
 		.offset = d->reg[DISPI_Y_OFFSET] * stride +
 			  (uint64_t)d->reg[DISPI_X_OFFSET] * FB_BYTES_PER_PIXEL,
 	};
+	return true;
+}
+
+bool dispi_restore(struct dispi *d, const uint16_t reg[DISPI_REGS])
+{
+	struct dispi saved = { .vram = d->vram };
+	memcpy(saved.reg, reg, sizeof(saved.reg));
+	bool on = reg[DISPI_ENABLE] & DISPI_ENABLED;
+	if (reg[DISPI_ID] < DISPI_ID0 || reg[DISPI_ID] > DISPI_ID5 ||
+	    reg[DISPI_XRES] < FB_MIN_SIDE || reg[DISPI_XRES] > FB_MAX_SIDE ||
+	    reg[DISPI_YRES] < FB_MIN_SIDE || reg[DISPI_YRES] > FB_MAX_SIDE ||
+	    reg[DISPI_BPP] != DISPI_BPP_ONLY || (reg[DISPI_ENABLE] & ~ENABLE_KEPT) ||
+	    reg[DISPI_VIRT_HEIGHT] != virt_height(d, reg[DISPI_VIRT_WIDTH]) ||
+	    reg[DISPI_VIDEO_MEMORY_64K] != d->reg[DISPI_VIDEO_MEMORY_64K] ||
+	    (on && !current_fits(&saved, reg[DISPI_VIRT_WIDTH], reg[DISPI_X_OFFSET],
+				 reg[DISPI_Y_OFFSET])))
+		return false;
+	memcpy(d->reg, reg, sizeof(d->reg));
 	return true;
 }

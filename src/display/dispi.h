@@ -70,5 +70,9 @@ uint16_t dispi_read(const struct dispi *d, unsigned index);
 enum dispi_effect dispi_write(struct dispi *d, unsigned index, uint16_t value);
 /* The visible mode; false while the display is off. */
 bool dispi_mode(const struct dispi *d, struct fb_mode *mode);
+/* Saved registers onto d (same memory size): false, d unchanged, when
+ * no sequence of writes could have left them so (the invariant above,
+ * values each write refuses, a derived register not what it derives). */
+bool dispi_restore(struct dispi *d, const uint16_t reg[DISPI_REGS]);
 
 #endif

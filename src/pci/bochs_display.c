@@ -257,3 +257,32 @@ uint64_t bochs_display_vram_address(const struct bochs_display *d)
 {
 	return pci_function_bar_address(&d->fn, BOCHS_VRAM_BAR);
 }
+
+/* ---- snapshots ---- */
+
+void bochs_display_save(struct bochs_display *d, struct state_writer *w)
+{
+	pthread_mutex_lock(&d->lock);
+	pci_function_save(&d->fn, w);
+	for (unsigned i = 0; i < DISPI_REGS; i++)
+		state_put_u16(w, d->dispi.reg[i]);
+	pthread_mutex_unlock(&d->lock);
+}
+
+int bochs_display_restore(struct bochs_display *d, struct state_reader *r,
+			  struct kvmini_error *err)
+{
+	if (pci_function_restore(&d->fn, r, err) < 0)
+		return -1;
+	uint16_t reg[DISPI_REGS];
+	for (unsigned i = 0; i < DISPI_REGS; i++)
+		reg[i] = state_get_u16(r);
+	pthread_mutex_lock(&d->lock);
+	bool ok = !r->failed && dispi_restore(&d->dispi, reg);
+	struct fb_mode mode;
+	if (ok && dispi_mode(&d->dispi, &mode))
+		framebuffer_set_mode(d->fb, &mode);
+	pthread_mutex_unlock(&d->lock);
+	return ok ? 0 : kvmini_fail(err, KVMINI_E_USAGE, "bochs-display: saved DISPI registers "
+				    "are not ones a guest can set");
+}

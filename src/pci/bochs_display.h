@@ -85,6 +85,15 @@ int bochs_display_init(struct bochs_display *d, const struct bochs_display_env *
 		       struct kvmini_error *err);
 void bochs_display_destroy(struct bochs_display *d);
 
+/* Snapshots: the function's config space and the DISPI registers (the
+ * video memory is the machine's framebuffer, saved with it). A restore
+ * refuses registers no guest could have set, and shows the saved mode
+ * without clearing the memory; BAR 0's slot follows when the PCI host's
+ * restore maps the BARs. */
+void bochs_display_save(struct bochs_display *d, struct state_writer *w);
+int bochs_display_restore(struct bochs_display *d, struct state_reader *r,
+			  struct kvmini_error *err);
+
 /* Where BAR 0 is placed now (for the boot's screen_info). */
 uint64_t bochs_display_vram_address(const struct bochs_display *d);
 

@@ -278,3 +278,40 @@ void pci_testdev_destroy(struct pci_testdev *d)
 	pthread_mutex_destroy(&d->lock);
 	eventfds_close(d);
 }
+
+/* ---- snapshots ---- */
+
+void pci_testdev_save(struct pci_testdev *d, struct state_writer *w)
+{
+	pthread_mutex_lock(&d->lock);
+	pci_function_save(&d->fn, w);
+	state_put_u8(w, (uint8_t)(d->current < 0 ? 0xff : d->current));
+	for (unsigned t = 0; t < 2 * PCI_TESTDEV_TESTS; t++) {
+		struct pci_testdev_test *test = &d->tests[t];
+		test_count_add(test, test_eventfd_take(test));
+		state_put_u32(w, get_le32(test->hdr + PCI_TESTDEV_HDR_COUNT));
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+int pci_testdev_restore(struct pci_testdev *d, struct state_reader *r, struct kvmini_error *err)
+{
+	if (pci_function_restore(&d->fn, r, err) < 0)
+		return -1;
+	uint8_t current = state_get_u8(r);
+	uint32_t counts[2 * PCI_TESTDEV_TESTS];
+	for (unsigned t = 0; t < 2 * PCI_TESTDEV_TESTS; t++)
+		counts[t] = state_get_u32(r);
+	if (r->failed || (current != 0xff && current >= 2 * PCI_TESTDEV_TESTS))
+		return kvmini_fail(err, KVMINI_E_USAGE, "pci-testdev: saved state is malformed");
+	pthread_mutex_lock(&d->lock);
+	if (d->current >= 0)
+		doorbell_unbind(d, &d->tests[d->current]);
+	for (unsigned t = 0; t < 2 * PCI_TESTDEV_TESTS; t++) {
+		test_eventfd_take(&d->tests[t]);
+		put_le32(d->tests[t].hdr + PCI_TESTDEV_HDR_COUNT, counts[t]);
+	}
+	d->current = current == 0xff ? -1 : current;
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+}

@@ -81,4 +81,11 @@ int pci_testdev_init(struct pci_testdev *d, struct pci_host *h, unsigned slot,
 /* Unplugged, its doorbell unbound, its eventfds closed. */
 void pci_testdev_destroy(struct pci_testdev *d);
 
+/* Snapshots: the function's config space, the selected test and every
+ * test's count (with what its eventfd counted). A restore refuses a
+ * test that does not exist; the selected test's doorbell is bound again
+ * when the PCI host's restore maps the BARs. */
+void pci_testdev_save(struct pci_testdev *d, struct state_writer *w);
+int pci_testdev_restore(struct pci_testdev *d, struct state_reader *r, struct kvmini_error *err);
+
 #endif

@@ -416,3 +416,70 @@ Test(bochs_display, damage_follows_the_offset_and_stride)
 	free(dirty);
 	free(shadow);
 }
+
+/* ---- snapshots ---- */
+
+/* The model takes back any registers a guest's writes could leave, and
+ * nothing else. */
+Test(dispi, restore_takes_what_writes_can_leave_and_nothing_else)
+{
+	dispi_write(&d, DISPI_ENABLE, 0);
+	dispi_write(&d, DISPI_XRES, 320);
+	dispi_write(&d, DISPI_YRES, 200);
+	dispi_write(&d, DISPI_ENABLE, DISPI_ENABLED | DISPI_LFB_ENABLED | DISPI_NOCLEARMEM);
+	dispi_write(&d, DISPI_VIRT_WIDTH, 400);
+	dispi_write(&d, DISPI_X_OFFSET, 10);
+	uint16_t saved[DISPI_REGS];
+	memcpy(saved, d.reg, sizeof(saved));
+	struct dispi back;
+	dispi_init(&back, VRAM, 640, 480);
+	cr_assert(dispi_restore(&back, saved));
+	cr_assert_arr_eq(back.reg, saved, sizeof(saved));
+	struct dispi before = back;
+	uint16_t bad[DISPI_REGS];
+	static const struct { unsigned reg; uint16_t value; } cases[] = {
+		{ DISPI_BPP, 16 }, { DISPI_XRES, 8 }, { DISPI_ID, 0xb0c6 },
+		{ DISPI_ENABLE, DISPI_ENABLED | DISPI_NOCLEARMEM },
+		{ DISPI_VIRT_HEIGHT, 1 }, { DISPI_Y_OFFSET, 0xffff },
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memcpy(bad, saved, sizeof(bad));
+		bad[cases[i].reg] = cases[i].value;
+		cr_assert_not(dispi_restore(&back, bad), "case %u restored", i);
+		cr_assert_arr_eq(back.reg, before.reg, sizeof(back.reg), "case %u changed it", i);
+	}
+}
+
+/* The function's BARs and mode come back: the slot at the saved BAR 0,
+ * the framebuffer in the saved mode, the memory not cleared. */
+Test(bochs_display, a_restored_function_shows_the_saved_mode_where_it_was)
+{
+	cf8_write32(PCI_BASE_ADDRESS_0, (uint32_t)(WINDOW + 2 * VRAM));   /* clear of BAR 2 */
+	dispi_put(DISPI_ENABLE, 0);
+	dispi_put(DISPI_XRES, 320);
+	dispi_put(DISPI_YRES, 200);
+	dispi_put(DISPI_ENABLE, DISPI_ENABLED | DISPI_LFB_ENABLED);
+	fb.pixels[0] = 0x5a;
+	struct state_writer w;
+	state_writer_init(&w);
+	bochs_display_save(&dev, &w);
+	pci_host_save(&host, &w);
+	cf8_write32(PCI_BASE_ADDRESS_0, (uint32_t)WINDOW);
+	dispi_put(DISPI_ENABLE, 0);
+	struct state_reader r;
+	state_reader_init(&r, w.data, w.len);
+	cr_assert_eq(bochs_display_restore(&dev, &r, &err), 0, "%s", err.msg);
+	cr_assert_eq(pci_host_restore(&host, &r, &err), 0, "%s", err.msg);
+	cr_assert(slot_on && slot_at == WINDOW + 2 * VRAM, "the slot at 0x%llx",
+		  (unsigned long long)slot_at);
+	struct framebuffer view;
+	framebuffer_view(&fb, &view);
+	cr_assert(view.width == 320 && view.height == 200, "%ux%u", view.width, view.height);
+	cr_assert_eq(fb.pixels[0], 0x5a, "the memory was cleared");
+	/* Registers no guest could set are refused. */
+	w.data[PCI_CONFIG_SIZE + 2 * DISPI_BPP] = 16;
+	state_reader_init(&r, w.data, w.len);
+	cr_assert_eq(bochs_display_restore(&dev, &r, &err), -1);
+	cr_assert(strstr(err.msg, "saved DISPI registers"), "%s", err.msg);
+	state_writer_free(&w);
+}

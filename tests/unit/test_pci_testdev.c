@@ -250,3 +250,40 @@ Test(pci_testdev, hostile_indexes_offsets_and_widths)
 	put(0, 2048, 0xfa, 1);
 	cr_assert_eq(get(0, 12, 4), 1);
 }
+
+/* ---- snapshots ---- */
+
+/* The selected test, its count (with what KVM counted on its eventfd)
+ * and the BARs where the guest moved them come back; the doorbell is
+ * bound again at the restored BAR when the host maps it. */
+Test(pci_testdev, a_restored_device_keeps_its_test_count_and_bars)
+{
+	cf8_write32(PCI_BASE_ADDRESS_0, (uint32_t)(WINDOW + 0x100000));
+	put(0, 0, 1, 1);              /* the wildcard test */
+	uint64_t three = 3;
+	cr_assert_eq(write(last_efd, &three, sizeof(three)), (ssize_t)sizeof(three));
+	put(0, 2049, 0x12, 2);        /* one as an exit */
+	struct state_writer w;
+	state_writer_init(&w);
+	pci_testdev_save(&dev, &w);
+	pci_host_save(&host, &w);
+	/* The guest moves on: another test, the BAR elsewhere. */
+	put(0, 0, 2, 1);
+	cf8_write32(PCI_BASE_ADDRESS_0, (uint32_t)(WINDOW + 0x200000));
+	struct state_reader r;
+	state_reader_init(&r, w.data, w.len);
+	cr_assert_eq(pci_testdev_restore(&dev, &r, &err), 0, "%s", err.msg);
+	cr_assert_eq(pci_host_restore(&host, &r, &err), 0, "%s", err.msg);
+	cr_assert_eq(state_reader_finish(&r, "test", &err), 0, "%s", err.msg);
+	cr_assert_eq(bar_base(0), WINDOW + 0x100000);
+	cr_assert_eq(get(0, PCI_TESTDEV_HDR_TEST, 1), 1, "the wildcard test selected");
+	cr_assert_eq(get(0, PCI_TESTDEV_HDR_COUNT, 4), 4);
+	cr_assert_eq(bound, 1);
+	cr_assert_eq(last_bell.addr, WINDOW + 0x100000 + 2049);
+	/* A test that does not exist is refused. */
+	w.data[PCI_CONFIG_SIZE] = 6;
+	state_reader_init(&r, w.data, w.len);
+	cr_assert_eq(pci_testdev_restore(&dev, &r, &err), -1);
+	cr_assert(strstr(err.msg, "pci-testdev: saved state is malformed"), "%s", err.msg);
+	state_writer_free(&w);
+}
