@@ -91,8 +91,14 @@ struct machine_snapshot {
 	/* DISP: a --display's size and its video memory (pixels_len bytes,
 	 * whole pages, into the file's buffer); width 0 without one. */
 	unsigned display_width, display_height;
+	bool display_bochs;              /* the Bochs display's video memory */
 	const uint8_t *pixels;
 	size_t pixels_len;
+	/* PCIB: the PCI bus beside virtio-pci (board_pci_save()); NULL
+	 * without a PCI host. */
+	bool testdev;
+	const uint8_t *pci;
+	size_t pci_len;
 };
 
 int machine_snapshot_decode(const uint8_t *data, size_t len, struct machine_snapshot *out,

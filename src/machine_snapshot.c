@@ -8,7 +8,9 @@
  *         (split_irqchip_save());
  *   VIRT  with virtio devices only: their configuration and state
  *         (machine_snapshot_virtio.c);
- *   DISP  with --display only: its size and video memory (not RAM).
+ *   DISP  with --display only: its size and video memory (not RAM);
+ *   PCIB  with a PCI host only: pci-testdev, the Bochs display and the
+ *         host bridge (board_pci_save()).
  * RAM goes to a separate memory file (memory_file.c). Restoring checks
  * the whole snapshot first (machine_snapshot_decode(), pure) and only
  * then opens KVM. */
@@ -22,6 +24,7 @@
 #include "machine.h"
 #include "machine_impl.h"
 #include "vm_state.h"
+#include "board/pci.h"
 #include "board/split_irqchip.h"
 #include "board/virtio.h"
 #include "display/framebuffer.h"
@@ -31,7 +34,9 @@
 #define SNAPSHOT_TAG_SPLT SNAPSHOT_TAG('S', 'P', 'L', 'T')
 #define SNAPSHOT_TAG_VIRT SNAPSHOT_TAG('V', 'I', 'R', 'T')
 #define SNAPSHOT_TAG_DISP SNAPSHOT_TAG('D', 'I', 'S', 'P')
+#define SNAPSHOT_TAG_PCIB SNAPSHOT_TAG('P', 'C', 'I', 'B')
 #define DISP_RECORD_VERSION 1
+#define PCIB_RECORD_VERSION 1
 #define SNAPSHOT_FILE_MAX (64u << 20)
 #define MACH_RECORD_VERSION 1
 #define PAGE 4096ull
@@ -53,13 +58,6 @@ static int snapshot_check(struct kvmini_vm *m, enum kvmini_snapshot_type type,
 		return kvmini_fail(err, KVMINI_E_USAGE, "the VM is not running");
 	if (!__atomic_load_n(&m->vm.paused, __ATOMIC_ACQUIRE))
 		return kvmini_fail(err, KVMINI_E_USAGE, "the VM must be paused for a snapshot");
-	/* virtio-pci functions are saved with their devices, a --display
-	 * with its video memory; pci-testdev's state and the Bochs
-	 * display's (its registers and movable video memory) are not. */
-	if (m->cfg.testdev || m->cfg.display_bochs)
-		return kvmini_fail(err, KVMINI_E_USAGE, "snapshots of VMs with %s are not "
-				   "supported yet",
-				   m->cfg.testdev ? "--testdev's pci-testdev" : "bochs-display");
 	if (type == KVMINI_SNAPSHOT_DIFF && !m->cfg.track_dirty_pages)
 		return kvmini_fail(err, KVMINI_E_USAGE, "diff snapshots need dirty page tracking "
 				   "(track_dirty_pages)");
@@ -189,9 +187,18 @@ static int sections_build(struct kvmini_vm *m, struct snapshot_builder *b,
 		state_put_u32(&w, DISP_RECORD_VERSION);
 		state_put_u32(&w, m->fb.width);
 		state_put_u32(&w, m->fb.height);
+		state_put_u8(&w, m->cfg.display_bochs);
 		state_put_u64(&w, m->fb.size);
 		state_put_bytes(&w, m->fb.pixels, m->fb.size);
 		snapshot_add(b, SNAPSHOT_TAG_DISP, w.data, w.len);
+		failed |= w.failed;
+		state_writer_free(&w);
+	}
+	if (m->board.pci) {
+		state_writer_init(&w);
+		state_put_u32(&w, PCIB_RECORD_VERSION);
+		board_pci_save(m->board.pci, &w);
+		snapshot_add(b, SNAPSHOT_TAG_PCIB, w.data, w.len);
 		failed |= w.failed;
 		state_writer_free(&w);
 	}
@@ -287,7 +294,7 @@ static int sections_known(const struct snapshot_view *v, struct kvmini_error *er
 		uint32_t t = v->sections[i].tag;
 		if (t != SNAPSHOT_TAG_MACH && t != SNAPSHOT_TAG_VCPU && t != SNAPSHOT_TAG_KVMS &&
 		    t != SNAPSHOT_TAG_DEVS && t != SNAPSHOT_TAG_SPLT && t != SNAPSHOT_TAG_VIRT &&
-		    t != SNAPSHOT_TAG_DISP)
+		    t != SNAPSHOT_TAG_DISP && t != SNAPSHOT_TAG_PCIB)
 			return kvmini_fail(err, KVMINI_E_USAGE, "snapshot section %.4s is unknown "
 					   "(a newer kvmini's?)", (const char *)&t);
 	}
@@ -295,8 +302,10 @@ static int sections_known(const struct snapshot_view *v, struct kvmini_error *er
 	    snapshot_count(v, SNAPSHOT_TAG_DEVS) != 1)
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot needs one MACH, KVMS and DEVS "
 				   "section each");
-	for (unsigned i = 0; i < 2; i++) {
-		uint32_t tag = i ? SNAPSHOT_TAG_DISP : SNAPSHOT_TAG_VIRT;
+	static const uint32_t at_most_one[] = { SNAPSHOT_TAG_VIRT, SNAPSHOT_TAG_DISP,
+						 SNAPSHOT_TAG_PCIB };
+	for (unsigned i = 0; i < sizeof(at_most_one) / sizeof(at_most_one[0]); i++) {
+		uint32_t tag = at_most_one[i];
 		if (snapshot_count(v, tag) > 1)
 			return kvmini_fail(err, KVMINI_E_USAGE, "snapshot has more than one %.4s "
 					   "section", (const char *)&tag);
@@ -315,11 +324,15 @@ static int disp_decode(const struct snapshot_section *s, struct machine_snapshot
 	state_reader_init(&r, s->data, s->len);
 	uint32_t version = state_get_u32(&r), width = state_get_u32(&r);
 	uint32_t height = state_get_u32(&r);
+	uint8_t bochs = state_get_u8(&r);
 	uint64_t size = state_get_u64(&r);
 	uint64_t bytes = (uint64_t)width * height * FB_BYTES_PER_PIXEL;
+	/* A fixed display maps the pages its size needs; the Bochs display
+	 * all of its video memory. */
+	uint64_t want = bochs ? FB_MAX_BYTES : (bytes + FB_PAGE_SIZE - 1) & ~(FB_PAGE_SIZE - 1);
 	bool ok = !r.failed && version == DISP_RECORD_VERSION && width >= FB_MIN_SIDE &&
 		  width <= FB_MAX_SIDE && height >= FB_MIN_SIDE && height <= FB_MAX_SIDE &&
-		  bytes <= FB_MAX_BYTES && size == ((bytes + FB_PAGE_SIZE - 1) & ~(FB_PAGE_SIZE - 1));
+		  bytes <= FB_MAX_BYTES && bochs <= 1 && size == want;
 	const uint8_t *pixels = ok ? state_get_span(&r, size) : NULL;
 	if (!pixels)
 		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot display record is malformed");
@@ -327,6 +340,7 @@ static int disp_decode(const struct snapshot_section *s, struct machine_snapshot
 		return -1;
 	out->display_width = width;
 	out->display_height = height;
+	out->display_bochs = bochs;
 	out->pixels = pixels;
 	out->pixels_len = size;
 	return 0;
@@ -347,6 +361,29 @@ static int split_decode(const struct snapshot_view *v, struct machine_snapshot *
 		return -1;
 	out->split = s->data;
 	out->split_len = s->len;
+	return 0;
+}
+
+/* Which functions the bus had (the restore makes them again); their
+ * state is checked as board_pci_restore() applies it. The Bochs
+ * display is there exactly when DISP says so. */
+static int pcib_decode(const struct snapshot_section *s, struct machine_snapshot *out,
+		       struct kvmini_error *err)
+{
+	if (!s)
+		return out->display_bochs ? kvmini_fail(err, KVMINI_E_USAGE, "snapshot has the "
+							"Bochs display but no PCI bus") : 0;
+	struct state_reader r;
+	state_reader_init(&r, s->data, s->len);
+	uint32_t version = state_get_u32(&r);
+	size_t at = r.pos;
+	uint8_t testdev = state_get_u8(&r), bochs = state_get_u8(&r);
+	if (r.failed || version != PCIB_RECORD_VERSION || testdev > 1 ||
+	    bochs != out->display_bochs)
+		return kvmini_fail(err, KVMINI_E_USAGE, "snapshot PCI bus record is malformed");
+	out->testdev = testdev;
+	out->pci = s->data + at;
+	out->pci_len = s->len - at;
 	return 0;
 }
 
@@ -385,6 +422,8 @@ int machine_snapshot_decode(const uint8_t *data, size_t len, struct machine_snap
 		rc = machine_snapshot_virtio_decode(virt->data, virt->len, &out->virtio, err);
 	if (rc == 0)
 		rc = disp_decode(snapshot_find(v, SNAPSHOT_TAG_DISP, 0), out, err);
+	if (rc == 0)
+		rc = pcib_decode(snapshot_find(v, SNAPSHOT_TAG_PCIB, 0), out, err);
 	free(v);
 	if (rc < 0)
 		machine_snapshot_free(out);
@@ -452,6 +491,17 @@ static int diffs_apply(struct kvmini_vm *m, const char *const *paths, unsigned n
 	return 0;
 }
 
+/* After the virtio-pci functions: the rest of the bus, the host last. */
+static int pci_apply(struct kvmini_vm *m, const struct machine_snapshot *s,
+		     struct kvmini_error *err)
+{
+	if (!m->board.pci != !s->pci)
+		return kvmini_fail(err, KVMINI_E_USAGE, "the snapshot %s a PCI bus and the "
+				   "machine %s", s->pci ? "has" : "has no",
+				   m->board.pci ? "has" : "has none");
+	return s->pci ? board_pci_restore(m->board.pci, s->pci, s->pci_len, err) : 0;
+}
+
 static int state_apply(struct kvmini_vm *m, struct machine_snapshot *s,
 		       struct kvmini_error *err)
 {
@@ -465,6 +515,7 @@ static int state_apply(struct kvmini_vm *m, struct machine_snapshot *s,
 	    board_restore(&m->board, s->devices, s->devices_len, err) < 0 ||
 	    (m->restored_virtio && board_virtio_restore(&m->board, m->restored_virtio->state,
 							 m->restored_virtio->state_len, err) < 0) ||
+	    pci_apply(m, s, err) < 0 ||
 	    (s->split && split_irqchip_restore(m->board.split, s->split, s->split_len, err) < 0))
 		return -1;
 	m->acpi_rsdp = s->acpi_rsdp;
@@ -500,14 +551,17 @@ static struct kvmini_vm *restore_from(const struct kvmini_config *cfg,
 	/* The display comes from the snapshot; one the caller asked for
 	 * (a --display before PUT /snapshot/load) must be the same. */
 	if ((cfg->display_width || cfg->display_height || cfg->display_bochs) &&
-	    (cfg->display_bochs || cfg->display_width != s->display_width ||
+	    (cfg->display_bochs != s->display_bochs || cfg->display_width != s->display_width ||
 	     cfg->display_height != s->display_height)) {
 		kvmini_fail(err, KVMINI_E_USAGE, "the snapshot's display is not the one asked for "
-			    "(%ux%u saved)", s->display_width, s->display_height);
+			    "(%ux%u%s saved)", s->display_width, s->display_height,
+			    s->display_bochs ? ",bochs-display" : "");
 		return NULL;
 	}
 	c.display_width = s->display_width;
 	c.display_height = s->display_height;
+	c.display_bochs = s->display_bochs;
+	c.testdev = s->testdev || cfg->testdev;   /* a --testdev the snapshot lacks: refused below */
 	int fd = open(mem_paths[0], O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		kvmini_fail_errno(err, KVMINI_E_USAGE, errno, "cannot open memory file '%s'",
@@ -548,12 +602,6 @@ struct kvmini_vm *kvmini_vm_restore(const struct kvmini_config *cfg, const char 
 	if (has_virtio(cfg)) {
 		kvmini_fail(err, KVMINI_E_USAGE, "a restored VM has its snapshot's virtio devices; "
 			    "it takes none of its own");
-		return NULL;
-	}
-	if (cfg->testdev || cfg->display_bochs) {
-		kvmini_fail(err, KVMINI_E_USAGE, "snapshots of VMs with %s are not supported yet",
-			    cfg->testdev ? "a PCI bus (--testdev's pci-testdev)"
-					 : "a PCI bus (bochs-display)");
 		return NULL;
 	}
 	size_t len;

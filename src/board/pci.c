@@ -396,18 +396,36 @@ static int pci_restore(struct board_virtio_slot *slot, struct state_reader *r,
 	return virtio_pci_restore(s->transport, r, err);
 }
 
-static void pci_save_shared(const struct board *b, struct state_writer *w)
-{
-	pci_host_save(&b->pci->host, w);
-}
-
-static int pci_restore_shared(struct board *b, struct state_reader *r, struct kvmini_error *err)
-{
-	return pci_host_restore(&b->pci->host, r, err);
-}
-
 const struct board_virtio_transport board_virtio_pci = {
 	.name = "pci", .attach = pci_attach, .detach = pci_detach,
 	.save = pci_save, .restore = pci_restore,
-	.save_shared = pci_save_shared, .restore_shared = pci_restore_shared,
 };
+
+/* ---- the bus in snapshots (board/pci.h) ---- */
+
+void board_pci_save(struct board_pci *p, struct state_writer *w)
+{
+	state_put_u8(w, p->testdev != NULL);
+	state_put_u8(w, p->bochs != NULL);
+	if (p->testdev)
+		pci_testdev_save(p->testdev, w);
+	if (p->bochs)
+		bochs_display_save(p->bochs, w);
+	pci_host_save(&p->host, w);
+}
+
+int board_pci_restore(struct board_pci *p, const uint8_t *data, size_t len,
+		      struct kvmini_error *err)
+{
+	struct state_reader r;
+	state_reader_init(&r, data, len);
+	uint8_t testdev = state_get_u8(&r), bochs = state_get_u8(&r);
+	if (r.failed || testdev != (p->testdev != NULL) || bochs != (p->bochs != NULL))
+		return kvmini_fail(err, KVMINI_E_USAGE, "the snapshot's PCI functions are not the "
+				   "machine's");
+	if ((p->testdev && pci_testdev_restore(p->testdev, &r, err) < 0) ||
+	    (p->bochs && bochs_display_restore(p->bochs, &r, err) < 0) ||
+	    pci_host_restore(&p->host, &r, err) < 0)
+		return -1;
+	return state_reader_finish(&r, "saved PCI bus", err);
+}

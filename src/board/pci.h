@@ -31,6 +31,15 @@ void board_pci_destroy(struct board_pci *p);
  * host bridge with the first device, each device at the next slot. */
 extern const struct board_virtio_transport board_virtio_pci;
 
+/* Snapshots: pci-testdev's and the Bochs display's state, then the
+ * host bridge's (the virtio-pci functions are saved with their devices,
+ * board/virtio.h). The restore comes after the virtio devices' and
+ * before any vCPU runs; the host's, last, maps every function's BARs
+ * where the guest put them. */
+void board_pci_save(struct board_pci *p, struct state_writer *w);
+int board_pci_restore(struct board_pci *p, const uint8_t *data, size_t len,
+		      struct kvmini_error *err);
+
 /* --testdev: QEMU's pci-testdev (pci/testdev.h) at slot 31, with the
  * host bridge if no virtio-pci function brought it; its doorbells are
  * KVM_IOEVENTFD on the VM. Detach before the virtio devices. */

@@ -230,8 +230,6 @@ void board_virtio_save(const struct board *b, struct state_writer *w)
 		virtio_device_save(b->virtio_slots[i].vdev, w);
 		b->virtio_transport->save(&b->virtio_slots[i], w);
 	}
-	if (b->nvirtio && b->virtio_transport->save_shared)
-		b->virtio_transport->save_shared(b, w);
 }
 
 static int slot_restore(struct board *b, struct board_virtio_slot *slot, struct state_reader *r,
@@ -257,8 +255,5 @@ int board_virtio_restore(struct board *b, const uint8_t *data, size_t len,
 	for (unsigned i = 0; i < b->nvirtio; i++)
 		if (slot_restore(b, &b->virtio_slots[i], &r, err) < 0)
 			return -1;
-	if (b->nvirtio && b->virtio_transport->restore_shared &&
-	    b->virtio_transport->restore_shared(b, &r, err) < 0)
-		return -1;
 	return state_reader_finish(&r, "saved virtio devices", err);
 }

@@ -54,11 +54,6 @@ struct board_virtio_transport {
 	void (*save)(const struct board_virtio_slot *slot, struct state_writer *w);
 	int (*restore)(struct board_virtio_slot *slot, struct state_reader *r,
 		       struct kvmini_error *err);
-	/* What the devices share (the PCI host bridge), after every device's
-	 * state; restored without the devices' locks, after theirs. NULL:
-	 * nothing shared. */
-	void (*save_shared)(const struct board *b, struct state_writer *w);
-	int (*restore_shared)(struct board *b, struct state_reader *r, struct kvmini_error *err);
 };
 
 extern const struct board_virtio_transport board_virtio_mmio;

@@ -22,6 +22,16 @@ start_api_cmd() {   # COMMAND [options...]
 	done
 }
 
+# Wait (bounded) until GET / says the VM runs: a restore's socket
+# listens before the snapshot is read and the VM made.
+wait_running() {
+	local limit=$((SECONDS + 120))
+	until api GET / && [[ "$output" == *'"state":"Running"'* ]]; do
+		[ "$SECONDS" -lt "$limit" ] || { echo "the VM is not running: $output"; cat "$ERR"; return 1; }
+		sleep 0.05
+	done
+}
+
 # api METHOD PATH [BODY]: $output is "STATUS BODY".
 api() {
 	local args=(-s --max-time 30 --unix-socket "$SOCK" -X "$1" -w ' %{http_code}')

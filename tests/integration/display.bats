@@ -310,6 +310,7 @@ expected_pattern() {
 	kill "$KPID"; wait "$KPID" || true; KPID=
 	rm -f "$SOCK"
 	start_api_cmd restore --timeout 300 --snapshot "$W/snap" --mem "$W/mem"
+	wait_running
 	kvmini ctl "$SOCK" screenshot "$W/restored.png"
 	assert_status 0
 	run "$SAME" "$W/expected.png" "$W/restored.png"
@@ -373,6 +374,28 @@ ready"
 	assert_status 1
 	assert_stdout "$BOCHS_LINES"
 	run "$SAME" "$W/expected.png" "$W/exit.png"
+	assert_status 0
+}
+
+# The Bochs display's registers, BARs and video memory are saved too:
+# the restored VM shows the guest's 320x200 mode (not the first 640x480)
+# with its drawing.
+@test "bochs-display (KVM): a snapshot keeps the mode and the drawing" {
+	needs_kvm
+	expected_pattern
+	start_api --display 640x480,bochs-display --timeout 300 "$GUESTS/bochs_display.elf"
+	wait_for_text "$OUT" ready
+	api PATCH /vm '{"state": "Paused"}'
+	assert_api 204 ""
+	api PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$W/snap\", \"mem_file_path\": \"$W/mem\"}"
+	assert_api 204 ""
+	kill "$KPID"; wait "$KPID" || true; KPID=
+	rm -f "$SOCK"
+	start_api_cmd restore --timeout 300 --snapshot "$W/snap" --mem "$W/mem"
+	wait_running
+	kvmini ctl "$SOCK" screenshot "$W/restored.png"
+	assert_status 0
+	run "$SAME" "$W/expected.png" "$W/restored.png"
 	assert_status 0
 }
 

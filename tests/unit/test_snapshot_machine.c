@@ -37,6 +37,7 @@ struct spec {
 	unsigned virt_count;
 	const struct state_writer *disp;   /* DISP sections' bytes; NULL: none */
 	unsigned disp_count;
+	const struct state_writer *pcib;   /* a PCIB section's bytes; NULL: none */
 };
 
 static struct state_writer file;
@@ -140,6 +141,8 @@ static void build(const struct spec *s)
 		snapshot_add(&b, SNAPSHOT_TAG('V', 'I', 'R', 'T'), s->virt->data, s->virt->len);
 	for (unsigned i = 0; s->disp && i < s->disp_count; i++)
 		snapshot_add(&b, SNAPSHOT_TAG('D', 'I', 'S', 'P'), s->disp->data, s->disp->len);
+	if (s->pcib)
+		snapshot_add(&b, SNAPSHOT_TAG('P', 'C', 'I', 'B'), s->pcib->data, s->pcib->len);
 	state_writer_free(&file);
 	cr_assert_eq(snapshot_finish(&b, &file, &err), 0);
 	snapshot_builder_free(&b);
@@ -600,6 +603,7 @@ static void disp_build(struct state_writer *w, uint32_t width, uint32_t height, 
 	state_put_u32(w, 1);
 	state_put_u32(w, width);
 	state_put_u32(w, height);
+	state_put_u8(w, 0);   /* not the Bochs display */
 	state_put_u64(w, size);
 	for (size_t i = 0; i < bytes; i++)
 		state_put_u8(w, (uint8_t)i);
@@ -649,4 +653,38 @@ Test(snapshot_machine, disp_refusals)
 	cr_assert(strstr(err.msg, "snapshot display record"), "%s", err.msg);
 	cr_assert_eq(disp_decoded(40, 30, 8192, 8192, 2, &ms, &err), -1);
 	cr_assert(strstr(err.msg, "more than one DISP section"), "%s", err.msg);
+}
+
+/* ---- the PCIB section: which functions the bus had ---- */
+
+static int pcib_decoded(uint32_t version, uint8_t testdev, uint8_t bochs,
+			struct machine_snapshot *ms, struct kvmini_error *err)
+{
+	struct state_writer w;
+	state_writer_init(&w);
+	state_put_u32(&w, version);
+	state_put_u8(&w, testdev);
+	state_put_u8(&w, bochs);
+	state_put_bytes(&w, "host", 4);   /* checked as the bus restores it */
+	struct spec s = good;
+	s.pcib = &w;
+	build(&s);
+	state_writer_free(&w);
+	return machine_snapshot_decode(file.data, file.len, ms, err);
+}
+
+Test(snapshot_machine, a_pcib_section_says_which_functions_the_bus_had)
+{
+	struct machine_snapshot ms;
+	struct kvmini_error err;
+	cr_assert_eq(pcib_decoded(1, 1, 0, &ms, &err), 0, "%s", err.msg);
+	cr_assert(ms.testdev);
+	cr_assert_eq(ms.pci_len, 2 + 4);
+	cr_assert_eq(ms.pci[0], 1);
+	machine_snapshot_free(&ms);
+	cr_assert_eq(pcib_decoded(2, 0, 0, &ms, &err), -1);
+	cr_assert(strstr(err.msg, "PCI bus record is malformed"), "%s", err.msg);
+	cr_assert_eq(pcib_decoded(1, 2, 0, &ms, &err), -1);
+	cr_assert_eq(pcib_decoded(1, 0, 1, &ms, &err), -1, "the Bochs display without its DISP");
+	cr_assert(strstr(err.msg, "PCI bus record is malformed"), "%s", err.msg);
 }
