@@ -295,13 +295,10 @@ expected_pattern() {
 	assert_status 0
 }
 
-# The display's video memory is not RAM: a snapshot carries it in its
-# DISP section, and the restored VM shows what the guest had drawn
-# (it does not draw again), through the API and to a VNC viewer.
-@test "display (KVM): a snapshot keeps the screen: the restored VM's screenshot is the drawing" {
-	needs_kvm
-	expected_pattern
-	start_api --display 320x200 --timeout 300 "$GUESTS/display.elf"
+# Once the guest started with start_api says "ready": pause, snapshot,
+# end that kvmini, restore under the API, and the restored VM's
+# screenshot is the test pattern.
+snapshot_restored_is_the_pattern() {
 	wait_for_text "$OUT" ready
 	api PATCH /vm '{"state": "Paused"}'
 	assert_api 204 ""
@@ -315,6 +312,16 @@ expected_pattern() {
 	assert_status 0
 	run "$SAME" "$W/expected.png" "$W/restored.png"
 	assert_status 0
+}
+
+# The display's video memory is not RAM: a snapshot carries it in its
+# DISP section, and the restored VM shows what the guest had drawn
+# (it does not draw again), through the API and to a VNC viewer.
+@test "display (KVM): a snapshot keeps the screen: the restored VM's screenshot is the drawing" {
+	needs_kvm
+	expected_pattern
+	start_api --display 320x200 --timeout 300 "$GUESTS/display.elf"
+	snapshot_restored_is_the_pattern
 	kill "$KPID"; wait "$KPID" || true; KPID=
 	# A restore that asks for another display is refused.
 	rm -f "$SOCK"
@@ -384,19 +391,7 @@ ready"
 	needs_kvm
 	expected_pattern
 	start_api --display 640x480,bochs-display --timeout 300 "$GUESTS/bochs_display.elf"
-	wait_for_text "$OUT" ready
-	api PATCH /vm '{"state": "Paused"}'
-	assert_api 204 ""
-	api PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$W/snap\", \"mem_file_path\": \"$W/mem\"}"
-	assert_api 204 ""
-	kill "$KPID"; wait "$KPID" || true; KPID=
-	rm -f "$SOCK"
-	start_api_cmd restore --timeout 300 --snapshot "$W/snap" --mem "$W/mem"
-	wait_running
-	kvmini ctl "$SOCK" screenshot "$W/restored.png"
-	assert_status 0
-	run "$SAME" "$W/expected.png" "$W/restored.png"
-	assert_status 0
+	snapshot_restored_is_the_pattern
 }
 
 # Start the bochs-display guest in the background on a free VNC display
