@@ -92,13 +92,22 @@ defer_unit() {
 }
 
 # split_deferred LIST A B: the deferred tests in two lists of about the
-# same length, a bats file's tests never split (one bats run per file);
-# unit tests are spread one by one.
+# same running time, a bats file's tests never split (one bats run per
+# file); unit tests are spread one by one. In the nested VM a test that
+# boots the Linux test kernel (tests/integration/linux*.bats) takes a
+# minute or more and one that boots Debian's kernel (test_kernel.bats)
+# several, the others seconds: they weigh 20 and 40.
 split_deferred() {
+	# Heaviest first, each to the lighter list (longest processing time
+	# first); equal weights keep the list's order.
 	awk -F'\t' -v a="$2" -v b="$3" '
 		{ key = ($1 == "unit") ? "unit" NR : $1; if (!(key in n)) order[++k] = key
-		  n[key]++; lines[key] = lines[key] $0 "\n" }
+		  n[key] += ($1 ~ /\/linux[^\/]*\.bats$/) ? 20 : ($1 ~ /\/test_kernel\.bats$/) ? 40 : 1
+		  lines[key] = lines[key] $0 "\n" }
 		END { printf "" > a; printf "" > b
+		      for (i = 1; i <= k; i++)
+			for (j = i; j > 1 && n[order[j]] > n[order[j - 1]]; j--) {
+				t = order[j]; order[j] = order[j - 1]; order[j - 1] = t }
 		      for (i = 1; i <= k; i++) {
 			key = order[i]
 			if (na <= nb) { printf "%s", lines[key] > a; na += n[key] }

@@ -74,7 +74,7 @@ kvmini() {
 # `kvmini run ARGS...` (FUNC run first, e.g. to make fresh disk images),
 # except in the nested KVM VM (KVMINI_NESTED=1), where a boot that hits
 # its --timeout (status 8), or whose kernel panics with a fatal exception
-# in an interrupt, is tried up to four times more, FUNC first each time, each
+# in an interrupt, is tried up to six times more, FUNC first each time, each
 # retry said on the TAP stream. There QEMU's emulated SVM now and then
 # delivers an external interrupt a second time inside its own handler,
 # with IF clear (a delivery kvmini never makes: docs/testing.md has the
@@ -86,7 +86,7 @@ kvmini() {
 # first run counts.
 # Five: under CI's load (two nested VMs on two cores) one boot in
 # several stalls, and one test once stalled three times running.
-BOOT_ATTEMPTS=5
+BOOT_ATTEMPTS=7
 
 kvmini_boot() {
 	local before=: try
