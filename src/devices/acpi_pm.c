@@ -199,8 +199,7 @@ static int acpi_pm_restore(void *dev, struct state_reader *r, struct kvmini_erro
 {
 	struct acpi_pm *pm = dev;
 	uint16_t status = state_get_u16(r), enable = state_get_u16(r), control = state_get_u16(r);
-	/* Snapshots from before S3 was saved end here. */
-	uint8_t sleeping = !r->failed && r->pos < r->len ? state_get_u8(r) : 0;
+	uint8_t sleeping = state_get_u8(r);
 	if (state_reader_finish(r, "ACPI PM", err) < 0)
 		return -1;
 	if (control != (PM1_CNT_SCI_EN | (control & PM1_CNT_WRITABLE)) || sleeping > 1)
