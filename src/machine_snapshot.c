@@ -329,7 +329,7 @@ static int disp_decode(const struct snapshot_section *s, struct machine_snapshot
 	uint64_t bytes = (uint64_t)width * height * FB_BYTES_PER_PIXEL;
 	/* A fixed display maps the pages its size needs; the Bochs display
 	 * all of its video memory. */
-	uint64_t want = bochs ? FB_MAX_BYTES : (bytes + FB_PAGE_SIZE - 1) & ~(FB_PAGE_SIZE - 1);
+	uint64_t want = bochs ? FB_MAX_BYTES : framebuffer_bytes_mapped(width, height);
 	bool ok = !r.failed && version == DISP_RECORD_VERSION && width >= FB_MIN_SIDE &&
 		  width <= FB_MAX_SIDE && height >= FB_MIN_SIDE && height <= FB_MAX_SIDE &&
 		  bytes <= FB_MAX_BYTES && bochs <= 1 && size == want;

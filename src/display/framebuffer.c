@@ -44,9 +44,13 @@ int framebuffer_init(struct framebuffer *fb, unsigned width, unsigned height,
 	memset(fb, 0, sizeof(*fb));
 	if (check_size(width, height, err) < 0)
 		return -1;
+	return map_pixels(fb, framebuffer_bytes_mapped(width, height), width, height, err);
+}
+
+uint64_t framebuffer_bytes_mapped(unsigned width, unsigned height)
+{
 	uint64_t bytes = (uint64_t)width * height * FB_BYTES_PER_PIXEL;
-	return map_pixels(fb, (bytes + FB_PAGE_SIZE - 1) & ~(FB_PAGE_SIZE - 1), width, height,
-			  err);
+	return (bytes + FB_PAGE_SIZE - 1) & ~(FB_PAGE_SIZE - 1);
 }
 
 int framebuffer_init_vram(struct framebuffer *fb, uint64_t vram_bytes, unsigned width,

@@ -64,6 +64,8 @@ struct fb_mode {
 int framebuffer_init(struct framebuffer *fb, unsigned width, unsigned height,
 		     struct kvmini_error *err);
 void framebuffer_free(struct framebuffer *fb);
+/* The whole pages framebuffer_init() maps for width x height. */
+uint64_t framebuffer_bytes_mapped(unsigned width, unsigned height);
 
 /* A display device's video memory: vram_bytes (whole pages) mapped,
  * black, the first mode width x height from byte 0. */
