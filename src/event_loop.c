@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "event_loop.h"
+#include "thread.h"
 
 #define NS_PER_S 1000000000ULL
 #define EVENT_BATCH 16
@@ -221,7 +222,7 @@ struct event_loop *event_loop_create(const char *name, struct kvmini_error *err)
 
 /* The thread inherits a mask with every signal blocked, so no signal
  * handler ever runs on it. */
-static int thread_start(struct event_loop *loop, struct kvmini_error *err)
+static int loop_thread_start(struct event_loop *loop, struct kvmini_error *err)
 {
 	uint64_t drained;
 	while (read(loop->stop_fd, &drained, sizeof(drained)) > 0)
@@ -231,7 +232,7 @@ static int thread_start(struct event_loop *loop, struct kvmini_error *err)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_mutex_lock(&loop->lock);
 	loop->enter_state = ENTER_PENDING;
-	int e = pthread_create(&loop->thread, NULL, loop_thread, loop);
+	int e = thread_start(&loop->thread, loop_thread, loop);
 	loop->thread_running = e == 0;
 	while (e == 0 && loop->enter_state == ENTER_PENDING)
 		pthread_cond_wait(&loop->idle, &loop->lock);
@@ -258,7 +259,7 @@ int event_loop_start(struct event_loop *loop, struct kvmini_error *err)
 	bool start = !loop->thread_running && (!loop->want || atomic_load(&loop->wanted));
 	loop->deferred = !loop->thread_running && !start;
 	pthread_mutex_unlock(&loop->lock);
-	return start ? thread_start(loop, err) : 0;
+	return start ? loop_thread_start(loop, err) : 0;
 }
 
 void event_loop_on_want(struct event_loop *loop, event_want_fn *fn, void *ctx)

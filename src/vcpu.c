@@ -14,6 +14,7 @@
 #include "seccomp/seccomp.h"
 #include "thread_name.h"
 #include "vcpu.h"
+#include "thread.h"
 
 /* The signal that kicks a vCPU out of KVM_RUN. Its handler does nothing:
  * the interruption itself (EINTR) is the message. */
@@ -425,7 +426,7 @@ int vcpu_start(struct vcpu *vcpu, struct kvmini_error *err)
 		return 0;
 	vcpu->run_seen = vcpu->vm->run_seq;   /* only vm_run(), on this thread, changes it */
 	vcpu->start_state = VCPU_START_PENDING;
-	int e = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+	int e = thread_start(&vcpu->thread, vcpu_thread, vcpu);
 	if (e)
 		return kvmini_fail_errno(err, KVMINI_E_HOST, e, "cannot start vCPU %u's thread",
 					 vcpu->index);

@@ -29,6 +29,7 @@
 #include "cli/jail.h"
 #include "seccomp/seccomp.h"
 #include "api/server.h"
+#include "thread.h"
 
 static const char usage_text[] =
 	"usage: kvmini run [options] [IMAGE]   run IMAGE (or the built-in 2+2 demo)\n"
@@ -227,6 +228,15 @@ static void block_signals(sigset_t *set)
 	for (unsigned i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
 		sigaddset(set, signals[i]);
 	pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
+static int signal_waiter_start(struct signal_waiter *w, struct kvmini_vm *vm,
+			       enum kvmini_seccomp seccomp, struct kvmini_error *err)
+{
+	w->vm = vm;
+	w->seccomp = seccomp;
+	int e = thread_start(&w->thread, signal_thread, w);
+	return e ? kvmini_fail_errno(err, KVMINI_E_HOST, e, "cannot start the signal thread") : 0;
 }
 
 /* ---- the serial console ---- */
@@ -494,15 +504,14 @@ static int run_vm(struct run_options *o, const struct kvmini_image *img, struct 
 	if (!vm || (!o->restore_snapshot && kvmini_vm_load(vm, img, err) < 0) ||
 	    (o->restore_paused && kvmini_vm_pause(vm, true, err) < 0) ||
 	    (o->gdb && !(gdb = kvmini_gdb_listen(vm, o->gdb, o->gdb_wait, err))) ||
-	    (o->vnc && !(vnc = start_vnc(vm, o, err)))) {
+	    (o->vnc && !(vnc = start_vnc(vm, o, err))) ||
+	    signal_waiter_start(&waiter, vm, o->cfg.seccomp, err) < 0) {
 		api_start_answer(st, err);
 		kvmini_gdb_close(gdb);
+		kvmini_vnc_stop(vnc);
 		kvmini_vm_destroy(vm);
 		return report_for(o->cfg.name, err);
 	}
-	waiter.vm = vm;
-	waiter.seccomp = o->cfg.seccomp;
-	pthread_create(&waiter.thread, NULL, signal_thread, &waiter);
 	struct console *console = NULL;
 	if (o->cfg.serial_in_fd >= 0 && is_dev_null(o->cfg.serial_in_fd))
 		o->cfg.serial_in_fd = -1;

@@ -16,6 +16,7 @@
 #include "dynlib.h"
 #include "seccomp/seccomp.h"
 #include "thread_name.h"
+#include "thread.h"
 
 /* A viewer that stops reading holds the server's thread at most this
  * long per send before it is dropped. */
@@ -386,9 +387,9 @@ static void warm_up(struct vnc_server *s, bool verbose)
 }
 
 /* Start the thread and wait until it is confined. */
-static int thread_start(struct vnc_server *s, struct kvmini_error *err)
+static int vnc_thread_start(struct vnc_server *s, struct kvmini_error *err)
 {
-	int rc = pthread_create(&s->thread, NULL, vnc_thread, s);
+	int rc = thread_start(&s->thread, vnc_thread, s);
 	if (rc != 0)
 		return kvmini_fail_errno(err, KVMINI_E_HOST, rc, "cannot start the VNC thread");
 	s->thread_started = true;
@@ -472,7 +473,7 @@ struct vnc_server *vnc_server_start(const struct framebuffer *fb, const struct v
 		return NULL;
 	}
 	warm_up(s, cfg->verbose);
-	if (thread_start(s, err) < 0) {
+	if (vnc_thread_start(s, err) < 0) {
 		vnc_server_stop(s);
 		return NULL;
 	}

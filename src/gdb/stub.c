@@ -15,6 +15,7 @@
 #include "gdb/socket.h"
 #include "gdb/stub.h"
 #include "gdb/target.h"
+#include "thread.h"
 
 #define SIGNAL_INT  2
 #define SIGNAL_TRAP 5
@@ -910,7 +911,7 @@ struct gdb_stub *gdb_stub_create(struct vm *vm, const char *address, bool wait,
 	g->target_ready = true;
 	if (wait)
 		vm_request_pause(vm);   /* vCPUs park before their first instruction */
-	int e = pthread_create(&g->thread, NULL, server_thread, g);
+	int e = thread_start(&g->thread, server_thread, g);
 	if (e) {
 		kvmini_fail_errno(err, KVMINI_E_HOST, e, "cannot start the gdb stub's thread");
 		goto fail;

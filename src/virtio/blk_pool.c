@@ -7,6 +7,7 @@
 #include "seccomp/seccomp.h"
 #include "thread_name.h"
 #include "virtio/blk_pool.h"
+#include "thread.h"
 
 /* A ring of jobs: `todo` for the threads, `done` for the caller. */
 struct job_ring {
@@ -146,7 +147,7 @@ struct blk_pool *blk_pool_create(int done_fd, enum kvmini_seccomp seccomp,
 	p->done_fd = done_fd;
 	p->seccomp = seccomp;
 	for (; p->nthreads < BLK_POOL_THREADS; p->nthreads++) {
-		int rc = pthread_create(&p->threads[p->nthreads], NULL, pool_thread, p);
+		int rc = thread_start(&p->threads[p->nthreads], pool_thread, p);
 		if (rc) {
 			kvmini_fail_errno(err, KVMINI_E_HOST, rc, "cannot start an I/O thread");
 			blk_pool_destroy(p);
