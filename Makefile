@@ -519,7 +519,10 @@ $(G)/virtio_blk_bench.elf: guests/virtio_blk.c bench/blk_workloads.h $(GUEST_RT)
 		-T guests/elf.ld -o $@ $(GUEST_RT_SRCS) $<
 # Debian's liburing-dev; a build without its header installs it first
 # (scripts/install-deps.sh build), as root, like libcjson-dev above.
-LDLIBS += -luring
+# Linked statically (Debian ships liburing.a): a shared library costs every
+# start its loading (docs/performance.md, figure (h)), and kvmini uses a
+# few small functions of it.
+LDLIBS += -l:liburing.a
 $(patsubst %.c,$(B)/obj/%.o,$(wildcard src/virtio/blk*.c)) \
 $(patsubst %.c,$(B)/san/%.o,$(wildcard src/virtio/blk*.c)) \
 $(patsubst %.c,$(B)/fuzz/obj/%.o,$(wildcard src/virtio/blk*.c)): | build-deps
