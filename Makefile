@@ -7,7 +7,7 @@ WARN    := -std=gnu11 -Wall -Wextra -Werror
 CPPFLAGS:= -D_GNU_SOURCE -Iinclude -Isrc -I$(B)/gen
 CFLAGS  ?= -O2 -g
 SANFLAGS:= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDLIBS  := -lpthread -lcjson
+LDLIBS  := -lpthread
 
 LIB_SRCS := $(wildcard src/*.c src/arch/x86/*.c src/arch/x86/emulate/*.c src/board/*.c \
 	src/devices/*.c src/loaders/*.c src/pci/*.c src/virtio/*.c src/snapshot/*.c src/display/*.c)
@@ -24,7 +24,8 @@ LIB_SRCS += $(wildcard src/seccomp/*.c)
 $(B)/san/tests/test_seccomp_program: LDLIBS += -lseccomp
 # src/api: the control API, a front end like the CLI (docs/api.md). It
 # parses JSON with Debian's cJSON: a build without its header installs
-# libcjson-dev first (scripts/install-deps.sh build), as root.
+# libcjson-dev first (scripts/install-deps.sh build), as root. Not
+# linked: src/api/cjson_dl.c opens it for --api-sock and --config-file.
 CLI_SRCS := $(wildcard src/cli/*.c src/api/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(B)/obj/%.o)
@@ -475,7 +476,7 @@ $(B)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_target.h tests/unit/bare_vm.h $
 FUZZ_API_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(wildcard src/api/*.c) src/cli/options.c src/cli/file.c \
 	src/cli/net_options.c src/cli/jail.c)
 $(B)/fuzz/api: $(FUZZ_API_OBJS)
-$(B)/fuzz/api: FUZZ_EXTRA = $(FUZZ_API_OBJS) -lcjson
+$(B)/fuzz/api: FUZZ_EXTRA = $(FUZZ_API_OBJS)
 .PHONY: fuzz fuzz-build
 fuzz-build: guests $(FUZZ_BINS)
 fuzz:

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "api/cjson_dl.h"
 #include "api/config_file.h"
 #include "error.h"
 
@@ -89,6 +90,8 @@ static int apply_section(struct api_state *api, const struct section *s, const c
 int api_config_apply(struct api_state *api, const char *text, size_t len,
 		     struct kvmini_error *err)
 {
+	if (cjson_open(err) < 0)
+		return -1;
 	cJSON *root = cJSON_ParseWithLength(text, len);
 	if (!root || !cJSON_IsObject(root)) {
 		cJSON_Delete(root);

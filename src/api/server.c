@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include "api/cjson_dl.h"
 #include "api/server.h"
 #include "event_loop.h"
 #include "seccomp/seccomp.h"
@@ -204,6 +205,8 @@ static int enter_api_thread(void *ctx, struct kvmini_error *err)
 struct api_server *api_server_open(const char *path, struct api_state *api,
 				   enum kvmini_seccomp seccomp, struct kvmini_error *err)
 {
+	if (cjson_open(err) < 0)
+		return NULL;
 	struct api_server *s = calloc(1, sizeof(*s));
 	if (!s || !(s->path = strdup(path))) {
 		free(s);
