@@ -228,8 +228,7 @@ void fig_startup(void)
 	static struct startup_times samples[NVARIANTS][STARTUP_REPS];
 	unsigned n = reps(STARTUP_REPS);
 	print_heading("(a) VM + vCPU creation to the first guest exit (built-in demo)",
-		      "64 MiB RAM + MADV_HUGEPAGE (not its first 2 MiB), 1 vCPU, real mode at 0x7c00;"
-		      " teardown untimed");
+		      "64 MiB RAM + MADV_HUGEPAGE, 1 vCPU, real mode at 0x7c00; teardown untimed");
 	if (collect(n, samples) < 0)
 		return;
 	double raw_first = median_of(samples[V_RAW], n, FIRST_EXIT);

@@ -24,8 +24,7 @@ static int raw_fail(struct raw_vm *r, const char *what)
 }
 
 /* Over-allocate by one huge page and use the aligned part, so THP can
- * back guest RAM, small pages in its first 2 MiB (what libkvmini's
- * memory layer does). */
+ * back guest RAM from gpa 0 (what libkvmini's memory layer does). */
 static int raw_map_ram(struct raw_vm *r, size_t size)
 {
 	r->map_size = size + RAW_HUGE_PAGE;
@@ -39,7 +38,6 @@ static int raw_map_ram(struct raw_vm *r, size_t size)
 	r->ram = (uint8_t *)aligned;
 	r->ram_size = size;
 	madvise(r->ram, size, MADV_HUGEPAGE);
-	madvise(r->ram, size < RAW_HUGE_PAGE ? size : RAW_HUGE_PAGE, MADV_NOHUGEPAGE);
 	return 0;
 }
 

@@ -87,12 +87,6 @@ int guest_memory_init(struct guest_memory *mem, uint64_t ram_size,
 	mem->ram_size = ram_size;
 	/* A hint: shmem honours it only where shmem_enabled is "advise". */
 	madvise(mem->base, ram_size, MADV_HUGEPAGE);
-	/* Except the first 2 MiB: real-mode code, boot tables and small
-	 * guests live there sparsely, and a huge page would make their first
-	 * touch clear all 2 MiB (a sixth of `kvmini run`'s start-up over a
-	 * raw VMM in the nested VM, docs/performance.md figure (h)); a Linux
-	 * kernel loads above it and keeps huge pages. */
-	madvise(mem->base, ram_size < HUGE_PAGE_SIZE ? ram_size : HUGE_PAGE_SIZE, MADV_NOHUGEPAGE);
 	if ((flags & GUEST_MEM_PREFAULT) &&
 	    madvise(mem->base, ram_size, MADV_POPULATE_WRITE) < 0) {
 		int e = errno;

@@ -3,8 +3,6 @@
  * MMIO hole below 4 GiB) and the copy helpers. RAM is mapped lazily, so
  * even the multi-GiB layouts cost only the pages a test touches. */
 #include <criterion/criterion.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 #include "memory.h"
 
@@ -282,48 +280,5 @@ Test(guest_copy, empty_copies)
 	cr_assert_eq(guest_read(&mem, 0, &byte, 0), 0);
 	cr_assert_eq(byte, 0x42);
 	cr_assert_eq(guest_write(&mem, 64 * KIB + 1, &byte, 0), -1, "empty write beyond the end");
-	guest_memory_free(&mem);
-}
-
-/* ==== huge pages: none in the first 2 MiB, asked for above ==== */
-
-/* The VmFlags line of the /proc/self/smaps mapping starting at start,
- * and that mapping's end. */
-static void smaps_flags(uintptr_t start, char *flags, size_t size, uintptr_t *end)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	cr_assert_not_null(f);
-	char line[512];
-	bool in = false;
-	flags[0] = '\0';
-	*end = 0;
-	while (fgets(line, sizeof(line), f)) {
-		uintptr_t s, e;
-		char perms[5];
-		if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " %4s", &s, &e, perms) == 3) {
-			in = s == start;
-			if (in)
-				*end = e;
-		} else if (in && strncmp(line, "VmFlags:", 8) == 0) {
-			snprintf(flags, size, "%s", line + 8);
-			break;
-		}
-	}
-	fclose(f);
-}
-
-Test(guest_memory_init, first_2_mib_without_huge_pages_the_rest_with)
-{
-	struct guest_memory mem;
-	init_ok(&mem, 64 * MIB, 0);
-	char flags[256];
-	uintptr_t end;
-	uintptr_t base = (uintptr_t)mem.base;
-	smaps_flags(base, flags, sizeof(flags), &end);
-	cr_assert_eq(end, base + 2 * MIB, "low mapping ends at +%#" PRIxPTR, end - base);
-	cr_assert(strstr(flags, " nh"), "first 2 MiB flags:%s", flags);
-	smaps_flags(base + 2 * MIB, flags, sizeof(flags), &end);
-	cr_assert_eq(end, base + 64 * MIB);
-	cr_assert(strstr(flags, " hg"), "rest flags:%s", flags);
 	guest_memory_free(&mem);
 }
