@@ -7,9 +7,9 @@
  * setting), an 8 MiB stack mapping holds an aligned 2 MiB range, so a
  * new thread's first touch of its stack (glibc puts the thread's own
  * descriptor at the top) makes the kernel clear a whole 2 MiB page. A
- * mapping under 2 MiB cannot hold one. In the nested KVM VM that was a
- * fifth of `kvmini run`'s extra start-up over a raw VMM
- * (docs/performance.md, figure (h)). No kvmini thread keeps large
+ * mapping under 2 MiB cannot hold one. In the nested KVM VM the two
+ * threads of `kvmini run` cost about 7 ms that way, a tenth of its
+ * start-up beyond a raw VMM's (docs/performance.md, figure (h)). No kvmini thread keeps large
  * buffers on its stack (the completion's xsave area is thread-local,
  * frames hold at most a PATH_MAX or two), and 1 MiB leaves room for
  * AddressSanitizer's larger frames and for the libraries run on these
