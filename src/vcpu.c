@@ -12,9 +12,9 @@
 #include "kvm.h"
 #include "arch/x86/cpu_mode.h"
 #include "seccomp/seccomp.h"
+#include "thread.h"
 #include "thread_name.h"
 #include "vcpu.h"
-#include "thread.h"
 
 /* The signal that kicks a vCPU out of KVM_RUN. Its handler does nothing:
  * the interruption itself (EINTR) is the message. */

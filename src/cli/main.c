@@ -19,6 +19,7 @@
 #include "kvmini.h"
 #include "kvmini_gdb.h"
 #include "error.h"
+#include "thread.h"
 #include "thread_name.h"
 #include "cli/console.h"
 #include "cli/file.h"
@@ -29,7 +30,6 @@
 #include "cli/jail.h"
 #include "seccomp/seccomp.h"
 #include "api/server.h"
-#include "thread.h"
 
 static const char usage_text[] =
 	"usage: kvmini run [options] [IMAGE]   run IMAGE (or the built-in 2+2 demo)\n"

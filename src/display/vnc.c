@@ -15,8 +15,8 @@
 #include "display/vnc.h"
 #include "dynlib.h"
 #include "seccomp/seccomp.h"
-#include "thread_name.h"
 #include "thread.h"
+#include "thread_name.h"
 
 /* A viewer that stops reading holds the server's thread at most this
  * long per send before it is dropped. */

@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "thread.h"
 #include "thread_name.h"
 #include "gdb/packet.h"
 #include "gdb/probe.h"
@@ -15,7 +16,6 @@
 #include "gdb/socket.h"
 #include "gdb/stub.h"
 #include "gdb/target.h"
-#include "thread.h"
 
 #define SIGNAL_INT  2
 #define SIGNAL_TRAP 5

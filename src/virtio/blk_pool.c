@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include "seccomp/seccomp.h"
+#include "thread.h"
 #include "thread_name.h"
 #include "virtio/blk_pool.h"
-#include "thread.h"
 
 /* A ring of jobs: `todo` for the threads, `done` for the caller. */
 struct job_ring {

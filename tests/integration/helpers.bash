@@ -84,8 +84,8 @@ kvmini() {
 # guest's interrupt can land inside sti's shadow, before its hlt, which
 # then waits for good. Anywhere else, and for any other outcome, the
 # first run counts.
-# Five: under CI's load (two nested VMs on two cores) one boot in
-# several stalls, and one test once stalled three times running.
+# Seven: under CI's load (two nested VMs on two cores) one boot in
+# several stalls, and one test once stalled five times running.
 BOOT_ATTEMPTS=7
 
 kvmini_boot() {
