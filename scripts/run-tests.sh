@@ -9,7 +9,7 @@ set -uo pipefail
 B=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/test-lib.sh"
-passed=0 failed=0 skipped=0
+passed=0 failed=0 skipped=0 failures=
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 sanitizer_env
@@ -35,6 +35,7 @@ for t in "$B"/san/tests/test_*; do
 done
 if [ "$units" -eq 0 ]; then
 	echo "FAIL: no unit-test binary in $B/san/tests"
+	note_failure "no unit-test binary in $B/san/tests"
 	failed=$((failed + 1))
 fi
 
@@ -45,6 +46,7 @@ bats_rc=${PIPESTATUS[0]}
 count_tap "$log"
 if [ "$bats_rc" -ne 0 ] && ! grep -qa '^not ok ' "$log"; then
 	echo "FAIL: bats exited with status $bats_rc and no failing test"
+	note_failure "bats exited with status $bats_rc and no failing test"
 	failed=$((failed + 1))
 fi
 
@@ -54,6 +56,7 @@ for src in tests/fuzz/fuzz_*.c; do
 	if scripts/fuzz.sh "$B" "${name%.c}" "$FUZZ_TEST_SECONDS"; then
 		passed=$((passed + 1))
 	else
+		note_failure "fuzz target ${name%.c}"
 		failed=$((failed + 1))
 	fi
 done
@@ -77,9 +80,11 @@ if [ -n "$defer" ]; then
 	ran=$((passed + failed + skipped - before))
 	if [ "$ran" -ne $(($(wc -l <"$defer") + 1)) ]; then
 		echo "FAIL: $(wc -l <"$defer") deferred tests and the demo, but $ran results (VM statuses $first, $second)"
+		note_failure "$(wc -l <"$defer") deferred tests and the demo, but $ran results"
 		failed=$((failed + 1))
 	elif [ "$first" -ne 0 ] || [ "$second" -ne 0 ]; then
 		echo "FAIL: a nested VM exited with status $first / $second"
+		note_failure "a nested VM exited with status $first / $second"
 		failed=$((failed + 1))
 	fi
 	rm -f "$log.1" "$log.2"
@@ -90,9 +95,11 @@ elif [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
 elif echo "== the demo under valgrind" && scripts/valgrind-demo.sh "$B/kvmini"; then
 	passed=$((passed + 1))
 else
+	note_failure "the demo under valgrind"
 	failed=$((failed + 1))
 fi
 
 echo
+[ -z "$failures" ] || printf 'failed:\n%s' "$failures"
 echo "kvmini tests: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -2,7 +2,14 @@
 # own self-test (tests/integration/harness.bats), so the counting that
 # decides whether `make test` passes is itself tested.
 #
-# Each function adds to the globals passed, failed and skipped.
+# Each function adds to the globals passed, failed and skipped, and
+# names each failure in the global failures (one line each), which
+# run-tests.sh prints last: a CI log's tail then says what failed.
+
+# note_failure WHAT: add one line to the list of failures.
+note_failure() {
+	failures="${failures:-}  $*"$'\n'
+}
 
 # The lines that start a sanitizer report.
 SANITIZER_PATTERN='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|ERROR: UndefinedBehaviorSanitizer|SUMMARY: (Address|UndefinedBehavior|Leak)Sanitizer'
@@ -40,14 +47,20 @@ count_unit() {
 	passed=$((passed + ${p:-0}))
 	failed=$((failed + ${f:-0} + ${c:-0}))
 	skipped=$((skipped + s))
+	while IFS= read -r line; do
+		note_failure "$bin ${line#\[FAIL\] }"
+	done < <(grep -a '^\[FAIL\]' "$log")
 	if [ -z "$p" ]; then
 		echo "FAIL $bin: no Criterion summary (exit status $rc)"
+		note_failure "$bin: no Criterion summary (exit status $rc)"
 		failed=$((failed + 1))
 	elif grep -Eaq "$SANITIZER_PATTERN" "$log"; then
 		echo "FAIL $bin: a sanitizer report"
+		note_failure "$bin: a sanitizer report"
 		failed=$((failed + 1))
 	elif [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ] && [ "${c:-0}" -eq 0 ]; then
 		echo "FAIL $bin: exit status $rc with no failing test"
+		note_failure "$bin: exit status $rc with no failing test"
 		failed=$((failed + 1))
 	fi
 }
@@ -57,7 +70,7 @@ count_unit() {
 # A skip whose reason starts with "deferred" counts nowhere: the test
 # runs again where KVM works (scripts/nested-kvm.sh) and counts there.
 count_tap() {
-	local log=$1 p f s d
+	local log=$1 p f s d line
 	d=$(grep -Eac '^ok [0-9]+ .* # skip deferred' "$log" || true)
 	s=$(grep -Eac '^ok [0-9]+ .* # skip' "$log" || true)
 	p=$(grep -Eac '^ok [0-9]+ ' "$log" || true)
@@ -65,6 +78,9 @@ count_tap() {
 	passed=$((passed + p - s))
 	failed=$((failed + f))
 	skipped=$((skipped + s - d))
+	while IFS= read -r line; do
+		note_failure "${line#not ok [0-9]* }"
+	done < <(grep -Ea '^not ok [0-9]+ ' "$log")
 	if [ "$s" -gt "$d" ]; then
 		echo "skipped:"
 		grep -Ea '^ok [0-9]+ .* # skip' "$log" | grep -v '# skip deferred' | sed 's/^ok [0-9]* /  /'
