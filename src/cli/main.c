@@ -49,7 +49,7 @@ static const char usage_text[] =
 	"       kvmini --help | --version\n"
 	"\n"
 	"run options:\n"
-	"  --mem SIZE          guest RAM, e.g. 64M, 1G (default 64M)\n"
+	"  --mem SIZE          guest RAM, e.g. 64M, 1G (default 64M; the demo 1M)\n"
 	"  --mode MODE         real, protected or long (default: real for raw images,\n"
 	"                      from the ELF class for ELF images)\n"
 	"  --format FORMAT     raw or elf (default: ELF when the file starts with \\x7fELF)\n"

@@ -381,6 +381,7 @@ static int apply_option(int opt, const char *v, struct run_options *o, struct kv
 	case OPT_CGROUP:
 		return apply_jail_option(opt, v, &o->jail, err);
 	case OPT_MEM:
+		o->mem_set = true;
 		return parse_size(v, &o->cfg.mem_size) < 0
 			? bad_value(err, "mem", v, "a size such as 64M or 1G") : 0;
 	case OPT_MODE:
@@ -603,6 +604,8 @@ static int parse_run_argv(int argc, char **argv, struct run_options *o,
 		 * with --config-file, the file does. */
 		o->api_wait = o->api_sock != NULL && !o->config_file;
 		o->demo = !o->api_wait && !o->config_file;
+		if (o->demo && !o->mem_set)
+			o->cfg.mem_size = KVMINI_DEMO_MEM;
 	}
 	return 0;
 }

@@ -11,12 +11,18 @@
 #define KVMINI_CLI_SERIAL_MAX 20      /* VIRTIO_BLK_ID_BYTES */
 #define KVMINI_CLI_RESTORE_MEM_MAX 16
 #define KVMINI_CLI_NETS_MAX 4
+/* The demo is real-mode code at 0x7c00: the real-mode megabyte is all
+ * it can address. More RAM would only cost its start: the loader's one
+ * write into a 2 MiB-aligned range makes the kernel clear a whole huge
+ * page where transparent huge pages are on (docs/performance.md (h)). */
+#define KVMINI_DEMO_MEM (1ULL << 20)
 
 struct run_options {
 	struct kvmini_config cfg;
 	struct kvmini_image image;    /* data/size filled later from image.path */
 	const char *serial;           /* "stdio" or "file:PATH" */
 	bool demo;                    /* no IMAGE given: the built-in demo */
+	bool mem_set;                 /* --mem given; else the demo gets KVMINI_DEMO_MEM */
 	const char *gdb;              /* --gdb tcp:HOST:PORT or unix:PATH; NULL for none */
 	bool gdb_wait;                /* --gdb-wait: first instruction waits for gdb */
 	/* --kernel FILE boots Linux: image.format is then KVMINI_FORMAT_LINUX

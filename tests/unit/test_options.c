@@ -52,10 +52,23 @@ Test(options, defaults_run_the_demo)
 	struct kvmini_error err;
 	cr_assert_eq(parse(&o, &err, 1, (char *[]){ "run", NULL }), 0);
 	cr_assert(o.demo);
-	cr_assert_eq(o.cfg.mem_size, 64ULL << 20);
+	cr_assert_eq(o.cfg.mem_size, KVMINI_DEMO_MEM);   /* the real-mode megabyte */
 	cr_assert_eq(o.cfg.cpus, 1);
 	cr_assert_str_eq(o.serial, "stdio");
 	cr_assert_eq(o.cfg.timeout, 0);
+}
+
+Test(options, the_demo_takes_mem_and_an_image_gets_64_mib)
+{
+	struct run_options o;
+	struct kvmini_error err;
+	cr_assert_eq(PARSE(&o, &err, "--mem", "64M"), 0, "%s", err.msg);
+	cr_assert(o.demo);
+	cr_assert_eq(o.cfg.mem_size, 64ULL << 20);
+	cr_assert_eq(PARSE(&o, &err, "guest.bin"), 0, "%s", err.msg);
+	cr_assert_eq(o.cfg.mem_size, 64ULL << 20);
+	cr_assert_eq(PARSE(&o, &err, "--kernel", "bzImage"), 0, "%s", err.msg);
+	cr_assert_eq(o.cfg.mem_size, 64ULL << 20);
 }
 
 Test(options, every_option_is_applied)
