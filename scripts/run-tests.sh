@@ -34,9 +34,7 @@ for t in "$B"/san/tests/test_*; do
 	units=$((units + 1))
 done
 if [ "$units" -eq 0 ]; then
-	echo "FAIL: no unit-test binary in $B/san/tests"
-	note_failure "no unit-test binary in $B/san/tests"
-	failed=$((failed + 1))
+	count_failure "no unit-test binary in $B/san/tests"
 fi
 
 echo "== integration tests (bats, ASan + UBSan kvmini)"
@@ -45,9 +43,7 @@ KVMINI=$PWD/$B/san/kvmini GUESTS=$PWD/$B/guests KVMINI_DEFER_LIST=$defer \
 bats_rc=${PIPESTATUS[0]}
 count_tap "$log"
 if [ "$bats_rc" -ne 0 ] && ! grep -qa '^not ok ' "$log"; then
-	echo "FAIL: bats exited with status $bats_rc and no failing test"
-	note_failure "bats exited with status $bats_rc and no failing test"
-	failed=$((failed + 1))
+	count_failure "bats exited with status $bats_rc and no failing test"
 fi
 
 echo "== fuzz targets, ${FUZZ_TEST_SECONDS:=10} s each on their saved corpus (make fuzz runs longer)"
@@ -79,13 +75,9 @@ if [ -n "$defer" ]; then
 	count_tap "$log"
 	ran=$((passed + failed + skipped - before))
 	if [ "$ran" -ne $(($(wc -l <"$defer") + 1)) ]; then
-		echo "FAIL: $(wc -l <"$defer") deferred tests and the demo, but $ran results (VM statuses $first, $second)"
-		note_failure "$(wc -l <"$defer") deferred tests and the demo, but $ran results"
-		failed=$((failed + 1))
+		count_failure "$(wc -l <"$defer") deferred tests and the demo, but $ran results (VM statuses $first, $second)"
 	elif [ "$first" -ne 0 ] || [ "$second" -ne 0 ]; then
-		echo "FAIL: a nested VM exited with status $first / $second"
-		note_failure "a nested VM exited with status $first / $second"
-		failed=$((failed + 1))
+		count_failure "a nested VM exited with status $first / $second"
 	fi
 	rm -f "$log.1" "$log.2"
 elif [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then

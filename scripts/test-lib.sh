@@ -11,6 +11,14 @@ note_failure() {
 	failures="${failures:-}  $*"$'\n'
 }
 
+# count_failure WHAT: a failure no test reported itself: said now,
+# counted and listed.
+count_failure() {
+	echo "FAIL: $*"
+	note_failure "$*"
+	failed=$((failed + 1))
+}
+
 # The lines that start a sanitizer report.
 SANITIZER_PATTERN='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|ERROR: UndefinedBehaviorSanitizer|SUMMARY: (Address|UndefinedBehavior|Leak)Sanitizer'
 
@@ -51,17 +59,11 @@ count_unit() {
 		note_failure "$bin ${line#\[FAIL\] }"
 	done < <(grep -a '^\[FAIL\]' "$log")
 	if [ -z "$p" ]; then
-		echo "FAIL $bin: no Criterion summary (exit status $rc)"
-		note_failure "$bin: no Criterion summary (exit status $rc)"
-		failed=$((failed + 1))
+		count_failure "$bin: no Criterion summary (exit status $rc)"
 	elif grep -Eaq "$SANITIZER_PATTERN" "$log"; then
-		echo "FAIL $bin: a sanitizer report"
-		note_failure "$bin: a sanitizer report"
-		failed=$((failed + 1))
+		count_failure "$bin: a sanitizer report"
 	elif [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ] && [ "${c:-0}" -eq 0 ]; then
-		echo "FAIL $bin: exit status $rc with no failing test"
-		note_failure "$bin: exit status $rc with no failing test"
-		failed=$((failed + 1))
+		count_failure "$bin: exit status $rc with no failing test"
 	fi
 }
 
