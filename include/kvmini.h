@@ -253,6 +253,13 @@ struct kvmini_vm *kvmini_vm_restore(const struct kvmini_config *cfg, const char 
 				    struct kvmini_error *err);
 /* Ask a running VM to stop, from any thread (not from a signal handler). */
 void kvmini_vm_stop(struct kvmini_vm *vm, enum kvmini_status why);
+/* Signals without a thread of their own: once fd is readable (or hung
+ * up, or closed), kvmini_vm_run() ends the run as kvmini_vm_stop(vm,
+ * KVMINI_E_STOPPED) would, reading what fd holds. Meant for a
+ * non-blocking signalfd of signals every thread blocks; the thread in
+ * kvmini_vm_run() waits on it. Before kvmini_vm_run(); the fd stays the
+ * caller's, open until kvmini_vm_run() returns. */
+void kvmini_vm_stop_on_readable(struct kvmini_vm *vm, int fd);
 void kvmini_vm_destroy(struct kvmini_vm *vm);
 
 /* The display (with a framebuffer in the config; docs/display.md).

@@ -133,6 +133,7 @@ struct kvmini_vm *machine_create(const struct kvmini_config *cfg, int mem_fd,
 	pthread_mutex_init(&m->want_lock, NULL);
 	m->cfg = *cfg;
 	m->fb_region = -1;
+	m->stop_fd = -1;
 	if (board_virtio_check(cfg, err) < 0 || framebuffer_create(m, cfg, err) < 0 ||
 	    !(m->loop = event_loop_create("evloop", err)) ||
 	    vm_create_from_file(&m->vm, cfg, mem_fd, err) < 0) {
@@ -306,8 +307,10 @@ int kvmini_vm_load(struct kvmini_vm *m, const struct kvmini_image *img,
  * Only the RTC outlives a restart, as the battery-backed CMOS does on a
  * PC. m->lock keeps the front end's threads away from the VM while it
  * is rebuilt. A reset loop ends like any run:
- * --timeout counts every boot together, and Ctrl-A x or a signal
- * (kvmini_vm_stop) is honoured between two boots as during one. */
+ * --timeout counts every boot together, Ctrl-A x (kvmini_vm_stop) is
+ * honoured between two boots as during one, and a signal on the stop
+ * fd (kvmini_vm_stop_on_readable) waits there until the next boot's
+ * first look, a moment later. */
 
 static void end_boot(struct kvmini_vm *m)
 {
@@ -383,6 +386,7 @@ static int boot_run(struct kvmini_vm *m, double left, struct kvmini_result *out)
 	struct kvmini_error err;
 	m->vm.runner_task = loop_start;
 	m->vm.runner_ctx = m;
+	m->vm.stop_fd = m->stop_fd;
 	boot_running_set(m, true);
 	if (event_loop_start(m->loop, &err) < 0) {
 		boot_running_set(m, false);
@@ -505,6 +509,11 @@ void kvmini_vm_stop(struct kvmini_vm *m, enum kvmini_status why)
 	if (m->vm_live)
 		vm_request_stop(&m->vm, why, why, "stopped by the user");
 	pthread_mutex_unlock(&m->lock);
+}
+
+void kvmini_vm_stop_on_readable(struct kvmini_vm *m, int fd)
+{
+	m->stop_fd = fd;
 }
 
 int kvmini_vm_pause(struct kvmini_vm *m, bool paused, struct kvmini_error *err)

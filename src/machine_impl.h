@@ -43,6 +43,7 @@ struct kvmini_vm {
 	pthread_mutex_t lock;
 	bool vm_live;               /* vm is created; false after a failed rebuild */
 	bool user_stopped;          /* kvmini_vm_stop() was called; guarded by lock */
+	int stop_fd;                /* kvmini_vm_stop_on_readable(); -1: none */
 	enum kvmini_status user_stop_why;
 	/* The display's memory (cfg.display_width != 0): the machine's, so
 	 * it outlives restarts; each boot's VM maps it as region fb_region

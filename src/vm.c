@@ -1,10 +1,12 @@
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include "vcpu.h"
 #include "vm.h"
 #include "arch/x86/firmware.h"
@@ -174,6 +176,7 @@ int vm_create_from_file(struct vm *vm, const struct kvmini_config *cfg, int mem_
 	vm->fd = -1;
 	vm->kvm.fd = -1;
 	vm->mem.memfd = -1;
+	vm->stop_fd = -1;
 	vm->irqchip = cfg->irqchip;
 	vm->strict_io = cfg->strict_io;
 	vm->verbose = cfg->verbose;
@@ -184,12 +187,14 @@ int vm_create_from_file(struct vm *vm, const struct kvmini_config *cfg, int mem_
 	bus_init(&vm->pio, "port");
 	bus_init(&vm->mmio, "MMIO");
 	pthread_mutex_init(&vm->lock, NULL);
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&vm->changed, &attr);
-	pthread_condattr_destroy(&attr);
+	pthread_cond_init(&vm->changed, NULL);
 
+	vm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->wake_fd < 0) {
+		kvmini_fail_errno(err, KVMINI_E_HOST, errno, "cannot create an eventfd");
+		vm_destroy(vm);
+		return -1;
+	}
 	if (x86_cpu_features_parse(cfg->cpu_features, &vm->cpuid.hidden, err) < 0 ||
 	    kvm_open(&vm->kvm, err) < 0 ||
 	    check_cpu_count(vm, cfg->cpus, err) < 0 ||
@@ -233,6 +238,9 @@ void vm_destroy(struct vm *vm)
 	vm->fd = -1;
 	guest_memory_free(&vm->mem);
 	kvm_close(&vm->kvm);
+	if (vm->wake_fd >= 0)
+		close(vm->wake_fd);
+	vm->wake_fd = -1;
 	bus_free(&vm->pio);
 	bus_free(&vm->mmio);
 	pthread_cond_destroy(&vm->changed);
@@ -329,6 +337,14 @@ struct irq_line vm_irq_line(struct vm *vm, unsigned line)
 	return (struct irq_line){ .set_level = set_irq_level, .ctx = vm, .line = line };
 }
 
+/* Nonblocking: a counter at its limit is a wake already. */
+static void wake_runner(struct vm *vm)
+{
+	uint64_t one = 1;
+	ssize_t ignored = write(vm->wake_fd, &one, sizeof(one));
+	(void)ignored;
+}
+
 static void request_stop(struct vm *vm, bool reset, enum kvmini_status status,
 			 int exit_status, const char *fmt, va_list ap)
 {
@@ -341,6 +357,7 @@ static void request_stop(struct vm *vm, bool reset, enum kvmini_status status,
 		vsnprintf(vm->result.message, sizeof(vm->result.message), fmt, ap);
 		__atomic_store_n(&vm->stopping, true, __ATOMIC_SEQ_CST);
 		pthread_cond_broadcast(&vm->changed);
+		wake_runner(vm);
 		/* Under the lock, like a pause, so the flag is set before the
 		 * kick; vCPU threads live until vm_destroy(), never gone here. */
 		for (unsigned i = 0; i < vm->ncpus; i++)
@@ -483,35 +500,92 @@ static struct timespec deadline_after(double seconds)
 	return t;
 }
 
-/* Block until some thread requests a stop, or the timeout passes. */
 void vm_ask_runner(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->lock);
 	vm->runner_asked = true;
-	pthread_cond_broadcast(&vm->changed);
 	pthread_mutex_unlock(&vm->lock);
+	wake_runner(vm);
 }
 
+/* What ended one sleep of the thread in vm_run(). */
+enum runner_wake { WAKE_LOOK, WAKE_TIMEOUT, WAKE_STOP_FD, WAKE_FAILED };
+
+/* The time left until deadline; false when there is none. */
+static bool time_left(const struct timespec *deadline, struct timespec *left)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	left->tv_sec = deadline->tv_sec - now.tv_sec;
+	left->tv_nsec = deadline->tv_nsec - now.tv_nsec;
+	if (left->tv_nsec < 0) {
+		left->tv_sec--;
+		left->tv_nsec += 1000000000L;
+	}
+	return left->tv_sec >= 0;
+}
+
+/* Sleep until a wake, stop_fd or the deadline (NULL: none). Anything
+ * on stop_fd (data, a hang-up, a closed fd) is a stop, so it cannot
+ * keep this thread spinning. */
+static enum runner_wake runner_sleep(struct vm *vm, const struct timespec *deadline)
+{
+	struct timespec left;
+	if (deadline && !time_left(deadline, &left))
+		return WAKE_TIMEOUT;
+	struct pollfd fds[2] = { { .fd = vm->wake_fd, .events = POLLIN },
+				 { .fd = vm->stop_fd, .events = POLLIN } };   /* -1: ignored */
+	int ready = ppoll(fds, 2, deadline ? &left : NULL, NULL);
+	if (ready < 0)
+		return errno == EINTR ? WAKE_LOOK : WAKE_FAILED;
+	if (ready == 0)
+		return WAKE_TIMEOUT;
+	uint64_t count;
+	if (fds[0].revents && read(vm->wake_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		return WAKE_FAILED;
+	if (fds[1].revents) {
+		uint8_t what[128];   /* one signalfd_siginfo, or an eventfd's count */
+		ssize_t ignored = read(vm->stop_fd, what, sizeof(what));
+		(void)ignored;
+		return WAKE_STOP_FD;
+	}
+	return WAKE_LOOK;
+}
+
+/* Until some thread requests a stop (or stop_fd does, or the timeout
+ * passes), doing the tasks other threads hand this one. */
 static void wait_for_stop(struct vm *vm, double timeout)
 {
 	struct timespec deadline = deadline_after(timeout);
-	bool timed_out = false;
-	pthread_mutex_lock(&vm->lock);
-	while (!vm->stopping && !timed_out) {
-		if (vm->runner_asked && vm->runner_task) {
+	for (;;) {
+		pthread_mutex_lock(&vm->lock);
+		bool stopping = vm->stopping;
+		bool task = !stopping && vm->runner_asked && vm->runner_task;
+		if (task)
 			vm->runner_asked = false;
-			pthread_mutex_unlock(&vm->lock);
+		pthread_mutex_unlock(&vm->lock);
+		if (stopping)
+			return;
+		if (task) {
 			vm->runner_task(vm->runner_ctx);
-			pthread_mutex_lock(&vm->lock);
-		} else if (timeout > 0)
-			timed_out = pthread_cond_timedwait(&vm->changed, &vm->lock, &deadline) == ETIMEDOUT;
-		else
-			pthread_cond_wait(&vm->changed, &vm->lock);
+			continue;
+		}
+		switch (runner_sleep(vm, timeout > 0 ? &deadline : NULL)) {
+		case WAKE_LOOK:
+			break;
+		case WAKE_TIMEOUT:
+			vm_request_stop(vm, KVMINI_E_TIMEOUT, KVMINI_E_TIMEOUT,
+					"guest still running after the %g-second timeout", timeout);
+			return;
+		case WAKE_STOP_FD:
+			vm_request_stop(vm, KVMINI_E_STOPPED, KVMINI_E_STOPPED, "stopped by the user");
+			return;
+		case WAKE_FAILED:
+			vm_request_stop(vm, KVMINI_E_HOST, KVMINI_E_HOST,
+					"cannot wait for the VM's stop: %s", strerror(errno));
+			return;
+		}
 	}
-	pthread_mutex_unlock(&vm->lock);
-	if (timed_out)
-		vm_request_stop(vm, KVMINI_E_TIMEOUT, KVMINI_E_TIMEOUT,
-				"guest still running after the %g-second timeout", timeout);
 }
 
 /* Let `started` vCPU threads run the loop once more. */

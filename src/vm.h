@@ -74,7 +74,7 @@ struct vm {
 	enum seccomp_role vcpu_role;
 
 	pthread_mutex_t lock;     /* guards everything below */
-	pthread_cond_t changed;   /* signalled on stop requests and vCPU exits */
+	pthread_cond_t changed;   /* signalled for the vCPU threads, and on their exits */
 	bool stopping;
 	unsigned run_seq;         /* bumped by each vm_run(): the vCPU threads run */
 	bool vcpus_quit;          /* vm_destroy(): the vCPU threads end */
@@ -90,6 +90,13 @@ struct vm {
 	bool suspended;
 	unsigned wake_seq;
 	uint32_t wake_vector;
+	/* The thread in vm_run() sleeps in ppoll on wake_fd, an eventfd
+	 * that a stop request and vm_ask_runner() write (a wake before it
+	 * sleeps is kept, unlike a condition's), and on stop_fd: -1, or an
+	 * fd whose readability is a user's stop (a front end's signalfd),
+	 * read when it comes; set before vm_run(). */
+	int wake_fd;
+	int stop_fd;
 	/* Work handed to the thread in vm_run() (vm_ask_runner), which may
 	 * do what the vCPUs' filters forbid: the event loop's lazy start.
 	 * The task is set before vm_run(). */

@@ -7,7 +7,7 @@
  * seccomp filter and before the guest's first instruction.
  *
  * A privilege drop is per process: glibc makes every thread that exists
- * (the API's, gdb's, the signal thread) take the new ids too. */
+ * (the API's, gdb's, the VNC server's) take the new ids too. */
 #ifndef KVMINI_CLI_JAIL_H
 #define KVMINI_CLI_JAIL_H
 

@@ -19,7 +19,6 @@
 #include "kvmini.h"
 #include "kvmini_gdb.h"
 #include "error.h"
-#include "thread.h"
 #include "thread_name.h"
 #include "cli/console.h"
 #include "cli/file.h"
@@ -191,52 +190,17 @@ static int open_serial(const char *spec, int *fd, struct kvmini_error *err)
 	return 0;
 }
 
-/* ---- signals: one thread waits for them, so no handler runs inside the
- * VMM's locks; every other thread keeps them blocked. ---- */
-
-struct signal_waiter {
-	pthread_t thread;
-	sigset_t set;
-	struct kvmini_vm *vm;
-	enum kvmini_seccomp seccomp;
-};
-
-#define SIGNAL_WAITER_DONE SIGUSR2
-
-static void *signal_thread(void *arg)
-{
-	struct signal_waiter *w = arg;
-	struct kvmini_error err;
-	thread_name_set("signals");
-	if (seccomp_role_install(SECCOMP_ROLE_SIGNALS, w->seccomp, &err) < 0) {
-		fprintf(stderr, "kvmini: %s\n", err.msg);
-		kvmini_vm_stop(w->vm, KVMINI_E_HOST);   /* a VM nobody can stop must not run */
-		return NULL;
-	}
-	for (;;) {
-		int sig;
-		if (sigwait(&w->set, &sig) != 0 || sig == SIGNAL_WAITER_DONE)
-			return NULL;
-		kvmini_vm_stop(w->vm, KVMINI_E_STOPPED);
-	}
-}
+/* ---- signals: blocked in every thread, so no handler runs inside the
+ * VMM's locks; the thread in kvmini_vm_run() reads them from a
+ * signalfd (kvmini_vm_stop_on_readable). ---- */
 
 static void block_signals(sigset_t *set)
 {
 	sigemptyset(set);
-	int signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGNAL_WAITER_DONE };
+	int signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 	for (unsigned i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
 		sigaddset(set, signals[i]);
 	pthread_sigmask(SIG_BLOCK, set, NULL);
-}
-
-static int signal_waiter_start(struct signal_waiter *w, struct kvmini_vm *vm,
-			       enum kvmini_seccomp seccomp, struct kvmini_error *err)
-{
-	w->vm = vm;
-	w->seccomp = seccomp;
-	int e = thread_start(&w->thread, signal_thread, w);
-	return e ? kvmini_fail_errno(err, KVMINI_E_HOST, e, "cannot start the signal thread") : 0;
 }
 
 /* ---- the serial console ---- */
@@ -412,9 +376,7 @@ static void api_start_close(struct api_start *st)
  * a start. */
 static bool api_start_wait(struct api_start *st, const sigset_t *signals)
 {
-	sigset_t quit = *signals;
-	sigdelset(&quit, SIGNAL_WAITER_DONE);
-	int sfd = signalfd(-1, &quit, SFD_CLOEXEC);
+	int sfd = signalfd(-1, signals, SFD_CLOEXEC);
 	struct pollfd fds[2] = { { .fd = st->wake_fd, .events = POLLIN },
 				 { .fd = sfd, .events = POLLIN } };
 	bool start = false;
@@ -494,8 +456,14 @@ static int screenshot_on_exit(struct kvmini_vm *vm, const struct run_options *o,
 static int run_vm(struct run_options *o, const struct kvmini_image *img, struct api_start *st,
 		  int feed_fd, struct kvmini_error *err)
 {
-	struct signal_waiter waiter;
-	block_signals(&waiter.set);
+	sigset_t signals;
+	block_signals(&signals);
+	int signal_fd = signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (signal_fd < 0) {
+		kvmini_fail_errno(err, KVMINI_E_HOST, errno, "cannot create a signalfd");
+		api_start_answer(st, err);
+		return report_for(o->cfg.name, err);
+	}
 	struct kvmini_vm *vm = o->restore_snapshot
 		? kvmini_vm_restore(&o->cfg, o->restore_snapshot, o->restore_mem, o->nrestore_mem, err)
 		: kvmini_vm_create(&o->cfg, err);
@@ -504,14 +472,15 @@ static int run_vm(struct run_options *o, const struct kvmini_image *img, struct 
 	if (!vm || (!o->restore_snapshot && kvmini_vm_load(vm, img, err) < 0) ||
 	    (o->restore_paused && kvmini_vm_pause(vm, true, err) < 0) ||
 	    (o->gdb && !(gdb = kvmini_gdb_listen(vm, o->gdb, o->gdb_wait, err))) ||
-	    (o->vnc && !(vnc = start_vnc(vm, o, err))) ||
-	    signal_waiter_start(&waiter, vm, o->cfg.seccomp, err) < 0) {
+	    (o->vnc && !(vnc = start_vnc(vm, o, err)))) {
 		api_start_answer(st, err);
 		kvmini_gdb_close(gdb);
 		kvmini_vnc_stop(vnc);
 		kvmini_vm_destroy(vm);
+		close(signal_fd);
 		return report_for(o->cfg.name, err);
 	}
+	kvmini_vm_stop_on_readable(vm, signal_fd);
 	struct console *console = NULL;
 	if (o->cfg.serial_in_fd >= 0 && is_dev_null(o->cfg.serial_in_fd))
 		o->cfg.serial_in_fd = -1;
@@ -536,8 +505,7 @@ static int run_vm(struct run_options *o, const struct kvmini_image *img, struct 
 		if (result.message[0] && (result.status != KVMINI_OK || o->cfg.verbose))
 			say(o->cfg.name, result.message);
 	}
-	pthread_kill(waiter.thread, SIGNAL_WAITER_DONE);
-	pthread_join(waiter.thread, NULL);
+	close(signal_fd);
 	kvmini_gdb_close(gdb);   /* before the vCPUs it debugs go away */
 	kvmini_vnc_stop(vnc);
 	status = screenshot_on_exit(vm, o, status);

@@ -105,12 +105,6 @@ static const int sys_api_files[] = {
 	-1
 };
 
-/* The signal thread: sigwait, then a stop (a kick: tgkill, in base). */
-static const int sys_signals[] = {
-	SYS_rt_sigtimedwait,
-	-1
-};
-
 /* The gdb stub: its listening socket and client, its wake eventfd, the
  * Unix socket's path removed when it ends. */
 static const int sys_gdb[] = {
@@ -291,11 +285,6 @@ static const struct seccomp_policy policies[SECCOMP_ROLES] = {
 		.name = "api",
 		.sys = GROUPS(sys_base, sys_loop, sys_api, sys_api_files),
 		.ioctl = GROUPS(ioctl_terminal, ioctl_snapshot),
-	},
-	[SECCOMP_ROLE_SIGNALS] = {
-		.name = "signals",
-		.sys = GROUPS(sys_base, sys_signals),
-		.ioctl = GROUPS(ioctl_terminal),
 	},
 	[SECCOMP_ROLE_GDB] = {
 		.name = "gdb",

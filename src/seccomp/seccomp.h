@@ -30,7 +30,6 @@ enum seccomp_role {
 	SECCOMP_ROLE_VCPU,      /* a machine's vCPU: KVM_RUN, devices, guest output */
 	SECCOMP_ROLE_EVLOOP,    /* the VM's event loop: timers, doorbells, console input */
 	SECCOMP_ROLE_API,       /* the control API's thread: its socket's clients */
-	SECCOMP_ROLE_SIGNALS,   /* the front end's sigwait thread */
 	SECCOMP_ROLE_GDB,       /* the gdb stub's socket and the paused vCPUs' state */
 	SECCOMP_ROLE_EXEC,      /* kvmini exec's vCPU: the guest's system calls, on files */
 	SECCOMP_ROLE_EXEC_MAIN, /* kvmini exec's front end: starts the vCPU, waits */

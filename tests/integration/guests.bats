@@ -222,11 +222,11 @@ wait_for_thread_names() {
 		>"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
 	pid=$!
 	wait_for_text "$BATS_TEST_TMPDIR/out" ready
-	wait_for_thread_names "$pid" "signals vcpu0 vcpu1 web1 "
+	wait_for_thread_names "$pid" "vcpu0 vcpu1 web1 "
 	kill -TERM "$pid"
 	status=0
 	wait "$pid" || status=$?
-	[ "$names" = "signals vcpu0 vcpu1 web1 " ] || { echo "threads: $names"; false; }
+	[ "$names" = "vcpu0 vcpu1 web1 " ] || { echo "threads: $names"; false; }
 	[ "$status" -eq 12 ] || { echo "status $status"; cat "$BATS_TEST_TMPDIR/err"; false; }
 	grep -qF "kvmini[web1]: stopped by the user" "$BATS_TEST_TMPDIR/err"
 }
@@ -237,10 +237,10 @@ wait_for_thread_names() {
 		2>"$BATS_TEST_TMPDIR/err" &
 	pid=$!
 	wait_for_text "$BATS_TEST_TMPDIR/out" ready
-	wait_for_thread_names "$pid" "loop_ready signals vcpu0 "
+	wait_for_thread_names "$pid" "loop_ready vcpu0 "
 	kill -TERM "$pid"
 	wait "$pid" || true
-	[ "$names" = "loop_ready signals vcpu0 " ] || { echo "threads: $names"; false; }
+	[ "$names" = "loop_ready vcpu0 " ] || { echo "threads: $names"; false; }
 	grep -qF "kvmini: stopped by the user" "$BATS_TEST_TMPDIR/err"
 }
 
@@ -255,11 +255,11 @@ wait_for_thread_names() {
 		2>"$BATS_TEST_TMPDIR/err" &
 	pid=$!
 	wait_for_text "$BATS_TEST_TMPDIR/out" ready
-	wait_for_thread_names "$pid" "evloop loop_ready signals vcpu0 "
+	wait_for_thread_names "$pid" "evloop loop_ready vcpu0 "
 	kill -TERM "$pid"
 	wait "$pid" || true
 	exec 4>&-
-	[ "$names" = "evloop loop_ready signals vcpu0 " ] || { echo "threads: $names"; false; }
+	[ "$names" = "evloop loop_ready vcpu0 " ] || { echo "threads: $names"; false; }
 }
 
 @test "on a terminal, Ctrl-A x quits with status 12 and restores the terminal" {

@@ -112,8 +112,8 @@ thread_lines() {
 	wait_for_text "$OUT" ready
 	run thread_lines Seccomp
 	echo "$output"
-	[ "$(grep -c ' 2$' <<<"$output")" -eq 6 ]   # sec, vcpu0, evloop, signals, gdb, vnc
-	for name in sec vcpu0 evloop signals gdb vnc; do
+	[ "$(grep -c ' 2$' <<<"$output")" -eq 5 ]   # sec, vcpu0, evloop, gdb, vnc
+	for name in sec vcpu0 evloop gdb vnc; do
 		grep -qx "$name 2" <<<"$output"
 	done
 	kill -TERM "$KPID"
