@@ -104,6 +104,14 @@ int vm_get_dirty_log(struct vm *vm, unsigned region, uint64_t *bitmap,
 	return KVM_IOCTL(vm->fd, KVM_GET_DIRTY_LOG, &log, err) < 0 ? -1 : 0;
 }
 
+/* Nonblocking, for wake_runner(). */
+static int create_wake_fd(struct vm *vm, struct kvmini_error *err)
+{
+	vm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	return vm->wake_fd < 0 ? kvmini_fail_errno(err, KVMINI_E_HOST, errno,
+						  "cannot create an eventfd") : 0;
+}
+
 static int create_vm_fd(struct vm *vm, struct kvmini_error *err)
 {
 	vm->fd = KVM_IOCTL(vm->kvm.fd, KVM_CREATE_VM, (void *)0, err);
@@ -176,6 +184,7 @@ int vm_create_from_file(struct vm *vm, const struct kvmini_config *cfg, int mem_
 	vm->fd = -1;
 	vm->kvm.fd = -1;
 	vm->mem.memfd = -1;
+	vm->wake_fd = -1;
 	vm->stop_fd = -1;
 	vm->irqchip = cfg->irqchip;
 	vm->strict_io = cfg->strict_io;
@@ -189,13 +198,8 @@ int vm_create_from_file(struct vm *vm, const struct kvmini_config *cfg, int mem_
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->changed, NULL);
 
-	vm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vm->wake_fd < 0) {
-		kvmini_fail_errno(err, KVMINI_E_HOST, errno, "cannot create an eventfd");
-		vm_destroy(vm);
-		return -1;
-	}
-	if (x86_cpu_features_parse(cfg->cpu_features, &vm->cpuid.hidden, err) < 0 ||
+	if (create_wake_fd(vm, err) < 0 ||
+	    x86_cpu_features_parse(cfg->cpu_features, &vm->cpuid.hidden, err) < 0 ||
 	    kvm_open(&vm->kvm, err) < 0 ||
 	    check_cpu_count(vm, cfg->cpus, err) < 0 ||
 	    create_vm_fd(vm, err) < 0 ||
